@@ -1,0 +1,102 @@
+"""Campaign files: TOML front matter between +++ lines, then a CommonMark body."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .config import Workspace, read_toml
+from .errors import CampaignError
+from .tomlcheck import SchemaError, build
+
+FENCE = "+++"
+Kind = Literal["newsletter", "call-for-stories"]
+ReadingLevel = Literal["beginner", "intermediate", "general"]
+
+
+@dataclass(frozen=True)
+class FrontMatter:
+    subject: str = ""
+    preheader: str = ""
+    audience: str = ""
+    kind: Kind = "newsletter"
+    send_at: dt.datetime | None = None
+    template: str = "newsletter"
+    reading_level: ReadingLevel = "beginner"
+
+
+@dataclass(frozen=True)
+class Campaign:
+    slug: str
+    path: Path
+    meta: FrontMatter
+    body: str
+    body_line: int  # the file line (1-based) where the body starts
+
+    def file_line(self, body_line: int) -> int:
+        """The file line of a 0-based body line, as markdown-it counts them."""
+        return self.body_line + body_line
+
+
+def resolve(workspace: Workspace, ref: str) -> Path:
+    """A campaign given as a slug (`spring-news`) or a path (`campaigns/spring-news.md`)."""
+    as_path = Path(ref)
+    if as_path.suffix == ".md" or "/" in ref or as_path.is_file():
+        if as_path.is_file():
+            return as_path.resolve()
+        raise CampaignError(f"No campaign file at {ref}. Check the path, or give the slug.")
+    path = workspace.campaigns_dir / f"{ref}.md"
+    if path.is_file():
+        return path
+    known = ", ".join(c.stem for c in sorted(workspace.campaigns_dir.glob("*.md"))) or "none"
+    raise CampaignError(
+        f"No campaign '{ref}': looked for campaigns/{ref}.md in {workspace.root}. "
+        f"Campaigns here: {known}."
+    )
+
+
+def load(workspace: Workspace, ref: str) -> Campaign:
+    path = resolve(workspace, ref)
+    return parse(path, workspace.relative(path))
+
+
+def parse(path: Path, shown: str | None = None) -> Campaign:
+    shown = shown or str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CampaignError(f"{shown}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != FENCE:
+        raise CampaignError(
+            f"{shown}:1: a campaign starts with front matter between {FENCE} lines, "
+            f'for example:\n{FENCE}\nsubject = "Our spring news"\n{FENCE}'
+        )
+    close = next((i for i, line in enumerate(lines[1:], 1) if line.strip() == FENCE), None)
+    if close is None:
+        raise CampaignError(f"{shown}:1: the front matter is never closed: add a {FENCE} line after it.")
+    data = read_toml(Path(shown), "".join(lines[1:close]), first_line=2, what="the front matter")
+    try:
+        meta = build(FrontMatter, data)
+    except SchemaError as exc:
+        raise CampaignError(f"{shown}: front matter: {exc}") from None
+    if meta.send_at is not None and meta.send_at.utcoffset() is None:
+        raise CampaignError(
+            f"{shown}: front matter: send_at needs a time zone offset, "
+            f"like {meta.send_at.strftime('%Y-%m-%dT%H:%M')}:00+00:00"
+        )
+    body = "".join(lines[close + 1 :])
+    return Campaign(slug=path.stem, path=path, meta=meta, body=body, body_line=close + 2)
+
+
+def all_campaigns(workspace: Workspace) -> list[Campaign | CampaignError]:
+    """Every campaign in the workspace, or the error that stops one being read."""
+    found: list[Campaign | CampaignError] = []
+    for path in sorted(workspace.campaigns_dir.glob("*.md")):
+        try:
+            found.append(parse(path, workspace.relative(path)))
+        except CampaignError as exc:
+            found.append(exc)
+    return found

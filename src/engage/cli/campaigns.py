@@ -1,0 +1,137 @@
+"""Commands for campaigns: build, preview, lint, and `campaigns list`."""
+
+from __future__ import annotations
+
+import json
+import webbrowser
+from pathlib import Path
+
+import click
+
+from .. import campaigns as campaign_files
+from ..errors import CampaignError
+from ..render.build import build as build_campaign
+from ..render.build import sample_recipient, write
+from ..render.findings import Finding
+from ..render.lint import lint as lint_campaign
+from .common import workspace
+
+
+@click.command()
+@click.argument("campaign")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder to write to. Default: build/SLUG in the workspace.")
+@click.pass_context
+def build(ctx: click.Context, campaign: str, out: str | None) -> None:
+    """Render CAMPAIGN (a slug or a path) for a sample recipient and write the files."""
+    for path in _build(ctx, campaign, out):
+        click.echo(path)
+
+
+def _build(ctx: click.Context, ref: str, out: str | None) -> list[Path]:
+    ws = workspace(ctx)
+    campaign = campaign_files.load(ws, ref)
+    built = build_campaign(ws, campaign)
+    folder = Path(out) if out else ws.root / "build" / campaign.slug
+    return write(built, sample_recipient(ws, campaign), folder)
+
+
+@click.command()
+@click.argument("campaign")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder to write to. Default: build/SLUG in the workspace.")
+@click.pass_context
+def preview(ctx: click.Context, campaign: str, out: str | None) -> None:
+    """Build CAMPAIGN and open it in your web browser."""
+    paths = _build(ctx, campaign, out)
+    url = paths[0].resolve().as_uri()
+    if webbrowser.open(url):
+        click.echo(f"Opened {url} in your browser.")
+    else:
+        click.echo(f"No browser here. Open this address to see the email:\n{url}")
+    for path in paths[1:]:
+        click.echo(f"Also built: {path.resolve().as_uri()}")
+
+
+@click.command()
+@click.argument("campaign")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="How to print the findings.")
+@click.pass_context
+def lint(ctx: click.Context, campaign: str, fmt: str) -> None:
+    """Check CAMPAIGN for accessibility, readability and required parts.
+
+    Exits 1 when any finding is an error: the campaign cannot be sent until it is fixed.
+    """
+    ws = workspace(ctx)
+    findings = lint_campaign(ws, campaign_files.load(ws, campaign))
+    if fmt == "json":
+        click.echo(json.dumps([f.as_dict() for f in findings], indent=2))
+    else:
+        for finding in findings:
+            click.echo(format_finding(finding))
+        click.echo(summary(findings))
+    if any(f.severity == "error" for f in findings):
+        ctx.exit(1)
+
+
+def format_finding(finding: Finding) -> str:
+    line = f"{finding.where}: {finding.severity} [{finding.rule}] {finding.message}"
+    return f"{line}\n    Fix: {finding.fix}" if finding.fix else line
+
+
+def summary(findings: list[Finding]) -> str:
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = sum(f.severity == "warning" for f in findings)
+    counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}."
+    if errors:
+        return f"{counts} Fix the errors before this campaign can be sent."
+    return f"{counts} Ready to send."
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@click.group()
+def campaigns() -> None:
+    """The campaigns in this workspace."""
+
+
+@campaigns.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def list_campaigns(ctx: click.Context, fmt: str) -> None:
+    """Show each campaign's slug, subject, kind and send time."""
+    found = campaign_files.all_campaigns(workspace(ctx))
+    good = [c for c in found if not isinstance(c, CampaignError)]
+    rows = [
+        {
+            "slug": c.slug,
+            "subject": c.meta.subject,
+            "kind": c.meta.kind,
+            "send_at": c.meta.send_at.isoformat() if c.meta.send_at else "",
+        }
+        for c in good
+    ]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+    elif rows:
+        click.echo(table(["slug", "subject", "kind", "send_at"], rows))
+    else:
+        click.echo("No campaigns yet. Add a Markdown file to campaigns/.")
+    broken = [c for c in found if isinstance(c, CampaignError)]
+    for error in broken:
+        click.echo(f"Error: {error}", err=True)
+    if broken:
+        ctx.exit(1)
+
+
+def table(columns: list[str], rows: list[dict[str, str]]) -> str:
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip()]
+    lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in columns).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def register(cli: click.Group) -> None:
+    for command in (build, preview, lint, campaigns):
+        cli.add_command(command)

@@ -1,0 +1,183 @@
+"""engage.toml: finding the workspace, reading its settings, and secrets by variable name.
+
+Secrets never live in engage.toml. The file names the environment variable that holds each
+one (`api_key_env = "MAILGUN_API_KEY"`), and `secret()` reads it when it is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigError, WorkspaceError
+from .tomlcheck import SchemaError, build
+
+CONFIG_NAME = "engage.toml"
+SECRET_HINT = (
+    "Secrets are never read from engage.toml: put the value in an environment variable "
+    "and name that variable with a key ending in _env"
+)
+
+
+@dataclass(frozen=True)
+class Organisation:
+    name: str
+    address: str
+    website: str = ""
+    charity_number: str = ""
+    lang: str = "en-GB"
+
+
+@dataclass(frozen=True)
+class Database:
+    url: str = "sqlite:///engage.db"
+
+
+@dataclass(frozen=True)
+class Mailgun:
+    __unknown_key_hint__ = SECRET_HINT
+    domain: str = ""
+    base_url: str = "https://api.mailgun.net"
+    api_key_env: str = "MAILGUN_API_KEY"
+    webhook_signing_key_env: str = "MAILGUN_WEBHOOK_SIGNING_KEY"
+
+
+@dataclass(frozen=True)
+class Postmark:
+    __unknown_key_hint__ = SECRET_HINT
+    server_token_env: str = "POSTMARK_SERVER_TOKEN"
+    message_stream: str = "broadcast"
+    base_url: str = "https://api.postmarkapp.com"
+
+
+@dataclass(frozen=True)
+class SendGrid:
+    __unknown_key_hint__ = SECRET_HINT
+    api_key_env: str = "SENDGRID_API_KEY"
+    base_url: str = "https://api.sendgrid.com"
+
+
+@dataclass(frozen=True)
+class Smtp:
+    __unknown_key_hint__ = SECRET_HINT
+    host: str = "localhost"
+    port: int = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = ""
+    password_env: str = "SMTP_PASSWORD"
+
+
+@dataclass(frozen=True)
+class Email:
+    provider: Literal["outbox", "smtp", "mailgun", "postmark", "sendgrid"] = "outbox"
+    from_: str = field(default="", metadata={"toml": "from"})
+    reply_domain: str = ""
+    rate_per_second: float | None = None
+    mailgun: Mailgun = field(default_factory=Mailgun)
+    postmark: Postmark = field(default_factory=Postmark)
+    sendgrid: SendGrid = field(default_factory=SendGrid)
+    smtp: Smtp = field(default_factory=Smtp)
+
+
+@dataclass(frozen=True)
+class Web:
+    __unknown_key_hint__ = SECRET_HINT
+    base_url: str = "http://127.0.0.1:8025"
+    secret_key_env: str = "ENGAGE_SECRET_KEY"
+
+
+@dataclass(frozen=True)
+class Config:
+    organisation: Organisation
+    database: Database = field(default_factory=Database)
+    email: Email = field(default_factory=Email)
+    web: Web = field(default_factory=Web)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A folder with engage.toml, campaigns/, templates/ and audiences/."""
+
+    root: Path
+    config: Config
+
+    @property
+    def campaigns_dir(self) -> Path:
+        return self.root / "campaigns"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def audiences_dir(self) -> Path:
+        return self.root / "audiences"
+
+    def relative(self, path: Path) -> str:
+        """A path as a person would type it from the workspace root."""
+        try:
+            return str(path.resolve().relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+
+def find_workspace(given: str | os.PathLike[str] | None = None, start: Path | None = None) -> Workspace:
+    """The workspace named by `given` or ENGAGE_WORKSPACE, else the nearest engage.toml above `start`."""
+    given = given or os.environ.get("ENGAGE_WORKSPACE") or None
+    if given:
+        path = Path(given).expanduser().resolve()
+        config_path = path if path.name == CONFIG_NAME else path / CONFIG_NAME
+        if not config_path.is_file():
+            raise WorkspaceError(
+                f"No {CONFIG_NAME} in {config_path.parent}. Give the folder that holds "
+                f"{CONFIG_NAME} with --workspace or ENGAGE_WORKSPACE."
+            )
+        return load_workspace(config_path)
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return load_workspace(folder / CONFIG_NAME)
+    raise WorkspaceError(
+        f"No {CONFIG_NAME} found in {here} or any folder above it. Run engage inside your "
+        "workspace, or name it with --workspace DIR or ENGAGE_WORKSPACE."
+    )
+
+
+def load_workspace(config_path: Path) -> Workspace:
+    return Workspace(root=config_path.parent.resolve(), config=load_config(config_path))
+
+
+def load_config(path: Path) -> Config:
+    data = read_toml(path, path.read_text(encoding="utf-8"), first_line=1, what=CONFIG_NAME)
+    try:
+        return build(Config, data)
+    except SchemaError as exc:
+        raise ConfigError(f"{path.name}: {exc}") from None
+
+
+def read_toml(path: Path, text: str, first_line: int, what: str) -> dict[str, Any]:
+    """Parse TOML that starts at `first_line` of `path`; errors name the file and real line."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        found = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        if found:
+            line = int(found.group(1)) + first_line - 1
+            reason = message[: found.start()].strip()
+            raise ConfigError(
+                f"{path}:{line}: {what} is not valid TOML: {reason} (column {found.group(2)})"
+            ) from None
+        raise ConfigError(f"{path}: {what} is not valid TOML: {message}") from None
+
+
+def secret(env_name: str, setting: str) -> str:
+    """The value of the environment variable `env_name`, which the setting `setting` names."""
+    value = os.environ.get(env_name, "")
+    if not value:
+        raise ConfigError(f"Set the environment variable {env_name} (named by {setting} in {CONFIG_NAME}).")
+    return value

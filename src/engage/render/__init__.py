@@ -1,0 +1,1 @@
+"""Turning a campaign into finished messages: Markdown, layouts, MJML, plain text and lint."""

@@ -1,0 +1,138 @@
+"""A campaign, rendered once per variant and ready to personalise for each recipient.
+
+Markdown → safe HTML fragment → Jinja layout → MJML → HTML (mjml-python) → inline CSS →
+`PersonalTemplate`. The plain-text twin comes from the Markdown tokens, through a text layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mjml
+from markupsafe import Markup
+
+from ..campaigns import Campaign
+from ..config import Workspace
+from ..errors import CampaignError, TemplateError
+from . import inline_css, layout
+from .markdown import Body, parse_body
+from .personal import Markers, PersonalTemplate, Recipient
+from .plaintext import render_text
+
+VARIANTS = ("standard", "large-print")
+
+
+@dataclass(frozen=True)
+class Message:
+    html: str
+    text: str
+
+
+@dataclass
+class Built:
+    """One campaign, rendered once: a template per variant and the parsed body."""
+
+    campaign: Campaign
+    body: Body
+    text_body: str
+    html: dict[str, PersonalTemplate]
+    text: PersonalTemplate
+    templates: dict[str, list[Path]] = field(default_factory=dict)
+
+    def personalise(self, recipient: Recipient, variant: str = "standard") -> Message:
+        return Message(html=self.html[variant].render(recipient), text=self.text.render(recipient))
+
+
+def template_names(name: str) -> dict[str, str]:
+    return {
+        "standard": f"{name}.mjml.j2",
+        "large-print": f"{name}-large-print.mjml.j2",
+        "text": f"{name}.txt.j2",
+    }
+
+
+def build(workspace: Workspace, campaign: Campaign) -> Built:
+    if not campaign.meta.subject.strip():
+        raise CampaignError(f"{workspace.relative(campaign.path)}: the front matter needs a subject.")
+    env = layout.environment(workspace.templates_dir)
+    names = template_names(campaign.meta.template)
+    markers = Markers()
+    body = parse_body(campaign.body)
+    context = _context(workspace, campaign, markers)
+    html: dict[str, PersonalTemplate] = {}
+    templates: dict[str, list[Path]] = {}
+    for variant in VARIANTS:
+        templates[variant] = layout.sources(env, names[variant])
+        source = layout.render(env, names[variant], {**context, "content": Markup(body.html), "variant": variant})
+        html[variant] = PersonalTemplate(to_html(source, names[variant]), markers, html=True)
+    text_body = render_text(body.tokens)
+    templates["text"] = layout.sources(env, names["text"])
+    text = layout.render(env, names["text"], {**context, "content": text_body, "variant": "text"})
+    return Built(campaign, body, text_body, html, PersonalTemplate(text, markers, html=False), templates)
+
+
+def to_html(source: str, template: str) -> str:
+    """MJML → HTML, with `mj-style inline` rules written into the elements."""
+    try:
+        stripped, rules = inline_css.extract(source)
+    except inline_css.CSSError as exc:
+        raise TemplateError(f"templates/{template}: mj-style inline: {exc}") from None
+    try:
+        converted = mjml.mjml2html(stripped)
+    except (ValueError, RuntimeError) as exc:
+        raise TemplateError(f"templates/{template} did not give valid MJML: {exc}") from None
+    return inline_css.apply(converted, rules)
+
+
+def _context(workspace: Workspace, campaign: Campaign, markers: Markers) -> dict[str, Any]:
+    org = workspace.config.organisation
+    return {
+        "campaign": {
+            "slug": campaign.slug,
+            "subject": campaign.meta.subject,
+            "preheader": campaign.meta.preheader,
+            "kind": campaign.meta.kind,
+            "send_at": campaign.meta.send_at,
+        },
+        "organisation": org,
+        "lang": org.lang,
+        "recipient": markers.context(),
+    }
+
+
+def sample_recipient(workspace: Workspace, campaign: Campaign) -> Recipient:
+    """The made-up person a build or preview is rendered for."""
+    base = workspace.config.web.base_url.rstrip("/")
+    return Recipient(
+        email="sam@example.org",
+        name="Sam Example",
+        first_name="Sam",
+        unsubscribe_url=f"{base}/unsubscribe/sample-token",
+        preferences_url=f"{base}/preferences/sample-token",
+        web_version_url=f"{base}/archive/{campaign.slug}",
+        reply_to=f"reply+sample-token@{workspace.config.email.reply_domain or 'example.org'}",
+    )
+
+
+def write(built: Built, recipient: Recipient, out: Path) -> list[Path]:
+    """Write index.html, large-print.html and index.txt for `recipient` into `out`.
+
+    Each file is written whole to a temporary name first, so a failure leaves no half file.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    standard = built.personalise(recipient, "standard")
+    files = {
+        "index.html": standard.html,
+        "large-print.html": built.personalise(recipient, "large-print").html,
+        "index.txt": standard.text,
+    }
+    written = []
+    for name, content in files.items():
+        path = out / name
+        temporary = path.with_name(f".{name}.tmp")
+        temporary.write_text(content, encoding="utf-8")
+        temporary.replace(path)
+        written.append(path)
+    return written

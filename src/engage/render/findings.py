@@ -1,0 +1,70 @@
+"""Lint findings, and the catalogue of rules they come from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning", "info"]
+
+# rule id → (severity, what it checks). docs/lint-rules.md is generated from this table.
+RULES: dict[str, tuple[Severity, str]] = {
+    "subject-missing": ("error", "The front matter has a subject."),
+    "subject-long": ("warning", "The subject is 78 characters or fewer."),
+    "preheader-missing": ("warning", "There is a preheader (the preview line after the subject)."),
+    "preheader-repeats": ("warning", "The preheader is not the subject again, or 'View in browser'."),
+    "image-alt-missing": ("error", "Every image in the Markdown and the templates has alt text."),
+    "image-alt-filename": ("warning", "Alt text is words, not a file name."),
+    "image-alt-redundant": ("warning", "Alt text does not start with 'image of' or 'picture of'."),
+    "image-alt-long": ("warning", "Alt text is 150 characters or fewer."),
+    "link-text-vague": ("error", "Link text says where the link goes (not 'click here')."),
+    "link-text-ambiguous": ("error", "One link text never points at two different addresses."),
+    "heading-h1": ("error", "There is exactly one level 1 heading, before any other heading."),
+    "heading-order": ("error", "Heading levels are not skipped (no level 2 straight to 4)."),
+    "heading-empty": ("error", "No heading is empty."),
+    "raw-html": ("warning", "Raw HTML in the Markdown is cleaned; what was removed is reported."),
+    "capitals": ("warning", "No run of three or more words in capitals."),
+    "reading-level": ("warning", "Each block reads at the campaign's reading_level or easier."),
+    "reading-time": ("info", "How long the email takes to read."),
+    "html-lang": ("error", "The email says its language (lang), and it is a real language tag."),
+    "html-title": ("error", "The email's <title> is the subject."),
+    "html-charset": ("error", "The email declares its character set."),
+    "contrast": ("error", "Text contrast is at least 4.5:1 (3:1 for large text)."),
+    "font-size": ("error", "Body text is at least 16px (24px in large print)."),
+    "line-height": ("error", "Line height is at least 1.5."),
+    "text-justified": ("warning", "Body text is not justified."),
+    "text-uppercase": ("warning", "Body text is not turned into capitals by CSS."),
+    "layout-table-role": ("error", "Every layout table has role=\"presentation\"."),
+    "footer-unsubscribe": ("error", "The email has an unsubscribe link."),
+    "footer-preferences": ("error", "The email has a link to change email preferences."),
+    "footer-identity": ("error", "The email names the organisation and its postal address."),
+    "html-size": ("error", "The email is under 100 KB, so Gmail does not cut it off."),
+    "text-links": ("error", "Every link in the HTML is written out in the plain text."),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    where: str  # "campaigns/news.md:12", or a file alone when no line is known
+    message: str
+    fix: str = ""
+
+    @property
+    def severity(self) -> Severity:
+        return RULES[self.rule][0]
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "where": self.where,
+            "message": self.message,
+            "fix": self.fix,
+        }
+
+
+def sort_key(finding: Finding) -> tuple[bool, str, int, str]:
+    """Through each file from top to bottom; information last."""
+    path, _, line = finding.where.partition(":")
+    return (finding.severity == "info", path, int(line) if line.isdigit() else 0, finding.rule)

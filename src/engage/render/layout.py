@@ -1,0 +1,101 @@
+"""Layouts in templates/: Jinja with strict variables, errors named by template and line."""
+
+from __future__ import annotations
+
+import re
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.meta
+
+from ..errors import TemplateError
+
+HTML_SUFFIXES = (".mjml.j2", ".html.j2")
+
+
+def environment(templates_dir: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir),
+        undefined=jinja2.StrictUndefined,
+        autoescape=lambda name: bool(name) and name.endswith(HTML_SUFFIXES),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
+    with template_errors(env):
+        return env.get_template(name).render(context)
+
+
+def sources(env: jinja2.Environment, name: str) -> list[Path]:
+    """The template file `name` and every file it includes or extends, in order."""
+    seen: list[Path] = []
+    pending = [name]
+    while pending:
+        current = pending.pop(0)
+        with template_errors(env):
+            source, filename, _ = env.loader.get_source(env, current)  # type: ignore[union-attr]
+        path = Path(filename)
+        if path in seen:
+            continue
+        seen.append(path)
+        with template_errors(env):
+            refs = jinja2.meta.find_referenced_templates(env.parse(source, current, filename))
+        pending.extend(ref for ref in refs if ref)
+    return seen
+
+
+@contextmanager
+def template_errors(env: jinja2.Environment) -> Iterator[None]:
+    """Turn Jinja's exceptions into one line that names the template file and line."""
+    folder = _folder(env)
+    try:
+        yield
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(
+            f"Template '{exc.name}' not found: looked for {folder / exc.name}. "
+            "Check the template name in the campaign's front matter, or add the file."
+        ) from None
+    except jinja2.TemplateSyntaxError as exc:
+        where = _shown(folder, exc.filename or exc.name or "?")
+        raise TemplateError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        where = _frame(exc, folder)
+        raise TemplateError(
+            f"{where}: undefined variable: {_undefined(exc.message or str(exc))}. "
+            "Check the spelling, or see docs/templates.md for the variables a layout can use."
+        ) from None
+
+
+def _folder(env: jinja2.Environment) -> Path:
+    loader = env.loader
+    assert isinstance(loader, jinja2.FileSystemLoader)
+    return Path(loader.searchpath[0])
+
+
+def _shown(folder: Path, filename: str) -> str:
+    path = Path(filename)
+    try:
+        return str(Path(folder.name) / path.resolve().relative_to(folder.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _frame(exc: BaseException, folder: Path) -> str:
+    """The template file and line where rendering stopped, from Jinja's rewritten traceback."""
+    root = str(folder.resolve())
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(root)]
+    if not frames:
+        return str(folder)
+    return f"{_shown(folder, frames[-1].filename)}:{frames[-1].lineno}"
+
+
+def _undefined(message: str) -> str:
+    found = re.match(r"'(.+?)' is undefined", message)
+    return f"'{found.group(1)}'" if found else message
