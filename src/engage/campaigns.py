@@ -64,10 +64,15 @@ def load(workspace: Workspace, ref: str) -> Campaign:
 
 def parse(path: Path, shown: str | None = None) -> Campaign:
     shown = shown or str(path)
+    raw = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CampaignError(f"{shown}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CampaignError(
+            f"{shown}:{line}: this file is not UTF-8 text (byte {exc.start} cannot be read). "
+            "Save it as UTF-8 and try again."
+        ) from None
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != FENCE:
         raise CampaignError(
@@ -76,8 +81,12 @@ def parse(path: Path, shown: str | None = None) -> Campaign:
         )
     close = next((i for i, line in enumerate(lines[1:], 1) if line.strip() == FENCE), None)
     if close is None:
-        raise CampaignError(f"{shown}:1: the front matter is never closed: add a {FENCE} line after it.")
-    data = read_toml(Path(shown), "".join(lines[1:close]), first_line=2, what="the front matter")
+        raise CampaignError(
+            f"{shown}:1: the front matter is never closed: add a {FENCE} line after it."
+        )
+    data = read_toml(
+        Path(shown), "".join(lines[1:close]), 2, "the front matter", error=CampaignError
+    )
     try:
         meta = build(FrontMatter, data)
     except SchemaError as exc:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import ConfigError, WorkspaceError
+from .errors import ConfigError, EngageError, WorkspaceError
 from .tomlcheck import SchemaError, build
 
 CONFIG_NAME = "engage.toml"
@@ -125,8 +125,10 @@ class Workspace:
             return str(path)
 
 
-def find_workspace(given: str | os.PathLike[str] | None = None, start: Path | None = None) -> Workspace:
-    """The workspace named by `given` or ENGAGE_WORKSPACE, else the nearest engage.toml above `start`."""
+def find_workspace(
+    given: str | os.PathLike[str] | None = None, start: Path | None = None
+) -> Workspace:
+    """The workspace named by `given` or ENGAGE_WORKSPACE, else the nearest engage.toml above."""
     given = given or os.environ.get("ENGAGE_WORKSPACE") or None
     if given:
         path = Path(given).expanduser().resolve()
@@ -159,7 +161,9 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path.name}: {exc}") from None
 
 
-def read_toml(path: Path, text: str, first_line: int, what: str) -> dict[str, Any]:
+def read_toml(
+    path: Path, text: str, first_line: int, what: str, error: type[EngageError] = ConfigError
+) -> dict[str, Any]:
     """Parse TOML that starts at `first_line` of `path`; errors name the file and real line."""
     try:
         return tomllib.loads(text)
@@ -169,15 +173,17 @@ def read_toml(path: Path, text: str, first_line: int, what: str) -> dict[str, An
         if found:
             line = int(found.group(1)) + first_line - 1
             reason = message[: found.start()].strip()
-            raise ConfigError(
+            raise error(
                 f"{path}:{line}: {what} is not valid TOML: {reason} (column {found.group(2)})"
             ) from None
-        raise ConfigError(f"{path}: {what} is not valid TOML: {message}") from None
+        raise error(f"{path}: {what} is not valid TOML: {message}") from None
 
 
 def secret(env_name: str, setting: str) -> str:
     """The value of the environment variable `env_name`, which the setting `setting` names."""
     value = os.environ.get(env_name, "")
     if not value:
-        raise ConfigError(f"Set the environment variable {env_name} (named by {setting} in {CONFIG_NAME}).")
+        raise ConfigError(
+            f"Set the environment variable {env_name} (named by {setting} in {CONFIG_NAME})."
+        )
     return value

@@ -19,7 +19,11 @@ from .common import workspace
 
 @click.command()
 @click.argument("campaign")
-@click.option("--out", type=click.Path(file_okay=False), help="Folder to write to. Default: build/SLUG in the workspace.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Folder to write to. Default: build/SLUG in the workspace.",
+)
 @click.pass_context
 def build(ctx: click.Context, campaign: str, out: str | None) -> None:
     """Render CAMPAIGN (a slug or a path) for a sample recipient and write the files."""
@@ -37,7 +41,11 @@ def _build(ctx: click.Context, ref: str, out: str | None) -> list[Path]:
 
 @click.command()
 @click.argument("campaign")
-@click.option("--out", type=click.Path(file_okay=False), help="Folder to write to. Default: build/SLUG in the workspace.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Folder to write to. Default: build/SLUG in the workspace.",
+)
 @click.pass_context
 def preview(ctx: click.Context, campaign: str, out: str | None) -> None:
     """Build CAMPAIGN and open it in your web browser."""
@@ -53,8 +61,14 @@ def preview(ctx: click.Context, campaign: str, out: str | None) -> None:
 
 @click.command()
 @click.argument("campaign")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="How to print the findings.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How to print the findings.",
+)
 @click.pass_context
 def lint(ctx: click.Context, campaign: str, fmt: str) -> None:
     """Check CAMPAIGN for accessibility, readability and required parts.
@@ -97,7 +111,9 @@ def campaigns() -> None:
 
 
 @campaigns.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @click.pass_context
 def list_campaigns(ctx: click.Context, fmt: str) -> None:
     """Show each campaign's slug, subject, kind and send time."""

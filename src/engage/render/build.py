@@ -55,7 +55,9 @@ def template_names(name: str) -> dict[str, str]:
 
 def build(workspace: Workspace, campaign: Campaign) -> Built:
     if not campaign.meta.subject.strip():
-        raise CampaignError(f"{workspace.relative(campaign.path)}: the front matter needs a subject.")
+        raise CampaignError(
+            f"{workspace.relative(campaign.path)}: the front matter needs a subject."
+        )
     env = layout.environment(workspace.templates_dir)
     names = template_names(campaign.meta.template)
     markers = Markers()
@@ -65,12 +67,16 @@ def build(workspace: Workspace, campaign: Campaign) -> Built:
     templates: dict[str, list[Path]] = {}
     for variant in VARIANTS:
         templates[variant] = layout.sources(env, names[variant])
-        source = layout.render(env, names[variant], {**context, "content": Markup(body.html), "variant": variant})
+        source = layout.render(
+            env, names[variant], {**context, "content": Markup(body.html), "variant": variant}
+        )
         html[variant] = PersonalTemplate(to_html(source, names[variant]), markers, html=True)
     text_body = render_text(body.tokens)
     templates["text"] = layout.sources(env, names["text"])
     text = layout.render(env, names["text"], {**context, "content": text_body, "variant": "text"})
-    return Built(campaign, body, text_body, html, PersonalTemplate(text, markers, html=False), templates)
+    return Built(
+        campaign, body, text_body, html, PersonalTemplate(text, markers, html=False), templates
+    )
 
 
 def to_html(source: str, template: str) -> str:

@@ -98,7 +98,9 @@ class _Parser(HTMLParser):
         result = self.result
         if tag == "html":
             result.lang = attr.get("lang")
-        elif tag == "meta" and ("charset" in attr or (attr.get("content") or "").lower().find("charset") >= 0):
+        elif tag == "meta" and (
+            "charset" in attr or (attr.get("content") or "").lower().find("charset") >= 0
+        ):
             result.has_charset = True
         elif tag == "title":
             self.in_title = True
@@ -191,7 +193,9 @@ def computed(parent: Style, tag: str, attr: dict[str, str | None]) -> Style:
 
 def _first_colour(value: str) -> str | None:
     found = re.search(r"#[0-9a-f]{3,8}\b|rgba?\([^)]*\)|\b[a-z]+\b", value)
-    return found.group(0) if found and found.group(0) not in ("none", "url", "transparent") else None
+    return (
+        found.group(0) if found and found.group(0) not in ("none", "url", "transparent") else None
+    )
 
 
 def _line_height(value: str, css: dict[str, str], parent: Style) -> tuple[float, str]:

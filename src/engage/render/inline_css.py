@@ -50,9 +50,11 @@ def parse_rules(css: str) -> list[Rule]:
     consumed = 0
     for match in _RULE.finditer(css):
         if css[consumed : match.start()].strip():
-            raise CSSError(f"cannot read the CSS near '{css[consumed:match.start()].strip()[:40]}'")
+            raise CSSError(
+                f"cannot read the CSS near '{css[consumed : match.start()].strip()[:40]}'"
+            )
         consumed = match.end()
-        declarations = " ".join(match.group(2).split()).strip().rstrip(";").replace("\"", "'")
+        declarations = " ".join(match.group(2).split()).strip().rstrip(";").replace('"', "'")
         for selector in match.group(1).split(","):
             rules.append(_rule(selector.strip(), declarations))
     if css[consumed:].strip():

@@ -83,7 +83,9 @@ def _output(
     ]
 
 
-def _variant(workspace: Workspace, built: Built, name: str, sample: Recipient) -> rules_html.Variant:
+def _variant(
+    workspace: Workspace, built: Built, name: str, sample: Recipient
+) -> rules_html.Variant:
     html = built.personalise(sample, name).html
     paths = built.templates[name]
     return rules_html.Variant(
@@ -128,28 +130,56 @@ def _headings(built: Built, standard: rules_html.Variant, shown: str) -> list[Fi
             lines.setdefault(text, built.campaign.file_line(token.map[0]))
     headings = standard.scan.headings
     if not headings:
-        return [Finding("heading-h1", shown, "The email has no headings.",
-                        "Start the body with one # heading that says what the email is about.")]
+        return [
+            Finding(
+                "heading-h1",
+                shown,
+                "The email has no headings.",
+                "Start the body with one # heading that says what the email is about.",
+            )
+        ]
     findings: list[Finding] = []
     previous, h1_count = 0, 0
     for level, text in headings:
         where = f"{shown}:{lines[text]}" if text in lines else standard.locate(f"<h{level}")
         if not text:
-            findings.append(Finding("heading-empty", where, "A heading has no words.",
-                                    "Give the heading words, or remove it."))
+            findings.append(
+                Finding(
+                    "heading-empty",
+                    where,
+                    "A heading has no words.",
+                    "Give the heading words, or remove it.",
+                )
+            )
         if level == 1:
             h1_count += 1
             if h1_count > 1:
-                findings.append(Finding("heading-h1", where, f'"{text}" is a second level 1 heading.',
-                                        "Use one # heading for the title and ## for sections."))
+                findings.append(
+                    Finding(
+                        "heading-h1",
+                        where,
+                        f'"{text}" is a second level 1 heading.',
+                        "Use one # heading for the title and ## for sections.",
+                    )
+                )
         elif previous == 0:
-            findings.append(Finding("heading-h1", where,
-                                    f'The first heading "{text}" is level {level}, not level 1.',
-                                    "Start with one # heading that says what the email is about."))
+            findings.append(
+                Finding(
+                    "heading-h1",
+                    where,
+                    f'The first heading "{text}" is level {level}, not level 1.',
+                    "Start with one # heading that says what the email is about.",
+                )
+            )
         elif level > previous + 1:
-            findings.append(Finding("heading-order", where,
-                                    f'The heading "{text}" jumps from level {previous} to level {level}.',
-                                    f"Make it level {previous + 1} ({'#' * (previous + 1)})."))
+            findings.append(
+                Finding(
+                    "heading-order",
+                    where,
+                    f'The heading "{text}" jumps from level {previous} to level {level}.',
+                    f"Make it level {previous + 1} ({'#' * (previous + 1)}).",
+                )
+            )
         previous = level
     return findings
 

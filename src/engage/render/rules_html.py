@@ -48,22 +48,43 @@ def document(v: Variant, subject: str) -> Iterator[Finding]:
     lang = (v.scan.lang or "").strip()
     if not lang or _BAD_LANG.match(lang) or not _LANG.match(lang):
         shown = f'lang="{lang}"' if v.scan.lang is not None else "no lang"
-        yield Finding("html-lang", v.locate("<mjml"), f"The email has {shown}{v.label}.",
-                      'Set lang in [organisation] of engage.toml (like "en-GB") and use <mjml lang="{{ lang }}">.')
+        yield Finding(
+            "html-lang",
+            v.locate("<mjml"),
+            f"The email has {shown}{v.label}.",
+            'Set lang in [organisation] of engage.toml (like "en-GB") '
+            'and use <mjml lang="{{ lang }}">.',
+        )
     if not v.scan.title:
-        yield Finding("html-title", v.locate("<mj-head"), f"The email has no <title>{v.label}.",
-                      "Add <mj-title>{{ campaign.subject }}</mj-title> inside <mj-head>.")
+        yield Finding(
+            "html-title",
+            v.locate("<mj-head"),
+            f"The email has no <title>{v.label}.",
+            "Add <mj-title>{{ campaign.subject }}</mj-title> inside <mj-head>.",
+        )
     elif v.scan.title != subject:
-        yield Finding("html-title", v.locate("<mj-title"), f'The title "{v.scan.title}" is not the subject{v.label}.',
-                      "Use <mj-title>{{ campaign.subject }}</mj-title>.")
+        yield Finding(
+            "html-title",
+            v.locate("<mj-title"),
+            f'The title "{v.scan.title}" is not the subject{v.label}.',
+            "Use <mj-title>{{ campaign.subject }}</mj-title>.",
+        )
     if not v.scan.has_charset:
-        yield Finding("html-charset", v.locate("<mj-head"), f"The email does not declare its character set{v.label}.",
-                      'Add <meta charset="utf-8">.')
+        yield Finding(
+            "html-charset",
+            v.locate("<mj-head"),
+            f"The email does not declare its character set{v.label}.",
+            'Add <meta charset="utf-8">.',
+        )
     size = len(v.html.encode("utf-8"))
     if size > MAX_HTML_BYTES:
-        yield Finding("html-size", v.locate("<mjml"), f"The email is {size / 1024:.0f} KB{v.label}. "
-                      "Gmail cuts off emails over about 102 KB, hiding the footer and unsubscribe link.",
-                      "Make it shorter, or link to the rest on the website.")
+        yield Finding(
+            "html-size",
+            v.locate("<mjml"),
+            f"The email is {size / 1024:.0f} KB{v.label}. "
+            "Gmail cuts off emails over about 102 KB, hiding the footer and unsubscribe link.",
+            "Make it shorter, or link to the rest on the website.",
+        )
 
 
 def typography(v: Variant) -> Iterator[Finding]:
@@ -76,19 +97,32 @@ def typography(v: Variant) -> Iterator[Finding]:
         more = len(texts) - 1
         others = f" (and {more} more piece{'s' if more != 1 else ''} of text)" if more else ""
         message, fix = _TYPOGRAPHY[rule]
-        yield Finding(rule, where, message.format(snippet=_snippet(texts[0].text), detail=detail)
-                      + others + v.label, fix.format(min_font=v.min_font))
+        yield Finding(
+            rule,
+            where,
+            message.format(snippet=_snippet(texts[0].text), detail=detail) + others + v.label,
+            fix.format(min_font=v.min_font),
+        )
 
 
 _TYPOGRAPHY = {
-    "contrast": ("Text {snippet} has {detail}.", "Use a darker text colour or a lighter background."),
+    "contrast": (
+        "Text {snippet} has {detail}.",
+        "Use a darker text colour or a lighter background.",
+    ),
     "font-size": ("Text {snippet} is {detail}.", "Set the font size to {min_font:g}px or more."),
-    "line-height": ("Text {snippet} has line height {detail}; it needs 1.5 or more.",
-                    "Set line-height to 1.5 or more for body text."),
-    "text-justified": ("Text {snippet} is justified.",
-                       "Align body text to the left: justified text leaves uneven gaps."),
-    "text-uppercase": ("Text {snippet} is shown in capitals.",
-                       "Remove text-transform: uppercase; capitals are harder to read."),
+    "line-height": (
+        "Text {snippet} has line height {detail}; it needs 1.5 or more.",
+        "Set line-height to 1.5 or more for body text.",
+    ),
+    "text-justified": (
+        "Text {snippet} is justified.",
+        "Align body text to the left: justified text leaves uneven gaps.",
+    ),
+    "text-uppercase": (
+        "Text {snippet} is shown in capitals.",
+        "Remove text-transform: uppercase; capitals are harder to read.",
+    ),
 }
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 
@@ -102,7 +136,9 @@ def _text_problems(v: Variant, text: Text) -> Iterator[tuple[str, str, str]]:
         large = style.font_size >= 24 or (style.bold and style.font_size >= 18.66)
         needed = 3.0 if large else 4.5
         if ratio < needed:
-            detail = f"{style.color} on {style.background}: contrast {ratio:.1f}:1, needs {needed:g}:1"
+            detail = (
+                f"{style.color} on {style.background}: contrast {ratio:.1f}:1, needs {needed:g}:1"
+            )
             yield "contrast", v.locate(style.color, style.background), detail
     if style.font_size < v.min_font:
         size = f"{style.font_size:g}px"
@@ -124,25 +160,41 @@ def tables(v: Variant) -> Iterator[Finding]:
         if index in v.scan.tables_with_th:
             continue  # a data table, which needs its headers, not role="presentation"
         if (attrs.get("role") or "") != "presentation":
-            yield Finding("layout-table-role", v.locate("<mj-table", "<table"),
-                          f"A layout table has no role=\"presentation\"{v.label}; screen readers will "
-                          "read out its rows and columns.", 'Add role="presentation" to the table.')
+            yield Finding(
+                "layout-table-role",
+                v.locate("<mj-table", "<table"),
+                f'A layout table has no role="presentation"{v.label}; screen readers will '
+                "read out its rows and columns.",
+                'Add role="presentation" to the table.',
+            )
 
 
 def footer(v: Variant, sample: Recipient, org: Organisation) -> Iterator[Finding]:
     hrefs = {link.href for link in v.scan.links}
     where = v.shown[v.templates[0]]
     if sample.unsubscribe_url not in hrefs:
-        yield Finding("footer-unsubscribe", where, f"The email has no unsubscribe link{v.label}.",
-                      'Add <a href="{{ recipient.unsubscribe_url }}">Unsubscribe from our emails</a>.')
+        yield Finding(
+            "footer-unsubscribe",
+            where,
+            f"The email has no unsubscribe link{v.label}.",
+            'Add <a href="{{ recipient.unsubscribe_url }}">Unsubscribe from our emails</a>.',
+        )
     if sample.preferences_url not in hrefs:
-        yield Finding("footer-preferences", where, f"The email has no link to change preferences{v.label}.",
-                      'Add <a href="{{ recipient.preferences_url }}">Choose how you get our emails</a>.')
+        yield Finding(
+            "footer-preferences",
+            where,
+            f"The email has no link to change preferences{v.label}.",
+            'Add <a href="{{ recipient.preferences_url }}">Choose how you get our emails</a>.',
+        )
     visible = " ".join(" ".join(t.text for t in v.scan.texts).split())
-    for part, what in ((org.name, "name"), (org.address, "postal address")):
+    for part, what, key in ((org.name, "name", "name"), (org.address, "postal address", "address")):
         if " ".join(part.split()) not in visible:
-            yield Finding("footer-identity", where, f"The email does not show the organisation's {what}{v.label}.",
-                          f"Add {{{{ organisation.{'name' if what == 'name' else 'address'} }}}} to the footer.")
+            yield Finding(
+                "footer-identity",
+                where,
+                f"The email does not show the organisation's {what}{v.label}.",
+                f"Add {{{{ organisation.{key} }}}} to the footer.",
+            )
 
 
 def text_links(v: Variant, text: str, text_template: str) -> Iterator[Finding]:
@@ -152,5 +204,9 @@ def text_links(v: Variant, text: str, text_template: str) -> Iterator[Finding]:
         if written and written not in text and written not in missing:
             missing.append(written)
     for href in missing:
-        yield Finding("text-links", text_template, f"The plain-text version does not include {href}{v.label}.",
-                      "Write every link out in the text template.")
+        yield Finding(
+            "text-links",
+            text_template,
+            f"The plain-text version does not include {href}{v.label}.",
+            "Write every link out in the text template.",
+        )

@@ -14,8 +14,21 @@ from . import readability
 from .findings import Finding
 
 VAGUE_LINK_TEXT = {
-    "click here", "here", "click", "read more", "more", "learn more", "find out more",
-    "this link", "link", "more info", "more information", "this", "this page", "go", "details",
+    "click here",
+    "here",
+    "click",
+    "read more",
+    "more",
+    "learn more",
+    "find out more",
+    "this link",
+    "link",
+    "more info",
+    "more information",
+    "this",
+    "this page",
+    "go",
+    "details",
 }
 GENERIC_PREHEADERS = {"view in browser", "view this email in your browser", "view online"}
 _FILE_NAME = re.compile(r"^[\w\-. ]+\.(jpe?g|png|gif|webp|svg|bmp|tiff?)$", re.I)
@@ -43,17 +56,35 @@ def front_matter(campaign: Campaign, shown: str) -> Iterator[Finding]:
     subject, preheader = meta.subject.strip(), meta.preheader.strip()
     where = f"{shown}:1"
     if not subject:
-        yield Finding("subject-missing", where, "The campaign has no subject.",
-                      'Add a subject to the front matter, like subject = "Our winter news".')
+        yield Finding(
+            "subject-missing",
+            where,
+            "The campaign has no subject.",
+            'Add a subject to the front matter, like subject = "Our winter news".',
+        )
     elif len(subject) > 78:
-        yield Finding("subject-long", where, f"The subject is {len(subject)} characters long.",
-                      "Keep it to 78 characters or fewer, so mail apps show all of it.")
+        yield Finding(
+            "subject-long",
+            where,
+            f"The subject is {len(subject)} characters long.",
+            "Keep it to 78 characters or fewer, so mail apps show all of it.",
+        )
     if not preheader:
-        yield Finding("preheader-missing", where, "The campaign has no preheader.",
-                      "Add a preheader: one sentence that adds to the subject.")
-    elif preheader.lower() == subject.lower() or preheader.lower().rstrip(".") in GENERIC_PREHEADERS:
-        yield Finding("preheader-repeats", where, f'The preheader "{preheader}" adds nothing.',
-                      "Say something the subject does not, like what is inside.")
+        yield Finding(
+            "preheader-missing",
+            where,
+            "The campaign has no preheader.",
+            "Add a preheader: one sentence that adds to the subject.",
+        )
+    elif (
+        preheader.lower() == subject.lower() or preheader.lower().rstrip(".") in GENERIC_PREHEADERS
+    ):
+        yield Finding(
+            "preheader-repeats",
+            where,
+            f'The preheader "{preheader}" adds nothing.',
+            "Say something the subject does not, like what is inside.",
+        )
 
 
 def inline_items(campaign: Campaign, tokens: list[Token]) -> tuple[list[InlineLink], list[Image]]:
@@ -94,17 +125,33 @@ def images(items: list[Image], shown: str) -> Iterator[Finding]:
 def alt_text(alt: str, name: str, where: str) -> Iterator[Finding]:
     alt = alt.strip()
     if not alt:
-        yield Finding("image-alt-missing", where, f"The image {name} has no alt text.",
-                      "Describe what the picture shows: ![Two people playing boccia](image.jpg)")
+        yield Finding(
+            "image-alt-missing",
+            where,
+            f"The image {name} has no alt text.",
+            "Describe what the picture shows: ![Two people playing boccia](image.jpg)",
+        )
     elif _FILE_NAME.match(alt):
-        yield Finding("image-alt-filename", where, f'The alt text "{alt}" is a file name.',
-                      "Describe what the picture shows, in words.")
+        yield Finding(
+            "image-alt-filename",
+            where,
+            f'The alt text "{alt}" is a file name.',
+            "Describe what the picture shows, in words.",
+        )
     elif _REDUNDANT.match(alt):
-        yield Finding("image-alt-redundant", where, f'The alt text "{alt[:40]}" starts by saying it is a picture.',
-                      "Screen readers already say it is an image: start with what it shows.")
+        yield Finding(
+            "image-alt-redundant",
+            where,
+            f'The alt text "{alt[:40]}" starts by saying it is a picture.',
+            "Screen readers already say it is an image: start with what it shows.",
+        )
     elif len(alt) > 150:
-        yield Finding("image-alt-long", where, f"The alt text is {len(alt)} characters long.",
-                      "Keep alt text to 150 characters or fewer; put more detail in the body text.")
+        yield Finding(
+            "image-alt-long",
+            where,
+            f"The alt text is {len(alt)} characters long.",
+            "Keep alt text to 150 characters or fewer; put more detail in the body text.",
+        )
 
 
 @dataclass(frozen=True)
@@ -150,11 +197,18 @@ def raw_html(campaign: Campaign, tokens: list[Token], shown: str) -> Iterator[Fi
         if token.type == "html_block" and token.map:
             pieces.append((token.content.strip(), campaign.file_line(token.map[0])))
         elif token.type == "inline" and token.map:
-            pieces += [(c.content, campaign.file_line(token.map[0])) for c in token.children or []
-                       if c.type == "html_inline"]
+            pieces += [
+                (c.content, campaign.file_line(token.map[0]))
+                for c in token.children or []
+                if c.type == "html_inline"
+            ]
         for html, line in pieces:
-            yield Finding("raw-html", f"{shown}:{line}", f"Raw HTML {html[:60]!r} is cleaned before sending.",
-                          "Write it in Markdown instead; only safe formatting is kept.")
+            yield Finding(
+                "raw-html",
+                f"{shown}:{line}",
+                f"Raw HTML {html[:60]!r} is cleaned before sending.",
+                "Write it in Markdown instead; only safe formatting is kept.",
+            )
 
 
 def capitals(campaign: Campaign, tokens: list[Token], shown: str) -> Iterator[Finding]:
@@ -162,8 +216,12 @@ def capitals(campaign: Campaign, tokens: list[Token], shown: str) -> Iterator[Fi
         if token.type == "inline" and token.map:
             for match in _CAPS_RUN.finditer(token.content):
                 line = campaign.file_line(token.map[0]) + token.content[: match.start()].count("\n")
-                yield Finding("capitals", f"{shown}:{line}", f'"{match.group(0)[:40]}" is in capitals.',
-                              "Write it in ordinary letters: capitals are harder to read.")
+                yield Finding(
+                    "capitals",
+                    f"{shown}:{line}",
+                    f'"{match.group(0)[:40]}" is in capitals.',
+                    "Write it in ordinary letters: capitals are harder to read.",
+                )
 
 
 def blocks(campaign: Campaign, tokens: list[Token]) -> Iterator[tuple[str, int, str]]:
@@ -195,15 +253,23 @@ def reading(campaign: Campaign, tokens: list[Token], shown: str) -> Iterator[Fin
         words += score.words
         reasons = readability.problems(score, level)
         if reasons:
-            yield Finding("reading-level", f"{shown}:{line}",
-                          f"This {kind} is harder than {level.name}: {'; '.join(reasons)}.",
-                          "Use shorter sentences and everyday words.")
+            start = " ".join(text.split()[:6])
+            yield Finding(
+                "reading-level",
+                f"{shown}:{line}",
+                f'This {kind} ("{start}…") is harder than {level.name}: {"; ".join(reasons)}.',
+                "Use shorter sentences and everyday words.",
+            )
     whole = readability.score_text(" ".join(text for _, _, text in blocks(campaign, tokens)))
     minutes = readability.reading_time_minutes(words)
-    yield Finding("reading-time", shown,
-                  f"About {minutes} minute{'s' if minutes != 1 else ''} to read ({words} words); "
-                  f"grade {whole.grade:.1f}, reading ease {whole.ease:.1f} "
-                  f"(target for {level.name}: grade {level.max_grade:g} or lower, ease {level.min_ease:g} or higher).")
+    yield Finding(
+        "reading-time",
+        shown,
+        f"About {minutes} minute{'s' if minutes != 1 else ''} to read ({words} words); "
+        f"grade {whole.grade:.1f}, reading ease {whole.ease:.1f} "
+        f"(target for {level.name}: grade {level.max_grade:g} or lower, "
+        f"ease {level.min_ease:g} or higher).",
+    )
 
 
 def template_images(paths: list[Path], shown: dict[Path, str]) -> Iterator[Finding]:
