@@ -97,30 +97,26 @@ def typography(v: Variant) -> Iterator[Finding]:
         more = len(texts) - 1
         others = f" (and {more} more piece{'s' if more != 1 else ''} of text)" if more else ""
         message, fix = _TYPOGRAPHY[rule]
-        yield Finding(
-            rule,
-            where,
-            message.format(snippet=_snippet(texts[0].text), detail=detail) + others + v.label,
-            fix.format(min_font=v.min_font),
-        )
+        text = message.format(snippet=_snippet(texts[0].text), detail=detail)
+        yield Finding(rule, where, f"{text}{others}{v.label}.", fix.format(min_font=v.min_font))
 
 
 _TYPOGRAPHY = {
     "contrast": (
-        "Text {snippet} has {detail}.",
+        "Text {snippet} has {detail}",
         "Use a darker text colour or a lighter background.",
     ),
-    "font-size": ("Text {snippet} is {detail}.", "Set the font size to {min_font:g}px or more."),
+    "font-size": ("Text {snippet} is {detail}", "Set the font size to {min_font:g}px or more."),
     "line-height": (
-        "Text {snippet} has line height {detail}; it needs 1.5 or more.",
+        "Text {snippet} has line height {detail}; it needs 1.5 or more",
         "Set line-height to 1.5 or more for body text.",
     ),
     "text-justified": (
-        "Text {snippet} is justified.",
+        "Text {snippet} is justified",
         "Align body text to the left: justified text leaves uneven gaps.",
     ),
     "text-uppercase": (
-        "Text {snippet} is shown in capitals.",
+        "Text {snippet} is shown in capitals",
         "Remove text-transform: uppercase; capitals are harder to read.",
     ),
 }
@@ -163,8 +159,8 @@ def tables(v: Variant) -> Iterator[Finding]:
             yield Finding(
                 "layout-table-role",
                 v.locate("<mj-table", "<table"),
-                f'A layout table has no role="presentation"{v.label}; screen readers will '
-                "read out its rows and columns.",
+                'A layout table has no role="presentation"; screen readers will '
+                f"read out its rows and columns{v.label}.",
                 'Add role="presentation" to the table.',
             )
 

@@ -1,0 +1,559 @@
+"""Every lint rule: a case that fails it and a case that passes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engage import campaigns
+from engage.render import rules_html
+from engage.render.findings import RULES, Finding
+from engage.render.htmlscan import scan
+from engage.render.lint import lint
+
+from .conftest import REPO
+
+LAYOUT = "templates/_layout.mjml.j2"
+CLEAN_BODY = "# Our news\n\nWe had a good month. Thank you for your help.\n"
+
+
+def run_lint(project, slug: str = "t") -> list[Finding]:
+    ws = project.workspace
+    return lint(ws, campaigns.load(ws, slug))
+
+
+def problems(findings: list[Finding]) -> list[tuple[str, str, str]]:
+    return [(f.rule, f.where, f.message) for f in findings if f.severity != "info"]
+
+
+def lint_body(project, body: str, **front: object) -> list[tuple[str, str, str]]:
+    project.campaign("t", body, **front)
+    return problems(run_lint(project))
+
+
+@pytest.mark.parametrize("slug", ["doing-with-not-doing-to", "share-your-story"])
+def test_the_examples_lint_clean(project, slug) -> None:
+    findings = run_lint(project, slug)
+    assert [f.rule for f in findings] == ["reading-time"]
+    result = project.run("lint", slug)
+    assert result.exit_code == 0
+    assert result.output.endswith("0 errors, 0 warnings. Ready to send.\n")
+
+
+def test_a_short_clean_campaign_passes_every_rule(project) -> None:
+    assert lint_body(project, CLEAN_BODY) == []
+
+
+# --- Front matter -------------------------------------------------------------------------
+
+
+def test_subject_missing(project) -> None:
+    project.campaign("t", CLEAN_BODY, subject="")
+    assert problems(run_lint(project)) == [
+        ("subject-missing", "campaigns/t.md:1", "The campaign has no subject.")
+    ]
+    result = project.run("lint", "t")
+    assert result.exit_code == 1
+    assert result.output == (
+        "campaigns/t.md:1: error [subject-missing] The campaign has no subject.\n"
+        '    Fix: Add a subject to the front matter, like subject = "Our winter news".\n'
+        "1 error, 0 warnings. Fix the errors before this campaign can be sent.\n"
+    )
+
+
+def test_subject_long(project) -> None:
+    subject = "A" * 40 + " " + "b" * 40
+    assert lint_body(project, CLEAN_BODY, subject=subject) == [
+        ("subject-long", "campaigns/t.md:1", "The subject is 81 characters long.")
+    ]
+    assert lint_body(project, CLEAN_BODY, subject="x" * 78) == []
+
+
+def test_preheader_missing(project) -> None:
+    assert lint_body(project, CLEAN_BODY, preheader=None) == [
+        ("preheader-missing", "campaigns/t.md:1", "The campaign has no preheader.")
+    ]
+
+
+@pytest.mark.parametrize("preheader", ["Our news", "View in browser"])
+def test_preheader_repeats(project, preheader) -> None:
+    assert lint_body(project, CLEAN_BODY, preheader=preheader) == [
+        ("preheader-repeats", "campaigns/t.md:1", f'The preheader "{preheader}" adds nothing.')
+    ]
+
+
+# --- The Markdown body ----------------------------------------------------------------------
+
+BODY_CASES = [
+    (
+        "# T\n\nSee this.\n\n![](pic.jpg)\n",
+        [("image-alt-missing", "campaigns/t.md:9", "The image pic.jpg has no alt text.")],
+    ),
+    (
+        "# T\n\n![IMG_2041.jpg](https://x.example/IMG_2041.jpg)\n",
+        [("image-alt-filename", "campaigns/t.md:7", 'The alt text "IMG_2041.jpg" is a file name.')],
+    ),
+    (
+        "# T\n\n![Image of a runner on a track](r.jpg)\n",
+        [
+            (
+                "image-alt-redundant",
+                "campaigns/t.md:7",
+                'The alt text "Image of a runner on a track" starts by saying it is a picture.',
+            )
+        ],
+    ),
+    (
+        "# T\n\n![" + "A runner " * 17 + "](r.jpg)\n",
+        [("image-alt-long", "campaigns/t.md:7", "The alt text is 152 characters long.")],
+    ),
+    (
+        "# T\n\nTo join,\n[click here](https://x.example/join).\n",
+        [
+            (
+                "link-text-vague",
+                "campaigns/t.md:8",
+                'The link text "click here" does not say where it goes (https://x.example/join).',
+            )
+        ],
+    ),
+    (
+        "# T\n\nSee [Read more!](https://x.example/a).\n",
+        [
+            (
+                "link-text-vague",
+                "campaigns/t.md:7",
+                'The link text "Read more!" does not say where it goes (https://x.example/a).',
+            )
+        ],
+    ),
+    (
+        "# T\n\nSee [our page](https://x.example/a).\n\nAnd [Our page](https://x.example/b).\n",
+        [
+            (
+                "link-text-ambiguous",
+                "campaigns/t.md:9",
+                'The link text "Our page" goes to https://x.example/a and to https://x.example/b.',
+            )
+        ],
+    ),
+    (
+        "## Section\n\nHello there.\n",
+        [
+            (
+                "heading-h1",
+                "campaigns/t.md:5",
+                'The first heading "Section" is level 2, not level 1.',
+            )
+        ],
+    ),
+    (
+        "# One\n\nHello there.\n\n# Two\n",
+        [("heading-h1", "campaigns/t.md:9", '"Two" is a second level 1 heading.')],
+    ),
+    ("Hello there.\n", [("heading-h1", "campaigns/t.md", "The email has no headings.")]),
+    (
+        "# T\n\nHello there.\n\n### Detail\n",
+        [
+            (
+                "heading-order",
+                "campaigns/t.md:9",
+                'The heading "Detail" jumps from level 1 to level 3.',
+            )
+        ],
+    ),
+    (
+        "# T\n\nHello there.\n\n##\n",
+        [("heading-empty", "campaigns/t.md:9", "A heading has no words.")],
+    ),
+    (
+        "# T\n\nHello <b>there</b>.\n",
+        [
+            ("raw-html", "campaigns/t.md:7", "Raw HTML '<b>' is cleaned before sending."),
+            ("raw-html", "campaigns/t.md:7", "Raw HTML '</b>' is cleaned before sending."),
+        ],
+    ),
+    (
+        "# T\n\nPlease come. DO NOT MISS OUT on the fun.\n",
+        [("capitals", "campaigns/t.md:7", '"DO NOT MISS OUT" is in capitals.')],
+    ),
+    (
+        "# T\n\nThe organisation's multidisciplinary stakeholder consultation methodology "
+        "prioritises participatory co-production, facilitating transformational "
+        "institutional accountability.\n",
+        [
+            (
+                "reading-level",
+                "campaigns/t.md:7",
+                "This paragraph (\"The organisation's multidisciplinary stakeholder consultation "
+                'methodology…") is harder than beginner: grade 44.8 is above 6 '
+                "(beginner); reading ease -203.3 is below 70 (beginner).",
+            )
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), BODY_CASES)
+def test_body_rules(project, body, expected) -> None:
+    assert lint_body(project, body) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "# T\n\nWe met the NHS and the BBC in the UK today.\n",  # acronyms are fine
+        "# T\n\nSee [our page](https://x.example/a) and [our page](https://x.example/a).\n",
+        "# T\n\nHello.\n\n## A\n\nHi.\n\n### B\n\nHi.\n\n## C\n\nHi.\n",
+        "# T\n\n![Sam runs on a wet track in the rain](https://x.example/r.jpg)\n",
+    ],
+)
+def test_body_rules_pass(project, body) -> None:
+    assert lint_body(project, body) == []
+
+
+def test_reading_level_follows_the_campaign(project) -> None:
+    body = (
+        "# T\n\nWe went to the park, and then we had a picnic by the lake, and after "
+        "that the children played games with us until dark.\n"
+    )
+    assert [p[0] for p in lint_body(project, body)] == ["reading-level"]
+    assert lint_body(project, body, reading_level="general") == []
+
+
+def test_reading_time_is_information(project) -> None:
+    project.campaign("t", CLEAN_BODY)
+    info = [f for f in run_lint(project) if f.severity == "info"]
+    assert [(f.rule, f.where, f.message) for f in info] == [
+        (
+            "reading-time",
+            "campaigns/t.md",
+            "About 1 minute to read (12 words); grade -1.2, reading ease 111.1 "
+            "(target for beginner: grade 6 or lower, ease 70 or higher).",
+        )
+    ]
+
+
+# --- The templates and the finished email ---------------------------------------------------
+
+
+def lint_layout(project, path: str, old: str, new: str) -> list[tuple[str, str, str]]:
+    project.replace(path, old, new)
+    project.campaign("t", CLEAN_BODY)
+    return problems(run_lint(project))
+
+
+def test_template_image_without_alt(project) -> None:
+    found = lint_layout(
+        project,
+        LAYOUT,
+        "      <mj-column>\n        <mj-text font-size",
+        '      <mj-column>\n        <mj-image src="https://x.example/logo.png" />\n'
+        "        <mj-text font-size",
+    )
+    assert found == [("image-alt-missing", f"{LAYOUT}:32", "The image logo.png has no alt text.")]
+
+
+def test_template_image_marked_decorative_or_described(project) -> None:
+    found = lint_layout(
+        project,
+        LAYOUT,
+        "      <mj-column>\n        <mj-text font-size",
+        '      <mj-column>\n        <mj-image src="https://x.example/line.png" alt="" />\n'
+        '        <mj-image src="https://x.example/logo.png" alt="Get Yourself Active" />\n'
+        "        <mj-text font-size",
+    )
+    assert found == []
+
+
+def test_lang_und(project) -> None:
+    found = lint_layout(project, "engage.toml", 'lang = "en-GB"', 'lang = "und"')
+    assert found == [
+        ("html-lang", f"{LAYOUT}:5", 'The email has lang="und".'),
+        ("html-lang", f"{LAYOUT}:5", 'The email has lang="und" (in the large-print version).'),
+    ]
+
+
+def test_lang_missing(project) -> None:
+    found = lint_layout(project, LAYOUT, '<mjml lang="{{ lang }}" dir="ltr">', "<mjml>")
+    assert ("html-lang", LAYOUT + ":5", 'The email has lang="und".') in found
+
+
+def test_title_not_the_subject(project) -> None:
+    found = lint_layout(project, LAYOUT, "<mj-title>{{ campaign.subject }}", "<mj-title>News")
+    assert found[0] == ("html-title", f"{LAYOUT}:7", 'The title "News" is not the subject.')
+
+
+def test_title_missing(project) -> None:
+    found = lint_layout(project, LAYOUT, "<mj-title>{{ campaign.subject }}</mj-title>", "")
+    assert found[0] == ("html-title", f"{LAYOUT}:6", "The email has no <title>.")
+
+
+def test_contrast(project) -> None:
+    found = lint_layout(project, LAYOUT, 'color="#1a1a1a"', 'color="#999999"')
+    assert found == [
+        (
+            "contrast",
+            f"{LAYOUT}:13",
+            'Text "Hello Sam," has #999999 on #ffffff: contrast 2.8:1, needs 4.5:1 '
+            "(and 1 more piece of text).",
+        ),
+        (
+            "contrast",
+            f"{LAYOUT}:13",
+            'Text "You get this email because you…" has #999999 on #f2f2f2: contrast 2.5:1, '
+            "needs 4.5:1 (and 1 more piece of text).",
+        ),
+        (
+            "contrast",
+            f"{LAYOUT}:13",
+            'Text "Hello Sam," has #999999 on #ffffff: contrast 2.8:1, needs 3:1 '
+            "(and 1 more piece of text) (in the large-print version).",
+        ),
+        (
+            "contrast",
+            f"{LAYOUT}:13",
+            'Text "You get this email because you…" has #999999 on #f2f2f2: contrast 2.5:1, '
+            "needs 3:1 (and 1 more piece of text) (in the large-print version).",
+        ),
+    ]
+
+
+def test_large_bold_text_needs_only_three_to_one(project) -> None:
+    # #767676 on white is 4.5:1; #949494 is 3.0:1, enough for a 30px bold heading only.
+    assert (
+        lint_layout(project, LAYOUT, "color: #1a1a1a; }\n      h2", "color: #949494; }\n      h2")
+        == []
+    )
+
+
+def test_font_size(project) -> None:
+    found = lint_layout(project, "templates/newsletter.mjml.j2", '"body": "18px"', '"body": "14px"')
+    assert found == [
+        (
+            "font-size",
+            "templates/newsletter.mjml.j2:3",
+            'Text "Hello Sam," is 14px; the smallest allowed is 16px (and 1 more piece of text).',
+        )
+    ]
+
+
+def test_font_size_large_print(project) -> None:
+    found = lint_layout(
+        project, "templates/newsletter-large-print.mjml.j2", '"small": "24px"', '"small": "20px"'
+    )
+    assert found == [
+        (
+            "font-size",
+            "templates/newsletter-large-print.mjml.j2:4",
+            'Text "You get this email because you…" is 20px; the smallest allowed is 24px '
+            "(and 4 more pieces of text) (in the large-print version).",
+        )
+    ]
+
+
+def test_line_height(project) -> None:
+    found = lint_layout(project, "templates/newsletter.mjml.j2", '"line": "1.6"', '"line": "1.2"')
+    assert found[0] == (
+        "line-height",
+        f"{LAYOUT}:13",
+        'Text "Get Yourself Active" has line height 1.20; it needs 1.5 or more '
+        "(and 7 more pieces of text).",
+    )
+    assert {f[0] for f in found} == {"line-height"}
+
+
+def test_justified_and_uppercase(project) -> None:
+    found = lint_layout(
+        project,
+        LAYOUT,
+        "      li {",
+        "      p { text-align: justify; text-transform: uppercase; }\n      li {",
+    )
+    text = '"Get Yourself Active"'
+    assert found == [
+        (
+            "text-justified",
+            f"{LAYOUT}:21",
+            f"Text {text} is justified (and 7 more pieces of text).",
+        ),
+        (
+            "text-justified",
+            f"{LAYOUT}:21",
+            f"Text {text} is justified (and 7 more pieces of text) (in the large-print version).",
+        ),
+        (
+            "text-uppercase",
+            f"{LAYOUT}:21",
+            f"Text {text} is shown in capitals (and 7 more pieces of text).",
+        ),
+        (
+            "text-uppercase",
+            f"{LAYOUT}:21",
+            f"Text {text} is shown in capitals (and 7 more pieces of text) "
+            "(in the large-print version).",
+        ),
+    ]
+
+
+def test_layout_table_without_role(project) -> None:
+    table = "<mj-table><tr><td>Walks</td><td>Tuesday</td></tr></mj-table>\n"
+    found = lint_layout(
+        project,
+        LAYOUT,
+        "        <mj-text>\n          <p>{{",
+        table + "        <mj-text>\n          <p>{{",
+    )
+    message = 'A layout table has no role="presentation"; screen readers will read out its rows and columns'
+    assert [f for f in found if f[0] == "layout-table-role"] == [
+        ("layout-table-role", f"{LAYOUT}:39", message + "."),
+        ("layout-table-role", f"{LAYOUT}:39", message + " (in the large-print version)."),
+    ]
+
+
+def test_data_table_with_headers_is_fine(project) -> None:
+    body = "# T\n\nOur sessions.\n\n| Day | Sport |\n|---|---|\n| Tuesday | Walking |\n"
+    assert lint_body(project, body) == []
+
+
+def test_footer_unsubscribe_missing(project) -> None:
+    line = '          <p class="small"><a href="{{ recipient.unsubscribe_url }}">Unsubscribe from our emails</a></p>\n'
+    project.replace(
+        "templates/newsletter.txt.j2",
+        "Unsubscribe from our emails:\n{{ recipient.unsubscribe_url }}\n",
+        "",
+    )
+    found = lint_layout(project, LAYOUT, line, "")
+    assert found == [
+        (
+            "footer-unsubscribe",
+            "templates/newsletter-large-print.mjml.j2",
+            "The email has no unsubscribe link (in the large-print version).",
+        ),
+        (
+            "footer-unsubscribe",
+            "templates/newsletter.mjml.j2",
+            "The email has no unsubscribe link.",
+        ),
+    ]
+
+
+def test_footer_preferences_missing(project) -> None:
+    line = '          <p class="small"><a href="{{ recipient.preferences_url }}">Choose how you get our emails</a></p>\n'
+    found = lint_layout(project, LAYOUT, line, "")
+    assert (
+        "footer-preferences",
+        "templates/newsletter.mjml.j2",
+        "The email has no link to change preferences.",
+    ) in found
+
+
+def test_footer_identity_missing(project) -> None:
+    found = lint_layout(project, LAYOUT, "{{ organisation.name }}, {{ organisation.address }}.", "")
+    assert (
+        "footer-identity",
+        "templates/newsletter.mjml.j2",
+        "The email does not show the organisation's postal address.",
+    ) in found
+
+
+def test_text_part_missing_a_link(project) -> None:
+    found = lint_layout(
+        project,
+        "templates/newsletter.txt.j2",
+        "Unsubscribe from our emails:\n{{ recipient.unsubscribe_url }}\n",
+        "",
+    )
+    assert found == [
+        (
+            "text-links",
+            "templates/newsletter.txt.j2",
+            "The plain-text version does not include http://127.0.0.1:8025/unsubscribe/sample-token.",
+        ),
+        (
+            "text-links",
+            "templates/newsletter.txt.j2",
+            "The plain-text version does not include http://127.0.0.1:8025/unsubscribe/sample-token "
+            "(in the large-print version).",
+        ),
+    ]
+
+
+def test_html_size(project) -> None:
+    body = "# T\n\n" + "We walk. We talk. We laugh.\n\n" * 4000
+    project.campaign("t", body)
+    found = [p for p in problems(run_lint(project)) if p[0] == "html-size"]
+    assert found[0][0:2] == ("html-size", LAYOUT + ":5")
+    assert found[0][2].startswith("The email is ")
+    assert found[0][2].endswith(
+        "KB. Gmail cuts off emails over about 102 KB, hiding the footer and unsubscribe link."
+    )
+
+
+# --- The command ------------------------------------------------------------------------
+
+
+def test_lint_exit_codes_and_output(project) -> None:
+    project.campaign("t", "# T\n\nTo join, [click here](https://x.example/join).\n", preheader=None)
+    result = project.run("lint", "t")
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[:4] == [
+        "campaigns/t.md:1: warning [preheader-missing] The campaign has no preheader.",
+        "    Fix: Add a preheader: one sentence that adds to the subject.",
+        'campaigns/t.md:6: error [link-text-vague] The link text "click here" does not say where '
+        "it goes (https://x.example/join).",
+        '    Fix: Use words that name the page, like "Read Sam\'s story".',
+    ]
+    assert lines[4].startswith("campaigns/t.md: info [reading-time] About 1 minute to read")
+    assert lines[5] == "1 error, 1 warning. Fix the errors before this campaign can be sent."
+
+
+def test_lint_warnings_only_exit_zero(project) -> None:
+    project.campaign("t", CLEAN_BODY, preheader=None)
+    result = project.run("lint", "t")
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1] == "0 errors, 1 warning. Ready to send."
+
+
+def test_lint_json(project) -> None:
+    project.campaign("t", CLEAN_BODY, preheader=None)
+    result = project.run("lint", "t", "--format", "json")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert data[0] == {
+        "rule": "preheader-missing",
+        "severity": "warning",
+        "where": "campaigns/t.md:1",
+        "message": "The campaign has no preheader.",
+        "fix": "Add a preheader: one sentence that adds to the subject.",
+    }
+
+
+def test_charset_missing() -> None:
+    html = '<html lang="en-GB"><head><title>Hi</title></head><body><p>Hi</p></body></html>'
+    variant = _bare_variant(html)
+    assert [(f.rule, f.message) for f in rules_html.document(variant, "Hi")] == [
+        ("html-charset", "The email does not declare its character set.")
+    ]
+    with_charset = html.replace("<head>", '<head><meta charset="utf-8">')
+    assert list(rules_html.document(_bare_variant(with_charset), "Hi")) == []
+
+
+def _bare_variant(html: str) -> rules_html.Variant:
+    return rules_html.Variant(
+        name="standard",
+        html=html,
+        scan=scan(html),
+        min_font=16.0,
+        templates=[REPO / LAYOUT],
+        shown={REPO / LAYOUT: LAYOUT},
+    )
+
+
+def test_every_rule_has_a_test() -> None:
+    source = Path(__file__).read_text(encoding="utf-8")
+    untested = [rule for rule in RULES if f'("{rule}"' not in source and f'"{rule}",' not in source]
+    assert untested == []

@@ -1,0 +1,235 @@
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from engage import campaigns
+from engage.errors import TemplateError
+from engage.render.build import build, sample_recipient
+from engage.render.htmlscan import scan
+from engage.render.inline_css import CSSError, apply, parse_rules
+from engage.render.personal import Recipient
+
+SLUG = "doing-with-not-doing-to"
+
+
+def built(project, slug: str = SLUG):
+    ws = project.workspace
+    return build(ws, campaigns.load(ws, slug))
+
+
+def person(name: str = "Sam Example", first_name: str = "Sam") -> Recipient:
+    return Recipient(
+        email="sam@example.org",
+        name=name,
+        first_name=first_name,
+        unsubscribe_url="https://engage.example.org/unsubscribe/tok1",
+        preferences_url="https://engage.example.org/preferences/tok1",
+        web_version_url="https://engage.example.org/archive/news",
+    )
+
+
+def test_build_writes_three_files_and_prints_their_paths(project) -> None:
+    out = project.root / "out"
+    result = project.run("build", SLUG, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.output == f"{out}/index.html\n{out}/large-print.html\n{out}/index.txt\n"
+    html = (out / "index.html").read_text()
+    assert html.startswith("<!doctype html>")
+    assert '<html lang="en-GB" dir="ltr"' in html
+    assert "<title>Doing with, not doing to: our winter news</title>" in html
+    assert "Hello Sam," in html
+    text = (out / "index.txt").read_text()
+    assert text.startswith("Hello Sam,\n\nDoing with, not doing to\n========================\n")
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "index.txt", "large-print.html"]
+
+
+def test_build_default_folder_and_nothing_else_touched(project) -> None:
+    before = {p: p.read_bytes() for p in project.root.rglob("*") if p.is_file()}
+    result = project.run("build", "share-your-story")
+    assert result.exit_code == 0
+    folder = project.root / "build" / "share-your-story"
+    assert result.output.splitlines() == [
+        str(folder / "index.html"),
+        str(folder / "large-print.html"),
+        str(folder / "index.txt"),
+    ]
+    after = {p: p.read_bytes() for p in project.root.rglob("*") if p.is_file()}
+    assert {p: b for p, b in after.items() if p in before} == before
+    assert set(after) - set(before) == {
+        folder / n for n in ("index.html", "large-print.html", "index.txt")
+    }
+
+
+def test_large_print_uses_bigger_type_for_the_same_words(project) -> None:
+    b = built(project)
+    standard = scan(b.personalise(person(), "standard").html)
+    large = scan(b.personalise(person(), "large-print").html)
+    assert [t.text for t in standard.texts] == [t.text for t in large.texts]
+    paragraph = next(t for t in standard.texts if t.text.startswith("This year"))
+    big = next(t for t in large.texts if t.text.startswith("This year"))
+    assert (paragraph.style.font_size, big.style.font_size) == (18.0, 24.0)
+    assert min(t.style.font_size for t in large.texts) == 24.0
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag == "a":
+            self.hrefs.append(dict(attrs)["href"])
+
+
+@pytest.mark.parametrize("slug", ["doing-with-not-doing-to", "share-your-story"])
+def test_every_link_in_the_html_is_written_out_in_the_text(project, slug) -> None:
+    message = built(project, slug).personalise(person())
+    parser = _Links()
+    parser.feed(message.html)
+    assert len(parser.hrefs) >= 4
+    for href in parser.hrefs:
+        assert href in message.text
+
+
+def test_plain_text_is_rendered_from_markdown_not_html(project) -> None:
+    project.campaign("links", "# Title\n\nSee [our page](https://example.org/a) and **bold**.\n")
+    text = built(project, "links").personalise(person()).text
+    assert "See our page (https://example.org/a) and bold.\n" in text
+    assert "<" not in text
+
+
+def test_recipient_name_is_escaped_in_html_but_not_in_text(project) -> None:
+    b = built(project)
+    message = b.personalise(person(name="<script>alert(1)</script>", first_name="<script>"))
+    assert "<script>" not in message.html
+    assert "Hello &lt;script&gt;," in message.html
+    assert "Hello <script>," in message.text
+
+
+def test_personal_links_are_escaped_in_attributes(project) -> None:
+    evil = Recipient(
+        email="a@example.org",
+        unsubscribe_url='https://x.example/u?a=1&b="><script>',
+        preferences_url="https://x.example/p",
+        web_version_url="https://x.example/w",
+    )
+    html = built(project).personalise(evil).html
+    assert 'href="https://x.example/u?a=1&amp;b=&#34;&gt;&lt;script&gt;"' in html
+
+
+def test_personalisation_fills_only_the_fields(project) -> None:
+    b = built(project)
+    first = b.personalise(person(first_name="Ana"))
+    second = b.personalise(person(first_name="Bo"))
+    assert first.html.replace("Hello Ana,", "Hello Bo,") == second.html
+    assert not re.search(r"engage[0-9a-f]{8}f\d+x", first.html + first.text)
+    assert "Hello," in b.personalise(person(name="", first_name="")).text
+
+
+def test_raw_html_in_markdown_is_cleaned(project) -> None:
+    project.campaign(
+        "raw",
+        '# Title\n\nHi <script>alert(1)</script><b onclick="x()">there</b>'
+        ' [bad](javascript:alert(1)) <iframe src="https://evil.example"></iframe>\n\n'
+        '<div style="color:red" onmouseover="x()">block</div>\n',
+    )
+    html = built(project, "raw").personalise(person()).html
+    assert "<script" not in html and "alert(1)</" not in html
+    assert "onclick" not in html and "onmouseover" not in html and "iframe" not in html
+    assert 'href="javascript' not in html
+    assert "<b>there</b>" in html and "block" in html
+
+
+def test_undefined_template_variable_names_template_and_line(project) -> None:
+    project.replace(
+        "templates/_layout.mjml.j2", "{{ recipient.greeting }}", "{{ recipient.nickname }}"
+    )
+    with pytest.raises(TemplateError) as caught:
+        built(project)
+    line = next(
+        n
+        for n, text in enumerate(project.read("templates/_layout.mjml.j2").splitlines(), 1)
+        if "nickname" in text
+    )
+    assert str(caught.value) == (
+        f"templates/_layout.mjml.j2:{line}: undefined variable: 'dict object' has no attribute "
+        "'nickname'. Check the spelling, or see docs/templates.md for the variables a layout can use."
+    )
+
+
+def test_undefined_top_level_variable(project) -> None:
+    project.replace("templates/newsletter.txt.j2", "{{ content }}", "{{ contents }}")
+    result = project.run("build", SLUG)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: templates/newsletter.txt.j2:3: undefined variable: 'contents'. Check the spelling, "
+        "or see docs/templates.md for the variables a layout can use.\n"
+    )
+
+
+def test_missing_template_names_what_and_where(project) -> None:
+    project.campaign("other", "# Hi\n", template="poster")
+    result = project.run("build", "other")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: Template 'poster.mjml.j2' not found: looked for {project.root}/templates/"
+        "poster.mjml.j2. Check the template name in the campaign's front matter, or add the file.\n"
+    )
+
+
+def test_template_syntax_error(project) -> None:
+    project.replace("templates/newsletter.txt.j2", "{{ content }}", "{{ content ")
+    result = project.run("build", SLUG)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: templates/newsletter.txt.j2:5: template syntax error: expected token "
+        "'end of print statement', got 'get'\n"
+    )
+
+
+def test_invalid_mjml(project) -> None:
+    project.replace("templates/_layout.mjml.j2", "</mjml>", "")
+    result = project.run("build", SLUG)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: templates/newsletter.mjml.j2 did not give valid MJML: ")
+    assert not (project.root / "build").exists()
+
+
+def test_build_without_subject_is_refused(project) -> None:
+    project.campaign("nosubject", "# Hi\n", subject="")
+    result = project.run("build", "nosubject")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: campaigns/nosubject.md: the front matter needs a subject.\n"
+
+
+def test_inline_css_rules_and_own_style_wins() -> None:
+    rules = parse_rules(
+        "a { color: #123456; text-decoration: underline } p.small, h1 { margin: 0 }"
+    )
+    html = (
+        '<p class="small">x</p><a href="#" style="color:red">y</a><!-- <a href="z"> --><h1>t</h1>'
+    )
+    assert apply(html, rules) == (
+        '<p class="small" style="margin: 0">x</p>'
+        '<a href="#" style="color: #123456; text-decoration: underline;color:red">y</a>'
+        '<!-- <a href="z"> --><h1 style="margin: 0">t</h1>'
+    )
+
+
+def test_inline_css_refuses_complex_selectors() -> None:
+    with pytest.raises(CSSError) as caught:
+        parse_rules("div > p { color: red }")
+    assert str(caught.value) == (
+        "the selector 'div > p' is too complex to inline; use a tag (a), a class (.footer) "
+        "or both (p.footer)"
+    )
+
+
+def test_sample_recipient_links_use_the_web_base_url(project) -> None:
+    ws = project.workspace
+    sample = sample_recipient(ws, campaigns.load(ws, SLUG))
+    assert sample.unsubscribe_url == "http://127.0.0.1:8025/unsubscribe/sample-token"
+    assert sample.web_version_url == "http://127.0.0.1:8025/archive/doing-with-not-doing-to"
