@@ -112,7 +112,12 @@ def campaigns() -> None:
 
 @campaigns.command("list")
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="A table to read, or JSON for other programs.",
 )
 @click.pass_context
 def list_campaigns(ctx: click.Context, fmt: str) -> None:

@@ -1,0 +1,5 @@
+"""`python -m engage` runs the engage command."""
+
+from .cli import main
+
+main()
