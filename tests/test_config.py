@@ -113,3 +113,13 @@ def test_secret_comes_from_the_environment_only(monkeypatch) -> None:
         "in engage.toml)."
     )
     assert "ENGAGE_TEST_KEY" not in os.environ
+
+
+def test_config_not_utf8(tmp_path) -> None:
+    (tmp_path / "engage.toml").write_bytes(b'[organisation]\nname = "Caf\xe9"\n')
+    with pytest.raises(ConfigError) as caught:
+        find_workspace(str(tmp_path))
+    assert str(caught.value) == (
+        f"{tmp_path.resolve() / 'engage.toml'}:2: this file is not UTF-8 text (byte 26 cannot "
+        "be read). Save it as UTF-8 and try again."
+    )

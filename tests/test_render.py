@@ -233,3 +233,13 @@ def test_sample_recipient_links_use_the_web_base_url(project) -> None:
     sample = sample_recipient(ws, campaigns.load(ws, SLUG))
     assert sample.unsubscribe_url == "http://127.0.0.1:8025/unsubscribe/sample-token"
     assert sample.web_version_url == "http://127.0.0.1:8025/archive/doing-with-not-doing-to"
+
+
+def test_build_into_a_folder_that_cannot_be_made(project) -> None:
+    blocker = project.write("blocker", "a file, not a folder")
+    result = project.run("build", SLUG, "--out", str(blocker / "inside"))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: Cannot write the build to {blocker}/inside: Not a directory. "
+        "Choose another folder with --out.\n"
+    )

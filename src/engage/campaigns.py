@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .config import Workspace, read_toml
+from .config import Workspace, read_text, read_toml
 from .errors import CampaignError
 from .tomlcheck import SchemaError, build
 
@@ -64,15 +64,7 @@ def load(workspace: Workspace, ref: str) -> Campaign:
 
 def parse(path: Path, shown: str | None = None) -> Campaign:
     shown = shown or str(path)
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise CampaignError(
-            f"{shown}:{line}: this file is not UTF-8 text (byte {exc.start} cannot be read). "
-            "Save it as UTF-8 and try again."
-        ) from None
+    text = read_text(path, shown, CampaignError)
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != FENCE:
         raise CampaignError(

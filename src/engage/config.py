@@ -154,11 +154,28 @@ def load_workspace(config_path: Path) -> Workspace:
 
 
 def load_config(path: Path) -> Config:
-    data = read_toml(path, path.read_text(encoding="utf-8"), first_line=1, what=CONFIG_NAME)
+    text = read_text(path, str(path), ConfigError)
+    data = read_toml(path, text, first_line=1, what=CONFIG_NAME)
     try:
         return build(Config, data)
     except SchemaError as exc:
         raise ConfigError(f"{path.name}: {exc}") from None
+
+
+def read_text(path: Path, shown: str, error: type[EngageError]) -> str:
+    """A UTF-8 file (with or without a BOM); a file that is not says where and how to fix it."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise error(f"Cannot read {shown}: {exc.strerror}.") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise error(
+            f"{shown}:{line}: this file is not UTF-8 text (byte {exc.start} cannot be read). "
+            "Save it as UTF-8 and try again."
+        ) from None
 
 
 def read_toml(

@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 from ..campaigns import Campaign
 from ..config import Workspace
-from ..errors import CampaignError, TemplateError
+from ..errors import CampaignError, EngageError, TemplateError
 from . import inline_css, layout
 from .markdown import Body, parse_body
 from .personal import Markers, PersonalTemplate, Recipient
@@ -127,7 +127,6 @@ def write(built: Built, recipient: Recipient, out: Path) -> list[Path]:
 
     Each file is written whole to a temporary name first, so a failure leaves no half file.
     """
-    out.mkdir(parents=True, exist_ok=True)
     standard = built.personalise(recipient, "standard")
     files = {
         "index.html": standard.html,
@@ -135,10 +134,16 @@ def write(built: Built, recipient: Recipient, out: Path) -> list[Path]:
         "index.txt": standard.text,
     }
     written = []
-    for name, content in files.items():
-        path = out / name
-        temporary = path.with_name(f".{name}.tmp")
-        temporary.write_text(content, encoding="utf-8")
-        temporary.replace(path)
-        written.append(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, content in files.items():
+            path = out / name
+            temporary = path.with_name(f".{name}.tmp")
+            temporary.write_text(content, encoding="utf-8")
+            temporary.replace(path)
+            written.append(path)
+    except OSError as exc:
+        raise EngageError(
+            f"Cannot write the build to {out}: {exc.strerror}. Choose another folder with --out."
+        ) from None
     return written
