@@ -14,16 +14,18 @@ from ..render.build import build as build_campaign
 from ..render.build import sample_recipient, write
 from ..render.findings import Finding
 from ..render.lint import lint as lint_campaign
-from .common import workspace
+from .common import format_option, workspace
 
-
-@click.command()
-@click.argument("campaign")
-@click.option(
+out_option = click.option(
     "--out",
     type=click.Path(file_okay=False),
     help="Folder to write to. Default: build/SLUG in the workspace.",
 )
+
+
+@click.command()
+@click.argument("campaign")
+@out_option
 @click.pass_context
 def build(ctx: click.Context, campaign: str, out: str | None) -> None:
     """Render CAMPAIGN (a slug or a path) for a sample recipient and write the files."""
@@ -41,11 +43,7 @@ def _build(ctx: click.Context, ref: str, out: str | None) -> list[Path]:
 
 @click.command()
 @click.argument("campaign")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    help="Folder to write to. Default: build/SLUG in the workspace.",
-)
+@out_option
 @click.pass_context
 def preview(ctx: click.Context, campaign: str, out: str | None) -> None:
     """Build CAMPAIGN and open it in your web browser."""
@@ -61,14 +59,7 @@ def preview(ctx: click.Context, campaign: str, out: str | None) -> None:
 
 @click.command()
 @click.argument("campaign")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="How to print the findings.",
-)
+@format_option("text", "json")
 @click.pass_context
 def lint(ctx: click.Context, campaign: str, fmt: str) -> None:
     """Check CAMPAIGN for accessibility, readability and required parts.
@@ -111,14 +102,7 @@ def campaigns() -> None:
 
 
 @campaigns.command("list")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="A table to read, or JSON for other programs.",
-)
+@format_option("table", "json")
 @click.pass_context
 def list_campaigns(ctx: click.Context, fmt: str) -> None:
     """Show each campaign's slug, subject, kind and send time."""

@@ -1,4 +1,4 @@
-"""What several commands share: finding the workspace."""
+"""What several commands share: finding the workspace, shared options."""
 
 from __future__ import annotations
 
@@ -14,3 +14,15 @@ def workspace(ctx: click.Context) -> Workspace:
         cached = find_workspace((root.obj or {}).get("workspace"))
         root.meta["engage.workspace"] = cached
     return cached
+
+
+def format_option(*choices: str):  # noqa: ANN201
+    """--format, with the first choice as the default: one for people, JSON for programs."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=choices[0],
+        show_default=True,
+        help=f"{choices[0].capitalize()} to read, or {choices[1].upper()} for other programs.",
+    )
