@@ -12,7 +12,7 @@ import click
 
 from .. import __version__
 from ..errors import EngageError
-from . import campaigns
+from . import audiences, campaigns, contacts, db
 
 
 class EngageGroup(click.Group):
@@ -42,6 +42,9 @@ def cli(ctx: click.Context, workspace: str | None) -> None:
 
 
 campaigns.register(cli)
+contacts.register(cli)
+db.register(cli)
+audiences.register(cli)
 
 
 def main() -> None:

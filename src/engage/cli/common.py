@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..config import Workspace, find_workspace
+from ..store import Store, open_store
 
 
 def workspace(ctx: click.Context) -> Workspace:
@@ -26,3 +27,13 @@ def format_option(*choices: str):  # noqa: ANN201
         show_default=True,
         help=f"{choices[0].capitalize()} to read, or {choices[1].upper()} for other programs.",
     )
+
+
+def store(ctx: click.Context) -> Store:
+    """The workspace's database, opened once per command (and given its schema if new)."""
+    root = ctx.find_root()
+    cached = root.meta.get("engage.store")
+    if cached is None:
+        cached = open_store(workspace(ctx))
+        root.meta["engage.store"] = cached
+    return cached

@@ -1,0 +1,299 @@
+"""Commands for contacts: import, add, list, show, unsubscribe, export, erase."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import click
+
+from ..contacts import core
+from ..contacts.csvfile import safe_cell
+from ..contacts.importer import Options, Report, import_file, problems, write_rejects
+from ..store.schema import BASES, FORMATS, STATUSES
+from .common import format_option, store, workspace
+
+basis_option = click.option(
+    "--basis",
+    type=click.Choice(BASES),
+    default="consent",
+    show_default=True,
+    help="The lawful basis: consent, or the charity soft opt-in (registered charities only).",
+)
+tag_option = click.option("--tag", "tags", multiple=True, help="A tag to give. Repeat for more.")
+
+
+@click.group()
+def contacts() -> None:
+    """The people engage writes to, and the consent they gave."""
+
+
+@contacts.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@tag_option
+@click.option("--source", default="", help="Where these people came from. Default: the file name.")
+@click.option(
+    "--consent", "wording", default="", help="The words people agreed to, as they saw them."
+)
+@basis_option
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write rows that could not be imported to this CSV file, with the reason.",
+)
+@click.option("--dry-run", is_flag=True, help="Check the file and report, but save nothing.")
+@click.pass_context
+def import_(
+    ctx: click.Context,
+    file: Path,
+    tags: tuple[str, ...],
+    source: str,
+    wording: str,
+    basis: str,
+    rejects: Path | None,
+    dry_run: bool,
+) -> None:
+    """Import people from a CSV FILE (columns: email, name, first_name, tags, format, ...).
+
+    Exits 0 when every row went in, 3 when some rows were rejected, 1 when nothing could be
+    imported. Addresses on the suppression list are never subscribed again.
+    """
+    _check_basis(ctx, basis)
+    options = Options(
+        basis=basis,
+        source=source,
+        wording=wording,
+        actor=core.actor(),
+        tags=frozenset(t.strip().lower() for t in tags if t.strip()),
+        dry_run=dry_run,
+    )
+    report = import_file(store(ctx), file, options, shown=str(file))
+    for line in describe(report):
+        click.echo(line)
+    if rejects and report.rejected:
+        write_rejects(report, rejects)
+        click.echo(f"Wrote the rejected rows to {rejects}. Fix them there, then import that file.")
+    if not wording:
+        click.echo("Note: no --consent wording was given, so none is on record for these people.")
+    ctx.exit(report.exit_code)
+
+
+def describe(report: Report) -> list[str]:
+    verb = ("Would add", "would update") if report.dry_run else ("Added", "updated")
+    lines = [
+        f"{verb[0]} {_n(report.added, 'new contact')}, {verb[1]} {report.updated}, "
+        f"{report.unchanged} already up to date ({report.file})."
+    ]
+    if report.dry_run:
+        lines.append("Dry run: nothing was saved.")
+    if report.skipped:
+        lines.append(f"Skipped {_n(len(report.skipped), 'address')} on the suppression list:")
+        lines += [f"  line {line}: {printable(reason)}." for line, reason in report.skipped]
+    if report.duplicates:
+        lines.append(f"Left out {_n(len(report.duplicates), 'repeated row')}:")
+        lines += [
+            f"  line {line}: {printable(email)} is already on line {first}."
+            for line, first, email in report.duplicates
+        ]
+    if report.rejected:
+        lines.append(f"Rejected {_n(len(report.rejected), 'row')}:")
+        lines += [f"  {printable(problems(row))}." for row in report.rejected]
+    return lines
+
+
+def _n(count: int, word: str) -> str:
+    plural = word + ("es" if word.endswith("ss") else "s")
+    return f"{count} {word if count == 1 else plural}"
+
+
+def printable(text: str) -> str:
+    """Text safe for a terminal: control characters (like escape codes) are shown, not run."""
+    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _check_basis(ctx: click.Context, basis: str) -> None:
+    if basis == "charity-soft-opt-in" and not workspace(ctx).config.organisation.charity_number:
+        raise click.UsageError(
+            "The charity soft opt-in is only for registered charities: set charity_number in "
+            "[organisation] of engage.toml, or use --basis consent."
+        )
+
+
+@contacts.command()
+@click.argument("email")
+@click.option("--name", default="", help="Their full name.")
+@click.option("--first-name", default="", help="The name to greet them by.")
+@tag_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="html",
+    show_default=True,
+    help="How they want their emails.",
+)
+@click.option("--consent", "wording", default="", help="The words they agreed to.")
+@click.option("--source", default="manual", show_default=True, help="How they asked to join.")
+@basis_option
+@click.pass_context
+def add(
+    ctx: click.Context,
+    email: str,
+    name: str,
+    first_name: str,
+    tags: tuple[str, ...],
+    fmt: str,
+    wording: str,
+    source: str,
+    basis: str,
+) -> None:
+    """Add one person who has agreed to hear from you."""
+    _check_basis(ctx, basis)
+    consent = core.ConsentGiven(basis=basis, method="manual", source=source, wording=wording)
+    with store(ctx).begin() as connection:
+        contact = core.add(
+            connection,
+            email,
+            consent,
+            name=name,
+            first_name=first_name,
+            format=fmt,
+            tag_names={t.strip().lower() for t in tags if t.strip()},
+        )
+    click.echo(f"Added {printable(contact.email)} ({contact.status}).")
+
+
+@contacts.command("list")
+@click.option("--audience", help="Only the people in this audience (audiences/NAME.toml).")
+@click.option("--tag", help="Only people with this tag.")
+@click.option("--status", type=click.Choice(STATUSES), help="Only people with this status.")
+@format_option("table", "csv", "json")
+@click.pass_context
+def list_(
+    ctx: click.Context, audience: str | None, tag: str | None, status: str | None, fmt: str
+) -> None:
+    """List contacts, with their status, format and tags."""
+    within = None
+    if audience:
+        from ..contacts import audiences
+
+        within = audiences.member_ids(audiences.load(workspace(ctx), audience))
+    with store(ctx).connect() as connection:
+        found = core.listing(connection, status=status, tag=tag, within=within)
+    if fmt == "json":
+        click.echo(json.dumps([c.as_dict() for c in found], indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        click.echo(contacts_csv(found), nl=False)
+    elif not found:
+        click.echo("No contacts match.")
+    else:
+        from .campaigns import table
+
+        rows = [
+            {
+                "email": c.email,
+                "name": c.name,
+                "status": c.status,
+                "format": c.format,
+                "tags": ", ".join(c.tags),
+            }
+            for c in found
+        ]
+        click.echo(printable(table(["email", "name", "status", "format", "tags"], rows)))
+
+
+def contacts_csv(found: list[core.Contact]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["email", "name", "first_name", "status", "format", "tags"])
+    for c in found:
+        cells = [c.email, c.name, c.first_name, c.status, c.format, ";".join(c.tags)]
+        writer.writerow([safe_cell(v) for v in cells])
+    return buffer.getvalue()
+
+
+@contacts.command()
+@click.argument("email")
+@click.pass_context
+def show(ctx: click.Context, email: str) -> None:
+    """Show one person: details, tags and consent history."""
+    with store(ctx).connect() as connection:
+        data = core.export(connection, email)
+    click.echo(printable("\n".join(show_lines(data))))
+
+
+def show_lines(data: dict) -> list[str]:
+    contact = data["contact"]
+    name = contact["name"] or contact["first_name"]
+    attributes = ", ".join(f"{k}={v}" for k, v in sorted(contact["attributes"].items()))
+    lines = [
+        f"{name} <{contact['email']}>" if name else contact["email"],
+        f"Status:     {contact['status']}",
+        f"Format:     {contact['format']}",
+        f"Tags:       {', '.join(contact['tags']) or 'none'}",
+        f"Attributes: {attributes or 'none'}",
+        f"Added:      {_when(contact['created_at'])}",
+        "Consent history:",
+    ]
+    for record in data["consents"]:
+        wording = f': "{record["wording"]}"' if record["wording"] else ""
+        lines.append(
+            f"  {_when(record['recorded_at'])}  {record['action']} ({record['basis']}), "
+            f"{record['method']}, source {record['source'] or 'not given'}, "
+            f"by {record['actor'] or 'unknown'}{wording}"
+        )
+    if not data["consents"]:
+        lines.append("  none")
+    blocked = data["suppression"]
+    lines.append(
+        f"Suppressed: {blocked['reason']} since {_when(blocked['since'])}"
+        if blocked
+        else "Suppressed: no"
+    )
+    return lines
+
+
+def _when(iso: str | None) -> str:
+    return (iso or "")[:16].replace("T", " ") + " UTC" if iso else "unknown"
+
+
+@contacts.command()
+@click.argument("email")
+@click.pass_context
+def unsubscribe(ctx: click.Context, email: str) -> None:
+    """Unsubscribe a person: they get no more emails, and it is recorded."""
+    with store(ctx).begin() as connection:
+        contact = core.unsubscribe(connection, email, method="manual", source="engage contacts")
+    click.echo(f"Unsubscribed {printable(contact.email)}. They will not get any more emails.")
+
+
+@contacts.command()
+@click.argument("email")
+@click.pass_context
+def export(ctx: click.Context, email: str) -> None:
+    """Print everything held about a person, as JSON (for a subject access request)."""
+    with store(ctx).connect() as connection:
+        data = core.export(connection, email)
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@contacts.command()
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask: erase at once.")
+@click.pass_context
+def erase(ctx: click.Context, email: str, yes: bool) -> None:
+    """Erase a person and everything about them, keeping only a hash so they are never mailed."""
+    if not yes:
+        click.confirm(f"Erase {email} and all their records? This cannot be undone", abort=True)
+    with store(ctx).begin() as connection:
+        core.erase(connection, email)
+    click.echo(
+        f"Erased {printable(email.strip())}. Only a hash is kept, so they are never mailed again."
+    )
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(contacts)

@@ -1,0 +1,384 @@
+"""One contact at a time: add, find, unsubscribe, export, erase; and the suppression list.
+
+Every function takes an open Connection and runs inside the caller's transaction, so the CLI
+and the web app decide what belongs together. Consent records are only ever added.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+
+from ..errors import EngageError
+from ..store.schema import consents, contact_tags, contacts, suppressions, tags
+
+SUPPRESSED_STATUSES = ("unsubscribed", "bounced", "complained", "erased")
+
+
+class ContactError(EngageError):
+    """A contact cannot be found, added or changed as asked."""
+
+
+class InvalidEmail(ValueError):
+    """Not an email address; the message says why in plain words."""
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def actor() -> str:
+    """Who is running engage: ENGAGE_USER, else the login name."""
+    try:
+        return os.environ.get("ENGAGE_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def normalise_email(raw: str) -> str:
+    """The address as stored: the domain in lower case, the local part as written."""
+    text = raw.strip()
+    if not text:
+        raise InvalidEmail("the email address is empty")
+    try:
+        checked = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidEmail(f"'{text}' is not a valid email address: {exc}") from None
+    return f"{checked.local_part}@{checked.domain.lower()}"
+
+
+def email_hash(email: str) -> str:
+    """What the suppression list keeps: enough to recognise an address, not to read it."""
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Contact:
+    id: int
+    email: str
+    name: str
+    first_name: str
+    format: str
+    status: str
+    attributes: dict[str, Any]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    tags: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "email": self.email,
+            "name": self.name,
+            "first_name": self.first_name,
+            "status": self.status,
+            "format": self.format,
+            "tags": self.tags,
+            "attributes": self.attributes,
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+        }
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite gives back naive datetimes; we only ever store UTC
+        value = value.replace(tzinfo=dt.UTC)
+    return value.isoformat()
+
+
+def _contact(row: sa.Row, tag_names: list[str]) -> Contact:
+    return Contact(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        first_name=row.first_name,
+        format=row.format,
+        status=row.status,
+        attributes=row.attributes or {},
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        tags=sorted(tag_names),
+    )
+
+
+def find(connection: sa.Connection, email: str) -> Contact | None:
+    try:
+        address = normalise_email(email)
+    except InvalidEmail:
+        return None
+    row = connection.execute(sa.select(contacts).where(contacts.c.email == address)).first()
+    if row is None:
+        return None
+    return _contact(row, tags_of(connection, [row.id]).get(row.id, []))
+
+
+def get(connection: sa.Connection, email: str) -> Contact:
+    found = find(connection, email)
+    if found is None:
+        raise ContactError(f"No contact with the address {email.strip()}.")
+    return found
+
+
+def tags_of(connection: sa.Connection, ids: list[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    query = (
+        sa.select(contact_tags.c.contact_id, tags.c.name)
+        .join(tags, tags.c.id == contact_tags.c.tag_id)
+        .where(contact_tags.c.contact_id.in_(ids))
+    )
+    for contact_id, name in connection.execute(query):
+        found.setdefault(contact_id, []).append(name)
+    return found
+
+
+def tag_ids(connection: sa.Connection, names: set[str]) -> dict[str, int]:
+    """The ids of these tags, creating the ones that do not exist yet."""
+    if not names:
+        return {}
+    query = sa.select(tags.c.name, tags.c.id).where(tags.c.name.in_(names))
+    known = dict(connection.execute(query).all())
+    missing = sorted(names - set(known))
+    if missing:
+        connection.execute(tags.insert(), [{"name": n, "is_topic": False} for n in missing])
+        known.update(connection.execute(query).all())
+    return known
+
+
+def add_tags(connection: sa.Connection, contact_id: int, names: set[str], have: list[str]) -> bool:
+    new = names - set(have)
+    if not new:
+        return False
+    ids = tag_ids(connection, new)
+    connection.execute(
+        contact_tags.insert(), [{"contact_id": contact_id, "tag_id": ids[n]} for n in sorted(new)]
+    )
+    return True
+
+
+def suppression(connection: sa.Connection, email: str) -> sa.Row | None:
+    query = sa.select(suppressions).where(suppressions.c.email_hash == email_hash(email))
+    return connection.execute(query).first()
+
+
+def suppress(connection: sa.Connection, email: str, reason: str, source: str) -> None:
+    """Add an address to the suppression list, once; the first reason stays."""
+    if suppression(connection, email) is None:
+        connection.execute(
+            suppressions.insert().values(
+                email_hash=email_hash(email),
+                email=email,
+                reason=reason,
+                source=source,
+                created_at=now(),
+            )
+        )
+
+
+def suppressed_message(email: str, row: sa.Row) -> str:
+    when = _iso(row.created_at) or ""
+    return (
+        f"{email} is on the suppression list ({row.reason} on {when[:10]}); "
+        "engage never subscribes it again."
+    )
+
+
+@dataclass(frozen=True)
+class ConsentGiven:
+    basis: str = "consent"
+    method: str = "manual"
+    source: str = ""
+    wording: str = ""
+    opt_out_offered: bool = True
+    actor: str = ""
+    import_id: int | None = None
+
+    def record(self, contact_id: int, at: dt.datetime) -> dict[str, Any]:
+        return {
+            "contact_id": contact_id,
+            "action": "given",
+            "basis": self.basis,
+            "channel": "email",
+            "method": self.method,
+            "source": self.source,
+            "wording": self.wording,
+            "opt_out_offered": self.opt_out_offered,
+            "actor": self.actor or actor(),
+            "recorded_at": at,
+            "import_id": self.import_id,
+        }
+
+
+def add(
+    connection: sa.Connection,
+    email: str,
+    consent: ConsentGiven,
+    name: str = "",
+    first_name: str = "",
+    format: str = "html",
+    tag_names: set[str] | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> Contact:
+    """Add a subscribed contact with its consent record. A suppressed address is refused."""
+    try:
+        address = normalise_email(email)
+    except InvalidEmail as exc:
+        raise ContactError(str(exc)[0].upper() + str(exc)[1:] + ".") from None
+    blocked = suppression(connection, address)
+    if blocked is not None:
+        raise ContactError(suppressed_message(address, blocked))
+    if find(connection, address) is not None:
+        raise ContactError(f"{address} is already a contact. See it with `engage contacts show`.")
+    at = now()
+    contact_id = connection.execute(
+        contacts.insert().values(
+            email=address,
+            name=name,
+            first_name=first_name,
+            format=format,
+            status="subscribed",
+            attributes=attributes or {},
+            created_at=at,
+            updated_at=at,
+        )
+    ).inserted_primary_key[0]
+    connection.execute(consents.insert().values(**consent.record(contact_id, at)))
+    add_tags(connection, contact_id, tag_names or set(), [])
+    return get(connection, address)
+
+
+def unsubscribe(connection: sa.Connection, email: str, method: str, source: str) -> Contact:
+    """Withdraw consent: status unsubscribed, a withdrawal record, and a suppression entry."""
+    contact = get(connection, email)
+    at = now()
+    if contact.status not in SUPPRESSED_STATUSES:
+        connection.execute(
+            contacts.update()
+            .where(contacts.c.id == contact.id)
+            .values(status="unsubscribed", updated_at=at)
+        )
+        connection.execute(
+            consents.insert().values(
+                contact_id=contact.id,
+                action="withdrawn",
+                basis=_last_basis(connection, contact.id),
+                channel="email",
+                method=method,
+                source=source,
+                wording="",
+                opt_out_offered=True,
+                actor=actor(),
+                recorded_at=at,
+            )
+        )
+    suppress(connection, contact.email, "unsubscribed", source)
+    return get(connection, contact.email)
+
+
+def _last_basis(connection: sa.Connection, contact_id: int) -> str:
+    query = (
+        sa.select(consents.c.basis)
+        .where(consents.c.contact_id == contact_id)
+        .order_by(consents.c.id.desc())
+        .limit(1)
+    )
+    return connection.execute(query).scalar() or "consent"
+
+
+def consent_history(connection: sa.Connection, contact_id: int) -> list[dict[str, Any]]:
+    query = sa.select(consents).where(consents.c.contact_id == contact_id).order_by(consents.c.id)
+    return [
+        {
+            "action": row.action,
+            "basis": row.basis,
+            "channel": row.channel,
+            "method": row.method,
+            "source": row.source,
+            "wording": row.wording,
+            "opt_out_offered": row.opt_out_offered,
+            "actor": row.actor,
+            "recorded_at": _iso(row.recorded_at),
+        }
+        for row in connection.execute(query)
+    ]
+
+
+def export(connection: sa.Connection, email: str) -> dict[str, Any]:
+    """Everything engage holds about one person, for a subject access request."""
+    contact = get(connection, email)
+    blocked = suppression(connection, contact.email)
+    return {
+        "contact": contact.as_dict(),
+        "consents": consent_history(connection, contact.id),
+        "suppression": None
+        if blocked is None
+        else {
+            "reason": blocked.reason,
+            "source": blocked.source,
+            "since": _iso(blocked.created_at),
+        },
+    }
+
+
+def erase(connection: sa.Connection, email: str) -> None:
+    """Remove the person and all their records; keep only a hash so they are never mailed."""
+    contact = get(connection, email)
+    connection.execute(contacts.delete().where(contacts.c.id == contact.id))
+    address_hash = email_hash(contact.email)
+    existing = suppression(connection, contact.email)
+    if existing is None:
+        connection.execute(
+            suppressions.insert().values(
+                email_hash=address_hash,
+                email=None,
+                reason="erased",
+                source="erase",
+                created_at=now(),
+            )
+        )
+    else:
+        connection.execute(
+            suppressions.update()
+            .where(suppressions.c.email_hash == address_hash)
+            .values(email=None, reason="erased", source="erase")
+        )
+
+
+def listing(
+    connection: sa.Connection,
+    status: str | None = None,
+    tag: str | None = None,
+    within: sa.Select | None = None,
+) -> list[Contact]:
+    """Contacts ordered by email, filtered by status, tag and an id query (an audience)."""
+    ids = sa.select(contacts.c.id)
+    if status:
+        ids = ids.where(contacts.c.status == status)
+    if tag:
+        tagged = (
+            sa.select(contact_tags.c.contact_id)
+            .join(tags, tags.c.id == contact_tags.c.tag_id)
+            .where(tags.c.name == tag)
+        )
+        ids = ids.where(contacts.c.id.in_(tagged))
+    if within is not None:
+        ids = ids.where(contacts.c.id.in_(within))
+    rows = connection.execute(
+        sa.select(contacts).where(contacts.c.id.in_(ids)).order_by(contacts.c.email)
+    ).all()
+    names: dict[int, list[str]] = {}
+    tag_query = (
+        sa.select(contact_tags.c.contact_id, tags.c.name)
+        .join(tags, tags.c.id == contact_tags.c.tag_id)
+        .where(contact_tags.c.contact_id.in_(ids))
+    )
+    for contact_id, name in connection.execute(tag_query):
+        names.setdefault(contact_id, []).append(name)
+    return [_contact(row, names.get(row.id, [])) for row in rows]

@@ -1,0 +1,182 @@
+"""A CSV file of people, read as rows of cells, each cell with its own error or none.
+
+Column names are matched ignoring case, spaces, `_` and `-` ("First name" is first_name). Known
+columns are email (required), name, first_name, tags (separated by `;`) and format; any other
+column becomes an attribute. The file is streamed: one row at a time, never all at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import EngageError
+from ..store.schema import FORMATS
+from .core import InvalidEmail, normalise_email
+
+IGNORED = ""
+REJECTS_COLUMN = "engage_error"
+KNOWN = {
+    "email": "email",
+    "emailaddress": "email",
+    "name": "name",
+    "fullname": "name",
+    "firstname": "first_name",
+    "tags": "tags",
+    "format": "format",
+    "engageerror": IGNORED,  # the reason column of a rejects file, when it is imported again
+}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MAX_TAG_LENGTH = 100
+
+
+class ImportFileError(EngageError):
+    """The whole file cannot be used; nothing is imported."""
+
+
+def header_key(name: str) -> str:
+    return re.sub(r"[\s_\-]", "", name.strip().lower())
+
+
+def safe_cell(value: str) -> str:
+    """Guard a cell against spreadsheet formula injection: '=SUM(...)' is shown, not run."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def unguard(value: str) -> str:
+    """Undo safe_cell, so a file engage wrote can be imported again unchanged."""
+    if value.startswith("'") and value[1:2] in FORMULA_START and value[1:2]:
+        return value[1:]
+    return value
+
+
+@dataclass
+class Row:
+    line: int
+    raw: list[str]
+    email: str = ""
+    name: str = ""
+    first_name: str = ""
+    format: str = ""
+    tags: set[str] = field(default_factory=set)
+    attributes: dict[str, str] = field(default_factory=dict)
+    errors: list[tuple[str | None, str]] = field(default_factory=list)
+
+    def where(self, column: str | None) -> str:
+        return f"line {self.line}, column {column}" if column else f"line {self.line}"
+
+
+class ContactFile:
+    """Open a CSV of contacts; check its header at once; give its rows one at a time."""
+
+    def __init__(self, path: Path, shown: str | None = None) -> None:
+        self.path = path
+        self.shown = shown or str(path)
+        self._handle = self._open()
+        first = self._handle.readline()
+        if not first.strip():
+            self._handle.close()
+            raise ImportFileError(
+                f"{self.shown} is empty. The first line must name the columns, "
+                "like: email,name,tags"
+            )
+        self.delimiter = ";" if first.count(";") > first.count(",") else ","
+        self.header = next(csv.reader([first], delimiter=self.delimiter))
+        self.columns = self._columns()
+
+    def _open(self) -> io.TextIOWrapper:
+        try:
+            return self.path.open(encoding="utf-8-sig", newline="")
+        except OSError as exc:
+            raise ImportFileError(f"Cannot read {self.shown}: {exc.strerror}.") from None
+
+    def _columns(self) -> list[str]:
+        """The stored name for each column: a known field, or the attribute name."""
+        columns: list[str] = []
+        for number, heading in enumerate(self.header, 1):
+            key = header_key(heading)
+            if not key:
+                raise self._fatal(f"column {number} has no name on the first line")
+            name = KNOWN.get(key, heading.strip())
+            if name in columns and name != IGNORED:
+                raise self._fatal(f"the column '{heading.strip()}' appears twice")
+            columns.append(name)
+        if "email" not in columns:
+            found = ", ".join(h.strip() for h in self.header)
+            raise self._fatal(
+                f"there is no email column. The first line must name the columns, like: "
+                f"email,name,tags. The columns found were: {found}"
+            )
+        return columns
+
+    def _fatal(self, reason: str) -> ImportFileError:
+        self._handle.close()
+        return ImportFileError(f"{self.shown}, line 1: {reason}.")
+
+    def rows(self) -> Iterator[Row]:
+        reader = csv.reader(self._handle, delimiter=self.delimiter)
+        line = 1
+        try:
+            with self._handle:
+                for raw in reader:
+                    start, line = line + 1, reader.line_num + 1
+                    if any(value.strip() for value in raw):
+                        yield self._row(start, raw)
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                f"{self.shown}, line {_bad_line(self.path)}: the file is not UTF-8 text. Save it "
+                "as UTF-8 (in Excel: Save As, then 'CSV UTF-8') and import it again."
+            ) from None
+        except csv.Error as exc:
+            raise ImportFileError(f"{self.shown}, line {line}: {exc}.") from None
+
+    def _row(self, line: int, raw: list[str]) -> Row:
+        row = Row(line=line, raw=raw)
+        if len(raw) != len(self.columns):
+            row.errors.append(
+                (None, f"{len(raw)} values, but the first line names {len(self.columns)} columns")
+            )
+            return row
+        for column, value in zip(self.columns, raw, strict=True):
+            _cell(row, column, unguard(value.strip()))
+        return row
+
+
+def _bad_line(path: Path) -> int:
+    """The line of the first byte that is not UTF-8 (read again, on this rare path only)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return data[: exc.start].count(b"\n") + 1
+    return 1
+
+
+def _cell(row: Row, column: str, value: str) -> None:
+    if column == "email":
+        try:
+            row.email = normalise_email(value)
+        except InvalidEmail as exc:
+            row.errors.append(("email", str(exc)))
+    elif column in ("name", "first_name"):
+        setattr(row, column, value)
+    elif column == "format":
+        if value and value.lower() not in FORMATS:
+            row.errors.append(
+                (
+                    "format",
+                    f"'{value}' is not a format engage knows; use html, plain or large-print",
+                )
+            )
+        row.format = value.lower()
+    elif column == "tags":
+        row.tags = {t.strip().lower() for t in value.split(";") if t.strip()}
+        long = [t for t in row.tags if len(t) > MAX_TAG_LENGTH]
+        if long:
+            row.errors.append(("tags", f"the tag '{long[0][:30]}…' is over 100 characters"))
+    elif value and column != IGNORED:
+        row.attributes[column] = value

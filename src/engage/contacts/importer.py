@@ -1,0 +1,278 @@
+"""`engage contacts import`: a CSV of people into the store, in one transaction.
+
+Rows are checked one by one; good rows go in together, in chunks, while the file streams.
+A suppressed address is never subscribed again. Importing the same file twice changes
+nothing the second time. Each run is recorded in the imports table.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..store import Store
+from ..store.schema import consents, contact_tags, contacts, imports, suppressions
+from ..store.schema import tags as tag_table
+from .core import SUPPRESSED_STATUSES, ConsentGiven, email_hash, now, tag_ids
+from .csvfile import REJECTS_COLUMN, ContactFile, Row, safe_cell
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Options:
+    basis: str = "consent"
+    source: str = ""
+    wording: str = ""
+    tags: frozenset[str] = frozenset()
+    actor: str = ""
+    dry_run: bool = False
+
+
+@dataclass
+class Report:
+    file: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    duplicates: list[tuple[int, int, str]] = field(default_factory=list)  # (line, first, email)
+    rejected: list[Row] = field(default_factory=list)  # each with its errors
+    header: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.rejected else 0
+
+
+def import_file(store: Store, path: Path, options: Options, shown: str | None = None) -> Report:
+    contact_file = ContactFile(path, shown)
+    report = Report(file=contact_file.shown, header=contact_file.header, dry_run=options.dry_run)
+    with store.connect() as connection:
+        transaction = connection.begin()
+        try:
+            run = _Run(connection, options, report, contact_file.shown)
+            for chunk in _chunks(contact_file.rows(), CHUNK):
+                run.chunk(chunk)
+            run.finish()
+        except BaseException:
+            transaction.rollback()
+            raise
+        if options.dry_run:
+            transaction.rollback()
+        else:
+            transaction.commit()
+    return report
+
+
+def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
+    while chunk := list(islice(rows, size)):
+        yield chunk
+
+
+class _Run:
+    """One import, inside its transaction."""
+
+    def __init__(self, connection: sa.Connection, options: Options, report: Report, file: str):
+        self.connection, self.options, self.report = connection, options, report
+        self.first_line: dict[str, int] = {}
+        self.at = now()
+        self.import_id = connection.execute(
+            imports.insert().values(
+                file_name=file,
+                actor=options.actor,
+                started_at=self.at,
+                added=0,
+                updated=0,
+                unchanged=0,
+                skipped=0,
+                rejected=0,
+            )
+        ).inserted_primary_key[0]
+        self.consent = ConsentGiven(
+            basis=options.basis,
+            method="import",
+            source=options.source or file,
+            wording=options.wording,
+            actor=options.actor,
+            import_id=self.import_id,
+        )
+
+    def chunk(self, rows: list[Row]) -> None:
+        good = [row for row in rows if not self._rejected(row) and self._first(row)]
+        if not good:
+            return
+        emails = [row.email for row in good]
+        blocked = self._suppressed(emails)
+        existing = {
+            r.email: r
+            for r in self.connection.execute(
+                sa.select(contacts).where(contacts.c.email.in_(emails))
+            )
+        }
+        new, changed, tags, given = [], [], [], []
+        have_tags = self._tags([r.id for r in existing.values()])
+        have_consent = self._consented([r.id for r in existing.values()])
+        for row in good:
+            contact = existing.get(row.email)
+            reason = blocked.get(email_hash(row.email))
+            if reason is None and contact is not None and contact.status in SUPPRESSED_STATUSES:
+                reason = contact.status
+            if reason:
+                self.report.skipped.append((row.line, _skip_reason(row.email, reason)))
+            elif contact is None:
+                new.append(row)
+            else:
+                update = _changes(contact, row, self.at)
+                missing_tags = (row.tags | self.options.tags) - have_tags.get(contact.id, set())
+                needs_consent = contact.id not in have_consent
+                if update:
+                    changed.append({"id_": contact.id, **update})
+                tags += [(contact.id, t) for t in missing_tags]
+                if needs_consent:
+                    given.append(self.consent.record(contact.id, self.at))
+                if update or missing_tags or needs_consent:
+                    self.report.updated += 1
+                else:
+                    self.report.unchanged += 1
+        self._write(new, changed, tags, given)
+
+    def _rejected(self, row: Row) -> bool:
+        if row.errors:
+            self.report.rejected.append(row)
+        return bool(row.errors)
+
+    def _first(self, row: Row) -> bool:
+        first = self.first_line.setdefault(row.email, row.line)
+        if first != row.line:
+            self.report.duplicates.append((row.line, first, row.email))
+            return False
+        return True
+
+    def _suppressed(self, emails: list[str]) -> dict[str, str]:
+        hashes = [email_hash(e) for e in emails]
+        query = sa.select(suppressions.c.email_hash, suppressions.c.reason).where(
+            suppressions.c.email_hash.in_(hashes)
+        )
+        return dict(self.connection.execute(query).all())
+
+    def _tags(self, ids: list[int]) -> dict[int, set[str]]:
+        found: dict[int, set[str]] = {}
+        query = (
+            sa.select(contact_tags.c.contact_id, tag_table.c.name)
+            .join(tag_table, tag_table.c.id == contact_tags.c.tag_id)
+            .where(contact_tags.c.contact_id.in_(ids))
+        )
+        for contact_id, name in self.connection.execute(query):
+            found.setdefault(contact_id, set()).add(name)
+        return found
+
+    def _consented(self, ids: list[int]) -> set[int]:
+        """Contacts that already have this same consent (basis, source, wording) on record."""
+        query = sa.select(consents.c.contact_id).where(
+            consents.c.contact_id.in_(ids),
+            consents.c.action == "given",
+            consents.c.basis == self.consent.basis,
+            consents.c.source == self.consent.source,
+            consents.c.wording == self.consent.wording,
+        )
+        return set(self.connection.execute(query).scalars())
+
+    def _write(self, new: list[Row], changed: list[dict], tags: list, given: list[dict]) -> None:
+        connection = self.connection
+        if new:
+            inserted = (
+                connection.execute(
+                    contacts.insert().returning(contacts.c.id, sort_by_parameter_order=True),
+                    [_new_contact(row, self.at) for row in new],
+                )
+                .scalars()
+                .all()
+            )
+            for contact_id, row in zip(inserted, new, strict=True):
+                tags += [(contact_id, t) for t in row.tags | self.options.tags]
+                given.append(self.consent.record(contact_id, self.at))
+            self.report.added += len(new)
+        if changed:
+            connection.execute(
+                contacts.update().where(contacts.c.id == sa.bindparam("id_")), changed
+            )
+        if tags:
+            ids = tag_ids(connection, {name for _, name in tags})
+            connection.execute(
+                contact_tags.insert(),
+                [{"contact_id": c, "tag_id": ids[name]} for c, name in tags],
+            )
+        if given:
+            connection.execute(consents.insert(), given)
+
+    def finish(self) -> None:
+        report = self.report
+        self.connection.execute(
+            imports.update()
+            .where(imports.c.id == self.import_id)
+            .values(
+                added=report.added,
+                updated=report.updated,
+                unchanged=report.unchanged,
+                skipped=len(report.skipped),
+                rejected=len(report.rejected),
+            )
+        )
+
+
+def _new_contact(row: Row, at: Any) -> dict[str, Any]:
+    return {
+        "email": row.email,
+        "name": row.name,
+        "first_name": row.first_name,
+        "format": row.format or "html",
+        "status": "subscribed",
+        "attributes": row.attributes,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+def _changes(contact: sa.Row, row: Row, at: Any) -> dict[str, Any]:
+    """What this row would change about an existing contact. Blank cells change nothing."""
+    values = {
+        "name": row.name or contact.name,
+        "first_name": row.first_name or contact.first_name,
+        "format": row.format or contact.format,
+        "attributes": {**(contact.attributes or {}), **row.attributes},
+        "status": "subscribed",
+    }
+    current = {key: getattr(contact, key) for key in values}
+    current["attributes"] = contact.attributes or {}
+    if values == current:
+        return {}
+    return {**values, "updated_at": at}
+
+
+def _skip_reason(email: str, reason: str) -> str:
+    status = "suppressed" if reason == "manual" else reason
+    return f"{email} is {status}; an import never subscribes it again"
+
+
+def problems(row: Row) -> str:
+    """All that is wrong with a rejected row, in one line."""
+    return "; ".join(f"{row.where(column)}: {reason}" for column, reason in row.errors)
+
+
+def write_rejects(report: Report, path: Path) -> None:
+    """The rejected rows as a CSV the team can fix and import again, with a reason column."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    with temporary.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*report.header, REJECTS_COLUMN])
+        for row in report.rejected:
+            writer.writerow([*(safe_cell(v) for v in row.raw), problems(row)])
+    temporary.replace(path)

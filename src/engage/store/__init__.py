@@ -1,0 +1,151 @@
+"""The store: one SQLAlchemy engine for the workspace's database, with its schema kept current.
+
+SQLite (the default, one file in the workspace) runs in WAL mode with a busy timeout so the
+web app and cron can share it; PostgreSQL is chosen by URL. A new, empty database gets the
+schema on first use; an older one is brought up to date with `engage db upgrade`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from ..config import Workspace
+from ..errors import EngageError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_MS = 10_000
+
+
+class StoreError(EngageError):
+    """The database cannot be opened or is not at the right version."""
+
+
+@dataclass(frozen=True)
+class Store:
+    engine: sa.Engine
+
+    @contextmanager
+    def begin(self) -> Iterator[sa.Connection]:
+        """One transaction: everything in it is stored, or nothing is."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def connect(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as connection:
+            yield connection
+
+    @property
+    def shown_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+
+def database_url(workspace: Workspace) -> str:
+    """ENGAGE_DATABASE_URL, else [database] url; a relative SQLite path is in the workspace."""
+    url = os.environ.get("ENGAGE_DATABASE_URL") or workspace.config.database.url
+    return resolve_url(url, workspace.root)
+
+
+def resolve_url(url: str, root: Path) -> str:
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise StoreError(
+            f"'{url}' is not a database URL. Use sqlite:///engage.db or "
+            "postgresql://user@host/dbname in [database] url or ENGAGE_DATABASE_URL."
+        ) from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if not path.is_absolute():
+            parsed = parsed.set(database=str(root / path))
+    elif parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def open_store(workspace: Workspace) -> Store:
+    return open_url(database_url(workspace))
+
+
+def open_url(url: str, upgrade_new: bool = True) -> Store:
+    """Open the database; give a new, empty one the schema; refuse one that is out of date."""
+    store = Store(make_engine(url))
+    with _opening(store):
+        with store.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            has_tables = bool(sa.inspect(connection).get_table_names())
+    head = head_revision()
+    if current is None and not has_tables and upgrade_new:
+        upgrade(store)
+    elif current != head and upgrade_new:
+        raise StoreError(
+            f"The database {store.shown_url} is at schema version {current or 'none'}, and this "
+            f"engage needs version {head}. Run `engage db upgrade` (it keeps your data)."
+        )
+    return store
+
+
+def make_engine(url: str) -> sa.Engine:
+    try:
+        engine = sa.create_engine(url)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise StoreError(f"Cannot use the database URL {url}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@contextmanager
+def _opening(store: Store) -> Iterator[None]:
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise StoreError(
+            f"Cannot open the database {store.shown_url}: {reason}. Check [database] url in "
+            "engage.toml or ENGAGE_DATABASE_URL."
+        ) from None
+
+
+def alembic_config(connection: sa.Connection) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head() or ""
+
+
+def current_revision(store: Store) -> str | None:
+    with store.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(store: Store, revision: str = "head") -> tuple[str | None, str | None]:
+    """Bring the schema to `revision`; returns the versions before and after."""
+    before = current_revision(store)
+    with _opening(store), store.engine.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)
+    return before, current_revision(store)

@@ -1,0 +1,115 @@
+"""The tables, as SQLAlchemy Core. Queries everywhere use these objects; the migrations in
+migrations/versions/ create them. Times are stored in UTC.
+
+Later tables (deliveries, events, replies, stories) refer to contacts.id, so a person's whole
+history hangs off one row, and erasing a person is one place to start.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+STATUSES = ("pending", "subscribed", "unsubscribed", "bounced", "complained", "erased")
+FORMATS = ("html", "plain", "large-print")
+BASES = ("consent", "charity-soft-opt-in")
+SUPPRESSION_REASONS = ("unsubscribed", "bounced", "complained", "erased", "manual")
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # Normalised: the domain in lower case; the local part as the person wrote it.
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", Text, nullable=False, default=""),
+    Column("first_name", Text, nullable=False, default=""),
+    Column("format", String(16), nullable=False, default="html"),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("attributes", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_contacts_status", "status"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("is_topic", Boolean, nullable=False, default=False),
+)
+
+contact_tags = Table(
+    "contact_tags",
+    metadata,
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_contact_tags_tag_id", "tag_id"),
+)
+
+# Append-only: a record is never changed. Withdrawal is a new record with action "withdrawn".
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("action", String(16), nullable=False),  # given | withdrawn
+    Column("basis", String(32), nullable=False),  # consent | charity-soft-opt-in
+    Column("channel", String(32), nullable=False, default="email"),
+    Column("method", String(32), nullable=False),  # import | form | manual | ...
+    Column("source", Text, nullable=False, default=""),
+    Column("wording", Text, nullable=False, default=""),
+    Column("opt_out_offered", Boolean, nullable=False, default=True),
+    Column("actor", Text, nullable=False, default=""),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("import_id", ForeignKey("imports.id", ondelete="SET NULL"), nullable=True),
+    Index("ix_consents_contact_id", "contact_id"),
+)
+
+# Addresses never to be mailed again. Erased people keep only the hash.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email_hash", String(64), nullable=False, unique=True),
+    Column("email", String(320), nullable=True),
+    Column("reason", String(16), nullable=False),
+    Column("source", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row for each run of `engage contacts import`: who, when, what file, what happened.
+imports = Table(
+    "imports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("file_name", Text, nullable=False),
+    Column("actor", Text, nullable=False, default=""),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("added", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("unchanged", Integer, nullable=False, default=0),
+    Column("skipped", Integer, nullable=False, default=0),
+    Column("rejected", Integer, nullable=False, default=0),
+)
