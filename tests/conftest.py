@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from engage.cli import cli
 from engage.config import Workspace, load_workspace
+from engage.store import resolve_url
+
+PG_ENV = "ENGAGE_TEST_DATABASE_URL"
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -43,8 +50,10 @@ class Project:
         lines = [f"{key} = {_toml(value)}" for key, value in front.items() if value is not None]
         return self.write(f"campaigns/{slug}.md", "+++\n" + "\n".join(lines) + "\n+++\n" + body)
 
-    def run(self, *args: str, env: dict[str, str] | None = None) -> Result:
-        return CliRunner().invoke(cli, ["--workspace", str(self.root), *args], env=env)
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, input: str | None = None
+    ) -> Result:
+        return CliRunner().invoke(cli, ["--workspace", str(self.root), *args], env=env, input=input)
 
 
 def _toml(value: object) -> str:
@@ -54,10 +63,39 @@ def _toml(value: object) -> str:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Project:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A copy of the example workspace; its database is its own engage.db unless a test
+    sets ENGAGE_DATABASE_URL."""
+    monkeypatch.delenv("ENGAGE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("ENGAGE_WORKSPACE", raising=False)
+    monkeypatch.setenv("ENGAGE_USER", "test-runner")
     root = tmp_path / "workspace"
     root.mkdir()
     shutil.copy(REPO / "engage.toml", root / "engage.toml")
-    shutil.copytree(REPO / "templates", root / "templates")
-    shutil.copytree(REPO / "campaigns", root / "campaigns")
+    for folder in ("templates", "campaigns", "audiences", "samples"):
+        shutil.copytree(REPO / folder, root / folder)
     return Project(root)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL for one test: a SQLite file, or a new schema in the PostgreSQL database
+    named by ENGAGE_TEST_DATABASE_URL (skipped when that is not set)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"set {PG_ENV} to run the store tests on PostgreSQL")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(resolve_url(base, tmp_path))
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = sa.make_url(resolve_url(base, tmp_path))
+    url = url.update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -50,7 +50,8 @@ def normalise_email(raw: str) -> str:
     try:
         checked = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidEmail(f"'{text}' is not a valid email address: {exc}") from None
+        reason = str(exc).rstrip(".")
+        raise InvalidEmail(f"'{text}' is not a valid email address: {reason}") from None
     return f"{checked.local_part}@{checked.domain.lower()}"
 
 
@@ -115,8 +116,13 @@ def find(connection: sa.Connection, email: str) -> Contact | None:
     except InvalidEmail:
         return None
     row = connection.execute(sa.select(contacts).where(contacts.c.email == address)).first()
-    if row is None:
-        return None
+    if row is None:  # people rarely type the part before the @ the same way twice
+        rows = connection.execute(
+            sa.select(contacts).where(sa.func.lower(contacts.c.email) == address.lower())
+        ).all()
+        if len(rows) != 1:
+            return None
+        row = rows[0]
     return _contact(row, tags_of(connection, [row.id]).get(row.id, []))
 
 

@@ -77,7 +77,11 @@ class ContactFile:
         self.path = path
         self.shown = shown or str(path)
         self._handle = self._open()
-        first = self._handle.readline()
+        try:
+            first = self._handle.readline()
+        except UnicodeDecodeError:
+            self._handle.close()
+            raise self._not_utf8() from None
         if not first.strip():
             self._handle.close()
             raise ImportFileError(
@@ -113,6 +117,12 @@ class ContactFile:
             )
         return columns
 
+    def _not_utf8(self) -> ImportFileError:
+        return ImportFileError(
+            f"{self.shown}, line {_bad_line(self.path)}: the file is not UTF-8 text. Save it "
+            "as UTF-8 (in Excel: Save As, then 'CSV UTF-8') and import it again."
+        )
+
     def _fatal(self, reason: str) -> ImportFileError:
         self._handle.close()
         return ImportFileError(f"{self.shown}, line 1: {reason}.")
@@ -127,10 +137,7 @@ class ContactFile:
                     if any(value.strip() for value in raw):
                         yield self._row(start, raw)
         except UnicodeDecodeError:
-            raise ImportFileError(
-                f"{self.shown}, line {_bad_line(self.path)}: the file is not UTF-8 text. Save it "
-                "as UTF-8 (in Excel: Save As, then 'CSV UTF-8') and import it again."
-            ) from None
+            raise self._not_utf8() from None
         except csv.Error as exc:
             raise ImportFileError(f"{self.shown}, line {line}: {exc}.") from None
 

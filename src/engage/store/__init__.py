@@ -80,10 +80,9 @@ def open_store(workspace: Workspace) -> Store:
 def open_url(url: str, upgrade_new: bool = True) -> Store:
     """Open the database; give a new, empty one the schema; refuse one that is out of date."""
     store = Store(make_engine(url))
-    with _opening(store):
-        with store.engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
-            has_tables = bool(sa.inspect(connection).get_table_names())
+    with _opening(store), store.engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        has_tables = bool(sa.inspect(connection).get_table_names())
     head = head_revision()
     if current is None and not has_tables and upgrade_new:
         upgrade(store)
