@@ -14,7 +14,7 @@ from ..render.build import build as build_campaign
 from ..render.build import sample_recipient, write
 from ..render.findings import Finding
 from ..render.lint import lint as lint_campaign
-from .common import format_option, workspace
+from .common import format_option, table, workspace
 
 out_option = click.option(
     "--out",
@@ -128,13 +128,6 @@ def list_campaigns(ctx: click.Context, fmt: str) -> None:
         click.echo(f"Error: {error}", err=True)
     if broken:
         ctx.exit(1)
-
-
-def table(columns: list[str], rows: list[dict[str, str]]) -> str:
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
-    lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip()]
-    lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in columns).rstrip() for r in rows]
-    return "\n".join(lines)
 
 
 def register(cli: click.Group) -> None:

@@ -1,10 +1,16 @@
-"""What several commands share: finding the workspace, shared options."""
+"""What several commands share: the workspace and store, shared options, and output helpers."""
 
 from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
 
 import click
 
 from ..config import Workspace, find_workspace
+from ..contacts.csvfile import safe_cell
 from ..store import Store, open_store
 
 
@@ -36,4 +42,34 @@ def store(ctx: click.Context) -> Store:
     if cached is None:
         cached = open_store(workspace(ctx))
         root.meta["engage.store"] = cached
+        root.call_on_close(cached.engine.dispose)
     return cached
+
+
+def printable(text: str, keep_newlines: bool = False) -> str:
+    """Text safe for a terminal: control characters (escape codes) are shown, never run."""
+    pattern = r"[\x00-\x09\x0b-\x1f\x7f]" if keep_newlines else r"[\x00-\x1f\x7f]"
+    return re.sub(pattern, lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def table(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    """Rows as aligned columns with a heading line; every cell made printable."""
+    cells = [{c: printable(str(r[c])) for c in columns} for r in rows]
+    widths = {c: max(len(c), *(len(r[c]) for r in cells)) for c in columns}
+    lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip()]
+    lines += ["  ".join(r[c].ljust(widths[c]) for c in columns).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+PEOPLE_COLUMNS = ["email", "name", "first_name", "status", "format", "tags"]
+
+
+def people_csv(people: list[dict[str, Any]]) -> str:
+    """People as CSV for a spreadsheet (tags joined by ;); no cell can start a formula."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(PEOPLE_COLUMNS)
+    for person in people:
+        cells = {**person, "tags": ";".join(person["tags"])}
+        writer.writerow([safe_cell(str(cells[c])) for c in PEOPLE_COLUMNS])
+    return out.getvalue()

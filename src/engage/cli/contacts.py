@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import re
 from pathlib import Path
 
 import click
 
-from ..contacts import core
-from ..contacts.csvfile import safe_cell
+from ..contacts import audiences, core
 from ..contacts.importer import Options, Report, import_file, problems, write_rejects
 from ..store.schema import BASES, FORMATS, STATUSES
-from .common import format_option, store, workspace
+from .common import format_option, people_csv, printable, store, table, workspace
 
 basis_option = click.option(
     "--basis",
@@ -109,11 +105,6 @@ def _n(count: int, word: str) -> str:
     return f"{count} {word if count == 1 else plural}"
 
 
-def printable(text: str) -> str:
-    """Text safe for a terminal: control characters (like escape codes) are shown, not run."""
-    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
 def _check_basis(ctx: click.Context, basis: str) -> None:
     if basis == "charity-soft-opt-in" and not workspace(ctx).config.organisation.charity_number:
         raise click.UsageError(
@@ -178,41 +169,18 @@ def list_(
     """List contacts, with their status, format and tags."""
     within = None
     if audience:
-        from ..contacts import audiences
-
         within = audiences.member_ids(audiences.load(workspace(ctx), audience))
     with store(ctx).connect() as connection:
         found = core.listing(connection, status=status, tag=tag, within=within)
     if fmt == "json":
         click.echo(json.dumps([c.as_dict() for c in found], indent=2, ensure_ascii=False))
     elif fmt == "csv":
-        click.echo(contacts_csv(found), nl=False)
+        click.echo(people_csv([c.as_dict() for c in found]), nl=False)
     elif not found:
         click.echo("No contacts match.")
     else:
-        from .campaigns import table
-
-        rows = [
-            {
-                "email": c.email,
-                "name": c.name,
-                "status": c.status,
-                "format": c.format,
-                "tags": ", ".join(c.tags),
-            }
-            for c in found
-        ]
-        click.echo(printable(table(["email", "name", "status", "format", "tags"], rows)))
-
-
-def contacts_csv(found: list[core.Contact]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["email", "name", "first_name", "status", "format", "tags"])
-    for c in found:
-        cells = [c.email, c.name, c.first_name, c.status, c.format, ";".join(c.tags)]
-        writer.writerow([safe_cell(v) for v in cells])
-    return buffer.getvalue()
+        rows = [{**c.as_dict(), "tags": ", ".join(c.tags)} for c in found]
+        click.echo(table(["email", "name", "status", "format", "tags"], rows))
 
 
 @contacts.command()
@@ -222,7 +190,7 @@ def show(ctx: click.Context, email: str) -> None:
     """Show one person: details, tags and consent history."""
     with store(ctx).connect() as connection:
         data = core.export(connection, email)
-    click.echo(printable("\n".join(show_lines(data))))
+    click.echo(printable("\n".join(show_lines(data)), keep_newlines=True))
 
 
 def show_lines(data: dict) -> list[str]:

@@ -17,11 +17,11 @@ from ..config import Workspace, read_text, read_toml
 from ..errors import EngageError
 from ..store.schema import FORMATS, STATUSES, contact_tags, contacts, tags
 from ..tomlcheck import SchemaError, build, convert
+from . import core
 
 Status = Literal[STATUSES]  # type: ignore[valid-type]
 Format = Literal[FORMATS]  # type: ignore[valid-type]
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class AudienceError(EngageError):
@@ -171,39 +171,6 @@ def count(connection: sa.Connection, audience: Audience) -> int:
 
 def members(connection: sa.Connection, audience: Audience) -> list[dict[str, Any]]:
     """Everyone in the audience, ordered by email, with their tags sorted."""
-    ids = member_ids(audience)
-    columns = (contacts.c.id, contacts.c.email, contacts.c.name, contacts.c.first_name)
-    rows = connection.execute(
-        sa.select(*columns, contacts.c.status, contacts.c.format, contacts.c.attributes).where(
-            contacts.c.id.in_(ids)
-        )
-    )
-    found = {row.id: _member(row) for row in rows}
-    tag_rows = connection.execute(
-        sa.select(contact_tags.c.contact_id, tags.c.name)
-        .join(tags, tags.c.id == contact_tags.c.tag_id)
-        .where(contact_tags.c.contact_id.in_(ids))
-    )
-    for contact_id, name in tag_rows:
-        if contact_id in found:  # someone may have joined between the two queries
-            found[contact_id]["tags"].append(name)
-    for member in found.values():
-        member["tags"].sort()
-    return sorted(found.values(), key=lambda m: m["email"])  # the same order on every database
-
-
-def _member(row: sa.Row) -> dict[str, Any]:
-    return {
-        "email": row.email,
-        "name": row.name,
-        "first_name": row.first_name,
-        "status": row.status,
-        "format": row.format,
-        "tags": [],
-        "attributes": row.attributes or {},
-    }
-
-
-def safe_cell(value: str) -> str:
-    """Guard a CSV cell against spreadsheet formulas: '=SUM(A1)' is shown, never run."""
-    return "'" + value if value.startswith(FORMULA_START) else value
+    keys = ("email", "name", "first_name", "status", "format", "tags", "attributes")
+    found = core.listing(connection, within=member_ids(audience))
+    return [{key: value for key, value in c.as_dict().items() if key in keys} for c in found]
