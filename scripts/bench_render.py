@@ -51,13 +51,17 @@ def run(built, n: int) -> tuple[float, int]:  # noqa: ANN001
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("n", nargs="?", type=int, default=100_000, help="recipients (default 100,000)")
+    parser.add_argument(
+        "n", nargs="?", type=int, default=100_000, help="recipients (default 100,000)"
+    )
     n = parser.parse_args().n
     workspace = find_workspace(ROOT)
     campaign = campaigns.load(workspace, "doing-with-not-doing-to")
     started = time.perf_counter()
     built = build(workspace, campaign)
-    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}"
+    )
     print(f"render once (3 variants): {(time.perf_counter() - started) * 1000:.1f} ms")
     run(built, min(n, 1000))  # warm up
     baseline = peak_rss_mb()

@@ -171,6 +171,15 @@ def count(connection: sa.Connection, audience: Audience) -> int:
 
 def members(connection: sa.Connection, audience: Audience) -> list[dict[str, Any]]:
     """Everyone in the audience, ordered by email, with their tags sorted."""
-    keys = ("email", "name", "first_name", "status", "format", "tags", "attributes")
-    found = core.listing(connection, within=member_ids(audience))
-    return [{key: value for key, value in c.as_dict().items() if key in keys} for c in found]
+    return [
+        {
+            "email": c.email,
+            "name": c.name,
+            "first_name": c.first_name,
+            "status": c.status,
+            "format": c.format,
+            "tags": c.tags,
+            "attributes": c.attributes or {},
+        }
+        for c in core.listing(connection, within=member_ids(audience))
+    ]

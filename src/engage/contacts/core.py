@@ -6,6 +6,7 @@ and the web app decide what belongs together. Consent records are only ever adde
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import getpass
@@ -113,6 +114,9 @@ class Contact:
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),
         }
+
+
+CONTACT_COLUMNS = [contacts.c[f.name] for f in dataclasses.fields(Contact) if f.name != "tags"]
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -404,8 +408,9 @@ def listing(
         ids = ids.where(contacts.c.id.in_(tagged))
     if within is not None:
         ids = ids.where(contacts.c.id.in_(within))
-    rows = connection.execute(sa.select(contacts).where(contacts.c.id.in_(ids))).all()
+    rows = connection.execute(sa.select(*CONTACT_COLUMNS).where(contacts.c.id.in_(ids)))
     names: dict[int, list[str]] = {}
+    rows = rows.all()
     tag_query = (
         sa.select(contact_tags.c.contact_id, tags.c.name)
         .join(tags, tags.c.id == contact_tags.c.tag_id)
@@ -413,5 +418,5 @@ def listing(
     )
     for contact_id, name in connection.execute(tag_query):
         names.setdefault(contact_id, []).append(name)
-    found = [_contact(row, names.get(row.id, [])) for row in rows]
+    found = [Contact(*row, tags=sorted(names.get(row[0], []))) for row in rows]
     return sorted(found, key=lambda c: c.email)  # code-point order, the same on every database

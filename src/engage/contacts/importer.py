@@ -23,6 +23,14 @@ from .core import SUPPRESSED_STATUSES, ConsentGiven, email_hash, now, tag_ids
 from .csvfile import REJECTS_COLUMN, ContactFile, Row, safe_cell
 
 CHUNK = 500
+# The addresses one import has seen, with the line each was first on (per connection).
+SEEN = sa.Table(
+    "engage_import_seen",
+    sa.MetaData(),
+    sa.Column("email", sa.String(320), primary_key=True),
+    sa.Column("line", sa.Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,7 @@ class _Run:
 
     def __init__(self, connection: sa.Connection, options: Options, report: Report, file: str):
         self.connection, self.options, self.report = connection, options, report
-        self.first_line: dict[str, int] = {}
+        SEEN.create(connection)
         self.at = now()
         self.import_id = connection.execute(
             imports.insert().values(
@@ -106,7 +114,7 @@ class _Run:
         )
 
     def chunk(self, rows: list[Row]) -> None:
-        good = [row for row in rows if not self._rejected(row) and self._first(row)]
+        good = self._first_time([row for row in rows if not self._rejected(row)])
         if not good:
             return
         emails = [row.email for row in good]
@@ -149,12 +157,28 @@ class _Run:
             self.report.rejected.append(row)
         return bool(row.errors)
 
-    def _first(self, row: Row) -> bool:
-        first = self.first_line.setdefault(row.email, row.line)
-        if first != row.line:
-            self.report.duplicates.append((row.line, first, row.email))
-            return False
-        return True
+    def _first_time(self, rows: list[Row]) -> list[Row]:
+        """Rows whose address this file has not had before; the rest are reported. The
+        addresses seen so far live in a temporary table, so memory stays flat."""
+        first: dict[str, int] = {}
+        for row in rows:
+            first.setdefault(row.email, row.line)
+        earlier = dict(
+            self.connection.execute(
+                sa.select(SEEN.c.email, SEEN.c.line).where(SEEN.c.email.in_(list(first)))
+            ).all()
+        )
+        fresh = [{"email": e, "line": n} for e, n in first.items() if e not in earlier]
+        if fresh:
+            self.connection.execute(SEEN.insert(), fresh)
+        earlier.update(first)
+        kept = []
+        for row in rows:
+            if earlier[row.email] == row.line:
+                kept.append(row)
+            else:
+                self.report.duplicates.append((row.line, earlier[row.email], row.email))
+        return kept
 
     def _suppressed(self, emails: list[str]) -> dict[str, str]:
         hashes = [email_hash(e) for e in emails]
@@ -214,6 +238,7 @@ class _Run:
             connection.execute(consents.insert(), given)
 
     def finish(self) -> None:
+        SEEN.drop(self.connection)
         report = self.report
         self.connection.execute(
             imports.update()
