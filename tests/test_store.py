@@ -13,12 +13,13 @@ from engage.store import Store, StoreError, current_revision, make_engine, open_
 from engage.store.schema import metadata
 
 AT = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
+HEAD = "0003"
 
 
 def test_a_new_database_gets_the_whole_schema(db_url) -> None:
     store = open_url(db_url)
     try:
-        assert current_revision(store) == "0002"
+        assert current_revision(store) == HEAD
         with store.connect() as connection:
             context = MigrationContext.configure(connection)
             assert compare_metadata(context, metadata) == []
@@ -71,10 +72,10 @@ def test_an_old_database_is_refused_until_upgraded_and_keeps_its_data(db_url) ->
     with pytest.raises(StoreError) as caught:
         open_url(db_url)
     assert str(caught.value).endswith(
-        "is at schema version 0001, and this engage needs version 0002. "
+        f"is at schema version 0001, and this engage needs version {HEAD}. "
         "Run `engage db upgrade` (it keeps your data)."
     )
-    assert upgrade(old) == ("0001", "0002")
+    assert upgrade(old) == ("0001", HEAD)
     store = open_url(db_url)
     with store.connect() as c:
         contact = c.execute(sa.text("SELECT email, name, format, attributes FROM contacts")).one()
@@ -98,16 +99,16 @@ def test_db_upgrade_command(project, tmp_path) -> None:
     assert refused.exit_code == 1
     assert refused.stderr == (
         f"Error: The database {url} is at schema version 0001, and this engage needs version "
-        "0002. Run `engage db upgrade` (it keeps your data).\n"
+        f"{HEAD}. Run `engage db upgrade` (it keeps your data).\n"
     )
     assert project.run("db", "status", env=env).output == (
-        f"Database: {url}\nSchema version: 0001 (run `engage db upgrade` to reach 0002)\n"
+        f"Database: {url}\nSchema version: 0001 (run `engage db upgrade` to reach {HEAD})\n"
     )
     assert project.run("db", "upgrade", env=env).output == (
-        "Upgraded the database from schema version 0001 to 0002.\n"
+        f"Upgraded the database from schema version 0001 to {HEAD}.\n"
     )
     assert project.run("db", "upgrade", env=env).output == (
-        "The database is up to date (schema version 0002).\n"
+        f"The database is up to date (schema version {HEAD}).\n"
     )
     listed = project.run("contacts", "list", env=env)
     assert listed.exit_code == 0
@@ -116,7 +117,7 @@ def test_db_upgrade_command(project, tmp_path) -> None:
 
 def test_the_default_database_is_in_the_workspace(project) -> None:
     assert project.run("db", "upgrade").output == (
-        "Upgraded the database from schema version none to 0002.\n"
+        f"Upgraded the database from schema version none to {HEAD}.\n"
     )
     assert (project.root / "engage.db").is_file()
 

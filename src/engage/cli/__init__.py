@@ -12,7 +12,7 @@ import click
 
 from .. import __version__
 from ..errors import EngageError
-from . import audiences, campaigns, contacts, db
+from . import audiences, campaigns, contacts, db, send
 
 
 class EngageGroup(click.Group):
@@ -44,6 +44,7 @@ def cli(ctx: click.Context, workspace: str | None) -> None:
 campaigns.register(cli)
 contacts.register(cli)
 db.register(cli)
+send.register(cli)
 audiences.register(cli)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -112,4 +113,52 @@ imports = Table(
     Column("unchanged", Integer, nullable=False, default=0),
     Column("skipped", Integer, nullable=False, default=0),
     Column("rejected", Integer, nullable=False, default=0),
+)
+
+# One row per campaign sent (not for test copies): its audience is snapshotted into deliveries.
+sends = Table(
+    "sends",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("campaign", String(200), nullable=False, unique=True),
+    Column("subject", Text, nullable=False),
+    Column("audience", String(200), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # sending | sent
+    Column("total", Integer, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+)
+
+DELIVERY_STATUSES = ("pending", "claimed", "sending", "sent", "failed", "suppressed", "unknown")
+
+# One row per campaign × contact. A row moves pending → claimed → sending → sent (or failed),
+# each step committed before the next, so a crash never loses track of who was mailed.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("send_id", ForeignKey("sends.id", ondelete="CASCADE"), nullable=False),
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("batch", String(40), nullable=True),
+    Column("owner", String(200), nullable=True),
+    Column("claimed_at", DateTime(timezone=True), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("message_id", String(250), nullable=True),
+    Column("provider_id", String(250), nullable=True),
+    Column("error", Text, nullable=True),
+    UniqueConstraint("send_id", "contact_id", name="uq_deliveries_send_id_contact_id"),
+    Index("ix_deliveries_send_id_status", "send_id", "status"),
+    Index("ix_deliveries_batch", "batch"),
+)
+
+# Named locks for `engage run` on SQLite (PostgreSQL uses an advisory lock instead).
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,0 +1,156 @@
+"""What every provider shares: the batch it is given, the outcome it returns, its errors.
+
+A provider declares a `name` and a `batch_size`, and implements `send_batch`. The sender
+gives it batches of one variant (standard, large print or plain text) and records what comes
+back. Providers raise `AuthFailed` to stop a send at once, and `TryLater` for a batch that may
+go through later (rate limits, outages, time-outs).
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.message import EmailMessage
+from typing import Any
+
+from ..config import Workspace
+from ..errors import EngageError
+from ..render.build import Built, Message
+from ..render.personal import Recipient
+
+POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+
+class ProviderError(EngageError):
+    """The provider refused or failed; the message names the provider."""
+
+
+class AuthFailed(ProviderError):
+    """The key was refused: nothing more can be sent until it is fixed."""
+
+
+class TryLater(ProviderError):
+    """This batch did not go, but may later (429, 5xx, a time-out)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class HeaderInjection(EngageError):
+    """A header value with a line break in it."""
+
+
+def clean_header(value: str, what: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise HeaderInjection(f"The {what} has a line break in it: {value!r}. Put it on one line.")
+    return value
+
+
+@dataclass(frozen=True)
+class Item:
+    """One person in a batch."""
+
+    delivery_id: int
+    email: str
+    name: str
+    recipient: Recipient
+    message_id: str
+    unsubscribe_mailto: str
+
+    @property
+    def to(self) -> str:
+        name = " ".join(self.name.split())  # a name never adds a line to a header
+        return str(Address(display_name=name, addr_spec=self.email)) if name else self.email
+
+
+@dataclass
+class Batch:
+    """People who get the same variant of one campaign, handed to a provider together."""
+
+    built: Built
+    variant: str  # standard | large-print | plain
+    items: list[Item]
+    sender: str  # the From header
+    subject: str
+    list_id: str
+    campaign: str
+    send_id: int | None = None  # None for a test copy
+    tags: list[str] = field(default_factory=list)
+
+    def headers(self, item: Item) -> dict[str, str]:
+        headers = {
+            "Message-ID": item.message_id,
+            "List-Unsubscribe": f"<{item.recipient.unsubscribe_url}>, <{item.unsubscribe_mailto}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "List-Id": self.list_id,
+        }
+        if item.recipient.reply_to:
+            headers["Reply-To"] = item.recipient.reply_to
+        return headers
+
+    def metadata(self, item: Item) -> dict[str, Any]:
+        """Opaque ids that come back with the provider's webhooks."""
+        return {
+            "engage_campaign": self.campaign,
+            "engage_send": str(self.send_id or 0),
+            "engage_delivery": str(item.delivery_id),
+        }
+
+    def rendered(self, item: Item) -> Message:
+        variant = "standard" if self.variant == "plain" else self.variant
+        message = self.built.personalise(item.recipient, variant)
+        return Message(html="" if self.variant == "plain" else message.html, text=message.text)
+
+    def mime(self, item: Item) -> EmailMessage:
+        """The whole message, as it would leave an SMTP server."""
+        message = EmailMessage(policy=POLICY)
+        message["From"] = self.sender
+        message["To"] = item.to
+        message["Subject"] = self.subject
+        message["Date"] = email.utils.formatdate(usegmt=True)
+        for name, value in self.headers(item).items():
+            message[name] = value
+        body = self.rendered(item)
+        message.set_content(body.text, charset="utf-8")
+        if body.html:
+            message.add_alternative(body.html, subtype="html", charset="utf-8")
+        return message
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivery_id: int
+    sent: bool
+    provider_id: str = ""
+    error: str = ""
+
+
+class Provider:
+    name = "provider"
+    batch_size = 100
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.config = workspace.config.email
+
+    def check(self) -> None:
+        """Make sure the settings and secrets are there before a send starts."""
+
+    def open(self) -> None:
+        """Start what the whole send shares (an SMTP connection, an HTTP session)."""
+
+    def close(self) -> None:
+        """Finish what `open` started."""
+
+    def send_batch(self, batch: Batch) -> list[Outcome]:
+        raise NotImplementedError
+
+    def __enter__(self) -> Provider:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,158 @@
+"""What the HTTP providers share: one requests session, time-outs, and what status codes mean.
+
+401 and 403 stop the send (`AuthFailed`, naming the environment variable); 429, 5xx and
+time-outs are `TryLater` (with Retry-After when the provider gives one); another 4xx for a
+batch is split in halves until the one bad address is found, so everyone else still gets it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable
+
+import requests
+from markupsafe import escape
+
+from .. import __version__
+from ..config import secret
+from ..render.personal import FIELDS
+from .base import AuthFailed, Batch, Item, Outcome, Provider, TryLater
+
+TIMEOUT = (5, 30)  # connect, read
+
+
+class BatchRefused(Exception):
+    """The provider refused the whole batch (a 4xx other than auth); the reason is given."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class HttpProvider(Provider):
+    key_setting = ""  # e.g. "email.mailgun.api_key_env"
+
+    def key_env(self) -> str:
+        raise NotImplementedError
+
+    def key(self) -> str:
+        return secret(self.key_env(), self.key_setting)
+
+    def check(self) -> None:
+        self.key()
+
+    def open(self) -> None:
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = f"engage/{__version__}"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def post(self, url: str, **kwargs: object) -> requests.Response:
+        try:
+            response = self.session.post(url, timeout=TIMEOUT, **kwargs)  # type: ignore[arg-type]
+        except requests.Timeout:
+            raise TryLater(f"{self.title} did not answer in time") from None
+        except requests.ConnectionError as exc:
+            raise TryLater(f"Cannot reach {self.title} at {url}: {exc}") from None
+        if response.status_code in (401, 403):
+            raise AuthFailed(
+                f"{self.title} refused the key (HTTP {response.status_code}). Check the "
+                f"environment variable {self.key_env()} (named by {self.key_setting})."
+            )
+        if response.status_code == 429 or response.status_code >= 500:
+            raise TryLater(
+                f"{self.title} answered HTTP {response.status_code}", retry_after(response)
+            )
+        return response
+
+    @property
+    def title(self) -> str:
+        return self.name.capitalize()
+
+    def send_batch(self, batch: Batch) -> list[Outcome]:
+        return split_on_refusal(batch, self.send_items)
+
+    def send_items(self, batch: Batch, items: list[Item]) -> list[Outcome]:
+        raise NotImplementedError
+
+
+def split_on_refusal(
+    batch: Batch, send: Callable[[Batch, list[Item]], list[Outcome]]
+) -> list[Outcome]:
+    """Send the items; when the provider refuses the whole request, halve it and try again,
+    so only the address it objects to is marked failed."""
+    pending = [batch.items]
+    outcomes: list[Outcome] = []
+    while pending:
+        items = pending.pop()
+        try:
+            outcomes += send(batch, items)
+        except BatchRefused as refused:
+            if len(items) == 1:
+                outcomes.append(Outcome(items[0].delivery_id, False, error=refused.reason))
+            else:
+                middle = len(items) // 2
+                pending += [items[middle:], items[:middle]]
+    return outcomes
+
+
+def retry_after(response: requests.Response) -> float | None:
+    """Seconds to wait, from Retry-After (seconds or a date) or X-RateLimit-Reset (epoch)."""
+    value = response.headers.get("Retry-After")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time()) if when else None
+    reset = response.headers.get("X-RateLimit-Reset")
+    if reset and reset.isdigit():
+        return max(0.0, int(reset) - time.time())
+    return None
+
+
+def error_text(response: requests.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}: {response.text[:200]}"
+    if isinstance(data, dict):
+        if "message" in data:
+            return f"HTTP {response.status_code}: {data['message']}"
+        if "Message" in data:
+            return f"HTTP {response.status_code}: {data['Message']}"
+        if data.get("errors"):
+            return f"HTTP {response.status_code}: " + "; ".join(
+                str(e.get("message", e)) for e in data["errors"]
+            )
+    return f"HTTP {response.status_code}: {str(data)[:200]}"
+
+
+def merged_bodies(batch: Batch, tag: Callable[[str], str]) -> tuple[str, str]:
+    """The batch's HTML and text with a provider's merge tag in place of each personal field.
+    HTML fields are named h_<field> and text fields t_<field>, because a value goes into the
+    HTML escaped and into the text as it is."""
+    variant = "standard" if batch.variant == "plain" else batch.variant
+    html = "" if batch.variant == "plain" else batch.built.html[variant].render(_Tags("h_", tag))
+    text = batch.built.text.render(_Tags("t_", tag))
+    return html, text
+
+
+class _Tags:
+    """Stands in for a Recipient: every field is the provider's merge tag for that field."""
+
+    def __init__(self, prefix: str, tag: Callable[[str], str]) -> None:
+        self._values = tuple(tag(prefix + field) for field in FIELDS)
+
+    def values(self) -> tuple[str, ...]:
+        return self._values
+
+
+def merge_values(item: Item) -> dict[str, str]:
+    """One person's values for merged_bodies' tags."""
+    plain = dict(zip(FIELDS, item.recipient.values(), strict=True))
+    values = {f"t_{k}": v for k, v in plain.items()}
+    values.update({f"h_{k}": str(escape(v)) for k, v in plain.items()})
+    return values

@@ -1,0 +1,39 @@
+"""The default provider: each message is written as an .eml file under outbox/<campaign>/.
+
+Nothing leaves the machine, so the whole job can be tried with no account anywhere. Each file
+is written whole under a temporary name first, then renamed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .base import Batch, Outcome, Provider
+
+
+class Outbox(Provider):
+    name = "outbox"
+    batch_size = 500
+
+    def send_batch(self, batch: Batch) -> list[Outcome]:
+        folder = (
+            self.workspace.root
+            / "outbox"
+            / (batch.campaign + ("-test" if not batch.send_id else ""))
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        outcomes = []
+        for item in batch.items:
+            data = batch.mime(item).as_bytes()
+            name = f"{item.delivery_id:07d}-{_safe(item.email)}.eml"
+            temporary = folder / f".{name}.tmp"
+            temporary.write_bytes(data)
+            temporary.replace(folder / name)
+            outcomes.append(
+                Outcome(item.delivery_id, True, provider_id=f"outbox/{folder.name}/{name}")
+            )
+        return outcomes
+
+
+def _safe(address: str) -> str:
+    return re.sub(r"[^A-Za-z0-9@._+-]", "_", address)[:100]

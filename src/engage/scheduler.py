@@ -1,0 +1,132 @@
+"""`engage run`, for cron: take a lock, send what is due, resume what stopped, report.
+
+The lock makes overlapping runs safe: on PostgreSQL it is a session advisory lock, released
+if the process dies; on SQLite it is a row in `locks` with an owner and an expiry, taken over
+once its owner is gone or it has expired.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from . import campaigns as campaign_files
+from .config import Workspace
+from .contacts import core
+from .email import provider_for
+from .errors import EngageError
+from .sending import Options, Report, Sender, _alive, owner_name
+from .store import Store
+from .store.schema import locks, sends
+
+LOCK_NAME = "engage-run"
+LOCK_LEASE = dt.timedelta(minutes=15)
+
+
+class Busy(EngageError):
+    """Another run holds the lock."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+@contextmanager
+def run_lock(store: Store, name: str = LOCK_NAME) -> Iterator[str]:
+    owner = owner_name()
+    if store.engine.dialect.name == "postgresql":
+        key = zlib.crc32(name.encode())
+        with store.engine.connect() as connection:
+            if not connection.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar():
+                raise Busy("Another `engage run` is working right now; this one did nothing.")
+            connection.commit()
+            try:
+                yield owner
+            finally:
+                connection.execute(sa.select(sa.func.pg_advisory_unlock(key)))
+                connection.commit()
+        return
+    _take_row_lock(store, name, owner)
+    try:
+        yield owner
+    finally:
+        with store.begin() as connection:
+            connection.execute(locks.delete().where(locks.c.name == name, locks.c.owner == owner))
+
+
+def _take_row_lock(store: Store, name: str, owner: str) -> None:
+    now = core.now()
+    with store.begin() as connection:
+        row = connection.execute(sa.select(locks).where(locks.c.name == name)).first()
+        if row is None:
+            connection.execute(
+                locks.insert().values(name=name, owner=owner, expires_at=now + LOCK_LEASE)
+            )
+            return
+        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
+        if expires > now and _alive(row.owner):
+            raise Busy(
+                f"Another `engage run` ({row.owner}) is working right now; this one did nothing."
+            )
+        taken = connection.execute(
+            locks.update()
+            .where(locks.c.name == name, locks.c.owner == row.owner)
+            .values(owner=owner, expires_at=now + LOCK_LEASE)
+        )
+        if taken.rowcount != 1:
+            raise Busy(
+                "Another `engage run` took the lock at the same moment; this one did nothing."
+            )
+
+
+@dataclass
+class RunSummary:
+    reports: list[Report] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not any(r.problems for r in self.reports)
+
+    def line(self) -> str:
+        sent = sum(r.this_run for r in self.reports)
+        if not self.reports and not self.errors:
+            return "engage run: nothing was due."
+        parts = [f"{len(self.reports)} campaign(s) worked on, {sent} message(s) handed over"]
+        problems = self.errors + [p for r in self.reports for p in r.problems]
+        if problems:
+            parts.append(f"{len(problems)} problem(s): " + " | ".join(problems))
+        return "engage run: " + "; ".join(parts) + "."
+
+
+def due(store: Store, workspace: Workspace, now: dt.datetime) -> list[str]:
+    """Campaigns whose send_at has passed and that are not sent, plus sends left unfinished."""
+    with store.connect() as connection:
+        status = dict(connection.execute(sa.select(sends.c.campaign, sends.c.status)).all())
+    slugs = []
+    for campaign in campaign_files.all_campaigns(workspace):
+        if isinstance(campaign, EngageError):
+            continue
+        state = status.get(campaign.slug)
+        scheduled = campaign.meta.send_at is not None and campaign.meta.send_at <= now
+        if state == "sending" or (state is None and scheduled):
+            slugs.append(campaign.slug)
+    return slugs
+
+
+def run(
+    store: Store, workspace: Workspace, now: dt.datetime | None = None, options: Options = Options()
+) -> RunSummary:
+    summary = RunSummary()
+    with run_lock(store):
+        for slug in due(store, workspace, now or core.now()):
+            try:
+                campaign = campaign_files.load(workspace, slug)
+                sender = Sender(store, workspace, campaign, provider_for(workspace), options)
+                summary.reports.append(sender.run())
+            except EngageError as exc:
+                summary.errors.append(f"{slug}: {exc}")
+    return summary

@@ -1,0 +1,499 @@
+"""Sending a campaign exactly once per person: the deliveries journal.
+
+A send snapshots the audience into `deliveries` (one row per campaign × contact). Then, batch
+by batch: claim rows (pending → claimed), check the suppression list, personalise, mark them
+sending, hand them to the provider, and record each outcome (sent or failed). Each step is
+committed before the next, so after a crash every row says how far it got:
+
+- claimed: never handed to the provider → safely pending again;
+- sending: handed over, result never recorded → unknown: reported, not resent unless asked.
+
+Claiming is one UPDATE over a sub-select (FOR UPDATE SKIP LOCKED on PostgreSQL), so several
+senders can share a campaign and no row is ever claimed twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+
+import sqlalchemy as sa
+
+from .campaigns import Campaign
+from .config import Workspace
+from .contacts import audiences, core
+from .email.base import (
+    Batch,
+    Item,
+    Outcome,
+    Provider,
+    ProviderError,
+    TryLater,
+    clean_header,
+)
+from .errors import EngageError
+from .render.build import Built, build
+from .render.lint import require_clean
+from .render.personal import Recipient
+from .store import Store
+from .store.schema import contacts, deliveries, sends, suppressions
+from .tokens import Signer, signer
+
+STALE_AFTER = dt.timedelta(minutes=10)
+MAX_TRIES = 5
+VARIANT = {"html": "standard", "large-print": "large-print", "plain": "plain"}
+
+
+class SendError(EngageError):
+    """The send cannot start, or had to stop; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Options:
+    dry_run: bool = False
+    limit: int | None = None
+    resend_unknown: bool = False
+    max_tries: int = MAX_TRIES
+    backoff: float = 1.0  # seconds before the first retry; doubles each time
+    max_wait: float = 60.0
+
+
+@dataclass
+class Report:
+    campaign: str
+    total: int = 0
+    sent: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    unknown: int = 0
+    pending: int = 0
+    this_run: int = 0
+    problems: list[str] = field(default_factory=list)
+    finished: bool = False
+
+
+Progress = Callable[[int, int], None]  # (messages handed over so far in this run, total)
+
+
+def owner_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _alive(owner: str | None) -> bool:
+    """Whether the process that claimed a row may still be working on it."""
+    host, _, rest = (owner or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine: trust the claim until it is stale
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Sender:
+    """One campaign going out through one provider."""
+
+    def __init__(
+        self,
+        store: Store | None,
+        workspace: Workspace,
+        campaign: Campaign,
+        provider: Provider,
+        options: Options = Options(),
+    ) -> None:
+        self.store, self.workspace, self.campaign = store, workspace, campaign
+        self.provider, self.options = provider, options
+        self.owner = owner_name()
+        email = workspace.config.email
+        self.sender = clean_header(email.from_, "from address in [email] of engage.toml")
+        if not parseaddr(self.sender)[1]:
+            raise SendError(
+                'Set from in [email] of engage.toml, like from = "Our news <news@example.org>".'
+            )
+        self.subject = clean_header(campaign.meta.subject, f"subject of {campaign.slug}")
+        self.domain = parseaddr(self.sender)[1].rpartition("@")[2]
+        self.reply_domain = email.reply_domain
+        self.base = workspace.config.web.base_url.rstrip("/")
+        self.list_id = f"{workspace.config.organisation.name} <news.{self.domain}>"
+
+    # --- starting ---------------------------------------------------------------------
+
+    def prepare(self) -> tuple[Built, Signer]:
+        require_clean(self.workspace, self.campaign)
+        self.provider.check()
+        return build(self.workspace, self.campaign), signer(self.workspace)
+
+    def start(self) -> int:
+        """The send's id; the first time, snapshot the audience into deliveries."""
+        slug = self.campaign.slug
+        with self.store.begin() as connection:
+            existing = connection.execute(
+                sa.select(sends.c.id).where(sends.c.campaign == slug)
+            ).scalar()
+            if existing is not None:
+                return existing
+            name = self.campaign.meta.audience
+            if not name:
+                raise SendError(
+                    f'{slug} has no audience: add audience = "newsletter" to its front matter.'
+                )
+            audience = audiences.load(self.workspace, name)
+            send_id = connection.execute(
+                sends.insert().values(
+                    campaign=slug,
+                    subject=self.subject,
+                    audience=name,
+                    provider=self.provider.name,
+                    status="sending",
+                    total=0,
+                    started_at=core.now(),
+                )
+            ).inserted_primary_key[0]
+            members = audiences.member_ids(audience).add_columns(
+                sa.literal(send_id), sa.literal("pending"), sa.literal(0)
+            )
+            connection.execute(
+                deliveries.insert().from_select(
+                    ["contact_id", "send_id", "status", "attempts"], members
+                )
+            )
+            total = connection.execute(
+                sa.select(sa.func.count()).where(deliveries.c.send_id == send_id)
+            ).scalar()
+            connection.execute(sends.update().where(sends.c.id == send_id).values(total=total))
+            return send_id
+
+    def recover(self, send_id: int) -> None:
+        """Rows left by a sender that stopped: claimed ones go back, sending ones are unknown."""
+        stale_before = core.now() - STALE_AFTER
+        with self.store.begin() as connection:
+            rows = connection.execute(
+                sa.select(
+                    deliveries.c.id,
+                    deliveries.c.status,
+                    deliveries.c.owner,
+                    deliveries.c.claimed_at,
+                ).where(
+                    deliveries.c.send_id == send_id, deliveries.c.status.in_(("claimed", "sending"))
+                )
+            ).all()
+            back, unknown = [], []
+            for row in rows:
+                claimed = (
+                    row.claimed_at
+                    if row.claimed_at.tzinfo
+                    else row.claimed_at.replace(tzinfo=dt.UTC)
+                )
+                if _alive(row.owner) and claimed > stale_before:
+                    continue
+                (back if row.status == "claimed" else unknown).append(row.id)
+            if back:
+                connection.execute(
+                    deliveries.update()
+                    .where(deliveries.c.id.in_(back))
+                    .values(status="pending", batch=None, owner=None)
+                )
+            if unknown:
+                connection.execute(
+                    deliveries.update()
+                    .where(deliveries.c.id.in_(unknown))
+                    .values(
+                        status="unknown",
+                        error="The sender stopped after handing these to the provider "
+                        "and before recording the result: they may or may not have been sent.",
+                    )
+                )
+            if self.options.resend_unknown:
+                connection.execute(
+                    deliveries.update()
+                    .where(deliveries.c.send_id == send_id, deliveries.c.status == "unknown")
+                    .values(status="pending", batch=None, owner=None, error=None)
+                )
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def run(self, progress: Progress | None = None) -> Report:
+        built, sign = self.prepare()
+        send_id = self.start()
+        self.recover(send_id)
+        report = Report(campaign=self.campaign.slug)
+        rate = self.workspace.config.email.rate_per_second
+        started = time.monotonic()
+        with self.provider:
+            while self.options.limit is None or report.this_run < self.options.limit:
+                size = self.provider.batch_size
+                if self.options.limit is not None:
+                    size = min(size, self.options.limit - report.this_run)
+                claimed = self.claim(send_id, size)
+                if not claimed:
+                    break
+                for batch in self.batches(built, sign, send_id, claimed):
+                    if not self.deliver(batch, report):
+                        return self.finish(send_id, report)
+                    report.this_run += len(batch.items)
+                    if progress:
+                        progress(report.this_run, self.remaining_total(send_id))
+                    if rate:
+                        time.sleep(max(0.0, report.this_run / rate - (time.monotonic() - started)))
+        return self.finish(send_id, report)
+
+    def claim(self, send_id: int, size: int) -> list[sa.Row]:
+        """Take up to `size` pending rows for this sender, in one statement."""
+        batch = uuid.uuid4().hex
+        with self.store.begin() as connection:
+            pick = (
+                sa.select(deliveries.c.id)
+                .where(deliveries.c.send_id == send_id, deliveries.c.status == "pending")
+                .order_by(deliveries.c.id)
+                .limit(size)
+            )
+            if connection.dialect.name == "postgresql":
+                pick = pick.with_for_update(skip_locked=True)
+            connection.execute(
+                deliveries.update()
+                .where(deliveries.c.id.in_(pick.scalar_subquery()))
+                .values(status="claimed", batch=batch, owner=self.owner, claimed_at=core.now())
+            )
+            rows = connection.execute(
+                sa.select(
+                    deliveries.c.id,
+                    contacts.c.id.label("contact_id"),
+                    contacts.c.email,
+                    contacts.c.name,
+                    contacts.c.first_name,
+                    contacts.c.format,
+                    contacts.c.status,
+                )
+                .join(contacts, contacts.c.id == deliveries.c.contact_id)
+                .where(deliveries.c.batch == batch)
+                .order_by(deliveries.c.id)
+            ).all()
+            return self._drop_suppressed(connection, rows)
+
+    def _drop_suppressed(self, connection: sa.Connection, rows: list[sa.Row]) -> list[sa.Row]:
+        """Checked at the moment of sending: anyone who unsubscribed since the start is skipped."""
+        hashes = {core.email_hash(r.email): r for r in rows}
+        blocked = set(
+            connection.execute(
+                sa.select(suppressions.c.email_hash).where(
+                    suppressions.c.email_hash.in_(list(hashes))
+                )
+            ).scalars()
+        )
+        skip = [r.id for h, r in hashes.items() if h in blocked or r.status != "subscribed"]
+        if skip:
+            connection.execute(
+                deliveries.update()
+                .where(deliveries.c.id.in_(skip))
+                .values(
+                    status="suppressed",
+                    error="unsubscribed or suppressed before this batch was sent",
+                )
+            )
+        return [r for r in rows if r.id not in skip]
+
+    def batches(self, built: Built, sign: Signer, send_id: int, rows: list[sa.Row]) -> list[Batch]:
+        by_variant: dict[str, list[Item]] = {}
+        for row in rows:
+            by_variant.setdefault(VARIANT.get(row.format, "standard"), []).append(
+                self.item(sign, send_id, row)
+            )
+        return [
+            Batch(
+                built=built,
+                variant=variant,
+                items=items,
+                sender=self.sender,
+                subject=self.subject,
+                list_id=self.list_id,
+                campaign=self.campaign.slug,
+                send_id=send_id,
+                tags=[self.campaign.slug],
+            )
+            for variant, items in by_variant.items()
+        ]
+
+    def item(self, sign: Signer, send_id: int, row: sa.Row) -> Item:
+        unsubscribe = sign.sign("u", row.contact_id, send_id)
+        reply = f"reply+{sign.sign('r', row.id)}@{self.reply_domain}" if self.reply_domain else ""
+        recipient = Recipient(
+            email=row.email,
+            name=row.name,
+            first_name=row.first_name,
+            unsubscribe_url=f"{self.base}/unsubscribe/{unsubscribe}",
+            preferences_url=f"{self.base}/preferences/{sign.sign('p', row.contact_id)}",
+            web_version_url=f"{self.base}/archive/{self.campaign.slug}",
+            reply_to=reply,
+        )
+        mailbox = f"unsubscribe+{unsubscribe}@{self.reply_domain or self.domain}"
+        return Item(
+            delivery_id=row.id,
+            email=row.email,
+            name=row.name,
+            recipient=recipient,
+            message_id=f"<{self.campaign.slug}.{row.id}.{secrets.token_hex(4)}@{self.domain}>",
+            unsubscribe_mailto=f"mailto:{mailbox}?subject=unsubscribe",
+        )
+
+    def deliver(self, batch: Batch, report: Report) -> bool:
+        """Hand one batch over, with retries; False when the send must stop here."""
+        ids = [item.delivery_id for item in batch.items]
+        if self.options.dry_run:
+            for item in batch.items:
+                batch.rendered(item)
+            self._set(ids, status="pending", batch=None, owner=None)
+            return True
+        with self.store.begin() as connection:
+            connection.execute(
+                deliveries.update()
+                .where(deliveries.c.id == sa.bindparam("id_"))
+                .values(
+                    status="sending",
+                    message_id=sa.bindparam("mid"),
+                    attempts=deliveries.c.attempts + 1,
+                ),
+                [{"id_": i.delivery_id, "mid": i.message_id} for i in batch.items],
+            )
+        wait = self.options.backoff
+        for attempt in range(1, self.options.max_tries + 1):
+            try:
+                outcomes = self.provider.send_batch(batch)
+            except TryLater as exc:
+                if attempt == self.options.max_tries:
+                    self._set(ids, status="pending", batch=None, owner=None, error=str(exc))
+                    report.problems.append(f"{exc}; {len(ids)} left for the next run")
+                    return False
+                delay = (
+                    exc.retry_after if exc.retry_after is not None else wait * (1 + random.random())
+                )
+                time.sleep(min(delay, self.options.max_wait))
+                wait *= 2
+                continue
+            except ProviderError:
+                self._set(ids, status="pending", batch=None, owner=None)
+                raise
+            except BaseException:
+                self._set(ids, status="unknown", error="engage stopped while handing these over")
+                raise
+            self.record(outcomes)
+            return True
+        return False
+
+    def record(self, outcomes: list[Outcome]) -> None:
+        at = core.now()
+        with self.store.begin() as connection:
+            connection.execute(
+                deliveries.update()
+                .where(deliveries.c.id == sa.bindparam("id_"))
+                .values(
+                    status=sa.bindparam("st"),
+                    provider_id=sa.bindparam("pid"),
+                    error=sa.bindparam("err"),
+                    sent_at=sa.bindparam("at"),
+                ),
+                [
+                    {
+                        "id_": o.delivery_id,
+                        "st": "sent" if o.sent else "failed",
+                        "pid": o.provider_id or None,
+                        "err": o.error or None,
+                        "at": at if o.sent else None,
+                    }
+                    for o in outcomes
+                ],
+            )
+
+    def _set(self, ids: list[int], **values: object) -> None:
+        with self.store.begin() as connection:
+            connection.execute(deliveries.update().where(deliveries.c.id.in_(ids)).values(**values))
+
+    def remaining_total(self, send_id: int) -> int:
+        with self.store.connect() as connection:
+            return (
+                connection.execute(sa.select(sends.c.total).where(sends.c.id == send_id)).scalar()
+                or 0
+            )
+
+    def finish(self, send_id: int, report: Report) -> Report:
+        with self.store.begin() as connection:
+            counts = dict(
+                connection.execute(
+                    sa.select(deliveries.c.status, sa.func.count())
+                    .where(deliveries.c.send_id == send_id)
+                    .group_by(deliveries.c.status)
+                ).all()
+            )
+            report.total = sum(counts.values())
+            report.sent, report.failed = counts.get("sent", 0), counts.get("failed", 0)
+            report.suppressed, report.unknown = (
+                counts.get("suppressed", 0),
+                counts.get("unknown", 0),
+            )
+            report.pending = sum(counts.get(s, 0) for s in ("pending", "claimed", "sending"))
+            report.finished = report.pending == 0 and not self.options.dry_run
+            if report.finished:
+                connection.execute(
+                    sends.update()
+                    .where(sends.c.id == send_id, sends.c.status != "sent")
+                    .values(status="sent", finished_at=core.now())
+                )
+        if report.unknown:
+            report.problems.append(
+                f"{report.unknown} message(s) may or may not have gone: the sender stopped while "
+                f"handing them over. Check the provider's log; send them again with "
+                f"`engage send {self.campaign.slug} --resend-unknown`."
+            )
+        return report
+
+
+def send_test(
+    workspace: Workspace, campaign: Campaign, provider: Provider, address: str
+) -> Outcome:
+    """One marked copy to `address`, for checking; nothing is recorded."""
+    built = build(workspace, campaign)
+    sign = signer(workspace)
+    sender = Sender(None, workspace, campaign, provider)
+    try:
+        to = core.normalise_email(address)
+    except core.InvalidEmail as exc:
+        raise SendError(f"--test-to: {exc}.") from None
+    row = _TestRow(
+        id=0, contact_id=0, email=to, name="", first_name="", format="html", status="subscribed"
+    )
+    item = sender.item(sign, 0, row)  # type: ignore[arg-type]
+    batch = Batch(
+        built=built,
+        variant="standard",
+        items=[item],
+        sender=sender.sender,
+        subject=f"[Test] {sender.subject}",
+        list_id=sender.list_id,
+        campaign=campaign.slug,
+        send_id=None,
+        tags=["test"],
+    )
+    with provider:
+        return provider.send_batch(batch)[0]
+
+
+@dataclass
+class _TestRow:
+    id: int
+    contact_id: int
+    email: str
+    name: str
+    first_name: str
+    format: str
+    status: str
