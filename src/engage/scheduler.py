@@ -118,8 +118,12 @@ def due(store: Store, workspace: Workspace, now: dt.datetime) -> list[str]:
 
 
 def run(
-    store: Store, workspace: Workspace, now: dt.datetime | None = None, options: Options = Options()
+    store: Store,
+    workspace: Workspace,
+    now: dt.datetime | None = None,
+    options: Options | None = None,
 ) -> RunSummary:
+    options = options or Options()
     summary = RunSummary()
     with run_lock(store):
         for slug in due(store, workspace, now or core.now()):

@@ -226,9 +226,20 @@ class Sender:
 
     def run(self, progress: Progress | None = None) -> Report:
         built, sign = self.prepare()
+        if self.options.dry_run:
+            return self.rehearse(built, sign)
         send_id = self.start()
         self.recover(send_id)
         report = Report(campaign=self.campaign.slug)
+        try:
+            self._loop(built, sign, send_id, report, progress)
+        finally:
+            self._release(send_id)
+        return self.finish(send_id, report)
+
+    def _loop(
+        self, built: Built, sign: Signer, send_id: int, report: Report, progress: Progress | None
+    ) -> None:
         rate = self.workspace.config.email.rate_per_second
         started = time.monotonic()
         with self.provider:
@@ -238,16 +249,57 @@ class Sender:
                     size = min(size, self.options.limit - report.this_run)
                 claimed = self.claim(send_id, size)
                 if not claimed:
-                    break
+                    return
                 for batch in self.batches(built, sign, send_id, claimed):
                     if not self.deliver(batch, report):
-                        return self.finish(send_id, report)
+                        return
                     report.this_run += len(batch.items)
                     if progress:
                         progress(report.this_run, self.remaining_total(send_id))
                     if rate:
                         time.sleep(max(0.0, report.this_run / rate - (time.monotonic() - started)))
-        return self.finish(send_id, report)
+
+    def _release(self, send_id: int) -> None:
+        """Rows this sender claimed but never handed over go back to pending."""
+        with self.store.begin() as connection:  # type: ignore[union-attr]
+            connection.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.send_id == send_id,
+                    deliveries.c.status == "claimed",
+                    deliveries.c.owner == self.owner,
+                )
+                .values(status="pending", batch=None, owner=None)
+            )
+
+    def rehearse(self, built: Built, sign: Signer) -> Report:
+        """--dry-run: render a message for everyone in the audience now; store nothing."""
+        report = Report(campaign=self.campaign.slug)
+        name = self.campaign.meta.audience
+        if not name:
+            raise SendError(f'{self.campaign.slug} has no audience: add audience = "newsletter".')
+        with self.store.connect() as connection:  # type: ignore[union-attr]
+            people = core.listing(
+                connection, within=audiences.member_ids(audiences.load(self.workspace, name))
+            )
+        rows = [
+            _TestRow(
+                id=0,
+                contact_id=p.id,
+                email=p.email,
+                name=p.name,
+                first_name=p.first_name,
+                format=p.format,
+                status=p.status,
+            )
+            for p in people
+        ]
+        for batch in self.batches(built, sign, 0, rows):  # type: ignore[arg-type]
+            for item in batch.items:
+                batch.mime(item)
+            report.this_run += len(batch.items)
+        report.total = len(rows)
+        return report
 
     def claim(self, send_id: int, size: int) -> list[sa.Row]:
         """Take up to `size` pending rows for this sender, in one statement."""
@@ -350,11 +402,6 @@ class Sender:
     def deliver(self, batch: Batch, report: Report) -> bool:
         """Hand one batch over, with retries; False when the send must stop here."""
         ids = [item.delivery_id for item in batch.items]
-        if self.options.dry_run:
-            for item in batch.items:
-                batch.rendered(item)
-            self._set(ids, status="pending", batch=None, owner=None)
-            return True
         with self.store.begin() as connection:
             connection.execute(
                 deliveries.update()

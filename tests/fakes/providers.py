@@ -1,0 +1,819 @@
+"""Fake Mailgun, Postmark and SendGrid sending APIs for tests and benchmarks.
+
+Each fake is a real HTTP server on 127.0.0.1 (a free port) that checks requests the way the
+provider's API does, answers with its status codes and error bodies, records every request,
+and keeps what it accepted as one normalised message per recipient with the per-recipient
+variables already substituted. Standard library only, so benchmark scripts can use it too::
+
+    with FakeMailgun(api_key="key-test", domain="mg.example.org") as fake:
+        requests.post(f"{fake.url}/v3/mg.example.org/messages", auth=("api", "key-test"), ...)
+        fake.messages  # [{"to": ..., "email": ..., "subject": ..., ...}, ...]
+"""
+
+from __future__ import annotations
+
+import base64
+import email.parser
+import email.policy
+import json
+import re
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import collapse_rfc2231_value, getaddresses
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlsplit
+
+__all__ = ["FakeMailgun", "FakePostmark", "FakeProvider", "FakeSendGrid", "RecordedRequest"]
+
+JSON = "application/json"
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the fake received it. Header names are lower-cased. `body` is a list of
+    (name, value) pairs for forms (file parts give bytes), the decoded JSON for JSON, else the
+    text; `error` says why the body could not be parsed; `status` is what the fake answered."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    raw: bytes = b""
+    error: str | None = None
+    status: int | None = None
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, json.dumps(payload).encode(), {"Content-Type": JSON, **(headers or {})})
+
+
+def message(
+    *,
+    to: str,
+    email: str,
+    sender: str,
+    subject: str | None,
+    text: str | None,
+    html: str | None,
+    headers: dict[str, str],
+    metadata: dict[str, Any],
+    tags: list[str],
+    provider_id: str,
+) -> dict[str, Any]:
+    """The normalised form of what one recipient receives."""
+    return {
+        "to": to,
+        "email": email,
+        "from": sender,
+        "subject": subject,
+        "text": text,
+        "html": html,
+        "headers": headers,
+        "metadata": metadata,
+        "tags": tags,
+        "provider_id": provider_id,
+    }
+
+
+def display(name: str | None, address: str) -> str:
+    """`Name <address>` (name quoted when it needs it) or the bare address."""
+    if not name:
+        return address
+    if re.search(r'[()<>@,;:\\".\[\]]', name):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address}>"
+
+
+def addresses(value: str) -> list[tuple[str, str]]:
+    """(display, bare address) for each address in a header-style list such as a `to` field."""
+    if not value.strip():
+        return []
+    return [(display(name, addr), addr) for name, addr in getaddresses([value])]
+
+
+def valid(address: str) -> bool:
+    return bool(re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", address))
+
+
+class _Invalid(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeProvider
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_POST(self) -> None:
+        self.server.fake._serve(self)
+
+    do_GET = do_PUT = do_PATCH = do_DELETE = do_POST
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+
+class FakeProvider:
+    """A fake sending API on 127.0.0.1. Subclasses implement `handle` and `error_reply`."""
+
+    name = "fake"
+
+    def __init__(self, api_key: str, *, delay: float = 0.0) -> None:
+        self.api_key = api_key
+        self.delay = delay  # seconds to sleep before answering each request
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.reset()
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        self._stopping.clear()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.fake = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name=f"fake-{self.name}",
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()  # wakes requests sleeping in delay or hang_next
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. http://127.0.0.1:54321 (no trailing slash)."""
+        if self._server is None:
+            raise RuntimeError(f"fake {self.name} is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # --- what was received ------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received, accepted or not, oldest first (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """Accepted messages, one per recipient, in the order accepted (a copy)."""
+        with self._lock:
+            return list(self._messages)
+
+    # --- failure injection ------------------------------------------------------------------
+
+    def fail_next(
+        self, status: int = 429, retry_after: float | None = 2, times: int = 1, body: Any = None
+    ) -> None:
+        """Answer the next `times` requests with `status` (and `Retry-After` when given) and
+        accept nothing from them. `body`: a str/bytes, a JSON value, or None for the provider's
+        usual error body."""
+        if body is None:
+            reply = self.error_reply(status, HTTPStatus(status).phrase)
+        elif isinstance(body, str | bytes):
+            raw = body.encode() if isinstance(body, str) else body
+            reply = Reply(status, raw, {"Content-Type": "text/plain; charset=utf-8"})
+        else:
+            reply = json_reply(status, body)
+        if retry_after is not None:
+            reply.headers.update(self._retry_headers(retry_after))
+        with self._lock:
+            self._failures.extend([reply] * times)
+
+    def hang_next(self, seconds: float = 5, times: int = 1) -> None:
+        """The next `times` requests wait `seconds` (or until stop()) before answering 504;
+        nothing from them is accepted. Pair with a shorter client timeout."""
+        with self._lock:
+            self._hangs.extend([seconds] * times)
+
+    def reject_recipient(
+        self, address: str, code: int | None = None, message: str | None = None
+    ) -> None:
+        """Refuse this address the way the provider does (see each subclass)."""
+        with self._lock:
+            self._rejections[address.lower()] = (code, message)
+
+    def reset(self) -> None:
+        """Forget requests, messages, queued failures and rejected recipients."""
+        with self._lock:
+            self._requests: list[RecordedRequest] = []
+            self._messages: list[dict[str, Any]] = []
+            self._failures: list[Reply] = []
+            self._hangs: list[float] = []
+            self._rejections: dict[str, tuple[int | None, str | None]] = {}
+
+    # --- for subclasses ---------------------------------------------------------------------
+
+    def handle(self, request: RecordedRequest) -> Reply:
+        raise NotImplementedError
+
+    def error_reply(self, status: int, message: str) -> Reply:
+        raise NotImplementedError
+
+    def _retry_headers(self, retry_after: float) -> dict[str, str]:
+        return {"Retry-After": f"{retry_after:g}"}
+
+    def _rejection(self, address: str) -> tuple[int | None, str | None] | None:
+        with self._lock:
+            return self._rejections.get(address.lower())
+
+    def _accept(self, accepted: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._messages.extend(accepted)
+
+    # --- HTTP plumbing ----------------------------------------------------------------------
+
+    def _serve(self, handler: _Handler) -> None:
+        raw = _read_body(handler)
+        headers = {name.lower(): value for name, value in handler.headers.items()}
+        body, error = _parse_body(headers.get("content-type", ""), raw)
+        request = RecordedRequest(
+            handler.command, urlsplit(handler.path).path, headers, body, raw, error
+        )
+        with self._lock:
+            self._requests.append(request)
+        try:
+            reply = self._answer(request)
+        except Exception as exc:  # a bug in the fake: say so rather than leave the client hanging
+            reply = Reply(500, f"fake {self.name} failed: {exc!r}".encode(), {})
+        if reply is None:  # stopped while hanging
+            handler.close_connection = True
+            return
+        request.status = reply.status
+        try:
+            handler.send_response(reply.status)
+            for name, value in reply.headers.items():
+                handler.send_header(name, value)
+            handler.send_header("Content-Length", str(len(reply.body)))
+            handler.end_headers()
+            handler.wfile.write(reply.body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+            handler.close_connection = True
+
+    def _answer(self, request: RecordedRequest) -> Reply | None:
+        with self._lock:
+            hang = self._hangs.pop(0) if self._hangs else None
+            failure = self._failures.pop(0) if self._failures and hang is None else None
+        if self.delay:
+            self._stopping.wait(self.delay)
+        if hang is not None:
+            return None if self._stopping.wait(hang) else self.error_reply(504, "Gateway Timeout")
+        if failure is not None:
+            return Reply(failure.status, failure.body, dict(failure.headers))
+        return self.handle(request)
+
+
+def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    if handler.headers.get("Transfer-Encoding", "").lower() != "chunked":
+        return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+    chunks = []
+    while size := int(handler.rfile.readline().split(b";")[0], 16):
+        chunks.append(handler.rfile.read(size))
+        handler.rfile.readline()
+    while handler.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers
+        pass
+    return b"".join(chunks)
+
+
+def _parse_body(content_type: str, raw: bytes) -> tuple[Any, str | None]:
+    kind = content_type.split(";")[0].strip().lower()
+    try:
+        if kind == "application/x-www-form-urlencoded":
+            return parse_qsl(raw.decode("utf-8"), keep_blank_values=True), None
+        if kind == "multipart/form-data":
+            return _parse_multipart(content_type, raw), None
+        if kind.endswith("json"):
+            return json.loads(raw), None
+        return (raw.decode("utf-8", "replace") if raw else None), None
+    except ValueError as exc:  # also UnicodeDecodeError and JSONDecodeError
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def _parse_multipart(content_type: str, raw: bytes) -> list[tuple[str, str | bytes]]:
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
+    parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    if not parsed.is_multipart() or parsed.defects:
+        raise ValueError(f"malformed multipart body: {parsed.defects}")
+    fields: list[tuple[str, str | bytes]] = []
+    for part in parsed.iter_parts():
+        name = collapse_rfc2231_value(part.get_param("name", "", "content-disposition"))
+        payload = part.get_payload(decode=True) or b""
+        fields.append((name, payload if part.get_filename() else payload.decode("utf-8")))
+    return fields
+
+
+# --- Mailgun ----------------------------------------------------------------------------------
+
+_RECIPIENT_VARIABLE = re.compile(r"%recipient\.([^%\s]+)%")
+
+
+class FakeMailgun(FakeProvider):
+    """`POST /v3/{domain}/messages`, HTTP Basic `api:<api_key>`, form fields (urlencoded or
+    multipart). One id for the whole batch. reject_recipient(address, code=400, message):
+    any request naming that address in `to` fails with `code` and {"message": message}."""
+
+    name = "mailgun"
+    MAX_RECIPIENTS = 1000
+    MAX_TAGS = 3
+
+    def __init__(
+        self, api_key: str = "key-test", domain: str = "mg.example.org", *, delay: float = 0.0
+    ) -> None:
+        super().__init__(api_key, delay=delay)
+        self.domain = domain
+
+    def error_reply(self, status: int, message: str) -> Reply:
+        return json_reply(status, {"message": message})
+
+    def handle(self, request: RecordedRequest) -> Reply:
+        match = re.fullmatch(r"/v3/([^/]+)/messages", request.path)
+        if request.method != "POST" or not match:
+            return self.error_reply(404, "Not Found")
+        expected = base64.b64encode(f"api:{self.api_key}".encode()).decode()
+        if request.headers.get("authorization") != f"Basic {expected}":
+            return Reply(401, b"Forbidden", {"Content-Type": "text/plain; charset=utf-8"})
+        if match[1] != self.domain:
+            return self.error_reply(404, f"Domain not found: {match[1]}")
+        if not isinstance(request.body, list):
+            return self.error_reply(400, request.error or "Expected a form body")
+        provider_id = f"<{datetime.now(UTC):%Y%m%d%H%M%S}.{uuid.uuid4().hex[:16]}@{self.domain}>"
+        try:
+            accepted = self._normalise(request.body, provider_id)
+        except _Invalid as exc:
+            return self.error_reply(exc.status, str(exc))
+        self._accept(accepted)
+        return json_reply(200, {"id": provider_id, "message": "Queued. Thank you."})
+
+    def _normalise(self, fields: list[tuple[str, Any]], provider_id: str) -> list[dict[str, Any]]:
+        values: dict[str, list[Any]] = {}
+        for name, value in fields:
+            values.setdefault(name, []).append(value)
+
+        def one(name: str) -> str | None:
+            return values[name][-1] if values.get(name) else None
+
+        senders = addresses(one("from") or "")
+        if not senders:
+            raise _Invalid(400, "'from' parameter is missing")
+        if not valid(senders[0][1]):
+            raise _Invalid(
+                400, "'from' parameter is not a valid address. please check documentation"
+            )
+        recipients = [pair for value in values.get("to", []) for pair in addresses(value)]
+        if not recipients:
+            raise _Invalid(400, "'to' parameter is missing")
+        if not all(valid(address) for _, address in recipients):
+            raise _Invalid(400, "'to' parameter is not a valid address. please check documentation")
+        if len(recipients) > self.MAX_RECIPIENTS:
+            raise _Invalid(
+                400, f"Too many recipients: {len(recipients)} (max {self.MAX_RECIPIENTS})"
+            )
+        subject, text, html = one("subject"), one("text"), one("html")
+        if not subject:
+            raise _Invalid(400, "'subject' parameter is missing")
+        if not text and not html:
+            raise _Invalid(400, "Need at least one of 'text' or 'html' parameters specified")
+        tags = values.get("o:tag", [])
+        if len(tags) > self.MAX_TAGS:
+            raise _Invalid(400, f"Too many tags: {len(tags)} (max {self.MAX_TAGS})")
+        variables = self._recipient_variables(one("recipient-variables"), recipients)
+        for _, address in recipients:
+            if rejection := self._rejection(address):
+                code, reason = rejection
+                raise _Invalid(code or 400, reason or f"'to' address {address} was rejected")
+
+        accepted = []
+        for to, address in recipients:
+            own = variables.get(address, {})
+
+            def sub(value: str | None, own: dict[str, Any] = own) -> str | None:
+                if value is None:
+                    return None
+                return _RECIPIENT_VARIABLE.sub(
+                    lambda m: _as_text(own[m[1]]) if m[1] in own else m[0], value
+                )
+
+            headers = {name[2:]: sub(value) for name, value in fields if name.startswith("h:")}
+            metadata = {
+                name[2:]: _user_variable(sub(value))
+                for name, value in fields
+                if name.startswith("v:")
+            }
+            accepted.append(
+                message(
+                    to=to,
+                    email=address,
+                    sender=senders[0][0],
+                    subject=sub(subject),
+                    text=sub(text),
+                    html=sub(html),
+                    headers=headers,
+                    metadata=metadata,
+                    tags=list(tags),
+                    provider_id=provider_id,
+                )
+            )
+        return accepted
+
+    def _recipient_variables(
+        self, raw: str | None, recipients: list[tuple[str, str]]
+    ) -> dict[str, dict[str, Any]]:
+        if raw is None:
+            if len(recipients) > 1:
+                raise _Invalid(
+                    400,
+                    "recipient-variables is required when sending to more than one 'to' "
+                    "recipient: without it every recipient sees all the To addresses",
+                )
+            return {}
+        try:
+            variables = json.loads(raw)
+        except ValueError:
+            variables = None
+        if not isinstance(variables, dict) or not all(
+            isinstance(v, dict) for v in variables.values()
+        ):
+            raise _Invalid(400, "recipient-variables parameter is not a valid JSON object")
+        if len(recipients) > 1:
+            for _, address in recipients:
+                if address not in variables:
+                    raise _Invalid(400, f"recipient-variables has no entry for {address}")
+        return variables
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _user_variable(value: str | None) -> Any:
+    """Mailgun hands `v:` values back as objects when they are JSON objects or arrays."""
+    if value and value.lstrip()[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value
+
+
+# --- Postmark ---------------------------------------------------------------------------------
+
+POSTMARK_NO_TOKEN = (
+    "No Account or Server API tokens were supplied in the HTTP headers. Please add a header "
+    "for either X-Postmark-Server-Token or X-Postmark-Account-Token."
+)
+POSTMARK_BAD_TOKEN = (
+    "The Server Token you provided in the X-Postmark-Server-Token request header was invalid. "
+    "Please verify that you are using a valid token."
+)
+POSTMARK_INACTIVE = (
+    "You tried to send to recipient(s) that have been marked as inactive. Found inactive "
+    "addresses: {address}. Inactive recipients are ones that have generated a hard bounce, a "
+    "spam complaint, or a manual suppression."
+)
+
+
+class FakePostmark(FakeProvider):
+    """`POST /email/batch` (and `/email`), header `X-Postmark-Server-Token: <api_key>`.
+    Per-message failures come back inside a 200 array. reject_recipient(address, code=406,
+    message): a message to that address gets that ErrorCode and is not accepted."""
+
+    name = "postmark"
+    MAX_BATCH = 500
+    MAX_RECIPIENTS = 50
+
+    def __init__(
+        self, api_key: str = "pm-test", message_stream: str = "broadcast", *, delay: float = 0.0
+    ) -> None:
+        super().__init__(api_key, delay=delay)
+        self.message_stream = message_stream
+
+    def error_reply(self, status: int, message: str, code: int | None = None) -> Reply:
+        return json_reply(
+            status, {"ErrorCode": status if code is None else code, "Message": message}
+        )
+
+    def handle(self, request: RecordedRequest) -> Reply:
+        if request.method != "POST" or request.path not in ("/email", "/email/batch"):
+            return self.error_reply(404, "Not Found")
+        token = request.headers.get("x-postmark-server-token")
+        if token != self.api_key:
+            return self.error_reply(401, POSTMARK_BAD_TOKEN if token else POSTMARK_NO_TOKEN, 10)
+        for header in ("accept", "content-type"):
+            if JSON not in request.headers.get(header, "").lower():
+                message = f"The request needs the header '{header.title()}: application/json'."
+                return self.error_reply(422, message, 409)
+        if request.error:
+            return self.error_reply(422, "Received invalid JSON input.", 402)
+        batch = request.path == "/email/batch"
+        if not isinstance(request.body, list if batch else dict):
+            expected = "an array of messages" if batch else "a message object"
+            return self.error_reply(422, f"The JSON input was not {expected}.", 403)
+        if batch and len(request.body) > self.MAX_BATCH:
+            message = f"Too many batch messages ({len(request.body)}); the maximum is 500."
+            return self.error_reply(422, message, 410)
+        submitted_at = datetime.now(UTC).isoformat()
+        results = [self._one(m, submitted_at) for m in (request.body if batch else [request.body])]
+        self._accept([m for _, accepted in results for m in accepted])
+        if batch:
+            return json_reply(200, [entry for entry, _ in results])
+        entry = results[0][0]
+        return json_reply(422 if entry["ErrorCode"] else 200, entry)
+
+    def _one(self, msg: Any, submitted_at: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        try:
+            recipients, headers = self._check(msg)
+        except _Invalid as exc:
+            return {"ErrorCode": exc.status, "Message": str(exc)}, []
+        for _, address in recipients:
+            if rejection := self._rejection(address):
+                code, reason = rejection
+                reason = reason or POSTMARK_INACTIVE.format(address=address)
+                return {"ErrorCode": 406 if code is None else code, "Message": reason}, []
+        message_id = str(uuid.uuid4())
+        accepted = [
+            message(
+                to=to,
+                email=address,
+                sender=addresses(msg["From"])[0][0],
+                subject=msg["Subject"],
+                text=msg.get("TextBody"),
+                html=msg.get("HtmlBody"),
+                headers=dict(headers),
+                metadata=dict(msg.get("Metadata") or {}),
+                tags=[msg["Tag"]] if msg.get("Tag") else [],
+                provider_id=message_id,
+            )
+            for to, address in recipients
+        ]
+        entry = {
+            "ErrorCode": 0,
+            "Message": "OK",
+            "MessageID": message_id,
+            "SubmittedAt": submitted_at,
+            "To": msg["To"],
+        }
+        return entry, accepted
+
+    def _check(self, msg: Any) -> tuple[list[tuple[str, str]], dict[str, str]]:
+        if not isinstance(msg, dict):
+            raise _Invalid(403, "Each message must be a JSON object.")
+        sender = msg.get("From")
+        senders = addresses(sender) if isinstance(sender, str) else []
+        if len(senders) != 1 or not valid(senders[0][1]):
+            raise _Invalid(300, f"Invalid 'From' address: '{sender or ''}'.")
+        to = msg.get("To")
+        recipients = addresses(to) if isinstance(to, str) else []
+        if not recipients:
+            raise _Invalid(300, "Zero recipients specified")
+        for _, address in recipients:
+            if not valid(address):
+                raise _Invalid(300, f"Invalid 'To' address: '{address}'.")
+        if len(recipients) > self.MAX_RECIPIENTS:
+            raise _Invalid(300, "Maximum of 50 recipients allowed per email message")
+        if not msg.get("Subject"):
+            raise _Invalid(300, "Missing 'Subject'.")
+        if not msg.get("TextBody") and not msg.get("HtmlBody"):
+            raise _Invalid(300, "Provide either email TextBody or HtmlBody or both.")
+        stream = msg.get("MessageStream") or "outbound"
+        if stream != self.message_stream:
+            raise _Invalid(1235, f"The message stream '{stream}' was not found on this server.")
+        raw_headers = msg.get("Headers") or []
+        if not isinstance(raw_headers, list) or not all(
+            isinstance(h, dict) and isinstance(h.get("Name"), str) and "Value" in h
+            for h in raw_headers
+        ):
+            raise _Invalid(300, "Invalid 'Headers': expected a list of {Name, Value} objects.")
+        if not isinstance(msg.get("Metadata") or {}, dict):
+            raise _Invalid(300, "Invalid 'Metadata': expected an object.")
+        if not isinstance(msg.get("Tag") or "", str):
+            raise _Invalid(300, "Invalid 'Tag': expected a string.")
+        headers = {h["Name"]: str(h["Value"]) for h in raw_headers}
+        if msg.get("ReplyTo"):
+            headers["Reply-To"] = msg["ReplyTo"]
+        return recipients, headers
+
+
+# --- SendGrid ---------------------------------------------------------------------------------
+
+SENDGRID_BAD_AUTH = "The provided authorization grant is invalid, expired, or revoked"
+SENDGRID = {
+    "no_personalizations": "The personalizations field is required and must have at least one "
+    "personalization.",
+    "personalizations": "The personalization block is limited to 1000 personalizations per API "
+    "request. You have provided {n} personalizations. Please consider splitting this into "
+    "multiple requests and resending your request.",
+    "total": "There is a limit of 1000 total recipients (to + cc + bcc) per request.",
+    "to": "The to parameter is required for all personalization objects, and must have at least "
+    "one email object with a valid email address.",
+    "to_email": "Each to object must at least have an email address and may also contain a name. "
+    'e.g. {"email": "example@example.com"} or {"email": "example@example.com", "name": '
+    '"Example Recipient"}',
+    "duplicate": "Each unique email address in the personalizations array should only be "
+    "included once. You have included {email} more than once.",
+    "from": "The from object must be provided for every email send. It is an object that "
+    "requires the email parameter, but may also contain a name parameter.",
+    "subject": "The subject is required. You can get around this requirement if you use a "
+    "template with a subject defined or if every personalization has a subject defined.",
+    "content": "Unless a valid template_id is provided, the content parameter is required. There "
+    "must be at least one defined content block. We typically suggest both text/plain and "
+    "text/html blocks are included, but only one block is required.",
+    "content_value": "The content value must be a string at least one character in length.",
+    "content_type": "The content type must be a string at least one character in length.",
+    "content_order": "If present, text/plain and text/html may only be the first two content "
+    "blocks, in that order.",
+    "strings": "The {key} object must map strings to strings.",
+    "categories": "Too many categories on this message. The maximum number of categories is 10.",
+    "category": "Each category must be a string.",
+    "rejected": "The email address {email} has been rejected.",
+}
+
+
+class FakeSendGrid(FakeProvider):
+    """`POST /v3/mail/send`, `Authorization: Bearer <api_key>`, JSON with personalizations.
+    202 with an empty body and `X-Message-Id`. reject_recipient(address, code=400, message):
+    any request naming that address fails as a whole with a 400-style errors body."""
+
+    name = "sendgrid"
+    MAX_PERSONALIZATIONS = 1000
+    MAX_RECIPIENTS = 1000
+    MAX_CATEGORIES = 10
+
+    def __init__(self, api_key: str = "SG.test", *, delay: float = 0.0) -> None:
+        super().__init__(api_key, delay=delay)
+
+    def error_reply(self, status: int, message: str, where: str | None = None) -> Reply:
+        return json_reply(status, {"errors": [{"message": message, "field": where, "help": None}]})
+
+    def _retry_headers(self, retry_after: float) -> dict[str, str]:
+        reset = str(int(time.time() + retry_after))
+        return {"Retry-After": f"{retry_after:g}", "X-RateLimit-Reset": reset}
+
+    def handle(self, request: RecordedRequest) -> Reply:
+        if request.method != "POST" or request.path != "/v3/mail/send":
+            return self.error_reply(404, "Not Found")
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return self.error_reply(401, SENDGRID_BAD_AUTH)
+        if JSON not in request.headers.get("content-type", "").lower():
+            return self.error_reply(415, "Content-Type should be application/json.")
+        body = request.body
+        if request.error or not isinstance(body, dict):
+            return self.error_reply(400, "Bad Request")
+        errors = self._check(body)
+        if errors:
+            payload = [{"message": m, "field": f, "help": None} for m, f in errors]
+            return json_reply(400, {"errors": payload})
+        for i, p in enumerate(body["personalizations"]):
+            for j, recipient in enumerate(p["to"]):
+                if rejection := self._rejection(recipient["email"]):
+                    code, reason = rejection
+                    reason = reason or SENDGRID["rejected"].format(email=recipient["email"])
+                    return self.error_reply(
+                        code or 400, reason, f"personalizations.{i}.to.{j}.email"
+                    )
+        message_id = secrets.token_urlsafe(16)[:22]
+        self._accept(self._normalise(body, message_id))
+        return Reply(202, b"", {"X-Message-Id": message_id})
+
+    def _check(self, body: dict[str, Any]) -> list[tuple[str, str | None]]:
+        errors: list[tuple[str, str | None]] = []
+        ps = body.get("personalizations")
+        if not isinstance(ps, list) or not ps:
+            errors.append((SENDGRID["no_personalizations"], "personalizations"))
+            ps = []
+        elif len(ps) > self.MAX_PERSONALIZATIONS:
+            errors.append((SENDGRID["personalizations"].format(n=len(ps)), "personalizations"))
+        total, seen, every_subject = 0, set(), True
+        for i, p in enumerate(ps):
+            where = f"personalizations.{i}"
+            to = p.get("to") if isinstance(p, dict) else None
+            if not isinstance(to, list) or not to:
+                errors.append((SENDGRID["to"], f"{where}.to"))
+                continue
+            total += len(to)
+            for j, recipient in enumerate(to):
+                address = recipient.get("email") if isinstance(recipient, dict) else None
+                if not isinstance(address, str) or not valid(address):
+                    errors.append((SENDGRID["to_email"], f"{where}.to.{j}.email"))
+                elif address.lower() in seen:
+                    message = SENDGRID["duplicate"].format(email=address)
+                    errors.append((message, f"{where}.to.{j}.email"))
+                else:
+                    seen.add(address.lower())
+            every_subject = every_subject and bool(p.get("subject"))
+            for key in ("headers", "substitutions", "custom_args"):
+                if not _strings(p.get(key)):
+                    errors.append((SENDGRID["strings"].format(key=key), f"{where}.{key}"))
+        if total > self.MAX_RECIPIENTS:
+            errors.append((SENDGRID["total"], "personalizations"))
+        sender = body.get("from")
+        if not isinstance(sender, dict) or not valid(str(sender.get("email", ""))):
+            errors.append((SENDGRID["from"], "from.email"))
+        if not body.get("subject") and not every_subject:
+            errors.append((SENDGRID["subject"], "subject"))
+        errors.extend(self._check_content(body.get("content")))
+        for key in ("headers", "custom_args"):
+            if not _strings(body.get(key)):
+                errors.append((SENDGRID["strings"].format(key=key), key))
+        categories = body.get("categories") or []
+        if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+            errors.append((SENDGRID["category"], "categories"))
+        elif len(categories) > self.MAX_CATEGORIES:
+            errors.append((SENDGRID["categories"], "categories"))
+        return errors
+
+    @staticmethod
+    def _check_content(content: Any) -> list[tuple[str, str | None]]:
+        if not isinstance(content, list) or not content:
+            return [(SENDGRID["content"], "content")]
+        errors: list[tuple[str, str | None]] = []
+        types = []
+        for i, block in enumerate(content):
+            block = block if isinstance(block, dict) else {}
+            if not isinstance(block.get("type"), str) or not block["type"]:
+                errors.append((SENDGRID["content_type"], f"content.{i}.type"))
+            if not isinstance(block.get("value"), str) or not block["value"]:
+                errors.append((SENDGRID["content_value"], f"content.{i}.value"))
+            types.append(block.get("type"))
+        expected = [kind for kind in ("text/plain", "text/html") if kind in types]
+        if types[: len(expected)] != expected or any(types.count(k) > 1 for k in expected):
+            errors.append((SENDGRID["content_order"], "content"))
+        return errors
+
+    def _normalise(self, body: dict[str, Any], message_id: str) -> list[dict[str, Any]]:
+        content = {block["type"]: block["value"] for block in body["content"]}
+        accepted = []
+        for p in body["personalizations"]:
+            substitutions = p.get("substitutions") or {}
+
+            def sub(value: str | None, substitutions: dict[str, str] = substitutions) -> str | None:
+                for key, replacement in substitutions.items():
+                    value = value.replace(key, replacement) if value is not None else None
+                return value
+
+            sender = p.get("from") or body["from"]
+            headers = {**(body.get("headers") or {}), **(p.get("headers") or {})}
+            headers = {name: sub(value) for name, value in headers.items()}
+            if reply_to := body.get("reply_to"):
+                headers["Reply-To"] = sub(display(reply_to.get("name"), reply_to["email"]))
+            metadata = {**(body.get("custom_args") or {}), **(p.get("custom_args") or {})}
+            for recipient in p["to"]:
+                accepted.append(
+                    message(
+                        to=display(recipient.get("name"), recipient["email"]),
+                        email=recipient["email"],
+                        sender=display(sender.get("name"), sender["email"]),
+                        subject=sub(p.get("subject") or body.get("subject")),
+                        text=sub(content.get("text/plain")),
+                        html=sub(content.get("text/html")),
+                        headers=dict(headers),
+                        metadata=dict(metadata),
+                        tags=list(body.get("categories") or []),
+                        provider_id=message_id,
+                    )
+                )
+        return accepted
+
+
+def _strings(value: Any) -> bool:
+    """None, or a dict of strings to strings."""
+    return value is None or (
+        isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    )

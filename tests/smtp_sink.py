@@ -1,0 +1,71 @@
+"""A real SMTP server on loopback (aiosmtpd) that keeps what it receives, for tests and
+benchmarks. It can refuse chosen recipients, require a login, and count connections."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from email import message_from_bytes, policy
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult
+
+
+class _Handler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: ANN001, N802
+        if address in self.sink.refuse:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
+        with self.sink.lock:
+            self.sink.sessions.add(id(session))
+            for address in envelope.rcpt_tos:
+                self.sink.received.append((address, envelope.content))
+        if self.sink.delay:
+            import asyncio
+
+            await asyncio.sleep(self.sink.delay)
+        return "250 Message accepted"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class SmtpSink:
+    def __init__(self, password: str | None = None, delay: float = 0.0) -> None:
+        self.received: list[tuple[str, bytes]] = []
+        self.sessions: set[int] = set()
+        self.refuse: set[str] = set()
+        self.lock = threading.Lock()
+        self.delay = delay
+        self.password = password
+        kwargs = {}
+        if password is not None:
+            kwargs = {"authenticator": self._auth, "auth_require_tls": False, "auth_required": True}
+        self.port = _free_port()
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **kwargs)
+
+    def _auth(self, server: SMTP, session, envelope, mechanism, auth_data) -> AuthResult:  # noqa: ANN001
+        ok = getattr(auth_data, "password", b"") == (self.password or "").encode()
+        return AuthResult(success=ok, handled=False)
+
+    def start(self) -> SmtpSink:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def messages(self):  # noqa: ANN201
+        with self.lock:
+            return [
+                (to, message_from_bytes(data, policy=policy.default)) for to, data in self.received
+            ]

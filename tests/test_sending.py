@@ -1,0 +1,371 @@
+"""Sending: every message's headers and parts, exactly once, resuming, suppression at send
+time, crashes, SMTP against a real server, and `engage run` with its lock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import os
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from engage import campaigns
+from engage.email import provider_for
+from engage.sending import Options, Sender, SendError
+from engage.store import open_store
+from engage.store.schema import deliveries, sends
+from engage.tokens import Signer
+
+from .smtp_sink import SmtpSink
+
+SLUG = "doing-with-not-doing-to"
+KEY = "test-secret-key"
+PEOPLE = (
+    "email,name,first_name,tags,format\n"
+    "ann@example.org,Ann Lee,Ann,newsletter,html\n"
+    "bo@example.org,Bo Diaz,Bo,newsletter,large-print\n"
+    "cy@example.org,Cy Obi,Cy,newsletter,plain\n"
+    "di@example.org,Di Roy,Di,staff,html\n"
+)
+
+
+@pytest.fixture
+def sending(project, monkeypatch):
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    path = project.write("people.csv", PEOPLE)
+    assert project.run("contacts", "import", str(path)).exit_code == 0
+    return project
+
+
+def outbox(project, slug: str = SLUG) -> dict[str, email.message.EmailMessage]:
+    folder = project.root / "outbox" / slug
+    if not folder.exists():
+        return {}
+    found = {}
+    for path in sorted(folder.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        address = email.utils.parseaddr(message["To"])[1]
+        assert address not in found, f"{address} got two messages"
+        found[address] = message
+    return found
+
+
+def delivery_states(project) -> dict[str, str]:
+    store = open_store(project.workspace)
+    with store.connect() as c:
+        rows = c.execute(
+            sa.text(
+                "SELECT contacts.email, deliveries.status FROM deliveries "
+                "JOIN contacts ON contacts.id = deliveries.contact_id ORDER BY contacts.email"
+            )
+        ).all()
+    store.engine.dispose()
+    return dict(rows)
+
+
+def test_send_to_the_outbox(sending) -> None:
+    result = sending.run("send", SLUG, "--yes")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"{SLUG}: 3 handed to outbox this time. Of 3: 3 sent, 0 failed, 0 skipped (unsubscribed), "
+        "0 unknown, 0 still to send.\n"
+        f"{SLUG} is sent.\n"
+    )
+    sent = outbox(sending)
+    assert sorted(sent) == ["ann@example.org", "bo@example.org", "cy@example.org"]
+    ann = sent["ann@example.org"]
+    assert ann["From"] == "Get Yourself Active <news@example.org>"
+    assert ann["To"] == "Ann Lee <ann@example.org>"
+    assert ann["Subject"] == "Doing with, not doing to: our winter news"
+    assert ann["Date"]
+    assert ann["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert ann["List-Id"] == "Get Yourself Active <news.example.org>"
+    https, mailto = re.fullmatch(r"<(.+)>, <(.+)>", ann["List-Unsubscribe"]).groups()
+    assert https.startswith("http://127.0.0.1:8025/unsubscribe/")
+    assert mailto.startswith("mailto:unsubscribe+") and mailto.endswith(
+        "@replies.example.org?subject=unsubscribe"
+    )
+    signer = Signer(KEY)
+    contact_id, send_id = signer.verify("u", https.rsplit("/", 1)[1])
+    assert send_id == 1
+    reply = ann["Reply-To"]
+    assert re.fullmatch(r"reply\+[a-z0-9.]+@replies\.example\.org", reply)
+    (delivery_id,) = signer.verify("r", reply[len("reply+") :].split("@")[0])
+    assert ann["Message-ID"].startswith(f"<{SLUG}.{delivery_id}.")
+    assert len({m["Message-ID"] for m in sent.values()}) == 3
+    assert ann.get_content_type() == "multipart/alternative"
+    text, html = (part.get_content().replace("\r\n", "\n") for part in ann.iter_parts())
+    assert text.startswith("Hello Ann,\n") and https in text
+    assert "Hello Ann," in html and "font-size:18px" in html
+    big = [p.get_content() for p in sent["bo@example.org"].iter_parts()][1]
+    assert "font-size:24px" in big
+    cy = sent["cy@example.org"]
+    assert cy.get_content_type() == "text/plain"
+    assert cy.get_content().replace("\r\n", "\n").startswith("Hello Cy,\n")
+
+
+def test_sending_again_sends_nobody_twice(sending) -> None:
+    assert sending.run("send", SLUG, "--yes").exit_code == 0
+    again = sending.run("send", SLUG, "--yes")
+    assert again.exit_code == 0
+    assert again.stdout.startswith(f"{SLUG}: 0 handed to outbox this time. Of 3: 3 sent")
+    assert len(outbox(sending)) == 3
+
+
+def test_limit_then_resume_and_suppression_at_send_time(sending) -> None:
+    first = sending.run("send", SLUG, "--yes", "--limit", "1")
+    assert first.stdout.splitlines()[0] == (
+        f"{SLUG}: 1 handed to outbox this time. Of 3: 1 sent, 0 failed, 0 skipped (unsubscribed), "
+        "0 unknown, 2 still to send."
+    )
+    assert sorted(outbox(sending)) == ["ann@example.org"]
+    assert sending.run("contacts", "unsubscribe", "bo@example.org").exit_code == 0
+    second = sending.run("send", SLUG, "--yes")
+    assert second.stdout.splitlines()[0] == (
+        f"{SLUG}: 1 handed to outbox this time. Of 3: 2 sent, 0 failed, 1 skipped (unsubscribed), "
+        "0 unknown, 0 still to send."
+    )
+    assert sorted(outbox(sending)) == ["ann@example.org", "cy@example.org"]
+    assert delivery_states(sending) == {
+        "ann@example.org": "sent",
+        "bo@example.org": "suppressed",
+        "cy@example.org": "sent",
+    }
+
+
+def _crash(project, status: str) -> None:
+    """Leave rows as a sender killed mid-batch would: claimed or sending, by a dead process."""
+    store = open_store(project.workspace)
+    with store.begin() as c:
+        c.execute(
+            deliveries.update()
+            .where(deliveries.c.status == "pending")
+            .values(
+                status=status,
+                owner=f"{os.uname().nodename}:999999:dead",
+                claimed_at=dt.datetime.now(dt.UTC),
+                batch="b",
+            )
+        )
+    store.engine.dispose()
+
+
+def test_claimed_rows_of_a_dead_sender_are_sent(sending) -> None:
+    sending.run("send", SLUG, "--yes", "--limit", "1")
+    _crash(sending, "claimed")
+    result = sending.run("send", SLUG, "--yes")
+    assert result.exit_code == 0
+    assert sorted(outbox(sending)) == ["ann@example.org", "bo@example.org", "cy@example.org"]
+
+
+def test_unknown_rows_are_reported_not_resent_until_asked(sending) -> None:
+    sending.run("send", SLUG, "--yes", "--limit", "1")
+    _crash(sending, "sending")
+    result = sending.run("send", SLUG, "--yes")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == (
+        f"{SLUG}: 0 handed to outbox this time. Of 3: 1 sent, 0 failed, 0 skipped (unsubscribed), "
+        "2 unknown, 0 still to send."
+    )
+    assert result.stderr == (
+        "Problem: 2 message(s) may or may not have gone: the sender stopped while handing them "
+        f"over. Check the provider's log; send them again with `engage send {SLUG} "
+        "--resend-unknown`.\n"
+    )
+    assert sorted(outbox(sending)) == ["ann@example.org"]
+    again = sending.run("send", SLUG, "--yes", "--resend-unknown")
+    assert again.exit_code == 0
+    assert sorted(outbox(sending)) == ["ann@example.org", "bo@example.org", "cy@example.org"]
+
+
+def test_lint_errors_block_the_send(sending) -> None:
+    sending.replace(f"campaigns/{SLUG}.md", "[read the full walking group story]", "[click here]")
+    result = sending.run("send", SLUG, "--yes")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {SLUG} has 1 lint error; run `engage lint {SLUG}` to see them.\n"
+    )
+    assert outbox(sending) == {}
+
+
+def test_dry_run_and_test_copy_record_nothing(sending) -> None:
+    dry = sending.run("send", SLUG, "--dry-run")
+    assert dry.exit_code == 0
+    assert dry.stdout == f"Dry run: rendered 3 message(s) for {SLUG}; nothing was sent.\n"
+    test = sending.run("send", SLUG, "--test-to", "me@example.org")
+    assert test.stdout == f"Sent a test copy of {SLUG} to me@example.org through outbox.\n"
+    copies = list((sending.root / "outbox" / f"{SLUG}-test").glob("*.eml"))
+    assert len(copies) == 1
+    copy = email.message_from_bytes(copies[0].read_bytes(), policy=email.policy.default)
+    assert copy["Subject"] == "[Test] Doing with, not doing to: our winter news"
+    assert outbox(sending) == {}
+    assert delivery_states(sending) == {}
+    store = open_store(sending.workspace)
+    with store.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(sends)).scalar() == 0
+    store.engine.dispose()
+
+
+def test_confirmation_is_asked(sending) -> None:
+    result = sending.run("send", SLUG, input="n\n")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[:4] == [
+        "Subject:  Doing with, not doing to: our winter news",
+        "Audience: newsletter (3 people now; anyone already sent to is skipped)",
+        "Provider: outbox",
+        "Send it now? [y/N]: n",
+    ]
+    assert outbox(sending) == {}
+
+
+def test_no_secret_key(sending, monkeypatch) -> None:
+    monkeypatch.delenv("ENGAGE_SECRET_KEY")
+    result = sending.run("send", SLUG, "--yes")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: Set the environment variable ENGAGE_SECRET_KEY (named by web.secret_key_env in "
+        "engage.toml).\n"
+    )
+
+
+def test_header_line_breaks(sending) -> None:
+    sending.replace(
+        f"campaigns/{SLUG}.md", 'subject = "Doing with', 'subject = "Line\\nbreak. Doing with'
+    )
+    result = sending.run("send", SLUG, "--yes")
+    assert result.exit_code == 1
+    assert "has a line break in it" in result.stderr
+    assert outbox(sending) == {}
+
+
+def test_a_name_with_a_line_break_stays_on_one_header_line(sending) -> None:
+    sending.run(
+        "contacts",
+        "add",
+        "ed@example.org",
+        "--name",
+        "Ed\r\nBcc: evil@example.org",
+        "--tag",
+        "newsletter",
+    )
+    assert sending.run("send", SLUG, "--yes").exit_code == 0
+    ed = outbox(sending)["ed@example.org"]
+    assert ed["Bcc"] is None
+    assert ed["To"] == '"Ed Bcc: evil@example.org" <ed@example.org>'
+
+
+# --- SMTP, against a real server ------------------------------------------------------------
+
+
+@pytest.fixture
+def sink():
+    server = SmtpSink(password="pw").start()
+    yield server
+    server.stop()
+
+
+def smtp_config(project, port: int) -> None:
+    project.replace("engage.toml", 'provider = "outbox"', 'provider = "smtp"')
+    project.write(
+        "engage.toml",
+        project.read("engage.toml")
+        + (
+            f'\n[email.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+            'username = "engage"\npassword_env = "TEST_SMTP_PASSWORD"\n'
+        ),
+    )
+
+
+def test_smtp_send_one_connection_and_a_refused_recipient(sending, sink, monkeypatch) -> None:
+    smtp_config(sending, sink.port)
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "pw")
+    sink.refuse.add("bo@example.org")
+    result = sending.run("send", SLUG, "--yes")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == (
+        f"{SLUG}: 3 handed to smtp this time. Of 3: 2 sent, 1 failed, 0 skipped (unsubscribed), "
+        "0 unknown, 0 still to send."
+    )
+    received = sink.messages()
+    assert sorted(to for to, _ in received) == ["ann@example.org", "cy@example.org"]
+    assert len(sink.sessions) == 1
+    store = open_store(sending.workspace)
+    with store.connect() as c:
+        error = c.execute(
+            sa.select(deliveries.c.error).where(deliveries.c.status == "failed")
+        ).scalar()
+    store.engine.dispose()
+    assert error == "550 5.1.1 No such mailbox here"
+
+
+def test_smtp_wrong_password_stops_the_send(sending, sink, monkeypatch) -> None:
+    smtp_config(sending, sink.port)
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "wrong")
+    result = sending.run("send", SLUG, "--yes")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: the SMTP server 127.0.0.1:{sink.port} refused the username engage and password "
+        "(535). Check TEST_SMTP_PASSWORD.\n"
+    )
+    assert sink.messages() == []
+    assert set(delivery_states(sending).values()) == {"pending"}
+
+
+# --- engage run ---------------------------------------------------------------------------
+
+
+def test_run_sends_what_is_due(sending) -> None:
+    sending.replace(
+        f"campaigns/{SLUG}.md", "send_at = 2026-12-03T09:00:00Z", "send_at = 2020-01-01T09:00:00Z"
+    )
+    result = sending.run("run")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "engage run: 1 campaign(s) worked on, 3 message(s) handed over.\n"
+    assert len(outbox(sending)) == 3
+    assert sending.run("run", "--quiet").stdout == ""
+    assert sending.run("run").stdout == "engage run: nothing was due.\n"
+
+
+def test_run_refuses_while_another_run_holds_the_lock(sending) -> None:
+    store = open_store(sending.workspace)
+    with store.begin() as c:
+        c.execute(
+            sa.text("INSERT INTO locks (name, owner, expires_at) VALUES ('engage-run', :o, :e)"),
+            {
+                "o": f"{os.uname().nodename}:{os.getpid()}:x",
+                "e": dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5),
+            },
+        )
+    store.engine.dispose()
+    result = sending.run("run")
+    assert result.exit_code == 75
+    assert result.stderr.startswith("Error: Another `engage run` (")
+
+
+def test_run_takes_over_a_lock_left_by_a_dead_run(sending) -> None:
+    store = open_store(sending.workspace)
+    with store.begin() as c:
+        c.execute(
+            sa.text("INSERT INTO locks (name, owner, expires_at) VALUES ('engage-run', :o, :e)"),
+            {
+                "o": f"{os.uname().nodename}:999999:x",
+                "e": dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5),
+            },
+        )
+    store.engine.dispose()
+    assert sending.run("run").exit_code == 0
+
+
+def test_sender_needs_an_audience(sending) -> None:
+    sending.replace(f"campaigns/{SLUG}.md", 'audience = "newsletter"\n', "")
+    ws = sending.workspace
+    sender = Sender(open_store(ws), ws, campaigns.load(ws, SLUG), provider_for(ws), Options())
+    with pytest.raises(SendError) as caught:
+        sender.run()
+    assert (
+        str(caught.value)
+        == f'{SLUG} has no audience: add audience = "newsletter" to its front matter.'
+    )
