@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -127,12 +128,28 @@ def test_campaigns_list(project) -> None:
     assert result.exit_code == 0
     assert result.output == (
         "SLUG                     SUBJECT                                    KIND"
-        "              SEND_AT\n"
+        "              SEND_AT                    STATUS     SENT\n"
         "doing-with-not-doing-to  Doing with, not doing to: our winter news  newsletter"
-        "        2026-12-03T09:00:00+00:00\n"
+        "        2026-12-03T09:00:00+00:00  scheduled\n"
         "share-your-story         We would love to hear your story           call-for-stories"
-        "  2026-12-10T10:00:00+00:00\n"
+        "  2026-12-10T10:00:00+00:00  scheduled\n"
     )
+
+
+def test_campaigns_list_shows_sending_progress(project, monkeypatch) -> None:
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", "k")
+    project.campaign("draft", "# Draft\n\nHello there.\n")
+    assert project.run("contacts", "import", "samples/contacts.csv").exit_code == 0
+    assert project.run("send", "doing-with-not-doing-to", "--yes", "--limit", "3").exit_code == 0
+    rows = json.loads(project.run("campaigns", "list", "--format", "json").output)
+    assert [(r["slug"], r["status"], r["sent"], r["total"]) for r in rows] == [
+        ("doing-with-not-doing-to", "sending", 3, 7),
+        ("draft", "draft", 0, 0),
+        ("share-your-story", "scheduled", 0, 0),
+    ]
+    assert project.run("send", "doing-with-not-doing-to", "--yes").exit_code == 0
+    table = project.run("campaigns", "list").output.splitlines()
+    assert table[1].endswith("2026-12-03T09:00:00+00:00  sent       7 of 7")
 
 
 def test_campaigns_list_json_and_a_broken_file(project) -> None:

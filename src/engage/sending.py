@@ -544,3 +544,34 @@ class _TestRow:
     first_name: str
     format: str
     status: str
+
+
+@dataclass(frozen=True)
+class CampaignState:
+    """Where a campaign stands: draft, scheduled, sending or sent, with counts."""
+
+    status: str
+    sent: int = 0
+    total: int = 0
+
+
+def campaign_states(store: Store, found: list[Campaign]) -> dict[str, CampaignState]:
+    with store.connect() as connection:
+        rows = connection.execute(
+            sa.select(
+                sends.c.campaign, sends.c.status, sends.c.total, sa.func.count(deliveries.c.id)
+            )
+            .select_from(
+                sends.outerjoin(
+                    deliveries,
+                    sa.and_(deliveries.c.send_id == sends.c.id, deliveries.c.status == "sent"),
+                )
+            )
+            .group_by(sends.c.campaign, sends.c.status, sends.c.total)
+        ).all()
+    known = {campaign: CampaignState(status, sent, total) for campaign, status, total, sent in rows}
+    states = {}
+    for campaign in found:
+        default = "scheduled" if campaign.meta.send_at else "draft"
+        states[campaign.slug] = known.get(campaign.slug, CampaignState(default))
+    return states

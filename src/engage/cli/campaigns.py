@@ -14,7 +14,8 @@ from ..render.build import build as build_campaign
 from ..render.build import sample_recipient, write
 from ..render.findings import Finding
 from ..render.lint import lint as lint_campaign
-from .common import format_option, table, workspace
+from ..sending import campaign_states
+from .common import format_option, store, table, workspace
 
 out_option = click.option(
     "--out",
@@ -105,22 +106,30 @@ def campaigns() -> None:
 @format_option("table", "json")
 @click.pass_context
 def list_campaigns(ctx: click.Context, fmt: str) -> None:
-    """Show each campaign's slug, subject, kind and send time."""
+    """Show each campaign's slug, subject, kind, send time, status and how many were sent.
+
+    Status is draft (no send_at), scheduled, sending or sent.
+    """
     found = campaign_files.all_campaigns(workspace(ctx))
     good = [c for c in found if not isinstance(c, CampaignError)]
+    states = campaign_states(store(ctx), good) if good else {}
     rows = [
         {
             "slug": c.slug,
             "subject": c.meta.subject,
             "kind": c.meta.kind,
             "send_at": c.meta.send_at.isoformat() if c.meta.send_at else "",
+            "status": states[c.slug].status,
+            "sent": states[c.slug].sent,
+            "total": states[c.slug].total,
         }
         for c in good
     ]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
     elif rows:
-        click.echo(table(["slug", "subject", "kind", "send_at"], rows))
+        shown = [{**r, "sent": f"{r['sent']} of {r['total']}" if r["total"] else ""} for r in rows]
+        click.echo(table(["slug", "subject", "kind", "send_at", "status", "sent"], shown))
     else:
         click.echo("No campaigns yet. Add a Markdown file to campaigns/.")
     broken = [c for c in found if isinstance(c, CampaignError)]
