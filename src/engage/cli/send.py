@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
@@ -83,14 +84,10 @@ def _confirm(ctx: click.Context, sender: Sender) -> None:
 
 def _progress():  # noqa: ANN202
     """A progress line with rate and time left on a terminal; a plain line per batch otherwise."""
-    started: list[float] = []
+    started = time.monotonic()
 
     def show(done: int, total: int) -> None:
-        import time
-
-        if not started:
-            started.append(time.monotonic())
-        elapsed = max(time.monotonic() - started[0], 1e-6)
+        elapsed = max(time.monotonic() - started, 1e-6)
         rate = done / elapsed
         left = (total - done) / rate if rate and total > done else 0
         line = f"{done:,} of {total:,} handed over, {rate:,.0f} a second, about {left:,.0f} s left"
