@@ -77,6 +77,7 @@ class Email:
     from_: str = field(default="", metadata={"toml": "from"})
     reply_domain: str = ""
     rate_per_second: float | None = None
+    timeout: float = 30.0  # seconds to wait for a provider's answer
     mailgun: Mailgun = field(default_factory=Mailgun)
     postmark: Postmark = field(default_factory=Postmark)
     sendgrid: SendGrid = field(default_factory=SendGrid)

@@ -19,8 +19,6 @@ from ..config import secret
 from ..render.personal import FIELDS
 from .base import AuthFailed, Batch, Item, Outcome, Provider, TryLater
 
-TIMEOUT = (5, 30)  # connect, read
-
 
 class BatchRefused(Exception):
     """The provider refused the whole batch (a 4xx other than auth); the reason is given."""
@@ -51,7 +49,8 @@ class HttpProvider(Provider):
 
     def post(self, url: str, **kwargs: object) -> requests.Response:
         try:
-            response = self.session.post(url, timeout=TIMEOUT, **kwargs)  # type: ignore[arg-type]
+            timeout = (min(5.0, self.config.timeout), self.config.timeout)  # connect, read
+            response = self.session.post(url, timeout=timeout, **kwargs)  # type: ignore[arg-type]
         except requests.Timeout:
             raise TryLater(f"{self.title} did not answer in time") from None
         except requests.ConnectionError as exc:
