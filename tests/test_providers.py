@@ -9,7 +9,6 @@ import pytest
 import sqlalchemy as sa
 
 from engage.store import open_store
-from engage.store.schema import deliveries
 from engage.tokens import Signer
 
 from .fakes import FakeMailgun, FakePostmark, FakeSendGrid
