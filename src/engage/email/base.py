@@ -8,8 +8,11 @@ go through later (rate limits, outages, time-outs).
 
 from __future__ import annotations
 
+import binascii
+import email.header
 import email.policy
 import email.utils
+import secrets
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -104,8 +107,35 @@ class Batch:
         message = self.built.personalise(item.recipient, variant)
         return Message(html="" if self.variant == "plain" else message.html, text=message.text)
 
+    def raw(self, item: Item) -> bytes:
+        """The whole message as bytes, ready for SMTP or an .eml file (CRLF line ends).
+
+        Written directly rather than through email.message, which takes about 4 ms a message;
+        this takes a few hundred microseconds. `mime()` gives the same message as an object.
+        """
+        body = self.rendered(item)
+        lines = [
+            f"From: {_encoded_address(self.sender)}",
+            f"To: {_encoded_address(item.to)}",
+            f"Subject: {_encoded(self.subject)}",
+            f"Date: {email.utils.formatdate(usegmt=True)}",
+            *(f"{name}: {value}" for name, value in self.headers(item).items()),
+            "MIME-Version: 1.0",
+        ]
+        text_part = _qp_part("plain", body.text)
+        if not body.html:
+            return ("\r\n".join(lines) + "\r\n").encode("ascii") + text_part
+        boundary = f"=_engage_{secrets.token_hex(12)}"
+        lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+        mark = f"--{boundary}\r\n".encode("ascii")
+        end = f"--{boundary}--\r\n".encode("ascii")
+        return (
+            head + mark + text_part + b"\r\n" + mark + _qp_part("html", body.html) + b"\r\n" + end
+        )
+
     def mime(self, item: Item) -> EmailMessage:
-        """The whole message, as it would leave an SMTP server."""
+        """The whole message as an email.message object."""
         message = EmailMessage(policy=POLICY)
         message["From"] = self.sender
         message["To"] = item.to
@@ -118,6 +148,27 @@ class Batch:
         if body.html:
             message.add_alternative(body.html, subtype="html", charset="utf-8")
         return message
+
+
+def _encoded(value: str) -> str:
+    """A header value; anything beyond ASCII in RFC 2047 form."""
+    if value.isascii():
+        return value
+    return email.header.Header(value, "utf-8").encode()
+
+
+def _encoded_address(value: str) -> str:
+    name, address = email.utils.parseaddr(value)
+    return email.utils.formataddr((name, address), charset="utf-8")
+
+
+def _qp_part(subtype: str, content: str) -> bytes:
+    """A body part in quoted-printable UTF-8, so no line is longer than SMTP allows."""
+    encoded = binascii.b2a_qp(content.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    ).encode("ascii") + encoded
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ class Outbox(Provider):
         folder.mkdir(parents=True, exist_ok=True)
         outcomes = []
         for item in batch.items:
-            data = batch.mime(item).as_bytes()
+            data = batch.raw(item)
             name = f"{item.delivery_id:07d}-{_safe(item.email)}.eml"
             temporary = folder / f".{name}.tmp"
             temporary.write_bytes(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import smtplib
+from email.utils import parseaddr
 import ssl
 
 from ..config import secret
@@ -68,7 +69,8 @@ class Smtp(Provider):
     def _send_one(self, batch: Batch, item) -> Outcome:  # noqa: ANN001
         assert self.connection is not None
         try:
-            refused = self.connection.send_message(batch.mime(item), to_addrs=[item.email])
+            envelope_from = parseaddr(batch.sender)[1]
+            refused = self.connection.sendmail(envelope_from, [item.email], batch.raw(item))
         except smtplib.SMTPRecipientsRefused as exc:
             code, reason = exc.recipients.get(item.email, (0, b""))
             return Outcome(item.delivery_id, False, error=f"{code} {_text(reason)}")

@@ -1,0 +1,189 @@
+"""engage send, end to end, in its own process, as cron would run it.
+
+Part 1: N recipients (default 100,000) through a fake Mailgun API on loopback that waits 50 ms
+before answering each call. Measured: wall time from start to "sent", the sending process's
+peak memory, and that the fake accepted every address exactly once.
+
+Part 2: M recipients (default 2,000) over SMTP to a local aiosmtpd sink, by `engage send` and
+by `mailmerge` (the PyPI mail merge tool) with the same message, one after the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import csv
+import os
+import platform
+import quopri
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engage import campaigns  # noqa: E402
+from engage.config import load_workspace  # noqa: E402
+from engage.contacts.importer import Options, import_file  # noqa: E402
+from engage.render.build import build, sample_recipient  # noqa: E402
+from engage.store import open_store  # noqa: E402
+from tests.fakes import FakeMailgun  # noqa: E402
+from tests.smtp_sink import SmtpSink  # noqa: E402
+
+SLUG = "doing-with-not-doing-to"
+ENV = {"ENGAGE_SECRET_KEY": "bench-secret", "BENCH_MG_KEY": "key-bench", "ENGAGE_USER": "bench"}
+
+
+def workspace(folder: Path, n: int, provider: str, settings: str) -> Path:
+    root = folder / f"ws-{n}"
+    root.mkdir()
+    for name in ("templates", "campaigns", "audiences"):
+        shutil.copytree(ROOT / name, root / name)
+    config = (ROOT / "engage.toml").read_text()
+    config = config.replace('provider = "outbox"', f'provider = "{provider}"')
+    (root / "engage.toml").write_text(config + "\n" + settings)
+    with (root / "people.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["email", "name", "first_name", "tags", "format"])
+        for i in range(n):
+            fmt = ("html", "html", "html", "plain", "large-print")[i % 5]
+            writer.writerow([f"person{i}@example.org", f"Person {i}", "Person", "newsletter", fmt])
+    ws = load_workspace(root / "engage.toml")
+    store = open_store(ws)
+    import_file(store, root / "people.csv", Options(wording="Yes", actor="bench"))
+    store.engine.dispose()
+    return root
+
+
+def engage_send(root: Path) -> tuple[float, float]:
+    """Seconds, and the peak RSS (MB) of the sending process."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "engage", "--workspace", str(root), "send", SLUG, "--yes"],
+        check=True,
+        env={**os.environ, **ENV},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    seconds = time.perf_counter() - started
+    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def part_one(folder: Path, n: int) -> None:
+    fake = FakeMailgun(api_key="key-bench", domain="mg.example.org", delay=0.05)
+    fake.keep_bodies = False
+    fake.start()
+    try:
+        settings = (
+            '[email.mailgun]\ndomain = "mg.example.org"\n'
+            f'base_url = "{fake.url}"\napi_key_env = "BENCH_MG_KEY"\n'
+        )
+        root = workspace(folder, n, "mailgun", settings)
+        seconds, peak = engage_send(root)
+        counts = collections.Counter(m["email"] for m in fake.messages)
+        once = len(counts) == n and max(counts.values()) == 1
+        calls = sum(1 for r in fake.requests if r.path.endswith("/messages"))
+        print(
+            f"Mailgun-style API (50 ms a call): {n:,} recipients in {seconds:.1f} s "
+            f"({n / seconds:,.0f} a second, {calls} calls); peak RSS of the sender {peak:.0f} MB; "
+            f"every recipient exactly once: {'yes' if once else 'NO'}"
+        )
+    finally:
+        fake.stop()
+
+
+def mailmerge_files(folder: Path, root: Path, m: int, port: int) -> list[str]:
+    ws = load_workspace(root / "engage.toml")
+    built = build(ws, campaigns.load(ws, SLUG))
+    sample = sample_recipient(ws, campaigns.load(ws, SLUG))
+    message = built.personalise(sample)
+    html = message.html.replace("Hello Sam,", "Hello {{first_name}},")
+    text = message.text.replace("Hello Sam,", "Hello {{first_name}},")
+
+    def part(kind: str, body: str) -> str:  # quoted-printable keeps lines under SMTP's limit
+        encoded = quopri.encodestring(body.encode()).decode()
+        return (
+            f"--engagebench\nContent-Type: text/{kind}; charset=utf-8\n"
+            f"Content-Transfer-Encoding: quoted-printable\n\n{encoded}\n"
+        )
+
+    template = (
+        "TO: {{email}}\nSUBJECT: Doing with, not doing to: our winter news\n"
+        "FROM: Get Yourself Active <news@example.org>\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/alternative; boundary="engagebench"\n\n'
+        + part("plain", text)
+        + part("html", html)
+        + "--engagebench--\n"
+    )
+    (folder / "template.txt").write_text(template)
+    with (folder / "database.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["email", "first_name"])
+        writer.writerows([f"person{i}@example.org", "Person"] for i in range(m))
+    (folder / "server.conf").write_text(
+        f"[smtp_server]\nhost = 127.0.0.1\nport = {port}\nsecurity = Never\n"
+    )
+    return [
+        "--no-dry-run",
+        "--no-limit",
+        "--output-format",
+        "raw",
+        "--template",
+        str(folder / "template.txt"),
+        "--database",
+        str(folder / "database.csv"),
+        "--config",
+        str(folder / "server.conf"),
+    ]
+
+
+def part_two(folder: Path, m: int) -> None:
+    sink = SmtpSink().start()
+    try:
+        settings = f'[email.smtp]\nhost = "127.0.0.1"\nport = {sink.port}\nsecurity = "none"\n'
+        root = workspace(folder, m, "smtp", settings)
+        seconds, _ = engage_send(root)
+        ours = len(sink.received)
+        sink.received.clear()
+        args = mailmerge_files(folder, root, m, sink.port)
+        started = time.perf_counter()
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "mailmerge"), *args], capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            sys.exit(f"mailmerge failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        theirs_seconds = time.perf_counter() - started
+        theirs = len(sink.received)
+        ours_rate, theirs_rate = ours / seconds, theirs / theirs_seconds
+        print(
+            f"SMTP to a local aiosmtpd sink, {m:,} messages: engage {ours_rate:,.0f} a second "
+            f"({ours} in {seconds:.1f} s, one connection); mailmerge {theirs_rate:,.0f} a second "
+            f"({theirs} in {theirs_seconds:.1f} s); engage is {ours_rate / theirs_rate:.1f}x"
+        )
+    finally:
+        sink.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=100_000)
+    parser.add_argument("--smtp", type=int, default=2_000)
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"{platform.python_implementation()} {platform.python_version()}"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        if args.n:
+            part_one(Path(folder), args.n)
+        if args.smtp:
+            part_two(Path(folder), args.smtp)
+
+
+if __name__ == "__main__":
+    main()
