@@ -243,13 +243,15 @@ class Sender:
         rate = self.workspace.config.email.rate_per_second
         started = time.monotonic()
         with self.provider:
-            while self.options.limit is None or report.this_run < self.options.limit:
+            formats = list(VARIANT)  # one format at a time, so each batch is one provider call
+            while formats and (self.options.limit is None or report.this_run < self.options.limit):
                 size = self.provider.batch_size
                 if self.options.limit is not None:
                     size = min(size, self.options.limit - report.this_run)
-                claimed = self.claim(send_id, size)
+                claimed = self.claim(send_id, size, formats[0])
                 if not claimed:
-                    return
+                    formats.pop(0)
+                    continue
                 for batch in self.batches(built, sign, send_id, claimed):
                     if not self.deliver(batch, report):
                         return
@@ -301,18 +303,23 @@ class Sender:
         report.total = len(rows)
         return report
 
-    def claim(self, send_id: int, size: int) -> list[sa.Row]:
-        """Take up to `size` pending rows for this sender, in one statement."""
+    def claim(self, send_id: int, size: int, fmt: str) -> list[sa.Row]:
+        """Take up to `size` pending rows of people who want `fmt`, in one statement."""
         batch = uuid.uuid4().hex
         with self.store.begin() as connection:
             pick = (
                 sa.select(deliveries.c.id)
-                .where(deliveries.c.send_id == send_id, deliveries.c.status == "pending")
+                .join(contacts, contacts.c.id == deliveries.c.contact_id)
+                .where(
+                    deliveries.c.send_id == send_id,
+                    deliveries.c.status == "pending",
+                    contacts.c.format == fmt,
+                )
                 .order_by(deliveries.c.id)
                 .limit(size)
             )
             if connection.dialect.name == "postgresql":
-                pick = pick.with_for_update(skip_locked=True)
+                pick = pick.with_for_update(skip_locked=True, of=deliveries)
             connection.execute(
                 deliveries.update()
                 .where(deliveries.c.id.in_(pick.scalar_subquery()))

@@ -13,8 +13,6 @@ variables already substituted. Standard library only, so benchmark scripts can u
 from __future__ import annotations
 
 import base64
-import email.parser
-import email.policy
 import json
 import re
 import secrets
@@ -23,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import collapse_rfc2231_value, getaddresses
+from email.utils import getaddresses
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -335,16 +333,28 @@ def _parse_body(content_type: str, raw: bytes) -> tuple[Any, str | None]:
         return None, f"{type(exc).__name__}: {exc}"
 
 
+_DISPOSITION = re.compile(rb'^content-disposition:[^\r\n]*?\bname="([^"]*)"', re.I | re.M)
+
+
 def _parse_multipart(content_type: str, raw: bytes) -> list[tuple[str, str | bytes]]:
-    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
-    parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
-    if not parsed.is_multipart() or parsed.defects:
-        raise ValueError(f"malformed multipart body: {parsed.defects}")
+    """multipart/form-data as clients send it (no transfer encodings), split by its boundary.
+    Written by hand: the email package takes a third of a second for a 1,000-recipient call."""
+    found = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not found:
+        raise ValueError("multipart body without a boundary")
+    delimiter = b"--" + found[1].encode("latin-1")
+    chunks = raw.split(delimiter)
+    if len(chunks) < 3 or not chunks[-1].startswith(b"--"):
+        raise ValueError("malformed multipart body: no closing boundary")
     fields: list[tuple[str, str | bytes]] = []
-    for part in parsed.iter_parts():
-        name = collapse_rfc2231_value(part.get_param("name", "", "content-disposition"))
-        payload = part.get_payload(decode=True) or b""
-        fields.append((name, payload if part.get_filename() else payload.decode("utf-8")))
+    for chunk in chunks[1:-1]:
+        head, separator, body = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        name = _DISPOSITION.search(head)
+        if not separator or not name:
+            raise ValueError("malformed multipart body: a part has no name")
+        payload = body.removesuffix(b"\r\n")
+        is_file = b"filename=" in head.lower()
+        fields.append((name[1].decode("utf-8"), payload if is_file else payload.decode("utf-8")))
     return fields
 
 
@@ -428,6 +438,8 @@ class FakeMailgun(FakeProvider):
                 code, reason = rejection
                 raise _Invalid(code or 400, reason or f"'to' address {address} was rejected")
 
+        if not self.keep_bodies:  # a benchmark: check the request, skip filling in each body
+            return [{"email": address, "provider_id": provider_id} for _, address in recipients]
         accepted = []
         for to, address in recipients:
             own = variables.get(address, {})

@@ -14,7 +14,6 @@ import email.policy
 import email.utils
 import secrets
 from dataclasses import dataclass, field
-from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any
 
@@ -66,7 +65,7 @@ class Item:
     @property
     def to(self) -> str:
         name = " ".join(self.name.split())  # a name never adds a line to a header
-        return str(Address(display_name=name, addr_spec=self.email)) if name else self.email
+        return email.utils.formataddr((name, self.email)) if name else self.email
 
 
 @dataclass

@@ -65,7 +65,7 @@ class Mailgun(HttpProvider):
         response = self.post(
             f"{settings.base_url.rstrip('/')}/v3/{settings.domain}/messages",
             auth=("api", self.key()),
-            data=data,
+            files=[(name, (None, value)) for name, value in data],  # multipart: no %-escaping
         )
         if response.status_code == 404:
             from .base import ProviderError

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import smtplib
-from email.utils import parseaddr
 import ssl
+from email.utils import parseaddr
 
 from ..config import secret
 from .base import AuthFailed, Batch, Outcome, Provider, TryLater
