@@ -8,12 +8,14 @@ import email
 import email.policy
 import os
 import re
+import time
 
 import pytest
 import sqlalchemy as sa
 
 from engage import campaigns
 from engage.email import provider_for
+from engage.scheduler import Busy, run_lock
 from engage.sending import Options, Sender, SendError
 from engage.store import open_store
 from engage.store.schema import deliveries, sends
@@ -369,3 +371,42 @@ def test_sender_needs_an_audience(sending) -> None:
         str(caught.value)
         == f'{SLUG} has no audience: add audience = "newsletter" to its front matter.'
     )
+
+
+def test_rate_per_second_caps_the_pace(sending) -> None:
+    sending.replace(
+        "engage.toml",
+        'reply_domain = "replies.example.org"',
+        'reply_domain = "replies.example.org"\nrate_per_second = 2',
+    )
+    started = time.monotonic()
+    result = sending.run("send", SLUG, "--yes")
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 0
+    assert len(outbox(sending)) == 3
+    assert elapsed >= 1.0  # three messages at two a second cannot all go in under a second
+
+
+def test_sending_on_each_database(sending, db_url, monkeypatch) -> None:
+    """The claim (FOR UPDATE SKIP LOCKED on PostgreSQL) and resume, on SQLite and PostgreSQL."""
+    monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
+    path = sending.write("people.csv", PEOPLE)
+    assert sending.run("contacts", "import", str(path)).exit_code == 0
+    first = sending.run("send", SLUG, "--yes", "--limit", "2")
+    assert first.exit_code == 0, first.output
+    assert len(outbox(sending)) == 2
+    second = sending.run("send", SLUG, "--yes")
+    assert second.stdout.splitlines()[-1] == f"{SLUG} is sent."
+    assert sorted(outbox(sending)) == ["ann@example.org", "bo@example.org", "cy@example.org"]
+
+
+def test_run_lock_on_each_database(sending, db_url, monkeypatch) -> None:
+    monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
+    store = open_store(sending.workspace)
+    try:
+        with run_lock(store), pytest.raises(Busy), run_lock(store):
+            pass
+        with run_lock(store):  # free again once released
+            pass
+    finally:
+        store.engine.dispose()

@@ -246,6 +246,8 @@ class Sender:
             formats = list(VARIANT)  # one format at a time, so each batch is one provider call
             while formats and (self.options.limit is None or report.this_run < self.options.limit):
                 size = self.provider.batch_size
+                if rate:  # never more in one go than a second's worth
+                    size = min(size, max(1, int(rate)))
                 if self.options.limit is not None:
                     size = min(size, self.options.limit - report.this_run)
                 claimed = self.claim(send_id, size, formats[0])
