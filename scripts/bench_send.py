@@ -61,7 +61,7 @@ def workspace(folder: Path, n: int, provider: str, settings: str) -> Path:
 
 
 def engage_send(root: Path) -> tuple[float, float]:
-    """Seconds, and the peak RSS (MB) of the sending process."""
+    """Seconds, and the peak RSS (MB) of the sending process; prints its CPU time."""
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "engage", "--workspace", str(root), "send", SLUG, "--yes"],
@@ -71,7 +71,9 @@ def engage_send(root: Path) -> tuple[float, float]:
         stderr=subprocess.DEVNULL,
     )
     seconds = time.perf_counter() - started
-    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"  (the sending process used {usage.ru_utime + usage.ru_stime:.1f} s of CPU)")
+    return seconds, usage.ru_maxrss / 1024
 
 
 def part_one(folder: Path, n: int) -> None:

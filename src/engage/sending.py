@@ -14,6 +14,7 @@ senders can share a campaign and no row is ever claimed twice.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import random
@@ -21,7 +22,8 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 
@@ -240,28 +242,46 @@ class Sender:
     def _loop(
         self, built: Built, sign: Signer, send_id: int, report: Report, progress: Progress | None
     ) -> None:
+        """Prepare the next batch while the provider works on this one (one call at a time)."""
         rate = self.workspace.config.email.rate_per_second
         started = time.monotonic()
-        with self.provider:
-            formats = list(VARIANT)  # one format at a time, so each batch is one provider call
-            while formats and (self.options.limit is None or report.this_run < self.options.limit):
+        queued: list[tuple[Batch, Future[list[Outcome]]]] = []
+        with self.provider, ThreadPoolExecutor(1, thread_name_prefix="engage-send") as pool:
+            try:
+                for batch in self._batches(built, sign, send_id):
+                    queued.append((batch, pool.submit(self._hand_over, batch)))
+                    if len(queued) == 2 and not self._settle(*queued.pop(0), report):
+                        return
+                    if progress and report.this_run:
+                        progress(report.this_run, self.remaining_total(send_id))
+                    if rate:
+                        time.sleep(max(0.0, report.this_run / rate - (time.monotonic() - started)))
+                while queued:
+                    if not self._settle(*queued.pop(0), report):
+                        return
+                    if progress:
+                        progress(report.this_run, self.remaining_total(send_id))
+            finally:
+                for batch, future in queued:  # stopping early: settle what was queued
+                    self._abandon(batch, future, report)
+
+    def _batches(self, built: Built, sign: Signer, send_id: int) -> Iterator[Batch]:
+        """Claim and prepare batches, one format at a time so each batch is one call."""
+        rate = self.workspace.config.email.rate_per_second
+        handed = 0
+        for fmt in VARIANT:
+            while self.options.limit is None or handed < self.options.limit:
                 size = self.provider.batch_size
                 if rate:  # never more in one go than a second's worth
                     size = min(size, max(1, int(rate)))
                 if self.options.limit is not None:
-                    size = min(size, self.options.limit - report.this_run)
-                claimed = self.claim(send_id, size, formats[0])
+                    size = min(size, self.options.limit - handed)
+                claimed = self.claim(send_id, size, fmt)
                 if not claimed:
-                    formats.pop(0)
-                    continue
+                    break
                 for batch in self.batches(built, sign, send_id, claimed):
-                    if not self.deliver(batch, report):
-                        return
-                    report.this_run += len(batch.items)
-                    if progress:
-                        progress(report.this_run, self.remaining_total(send_id))
-                    if rate:
-                        time.sleep(max(0.0, report.this_run / rate - (time.monotonic() - started)))
+                    handed += len(batch.items)
+                    yield batch
 
     def _release(self, send_id: int) -> None:
         """Rows this sender claimed but never handed over go back to pending."""
@@ -408,10 +428,9 @@ class Sender:
             unsubscribe_mailto=f"mailto:{mailbox}?subject=unsubscribe",
         )
 
-    def deliver(self, batch: Batch, report: Report) -> bool:
-        """Hand one batch over, with retries; False when the send must stop here."""
-        ids = [item.delivery_id for item in batch.items]
-        with self.store.begin() as connection:
+    def _mark_sending(self, batch: Batch) -> None:
+        """Recorded before the provider sees the batch: if engage dies now, these are unknown."""
+        with self.store.begin() as connection:  # type: ignore[union-attr]
             connection.execute(
                 deliveries.update()
                 .where(deliveries.c.id == sa.bindparam("id_"))
@@ -422,30 +441,52 @@ class Sender:
                 ),
                 [{"id_": i.delivery_id, "mid": i.message_id} for i in batch.items],
             )
+
+    def _hand_over(self, batch: Batch) -> list[Outcome]:
+        """In the sending thread: mark the batch sending, then the provider call, retried
+        with backoff and jitter. Only the batch being handed over is ever marked sending."""
+        self._mark_sending(batch)
         wait = self.options.backoff
         for attempt in range(1, self.options.max_tries + 1):
             try:
-                outcomes = self.provider.send_batch(batch)
+                return self.provider.send_batch(batch)
             except TryLater as exc:
                 if attempt == self.options.max_tries:
-                    self._set(ids, status="pending", batch=None, owner=None, error=str(exc))
-                    report.problems.append(f"{exc}; {len(ids)} left for the next run")
-                    return False
-                delay = (
-                    exc.retry_after if exc.retry_after is not None else wait * (1 + random.random())
-                )
+                    raise
+                jitter = wait * (1 + random.random())
+                delay = exc.retry_after if exc.retry_after is not None else jitter
                 time.sleep(min(delay, self.options.max_wait))
                 wait *= 2
-                continue
-            except ProviderError:
-                self._set(ids, status="pending", batch=None, owner=None)
-                raise
-            except BaseException:
-                self._set(ids, status="unknown", error="engage stopped while handing these over")
-                raise
-            self.record(outcomes)
-            return True
-        return False
+        raise AssertionError("unreachable")
+
+    def _settle(self, batch: Batch, future: Future[list[Outcome]], report: Report) -> bool:
+        """Record how a batch went; False when the send must stop here."""
+        ids = [item.delivery_id for item in batch.items]
+        try:
+            outcomes = future.result()
+        except TryLater as exc:
+            self._set(ids, status="pending", batch=None, owner=None, error=str(exc))
+            report.problems.append(f"{exc}; {len(ids)} left for the next run")
+            return False
+        except ProviderError:
+            self._set(ids, status="pending", batch=None, owner=None)
+            raise
+        except BaseException:
+            self._set(ids, status="unknown", error="engage stopped while handing these over")
+            raise
+        self.record(outcomes)
+        report.this_run += len(ids)
+        return True
+
+    def _abandon(self, batch: Batch, future: Future[list[Outcome]], report: Report) -> None:
+        """A queued batch when the send stops: never started → pending; started → recorded."""
+        if future.cancel():
+            self._set(
+                [i.delivery_id for i in batch.items], status="pending", batch=None, owner=None
+            )
+            return
+        with contextlib.suppress(ProviderError):
+            self._settle(batch, future, report)
 
     def record(self, outcomes: list[Outcome]) -> None:
         at = core.now()

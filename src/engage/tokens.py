@@ -9,7 +9,6 @@ part of an email address before the @ even when a mail system changes its case.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 
 from .config import Workspace, secret
@@ -39,7 +38,7 @@ class Signer:
         self._key = key.encode("utf-8")
 
     def _signature(self, kind: str, body: str) -> str:
-        digest = hmac.new(self._key, f"{kind}:{body}".encode(), hashlib.sha256).digest()
+        digest = hmac.digest(self._key, f"{kind}:{body}".encode(), "sha256")
         return base64.b32encode(digest[:SIGNATURE_BYTES]).decode("ascii").lower()
 
     def sign(self, kind: str, *numbers: int) -> str:

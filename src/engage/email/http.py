@@ -149,9 +149,12 @@ class _Tags:
         return self._values
 
 
-def merge_values(item: Item) -> dict[str, str]:
-    """One person's values for merged_bodies' tags."""
+def merge_values(batch: Batch, item: Item) -> dict[str, str]:
+    """One person's values for merged_bodies' tags: only the fields the layouts use."""
+    variant = "standard" if batch.variant == "plain" else batch.variant
+    html_fields = () if batch.variant == "plain" else batch.built.html[variant].fields
+    text_fields = batch.built.text.fields
     plain = dict(zip(FIELDS, item.recipient.values(), strict=True))
-    values = {f"t_{k}": v for k, v in plain.items()}
-    values.update({f"h_{k}": str(escape(v)) for k, v in plain.items()})
+    values = {f"t_{k}": plain[k] for k in text_fields}
+    values.update({f"h_{k}": str(escape(plain[k])) for k in html_fields})
     return values

@@ -40,7 +40,7 @@ class Mailgun(HttpProvider):
         for item in items:
             headers = batch.headers(item)
             variables[item.email] = {
-                **merge_values(item),
+                **merge_values(batch, item),
                 "list_unsubscribe": headers["List-Unsubscribe"],
                 "message_id": headers["Message-ID"],
                 "reply_to": headers.get("Reply-To", ""),

@@ -63,7 +63,7 @@ class SendGrid(HttpProvider):
         reply_to = headers.pop("Reply-To", "")
         personalization = {
             "to": [to],
-            "substitutions": {tag(k): v for k, v in merge_values(item).items()},
+            "substitutions": {tag(k): v for k, v in merge_values(batch, item).items()},
             "headers": headers,
             "custom_args": {"engage_delivery": str(item.delivery_id)},
         }
