@@ -109,7 +109,9 @@ def test_sigkill_mid_send_then_rerun_mails_everyone_once(project) -> None:
         sink.stop()
 
 
-def test_two_senders_at_once_share_the_work(project) -> None:
+def test_two_senders_at_once_share_the_work(project, db_url, monkeypatch) -> None:
+    """On SQLite the claims take turns; on PostgreSQL they skip each other's locked rows."""
+    monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
     many_people(project)
     sink = SmtpSink(password="pw", delay=0.002).start()
     try:

@@ -139,8 +139,14 @@ class Sender:
 
     def start(self) -> int:
         """The send's id; the first time, snapshot the audience into deliveries."""
+        try:
+            return self._start()
+        except sa.exc.IntegrityError:  # another sender started it at the same moment
+            return self._start()
+
+    def _start(self) -> int:
         slug = self.campaign.slug
-        with self.store.begin() as connection:
+        with self.store.begin() as connection:  # type: ignore[union-attr]
             existing = connection.execute(
                 sa.select(sends.c.id).where(sends.c.campaign == slug)
             ).scalar()

@@ -64,6 +64,7 @@ def import_file(store: Store, path: Path, options: Options, shown: str | None = 
     contact_file = ContactFile(path, shown)
     report = Report(file=contact_file.shown, header=contact_file.header, dry_run=options.dry_run)
     with store.connect() as connection:
+        connection = connection.execution_options(engage_write=True)
         transaction = connection.begin()
         try:
             run = _Run(connection, options, report, contact_file.shown)

@@ -36,9 +36,15 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[sa.Connection]:
-        """One transaction: everything in it is stored, or nothing is."""
-        with self.engine.begin() as connection:
-            yield connection
+        """One transaction that writes: everything in it is stored, or nothing is.
+
+        On SQLite it starts with BEGIN IMMEDIATE, taking the write lock at once (waiting up to
+        the busy timeout), so a transaction that reads and then writes never finds that
+        another process wrote in between."""
+        with self.engine.connect() as connection:
+            connection = connection.execution_options(engage_write=True)
+            with connection.begin():
+                yield connection
 
     @contextmanager
     def connect(self) -> Iterator[sa.Connection]:
@@ -101,7 +107,13 @@ def make_engine(url: str) -> sa.Engine:
         raise StoreError(f"Cannot use the database URL {url}: {exc}") from None
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _sqlite_begin(connection: sa.Connection) -> None:
+    write = connection.get_execution_options().get("engage_write")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
@@ -110,6 +122,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    dbapi_connection.isolation_level = None  # engage says BEGIN itself (see _sqlite_begin)
 
 
 @contextmanager
