@@ -47,14 +47,10 @@ def resolve(workspace: Workspace, ref: str) -> Path:
         if as_path.is_file():
             return as_path.resolve()
         raise CampaignError(f"No campaign file at {ref}. Check the path, or give the slug.")
-    path = workspace.campaigns_dir / f"{ref}.md"
-    if path.is_file():
-        return path
-    known = ", ".join(c.stem for c in sorted(workspace.campaigns_dir.glob("*.md"))) or "none"
-    raise CampaignError(
-        f"No campaign '{ref}': looked for campaigns/{ref}.md in {workspace.root}. "
-        f"Campaigns here: {known}."
-    )
+    found = workspace.named_file("campaigns", ref, ".md")
+    if found is None:
+        raise CampaignError(workspace.not_found("campaigns", ref, ".md", "campaign"))
+    return found
 
 
 def load(workspace: Workspace, ref: str) -> Campaign:

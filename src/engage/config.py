@@ -118,6 +118,19 @@ class Workspace:
     def audiences_dir(self) -> Path:
         return self.root / "audiences"
 
+    def named_file(self, folder: str, name: str, suffix: str) -> Path | None:
+        """folder/NAME.suffix, if it exists."""
+        path = self.root / folder / f"{name}{suffix}"
+        return path if path.is_file() else None
+
+    def not_found(self, folder: str, name: str, suffix: str, what: str) -> str:
+        """Where we looked for a named file, and what is there instead."""
+        known = ", ".join(p.stem for p in sorted((self.root / folder).glob(f"*{suffix}"))) or "none"
+        return (
+            f"No {what} '{name}': looked for {folder}/{name}{suffix} in {self.root}. "
+            f"{what.capitalize()}s here: {known}."
+        )
+
     def relative(self, path: Path) -> str:
         """A path as a person would type it from the workspace root."""
         try:

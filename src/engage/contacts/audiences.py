@@ -55,14 +55,10 @@ class Audience:
 
 def resolve(workspace: Workspace, name: str) -> Path:
     """The file for audience `name`: audiences/NAME.toml."""
-    path = workspace.audiences_dir / f"{name}.toml"
-    if NAME.fullmatch(name) and path.is_file():
-        return path
-    known = ", ".join(p.stem for p in sorted(workspace.audiences_dir.glob("*.toml"))) or "none"
-    raise AudienceError(
-        f"No audience '{name}': looked for audiences/{name}.toml in {workspace.root}. "
-        f"Audiences here: {known}."
-    )
+    found = workspace.named_file("audiences", name, ".toml") if NAME.fullmatch(name) else None
+    if found is None:
+        raise AudienceError(workspace.not_found("audiences", name, ".toml", "audience"))
+    return found
 
 
 def load(workspace: Workspace, name: str) -> Audience:

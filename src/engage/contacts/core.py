@@ -165,7 +165,8 @@ def get(connection: sa.Connection, email: str) -> Contact:
     return found
 
 
-def tags_of(connection: sa.Connection, ids: list[int]) -> dict[int, list[str]]:
+def tags_of(connection: sa.Connection, ids: list[int] | sa.Select) -> dict[int, list[str]]:
+    """Tag names for each contact id in `ids` (a list, or a query of ids)."""
     found: dict[int, list[str]] = {}
     query = (
         sa.select(contact_tags.c.contact_id, tags.c.name)
@@ -408,15 +409,7 @@ def listing(
         ids = ids.where(contacts.c.id.in_(tagged))
     if within is not None:
         ids = ids.where(contacts.c.id.in_(within))
-    rows = connection.execute(sa.select(*CONTACT_COLUMNS).where(contacts.c.id.in_(ids)))
-    names: dict[int, list[str]] = {}
-    rows = rows.all()
-    tag_query = (
-        sa.select(contact_tags.c.contact_id, tags.c.name)
-        .join(tags, tags.c.id == contact_tags.c.tag_id)
-        .where(contact_tags.c.contact_id.in_(ids))
-    )
-    for contact_id, name in connection.execute(tag_query):
-        names.setdefault(contact_id, []).append(name)
+    rows = connection.execute(sa.select(*CONTACT_COLUMNS).where(contacts.c.id.in_(ids))).all()
+    names = tags_of(connection, ids)
     found = [Contact(*row, tags=sorted(names.get(row[0], []))) for row in rows]
     return sorted(found, key=lambda c: c.email)  # code-point order, the same on every database
