@@ -102,9 +102,9 @@ class Batch:
         }
 
     def rendered(self, item: Item) -> Message:
-        variant = "standard" if self.variant == "plain" else self.variant
-        message = self.built.personalise(item.recipient, variant)
-        return Message(html="" if self.variant == "plain" else message.html, text=message.text)
+        if self.variant == "plain":  # no HTML part at all, so none is made
+            return Message(html="", text=self.built.text.render(item.recipient))
+        return self.built.personalise(item.recipient, self.variant)
 
     def raw(self, item: Item) -> bytes:
         """The whole message as bytes, ready for SMTP or an .eml file (CRLF line ends).
