@@ -52,6 +52,8 @@ class Postmark:
     server_token_env: str = "POSTMARK_SERVER_TOKEN"
     message_stream: str = "broadcast"
     base_url: str = "https://api.postmarkapp.com"
+    webhook_user: str = "postmark"  # the HTTP Basic user in the webhook URL you give Postmark
+    webhook_password_env: str = "POSTMARK_WEBHOOK_PASSWORD"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class SendGrid:
     __unknown_key_hint__ = SECRET_HINT
     api_key_env: str = "SENDGRID_API_KEY"
     base_url: str = "https://api.sendgrid.com"
+    webhook_public_key_env: str = "SENDGRID_WEBHOOK_PUBLIC_KEY"  # base64 DER, from SendGrid
+    inbound_user: str = "sendgrid"  # Inbound Parse has no signature: HTTP Basic in its URL
+    inbound_password_env: str = "SENDGRID_INBOUND_PASSWORD"
 
 
 @dataclass(frozen=True)

@@ -162,3 +162,53 @@ locks = Table(
     Column("owner", String(200), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+
+# What the providers tell us about each message. Stored once per provider event id.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("provider", String(32), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("recipient", String(320), nullable=False, default=""),
+    Column("delivery_id", ForeignKey("deliveries.id", ondelete="SET NULL"), nullable=True),
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), nullable=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("raw", JSON, nullable=False),
+    UniqueConstraint("provider", "event_id", name="uq_events_provider_event_id"),
+    Index("ix_events_delivery_id", "delivery_id"),
+)
+
+# Mail that came in (replies, and mail to the unsubscribe address), kept whole.
+inbound = Table(
+    "inbound",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("provider", String(32), nullable=False),
+    Column("dedupe_key", String(300), nullable=False),  # the Message-ID, or a hash of the mail
+    Column("sender", String(320), nullable=False),
+    Column("sender_name", Text, nullable=False, default=""),
+    Column("recipient", String(320), nullable=False, default=""),
+    Column("subject", Text, nullable=False, default=""),
+    Column("text", Text, nullable=False, default=""),
+    Column("html", Text, nullable=False, default=""),
+    Column("message_id", String(300), nullable=False, default=""),
+    Column("in_reply_to", Text, nullable=False, default=""),
+    Column("references", Text, nullable=False, default=""),
+    Column("headers", JSON, nullable=False),
+    Column("raw", JSON, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("dedupe_key", name="uq_inbound_dedupe_key"),
+)
+
+# Counters for rate limits on the web forms (keys are hashes, never addresses or IPs).
+throttle = Table(
+    "throttle",
+    metadata,
+    Column("key", String(80), primary_key=True),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("hits", Integer, nullable=False),
+)
