@@ -113,25 +113,7 @@ class Batch:
         this takes a few hundred microseconds. `mime()` gives the same message as an object.
         """
         body = self.rendered(item)
-        lines = [
-            f"From: {_encoded_address(self.sender)}",
-            f"To: {_encoded_address(item.to)}",
-            f"Subject: {_encoded(self.subject)}",
-            f"Date: {email.utils.formatdate(usegmt=True)}",
-            *(f"{name}: {value}" for name, value in self.headers(item).items()),
-            "MIME-Version: 1.0",
-        ]
-        text_part = _qp_part("plain", body.text)
-        if not body.html:
-            return ("\r\n".join(lines) + "\r\n").encode("ascii") + text_part
-        boundary = f"=_engage_{secrets.token_hex(12)}"
-        lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
-        mark = f"--{boundary}\r\n".encode("ascii")
-        end = f"--{boundary}--\r\n".encode("ascii")
-        return (
-            head + mark + text_part + b"\r\n" + mark + _qp_part("html", body.html) + b"\r\n" + end
-        )
+        return compose(self.sender, item.to, self.subject, self.headers(item), body.text, body.html)
 
     def mime(self, item: Item) -> EmailMessage:
         """The whole message as an email.message object."""
@@ -147,6 +129,46 @@ class Batch:
         if body.html:
             message.add_alternative(body.html, subtype="html", charset="utf-8")
         return message
+
+
+def compose(
+    sender: str, to: str, subject: str, headers: dict[str, str], text: str, html: str
+) -> bytes:
+    """A whole message as bytes (CRLF line ends): text, or text and HTML as alternatives."""
+    lines = [
+        f"From: {_encoded_address(sender)}",
+        f"To: {_encoded_address(to)}",
+        f"Subject: {_encoded(subject)}",
+        f"Date: {email.utils.formatdate(usegmt=True)}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+        "MIME-Version: 1.0",
+    ]
+    text_part = _qp_part("plain", text)
+    if not html:
+        return ("\r\n".join(lines) + "\r\n").encode("ascii") + text_part
+    boundary = f"=_engage_{secrets.token_hex(12)}"
+    lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+    mark = f"--{boundary}\r\n".encode("ascii")
+    end = f"--{boundary}--\r\n".encode("ascii")
+    return head + mark + text_part + b"\r\n" + mark + _qp_part("html", html) + b"\r\n" + end
+
+
+@dataclass(frozen=True)
+class SystemMessage:
+    """One email engage writes itself (a confirmation link, an acknowledgement)."""
+
+    to: str
+    subject: str
+    text: str
+    html: str
+    sender: str
+    message_id: str
+    kind: str  # e.g. "confirm": the outbox folder and the provider tag
+
+    def raw(self) -> bytes:
+        headers = {"Message-ID": self.message_id}
+        return compose(self.sender, self.to, self.subject, headers, self.text, self.html)
 
 
 def _encoded(value: str) -> str:
@@ -196,6 +218,10 @@ class Provider:
         """Finish what `open` started."""
 
     def send_batch(self, batch: Batch) -> list[Outcome]:
+        raise NotImplementedError
+
+    def send_system(self, message: SystemMessage) -> Outcome:
+        """Send one message engage wrote itself; raises like send_batch."""
         raise NotImplementedError
 
     def __enter__(self) -> Provider:

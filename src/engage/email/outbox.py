@@ -7,8 +7,9 @@ is written whole under a temporary name first, then renamed.
 from __future__ import annotations
 
 import re
+import time
 
-from .base import Batch, Outcome, Provider
+from .base import Batch, Outcome, Provider, SystemMessage
 
 
 class Outbox(Provider):
@@ -33,6 +34,15 @@ class Outbox(Provider):
                 Outcome(item.delivery_id, True, provider_id=f"outbox/{folder.name}/{name}")
             )
         return outcomes
+
+    def send_system(self, message: SystemMessage) -> Outcome:
+        folder = self.workspace.root / "outbox" / "system" / message.kind
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{time.time_ns()}-{_safe(message.to)}.eml"
+        temporary = folder / f".{name}.tmp"
+        temporary.write_bytes(message.raw())
+        temporary.replace(folder / name)
+        return Outcome(0, True, provider_id=f"outbox/system/{message.kind}/{name}")
 
 
 def _safe(address: str) -> str:

@@ -8,7 +8,7 @@ import ssl
 from email.utils import parseaddr
 
 from ..config import secret
-from .base import AuthFailed, Batch, Outcome, Provider, TryLater
+from .base import AuthFailed, Batch, Outcome, Provider, SystemMessage, TryLater
 
 TIMEOUT = 30
 
@@ -89,6 +89,21 @@ class Smtp(Provider):
             code, reason = refused[item.email]
             return Outcome(item.delivery_id, False, error=f"{code} {_text(reason)}")
         return Outcome(item.delivery_id, True, provider_id=item.message_id)
+
+    def send_system(self, message: SystemMessage) -> Outcome:
+        connection = self._connect()
+        try:
+            to = parseaddr(message.to)[1]
+            refused = connection.sendmail(parseaddr(message.sender)[1], [to], message.raw())
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reason = next(iter(exc.recipients.values()), (0, b""))
+            return Outcome(0, False, error=f"{code} {_text(reason)}")
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TryLater(f"The SMTP server did not take the message: {exc}") from None
+        finally:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                connection.quit()
+        return Outcome(0, not refused, provider_id=message.message_id)
 
 
 def _text(value: bytes | str) -> str:

@@ -10,9 +10,21 @@ from ..errors import EngageError
 
 # Normalised event types (as django-anymail names them).
 EVENT_TYPES = (
-    "queued", "sent", "rejected", "failed", "bounced", "deferred", "delivered",
-    "autoresponded", "opened", "clicked", "complained", "unsubscribed", "subscribed",
-    "inbound", "unknown",
+    "queued",
+    "sent",
+    "rejected",
+    "failed",
+    "bounced",
+    "deferred",
+    "delivered",
+    "autoresponded",
+    "opened",
+    "clicked",
+    "complained",
+    "unsubscribed",
+    "subscribed",
+    "inbound",
+    "unknown",
 )
 
 

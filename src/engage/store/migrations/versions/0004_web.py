@@ -26,7 +26,9 @@ def upgrade() -> None:
         sa.Column(
             "delivery_id",
             sa.Integer,
-            sa.ForeignKey("deliveries.id", ondelete="SET NULL", name="fk_events_delivery_id_deliveries"),
+            sa.ForeignKey(
+                "deliveries.id", ondelete="SET NULL", name="fk_events_delivery_id_deliveries"
+            ),
             nullable=True,
         ),
         sa.Column(
