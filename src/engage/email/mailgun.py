@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from .base import Batch, Item, Outcome
+from .base import Batch, Item, Outcome, SystemMessage
 from .http import BatchRefused, HttpProvider, error_text, merge_values, merged_bodies
 
 
@@ -79,3 +79,24 @@ class Mailgun(HttpProvider):
             raise BatchRefused(error_text(response))
         batch_id = str(response.json().get("id", ""))
         return [Outcome(item.delivery_id, True, provider_id=batch_id) for item in items]
+
+    def send_system(self, message: SystemMessage) -> Outcome:
+        settings = self.config.mailgun
+        data = [
+            ("from", message.sender),
+            ("to", message.to),
+            ("subject", message.subject),
+            ("text", message.text),
+            ("h:Message-Id", message.message_id),
+            ("o:tag", message.kind),
+        ]
+        if message.html:
+            data.append(("html", message.html))
+        response = self.post(
+            f"{settings.base_url.rstrip('/')}/v3/{settings.domain}/messages",
+            auth=("api", self.key()),
+            files=[(name, (None, value)) for name, value in data],
+        )
+        if response.status_code != 200:
+            return Outcome(0, False, error=error_text(response))
+        return Outcome(0, True, provider_id=str(response.json().get("id", "")))

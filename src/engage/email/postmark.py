@@ -6,7 +6,7 @@ Broadcast streams add Postmark's own unsubscribe link too; unsubscribes come bac
 
 from __future__ import annotations
 
-from .base import Batch, Item, Outcome
+from .base import Batch, Item, Outcome, SystemMessage
 from .http import BatchRefused, HttpProvider, error_text
 
 
@@ -64,3 +64,28 @@ class Postmark(HttpProvider):
         if batch.tags:
             message["Tag"] = batch.tags[0]
         return message
+
+    def send_system(self, message: SystemMessage) -> Outcome:
+        payload = {
+            "From": message.sender,
+            "To": message.to,
+            "Subject": message.subject,
+            "TextBody": message.text,
+            "Tag": message.kind,
+            "MessageStream": "outbound",  # a confirmation is not a broadcast
+            "Headers": [{"Name": "Message-ID", "Value": message.message_id}],
+        }
+        if message.html:
+            payload["HtmlBody"] = message.html
+        response = self.post(
+            f"{self.config.postmark.base_url.rstrip('/')}/email",
+            json=payload,
+            headers={
+                "X-Postmark-Server-Token": self.key(),
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+            },
+        )
+        if response.status_code != 200:
+            return Outcome(0, False, error=error_text(response))
+        return Outcome(0, True, provider_id=str(response.json().get("MessageID", "")))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import email.utils
 
-from .base import Batch, Item, Outcome
+from .base import Batch, Item, Outcome, SystemMessage
 from .http import BatchRefused, HttpProvider, error_text, merge_values, merged_bodies
 
 
@@ -71,3 +71,25 @@ class SendGrid(HttpProvider):
             personalization["headers"]["Reply-To"] = reply_to
         del name, address
         return personalization
+
+    def send_system(self, message: SystemMessage) -> Outcome:
+        name, address = email.utils.parseaddr(message.sender)
+        content = [{"type": "text/plain", "value": message.text}]
+        if message.html:
+            content.append({"type": "text/html", "value": message.html})
+        payload = {
+            "personalizations": [{"to": [{"email": email.utils.parseaddr(message.to)[1]}]}],
+            "from": {"email": address, **({"name": name} if name else {})},
+            "subject": message.subject,
+            "content": content,
+            "headers": {"Message-ID": message.message_id},
+            "categories": [message.kind],
+        }
+        response = self.post(
+            f"{self.config.sendgrid.base_url.rstrip('/')}/v3/mail/send",
+            json=payload,
+            headers={"Authorization": f"Bearer {self.key()}"},
+        )
+        if response.status_code != 202:
+            return Outcome(0, False, error=error_text(response))
+        return Outcome(0, True, provider_id=response.headers.get("X-Message-Id", ""))
