@@ -2,7 +2,8 @@
 
 Use them from a test module by importing the fixtures into it::
 
-    from .browser import axe, chromium, page  # noqa: F401
+    from .browser import axe, format_violations
+    from .browser import chromium as chromium_fixture, page as page_fixture  # noqa: F401
 
     def test_page_is_accessible(page, tmp_path):
         (tmp_path / "a.html").write_text(html)
@@ -16,6 +17,11 @@ What they need (``scripts/lib/browser.sh`` installs both, and ``scripts/test`` s
   browser download (``playwright install``) is never used. Without Chromium the tests are
   skipped, except when the ``CI`` environment variable is set: then they fail.
 - axe-core in ``node_modules/axe-core/axe.min.js`` (``npm ci`` at the repository root).
+
+The fixtures carry explicit names (``chromium``, ``page``), so pytest finds them under any
+alias. Importing them under their own names also works (``from .browser import chromium,
+page  # noqa: F401``), but then ruff reports F811 on every test that takes ``page`` as an
+argument; the aliases above avoid that.
 
 Pages can load ``file://`` URLs and ``http(s)://`` on 127.0.0.1, ``localhost`` and ``[::1]``;
 every other request is aborted, so a test never reaches the network (remote images in an
@@ -104,7 +110,7 @@ def _close() -> None:
         playwright.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", name="chromium")
 def chromium() -> Iterator[Browser]:
     """Headless Debian Chromium (a Playwright ``Browser``), shared by the whole session.
 
@@ -136,7 +142,7 @@ def is_local(url: str) -> bool:
     return parts.scheme in ("http", "https") and parts.hostname in LOCAL_HOSTS
 
 
-@pytest.fixture
+@pytest.fixture(name="page")
 def page(chromium: Browser) -> Iterator[Page]:
     """A new page in its own browser context, with every remote request aborted."""
     context = chromium.new_context()

@@ -94,6 +94,9 @@ class Web:
     __unknown_key_hint__ = SECRET_HINT
     base_url: str = "http://127.0.0.1:8025"
     secret_key_env: str = "ENGAGE_SECRET_KEY"
+    consent_wording: str = (
+        "Yes, please send me news by email. I know I can stop at any time, with one click."
+    )
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import click
 
 from .. import __version__
 from ..errors import EngageError
-from . import audiences, campaigns, contacts, db, send
+from . import audiences, campaigns, contacts, db, send, serve
 
 
 class EngageGroup(click.Group):
@@ -45,6 +45,7 @@ campaigns.register(cli)
 contacts.register(cli)
 db.register(cli)
 send.register(cli)
+serve.register(cli)
 audiences.register(cli)
 
 

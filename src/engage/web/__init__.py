@@ -1,0 +1,79 @@
+"""The web app: sign-up, confirmation, unsubscribe, preferences, archive, provider webhooks and
+inbound mail. `create_app()` returns a WSGI app for any WSGI server; `engage serve` runs one.
+
+Pages come from templates/web/ in the workspace, need no JavaScript, and set no cookies.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import jinja2
+from flask import Flask, render_template
+
+from ..config import Workspace, find_workspace
+from ..store import open_store
+from ..tokens import signer
+
+MAX_BODY = 10 * 1024 * 1024  # inbound mail can carry attachments
+MAX_FORM = 64 * 1024
+log = logging.getLogger("engage.web")
+
+
+def create_app(workspace: Workspace | None = None, **settings: Any) -> Flask:
+    workspace = workspace or find_workspace()
+    app = Flask("engage", template_folder=str(workspace.templates_dir / "web"))
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, **settings)
+    app.jinja_env.autoescape = True
+    app.jinja_env.undefined = jinja2.StrictUndefined
+    app.extensions["engage"] = {
+        "workspace": workspace,
+        "store": open_store(workspace),
+        "signer": signer(workspace),
+    }
+
+    @app.context_processor
+    def organisation() -> dict[str, Any]:
+        return {"organisation": workspace.config.organisation}
+
+    from . import hooks, pages
+
+    app.register_blueprint(pages.blueprint)
+    app.register_blueprint(hooks.blueprint)
+    for status, title, text in ERRORS:
+        app.register_error_handler(status, _error_page(status, title, text))
+    return app
+
+
+ERRORS = [
+    (
+        400,
+        "This link does not work",
+        "The link may have been cut short, or it may be old. "
+        "Please try the link in your most recent email from us.",
+    ),
+    (
+        404,
+        "Page not found",
+        "We could not find that page. Check the address, or go to our past newsletters.",
+    ),
+    (405, "That did not work", "This page cannot do that. Please go back and try again."),
+    (
+        413,
+        "That was too big",
+        "What you sent was too big for us to take. Please try a shorter message.",
+    ),
+    (
+        429,
+        "Too many tries",
+        "We have had a lot of tries from here. Please wait an hour and try again.",
+    ),
+]
+
+
+def _error_page(status: int, title: str, text: str):  # noqa: ANN202
+    def handler(_error: Exception) -> tuple[str, int]:
+        return render_template("message.html.j2", title=title, paragraphs=[text], link=None), status
+
+    return handler

@@ -1,0 +1,136 @@
+"""The providers' event webhooks and inbound mail. Each request is verified with that
+provider's own scheme first; anything unverified is refused (401/403) with a log line, and
+nothing from it is stored. Events are stored once, however often they are delivered."""
+
+from __future__ import annotations
+
+import importlib
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, request
+
+from ..config import secret
+from ..errors import ConfigError
+from ..webhooks.base import Request, WebhookRefused
+from ..webhooks.store import record_events, record_inbound
+from . import log
+
+blueprint = Blueprint("hooks", __name__)
+PROVIDERS = ("mailgun", "postmark", "sendgrid")
+
+
+def _module(provider: str):  # noqa: ANN202
+    return importlib.import_module(f"engage.webhooks.{provider}")
+
+
+def _engage() -> dict:
+    return current_app.extensions["engage"]
+
+
+def _request() -> Request:
+    form = list(request.form.items(multi=True)) if request.form else []
+    if request.files:
+        form += [
+            (name, f.read().decode("utf-8", "replace"))
+            for name, f in request.files.items(multi=True)
+        ]
+    return Request(
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=request.get_data(cache=True),
+        form=form,
+        content_type=request.content_type or "",
+    )
+
+
+def _verify(provider: str, kind: str, incoming: Request) -> None:
+    """Check the request came from the provider, or stop with 401/403 (and a log line)."""
+    settings = _engage()["workspace"].config.email
+    try:
+        verify_request(provider, kind, incoming, settings, _seen_token)
+    except WebhookRefused as refused:
+        log.warning(
+            "refused %s %s webhook from %s: %s", provider, kind, request.remote_addr, refused
+        )
+        abort(refused.status)
+    except ConfigError as missing:
+        log.error("cannot check %s %s webhooks: %s", provider, kind, missing)
+        abort(403)
+
+
+def verify_request(provider, kind, incoming, settings, seen_token) -> None:  # noqa: ANN001
+    module = _module(provider)
+    if provider == "mailgun":
+        key = secret(
+            settings.mailgun.webhook_signing_key_env, "email.mailgun.webhook_signing_key_env"
+        )
+        verify = module.verify_events if kind == "events" else module.verify_inbound
+        verify(incoming, key, seen_token=seen_token)
+    elif provider == "postmark":
+        password = secret(
+            settings.postmark.webhook_password_env, "email.postmark.webhook_password_env"
+        )
+        verify = module.verify_events if kind == "events" else module.verify_inbound
+        verify(incoming, password, user=settings.postmark.webhook_user)
+    elif kind == "events":
+        key = secret(
+            settings.sendgrid.webhook_public_key_env, "email.sendgrid.webhook_public_key_env"
+        )
+        module.verify_events(incoming, key)
+    else:
+        password = secret(
+            settings.sendgrid.inbound_password_env, "email.sendgrid.inbound_password_env"
+        )
+        module.verify_inbound(incoming, password, user=settings.sendgrid.inbound_user)
+
+
+def _seen_token(token: str) -> bool:
+    """Mailgun's replay check: a token we stored an event for already."""
+    from ..store.schema import events
+
+    with _engage()["store"].connect() as connection:
+        found = connection.execute(
+            sa.select(events.c.id).where(events.c.provider == "mailgun", events.c.event_id == token)
+        ).first()
+    return found is not None
+
+
+@blueprint.post("/webhooks/<provider>")
+def webhook(provider: str):  # noqa: ANN201
+    if provider not in PROVIDERS:
+        abort(404)
+    incoming = _request()
+    _verify(provider, "events", incoming)
+    try:
+        found = _module(provider).parse_events(incoming)
+    except ValueError as exc:
+        log.warning("unreadable %s webhook: %s", provider, exc)
+        abort(400)
+    stored = _store(lambda c: record_events(c, found))
+    return {"stored": stored.new, "repeated": stored.repeated}
+
+
+@blueprint.post("/inbound/<provider>")
+def inbound(provider: str):  # noqa: ANN201
+    if provider not in PROVIDERS:
+        abort(404)
+    incoming = _request()
+    _verify(provider, "inbound", incoming)
+    try:
+        message = _module(provider).parse_inbound(incoming)
+    except ValueError as exc:
+        log.warning("unreadable %s inbound mail: %s", provider, exc)
+        abort(400)
+    new = _store(lambda c: record_inbound(c, message, _engage()["signer"]))
+    return {"stored": 1 if new else 0, "repeated": 0 if new else 1}
+
+
+def _store(action):  # noqa: ANN001, ANN202
+    """Run `action` in a transaction; a twin delivery that raced us in is not an error."""
+    for attempt in (1, 2):
+        try:
+            with _engage()["store"].begin() as connection:
+                return action(connection)
+        except sa.exc.IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")

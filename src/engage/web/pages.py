@@ -1,0 +1,304 @@
+"""The pages people see: sign-up, confirm, unsubscribe, preferences and the archive."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import time
+from email.utils import parseaddr
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+
+from .. import campaigns as campaign_files
+from .. import subscriptions
+from ..contacts import core
+from ..email import provider_for
+from ..email.base import ProviderError, SystemMessage
+from ..render.build import build
+from ..render.personal import Recipient
+from ..sending import campaign_states
+from ..tokens import BadToken
+from . import MAX_FORM, log
+
+blueprint = Blueprint("pages", __name__)
+FORMATS = [
+    ("html", "Standard email, with pictures"),
+    ("large-print", "Large print"),
+    ("plain", "Plain text only"),
+]
+IP_LIMIT, ADDRESS_LIMIT = 20, 3  # sign-ups an hour from one place; confirmation emails a day
+
+
+def _engage() -> dict:
+    return current_app.extensions["engage"]
+
+
+def _small_form() -> None:
+    if (request.content_length or 0) > MAX_FORM:
+        abort(413)
+
+
+def _hash(kind: str, value: str) -> str:
+    return f"{kind}:" + hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()[:40]
+
+
+@blueprint.get("/")
+def home():  # noqa: ANN201
+    return redirect(url_for("pages.subscribe"))
+
+
+@blueprint.route("/subscribe", methods=["GET", "POST"])
+def subscribe():  # noqa: ANN201
+    wording = _engage()["workspace"].config.web.consent_wording
+    form = {"email": "", "name": "", "format": "html", "consent": False}
+    if request.method == "GET":
+        return _subscribe_page(form, {}, wording)
+    _small_form()
+    form = {
+        "email": request.form.get("email", "").strip(),
+        "name": " ".join(request.form.get("name", "").split())[:200],
+        "format": request.form.get("format", "html"),
+        "consent": request.form.get("consent") == "yes",
+    }
+    errors = _check(form)
+    if errors:
+        return _subscribe_page(form, errors, wording), 400
+    if request.form.get("website"):  # the hidden field only robots fill in
+        return _check_your_email()
+    store = _engage()["store"]
+    with store.begin() as connection:
+        if not subscriptions.allow(
+            connection, _hash("ip", request.remote_addr or ""), IP_LIMIT, dt.timedelta(hours=1)
+        ):
+            abort(429)
+        address = core.normalise_email(form["email"])
+        if not subscriptions.allow(
+            connection, _hash("address", address.lower()), ADDRESS_LIMIT, dt.timedelta(days=1)
+        ):
+            return _check_your_email()  # the same page: nothing about the address is given away
+        outcome = subscriptions.sign_up(
+            connection, _engage()["signer"], address, form["name"], form["format"]
+        )
+    if outcome.confirm_to and outcome.token:
+        _send_confirmation(outcome.confirm_to, form["name"], outcome.token, wording)
+    return _check_your_email()
+
+
+def _check(form: dict) -> dict[str, str]:
+    errors = {}
+    try:
+        core.normalise_email(form["email"])
+    except core.InvalidEmail:
+        errors["email"] = "Enter your email address, like name@example.org"
+    if form["format"] not in {value for value, _ in FORMATS}:
+        form["format"] = "html"
+    if not form["consent"]:
+        errors["consent"] = "Tick the box to say you want our emails"
+    return errors
+
+
+def _subscribe_page(form: dict, errors: dict, wording: str) -> str:
+    title = "Error: get our newsletter" if errors else "Get our newsletter"
+    return render_template(
+        "subscribe.html.j2", title=title, form=form, errors=errors, formats=FORMATS, wording=wording
+    )
+
+
+def _check_your_email() -> str:
+    return render_template(
+        "message.html.j2",
+        title="Check your email",
+        link=None,
+        paragraphs=[
+            "Thank you. If this address can sign up, we have sent it an email with a "
+            "link. Click the link to start getting our newsletter.",
+            "No email? Look in your spam folder. The link works for 7 days.",
+        ],
+    )
+
+
+def _send_confirmation(address: str, name: str, token: str, wording: str) -> None:
+    workspace = _engage()["workspace"]
+    base = workspace.config.web.base_url.rstrip("/")
+    context = {
+        "name": name.split(" ")[0] if name else "",
+        "confirm_url": f"{base}/confirm/{token}",
+        "organisation": workspace.config.organisation,
+    }
+    env = current_app.jinja_env.overlay(loader=_email_loader(workspace))
+    sender = workspace.config.email.from_
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    message = SystemMessage(
+        to=address,
+        subject="Please confirm your email address",
+        text=env.get_template("confirm.txt.j2").render(context),
+        html=env.get_template("confirm.html.j2").render(context),
+        sender=sender,
+        message_id=f"<confirm.{secrets.token_hex(8)}@{domain}>",
+        kind="confirm",
+    )
+    try:
+        with provider_for(workspace) as provider:
+            outcome = provider.send_system(message)
+    except ProviderError as exc:
+        log.error("confirmation email not sent: %s", exc)
+        return
+    if not outcome.sent:
+        log.error("confirmation email refused: %s", outcome.error)
+
+
+def _email_loader(workspace):  # noqa: ANN001, ANN202
+    import jinja2
+
+    return jinja2.FileSystemLoader(str(workspace.templates_dir / "email"))
+
+
+@blueprint.get("/confirm/<token>")
+def confirm(token: str):  # noqa: ANN201
+    wording = _engage()["workspace"].config.web.consent_wording
+    try:
+        with _engage()["store"].begin() as connection:
+            subscriptions.confirm(connection, _engage()["signer"], token, wording)
+    except BadToken:
+        abort(400)
+    return render_template(
+        "message.html.j2",
+        title="You are signed up",
+        link=None,
+        paragraphs=[
+            "Thank you. You will get our next newsletter.",
+            "Every email has a link at the bottom to change your choices or to stop.",
+        ],
+    )
+
+
+@blueprint.get("/unsubscribe")
+def unsubscribe_help():  # noqa: ANN201
+    return render_template(
+        "message.html.j2",
+        title="Unsubscribe",
+        link=None,
+        paragraphs=[
+            "To stop our emails, use the link at the bottom of any email from us, "
+            "or reply to it with the word unsubscribe."
+        ],
+    )
+
+
+@blueprint.route("/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str):  # noqa: ANN201
+    signer = _engage()["signer"]
+    try:
+        contact_id, _ = signer.verify("u", token)
+    except BadToken:
+        abort(400)
+    if request.method == "GET":
+        base = _engage()["workspace"].config.web.base_url.rstrip("/")
+        return render_template(
+            "unsubscribe.html.j2",
+            title="Unsubscribe",
+            action=url_for("pages.unsubscribe", token=token),
+            preferences_url=f"{base}/preferences/{signer.sign('p', contact_id)}",
+        )
+    _small_form()
+    one_click = request.get_data(as_text=True).strip() == "List-Unsubscribe=One-Click"
+    try:
+        with _engage()["store"].begin() as connection:
+            subscriptions.unsubscribe(
+                connection, signer, token, method="one-click" if one_click else "web-page"
+            )
+    except (BadToken, core.ContactError):
+        abort(400)
+    return render_template(
+        "message.html.j2",
+        title="You are unsubscribed",
+        link=None,
+        paragraphs=[
+            "We will not send you any more newsletters.",
+            "If you share a story with us, we will still write to you about it.",
+        ],
+    )
+
+
+@blueprint.route("/preferences/<token>", methods=["GET", "POST"])
+def preferences(token: str):  # noqa: ANN201
+    signer = _engage()["signer"]
+    store = _engage()["store"]
+    try:
+        with store.connect() as connection:
+            prefs = subscriptions.preferences(connection, signer, token)
+    except BadToken:
+        abort(400)
+    if request.method == "POST":
+        _small_form()
+        _check_csrf(prefs.contact_id, request.form.get("csrf", ""))
+        fmt = request.form.get("format", prefs.format)
+        fmt = fmt if fmt in {value for value, _ in FORMATS} else prefs.format
+        with store.begin() as connection:
+            subscriptions.save_preferences(
+                connection, prefs, fmt, set(request.form.getlist("topic"))
+            )
+        return render_template(
+            "message.html.j2",
+            title="Your choices are saved",
+            link={"url": url_for("pages.preferences", token=token), "text": "See your choices"},
+            paragraphs=["Thank you. We will use your new choices from the next email."],
+        )
+    base = _engage()["workspace"].config.web.base_url.rstrip("/")
+    return render_template(
+        "preferences.html.j2",
+        title="Your email choices",
+        email=prefs.email,
+        formats=FORMATS,
+        current=prefs.format,
+        topics=prefs.topics,
+        action=url_for("pages.preferences", token=token),
+        csrf=signer.sign("x", prefs.contact_id, int(time.time() // 60)),
+        unsubscribe_url=f"{base}/unsubscribe/{signer.sign('u', prefs.contact_id, 0)}",
+    )
+
+
+def _check_csrf(contact_id: int, token: str) -> None:
+    try:
+        owner, minute = _engage()["signer"].verify("x", token)
+    except BadToken:
+        abort(400)
+    if owner != contact_id or time.time() // 60 - minute > 24 * 60:
+        abort(400)
+
+
+@blueprint.get("/archive/")
+def archive():  # noqa: ANN201
+    workspace, store = _engage()["workspace"], _engage()["store"]
+    found = [c for c in campaign_files.all_campaigns(workspace) if not isinstance(c, Exception)]
+    states = campaign_states(store, found)
+    items = [
+        {
+            "slug": c.slug,
+            "subject": c.meta.subject,
+            "date": c.meta.send_at.strftime("%-d %B %Y") if c.meta.send_at else "",
+        }
+        for c in found
+        if states[c.slug].status in ("sending", "sent")
+    ]
+    return render_template("archive.html.j2", title="Past newsletters", items=items)
+
+
+@blueprint.get("/archive/<slug>")
+def archive_item(slug: str):  # noqa: ANN201
+    workspace, store = _engage()["workspace"], _engage()["store"]
+    try:
+        campaign = campaign_files.load(workspace, slug)
+    except Exception:  # noqa: BLE001 - any campaign we cannot read is simply not here
+        abort(404)
+    if "/" in slug or campaign_states(store, [campaign])[slug].status not in ("sending", "sent"):
+        abort(404)
+    base = workspace.config.web.base_url.rstrip("/")
+    reader = Recipient(
+        email="",
+        unsubscribe_url=f"{base}/unsubscribe",
+        preferences_url=f"{base}/subscribe",
+        web_version_url=f"{base}/archive/{slug}",
+    )
+    return build(workspace, campaign).html["standard"].render(reader)

@@ -1,0 +1,252 @@
+"""The web app through Flask's test client: every page, every refusal."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from engage.contacts import core
+from engage.store.schema import consents, suppressions, tags
+from engage.tokens import Signer
+from engage.web import create_app
+
+KEY = "web-test-key"
+WORDING = "Yes, please send me news by email. I know I can stop at any time, with one click."
+
+
+@pytest.fixture
+def app(project, monkeypatch):
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    app = create_app(project.workspace, TESTING=True)
+    app.project = project
+    yield app
+    app.extensions["engage"]["store"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def confirmations(project) -> list[email.message.EmailMessage]:
+    folder = project.root / "outbox" / "system" / "confirm"
+    return (
+        [
+            email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in sorted(folder.glob("*.eml"))
+        ]
+        if folder.exists()
+        else []
+    )
+
+
+def confirm_link(message) -> str:
+    text = message.get_body(("plain",)).get_content()
+    return re.search(r"http://127\.0\.0\.1:8025(/confirm/\S+)", text).group(1)
+
+
+def contact(app, address):
+    with app.extensions["engage"]["store"].connect() as c:
+        return core.find(c, address)
+
+
+def sign_up(client, address="sam@example.org", **extra):
+    data = {
+        "email": address,
+        "name": "Sam Jones",
+        "format": "large-print",
+        "consent": "yes",
+        **extra,
+    }
+    return client.post("/subscribe", data=data)
+
+
+def test_sign_up_and_confirm(app, client) -> None:
+    page = client.get("/subscribe")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<label for="email">Your email address</label>' in html
+    assert WORDING in html
+    assert "set-cookie" not in {k.lower() for k in page.headers.keys()}
+    done = sign_up(client)
+    assert done.status_code == 200
+    assert "<h1>Check your email</h1>" in done.get_data(as_text=True)
+    pending = contact(app, "sam@example.org")
+    assert (pending.status, pending.format, pending.name) == ("pending", "large-print", "Sam Jones")
+    [message] = confirmations(app.project)
+    assert message["To"] == "sam@example.org"
+    assert message["Subject"] == "Please confirm your email address"
+    confirmed = client.get(confirm_link(message))
+    assert confirmed.status_code == 200
+    assert "<h1>You are signed up</h1>" in confirmed.get_data(as_text=True)
+    assert contact(app, "sam@example.org").status == "subscribed"
+    with app.extensions["engage"]["store"].connect() as c:
+        record = c.execute(sa.select(consents)).one()
+    assert (record.action, record.method, record.source, record.wording) == (
+        "given",
+        "form",
+        "web-form",
+        WORDING,
+    )
+
+
+def test_an_address_already_subscribed_learns_nothing(app, client) -> None:
+    sign_up(client)
+    client.get(confirm_link(confirmations(app.project)[0]))
+    again = sign_up(client)
+    new = sign_up(client, "new@example.org")
+    assert again.get_data() == new.get_data()
+    assert len(confirmations(app.project)) == 2  # the first sign-up and new@, not a second for sam
+
+
+def test_a_suppressed_address_needs_a_fresh_confirmation(app, client) -> None:
+    store = app.extensions["engage"]["store"]
+    with store.begin() as c:
+        core.add(c, "sam@example.org", core.ConsentGiven())
+        core.unsubscribe(c, "sam@example.org", method="manual", source="test")
+    sign_up(client)
+    assert contact(app, "sam@example.org").status == "unsubscribed"
+    client.get(confirm_link(confirmations(app.project)[0]))
+    assert contact(app, "sam@example.org").status == "subscribed"
+    with store.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(suppressions)).scalar() == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"email": "not an address"}, "Enter your email address, like name@example.org"),
+        ({"consent": ""}, "Tick the box to say you want our emails"),
+    ],
+)
+def test_form_mistakes_are_explained(app, client, data, message) -> None:
+    page = (
+        sign_up(client, **data)
+        if "email" not in data
+        else client.post("/subscribe", data={"email": data["email"], "consent": "yes"})
+    )
+    assert page.status_code == 400
+    html = page.get_data(as_text=True)
+    assert '<li><a href="#' in html and message in html
+    assert "<title>Error: get our newsletter" in html
+    assert confirmations(app.project) == []
+
+
+def test_the_honeypot_stores_nothing(app, client) -> None:
+    page = sign_up(client, website="http://spam.example")
+    assert "<h1>Check your email</h1>" in page.get_data(as_text=True)
+    assert contact(app, "sam@example.org") is None
+    assert confirmations(app.project) == []
+
+
+def test_rate_limits(app, client) -> None:
+    for _ in range(5):
+        assert sign_up(client).status_code == 200
+    assert len(confirmations(app.project)) == 3  # three a day for one address, silently
+    for i in range(15):
+        sign_up(client, f"p{i}@example.org")
+    assert sign_up(client, "late@example.org").status_code == 429
+
+
+def test_bad_and_expired_confirmation_links(app, client, monkeypatch) -> None:
+    assert client.get("/confirm/nonsense").status_code == 400
+    sign_up(client)
+    link = confirm_link(confirmations(app.project)[0])
+    page = client.get(link[:-3] + "aaa")
+    assert page.status_code == 400
+    assert "<h1>This link does not work</h1>" in page.get_data(as_text=True)
+    import engage.subscriptions as subscriptions
+
+    monkeypatch.setattr(subscriptions.time, "time", lambda: 10**10)
+    assert client.get(link).status_code == 400
+    assert contact(app, "sam@example.org").status == "pending"
+
+
+def _subscribed(app, address="ann@example.org") -> int:
+    with app.extensions["engage"]["store"].begin() as c:
+        return core.add(c, address, core.ConsentGiven(), tag_names={"walking"}).id
+
+
+def test_one_click_unsubscribe(app, client) -> None:
+    contact_id = _subscribed(app)
+    token = Signer(KEY).sign("u", contact_id, 3)
+    page = client.get(f"/unsubscribe/{token}")
+    assert page.status_code == 200
+    assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in page.get_data(
+        as_text=True
+    )
+    done = client.post(
+        f"/unsubscribe/{token}",
+        data=b"List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert done.status_code == 200
+    assert "set-cookie" not in {k.lower() for k in done.headers.keys()}
+    assert contact(app, "ann@example.org").status == "unsubscribed"
+    with app.extensions["engage"]["store"].connect() as c:
+        history = core.consent_history(c, contact_id)
+    assert [(h["action"], h["method"], h["source"]) for h in history][-1] == (
+        "withdrawn",
+        "one-click",
+        "send 3",
+    )
+    assert client.post(f"/unsubscribe/{token}x").status_code == 400
+
+
+def test_preferences_need_the_form_token(app, client) -> None:
+    contact_id = _subscribed(app)
+    with app.extensions["engage"]["store"].begin() as c:
+        c.execute(tags.update().values(is_topic=True))
+        core.tag_ids(c, {"boccia"})
+        c.execute(tags.update().values(is_topic=True))
+    token = Signer(KEY).sign("p", contact_id)
+    page = client.get(f"/preferences/{token}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    csrf = re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+    assert re.search(r'value="walking" checked', html)
+    refused = client.post(f"/preferences/{token}", data={"format": "plain", "topic": ["boccia"]})
+    assert refused.status_code == 400
+    saved = client.post(
+        f"/preferences/{token}", data={"format": "plain", "topic": ["boccia"], "csrf": csrf}
+    )
+    assert saved.status_code == 200
+    after = contact(app, "ann@example.org")
+    assert (after.format, after.tags) == ("plain", ["boccia"])
+    assert client.get("/preferences/bad.token").status_code == 400
+
+
+def test_archive_shows_only_what_was_sent(app, client, monkeypatch) -> None:
+    assert "We have not sent any newsletters yet." in client.get("/archive/").get_data(as_text=True)
+    assert client.get("/archive/doing-with-not-doing-to").status_code == 404
+    project = app.project
+    assert project.run("contacts", "import", "samples/contacts.csv").exit_code == 0
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    assert project.run("send", "doing-with-not-doing-to", "--yes").exit_code == 0
+    listing = client.get("/archive/").get_data(as_text=True)
+    assert (
+        '<a href="/archive/doing-with-not-doing-to">Doing with, not doing to: our winter news</a> (3 December 2026)'
+        in listing
+    )
+    page = client.get("/archive/doing-with-not-doing-to")
+    assert page.status_code == 200
+    assert "<title>Doing with, not doing to: our winter news</title>" in page.get_data(as_text=True)
+    assert client.get("/archive/share-your-story").status_code == 404
+    assert client.get("/archive/..%2Fengage").status_code == 404
+
+
+def test_big_bodies_are_refused(client) -> None:
+    page = client.post("/subscribe", data={"email": "x" * 70_000})
+    assert page.status_code == 413
+    assert "<h1>That was too big</h1>" in page.get_data(as_text=True)
+
+
+def test_unknown_pages(client) -> None:
+    page = client.get("/nothing-here")
+    assert page.status_code == 404
+    assert "<h1>Page not found</h1>" in page.get_data(as_text=True)
+    assert client.post("/webhooks/mailchimp").status_code == 404
