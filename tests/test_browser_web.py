@@ -1,0 +1,148 @@
+"""A real browser on the real server: sign up with the keyboard only, follow the link from the
+outbox, change preferences, unsubscribe. axe-core checks every page on the way."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import socket
+import threading
+
+import pytest
+from waitress.server import create_server
+
+from engage.config import load_workspace
+from engage.web import create_app
+
+from .browser import axe, format_violations
+from .browser import chromium as chromium_fixture  # noqa: F401
+from .browser import page as page_fixture  # noqa: F401
+
+KEY = "browser-test-key"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def site(project, monkeypatch):
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    port = _free_port()
+    project.replace(
+        "engage.toml", 'base_url = "http://127.0.0.1:8025"', f'base_url = "http://127.0.0.1:{port}"'
+    )
+    app = create_app(load_workspace(project.root / "engage.toml"))
+    server = create_server(app, host="127.0.0.1", port=port, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}", project
+    server.close()
+    app.extensions["engage"]["store"].engine.dispose()
+
+
+def check(page, what: str) -> None:
+    violations = axe(page)
+    assert not violations, format_violations(violations, title=what)
+
+
+def outbox_link(project, kind: str, pattern: str) -> str:
+    [path] = sorted((project.root / "outbox" / "system" / kind).glob("*.eml"))
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    return re.search(pattern, message.get_body(("plain",)).get_content()).group(0)
+
+
+def test_sign_up_confirm_choose_and_leave_with_the_keyboard(site, page) -> None:
+    base, project = site
+    page.goto(f"{base}/subscribe")
+    check(page, "sign-up page")
+    page.keyboard.press("Tab")  # the skip link comes first
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the main content"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "email"
+    page.keyboard.type("kim@example.org")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Kim Lee")
+    page.keyboard.press("Tab")  # the format choices: standard is chosen
+    page.keyboard.press("ArrowDown")  # large print
+    page.keyboard.press("Tab")  # past the hidden trap field, to the consent box
+    assert page.evaluate("document.activeElement.id") == "consent"
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator("h1").inner_text() == "Check your email"
+    check(page, "check-your-email page")
+
+    link = outbox_link(project, "confirm", rf"{re.escape(base)}/confirm/\S+")
+    page.goto(link)
+    assert page.locator("h1").inner_text() == "You are signed up"
+    check(page, "confirmed page")
+
+    assert project.run("contacts", "show", "kim@example.org").output.splitlines()[1:3] == [
+        "Status:     subscribed",
+        "Format:     large-print",
+    ]
+    assert (
+        project.run("send", "doing-with-not-doing-to", "--yes").exit_code == 0
+    )  # kim is not tagged
+    ws = load_workspace(project.root / "engage.toml")
+    from engage.contacts import core
+    from engage.store import open_store
+    from engage.tokens import Signer
+
+    store = open_store(ws)
+    with store.connect() as c:
+        kim = core.get(c, "kim@example.org")
+    store.engine.dispose()
+    signer = Signer(KEY)
+
+    page.goto(f"{base}/preferences/{signer.sign('p', kim.id)}")
+    check(page, "preferences page")
+    page.get_by_label("Plain text only").focus()
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="Save my choices").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator("h1").inner_text() == "Your choices are saved"
+    check(page, "saved page")
+    assert "Format:     plain" in project.run("contacts", "show", "kim@example.org").output
+
+    page.goto(f"{base}/unsubscribe/{signer.sign('u', kim.id, 0)}")
+    check(page, "unsubscribe page")
+    page.get_by_role("button", name="Unsubscribe me").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator("h1").inner_text() == "You are unsubscribed"
+    check(page, "unsubscribed page")
+    assert "Status:     unsubscribed" in project.run("contacts", "show", "kim@example.org").output
+
+
+@pytest.mark.parametrize("path", ["/archive/", "/unsubscribe", "/confirm/broken", "/nowhere"])
+def test_other_pages_have_no_violations(site, page, path) -> None:
+    base, _ = site
+    page.goto(base + path)
+    check(page, path)
+
+
+def test_the_archived_newsletter_has_no_violations(site, page) -> None:
+    base, project = site
+    assert project.run("contacts", "import", "samples/contacts.csv").exit_code == 0
+    assert project.run("send", "doing-with-not-doing-to", "--yes").exit_code == 0
+    page.goto(f"{base}/archive/doing-with-not-doing-to")
+    violations = axe(page, email=True)
+    assert not violations, format_violations(violations, title="archived newsletter")
+
+
+def test_pages_work_at_200_percent_zoom(site, page) -> None:
+    base, _ = site
+    page.set_viewport_size({"width": 640, "height": 800})
+    page.goto(f"{base}/subscribe")
+    page.evaluate("document.body.style.zoom = '200%'")
+    overflow = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth * 2.05")
+    assert overflow
+    assert page.get_by_label("Your email address").is_visible()
