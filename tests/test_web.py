@@ -71,7 +71,7 @@ def test_sign_up_and_confirm(app, client) -> None:
     html = page.get_data(as_text=True)
     assert '<label for="email">Your email address</label>' in html
     assert WORDING in html
-    assert "set-cookie" not in {k.lower() for k in page.headers}
+    assert page.headers.get("Set-Cookie") is None
     done = sign_up(client)
     assert done.status_code == 200
     assert "<h1>Check your email</h1>" in done.get_data(as_text=True)
@@ -185,7 +185,7 @@ def test_one_click_unsubscribe(app, client) -> None:
         content_type="application/x-www-form-urlencoded",
     )
     assert done.status_code == 200
-    assert "set-cookie" not in {k.lower() for k in done.headers}
+    assert done.headers.get("Set-Cookie") is None
     assert contact(app, "ann@example.org").status == "unsubscribed"
     with app.extensions["engage"]["store"].connect() as c:
         history = core.consent_history(c, contact_id)

@@ -204,6 +204,15 @@ inbound = Table(
     UniqueConstraint("dedupe_key", name="uq_inbound_dedupe_key"),
 )
 
+# Signature tokens already used (Mailgun): a request that repeats one is a replay.
+seen_tokens = Table(
+    "seen_tokens",
+    metadata,
+    Column("provider", String(32), primary_key=True),
+    Column("token", String(200), primary_key=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+)
+
 # Counters for rate limits on the web forms (keys are hashes, never addresses or IPs).
 throttle = Table(
     "throttle",

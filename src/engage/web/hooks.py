@@ -7,10 +7,12 @@ from __future__ import annotations
 import importlib
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, Response, abort, current_app, request
 
 from ..config import secret
+from ..contacts.core import now
 from ..errors import ConfigError
+from ..store.schema import seen_tokens
 from ..webhooks.base import Request, WebhookRefused
 from ..webhooks.store import record_events, record_inbound
 from . import log
@@ -28,6 +30,7 @@ def _engage() -> dict:
 
 
 def _request() -> Request:
+    body = request.get_data(cache=True)  # first, so the raw bytes stay for signatures and charsets
     form = list(request.form.items(multi=True)) if request.form else []
     if request.files:
         form += [
@@ -36,7 +39,7 @@ def _request() -> Request:
         ]
     return Request(
         headers={k.lower(): v for k, v in request.headers.items()},
-        body=request.get_data(cache=True),
+        body=body,
         form=form,
         content_type=request.content_type or "",
     )
@@ -51,6 +54,8 @@ def _verify(provider: str, kind: str, incoming: Request) -> None:
         log.warning(
             "refused %s %s webhook from %s: %s", provider, kind, request.remote_addr, refused
         )
+        if refused.status == 401:
+            abort(Response("Unauthorized", 401, {"WWW-Authenticate": 'Basic realm="engage"'}))
         abort(refused.status)
     except ConfigError as missing:
         log.error("cannot check %s %s webhooks: %s", provider, kind, missing)
@@ -84,14 +89,15 @@ def verify_request(provider, kind, incoming, settings, seen_token) -> None:  # n
 
 
 def _seen_token(token: str) -> bool:
-    """Mailgun's replay check: a token we stored an event for already."""
-    from ..store.schema import events
-
-    with _engage()["store"].connect() as connection:
-        found = connection.execute(
-            sa.select(events.c.id).where(events.c.provider == "mailgun", events.c.event_id == token)
-        ).first()
-    return found is not None
+    """Mailgun's replay check: True if this signature token was used before (and note it)."""
+    try:
+        with _engage()["store"].begin() as connection:
+            connection.execute(
+                seen_tokens.insert().values(provider="mailgun", token=token, seen_at=now())
+            )
+    except sa.exc.IntegrityError:
+        return True
+    return False
 
 
 @blueprint.post("/webhooks/<provider>")

@@ -1,4 +1,4 @@
-"""Provider events, inbound mail, and form rate-limit counters for the web app.
+"""Provider events, inbound mail, used signature tokens, and form rate-limit counters.
 
 Revision ID: 0004
 Revises: 0003
@@ -64,6 +64,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("dedupe_key", name="uq_inbound_dedupe_key"),
     )
     op.create_table(
+        "seen_tokens",
+        sa.Column("provider", sa.String(32), primary_key=True),
+        sa.Column("token", sa.String(200), primary_key=True),
+        sa.Column("seen_at", UTC_TIME, nullable=False),
+    )
+    op.create_table(
         "throttle",
         sa.Column("key", sa.String(80), primary_key=True),
         sa.Column("window_start", UTC_TIME, nullable=False),
@@ -73,6 +79,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("throttle")
+    op.drop_table("seen_tokens")
     op.drop_table("inbound")
     op.drop_index("ix_events_delivery_id", "events")
     op.drop_table("events")

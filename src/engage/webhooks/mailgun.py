@@ -1,0 +1,300 @@
+"""Mailgun: tracking webhooks (JSON, one event a request) and inbound routes (form posts).
+
+Both are signed alike: HMAC-SHA256 keyed with the *webhook signing key* (not the API key;
+`[email.mailgun] webhook_signing_key_env` names its variable) over `timestamp` + `token`, hex
+digest in `signature`. Tracking webhooks carry the three in the body's "signature" object,
+routes as form fields. The signature covers no part of the body, so the timestamp window and
+the token check are what stop a captured request being sent again.
+
+    verify_events(request, secret, *, now=None, seen_token=None, tolerance=300.0) -> None
+    verify_inbound(request, secret, *, now=None, seen_token=None, tolerance=300.0) -> None
+    parse_events(request) -> list[Event]
+    parse_inbound(request) -> InboundMessage
+
+`secret` is the signing key. `now` is the time in epoch seconds (default: the clock); a
+timestamp more than `tolerance` seconds before or after it is refused. `seen_token(token)` is
+called once, and only when signature and timestamp are good: it records the token and returns
+True if it was already recorded (a replay, refused). None skips that check.
+
+Event ids: `event-data.id` is unique only within a day and the token is new each signing, so
+event_id is "<event-data.id>:<event-data.timestamp>" (the same on every retry of one event);
+without an id it falls back to the signature token. message_id is our Message-ID in <...>
+form (Mailgun drops the brackets), and as Mailgun's own id for a message is that header too,
+provider_message_id holds the same. description is the MTA's reply, or the URL for a click.
+
+parse_inbound reads parsed form fields (`request.form`, or an urlencoded body). The helpers
+below are shared with the Postmark and SendGrid modules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import hmac
+import json
+import math
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .base import Event, InboundMessage, Request, WebhookRefused
+
+PROVIDER = "mailgun"
+METADATA_KEYS = ("engage_campaign", "engage_send", "engage_delivery")
+TAGGED = ("reply+", "unsubscribe+")  # the local parts of the addresses replies come back to
+SIMPLE_EVENTS = {
+    "accepted": "queued",
+    "delivered": "delivered",
+    "opened": "opened",
+    "clicked": "clicked",
+    "complained": "complained",
+    "unsubscribed": "unsubscribed",
+    "rejected": "rejected",
+}
+
+
+def verify_events(
+    request: Request,
+    secret: str,
+    *,
+    now: float | None = None,
+    seen_token: Callable[[str], bool] | None = None,
+    tolerance: float = 300.0,
+) -> None:
+    what = "Mailgun webhook"
+    try:
+        signature = json.loads(request.body).get("signature")
+    except (ValueError, AttributeError, RecursionError):
+        raise WebhookRefused(
+            f"{what}: the body is not a JSON object with a signature", 401
+        ) from None
+    _verify(
+        signature if isinstance(signature, dict) else {}, secret, now, seen_token, tolerance, what
+    )
+
+
+def verify_inbound(
+    request: Request,
+    secret: str,
+    *,
+    now: float | None = None,
+    seen_token: Callable[[str], bool] | None = None,
+    tolerance: float = 300.0,
+) -> None:
+    _verify(_form(request), secret, now, seen_token, tolerance, "Mailgun inbound route")
+
+
+def _verify(
+    fields: Mapping[str, Any],
+    secret: str,
+    now: float | None,
+    seen_token: Callable[[str], bool] | None,
+    tolerance: float,
+    what: str,
+) -> None:
+    if not secret:
+        raise WebhookRefused(
+            f"{what}: no signing key is set (the variable [email.mailgun] "
+            "webhook_signing_key_env names is empty)",
+            403,
+        )
+    given = {k: str(fields.get(k) or "") for k in ("timestamp", "token", "signature")}
+    if missing := [k for k, v in given.items() if not v]:
+        raise WebhookRefused(f"{what}: no {', '.join(missing)} in the request", 401)
+    timestamp, token, signature = given.values()
+    expected = hmac.new(secret.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
+        raise WebhookRefused(f"{what}: the signature does not match (wrong signing key?)", 403)
+    check_time(timestamp, now, tolerance, what)
+    if seen_token is not None and seen_token(token):
+        raise WebhookRefused(f"{what}: this token was used before (a replayed request)", 403)
+
+
+def parse_events(request: Request) -> list[Event]:
+    payload = json_body(request.body, "Mailgun webhook")
+    data = payload.get("event-data") if isinstance(payload, dict) else None
+    if not isinstance(data, dict):
+        raise ValueError("Mailgun webhook: no 'event-data' object in the body")
+    name = data.get("event")
+    if not isinstance(name, str) or not name:
+        raise ValueError("Mailgun webhook: the event has no 'event' name")
+    timestamp = epoch_time(data.get("timestamp"), f"Mailgun {name} event")
+    event_type, hard = _classify(name, data)
+    recipient = str(data.get("recipient") or "")
+    if not recipient and event_type != "unknown":
+        raise ValueError(f"Mailgun {name} event: no 'recipient'")
+    if data.get("id"):
+        event_id = f"{data['id']}:{data['timestamp']}"
+    else:
+        event_id = str(_dict(payload.get("signature")).get("token") or "")
+    if not event_id:
+        raise ValueError(f"Mailgun {name} event: neither an event id nor a signature token")
+    message_id = bracketed(_dict(_dict(data.get("message")).get("headers")).get("message-id"))
+    status = _dict(data.get("delivery-status"))
+    description = data.get("url") if name == "clicked" else None
+    description = description or status.get("message") or status.get("description") or ""
+    return [
+        Event(
+            provider=PROVIDER,
+            event_id=event_id,
+            event_type=event_type,
+            timestamp=timestamp,
+            recipient=recipient,
+            message_id=message_id,
+            provider_message_id=message_id,
+            metadata=engage_metadata(data.get("user-variables")),
+            hard=hard,
+            reason=str(data.get("reason") or ""),
+            description=str(description),
+            raw=payload,
+        )
+    ]
+
+
+def _classify(name: str, data: dict[str, Any]) -> tuple[str, bool]:
+    """(event type, hard) for a Mailgun event name."""
+    if name != "failed":
+        return SIMPLE_EVENTS.get(name, "unknown"), False
+    if str(data.get("reason") or "").startswith("suppress-"):
+        return "rejected", False  # not sent: the address is on a Mailgun suppression list
+    severity = data.get("severity")
+    if severity == "permanent":
+        return "bounced", True
+    if severity == "temporary":
+        return "deferred", False
+    return "failed", False
+
+
+def parse_inbound(request: Request) -> InboundMessage:
+    fields = _form(request)
+    if not fields:
+        raise ValueError(
+            "Mailgun inbound route: no form fields (a tracking webhook pointed at the inbound "
+            "URL, or the form was not passed on?)"
+        )
+    try:
+        pairs = json.loads(fields.get("message-headers") or "[]")
+        headers = [(str(name), str(value)) for name, value in pairs]
+    except (ValueError, TypeError, RecursionError):
+        raise ValueError(
+            "Mailgun inbound route: 'message-headers' is not a JSON list of pairs"
+        ) from None
+    name, address = email.utils.parseaddr(fields.get("from") or first_header(headers, "From"))
+    address = address or fields.get("sender", "")
+    if not address:
+        raise ValueError("Mailgun inbound route: no 'from' or 'sender' field")
+    envelope = [a.strip() for a in fields.get("recipient", "").split(",") if a.strip()]
+    recipient = choose_recipient(envelope, header_addresses(headers))
+    if not recipient:
+        raise ValueError("Mailgun inbound route: no 'recipient' field and no To header")
+    return InboundMessage(
+        provider=PROVIDER,
+        sender=address,
+        sender_name=name,
+        recipient=recipient,
+        subject=fields.get("subject") or first_header(headers, "Subject"),
+        text=fields.get("body-plain", ""),
+        html=fields.get("body-html", ""),
+        message_id=first_header(headers, "Message-Id"),
+        in_reply_to=first_header(headers, "In-Reply-To"),
+        references=first_header(headers, "References"),
+        headers=headers,
+        raw=fields,
+    )
+
+
+def _form(request: Request) -> dict[str, str]:
+    """The first value of each form field: the parsed form, else an urlencoded body."""
+    pairs = request.form
+    if not pairs and "x-www-form-urlencoded" in (request.content_type or "").lower():
+        pairs = urllib.parse.parse_qsl(
+            request.body.decode("utf-8", "replace"), keep_blank_values=True
+        )
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        fields.setdefault(name, value)
+    return fields
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+# Shared with postmark.py and sendgrid.py.
+
+
+def check_time(value: object, now: float | None, tolerance: float, what: str) -> None:
+    """Refuse (403) a signed timestamp that is not within `tolerance` seconds of now."""
+    try:
+        stamp = float(str(value))
+    except ValueError:
+        stamp = math.nan
+    if not math.isfinite(stamp):
+        raise WebhookRefused(f"{what}: the timestamp {str(value)[:40]!r} is not a number", 403)
+    current = time.time() if now is None else now
+    if stamp < current - tolerance:
+        age = int(current - stamp)
+        raise WebhookRefused(f"{what}: the timestamp is {age} s old (limit {tolerance:g} s)", 403)
+    if stamp > current + tolerance:
+        ahead = int(stamp - current)
+        raise WebhookRefused(f"{what}: the timestamp is {ahead} s in the future", 403)
+
+
+def json_body(body: bytes, what: str) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"{what}: the body is not valid JSON ({exc})") from None
+
+
+def epoch_time(value: Any, what: str) -> dt.datetime:
+    """An aware UTC datetime from epoch seconds (a number or a numeric string)."""
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise TypeError
+        return dt.datetime.fromtimestamp(float(value), dt.UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise ValueError(f"{what}: the timestamp {value!r} is not a time") from None
+
+
+def digest_id(payload: Any) -> str:
+    """A SHA-256 of the canonical JSON: the same payload always gives the same id."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def engage_metadata(values: Any) -> dict[str, str]:
+    """Our ids (engage_campaign, engage_send, engage_delivery) from a provider's metadata."""
+    if not isinstance(values, dict):
+        return {}
+    return {key: str(values[key]) for key in METADATA_KEYS if values.get(key) not in (None, "")}
+
+
+def bracketed(message_id: Any) -> str:
+    """A Message-ID in <...> form, as we write it in the header; "" for none."""
+    value = str(message_id or "").strip()
+    if not value:
+        return ""
+    return value if value.startswith("<") else f"<{value}>"
+
+
+def first_header(headers: list[tuple[str, str]], name: str) -> str:
+    wanted = name.lower()
+    return next((value.strip() for key, value in headers if key.lower() == wanted), "")
+
+
+def header_addresses(headers: list[tuple[str, str]]) -> list[str]:
+    """The addresses in the To and Cc headers, in order."""
+    values = [v for k, v in headers if k.lower() in ("to", "cc")]
+    return [address for _, address in email.utils.getaddresses(values) if address]
+
+
+def choose_recipient(envelope: list[str], to: list[str]) -> str:
+    """The first reply+/unsubscribe+ address (envelope first, then To/Cc), else the first
+    envelope recipient, else the first To."""
+    for address in [*envelope, *to]:
+        if address.split("@", 1)[0].lower().startswith(TAGGED):
+            return address
+    return next((address for address in [*envelope, *to] if address), "")

@@ -1,0 +1,221 @@
+"""Postmark: tracking webhooks (one JSON object a request) and the inbound webhook (JSON).
+
+Postmark signs nothing. Each webhook URL given to Postmark carries HTTP Basic credentials
+(https://USER:PASSWORD@host/...): the user is `[email.postmark] webhook_user`, the password is
+in the variable `webhook_password_env` names. Both are compared in constant time.
+
+    verify_events(request, secret, *, user, now=None, seen_token=None) -> None
+    verify_inbound(request, secret, *, user, now=None, seen_token=None) -> None
+    parse_events(request) -> list[Event]
+    parse_inbound(request) -> InboundMessage
+
+`secret` is the password and `user` the user name. `now` and `seen_token` are accepted so
+every provider is called alike, and unused: Basic credentials carry no time or token. A
+request without Basic credentials is refused with 401; the caller should answer it with a
+`WWW-Authenticate: Basic` header, as some senders only send credentials when challenged.
+
+Event ids: a Bounce or SpamComplaint record's `ID`; anything else has no id, so event_id is a
+SHA-256 of the canonical JSON payload (a retry sends the same payload). `MessageID` is
+Postmark's own id, so it goes in provider_message_id; Postmark does not send back our
+Message-ID, so message_id is empty and the metadata (engage_*) identifies the delivery.
+SubscriptionChange: SuppressSending false is "subscribed"; true is "unsubscribed", unless the
+SuppressionReason is HardBounce ("bounced", hard) or SpamComplaint ("complained").
+reason is the bounce `Type` (or SuppressionReason); description the MTA reply, or the URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import email.utils
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from .base import Event, InboundMessage, Request, WebhookRefused
+from .mailgun import choose_recipient, digest_id, engage_metadata, first_header, json_body
+
+PROVIDER = "postmark"
+RECORD_TYPES = {
+    "Delivery": "delivered",
+    "Open": "opened",
+    "Click": "clicked",
+    "SpamComplaint": "complained",
+}
+BOUNCE_TYPES = {  # a Bounce record's Type; any other Type is a bounce that is not hard
+    "HardBounce": "bounced",
+    "BadEmailAddress": "bounced",
+    "ManuallyDeactivated": "bounced",
+    "Transient": "deferred",
+    "DnsError": "deferred",
+    "OpenRelayTest": "deferred",
+    "AutoResponder": "autoresponded",
+    "AddressChange": "autoresponded",
+    "ChallengeVerification": "autoresponded",
+    "SpamNotification": "complained",
+    "SpamComplaint": "complained",
+    "Unsubscribe": "unsubscribed",
+    "Subscribe": "subscribed",
+    "Unconfirmed": "rejected",
+    "SMTPApiError": "failed",
+    "TemplateRenderingFailed": "failed",
+}
+HARD_BOUNCES = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated"}
+TIME_FIELDS = ("DeliveredAt", "BouncedAt", "ReceivedAt", "ChangedAt")
+
+
+def verify_events(
+    request: Request,
+    secret: str,
+    *,
+    user: str,
+    now: float | None = None,
+    seen_token: Callable[[str], bool] | None = None,
+) -> None:
+    check_basic_auth(request, user, secret, "Postmark webhook")
+
+
+def verify_inbound(
+    request: Request,
+    secret: str,
+    *,
+    user: str,
+    now: float | None = None,
+    seen_token: Callable[[str], bool] | None = None,
+) -> None:
+    check_basic_auth(request, user, secret, "Postmark inbound webhook")
+
+
+def check_basic_auth(request: Request, user: str, password: str, what: str) -> None:
+    """Refuse a request without (401) or with the wrong (403) HTTP Basic credentials."""
+    if not password:
+        raise WebhookRefused(f"{what}: no password is set to check the request against", 403)
+    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "basic" or not value.strip():
+        raise WebhookRefused(f"{what}: no HTTP Basic credentials in the request", 401)
+    try:
+        given = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 inside
+        raise WebhookRefused(f"{what}: the HTTP Basic credentials cannot be decoded", 403) from None
+    given_user, colon, given_password = given.partition(":")
+    user_ok = hmac.compare_digest(given_user.encode(), user.encode())
+    password_ok = hmac.compare_digest(given_password.encode(), password.encode())
+    if not (colon and user_ok and password_ok):
+        wrong = " and ".join(
+            w for w, ok in (("user name", user_ok), ("password", password_ok)) if not ok
+        )
+        raise WebhookRefused(f"{what}: wrong {wrong or 'credentials'} in HTTP Basic auth", 403)
+
+
+def parse_events(request: Request) -> list[Event]:
+    data = json_body(request.body, "Postmark webhook")
+    if not isinstance(data, dict):
+        raise ValueError("Postmark webhook: the body is not a JSON object")
+    record = data.get("RecordType")
+    if record == "Inbound" or (not record and "FromFull" in data):
+        raise ValueError("Postmark webhook: an inbound message was posted to the events URL")
+    if not isinstance(record, str) or not record:
+        raise ValueError("Postmark webhook: no 'RecordType'")
+    event_type, hard, reason = _classify(record, data)
+    recipient = str(data.get("Recipient") or data.get("Email") or "")
+    if not recipient and event_type != "unknown":
+        raise ValueError(f"Postmark {record} webhook: no 'Recipient' or 'Email'")
+    has_id = record in ("Bounce", "SpamComplaint") and data.get("ID") not in (None, "")
+    description = data.get("OriginalLink") if record == "Click" else None
+    return [
+        Event(
+            provider=PROVIDER,
+            event_id=str(data["ID"]) if has_id else digest_id(data),
+            event_type=event_type,
+            timestamp=_timestamp(data, record),
+            recipient=recipient,
+            provider_message_id=str(data.get("MessageID") or ""),
+            metadata=engage_metadata(data.get("Metadata")),
+            hard=hard,
+            reason=reason,
+            description=str(description or data.get("Details") or data.get("Description") or ""),
+            raw=data,
+        )
+    ]
+
+
+def _classify(record: str, data: dict[str, Any]) -> tuple[str, bool, str]:
+    """(event type, hard, reason) for a record."""
+    if record == "Bounce":
+        kind = str(data.get("Type") or "")
+        return BOUNCE_TYPES.get(kind, "bounced"), kind in HARD_BOUNCES, kind
+    if record == "SubscriptionChange":
+        reason = str(data.get("SuppressionReason") or "")
+        if not data.get("SuppressSending"):
+            return "subscribed", False, reason
+        if reason == "HardBounce":
+            return "bounced", True, reason
+        if reason == "SpamComplaint":
+            return "complained", False, reason
+        return "unsubscribed", False, reason
+    return RECORD_TYPES.get(record, "unknown"), False, str(data.get("Type") or "")
+
+
+def _timestamp(data: dict[str, Any], record: str) -> dt.datetime:
+    """The record's time (an ISO 8601 string in a field ending in At), in UTC."""
+    names = [*TIME_FIELDS, *(k for k in data if k.endswith("At") and k not in TIME_FIELDS)]
+    value = next((data[k] for k in names if isinstance(data.get(k), str) and data[k]), None)
+    if value is None:
+        raise ValueError(f"Postmark {record} webhook: no time ({', '.join(TIME_FIELDS)})")
+    try:
+        stamp = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"Postmark {record} webhook: the time {value!r} is not ISO 8601") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    return stamp.astimezone(dt.UTC)
+
+
+def parse_inbound(request: Request) -> InboundMessage:
+    data = json_body(request.body, "Postmark inbound webhook")
+    if not isinstance(data, dict):
+        raise ValueError("Postmark inbound webhook: the body is not a JSON object")
+    if data.get("RecordType", "Inbound") != "Inbound":
+        raise ValueError(
+            f"Postmark inbound webhook: a {data['RecordType']} event was posted to the inbound URL"
+        )
+    sender = _full(data.get("FromFull"))
+    name, address = email.utils.parseaddr(str(data.get("From") or ""))
+    address, name = sender.get("Email") or address, sender.get("Name") or name
+    if not address:
+        raise ValueError("Postmark inbound webhook: no 'FromFull' or 'From'")
+    headers = [
+        (str(h["Name"]), str(h.get("Value", "")))
+        for h in data.get("Headers") or []
+        if isinstance(h, dict) and h.get("Name")
+    ]
+    copies = [
+        _full(f).get("Email", "")
+        for k in ("ToFull", "CcFull", "BccFull")
+        for f in data.get(k) or []
+    ]
+    envelope = [str(data.get("OriginalRecipient") or "")]
+    recipient = choose_recipient([a for a in envelope if a], [a for a in copies if a])
+    if not recipient:
+        raise ValueError("Postmark inbound webhook: no 'OriginalRecipient' or 'ToFull'")
+    return InboundMessage(
+        provider=PROVIDER,
+        sender=address,
+        sender_name=name,
+        recipient=recipient,
+        subject=str(data.get("Subject") or ""),
+        text=str(data.get("TextBody") or ""),
+        html=str(data.get("HtmlBody") or ""),
+        message_id=first_header(headers, "Message-ID"),
+        in_reply_to=first_header(headers, "In-Reply-To"),
+        references=first_header(headers, "References"),
+        headers=headers,
+        raw=data,
+    )
+
+
+def _full(value: Any) -> dict[str, str]:
+    """A Postmark {Email, Name, MailboxHash} object, with string values."""
+    if not isinstance(value, dict):
+        return {}
+    return {k: str(v) for k, v in value.items() if isinstance(v, str | int)}
