@@ -27,7 +27,6 @@ FORMATS = [
     ("large-print", "Large print"),
     ("plain", "Plain text only"),
 ]
-IP_LIMIT, ADDRESS_LIMIT = 20, 3  # sign-ups an hour from one place; confirmation emails a day
 
 
 def _engage() -> dict:
@@ -66,15 +65,17 @@ def subscribe():  # noqa: ANN201
         return _subscribe_page(form, errors, wording), 400
     if request.form.get("website"):  # the hidden field only robots fill in
         return _check_your_email()
-    store = _engage()["store"]
+    store, web = _engage()["store"], _engage()["workspace"].config.web
     with store.begin() as connection:
+        ip = _hash("ip", request.remote_addr or "")
         if not subscriptions.allow(
-            connection, _hash("ip", request.remote_addr or ""), IP_LIMIT, dt.timedelta(hours=1)
+            connection, ip, web.signups_per_hour_per_ip, dt.timedelta(hours=1)
         ):
             abort(429)
         address = core.normalise_email(form["email"])
+        per_address = web.confirmations_per_day_per_address
         if not subscriptions.allow(
-            connection, _hash("address", address.lower()), ADDRESS_LIMIT, dt.timedelta(days=1)
+            connection, _hash("address", address.lower()), per_address, dt.timedelta(days=1)
         ):
             return _check_your_email()  # the same page: nothing about the address is given away
         outcome = subscriptions.sign_up(
