@@ -250,3 +250,40 @@ def test_a_burst_of_concurrent_webhooks_on_sqlite_loses_none(app) -> None:
         server.close()
     assert set(codes) == {200}
     assert query(app, sa.select(sa.func.count()).select_from(events))[0][0] == 150
+
+
+def test_mailgun_inbound_route_is_verified_and_stored(app) -> None:
+    fields = json.loads((PAYLOADS / "mailgun/inbound-route.json").read_text())
+    token = secrets.token_hex(25)
+    stamp = str(int(time.time()))
+    fields.update(
+        token=token,
+        timestamp=stamp,
+        signature=hmac.new(MG_KEY.encode(), f"{stamp}{token}".encode(), hashlib.sha256).hexdigest(),
+    )
+    client = app.test_client()
+    forged = {**fields, "signature": "0" * 64}
+    assert client.post("/inbound/mailgun", data=forged).status_code == 403
+    assert client.post("/inbound/mailgun", data=fields).json == {"stored": 1, "repeated": 0}
+    [row] = query(app, sa.select(inbound))
+    assert (row.provider, row.subject, row.text) == (
+        "mailgun",
+        fields["subject"],
+        fields["body-plain"],
+    )
+    assert row.in_reply_to and row.message_id
+
+
+def test_sendgrid_inbound_parse_keeps_the_declared_charsets(app) -> None:
+    body = (PAYLOADS / "sendgrid/inbound-parsed.multipart").read_bytes().replace(b"\n", b"\r\n")
+    auth = "Basic " + base64.b64encode(f"sendgrid:{SG_INBOUND}".encode()).decode()
+    client = app.test_client()
+    kind = "multipart/form-data; boundary=xYzZY"
+    assert client.post("/inbound/sendgrid", data=body, content_type=kind).status_code == 401
+    answer = client.post(
+        "/inbound/sendgrid", data=body, content_type=kind, headers={"Authorization": auth}
+    )
+    assert answer.json == {"stored": 1, "repeated": 0}
+    [row] = query(app, sa.select(inbound))
+    assert row.sender_name == "José Muñoz"
+    assert row.subject == "Re: Our spring news – ¿puedo ayudar?"

@@ -1,0 +1,180 @@
+"""The web app under load, as it runs in production: `engage serve` (waitress) in its own
+process, and 20 concurrent clients on loopback posting signed Mailgun webhook events (one in
+ten a repeat of an earlier event, signed anew, as a provider's retry is) and sign-ups.
+Checks that every distinct event is stored exactly once; reports latency and throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import os
+import platform
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY, MG_KEY = "bench-secret", "bench-mailgun-signing-key"
+CLIENTS = 20
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def workspace(folder: Path, port: int) -> Path:
+    root = folder / "ws"
+    root.mkdir()
+    for name in ("templates", "campaigns", "audiences"):
+        shutil.copytree(ROOT / name, root / name)
+    config = (
+        (ROOT / "engage.toml")
+        .read_text()
+        .replace('base_url = "http://127.0.0.1:8025"', f'base_url = "http://127.0.0.1:{port}"')
+    )
+    config = config.replace("[web]\n", "[web]\nsignups_per_hour_per_ip = 1000000\n")
+    (root / "engage.toml").write_text(config)
+    return root
+
+
+def signed_event(i: int) -> dict:
+    token = secrets.token_hex(25)
+    stamp = str(int(time.time()))
+    signature = hmac.new(MG_KEY.encode(), f"{stamp}{token}".encode(), hashlib.sha256).hexdigest()
+    event = {
+        "id": f"bench-{i}",
+        "timestamp": 1_790_000_000 + i,
+        "event": "delivered",
+        "recipient": f"person{i % 1000}@example.org",
+        "message": {"headers": {"message-id": f"bench.{i}@example.org"}},
+    }
+    return {
+        "signature": {"token": token, "timestamp": stamp, "signature": signature},
+        "event-data": event,
+    }
+
+
+local = threading.local()
+
+
+def timed(method: str, url: str, **kwargs) -> tuple[float, int]:
+    session = getattr(local, "session", None) or requests.Session()
+    local.session = session
+    started = time.perf_counter()
+    status = session.request(method, url, timeout=60, **kwargs).status_code
+    return time.perf_counter() - started, status
+
+
+def report(name: str, results: list[tuple[float, int]], seconds: float) -> None:
+    latencies = sorted(r[0] for r in results)
+    errors = sum(1 for _, status in results if status >= 400)
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    print(
+        f"{name}: {len(results):,} requests in {seconds:.1f} s, {len(results) / seconds:,.0f} a second; "
+        f"p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
+        f"{errors} errors"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("events", nargs="?", type=int, default=10_000)
+    parser.add_argument("signups", nargs="?", type=int, default=1_000)
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"{platform.python_implementation()} {platform.python_version()}; {CLIENTS} clients"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        port = free_port()
+        root = workspace(Path(folder), port)
+        env = {**os.environ, "ENGAGE_SECRET_KEY": KEY, "MAILGUN_WEBHOOK_SIGNING_KEY": MG_KEY}
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "engage",
+                "--workspace",
+                str(root),
+                "serve",
+                "--port",
+                str(port),
+                "--threads",
+                str(CLIENTS),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    requests.get(f"{base}/subscribe", timeout=1)
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.1)
+            distinct = args.events - args.events // 10
+            numbers = [i if i < distinct else i - distinct for i in range(args.events)]
+            with ThreadPoolExecutor(CLIENTS) as pool:
+                started = time.perf_counter()
+                results = list(
+                    pool.map(
+                        lambda i: timed("POST", f"{base}/webhooks/mailgun", json=signed_event(i)),
+                        numbers,
+                    )
+                )
+                report("webhook events", results, time.perf_counter() - started)
+                started = time.perf_counter()
+                signups = list(
+                    pool.map(
+                        lambda i: timed(
+                            "POST",
+                            f"{base}/subscribe",
+                            data={
+                                "email": f"new{i}@example.org",
+                                "name": f"New {i}",
+                                "format": "html",
+                                "consent": "yes",
+                            },
+                        ),
+                        range(args.signups),
+                    )
+                )
+                report("sign-ups", signups, time.perf_counter() - started)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        engine = sa.create_engine(f"sqlite:///{root / 'engage.db'}")
+        with engine.connect() as connection:
+            stored = connection.execute(
+                sa.text("SELECT count(*), count(DISTINCT event_id) FROM events")
+            ).one()
+            pending = connection.execute(
+                sa.text("SELECT count(*) FROM contacts WHERE status = 'pending'")
+            ).scalar()
+        engine.dispose()
+        print(
+            f"events stored: {stored[0]:,} ({stored[1]:,} distinct; {distinct:,} sent, each once): "
+            f"{'exactly once' if stored[0] == stored[1] == distinct else 'WRONG'}; "
+            f"sign-ups waiting for confirmation: {pending:,}"
+        )
+
+
+if __name__ == "__main__":
+    main()
