@@ -138,11 +138,11 @@ def test_the_archived_newsletter_has_no_violations(site, page) -> None:
     assert not violations, format_violations(violations, title="archived newsletter")
 
 
-def test_pages_work_at_200_percent_zoom(site, page) -> None:
+@pytest.mark.parametrize("path", ["/subscribe", "/archive/", "/unsubscribe"])
+def test_pages_work_at_200_percent_zoom(site, page, path) -> None:
+    """200% zoom on a 640px window leaves 320 CSS pixels: nothing may need sideways scrolling."""
     base, _ = site
-    page.set_viewport_size({"width": 640, "height": 800})
-    page.goto(f"{base}/subscribe")
-    page.evaluate("document.body.style.zoom = '200%'")
-    overflow = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth * 2.05")
-    assert overflow
-    assert page.get_by_label("Your email address").is_visible()
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto(base + path)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    assert page.locator("h1").is_visible()

@@ -109,7 +109,7 @@ def test_a_mailgun_hard_bounce_suppresses_once(app) -> None:
     ("change", "status"),
     [("unsigned", 401), ("wrong key", 403), ("stale", 403)],
 )
-def test_unverified_mailgun_requests_store_nothing(app, change, status) -> None:
+def test_unverified_mailgun_requests_store_nothing(app, change, status, caplog) -> None:
     body = mailgun_body(
         bounce_for(delivery_of(app, "ann@example.org"), "ann@example.org"),
         key="not-the-key" if change == "wrong key" else MG_KEY,
@@ -118,8 +118,13 @@ def test_unverified_mailgun_requests_store_nothing(app, change, status) -> None:
         del body["signature"]
     if change == "stale":
         body["signature"]["timestamp"] = str(int(time.time()) - 3600)
-    answer = app.test_client().post("/webhooks/mailgun", json=body)
+    with caplog.at_level("WARNING", logger="engage.web"):
+        answer = app.test_client().post("/webhooks/mailgun", json=body)
     assert answer.status_code == status
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        "refused mailgun events webhook from 127.0.0.1"
+    ]
+    assert MG_KEY not in caplog.text
     if status == 401:
         assert answer.headers["WWW-Authenticate"] == 'Basic realm="engage"'
     assert query(app, sa.select(events)) == []
