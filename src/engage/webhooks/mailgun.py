@@ -28,22 +28,27 @@ below are shared with the Postmark and SendGrid modules.
 
 from __future__ import annotations
 
-import datetime as dt
 import email.utils
 import hashlib
 import hmac
 import json
-import math
-import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from .base import Event, InboundMessage, Request, WebhookRefused
+from .common import (
+    bracketed,
+    check_time,
+    choose_recipient,
+    engage_metadata,
+    epoch_time,
+    first_header,
+    header_addresses,
+    json_body,
+)
 
 PROVIDER = "mailgun"
-METADATA_KEYS = ("engage_campaign", "engage_send", "engage_delivery")
-TAGGED = ("reply+", "unsubscribe+")  # the local parts of the addresses replies come back to
 SIMPLE_EVENTS = {
     "accepted": "queued",
     "delivered": "delivered",
@@ -223,78 +228,3 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 # Shared with postmark.py and sendgrid.py.
-
-
-def check_time(value: object, now: float | None, tolerance: float, what: str) -> None:
-    """Refuse (403) a signed timestamp that is not within `tolerance` seconds of now."""
-    try:
-        stamp = float(str(value))
-    except ValueError:
-        stamp = math.nan
-    if not math.isfinite(stamp):
-        raise WebhookRefused(f"{what}: the timestamp {str(value)[:40]!r} is not a number", 403)
-    current = time.time() if now is None else now
-    if stamp < current - tolerance:
-        age = int(current - stamp)
-        raise WebhookRefused(f"{what}: the timestamp is {age} s old (limit {tolerance:g} s)", 403)
-    if stamp > current + tolerance:
-        ahead = int(stamp - current)
-        raise WebhookRefused(f"{what}: the timestamp is {ahead} s in the future", 403)
-
-
-def json_body(body: bytes, what: str) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise ValueError(f"{what}: the body is not valid JSON ({exc})") from None
-
-
-def epoch_time(value: Any, what: str) -> dt.datetime:
-    """An aware UTC datetime from epoch seconds (a number or a numeric string)."""
-    try:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise TypeError
-        return dt.datetime.fromtimestamp(float(value), dt.UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        raise ValueError(f"{what}: the timestamp {value!r} is not a time") from None
-
-
-def digest_id(payload: Any) -> str:
-    """A SHA-256 of the canonical JSON: the same payload always gives the same id."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def engage_metadata(values: Any) -> dict[str, str]:
-    """Our ids (engage_campaign, engage_send, engage_delivery) from a provider's metadata."""
-    if not isinstance(values, dict):
-        return {}
-    return {key: str(values[key]) for key in METADATA_KEYS if values.get(key) not in (None, "")}
-
-
-def bracketed(message_id: Any) -> str:
-    """A Message-ID in <...> form, as we write it in the header; "" for none."""
-    value = str(message_id or "").strip()
-    if not value:
-        return ""
-    return value if value.startswith("<") else f"<{value}>"
-
-
-def first_header(headers: list[tuple[str, str]], name: str) -> str:
-    wanted = name.lower()
-    return next((value.strip() for key, value in headers if key.lower() == wanted), "")
-
-
-def header_addresses(headers: list[tuple[str, str]]) -> list[str]:
-    """The addresses in the To and Cc headers, in order."""
-    values = [v for k, v in headers if k.lower() in ("to", "cc")]
-    return [address for _, address in email.utils.getaddresses(values) if address]
-
-
-def choose_recipient(envelope: list[str], to: list[str]) -> str:
-    """The first reply+/unsubscribe+ address (envelope first, then To/Cc), else the first
-    envelope recipient, else the first To."""
-    for address in [*envelope, *to]:
-        if address.split("@", 1)[0].lower().startswith(TAGGED):
-            return address
-    return next((address for address in [*envelope, *to] if address), "")

@@ -25,15 +25,20 @@ reason is the bounce `Type` (or SuppressionReason); description the MTA reply, o
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import email.utils
-import hmac
 from collections.abc import Callable
 from typing import Any
 
-from .base import Event, InboundMessage, Request, WebhookRefused
-from .mailgun import choose_recipient, digest_id, engage_metadata, first_header, json_body
+from .base import Event, InboundMessage, Request
+from .common import (
+    check_basic_auth,
+    choose_recipient,
+    digest_id,
+    engage_metadata,
+    first_header,
+    json_body,
+)
 
 PROVIDER = "postmark"
 RECORD_TYPES = {
@@ -84,27 +89,6 @@ def verify_inbound(
     seen_token: Callable[[str], bool] | None = None,
 ) -> None:
     check_basic_auth(request, user, secret, "Postmark inbound webhook")
-
-
-def check_basic_auth(request: Request, user: str, password: str, what: str) -> None:
-    """Refuse a request without (401) or with the wrong (403) HTTP Basic credentials."""
-    if not password:
-        raise WebhookRefused(f"{what}: no password is set to check the request against", 403)
-    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
-    if scheme.lower() != "basic" or not value.strip():
-        raise WebhookRefused(f"{what}: no HTTP Basic credentials in the request", 401)
-    try:
-        given = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 inside
-        raise WebhookRefused(f"{what}: the HTTP Basic credentials cannot be decoded", 403) from None
-    given_user, colon, given_password = given.partition(":")
-    user_ok = hmac.compare_digest(given_user.encode(), user.encode())
-    password_ok = hmac.compare_digest(given_password.encode(), password.encode())
-    if not (colon and user_ok and password_ok):
-        wrong = " and ".join(
-            w for w, ok in (("user name", user_ok), ("password", password_ok)) if not ok
-        )
-        raise WebhookRefused(f"{what}: wrong {wrong or 'credentials'} in HTTP Basic auth", 403)
 
 
 def parse_events(request: Request) -> list[Event]:

@@ -44,7 +44,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from .base import Event, InboundMessage, Request, WebhookRefused
-from .mailgun import (
+from .common import (
+    check_basic_auth,
     check_time,
     choose_recipient,
     digest_id,
@@ -54,7 +55,6 @@ from .mailgun import (
     header_addresses,
     json_body,
 )
-from .postmark import check_basic_auth
 
 PROVIDER = "sendgrid"
 SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"
