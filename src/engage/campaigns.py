@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +17,21 @@ ReadingLevel = Literal["beginner", "intermediate", "general"]
 
 
 @dataclass(frozen=True)
+class SocialImage:
+    path: str  # a file in the workspace, like images/walking.jpg
+    alt: str = ""  # required: lint and `engage post` refuse an image without it
+
+
+@dataclass(frozen=True)
+class SocialPost:
+    """[social.CHANNEL] in a campaign: what to post there. A list of texts is a thread."""
+
+    text: str | list[str] = ""
+    images: list[SocialImage] = field(default_factory=list)
+    post_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
 class FrontMatter:
     subject: str = ""
     preheader: str = ""
@@ -25,6 +40,7 @@ class FrontMatter:
     send_at: dt.datetime | None = None
     template: str = "newsletter"
     reading_level: ReadingLevel = "beginner"
+    social: dict[str, SocialPost] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -102,11 +102,28 @@ class Web:
 
 
 @dataclass(frozen=True)
+class SocialChannel:
+    """One social account: [social.NAME] in engage.toml. Secrets are named, never written."""
+
+    __unknown_key_hint__ = SECRET_HINT
+    network: Literal["outbox", "x", "mastodon", "bluesky"] = "outbox"
+    base_url: str = ""  # Mastodon: the instance; Bluesky: the PDS (https://bsky.social)
+    handle: str = ""  # Bluesky: the account's handle
+    access_token_env: str = ""  # Mastodon and X: the access token
+    app_password_env: str = ""  # Bluesky: an app password, never the main one
+    consumer_key_env: str = ""  # X: the app's API key
+    consumer_secret_env: str = ""  # X: the app's API key secret
+    access_token_secret_env: str = ""  # X: the access token secret
+    language: str = "en"
+
+
+@dataclass(frozen=True)
 class Config:
     organisation: Organisation
     database: Database = field(default_factory=Database)
     email: Email = field(default_factory=Email)
     web: Web = field(default_factory=Web)
+    social: dict[str, SocialChannel] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

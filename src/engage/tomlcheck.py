@@ -72,6 +72,13 @@ def convert(hint: Any, value: Any, key: str) -> Any:
             return None
         if typing.get_origin(options[0]) is typing.Literal or len(options) == 1:
             return convert(options[0], value, key)
+        problems = []
+        for option in options:  # the first type that fits, like str | list[str]
+            try:
+                return convert(option, value, key)
+            except SchemaError as exc:
+                problems.append(str(exc))
+        raise SchemaError(" or ".join(dict.fromkeys(problems)))
     if origin is typing.Literal:
         allowed = typing.get_args(hint)
         if value not in allowed:

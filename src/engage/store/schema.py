@@ -221,3 +221,24 @@ throttle = Table(
     Column("window_start", DateTime(timezone=True), nullable=False),
     Column("hits", Integer, nullable=False),
 )
+
+POST_STATUSES = ("pending", "in_flight", "posted", "failed", "unknown")
+
+# One row per campaign × channel × part of a thread: recorded before and after each post, so
+# a re-run, a crash or two overlapping runs never post twice.
+posts = Table(
+    "posts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("campaign", String(200), nullable=False),
+    Column("channel", String(100), nullable=False),
+    Column("part", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("remote_id", String(300), nullable=True),
+    Column("url", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("owner", String(200), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("campaign", "channel", "part", name="uq_posts_campaign_channel_part"),
+)
