@@ -12,7 +12,7 @@ import click
 
 from .. import __version__
 from ..errors import EngageError
-from . import audiences, campaigns, contacts, db, send, serve
+from . import audiences, campaigns, contacts, db, send, serve, social
 
 
 class EngageGroup(click.Group):
@@ -46,6 +46,7 @@ contacts.register(cli)
 db.register(cli)
 send.register(cli)
 serve.register(cli)
+social.register(cli)
 audiences.register(cli)
 
 

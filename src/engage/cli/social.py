@@ -1,0 +1,73 @@
+"""`engage post`: social posts, checked, priced where a network charges, posted once."""
+
+from __future__ import annotations
+
+import click
+
+from .. import campaigns as campaign_files
+from ..social import posting
+from .common import store, workspace
+
+
+@click.command()
+@click.argument("campaign")
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    help="Post only to this channel ([social.NAME] in engage.toml). Repeat for more.",
+)
+@click.option("--dry-run", is_flag=True, help="Check and show the posts; post nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask before posting (or before paying for X).")
+@click.pass_context
+def post(
+    ctx: click.Context, campaign: str, channels: tuple[str, ...], dry_run: bool, yes: bool
+) -> None:
+    """Post CAMPAIGN to its social channels, each part once.
+
+    Every post is checked first (length the way each network counts it, alt text on every
+    image); any error means nothing is posted. Running it again posts only what is missing.
+    """
+    ws = workspace(ctx)
+    found = campaign_files.load(ws, campaign)
+    plans = posting.plans(ws, found, list(channels) or None)
+    for plan in plans:
+        limits = plan.channel.limits()
+        for part in plan.parts:
+            measured = plan.channel.measure(part.text)
+            click.echo(
+                f"{plan.channel.name} ({plan.channel.network}), post {part.index + 1}: "
+                f"{measured} of {limits.max_length} {limits.unit}, {len(part.images)} image(s)"
+            )
+            if dry_run:
+                click.echo("    " + part.text.replace("\n", "\n    "))
+        for warning in plan.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+    posting.require_valid(plans)
+    if dry_run:
+        click.echo("Dry run: nothing was posted.")
+        return
+    costs = [(p.channel.name, p.channel.cost(p.parts)) for p in plans]
+    for name, cost in costs:
+        if cost:
+            click.echo(
+                f"Posting to {name} costs about ${cost:.2f} (X charges per post, more with a link)."
+            )
+    if not yes:
+        click.confirm("Post now?", abort=True)
+    problems = 0
+    for plan in plans:
+        outcome = posting.post(store(ctx), found, plan)
+        for done in outcome.posted:
+            click.echo(f"Posted to {outcome.channel}: {done.url}")
+        if outcome.already and not outcome.posted:
+            click.echo(f"{outcome.channel}: already posted.")
+        for problem in outcome.problems:
+            click.echo(f"Problem: {problem}", err=True)
+        problems += len(outcome.problems)
+    if problems:
+        ctx.exit(1)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(post)

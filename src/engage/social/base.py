@@ -1,0 +1,90 @@
+"""What every social channel shares: the post it is given, what it returns, its errors.
+
+A channel declares its `network`, how it measures text (`measure`) and its limits, and
+implements `publish` for one part of a thread. The posting journal (posting.py) decides what
+to post and records it before and after, so a channel never needs to worry about repeats.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import SocialChannel, Workspace
+from ..errors import EngageError
+
+
+class ChannelError(EngageError):
+    """A channel could not post; the message names the channel."""
+
+
+class ChannelAuthFailed(ChannelError):
+    """The credentials were refused: this channel stops, the others go on."""
+
+
+class RateLimited(ChannelError):
+    """Too many posts for now: left for the next run, never retried in a loop."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Rejected(ChannelError):
+    """The network refused this post; the reason is recorded."""
+
+
+@dataclass(frozen=True)
+class Image:
+    path: Path
+    alt: str
+
+    @property
+    def mime(self) -> str:
+        return mimetypes.guess_type(self.path.name)[0] or "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class Part:
+    index: int  # 0 for the first post; a thread's later parts reply to the one before
+    text: str
+    images: list[Image] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Posted:
+    remote_id: str  # whatever the channel needs to reply to it later
+    url: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_length: int
+    max_images: int = 4
+    unit: str = "characters"
+
+
+class Channel:
+    network = "channel"
+
+    def __init__(self, name: str, settings: SocialChannel, workspace: Workspace) -> None:
+        self.name, self.settings, self.workspace = name, settings, workspace
+
+    def limits(self) -> Limits:
+        raise NotImplementedError
+
+    def measure(self, text: str) -> int:
+        raise NotImplementedError
+
+    def check(self) -> None:
+        """Make sure the secrets this channel needs are set, before anything is posted."""
+
+    def publish(self, part: Part, thread: list[Posted], key: str) -> Posted:
+        """Post one part. `thread` holds the parts already posted; `key` is the same for
+        every attempt at this part (an idempotency key where the network has them)."""
+        raise NotImplementedError
+
+    def cost(self, parts: list[Part]) -> float | None:
+        """What posting these would cost in US dollars, where the network charges."""
+        return None

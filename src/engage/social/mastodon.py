@@ -1,0 +1,116 @@
+"""Mastodon: the instance's own limits, alt text on every image, an Idempotency-Key on posts."""
+
+from __future__ import annotations
+
+import functools
+
+import requests
+
+from .. import __version__
+from ..config import secret
+from . import counting
+from .base import (
+    Channel,
+    ChannelAuthFailed,
+    ChannelError,
+    Limits,
+    Part,
+    Posted,
+    RateLimited,
+    Rejected,
+)
+
+TIMEOUT = (5, 30)
+
+
+class MastodonChannel(Channel):
+    network = "mastodon"
+
+    @property
+    def base(self) -> str:
+        if not self.settings.base_url:
+            raise ChannelError(f"Set base_url in [social.{self.name}] (your Mastodon instance).")
+        return self.settings.base_url.rstrip("/")
+
+    @functools.cached_property
+    def instance(self) -> dict:
+        """The instance's configuration (no login needed); defaults if it cannot be read."""
+        try:
+            response = requests.get(f"{self.base}/api/v2/instance", timeout=TIMEOUT)
+            return response.json().get("configuration", {}) if response.ok else {}
+        except (requests.RequestException, ValueError):
+            return {}
+
+    def limits(self) -> Limits:
+        statuses = self.instance.get("statuses", {})
+        return Limits(
+            max_length=int(statuses.get("max_characters", 500)),
+            max_images=int(statuses.get("max_media_attachments", 4)),
+        )
+
+    def measure(self, text: str) -> int:
+        reserved = int(self.instance.get("statuses", {}).get("characters_reserved_per_url", 23))
+        return counting.mastodon_length(text, reserved)
+
+    def _token(self) -> str:
+        return secret(
+            self.settings.access_token_env or "MASTODON_ACCESS_TOKEN",
+            f"social.{self.name}.access_token_env",
+        )
+
+    def check(self) -> None:
+        self._token()
+
+    def _call(self, method: str, path: str, **kwargs: object) -> dict:
+        headers = {
+            "Authorization": f"Bearer {self._token()}",
+            "User-Agent": f"engage/{__version__}",
+            **kwargs.pop("headers", {}),
+        }  # type: ignore[dict-item]
+        try:
+            response = requests.request(
+                method, f"{self.base}{path}", headers=headers, timeout=TIMEOUT, **kwargs
+            )  # type: ignore[arg-type]
+        except requests.RequestException as exc:
+            raise ChannelError(f"Cannot reach {self.base}: {exc}") from None
+        if response.status_code in (401, 403):
+            raise ChannelAuthFailed(
+                f"{self.base} refused the access token for [social.{self.name}] "
+                f"(HTTP {response.status_code}). Check {self.settings.access_token_env}."
+            )
+        if response.status_code == 429:
+            raise RateLimited(f"{self.base} says too many requests")
+        if response.status_code >= 500:
+            raise ChannelError(f"{self.base} answered HTTP {response.status_code}")
+        if not response.ok:
+            raise Rejected(_error(response))
+        return response.json()
+
+    def publish(self, part: Part, thread: list[Posted], key: str) -> Posted:
+        media_ids = []
+        for image in part.images:
+            with image.path.open("rb") as handle:
+                media = self._call(
+                    "POST",
+                    "/api/v2/media",
+                    data={"description": image.alt},
+                    files={"file": (image.path.name, handle, image.mime)},
+                )
+            media_ids.append(media["id"])
+        form: dict[str, object] = {
+            "status": part.text,
+            "visibility": "public",
+            "language": self.settings.language,
+            "media_ids[]": media_ids,
+        }
+        if thread:
+            form["in_reply_to_id"] = thread[-1].remote_id
+        status = self._call("POST", "/api/v1/statuses", data=form, headers={"Idempotency-Key": key})
+        return Posted(remote_id=str(status["id"]), url=str(status.get("url", "")))
+
+
+def _error(response: requests.Response) -> str:
+    try:
+        return f"HTTP {response.status_code}: {response.json().get('error', response.text[:200])}"
+    except ValueError:
+        return f"HTTP {response.status_code}: {response.text[:200]}"
