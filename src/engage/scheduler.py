@@ -86,6 +86,7 @@ def _take_row_lock(store: Store, name: str, owner: str) -> None:
 class RunSummary:
     reports: list[Report] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    posts: int = 0
 
     @property
     def ok(self) -> bool:
@@ -93,9 +94,11 @@ class RunSummary:
 
     def line(self) -> str:
         sent = sum(r.this_run for r in self.reports)
-        if not self.reports and not self.errors:
+        if not self.reports and not self.errors and not self.posts:
             return "engage run: nothing was due."
         parts = [f"{len(self.reports)} campaign(s) worked on, {sent} message(s) handed over"]
+        if self.posts:
+            parts.append(f"{self.posts} social post(s) made")
         problems = self.errors + [p for r in self.reports for p in r.problems]
         if problems:
             parts.append(f"{len(problems)} problem(s): " + " | ".join(problems))
@@ -117,6 +120,33 @@ def due(store: Store, workspace: Workspace, now: dt.datetime) -> list[str]:
     return slugs
 
 
+def due_posts(store: Store, workspace: Workspace, now: dt.datetime) -> list[tuple[str, str]]:
+    """(campaign, channel) pairs whose social post is due and not all posted yet. Only
+    campaigns that declare [social.*] posts are posted by `engage run`."""
+    from .social.channels import channel as make_channel
+    from .store.schema import posts
+
+    with store.connect() as connection:
+        done = {
+            (c, ch)
+            for c, ch, status in connection.execute(
+                sa.select(posts.c.campaign, posts.c.channel, posts.c.status)
+            )
+            if status != "pending"
+        }
+    pairs = []
+    for campaign in campaign_files.all_campaigns(workspace):
+        if isinstance(campaign, EngageError):
+            continue
+        for name, variant in campaign.meta.social.items():
+            when = variant.post_at or campaign.meta.send_at
+            if when is None or when > now or (campaign.slug, name) in done:
+                continue
+            make_channel(workspace, name)  # a channel that is not configured is an error
+            pairs.append((campaign.slug, name))
+    return pairs
+
+
 def run(
     store: Store,
     workspace: Workspace,
@@ -133,4 +163,27 @@ def run(
                 summary.reports.append(sender.run())
             except EngageError as exc:
                 summary.errors.append(f"{slug}: {exc}")
+        try:
+            posting_due = due_posts(store, workspace, now or core.now())
+        except EngageError as exc:
+            summary.errors.append(str(exc))
+            posting_due = []
+        for slug, name in posting_due:
+            summary.errors += _post(store, workspace, slug, name, summary)
     return summary
+
+
+def _post(
+    store: Store, workspace: Workspace, slug: str, name: str, summary: RunSummary
+) -> list[str]:
+    from .social import posting
+
+    try:
+        campaign = campaign_files.load(workspace, slug)
+        [plan] = posting.plans(workspace, campaign, [name])
+        posting.require_valid([plan])
+        outcome = posting.post(store, campaign, plan)
+    except EngageError as exc:
+        return [f"{slug} on {name}: {exc}"]
+    summary.posts += len(outcome.posted)
+    return [f"{slug} on {name}: {p}" for p in outcome.problems]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from .. import campaigns as campaign_files
-from ..social import posting
 from .common import store, workspace
 
 
@@ -28,6 +27,8 @@ def post(
     Every post is checked first (length the way each network counts it, alt text on every
     image); any error means nothing is posted. Running it again posts only what is missing.
     """
+    from ..social import posting
+
     ws = workspace(ctx)
     found = campaign_files.load(ws, campaign)
     plans = posting.plans(ws, found, list(channels) or None)

@@ -1,0 +1,1 @@
+"""Social network posting: X, Mastodon and Bluesky channels."""
