@@ -1,5 +1,14 @@
 """Fake provider HTTP APIs for tests and benchmarks (standard library only)."""
 
 from .providers import FakeMailgun, FakePostmark, FakeProvider, FakeSendGrid, RecordedRequest
+from .social import FakeBluesky, FakeMastodon
 
-__all__ = ["FakeMailgun", "FakePostmark", "FakeProvider", "FakeSendGrid", "RecordedRequest"]
+__all__ = [
+    "FakeBluesky",
+    "FakeMailgun",
+    "FakeMastodon",
+    "FakePostmark",
+    "FakeProvider",
+    "FakeSendGrid",
+    "RecordedRequest",
+]

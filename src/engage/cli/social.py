@@ -52,7 +52,7 @@ def post(
     for name, cost in costs:
         if cost:
             click.echo(
-                f"Posting to {name} costs about ${cost:.2f} (X charges per post, more with a link)."
+                f"Posting to {name} costs about ${cost:.3f} (X charges per post, more with a link)."
             )
     if not yes:
         click.confirm("Post now?", abort=True)
