@@ -202,3 +202,68 @@ def test_x_shows_the_cost_and_posts_through_tweepy(project, monkeypatch) -> None
     )
     assert bodies[1]["reply"] == {"in_reply_to_tweet_id": "101"}
     assert "Posted to x: https://x.com/i/web/status/102" in result.output
+
+
+def stored_replies(project) -> list[tuple]:
+    import sqlalchemy as sa
+
+    from engage.store import open_store
+    from engage.store.schema import inbound
+
+    store = open_store(project.workspace)
+    with store.connect() as c:
+        rows = c.execute(sa.select(inbound.c.provider, inbound.c.sender, inbound.c.text,
+                                   inbound.c.in_reply_to).order_by(inbound.c.id)).all()
+    store.engine.dispose()
+    return [tuple(r) for r in rows]
+
+
+def test_mastodon_mentions_are_collected_once(mastodon) -> None:
+    fake, project = mastodon
+    assert project.run("post", SLUG, "--channel", "mastodon", "--yes").exit_code == 0
+    ours = fake.statuses[0]["id"]
+    fake.add_mention(account="sam@example.social", text="I would love to share my story!", in_reply_to_id=ours)
+    first = project.run("replies", "fetch", "--social")
+    assert first.exit_code == 0, first.output
+    assert first.output == "mastodon: 1 new, 0 already here.\n"
+    assert project.run("replies", "fetch", "--social").output == "mastodon: 0 new, 0 already here.\n"
+    [(provider, sender, text, in_reply_to)] = stored_replies(project)
+    assert (provider, sender, in_reply_to) == ("mastodon", "sam@example.social", str(ours))
+    assert "I would love to share my story!" in text
+
+
+def test_bluesky_replies_are_collected_once(bluesky) -> None:
+    fake, project = bluesky
+    assert project.run("post", SLUG, "--channel", "bluesky", "--yes").exit_code == 0
+    ours = fake.posts[0]
+    fake.add_notification(reason="reply", author_handle="ann.example.org", text="Count me in",
+                          reply_to_uri=ours["uri"])
+    assert project.run("replies", "fetch", "--social").output == "bluesky: 1 new, 0 already here.\n"
+    assert project.run("replies", "fetch", "--social").output == "bluesky: 0 new, 1 already here.\n"
+    assert stored_replies(project) == [("bluesky", "ann.example.org", "Count me in", ours["uri"])]
+
+
+def test_x_mentions_need_access_the_account_may_not_have(project, monkeypatch) -> None:
+    responses = pytest.importorskip("responses")
+    for name in ("X_KEY", "X_SECRET", "X_TOKEN", "X_TOKEN_SECRET"):
+        monkeypatch.setenv(name, "v")
+    configure(project, "x", 'network = "x"\nconsumer_key_env = "X_KEY"\nconsumer_secret_env = "X_SECRET"\n'
+                            'access_token_env = "X_TOKEN"\naccess_token_secret_env = "X_TOKEN_SECRET"\n',
+              image=False)
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, "https://api.twitter.com/2/users/me", json={"data": {"id": "9", "name": "Team", "username": "team"}})
+        mock.add(responses.GET, "https://api.twitter.com/2/users/9/mentions",
+                 json={"title": "Forbidden", "detail": "Your access does not include this", "type": "about:blank", "status": 403}, status=403)
+        result = project.run("replies", "fetch", "--social")
+    assert result.exit_code == 1
+    assert result.stderr == ("Problem: x: [social.x]: this X account's API access does not include reading "
+                             "mentions, so replies on X are not collected. Read them on X itself.\n")
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, "https://api.twitter.com/2/users/me", json={"data": {"id": "9", "name": "Team", "username": "team"}})
+        mock.add(responses.GET, "https://api.twitter.com/2/users/9/mentions", json={
+            "data": [{"id": "55", "text": "@team great news", "author_id": "7",
+                      "referenced_tweets": [{"type": "replied_to", "id": "101"}]}],
+            "includes": {"users": [{"id": "7", "name": "Kim", "username": "kim"}]}})
+        result = project.run("replies", "fetch", "--social")
+    assert result.output == "x: 1 new, 0 already here.\n"
+    assert stored_replies(project) == [("x", "kim", "@team great news", "101")]

@@ -12,7 +12,7 @@ import click
 
 from .. import __version__
 from ..errors import EngageError
-from . import audiences, campaigns, contacts, db, send, serve, social
+from . import audiences, campaigns, contacts, db, replies, send, serve, social
 
 
 class EngageGroup(click.Group):
@@ -47,6 +47,7 @@ db.register(cli)
 send.register(cli)
 serve.register(cli)
 social.register(cli)
+replies.register(cli)
 audiences.register(cli)
 
 

@@ -85,6 +85,10 @@ class Channel:
         every attempt at this part (an idempotency key where the network has them)."""
         raise NotImplementedError
 
+    def fetch_replies(self, since: str | None) -> list:
+        """Replies to and mentions of our posts since `since` (SocialReply items)."""
+        return []
+
     def cost(self, parts: list[Part]) -> float | None:
         """What posting these would cost in US dollars, where the network charges."""
         return None

@@ -134,6 +134,32 @@ class BlueskyChannel(Channel):
         url = f"https://bsky.app/profile/{self.settings.handle}/post/{rkey}"
         return Posted(remote_id=f"{made['uri']} {made['cid']}", url=url)
 
+    def fetch_replies(self, since: str | None) -> list:
+        from .replies import SocialReply
+
+        body = self._authed(
+            "GET",
+            "app.bsky.notification.listNotifications",
+            params={"reasons": ["mention", "reply"], "limit": 50},
+        )
+        found = []
+        for note in body.get("notifications", []):
+            record = note.get("record", {})
+            handle = note.get("author", {}).get("handle", "")
+            rkey = note["uri"].rsplit("/", 1)[-1]
+            parent = record.get("reply", {}).get("parent", {}).get("uri", "")
+            found.append(
+                SocialReply(
+                    remote_id=note["uri"],
+                    author=handle,
+                    text=record.get("text", ""),
+                    url=f"https://bsky.app/profile/{handle}/post/{rkey}",
+                    in_reply_to=parent,
+                    raw={"reason": note.get("reason"), "cid": note.get("cid")},
+                )
+            )
+        return found
+
 
 def _ref(remote_id: str) -> dict[str, str]:
     uri, _, cid = remote_id.partition(" ")

@@ -108,6 +108,27 @@ class MastodonChannel(Channel):
         status = self._call("POST", "/api/v1/statuses", data=form, headers={"Idempotency-Key": key})
         return Posted(remote_id=str(status["id"]), url=str(status.get("url", "")))
 
+    def fetch_replies(self, since: str | None) -> list:
+        from .replies import SocialReply, plain
+
+        params: dict[str, object] = {"types[]": ["mention"], "limit": 40}
+        if since:
+            params["since_id"] = since
+        found = []
+        for note in self._call("GET", "/api/v1/notifications", params=params):
+            status = note.get("status") or {}
+            found.append(
+                SocialReply(
+                    remote_id=str(note["id"]),
+                    author=note["account"]["acct"],
+                    text=plain(status.get("content", "")),
+                    url=status.get("url") or "",
+                    in_reply_to=str(status.get("in_reply_to_id") or ""),
+                    raw={"status_id": status.get("id")},
+                )
+            )
+        return found
+
 
 def _error(response: requests.Response) -> str:
     try:

@@ -121,6 +121,45 @@ class XChannel(Channel):
         post_id = str(response.data["id"])
         return Posted(remote_id=post_id, url=f"https://x.com/i/web/status/{post_id}")
 
+    def fetch_replies(self, since: str | None) -> list:
+        from .replies import SocialReply
+
+        try:
+            me = self.client.get_me(user_auth=True).data
+            found = self.client.get_users_mentions(
+                me.id,
+                since_id=since,
+                user_auth=True,
+                tweet_fields=["author_id", "conversation_id", "referenced_tweets"],
+                expansions=["author_id"],
+            )
+        except tweepy.Forbidden:
+            raise ChannelError(
+                f"[social.{self.name}]: this X account's API access does not include reading "
+                "mentions, so replies on X are not collected. Read them on X itself."
+            ) from None
+        except tweepy.Unauthorized:
+            raise ChannelAuthFailed(f"X refused the keys for [social.{self.name}].") from None
+        except tweepy.TooManyRequests:
+            raise RateLimited("X says too many requests; mentions are fetched next time") from None
+        users = {u.id: u.username for u in (found.includes or {}).get("users", [])}
+        replies = []
+        for tweet in found.data or []:
+            handle = users.get(tweet.author_id, str(tweet.author_id))
+            parent = next(
+                (str(r.id) for r in tweet.referenced_tweets or [] if r.type == "replied_to"), ""
+            )
+            replies.append(
+                SocialReply(
+                    remote_id=str(tweet.id),
+                    author=handle,
+                    text=tweet.text,
+                    url=f"https://x.com/{handle}/status/{tweet.id}",
+                    in_reply_to=parent,
+                )
+            )
+        return replies
+
 
 def _has_link(text: str) -> bool:
     return any(span.kind == "url" for span in counting.find_spans(text))

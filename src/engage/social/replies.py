@@ -1,0 +1,101 @@
+"""Replies and mentions of our posts, collected from each social channel into the same
+store as email replies (the inbound table), each stored once."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from ..config import Workspace
+from ..contacts import core
+from ..errors import EngageError
+from ..store import Store
+from ..store.schema import inbound
+from .channels import channel as make_channel
+from .channels import configured
+
+
+@dataclass(frozen=True)
+class SocialReply:
+    remote_id: str
+    author: str  # the handle, like sam@example.social or sam.bsky.social
+    text: str
+    url: str
+    in_reply_to: str = ""  # the post it answers, when it is a reply
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass
+class Fetched:
+    channel: str
+    new: int = 0
+    seen: int = 0
+    problem: str = ""
+
+
+def plain(fragment: str) -> str:
+    """Mastodon sends HTML: a readable text with line breaks kept."""
+    text = re.sub(r"<br\s*/?>|</p>\s*<p>", "\n", fragment)
+    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+
+
+def fetch_all(store: Store, workspace: Workspace) -> list[Fetched]:
+    results = []
+    for name in sorted(configured(workspace)):
+        chan = make_channel(workspace, name)
+        result = Fetched(name)
+        try:
+            chan.check()
+            found = chan.fetch_replies(_latest(store, name))
+        except EngageError as exc:
+            result.problem = str(exc)
+            results.append(result)
+            continue
+        with store.begin() as connection:
+            for reply in found:
+                if _store(connection, name, chan.network, reply):
+                    result.new += 1
+                else:
+                    result.seen += 1
+        results.append(result)
+    return results
+
+
+def _latest(store: Store, channel: str) -> str | None:
+    """The newest reply id we have from this channel (for since_id), if any."""
+    with store.connect() as connection:
+        ids = (
+            connection.execute(sa.select(inbound.c.message_id).where(inbound.c.provider == channel))
+            .scalars()
+            .all()
+        )
+    numeric = [i for i in ids if i.isdigit()]
+    return max(numeric, key=int) if numeric else None
+
+
+def _store(connection: sa.Connection, channel: str, network: str, reply: SocialReply) -> bool:
+    key = f"{network}:{reply.remote_id}"
+    if connection.execute(sa.select(inbound.c.id).where(inbound.c.dedupe_key == key)).first():
+        return False
+    connection.execute(
+        inbound.insert().values(
+            provider=channel,
+            dedupe_key=key,
+            sender=reply.author,
+            sender_name=reply.author,
+            recipient="",
+            subject="",
+            text=reply.text,
+            html="",
+            message_id=reply.remote_id,
+            in_reply_to=reply.in_reply_to,
+            references="",
+            headers=[],
+            raw={"network": network, "url": reply.url, **reply.raw},
+            received_at=core.now(),
+        )
+    )
+    return True
