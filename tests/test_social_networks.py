@@ -212,8 +212,11 @@ def stored_replies(project) -> list[tuple]:
 
     store = open_store(project.workspace)
     with store.connect() as c:
-        rows = c.execute(sa.select(inbound.c.provider, inbound.c.sender, inbound.c.text,
-                                   inbound.c.in_reply_to).order_by(inbound.c.id)).all()
+        rows = c.execute(
+            sa.select(
+                inbound.c.provider, inbound.c.sender, inbound.c.text, inbound.c.in_reply_to
+            ).order_by(inbound.c.id)
+        ).all()
     store.engine.dispose()
     return [tuple(r) for r in rows]
 
@@ -222,11 +225,15 @@ def test_mastodon_mentions_are_collected_once(mastodon) -> None:
     fake, project = mastodon
     assert project.run("post", SLUG, "--channel", "mastodon", "--yes").exit_code == 0
     ours = fake.statuses[0]["id"]
-    fake.add_mention(account="sam@example.social", text="I would love to share my story!", in_reply_to_id=ours)
+    fake.add_mention(
+        account="sam@example.social", text="I would love to share my story!", in_reply_to_id=ours
+    )
     first = project.run("replies", "fetch", "--social")
     assert first.exit_code == 0, first.output
     assert first.output == "mastodon: 1 new, 0 already here.\n"
-    assert project.run("replies", "fetch", "--social").output == "mastodon: 0 new, 0 already here.\n"
+    assert (
+        project.run("replies", "fetch", "--social").output == "mastodon: 0 new, 0 already here.\n"
+    )
     [(provider, sender, text, in_reply_to)] = stored_replies(project)
     assert (provider, sender, in_reply_to) == ("mastodon", "sam@example.social", str(ours))
     assert "I would love to share my story!" in text
@@ -236,8 +243,12 @@ def test_bluesky_replies_are_collected_once(bluesky) -> None:
     fake, project = bluesky
     assert project.run("post", SLUG, "--channel", "bluesky", "--yes").exit_code == 0
     ours = fake.posts[0]
-    fake.add_notification(reason="reply", author_handle="ann.example.org", text="Count me in",
-                          reply_to_uri=ours["uri"])
+    fake.add_notification(
+        reason="reply",
+        author_handle="ann.example.org",
+        text="Count me in",
+        reply_to_uri=ours["uri"],
+    )
     assert project.run("replies", "fetch", "--social").output == "bluesky: 1 new, 0 already here.\n"
     assert project.run("replies", "fetch", "--social").output == "bluesky: 0 new, 1 already here.\n"
     assert stored_replies(project) == [("bluesky", "ann.example.org", "Count me in", ours["uri"])]
@@ -247,23 +258,120 @@ def test_x_mentions_need_access_the_account_may_not_have(project, monkeypatch) -
     responses = pytest.importorskip("responses")
     for name in ("X_KEY", "X_SECRET", "X_TOKEN", "X_TOKEN_SECRET"):
         monkeypatch.setenv(name, "v")
-    configure(project, "x", 'network = "x"\nconsumer_key_env = "X_KEY"\nconsumer_secret_env = "X_SECRET"\n'
-                            'access_token_env = "X_TOKEN"\naccess_token_secret_env = "X_TOKEN_SECRET"\n',
-              image=False)
+    configure(
+        project,
+        "x",
+        'network = "x"\nconsumer_key_env = "X_KEY"\nconsumer_secret_env = "X_SECRET"\n'
+        'access_token_env = "X_TOKEN"\naccess_token_secret_env = "X_TOKEN_SECRET"\n',
+        image=False,
+    )
     with responses.RequestsMock() as mock:
-        mock.add(responses.GET, "https://api.twitter.com/2/users/me", json={"data": {"id": "9", "name": "Team", "username": "team"}})
-        mock.add(responses.GET, "https://api.twitter.com/2/users/9/mentions",
-                 json={"title": "Forbidden", "detail": "Your access does not include this", "type": "about:blank", "status": 403}, status=403)
+        mock.add(
+            responses.GET,
+            "https://api.twitter.com/2/users/me",
+            json={"data": {"id": "9", "name": "Team", "username": "team"}},
+        )
+        mock.add(
+            responses.GET,
+            "https://api.twitter.com/2/users/9/mentions",
+            json={
+                "title": "Forbidden",
+                "detail": "Your access does not include this",
+                "type": "about:blank",
+                "status": 403,
+            },
+            status=403,
+        )
         result = project.run("replies", "fetch", "--social")
     assert result.exit_code == 1
-    assert result.stderr == ("Problem: x: [social.x]: this X account's API access does not include reading "
-                             "mentions, so replies on X are not collected. Read them on X itself.\n")
+    assert result.stderr == (
+        "Problem: x: [social.x]: this X account's API access does not include reading "
+        "mentions, so replies on X are not collected. Read them on X itself.\n"
+    )
     with responses.RequestsMock() as mock:
-        mock.add(responses.GET, "https://api.twitter.com/2/users/me", json={"data": {"id": "9", "name": "Team", "username": "team"}})
-        mock.add(responses.GET, "https://api.twitter.com/2/users/9/mentions", json={
-            "data": [{"id": "55", "text": "@team great news", "author_id": "7",
-                      "referenced_tweets": [{"type": "replied_to", "id": "101"}]}],
-            "includes": {"users": [{"id": "7", "name": "Kim", "username": "kim"}]}})
+        mock.add(
+            responses.GET,
+            "https://api.twitter.com/2/users/me",
+            json={"data": {"id": "9", "name": "Team", "username": "team"}},
+        )
+        mock.add(
+            responses.GET,
+            "https://api.twitter.com/2/users/9/mentions",
+            json={
+                "data": [
+                    {
+                        "id": "55",
+                        "text": "@team great news",
+                        "author_id": "7",
+                        "referenced_tweets": [{"type": "replied_to", "id": "101"}],
+                    }
+                ],
+                "includes": {"users": [{"id": "7", "name": "Kim", "username": "kim"}]},
+            },
+        )
         result = project.run("replies", "fetch", "--social")
     assert result.output == "x: 1 new, 0 already here.\n"
     assert stored_replies(project) == [("x", "kim", "@team great news", "101")]
+
+
+def test_x_images_go_up_with_alt_text(project, monkeypatch) -> None:
+    responses = pytest.importorskip("responses")
+    for name in ("X_KEY", "X_SECRET", "X_TOKEN", "X_TOKEN_SECRET"):
+        monkeypatch.setenv(name, "v")
+    configure(
+        project,
+        "x",
+        'network = "x"\nconsumer_key_env = "X_KEY"\nconsumer_secret_env = "X_SECRET"\n'
+        'access_token_env = "X_TOKEN"\naccess_token_secret_env = "X_TOKEN_SECRET"\n',
+        thread='text = "Our winter news: {{ link }}"\n',
+    )
+    with responses.RequestsMock() as mock:
+        mock.add(responses.POST, "https://api.x.com/2/media/upload", json={"data": {"id": "777"}})
+        mock.add(
+            responses.POST,
+            "https://api.x.com/2/media/metadata",
+            json={"data": {"associated_metadata": True}},
+        )
+        mock.add(
+            responses.POST,
+            "https://api.twitter.com/2/tweets",
+            json={"data": {"id": "201", "text": "x"}},
+        )
+        result = project.run("post", SLUG, "--channel", "x", "--yes")
+        assert result.exit_code == 0, result.output
+        upload, metadata, tweet = mock.calls
+    assert b'name="media_category"' in upload.request.body and b"tweet_image" in upload.request.body
+    assert json.loads(metadata.request.body) == {
+        "id": "777",
+        "metadata": {"alt_text": {"text": "A group walks side by side on a flat park path."}},
+    }
+    assert json.loads(tweet.request.body)["media"] == {"media_ids": ["777"]}
+
+
+def test_a_refused_post_records_the_reason(mastodon) -> None:
+    fake, project = mastodon
+    project.replace(
+        f"campaigns/{SLUG}.md",
+        '[[social.mastodon.images]]\npath = "images/walk.png"\n'
+        'alt = "A group walks side by side on a flat park path."\n',
+        "",
+    )
+    fake.fail_next(
+        status=422, times=2, body={"error": "Validation failed: Text is spam"}
+    )  # instance, post
+    result = project.run("post", SLUG, "--channel", "mastodon", "--yes")
+    assert result.exit_code == 1
+    assert (
+        result.stderr
+        == "Problem: mastodon refused post 1: HTTP 422: Validation failed: Text is spam\n"
+    )
+    import sqlalchemy as sa
+
+    from engage.store import open_store
+    from engage.store.schema import posts
+
+    store = open_store(project.workspace)
+    with store.connect() as c:
+        row = c.execute(sa.select(posts.c.status, posts.c.error)).first()
+    store.engine.dispose()
+    assert tuple(row) == ("failed", "HTTP 422: Validation failed: Text is spam")
