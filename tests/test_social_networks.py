@@ -375,3 +375,45 @@ def test_a_refused_post_records_the_reason(mastodon) -> None:
         row = c.execute(sa.select(posts.c.status, posts.c.error)).first()
     store.engine.dispose()
     assert tuple(row) == ("failed", "HTTP 422: Validation failed: Text is spam")
+
+
+def test_a_refused_channel_stops_alone_and_the_others_go_on(mastodon, monkeypatch) -> None:
+    fake, project = mastodon
+    project.write(
+        "engage.toml", project.read("engage.toml") + '\n[social.outbox]\nnetwork = "outbox"\n'
+    )
+    monkeypatch.setenv("TEST_MASTODON_TOKEN", "expired")
+    result = project.run("post", SLUG, "--yes")
+    assert result.exit_code == 1
+    assert "Posted to outbox: file://" in result.output
+    assert result.stderr.startswith("Problem: mastodon: ")
+    assert "[social.mastodon]" in result.stderr
+    assert fake.statuses == []
+
+
+def test_a_post_another_run_is_making_is_left_alone(mastodon) -> None:
+    import datetime as dt
+    import os
+
+    from engage.store import open_store
+    from engage.store.schema import posts
+
+    fake, project = mastodon
+    store = open_store(project.workspace)
+    with store.begin() as c:
+        c.execute(
+            posts.insert().values(
+                campaign=SLUG,
+                channel="mastodon",
+                part=0,
+                status="in_flight",
+                text="x",
+                owner=f"{os.uname().nodename}:{os.getpid()}:other",
+                updated_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    store.engine.dispose()
+    result = project.run("post", SLUG, "--channel", "mastodon", "--yes")
+    assert result.exit_code == 1
+    assert result.stderr == "Problem: mastodon: another run is posting post 1 right now\n"
+    assert fake.statuses == []
