@@ -38,6 +38,17 @@ def configure(project, name: str, table: str, thread: str = THREAD, image: bool 
     )
 
 
+def x_channel(project, monkeypatch, **options) -> None:
+    """An X channel with its four keys set (to made-up values)."""
+    for name in ("X_KEY", "X_SECRET", "X_TOKEN", "X_TOKEN_SECRET"):
+        monkeypatch.setenv(name, f"{name.lower()}-value")
+    table = (
+        'network = "x"\nconsumer_key_env = "X_KEY"\nconsumer_secret_env = "X_SECRET"\n'
+        'access_token_env = "X_TOKEN"\naccess_token_secret_env = "X_TOKEN_SECRET"\n'
+    )
+    configure(project, "x", table, **options)
+
+
 @pytest.fixture
 def mastodon(project, monkeypatch):
     fake = FakeMastodon(access_token="tok").start()
@@ -166,15 +177,7 @@ def test_bluesky_wrong_password(bluesky, monkeypatch) -> None:
 
 def test_x_shows_the_cost_and_posts_through_tweepy(project, monkeypatch) -> None:
     responses = pytest.importorskip("responses")
-    for name in ("X_KEY", "X_SECRET", "X_TOKEN", "X_TOKEN_SECRET"):
-        monkeypatch.setenv(name, f"{name.lower()}-value")
-    configure(
-        project,
-        "x",
-        'network = "x"\nconsumer_key_env = "X_KEY"\nconsumer_secret_env = "X_SECRET"\n'
-        'access_token_env = "X_TOKEN"\naccess_token_secret_env = "X_TOKEN_SECRET"\n',
-        image=False,
-    )
+    x_channel(project, monkeypatch, image=False)
     with responses.RequestsMock() as mock:
         mock.add(
             responses.POST,
@@ -256,15 +259,7 @@ def test_bluesky_replies_are_collected_once(bluesky) -> None:
 
 def test_x_mentions_need_access_the_account_may_not_have(project, monkeypatch) -> None:
     responses = pytest.importorskip("responses")
-    for name in ("X_KEY", "X_SECRET", "X_TOKEN", "X_TOKEN_SECRET"):
-        monkeypatch.setenv(name, "v")
-    configure(
-        project,
-        "x",
-        'network = "x"\nconsumer_key_env = "X_KEY"\nconsumer_secret_env = "X_SECRET"\n'
-        'access_token_env = "X_TOKEN"\naccess_token_secret_env = "X_TOKEN_SECRET"\n',
-        image=False,
-    )
+    x_channel(project, monkeypatch, image=False)
     with responses.RequestsMock() as mock:
         mock.add(
             responses.GET,
@@ -316,15 +311,7 @@ def test_x_mentions_need_access_the_account_may_not_have(project, monkeypatch) -
 
 def test_x_images_go_up_with_alt_text(project, monkeypatch) -> None:
     responses = pytest.importorskip("responses")
-    for name in ("X_KEY", "X_SECRET", "X_TOKEN", "X_TOKEN_SECRET"):
-        monkeypatch.setenv(name, "v")
-    configure(
-        project,
-        "x",
-        'network = "x"\nconsumer_key_env = "X_KEY"\nconsumer_secret_env = "X_SECRET"\n'
-        'access_token_env = "X_TOKEN"\naccess_token_secret_env = "X_TOKEN_SECRET"\n',
-        thread='text = "Our winter news: {{ link }}"\n',
-    )
+    x_channel(project, monkeypatch, thread='text = "Our winter news: {{ link }}"\n')
     with responses.RequestsMock() as mock:
         mock.add(responses.POST, "https://api.x.com/2/media/upload", json={"data": {"id": "777"}})
         mock.add(
