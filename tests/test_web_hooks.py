@@ -292,3 +292,41 @@ def test_sendgrid_inbound_parse_keeps_the_declared_charsets(app) -> None:
     [row] = query(app, sa.select(inbound))
     assert row.sender_name == "José Muñoz"
     assert row.subject == "Re: Our spring news – ¿puedo ayudar?"
+
+
+def test_export_shows_and_erase_removes_everything_about_a_person(app) -> None:
+    client = app.test_client()
+    ann = delivery_of(app, "ann@example.org")
+    assert (
+        client.post(
+            "/webhooks/mailgun", json=mailgun_body(bounce_for(ann, "ann@example.org"))
+        ).status_code
+        == 200
+    )
+    mail = json.loads((PAYLOADS / "postmark/inbound.json").read_text())
+    mail["FromFull"] = {"Email": "ann@example.org", "Name": "Ann", "MailboxHash": ""}
+    mail["From"] = "ann@example.org"
+    auth = {
+        "Authorization": "Basic " + base64.b64encode(f"postmark:{PM_PASSWORD}".encode()).decode()
+    }
+    assert client.post("/inbound/postmark", json=mail, headers=auth).status_code == 200
+    store = app.extensions["engage"]["store"]
+    with store.connect() as c:
+        data = core.export(c, "ann@example.org")
+    assert [(e["campaign"], e["status"]) for e in data["emails"]] == [
+        ("doing-with-not-doing-to", "sent")
+    ]
+    assert [(e["provider"], e["type"]) for e in data["events"]] == [("mailgun", "bounced")]
+    assert [r["subject"] for r in data["replies"]] == [mail["Subject"]]
+    with store.begin() as c:
+        core.erase(c, "ann@example.org")
+    assert query(app, sa.select(events)) == []
+    assert query(app, sa.select(inbound)) == []
+    assert query(
+        app,
+        sa.text("SELECT count(*) FROM deliveries WHERE contact_id = :i").bindparams(
+            i=ann.contact_id
+        ),
+    ) == [(0,)]
+    [(email, reason)] = query(app, sa.select(suppressions.c.email, suppressions.c.reason))
+    assert (email, reason) == (None, "erased")

@@ -20,7 +20,17 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
 from ..errors import EngageError
-from ..store.schema import consents, contact_tags, contacts, suppressions, tags
+from ..store.schema import (
+    consents,
+    contact_tags,
+    contacts,
+    deliveries,
+    events,
+    inbound,
+    sends,
+    suppressions,
+    tags,
+)
 
 SUPPRESSED_STATUSES = ("unsubscribed", "bounced", "complained", "erased")
 
@@ -356,6 +366,7 @@ def export(connection: sa.Connection, email: str) -> dict[str, Any]:
     return {
         "contact": contact.as_dict(),
         "consents": consent_history(connection, contact.id),
+        **_activity(connection, contact),
         "suppression": None
         if blocked is None
         else {
@@ -366,9 +377,45 @@ def export(connection: sa.Connection, email: str) -> dict[str, Any]:
     }
 
 
+def _activity(connection: sa.Connection, contact: Contact) -> dict[str, Any]:
+    """The emails sent to them, what providers said about those, and mail they sent us."""
+    sent = connection.execute(
+        sa.select(sends.c.campaign, deliveries.c.status, deliveries.c.sent_at)
+        .join(sends, sends.c.id == deliveries.c.send_id)
+        .where(deliveries.c.contact_id == contact.id)
+        .order_by(deliveries.c.id)
+    ).all()
+    told = connection.execute(
+        sa.select(events.c.provider, events.c.event_type, events.c.occurred_at)
+        .where(_their_events(contact))
+        .order_by(events.c.id)
+    ).all()
+    wrote = connection.execute(
+        sa.select(inbound.c.subject, inbound.c.text, inbound.c.received_at)
+        .where(sa.func.lower(inbound.c.sender) == contact.email.lower())
+        .order_by(inbound.c.id)
+    ).all()
+    return {
+        "emails": [{"campaign": c, "status": s, "sent_at": _iso(at)} for c, s, at in sent],
+        "events": [{"provider": p, "type": t, "at": _iso(at)} for p, t, at in told],
+        "replies": [{"subject": s, "text": t, "received_at": _iso(at)} for s, t, at in wrote],
+    }
+
+
+def _their_events(contact: Contact) -> sa.ColumnElement[bool]:
+    return sa.or_(
+        events.c.contact_id == contact.id,
+        sa.func.lower(events.c.recipient) == contact.email.lower(),
+    )
+
+
 def erase(connection: sa.Connection, email: str) -> None:
     """Remove the person and all their records; keep only a hash so they are never mailed."""
     contact = get(connection, email)
+    connection.execute(events.delete().where(_their_events(contact)))
+    connection.execute(
+        inbound.delete().where(sa.func.lower(inbound.c.sender) == contact.email.lower())
+    )
     connection.execute(contacts.delete().where(contacts.c.id == contact.id))
     address_hash = email_hash(contact.email)
     existing = suppression(connection, contact.email)
