@@ -277,6 +277,9 @@ def test_mailgun_inbound_route_is_verified_and_stored(app) -> None:
         fields["body-plain"],
     )
     assert row.in_reply_to and row.message_id
+    assert row.matched_by == "new-contact"  # a stranger: pending, no consent, never mailed
+    with app.extensions["engage"]["store"].connect() as c:
+        assert core.get(c, row.sender).status == "pending"
 
 
 def test_sendgrid_inbound_parse_keeps_the_declared_charsets(app) -> None:

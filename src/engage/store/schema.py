@@ -242,3 +242,13 @@ posts = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("campaign", "channel", "part", name="uq_posts_campaign_channel_part"),
 )
+
+# Who each reply is from and which campaign it answers (see replies/match.py).
+inbound.append_column(
+    Column("contact_id", ForeignKey("contacts.id", ondelete="SET NULL"), nullable=True)
+)
+inbound.append_column(Column("send_id", ForeignKey("sends.id", ondelete="SET NULL"), nullable=True))
+inbound.append_column(
+    Column("delivery_id", ForeignKey("deliveries.id", ondelete="SET NULL"), nullable=True)
+)
+inbound.append_column(Column("matched_by", String(32), nullable=False, default=""))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..contacts import core
+from ..replies.match import match_stored
 from ..store.schema import contacts, deliveries, events, inbound
 from ..tokens import BadToken, Signer
 from .base import Event, InboundMessage
@@ -114,7 +115,7 @@ def record_inbound(connection: sa.Connection, message: InboundMessage, signer: S
     )
     if connection.execute(sa.select(inbound.c.id).where(inbound.c.dedupe_key == key)).first():
         return False
-    connection.execute(
+    inbound_id = connection.execute(
         inbound.insert().values(
             provider=message.provider,
             dedupe_key=key,
@@ -131,7 +132,9 @@ def record_inbound(connection: sa.Connection, message: InboundMessage, signer: S
             raw=message.raw,
             received_at=core.now(),
         )
-    )
+    ).inserted_primary_key[0]
+    if not message.recipient.lower().startswith("unsubscribe+"):
+        match_stored(connection, signer, inbound_id)
     _unsubscribe_by_mail(connection, message, signer)
     return True
 

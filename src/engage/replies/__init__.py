@@ -1,0 +1,1 @@
+"""Replies from every channel: collected, matched to people and campaigns, cleaned, triaged."""

@@ -1,0 +1,118 @@
+"""Who a reply is from, and which campaign it answers.
+
+In order of trust: the reply token in the address it was sent to (`reply+<token>@...`), then
+In-Reply-To and References against the Message-IDs we sent, then the sender's address. A
+sender we do not know becomes a contact with status `pending` and no consent, so they are never
+added to any mailing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ..contacts import core
+from ..store.schema import contacts, deliveries, inbound
+from ..tokens import BadToken, Signer
+
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+
+
+@dataclass(frozen=True)
+class Match:
+    contact_id: int | None
+    send_id: int | None = None
+    delivery_id: int | None = None
+    matched_by: str = ""  # reply-token | in-reply-to | sender | new-contact
+
+
+def match(
+    connection: sa.Connection,
+    signer: Signer,
+    recipient: str,
+    in_reply_to: str,
+    references: str,
+    sender: str,
+) -> Match:
+    return (
+        _by_token(connection, signer, recipient)
+        or _by_thread(connection, f"{in_reply_to} {references}")
+        or _by_sender(connection, sender)
+    )
+
+
+def _delivery(connection: sa.Connection, where: sa.ColumnElement[bool]) -> sa.Row | None:
+    return connection.execute(
+        sa.select(deliveries.c.id, deliveries.c.contact_id, deliveries.c.send_id).where(where)
+    ).first()
+
+
+def _by_token(connection: sa.Connection, signer: Signer, recipient: str) -> Match | None:
+    local = recipient.partition("@")[0]
+    if not local.lower().startswith("reply+"):
+        return None
+    try:
+        (delivery_id,) = signer.verify("r", local.split("+", 1)[1])
+    except (BadToken, ValueError):
+        return None
+    row = _delivery(connection, deliveries.c.id == delivery_id)
+    return Match(row.contact_id, row.send_id, row.id, "reply-token") if row else None
+
+
+def _by_thread(connection: sa.Connection, headers: str) -> Match | None:
+    ids = _MESSAGE_ID.findall(headers)
+    if not ids:
+        return None
+    row = _delivery(connection, deliveries.c.message_id.in_(ids))
+    return Match(row.contact_id, row.send_id, row.id, "in-reply-to") if row else None
+
+
+def _by_sender(connection: sa.Connection, sender: str) -> Match:
+    try:
+        address = core.normalise_email(sender)
+    except core.InvalidEmail:
+        return Match(None)
+    found = core.find(connection, address)
+    if found is not None:
+        latest = connection.execute(
+            sa.select(deliveries.c.id, deliveries.c.send_id)
+            .where(deliveries.c.contact_id == found.id, deliveries.c.status == "sent")
+            .order_by(deliveries.c.id.desc())
+            .limit(1)
+        ).first()
+        return Match(
+            found.id, latest.send_id if latest else None, latest.id if latest else None, "sender"
+        )
+    at = core.now()
+    new_id = connection.execute(
+        contacts.insert().values(
+            email=address,
+            name="",
+            first_name="",
+            format="html",
+            status="pending",
+            attributes={},
+            created_at=at,
+            updated_at=at,
+        )
+    ).inserted_primary_key[0]
+    return Match(new_id, matched_by="new-contact")
+
+
+def match_stored(connection: sa.Connection, signer: Signer, inbound_id: int) -> Match:
+    """Match one stored reply and record the result on it."""
+    row = connection.execute(sa.select(inbound).where(inbound.c.id == inbound_id)).one()
+    found = match(connection, signer, row.recipient, row.in_reply_to, row.references, row.sender)
+    connection.execute(
+        inbound.update()
+        .where(inbound.c.id == inbound_id)
+        .values(
+            contact_id=found.contact_id,
+            send_id=found.send_id,
+            delivery_id=found.delivery_id,
+            matched_by=found.matched_by,
+        )
+    )
+    return found
