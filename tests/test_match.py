@@ -79,3 +79,14 @@ def test_an_unknown_sender_becomes_a_pending_contact_with_no_consent(sent) -> No
         assert (person.status, core.consent_history(c, person.id)) == ("pending", [])
     again = run(sent, sender="new.person@example.net")
     assert (again.contact_id, again.matched_by) == (found.contact_id, "sender")
+
+
+def test_mail_systems_never_become_contacts(sent) -> None:
+    for sender in (
+        "MAILER-DAEMON@mx.example.net",
+        "noreply@example.net",
+        "no-reply+abc@example.net",
+    ):
+        assert run(sent, sender=sender) == Match(None, matched_by="mail-system")
+    with sent.connect() as c:
+        assert core.find(c, "noreply@example.net") is None

@@ -18,6 +18,10 @@ from ..store.schema import contacts, deliveries, inbound
 from ..tokens import BadToken, Signer
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+# Mail systems, not people: never made into contacts.
+_MACHINE = re.compile(
+    r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+.-]|$)", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,7 @@ class Match:
     contact_id: int | None
     send_id: int | None = None
     delivery_id: int | None = None
-    matched_by: str = ""  # reply-token | in-reply-to | sender | new-contact
+    matched_by: str = ""  # reply-token | in-reply-to | sender | new-contact | mail-system
 
 
 def match(
@@ -74,6 +78,8 @@ def _by_sender(connection: sa.Connection, sender: str) -> Match:
         address = core.normalise_email(sender)
     except core.InvalidEmail:
         return Match(None)
+    if _MACHINE.match(address):
+        return Match(None, matched_by="mail-system")
     found = core.find(connection, address)
     if found is not None:
         latest = connection.execute(
