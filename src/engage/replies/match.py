@@ -78,7 +78,7 @@ def _by_sender(connection: sa.Connection, sender: str) -> Match:
         address = core.normalise_email(sender)
     except core.InvalidEmail:
         return Match(None)
-    if _MACHINE.match(address):
+    if _MACHINE.match(address.partition("@")[0]):
         return Match(None, matched_by="mail-system")
     found = core.find(connection, address)
     if found is not None:
