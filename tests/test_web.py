@@ -250,3 +250,19 @@ def test_unknown_pages(client) -> None:
     assert page.status_code == 404
     assert "<h1>Page not found</h1>" in page.get_data(as_text=True)
     assert client.post("/webhooks/mailchimp").status_code == 404
+
+
+def test_serve_on_a_port_in_use(project, monkeypatch) -> None:
+    import socket
+
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = project.run("serve", "--port", str(port))
+    assert result.exit_code == 1
+    assert (
+        result.output
+        == f"Error: Cannot listen on 127.0.0.1:{port}: Address already in use. Choose another --port.\n"
+    )

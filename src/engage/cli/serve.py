@@ -28,17 +28,23 @@ from .common import workspace
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     """Run the web app (sign-up, unsubscribe, preferences, webhooks, archive) with waitress."""
-    import waitress
+    from waitress.server import create_server
 
     from ..web import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = create_app(workspace(ctx))
+    try:
+        server = create_server(app, host=host, port=port, threads=threads, ident="engage")
+    except OSError as exc:
+        raise click.ClickException(
+            f"Cannot listen on {host}:{port}: {exc.strerror}. Choose another --port."
+        ) from None
     click.echo(
         f"engage is serving http://{host}:{port}/ (links in emails use "
         f"{workspace(ctx).config.web.base_url}). Press Ctrl+C to stop."
     )
-    waitress.serve(app, host=host, port=port, threads=threads, ident="engage")
+    server.run()
 
 
 def register(cli: click.Group) -> None:
