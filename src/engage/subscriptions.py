@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from .contacts import core
-from .store.schema import contact_tags, contacts, suppressions, tags, throttle
+from .store.schema import consents, contact_tags, contacts, suppressions, tags, throttle
 from .tokens import BadToken, Signer
 
 CONFIRM_DAYS = 7
@@ -76,8 +76,6 @@ def confirm(
         consent = core.ConsentGiven(
             basis="consent", method="form", source=SOURCE, wording=wording, actor="the person"
         )
-        from .store.schema import consents
-
         connection.execute(consents.insert().values(**consent.record(contact_id, at)))
         # They asked again, and confirmed from their own mailbox: the old objection is over.
         connection.execute(

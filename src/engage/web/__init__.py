@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 import jinja2
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template
 
 from ..config import Workspace, find_workspace
 from ..store import open_store
@@ -19,6 +19,11 @@ from ..tokens import signer
 MAX_BODY = 10 * 1024 * 1024  # inbound mail can carry attachments
 MAX_FORM = 64 * 1024
 log = logging.getLogger("engage.web")
+
+
+def state() -> dict[str, Any]:
+    """The workspace, store and signer of the app handling this request."""
+    return current_app.extensions["engage"]
 
 
 def create_app(workspace: Workspace | None = None, **settings: Any) -> Flask:

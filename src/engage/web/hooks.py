@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, request
 
 from ..config import secret
 from ..contacts.core import now
@@ -16,6 +16,7 @@ from ..store.schema import seen_tokens
 from ..webhooks.base import Request, WebhookRefused
 from ..webhooks.store import record_events, record_inbound
 from . import log
+from . import state as _engage
 
 blueprint = Blueprint("hooks", __name__)
 PROVIDERS = ("mailgun", "postmark", "sendgrid")
@@ -23,10 +24,6 @@ PROVIDERS = ("mailgun", "postmark", "sendgrid")
 
 def _module(provider: str):  # noqa: ANN202
     return importlib.import_module(f"engage.webhooks.{provider}")
-
-
-def _engage() -> dict:
-    return current_app.extensions["engage"]
 
 
 def _request() -> Request:

@@ -8,6 +8,7 @@ import secrets
 import time
 from email.utils import parseaddr
 
+import jinja2
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from .. import campaigns as campaign_files
@@ -20,6 +21,7 @@ from ..render.personal import Recipient
 from ..sending import campaign_states
 from ..tokens import BadToken
 from . import MAX_FORM, log
+from . import state as _engage
 
 blueprint = Blueprint("pages", __name__)
 FORMATS = [
@@ -27,10 +29,6 @@ FORMATS = [
     ("large-print", "Large print"),
     ("plain", "Plain text only"),
 ]
-
-
-def _engage() -> dict:
-    return current_app.extensions["engage"]
 
 
 def _small_form() -> None:
@@ -150,8 +148,6 @@ def _send_confirmation(address: str, name: str, token: str, wording: str) -> Non
 
 
 def _email_loader(workspace):  # noqa: ANN001, ANN202
-    import jinja2
-
     return jinja2.FileSystemLoader(str(workspace.templates_dir / "email"))
 
 
