@@ -99,32 +99,29 @@ def _seen_token(token: str) -> bool:
 
 @blueprint.post("/webhooks/<provider>")
 def webhook(provider: str):  # noqa: ANN201
-    if provider not in PROVIDERS:
-        abort(404)
-    incoming = _request()
-    _verify(provider, "events", incoming)
-    try:
-        found = _module(provider).parse_events(incoming)
-    except ValueError as exc:
-        log.warning("unreadable %s webhook: %s", provider, exc)
-        abort(400)
+    found = _received(provider, "events", "parse_events")
     stored = _store(lambda c: record_events(c, found))
     return {"stored": stored.new, "repeated": stored.repeated}
 
 
 @blueprint.post("/inbound/<provider>")
 def inbound(provider: str):  # noqa: ANN201
+    message = _received(provider, "inbound", "parse_inbound")
+    new = _store(lambda c: record_inbound(c, message, _engage()["signer"]))
+    return {"stored": 1 if new else 0, "repeated": 0 if new else 1}
+
+
+def _received(provider: str, kind: str, parser: str):  # noqa: ANN202
+    """The request verified (or refused) and parsed (or answered 400)."""
     if provider not in PROVIDERS:
         abort(404)
     incoming = _request()
-    _verify(provider, "inbound", incoming)
+    _verify(provider, kind, incoming)
     try:
-        message = _module(provider).parse_inbound(incoming)
+        return getattr(_module(provider), parser)(incoming)
     except ValueError as exc:
-        log.warning("unreadable %s inbound mail: %s", provider, exc)
+        log.warning("unreadable %s %s: %s", provider, kind, exc)
         abort(400)
-    new = _store(lambda c: record_inbound(c, message, _engage()["signer"]))
-    return {"stored": 1 if new else 0, "repeated": 0 if new else 1}
 
 
 def _store(action):  # noqa: ANN001, ANN202
