@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..contacts import core
-from ..store.schema import contacts, deliveries, inbound
+from ..store.schema import contacts, deliveries
 from ..tokens import BadToken, Signer
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
@@ -105,20 +105,3 @@ def _by_sender(connection: sa.Connection, sender: str) -> Match:
         )
     ).inserted_primary_key[0]
     return Match(new_id, matched_by="new-contact")
-
-
-def match_stored(connection: sa.Connection, signer: Signer, inbound_id: int) -> Match:
-    """Match one stored reply and record the result on it."""
-    row = connection.execute(sa.select(inbound).where(inbound.c.id == inbound_id)).one()
-    found = match(connection, signer, row.recipient, row.in_reply_to, row.references, row.sender)
-    connection.execute(
-        inbound.update()
-        .where(inbound.c.id == inbound_id)
-        .values(
-            contact_id=found.contact_id,
-            send_id=found.send_id,
-            delivery_id=found.delivery_id,
-            matched_by=found.matched_by,
-        )
-    )
-    return found

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -252,3 +253,33 @@ inbound.append_column(
     Column("delivery_id", ForeignKey("deliveries.id", ondelete="SET NULL"), nullable=True)
 )
 inbound.append_column(Column("matched_by", String(32), nullable=False, default=""))
+
+# The replies inbox (replies/inbox.py): the original mail, its cleaned words, what kind of reply
+# it is, and who on the team is dealing with it.
+REPLY_KINDS = ("story", "question", "unsubscribe", "auto-reply", "bounce", "other")
+REPLY_STATUSES = ("new", "assigned", "done")
+inbound.append_column(Column("original", LargeBinary, nullable=True))
+inbound.append_column(Column("clean_text", Text, nullable=False, default=""))
+inbound.append_column(Column("quoted", Text, nullable=False, default=""))
+inbound.append_column(Column("signature", Text, nullable=False, default=""))
+inbound.append_column(Column("kind", String(16), nullable=False, default="other"))
+inbound.append_column(Column("status", String(16), nullable=False, default="new"))
+inbound.append_column(Column("owner", Text, nullable=False, default=""))
+inbound.append_column(Column("campaign", String(200), nullable=True))
+inbound.append_column(Column("notes", JSON, nullable=False, default=list))
+inbound.append_column(Column("updated_at", DateTime(timezone=True), nullable=True))
+Index("ix_inbound_contact_id", inbound.c.contact_id)
+Index("ix_inbound_campaign", inbound.c.campaign)
+Index("ix_inbound_status", inbound.c.status)
+
+# A person's handles on the social networks, so replies there find them.
+contact_handles = Table(
+    "contact_handles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("network", String(32), nullable=False),  # mastodon | bluesky | x
+    Column("handle", String(320), nullable=False),  # lower case, no leading @
+    UniqueConstraint("network", "handle", name="uq_contact_handles_network_handle"),
+    Index("ix_contact_handles_contact_id", "contact_id"),
+)

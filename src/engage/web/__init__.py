@@ -13,6 +13,7 @@ import jinja2
 from flask import Flask, current_app, render_template
 
 from ..config import Workspace, find_workspace
+from ..replies import inbox
 from ..store import open_store
 from ..tokens import signer
 
@@ -22,7 +23,7 @@ log = logging.getLogger("engage.web")
 
 
 def state() -> dict[str, Any]:
-    """The workspace, store and signer of the app handling this request."""
+    """The workspace, store, signer and replies inbox of the app handling this request."""
     return current_app.extensions["engage"]
 
 
@@ -32,10 +33,12 @@ def create_app(workspace: Workspace | None = None, **settings: Any) -> Flask:
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, **settings)
     app.jinja_env.autoescape = True
     app.jinja_env.undefined = jinja2.StrictUndefined
+    signing = signer(workspace)
     app.extensions["engage"] = {
         "workspace": workspace,
         "store": open_store(workspace),
-        "signer": signer(workspace),
+        "signer": signing,
+        "inbox": inbox.for_workspace(workspace, signing),
     }
 
     @app.context_processor

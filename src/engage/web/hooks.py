@@ -107,7 +107,7 @@ def webhook(provider: str):  # noqa: ANN201
 @blueprint.post("/inbound/<provider>")
 def inbound(provider: str):  # noqa: ANN201
     message = _received(provider, "inbound", "parse_inbound")
-    new = _store(lambda c: record_inbound(c, message, _engage()["signer"]))
+    new = _store(lambda c: record_inbound(c, message, _engage()["inbox"]))
     return {"stored": 1 if new else 0, "repeated": 0 if new else 1}
 
 

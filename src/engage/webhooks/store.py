@@ -8,17 +8,17 @@ the address alone.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from ..contacts import core
-from ..replies.match import match_stored
-from ..store.schema import contacts, deliveries, events, inbound
-from ..tokens import BadToken, Signer
+from ..store.schema import contacts, deliveries, events
 from .base import Event, InboundMessage
+
+if TYPE_CHECKING:
+    from ..replies.inbox import Inbox
 
 STATUS_FOR = {"bounced": "bounced", "complained": "complained"}
 
@@ -106,51 +106,7 @@ def _apply(connection: sa.Connection, event: Event, contact_id: int | None) -> N
         core.unsubscribe(connection, address, method="provider", source=f"{event.provider} webhook")
 
 
-def record_inbound(connection: sa.Connection, message: InboundMessage, signer: Signer) -> bool:
-    """Keep the mail whole, once; a mail to the unsubscribe address unsubscribes. True if new."""
-    key = (
-        message.message_id
-        or "sha256:"
-        + hashlib.sha256(json.dumps(message.raw, sort_keys=True, default=str).encode()).hexdigest()
-    )
-    if connection.execute(sa.select(inbound.c.id).where(inbound.c.dedupe_key == key)).first():
-        return False
-    inbound_id = connection.execute(
-        inbound.insert().values(
-            provider=message.provider,
-            dedupe_key=key,
-            sender=message.sender,
-            sender_name=message.sender_name,
-            recipient=message.recipient,
-            subject=message.subject,
-            text=message.text,
-            html=message.html,
-            message_id=message.message_id,
-            in_reply_to=message.in_reply_to,
-            references=message.references,
-            headers=[list(h) for h in message.headers],
-            raw=message.raw,
-            received_at=core.now(),
-        )
-    ).inserted_primary_key[0]
-    if not message.recipient.lower().startswith("unsubscribe+"):
-        match_stored(connection, signer, inbound_id)
-    _unsubscribe_by_mail(connection, message, signer)
-    return True
-
-
-def _unsubscribe_by_mail(
-    connection: sa.Connection, message: InboundMessage, signer: Signer
-) -> None:
-    local, _, _ = message.recipient.partition("@")
-    if not local.lower().startswith("unsubscribe+"):
-        return
-    try:
-        contact_id, _send = signer.verify("u", local.split("+", 1)[1])
-    except BadToken:
-        return
-    address = connection.execute(
-        sa.select(contacts.c.email).where(contacts.c.id == contact_id)
-    ).scalar()
-    if address:
-        core.unsubscribe(connection, address, method="email", source="unsubscribe mailto")
+def record_inbound(connection: sa.Connection, message: InboundMessage, inbox: Inbox) -> bool:
+    """Keep the mail whole, once, through the replies inbox (matched, cleaned, triaged; a mail
+    to the unsubscribe address unsubscribes). True if new."""
+    return inbox.take(connection, message).new

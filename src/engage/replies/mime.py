@@ -1,0 +1,260 @@
+"""Reading a whole mail (from IMAP, a saved .eml file) into the parts the inbox keeps.
+
+Never raises for a mail that is merely odd: a wrong or unknown character set, a missing text
+part, a truncated body or a huge attachment each become a note on the reply, in words the team
+can act on. Only bytes that are not a mail at all are refused (`NotAMail`).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from dataclasses import dataclass, field
+from email import policy
+from email.errors import CloseBoundaryNotFoundDefect, StartBoundaryNotFoundDefect
+from email.header import decode_header, make_header
+from email.message import Message
+from email.parser import BytesParser
+
+from ..errors import EngageError
+from ..webhooks.base import InboundMessage
+from .clean import decode
+
+# Mails bigger than this are kept without their big attachments (the mailbox or the file
+# still has them); the words are always kept.
+KEEP_LIMIT = 10 * 1024 * 1024
+BIG_PART = 256 * 1024
+_TAGGED = ("reply+", "unsubscribe+")
+_RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "to", "cc")
+_STATUS = re.compile(r"\b([245])\.\d{1,3}\.\d{1,3}\b")
+
+
+class NotAMail(EngageError):
+    """Bytes that are not a mail: no headers we can read."""
+
+
+@dataclass(frozen=True)
+class Failed:
+    """One address a delivery failure notice says could not be reached."""
+
+    recipient: str
+    hard: bool
+    status: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Bounce:
+    """What a delivery failure notice (RFC 3464, or a plain-text one) tells us."""
+
+    failed: list[Failed]
+    message_ids: list[str]  # the Message-IDs of our mail it returns, when it quotes them
+
+
+@dataclass(frozen=True)
+class Parsed:
+    message: InboundMessage
+    original: bytes  # the mail as it came, or without its big attachments (see notes)
+    notes: list[str] = field(default_factory=list)
+    bounce: Bounce | None = None
+
+
+def header_text(value: object) -> str:
+    """A header as text: encoded words decoded, folding undone; never raises."""
+    raw = str(value or "")
+    try:
+        text = str(make_header(decode_header(raw)))
+    except (ValueError, LookupError, UnicodeError):
+        text = raw
+    return " ".join(text.split())
+
+
+def parse(raw: bytes, provider: str) -> Parsed:
+    if not raw.strip():
+        raise NotAMail("It is empty.")
+    message = BytesParser(policy=policy.compat32).parsebytes(raw)
+    headers = [(name, header_text(value)) for name, value in message.items()]
+    names = {name.lower() for name, _ in headers}
+    if not names & {"from", "message-id", "date", "subject"}:
+        raise NotAMail(
+            "It has no From, Date, Subject or Message-ID header, so it does not look like a "
+            "mail. Save the message from your mail program as an .eml file and try again."
+        )
+    notes: list[str] = []
+    if any(
+        isinstance(d, StartBoundaryNotFoundDefect | CloseBoundaryNotFoundDefect)
+        for part in message.walk()
+        for d in part.defects
+    ):
+        notes.append("The mail seems cut short (a part has no end marker); what arrived is kept.")
+    text, html = _bodies(message, notes)
+    if not text and not html:
+        notes.append("The mail has no text in it (only attachments, or nothing).")
+    name, sender = email.utils.parseaddr(_header(headers, "from"))
+    original = raw
+    if len(raw) > KEEP_LIMIT:
+        original = _without_big_parts(message, notes)
+    inbound = InboundMessage(
+        provider=provider,
+        sender=sender,
+        sender_name=name,
+        recipient=_recipient(headers),
+        subject=_header(headers, "subject"),
+        text=text,
+        html=html,
+        message_id=_header(headers, "message-id"),
+        in_reply_to=_header(headers, "in-reply-to"),
+        references=_header(headers, "references"),
+        headers=headers,
+    )
+    return Parsed(inbound, original, notes, _bounce(message, inbound))
+
+
+def _header(headers: list[tuple[str, str]], name: str) -> str:
+    return next((value for key, value in headers if key.lower() == name), "")
+
+
+def _recipient(headers: list[tuple[str, str]]) -> str:
+    found = [
+        address
+        for key in _RECIPIENT_HEADERS
+        for _, address in email.utils.getaddresses([v for k, v in headers if k.lower() == key])
+        if address
+    ]
+    tagged = [a for a in found if a.split("@", 1)[0].lower().startswith(_TAGGED)]
+    if tagged:
+        return tagged[0]
+    to = [a for _, a in email.utils.getaddresses([v for k, v in headers if k.lower() == "to"]) if a]
+    return (to or found or [""])[0]
+
+
+def _is_attachment(part: Message) -> bool:
+    return (part.get("Content-Disposition") or "").lower().startswith("attachment") or bool(
+        part.get_filename()
+    )
+
+
+def _bodies(message: Message, notes: list[str]) -> tuple[str, str]:
+    text = html = ""
+    for part in message.walk():
+        if part.is_multipart() or _is_attachment(part):
+            continue
+        kind = part.get_content_type()
+        if kind not in ("text/plain", "text/html"):
+            continue
+        if kind == "text/plain" and text or kind == "text/html" and html:
+            continue
+        # A report's own parts (the returned mail) are not the words of the reply.
+        payload = part.get_payload(decode=True)
+        if payload is None:
+            continue
+        decoded, warning = decode(payload, part.get_content_charset())
+        if warning and warning not in notes:
+            notes.append(warning)
+        if kind == "text/plain":
+            text = decoded
+        else:
+            html = decoded
+    return text, html
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def _without_big_parts(message: Message, notes: list[str]) -> bytes:
+    for part in message.walk():
+        if part.is_multipart() or not _is_attachment(part):
+            continue
+        payload = part.get_payload(decode=True) or b""
+        if len(payload) <= BIG_PART:
+            continue
+        name = header_text(part.get_filename() or "an attachment")
+        notes.append(
+            f"The attachment {name} ({_size(len(payload))}) was too big to keep in engage; "
+            "it is still in the mailbox or the saved file."
+        )
+        for header in ("Content-Transfer-Encoding", "Content-Type"):
+            del part[header]
+        part["Content-Type"] = "text/plain; charset=utf-8"
+        part.set_payload(f"[{name}, {_size(len(payload))}, not kept]\n")
+    return message.as_bytes()
+
+
+def _bounce(message: Message, inbound: InboundMessage) -> Bounce | None:
+    """A delivery failure notice: the standard report, or a mail system's plain words."""
+    report = (
+        message.get_content_type() == "multipart/report"
+        and (message.get_param("report-type") or "").lower() == "delivery-status"
+    )
+    failed: list[Failed] = []
+    returned: list[str] = []
+    for part in message.walk():
+        kind = part.get_content_type()
+        if kind == "message/delivery-status":
+            failed.extend(_status_fields(part))
+        elif kind in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
+            returned.extend(_returned_ids(part))
+    if report:
+        return Bounce(failed, returned)
+    local = inbound.sender.split("@", 1)[0].lower()
+    subject = inbound.subject.lower()
+    if local not in ("mailer-daemon", "postmaster") or not any(
+        words in subject
+        for words in (
+            "undeliver",
+            "delivery status notification",
+            "mail delivery failed",
+            "returned mail",
+            "failure notice",
+            "delivery failure",
+        )
+    ):
+        return None
+    body = inbound.text or inbound.html
+    code = _STATUS.search(body)
+    hard = bool(code and code.group(1) == "5") or bool(
+        re.search(r"permanent|does not exist|user unknown|no such user", body, re.I)
+    )
+    addresses = [
+        a
+        for a in dict.fromkeys(re.findall(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", body))
+        if a.split("@", 1)[0].lower() not in ("mailer-daemon", "postmaster")
+    ]
+    ids = returned or re.findall(r"<[^<>\s@]+@[^<>\s]+>", body)
+    return Bounce(
+        [Failed(a, hard, code.group(0) if code else "") for a in addresses[:1]],
+        list(dict.fromkeys(ids)),
+    )
+
+
+def _status_fields(part: Message) -> list[Failed]:
+    blocks = part.get_payload()
+    if not isinstance(blocks, list):
+        return []
+    found = []
+    for block in blocks[1:]:  # the first block is about the message, the rest per recipient
+        recipient = str(block.get("Final-Recipient") or block.get("Original-Recipient") or "")
+        address = recipient.split(";", 1)[-1].strip()
+        action = str(block.get("Action") or "").strip().lower()
+        status = str(block.get("Status") or "").strip()
+        if not address or action not in ("failed", "delayed"):
+            continue
+        found.append(
+            Failed(
+                address,
+                hard=action == "failed" and status.startswith("5"),
+                status=status,
+                reason=header_text(block.get("Diagnostic-Code") or ""),
+            )
+        )
+    return found
+
+
+def _returned_ids(part: Message) -> list[str]:
+    inner = part.get_payload()
+    if isinstance(inner, list) and inner:
+        value = inner[0].get("Message-ID")
+        return [str(value).strip()] if value else []
+    text = inner if isinstance(inner, str) else ""
+    return re.findall(r"(?im)^message-id:\s*(<[^<>\s]+>)", text)
