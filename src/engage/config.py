@@ -118,12 +118,31 @@ class SocialChannel:
 
 
 @dataclass(frozen=True)
+class Imap:
+    """[replies.imap]: a shared mailbox that replies are fetched from."""
+
+    host: str
+    user: str
+    port: int = 993
+    security: Literal["tls", "starttls", "none"] = "tls"
+    password_env: str = "IMAP_PASSWORD"
+    folder: str = "INBOX"
+    timeout: float = 60.0  # seconds to wait for the server
+
+
+@dataclass(frozen=True)
+class Replies:
+    imap: Imap | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     organisation: Organisation
     database: Database = field(default_factory=Database)
     email: Email = field(default_factory=Email)
     web: Web = field(default_factory=Web)
     social: dict[str, SocialChannel] = field(default_factory=dict)
+    replies: Replies = field(default_factory=Replies)
 
 
 @dataclass(frozen=True)
