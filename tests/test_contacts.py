@@ -465,15 +465,16 @@ def test_contacts_commands(project) -> None:
     shown = project.run("contacts", "show", "SAM@example.org")
     assert shown.exit_code == 0
     lines = shown.output.splitlines()
-    assert lines[:5] == [
+    assert lines[:6] == [
         "Sam Jones <sam@example.org>",
         "Status:     subscribed",
         "Format:     large-print",
         "Tags:       newsletter",
+        "Handles:    none",
         "Attributes: none",
     ]
-    assert lines[7].endswith(f'given (consent), manual, source manual, by test-runner: "{WORDING}"')
-    assert lines[8] == "Suppressed: no"
+    assert lines[8].endswith(f'given (consent), manual, source manual, by test-runner: "{WORDING}"')
+    assert lines[9] == "Suppressed: no"
     assert project.run("contacts", "unsubscribe", "sam@example.org").output == (
         "Unsubscribed sam@example.org. They will not get any more emails.\n"
     )

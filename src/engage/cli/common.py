@@ -52,6 +52,11 @@ def printable(text: str, keep_newlines: bool = False) -> str:
     return re.sub(pattern, lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def when(iso: str | None) -> str:
+    """A stored time (ISO 8601, UTC) as people read it: 2026-11-26 10:02 UTC."""
+    return (iso or "")[:16].replace("T", " ") + " UTC" if iso else "unknown"
+
+
 def table(columns: list[str], rows: list[dict[str, Any]]) -> str:
     """Rows as aligned columns with a heading line; every cell made printable."""
     cells = [{c: printable(str(r[c])) for c in columns} for r in rows]

@@ -10,7 +10,7 @@ import click
 from ..contacts import audiences, core
 from ..contacts.importer import Options, Report, import_file, problems, write_rejects
 from ..store.schema import BASES, FORMATS, STATUSES
-from .common import format_option, people_csv, printable, store, table, workspace
+from .common import format_option, people_csv, printable, store, table, when, workspace
 
 basis_option = click.option(
     "--basis",
@@ -202,14 +202,16 @@ def show_lines(data: dict) -> list[str]:
         f"Status:     {contact['status']}",
         f"Format:     {contact['format']}",
         f"Tags:       {', '.join(contact['tags']) or 'none'}",
+        "Handles:    "
+        + (", ".join(f"{h['handle']} ({h['network']})" for h in data["handles"]) or "none"),
         f"Attributes: {attributes or 'none'}",
-        f"Added:      {_when(contact['created_at'])}",
+        f"Added:      {when(contact['created_at'])}",
         "Consent history:",
     ]
     for record in data["consents"]:
         wording = f': "{record["wording"]}"' if record["wording"] else ""
         lines.append(
-            f"  {_when(record['recorded_at'])}  {record['action']} ({record['basis']}), "
+            f"  {when(record['recorded_at'])}  {record['action']} ({record['basis']}), "
             f"{record['method']}, source {record['source'] or 'not given'}, "
             f"by {record['actor'] or 'unknown'}{wording}"
         )
@@ -217,15 +219,41 @@ def show_lines(data: dict) -> list[str]:
         lines.append("  none")
     blocked = data["suppression"]
     lines.append(
-        f"Suppressed: {blocked['reason']} since {_when(blocked['since'])}"
+        f"Suppressed: {blocked['reason']} since {when(blocked['since'])}"
         if blocked
         else "Suppressed: no"
     )
     return lines
 
 
-def _when(iso: str | None) -> str:
-    return (iso or "")[:16].replace("T", " ") + " UTC" if iso else "unknown"
+@contacts.command()
+@click.argument("email")
+@click.argument("network", type=click.Choice(("mastodon", "bluesky", "x")))
+@click.argument("handle")
+@click.option("--remove", is_flag=True, help="Forget this handle instead.")
+@click.pass_context
+def handle(ctx: click.Context, email: str, network: str, handle: str, remove: bool) -> None:
+    """Note a person's handle on a social network, so their replies there find them.
+
+    HANDLE as the network shows it: sam@example.social (Mastodon), sam.bsky.social (Bluesky),
+    sam (X). Replies already collected from that handle are matched to them too.
+    """
+    with store(ctx).begin() as connection:
+        if remove:
+            if not core.remove_handle(connection, email, network, handle):
+                raise click.ClickException(f"{email} has no {network} handle {handle}.")
+            click.echo(f"Removed the {network} handle {handle} from {email}.")
+            return
+        earlier = core.add_handle(connection, email, network, handle)
+    shown = handle.strip().lstrip("@").lower()
+    click.echo(
+        f"{email} is {shown} on {network}."
+        + (
+            f" {earlier} earlier {'reply is' if earlier == 1 else 'replies are'} now theirs."
+            if earlier
+            else ""
+        )
+    )
 
 
 @contacts.command()

@@ -22,6 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 from ..errors import EngageError
 from ..store.schema import (
     consents,
+    contact_handles,
     contact_tags,
     contacts,
     deliveries,
@@ -121,15 +122,15 @@ class Contact:
             "format": self.format,
             "tags": self.tags,
             "attributes": self.attributes,
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
         }
 
 
 CONTACT_COLUMNS = [contacts.c[f.name] for f in dataclasses.fields(Contact) if f.name != "tags"]
 
 
-def _iso(value: dt.datetime | None) -> str | None:
+def iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:  # SQLite gives back naive datetimes; we only ever store UTC
@@ -232,7 +233,7 @@ def suppress(connection: sa.Connection, email: str, reason: str, source: str) ->
 
 
 def suppressed_message(email: str, row: sa.Row) -> str:
-    when = _iso(row.created_at) or ""
+    when = iso(row.created_at) or ""
     return (
         f"{email} is on the suppression list ({row.reason} on {when[:10]}); "
         "engage never subscribes it again."
@@ -353,7 +354,7 @@ def consent_history(connection: sa.Connection, contact_id: int) -> list[dict[str
             "wording": row.wording,
             "opt_out_offered": row.opt_out_offered,
             "actor": row.actor,
-            "recorded_at": _iso(row.recorded_at),
+            "recorded_at": iso(row.recorded_at),
         }
         for row in connection.execute(query)
     ]
@@ -372,7 +373,7 @@ def export(connection: sa.Connection, email: str) -> dict[str, Any]:
         else {
             "reason": blocked.reason,
             "source": blocked.source,
-            "since": _iso(blocked.created_at),
+            "since": iso(blocked.created_at),
         },
     }
 
@@ -392,13 +393,19 @@ def _activity(connection: sa.Connection, contact: Contact) -> dict[str, Any]:
     ).all()
     wrote = connection.execute(
         sa.select(inbound.c.subject, inbound.c.text, inbound.c.received_at)
-        .where(sa.func.lower(inbound.c.sender) == contact.email.lower())
+        .where(_their_replies(contact))
         .order_by(inbound.c.id)
     ).all()
+    handles = connection.execute(
+        sa.select(contact_handles.c.network, contact_handles.c.handle)
+        .where(contact_handles.c.contact_id == contact.id)
+        .order_by(contact_handles.c.network, contact_handles.c.handle)
+    ).all()
     return {
-        "emails": [{"campaign": c, "status": s, "sent_at": _iso(at)} for c, s, at in sent],
-        "events": [{"provider": p, "type": t, "at": _iso(at)} for p, t, at in told],
-        "replies": [{"subject": s, "text": t, "received_at": _iso(at)} for s, t, at in wrote],
+        "handles": [{"network": n, "handle": h} for n, h in handles],
+        "emails": [{"campaign": c, "status": s, "sent_at": iso(at)} for c, s, at in sent],
+        "events": [{"provider": p, "type": t, "at": iso(at)} for p, t, at in told],
+        "replies": [{"subject": s, "text": t, "received_at": iso(at)} for s, t, at in wrote],
     }
 
 
@@ -409,13 +416,69 @@ def _their_events(contact: Contact) -> sa.ColumnElement[bool]:
     )
 
 
+def _their_replies(contact: Contact) -> sa.ColumnElement[bool]:
+    return sa.or_(
+        inbound.c.contact_id == contact.id,
+        sa.func.lower(inbound.c.sender) == contact.email.lower(),
+    )
+
+
+def add_handle(connection: sa.Connection, email: str, network: str, handle: str) -> int:
+    """Note a person's handle on a social network; their replies there, earlier ones included,
+    are then matched to them. Returns how many earlier replies were matched."""
+    contact = get(connection, email)
+    handle = handle.strip().lstrip("@").lower()
+    taken = connection.execute(
+        sa.select(contact_handles.c.contact_id).where(
+            contact_handles.c.network == network, contact_handles.c.handle == handle
+        )
+    ).first()
+    if taken is not None and taken.contact_id != contact.id:
+        owner = connection.execute(
+            sa.select(contacts.c.email).where(contacts.c.id == taken.contact_id)
+        ).scalar()
+        raise ContactError(
+            f"{network} handle {handle} already belongs to {owner}. "
+            f"Remove it there first: engage contacts handle {owner} {network} {handle} --remove"
+        )
+    if taken is None:
+        connection.execute(
+            contact_handles.insert().values(contact_id=contact.id, network=network, handle=handle)
+        )
+    earlier = (
+        sa.select(inbound.c.id)
+        .where(
+            inbound.c.contact_id.is_(None),
+            sa.func.lower(inbound.c.sender) == handle,
+            inbound.c.raw["network"].as_string() == network,
+        )
+        .scalar_subquery()
+    )
+    return connection.execute(
+        inbound.update()
+        .where(inbound.c.id.in_(earlier))
+        .values(contact_id=contact.id, matched_by="handle")
+    ).rowcount
+
+
+def remove_handle(connection: sa.Connection, email: str, network: str, handle: str) -> bool:
+    contact = get(connection, email)
+    return bool(
+        connection.execute(
+            contact_handles.delete().where(
+                contact_handles.c.contact_id == contact.id,
+                contact_handles.c.network == network,
+                contact_handles.c.handle == handle.strip().lstrip("@").lower(),
+            )
+        ).rowcount
+    )
+
+
 def erase(connection: sa.Connection, email: str) -> None:
     """Remove the person and all their records; keep only a hash so they are never mailed."""
     contact = get(connection, email)
     connection.execute(events.delete().where(_their_events(contact)))
-    connection.execute(
-        inbound.delete().where(sa.func.lower(inbound.c.sender) == contact.email.lower())
-    )
+    connection.execute(inbound.delete().where(_their_replies(contact)))
     connection.execute(contacts.delete().where(contacts.c.id == contact.id))
     address_hash = email_hash(contact.email)
     existing = suppression(connection, contact.email)

@@ -59,9 +59,17 @@ def handle_key(network: str, handle: str) -> str:
 
 
 class Inbox:
-    def __init__(self, signer: Signer, campaign_kind: Callable[[str], str]) -> None:
-        self.signer = signer
+    def __init__(
+        self, signer: Signer | Callable[[], Signer], campaign_kind: Callable[[str], str]
+    ) -> None:
+        self._signer = signer  # or a function making one: social replies never need it
         self.campaign_kind = campaign_kind  # slug -> "newsletter" | "call-for-stories"
+
+    @property
+    def signer(self) -> Signer:
+        if not isinstance(self._signer, Signer):
+            self._signer = self._signer()
+        return self._signer
 
     def take_raw(self, connection: sa.Connection, raw: bytes, provider: str) -> Taken:
         """A whole mail (IMAP, an .eml file). Raises mime.NotAMail for bytes that are not."""
@@ -288,7 +296,7 @@ def for_workspace(workspace: Workspace, signing: Signer | None = None) -> Inbox:
                 known[slug] = "newsletter"
         return known[slug]
 
-    return Inbox(signing or signer(workspace), campaign_kind)
+    return Inbox(signing or (lambda: signer(workspace)), campaign_kind)
 
 
 def when(value: dt.datetime | None) -> str:

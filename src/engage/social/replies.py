@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from ..config import Workspace
-from ..contacts import core
 from ..errors import EngageError
+from ..replies.inbox import Inbox, for_workspace
 from ..store import Store
 from ..store.schema import inbound
+from ..webhooks.base import InboundMessage
 from .channels import channel as make_channel
 from .channels import configured
 
@@ -42,7 +43,8 @@ def plain(fragment: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
 
 
-def fetch_all(store: Store, workspace: Workspace) -> list[Fetched]:
+def fetch_all(store: Store, workspace: Workspace, inbox: Inbox | None = None) -> list[Fetched]:
+    inbox = inbox or for_workspace(workspace)
     results = []
     for name in sorted(configured(workspace)):
         chan = make_channel(workspace, name)
@@ -56,7 +58,7 @@ def fetch_all(store: Store, workspace: Workspace) -> list[Fetched]:
             continue
         with store.begin() as connection:
             for reply in found:
-                if _store(connection, name, chan.network, reply):
+                if _take(connection, inbox, name, chan.network, reply):
                     result.new += 1
                 else:
                     result.seen += 1
@@ -76,26 +78,21 @@ def _latest(store: Store, channel: str) -> str | None:
     return max(numeric, key=int) if numeric else None
 
 
-def _store(connection: sa.Connection, channel: str, network: str, reply: SocialReply) -> bool:
-    key = f"{network}:{reply.remote_id}"
-    if connection.execute(sa.select(inbound.c.id).where(inbound.c.dedupe_key == key)).first():
-        return False
-    connection.execute(
-        inbound.insert().values(
-            provider=channel,
-            dedupe_key=key,
-            sender=reply.author,
-            sender_name=reply.author,
-            recipient="",
-            subject="",
-            text=reply.text,
-            html="",
-            message_id=reply.remote_id,
-            in_reply_to=reply.in_reply_to,
-            references="",
-            headers=[],
-            raw={"network": network, "url": reply.url, **reply.raw},
-            received_at=core.now(),
-        )
+def _take(
+    connection: sa.Connection, inbox: Inbox, channel: str, network: str, reply: SocialReply
+) -> bool:
+    message = InboundMessage(
+        provider=channel,
+        sender=reply.author,
+        sender_name=reply.author,
+        recipient="",
+        subject="",
+        text=reply.text,
+        html="",
+        message_id=reply.remote_id,
+        in_reply_to=reply.in_reply_to,
+        references="",
+        headers=[],
+        raw={"network": network, "url": reply.url, **reply.raw},
     )
-    return True
+    return inbox.take(connection, message, network=network).new
