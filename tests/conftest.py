@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
+from engage import clock as engage_clock
 from engage.cli import cli
 from engage.config import Workspace, load_workspace
 from engage.store import resolve_url
@@ -19,6 +20,21 @@ from engage.store import resolve_url
 PG_ENV = "ENGAGE_TEST_DATABASE_URL"
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _real_time_after_each_test() -> Iterator[None]:
+    yield
+    engage_clock.set(None)
+
+
+@pytest.fixture
+def clock():  # noqa: ANN201
+    """engage's clock, fixed at 2026-12-01 09:00 UTC; move it with clock.advance(days=15)."""
+    import datetime as dt
+
+    engage_clock.set(dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC))
+    return engage_clock
 
 
 class Project:

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
+from .. import clock
 from ..errors import EngageError
 from ..store.schema import (
     consents,
@@ -45,7 +46,7 @@ class InvalidEmail(ValueError):
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return clock.now()
 
 
 def actor() -> str:
