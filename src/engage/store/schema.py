@@ -283,3 +283,84 @@ contact_handles = Table(
     UniqueConstraint("network", "handle", name="uq_contact_handles_network_handle"),
     Index("ix_contact_handles_contact_id", "contact_id"),
 )
+
+STORY_STATUSES = (
+    "received",
+    "in-progress",
+    "awaiting-approval",
+    "approved",
+    "published",
+    "declined",
+    "withdrawn",
+)
+
+# A contributor's story, from the reply that opened it to publication (stories/).
+stories = Table(
+    "stories",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("reply_id", ForeignKey("inbound.id", ondelete="SET NULL"), nullable=True),
+    Column("campaign", String(200), nullable=True),  # the call for stories it answers
+    Column("title", Text, nullable=False, default=""),
+    Column("status", String(20), nullable=False),
+    Column("owner", Text, nullable=False, default=""),
+    Column("link", Text, nullable=False, default=""),  # where it was published
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("told_at", DateTime(timezone=True), nullable=False),  # our last word to them
+    Index("ix_stories_contact_id", "contact_id"),
+    Index("ix_stories_status", "status"),
+)
+
+# Each edited version the contributor is asked to approve, and what they said.
+story_drafts = Table(
+    "story_drafts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("story_id", ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decision", String(16), nullable=False, default=""),  # "" | approved | changes
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("comment", Text, nullable=False, default=""),
+    UniqueConstraint("story_id", "version", name="uq_story_drafts_story_id_version"),
+)
+
+# Everything that happened to a story, in order: its whole history.
+story_history = Table(
+    "story_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("story_id", ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("status", String(20), nullable=False, default=""),  # the status after it
+    Column("note", Text, nullable=False, default=""),
+    Column("link", Text, nullable=False, default=""),
+    Column("actor", Text, nullable=False, default=""),
+    Index("ix_story_history_story_id", "story_id"),
+)
+
+# Where a story went out: each campaign email and social channel that used it.
+story_uses = Table(
+    "story_uses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("story_id", ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    Column("campaign", String(200), nullable=False),
+    Column("channel", String(100), nullable=False),  # newsletter, or a [social.NAME] channel
+    Column("link", Text, nullable=False, default=""),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("told", Boolean, nullable=False, default=False),  # "your story went out" sent
+    UniqueConstraint(
+        "story_id", "campaign", "channel", name="uq_story_uses_story_id_campaign_channel"
+    ),
+)
+
+# Consent to publish is a consent record too, for one story: channel is where it may appear
+# (newsletter, website, a social channel) or what may be used (name, photo).
+consents.append_column(
+    Column("story_id", ForeignKey("stories.id", ondelete="CASCADE"), nullable=True)
+)
