@@ -1,0 +1,204 @@
+"""Doing it with the contributor: drafts they approve or send back, where their story may
+appear, withdrawal at any time, and a record of everywhere it went out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..contacts import core
+from ..store.schema import consents, stories, story_drafts, story_uses
+from .core import CLOSED, Story, StoryError, current_draft, get, note, story_consents, uses
+
+# Where a story may appear, besides each [social.NAME] channel, and what of the person may be
+# used. Each is a consent record for the story (consents.channel).
+PLACES = {"newsletter": "In our email newsletter", "website": "On our website"}
+DETAILS = {"name": "My name", "photo": "My photo"}
+
+
+class OutdatedDraft(StoryError):
+    """The contributor answered a draft that has since been replaced."""
+
+    def __init__(self, story_id: int, answered: int, current: int) -> None:
+        super().__init__(
+            f"You answered version {answered} of the draft of story {story_id}, but there is a "
+            f"newer one (version {current}). Please read the newer one first."
+        )
+        self.current = current
+
+
+def channels(social_names: list[str]) -> dict[str, str]:
+    """Every place and detail the contributor is asked about, with the words they see."""
+    return {
+        **PLACES,
+        **{name: f"On our {name.capitalize()} account" for name in social_names},
+        **DETAILS,
+    }
+
+
+def add_draft(connection: sa.Connection, story_id: int, body: str) -> tuple[Story, int]:
+    """Attach an edited version; the story waits for its contributor. Returns the version."""
+    story = get(connection, story_id)
+    if story.status in CLOSED:
+        raise StoryError(f"Story {story.id} is {story.status}; it takes no more drafts.")
+    if story.status == "received":
+        raise StoryError(
+            f"Story {story.id} is received. Set it in progress first: "
+            f"engage stories set {story.id} in-progress"
+        )
+    if not body.strip():
+        raise StoryError("The draft is empty. Write the edited story in the file first.")
+    last = current_draft(connection, story.id)
+    version = (last.version if last else 0) + 1
+    at = core.now()
+    connection.execute(
+        story_drafts.insert().values(
+            story_id=story.id,
+            version=version,
+            body=body,
+            created_at=at,
+            decision="",
+            comment="",
+        )
+    )
+    connection.execute(
+        stories.update()
+        .where(stories.c.id == story.id)
+        .values(status="awaiting-approval", updated_at=at)
+    )
+    note(connection, story.id, "draft", "awaiting-approval", f"Draft version {version} sent.")
+    return get(connection, story.id), version
+
+
+def decide(
+    connection: sa.Connection,
+    story_id: int,
+    version: int,
+    approve: bool,
+    comment: str,
+    allowed: dict[str, bool],
+    labels: dict[str, str],
+) -> Story:
+    """The contributor's answer from their page: approve (and where it may appear), or ask for
+    changes with a comment."""
+    story = get(connection, story_id)
+    draft = current_draft(connection, story.id)
+    if draft is None:
+        raise StoryError(f"Story {story.id} has no draft to answer yet.")
+    if version != draft.version:
+        raise OutdatedDraft(story.id, version, draft.version)
+    if story.status != "awaiting-approval":
+        raise StoryError(f"This draft has already been answered (the story is {story.status} now).")
+    comment = comment.strip()
+    if not approve and not comment:
+        raise StoryError("Please tell us what you would like us to change.")
+    at = core.now()
+    connection.execute(
+        story_drafts.update()
+        .where(story_drafts.c.id == draft.id)
+        .values(decision="approved" if approve else "changes", decided_at=at, comment=comment)
+    )
+    status = "approved" if approve else "in-progress"
+    connection.execute(
+        stories.update().where(stories.c.id == story.id).values(status=status, updated_at=at)
+    )
+    if approve:
+        note(connection, story.id, "approved", status, comment, actor=story.email)
+    else:
+        note(connection, story.id, "changes", status, comment, actor=story.email)
+    record_choices(connection, story, allowed, labels)
+    return get(connection, story.id)
+
+
+def record_choices(
+    connection: sa.Connection, story: Story, allowed: dict[str, bool], labels: dict[str, str]
+) -> list[str]:
+    """Store each place or detail whose answer changed, as a consent record for this story.
+    Returns the channels that changed."""
+    before = story_consents(connection, story.id)
+    at = core.now()
+    changed = []
+    for channel, yes in allowed.items():
+        if before.get(channel, False) == yes and channel in before:
+            continue
+        connection.execute(
+            consents.insert().values(
+                contact_id=story.contact_id,
+                story_id=story.id,
+                action="given" if yes else "withdrawn",
+                basis="consent",
+                channel=channel,
+                method="story page",
+                source=f"story {story.id}",
+                wording=labels.get(channel, channel),
+                opt_out_offered=True,
+                actor=story.email,
+                recorded_at=at,
+            )
+        )
+        changed.append(channel)
+    if changed:
+        said = ", ".join(f"{c} {'yes' if allowed[c] else 'no'}" for c in changed)
+        note(connection, story.id, "consent", story.status, said, actor=story.email)
+    return changed
+
+
+def withdraw(connection: sa.Connection, story_id: int, reason: str, actor: str) -> dict[str, Any]:
+    """The contributor (or the team, for them) takes the story back. Every consent for it is
+    withdrawn; returns the story and where it went out, for the team to take down."""
+    story = get(connection, story_id)
+    if story.status == "withdrawn":
+        raise StoryError(f"Story {story.id} is already withdrawn.")
+    at = core.now()
+    connection.execute(
+        stories.update().where(stories.c.id == story.id).values(status="withdrawn", updated_at=at)
+    )
+    given = [c for c, yes in story_consents(connection, story.id).items() if yes]
+    record_choices(connection, story, dict.fromkeys(given, False), {})
+    note(connection, story.id, "withdrawn", "withdrawn", reason.strip(), actor=actor)
+    return {"story": get(connection, story.id), "take_down": uses(connection, story.id)}
+
+
+def record_use(
+    connection: sa.Connection, story_id: int, campaign: str, channel: str, link: str
+) -> bool:
+    """Note that a campaign or post used the story. True the first time for this place."""
+    exists = connection.execute(
+        sa.select(story_uses.c.id).where(
+            story_uses.c.story_id == story_id,
+            story_uses.c.campaign == campaign,
+            story_uses.c.channel == channel,
+        )
+    ).first()
+    if exists is not None:
+        return False
+    connection.execute(
+        story_uses.insert().values(
+            story_id=story_id,
+            campaign=campaign,
+            channel=channel,
+            link=link,
+            at=core.now(),
+            told=False,
+        )
+    )
+    note(connection, story_id, "went-out", get(connection, story_id).status, channel, link)
+    return True
+
+
+def untold_uses(connection: sa.Connection) -> dict[int, list[dict[str, Any]]]:
+    """Uses the contributor has not been told about yet, by story."""
+    rows = connection.execute(
+        sa.select(story_uses).where(story_uses.c.told.is_(False)).order_by(story_uses.c.id)
+    ).all()
+    found: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        found.setdefault(row.story_id, []).append(
+            {"id": row.id, "campaign": row.campaign, "where": row.channel, "url": row.link}
+        )
+    return found
+
+
+def mark_told(connection: sa.Connection, use_ids: list[int]) -> None:
+    connection.execute(story_uses.update().where(story_uses.c.id.in_(use_ids)).values(told=True))
