@@ -136,6 +136,14 @@ class Replies:
 
 
 @dataclass(frozen=True)
+class Followups:
+    """[followups]: nobody with an open story waits longer than this for news."""
+
+    days: int = 14
+    auto: bool = False  # let `engage run` send the update emails that are owed
+
+
+@dataclass(frozen=True)
 class Config:
     organisation: Organisation
     database: Database = field(default_factory=Database)
@@ -143,6 +151,7 @@ class Config:
     web: Web = field(default_factory=Web)
     social: dict[str, SocialChannel] = field(default_factory=dict)
     replies: Replies = field(default_factory=Replies)
+    followups: Followups = field(default_factory=Followups)
 
 
 @dataclass(frozen=True)
