@@ -218,6 +218,32 @@ def test_plain_text_that_only_looks_like_markers_is_kept(body: str) -> None:
     assert clean_text(body) == Cleaned(text=body, quoted="", signature="")
 
 
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "------ This is a copy of the message, including all the headers. ------",  # Exim
+        "------ This is a copy of the message's headers. ------",  # Exim, headers only
+        "--- Below this line is a copy of the message.",  # qmail
+    ],
+)
+def test_the_copy_of_our_message_in_a_failure_notice_is_set_aside(marker: str) -> None:
+    notice = f"The following address failed:\n\n  jo@example.org\n\n{marker}\n\nFrom: news@x"
+    assert clean_text(notice) == Cleaned(
+        text="The following address failed:\n\n  jo@example.org",
+        quoted=f"{marker}\n\nFrom: news@x",
+        signature="",
+    )
+
+
+def test_invisible_byte_order_marks_are_dropped() -> None:
+    mail = "Yes!\n\n\ufeffOn 3 Dec 2026, at 09:12, Sam <news@example.org> wrote:\n\n> \ufeffHello"
+    assert clean_text(mail) == Cleaned(
+        text="Yes!",
+        quoted="On 3 Dec 2026, at 09:12, Sam <news@example.org> wrote:\n\n> Hello",
+        signature="",
+    )
+
+
 def test_empty_and_all_quoted() -> None:
     assert clean_text("") == Cleaned("", "", "")
     assert clean_text("> just a quote\n") == Cleaned("", "> just a quote", "")
@@ -278,6 +304,17 @@ def test_html_details() -> None:
     )
 
 
+def test_outlook_word_paragraphs_are_lines() -> None:
+    html = (
+        '<p class="MsoNormal">Hi,<o:p></o:p></p>\n<p class="MsoNormal"><o:p>&nbsp;</o:p></p>\n'
+        '<p class="MsoNormal">Thanks<o:p></o:p></p>\n<p class=MsoNormal>Ivy<o:p></o:p></p>\n'
+        "<p>A paragraph</p><p class=x_MsoNormal>Quoted by Outlook on the web</p>"
+    )
+    assert html_to_text(html) == (
+        "Hi,\n\nThanks\nIvy\n\nA paragraph\n\nQuoted by Outlook on the web"
+    )
+
+
 def test_html_unclosed_blockquote() -> None:
     assert html_to_text("<p>Yes</p><blockquote><p>Question?") == "Yes\n\n> Question?"
 
@@ -317,6 +354,15 @@ def test_decode_utf8_labelled_latin1() -> None:
     assert (
         warning == "The message said it was in 'iso-8859-1' but it is UTF-8; it was read as UTF-8."
     )
+
+
+def test_decode_windows_text_labelled_latin1() -> None:
+    # Windows programs label curly quotes and dashes (bytes 0x80-0x9F) as ISO-8859-1.
+    assert decode("I’d pay £4 – “yes”".encode("cp1252"), "iso-8859-1") == (
+        "I’d pay £4 – “yes”",
+        None,
+    )
+    assert decode(b"caf\xe9 \x81", "latin1") == ("café \x81", None)  # 0x81: not Windows
 
 
 def test_decode_no_charset_not_utf8() -> None:

@@ -33,7 +33,10 @@ _HEADER = re.compile(
 _CUT = re.compile(
     r"^\s*(?:-{2,}\s*(?:Original Message|Forwarded message|Forwarded Message|"
     r"Message d'origine|Message transféré|Ursprüngliche Nachricht|Weitergeleitete Nachricht)"
-    r"\s*-{2,}|Begin forwarded message:|Début du message réexpédié\s*:)\s*$",
+    r"\s*-{2,}|Begin forwarded message:|Début du message réexpédié\s*:"
+    # where a mail system's failure notice starts the copy of our message (Exim, qmail)
+    r"|-{2,}\s*This is a copy of the message(?:'s headers|, including all the headers)\.\s*-{2,}"
+    r"|-{2,}\s*Below this line is a copy of the message\.)\s*$",
     re.I,
 )
 _UNDERSCORES = re.compile(r"^\s*_{20,}\s*$")
@@ -134,7 +137,9 @@ def _join(lines: list[str], kinds: list[str], want: str) -> str:
 
 def clean_text(text: str) -> Cleaned:
     """Split a plain-text reply into the new words, what it quotes, and its signature."""
-    lines = (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    # U+FEFF is invisible; Apple Mail puts one where the quoted message begins.
+    text = (text or "").replace("\ufeff", "")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     kinds = _classify(lines)
     return Cleaned(
         text=_join(lines, kinds, _TEXT).lstrip(),
@@ -155,6 +160,7 @@ class _TextParser(HTMLParser):
         self.skip = 0
         self.pre = 0
         self.lists = 0
+        self.line = False  # in a Word paragraph, which is one line (see handle_starttag)
         self.link: tuple[str, int] | None = None  # href, index in buffer where its text starts
 
     def _put(self, s: str) -> None:
@@ -174,6 +180,11 @@ class _TextParser(HTMLParser):
             self._put("\n")
         elif tag == "hr":
             self._put("\n" + "_" * 32 + "\n")
+        elif tag == "p" and "msonormal" in a.get("class", "").lower():
+            # Outlook writes every line as <p class=MsoNormal> with no margin, and a blank
+            # line as one holding only &nbsp;: each is one line, not a paragraph.
+            self._newline()
+            self.line = True
         elif tag in _PARAGRAPH:
             self._put("\n\n")
         elif tag in _BLOCK:
@@ -197,6 +208,9 @@ class _TextParser(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP:
             self.skip = max(self.skip - 1, 0)
+        elif tag == "p" and self.line:
+            self._put("\n")
+            self.line = False
         elif tag in _PARAGRAPH:
             self._put("\n\n")
         elif tag in _BLOCK:
@@ -282,6 +296,16 @@ def decode(payload: bytes, charset: str | None) -> tuple[str, str | None]:
         try:
             utf8 = payload.decode("utf-8")
         except UnicodeDecodeError:
-            return text, None
+            return _windows(payload, text) if codec == "iso8859-1" else text, None
         return utf8, f"The message said it was in {name!r} but it is UTF-8; it was read as UTF-8."
     return text, None
+
+
+def _windows(payload: bytes, latin1: str) -> str:
+    """Text labelled ISO-8859-1 read as Windows Latin-1, as browsers do: mail programs on
+    Windows label their curly quotes and dashes (bytes 0x80-0x9F) as ISO-8859-1, where those
+    bytes are invisible control codes."""
+    try:
+        return payload.decode("cp1252")
+    except UnicodeDecodeError:  # one of the five bytes Windows Latin-1 leaves unused
+        return latin1
