@@ -33,6 +33,9 @@ _QUESTION_START = re.compile(
     re.I,
 )
 
+# "?", and the question marks of Chinese and Japanese (full width) and of Arabic.
+_QUESTION_MARK = re.compile("[?\uff1f\u061f]")
+
 
 @dataclass(frozen=True)
 class Signals:
@@ -73,7 +76,9 @@ def asks_to_stop(recipient: str, subject: str, text: str) -> bool:
 
 
 def _asks(text: str) -> bool:
-    return "?" in text or any(_QUESTION_START.match(line) for line in text.splitlines()[:3])
+    return bool(_QUESTION_MARK.search(text)) or any(
+        _QUESTION_START.match(line) for line in text.splitlines()[:3]
+    )
 
 
 def kind_of(signals: Signals) -> str:
