@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
 from email.errors import CloseBoundaryNotFoundDefect, StartBoundaryNotFoundDefect
@@ -62,6 +63,10 @@ class Parsed:
 def header_text(value: object) -> str:
     """A header as text: encoded words decoded, folding undone; never raises."""
     raw = str(value or "")
+    if any("\udc80" <= c <= "\udcff" for c in raw):
+        # Bytes beyond ASCII, not encoded: UTF-8 as RFC 6532 allows, or an old mail
+        # program's own character set. The parser kept them as surrogates.
+        raw, _ = decode(raw.encode("utf-8", "surrogateescape"), None)
     try:
         text = str(make_header(decode_header(raw)))
     except (ValueError, LookupError, UnicodeError):
@@ -73,7 +78,8 @@ def parse(raw: bytes, provider: str) -> Parsed:
     if not raw.strip():
         raise NotAMail("It is empty.")
     message = BytesParser(policy=policy.compat32).parsebytes(raw)
-    headers = [(name, header_text(value)) for name, value in message.items()]
+    # raw_items: items() would turn bytes beyond ASCII into "\ufffd" before we see them.
+    headers = [(name, header_text(value)) for name, value in message.raw_items()]
     names = {name.lower() for name, _ in headers}
     if not names & {"from", "message-id", "date", "subject"}:
         raise NotAMail(
@@ -134,9 +140,23 @@ def _is_attachment(part: Message) -> bool:
     )
 
 
+def _param(part: Message, name: str) -> str:
+    """A Content-Type parameter in lower case; "" when missing."""
+    return email.utils.collapse_rfc2231_value(part.get_param(name) or "").strip().lower()
+
+
+def _own_parts(part: Message) -> Iterator[Message]:
+    """The parts of a mail, not looking inside a mail it carries: the returned message in a
+    failure notice, or one forwarded as an attachment, are not the words of the reply."""
+    yield part
+    if part.is_multipart() and part.get_content_maintype() != "message":
+        for inner in part.get_payload():
+            yield from _own_parts(inner)
+
+
 def _bodies(message: Message, notes: list[str]) -> tuple[str, str]:
     text = html = ""
-    for part in message.walk():
+    for part in _own_parts(message):
         if part.is_multipart() or _is_attachment(part):
             continue
         kind = part.get_content_type()
@@ -144,18 +164,48 @@ def _bodies(message: Message, notes: list[str]) -> tuple[str, str]:
             continue
         if kind == "text/plain" and text or kind == "text/html" and html:
             continue
-        # A report's own parts (the returned mail) are not the words of the reply.
         payload = part.get_payload(decode=True)
         if payload is None:
             continue
         decoded, warning = decode(payload, part.get_content_charset())
         if warning and warning not in notes:
             notes.append(warning)
-        if kind == "text/plain":
-            text = decoded
-        else:
+        if kind == "text/html":
             html = decoded
+        elif _param(part, "format") == "flowed":
+            text = unflow(decoded, delsp=_param(part, "delsp") == "yes")
+        else:
+            text = decoded
     return text, html
+
+
+def unflow(text: str, delsp: bool = False) -> str:
+    """Plain text sent as format=flowed (RFC 3676; Thunderbird, Windows Live Mail) as the
+    person wrote it: a line ending in a space goes on with the next line of the same quote
+    depth, and the space added before a line starting with a space, ">" or "From " is removed.
+    """
+    out: list[str] = []
+    joined: tuple[int, str] | None = None  # quote depth, and the words so far
+    for line in text.replace("\r\n", "\n").split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        words = line[depth:].removeprefix(" ")
+        goes_on = words.endswith(" ") and words != "-- "
+        if goes_on and delsp:
+            words = words[:-1]
+        if joined is not None and joined[0] == depth:
+            words = joined[1] + words
+        elif joined is not None:  # the quote depth changed: that line ends where it is
+            out.append(_quoted(*joined))
+        joined = (depth, words) if goes_on else None
+        if not goes_on:
+            out.append(_quoted(depth, words))
+    if joined is not None:
+        out.append(_quoted(*joined))
+    return "\n".join(out)
+
+
+def _quoted(depth: int, words: str) -> str:
+    return ">" * depth + (" " if depth and words else "") + words
 
 
 def _size(n: int) -> str:
@@ -185,7 +235,7 @@ def _bounce(message: Message, inbound: InboundMessage) -> Bounce | None:
     """A delivery failure notice: the standard report, or a mail system's plain words."""
     report = (
         message.get_content_type() == "multipart/report"
-        and (message.get_param("report-type") or "").lower() == "delivery-status"
+        and _param(message, "report-type") == "delivery-status"
     )
     failed: list[Failed] = []
     returned: list[str] = []
