@@ -1,0 +1,272 @@
+"""The emails a story's contributor gets from us, and the one function that sends them.
+
+Each email is two files in the workspace's `templates/emails/`, `NAME.txt.j2` and
+`NAME.html.j2`, with its subject line in `templates/emails/subjects.toml`. Templates use
+StrictUndefined, so a missing variable is an error that names it, never a blank in an email to
+a person. docs/templates.md lists the variables each email uses. One more email,
+`team-withdrawn`, goes to the team when a contributor takes their story back.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.meta
+
+from ..config import Workspace
+from ..email import provider_for
+from ..email.base import (
+    Outcome,
+    ProviderError,
+    SystemMessage,
+    TryLater,
+    clean_header,
+    compose,
+)
+from ..errors import EngageError
+
+TEMPLATES = ("acknowledgement", "draft", "update", "published", "declined", "went-out")
+TEAM_TEMPLATES = ("team-withdrawn",)  # to the team, about a story, not to its contributor
+FOLDER = "emails"  # under the workspace's templates/
+SUBJECTS = "subjects.toml"
+# Given to every email when the caller leaves them out: both are optional.
+OPTIONAL = {"first_name": "", "note": ""}
+# Every other variable an email uses must be given and not empty, except these.
+MAY_BE_EMPTY = frozenset({*OPTIONAL, "take_down"})
+# Providers whose send_system sends `message.raw()`, so a Reply-To header goes with it.
+_RAW_PROVIDERS = frozenset({"outbox", "smtp"})
+
+
+class StoryMailError(EngageError):
+    """A story email could not be made or was not sent; the message says which and why."""
+
+    def __init__(self, message: str, *, try_later: bool = False) -> None:
+        super().__init__(message)
+        self.try_later = try_later  # the provider may take it on a later try
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class StoryMessage(SystemMessage):
+    """A SystemMessage that may carry a Reply-To header."""
+
+    reply_to: str = ""
+
+    def raw(self) -> bytes:
+        headers = {"Message-ID": self.message_id}
+        if self.reply_to:
+            headers["Reply-To"] = self.reply_to
+        return compose(self.sender, self.to, self.subject, headers, self.text, self.html)
+
+
+def render(workspace: Workspace, template: str, context: Mapping[str, Any]) -> Rendered:
+    """The subject, plain text and HTML of one story email, ready to send."""
+    folder = _folder(workspace, template)
+    values = {"organisation": workspace.config.organisation, **OPTIONAL, **context}
+    values.update({key: "" for key in OPTIONAL if values[key] is None})
+    _check(template, placeholders(workspace, template) - {"subject"}, values)
+    subject = _subject(workspace, folder, template, values)
+    values["subject"] = subject
+    text = _render(workspace, folder, f"{template}.txt.j2", values)
+    html = _render(workspace, folder, f"{template}.html.j2", values)
+    return Rendered(subject=subject, text=_tidy(text), html=html)
+
+
+def send(
+    workspace: Workspace,
+    to: str,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    reply_to: str | None = None,
+) -> Outcome:
+    """Render one story email and send it to `to`; raise StoryMailError when it does not go."""
+    rendered = render(workspace, template, context)
+    message = _message(workspace, to, template, rendered, reply_to or "")
+    try:
+        with provider_for(workspace) as provider:
+            outcome = provider.send_system(message)
+    except ProviderError as exc:
+        raise StoryMailError(
+            f"The {template} story email to {to} was not sent: {exc}",
+            try_later=isinstance(exc, TryLater),
+        ) from exc
+    if not outcome.sent:
+        raise StoryMailError(
+            f"The {template} story email to {to} was refused by the {provider.name} "
+            f"provider: {outcome.error or 'no reason given'}"
+        )
+    return outcome
+
+
+def placeholders(workspace: Workspace, template: str) -> set[str]:
+    """Every variable the email's two files (and the layouts they use) ask for."""
+    folder = _folder(workspace, template)
+    environment = _environment(folder, html=False)
+    found: set[str] = set()
+    waiting, seen = [f"{template}.txt.j2", f"{template}.html.j2"], set()
+    while waiting:
+        name = waiting.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        source = _source(workspace, folder / name)
+        try:
+            tree = environment.parse(source)
+        except jinja2.TemplateSyntaxError as exc:
+            raise _syntax_error(workspace, folder / name, exc) from None
+        found |= jinja2.meta.find_undeclared_variables(tree)
+        waiting += [n for n in jinja2.meta.find_referenced_templates(tree) if n]
+    return found
+
+
+def _folder(workspace: Workspace, template: str) -> Path:
+    if template not in TEMPLATES + TEAM_TEMPLATES:
+        raise StoryMailError(
+            f"There is no story email called '{template}'. "
+            f"The story emails are: {', '.join(TEMPLATES + TEAM_TEMPLATES)}."
+        )
+    return workspace.templates_dir / FOLDER
+
+
+def _source(workspace: Workspace, path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise StoryMailError(_missing(workspace, path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoryMailError(f"Cannot read {workspace.relative(path)}: {exc}.") from None
+
+
+def _missing(workspace: Workspace, path: Path) -> str:
+    return (
+        f"The story email file {workspace.relative(path)} is missing (looked in "
+        f"{workspace.root}). Copy it from templates/emails/ in engage's example workspace, "
+        "or write your own: docs/templates.md says what each story email needs."
+    )
+
+
+def _environment(folder: Path, *, html: bool) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=html,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _check(template: str, wanted: set[str], values: dict[str, Any]) -> None:
+    """Name every variable the email needs and was not given, or was given empty."""
+    missing = sorted(wanted - set(values))
+    empty = sorted(k for k in wanted - MAY_BE_EMPTY - set(missing) if values[k] in (None, "", []))
+    said = [f"{_words(missing)} (not given)"] if missing else []
+    said += [f"{_words(empty)} (empty)"] if empty else []
+    if said:
+        raise StoryMailError(
+            f"The {template} story email needs {' and '.join(said)}. "
+            "See docs/templates.md, Story emails."
+        )
+
+
+def _render(workspace: Workspace, folder: Path, name: str, values: dict[str, Any]) -> str:
+    environment = _environment(folder, html=name.endswith(".html.j2"))
+    try:
+        return environment.get_template(name).render(values)
+    except jinja2.TemplateNotFound as exc:
+        raise StoryMailError(_missing(workspace, folder / exc.name)) from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise _syntax_error(workspace, folder / name, exc) from None
+    except jinja2.UndefinedError as exc:
+        where, what = workspace.relative(folder / name), str(exc).rstrip(".")
+        raise StoryMailError(
+            f"{where}: {what}. Give it in the story email's context, or fix the template. "
+            "See docs/templates.md, Story emails."
+        ) from None
+
+
+def _syntax_error(
+    workspace: Workspace, path: Path, exc: jinja2.TemplateSyntaxError
+) -> StoryMailError:
+    where = Path(exc.filename) if exc.filename else path
+    message = (exc.message or "a Jinja syntax error").rstrip(".")
+    return StoryMailError(f"{workspace.relative(where)}:{exc.lineno}: {message}.")
+
+
+def _subject(workspace: Workspace, folder: Path, template: str, values: dict[str, Any]) -> str:
+    path = folder / SUBJECTS
+    try:
+        subjects = tomllib.loads(_source(workspace, path))
+    except tomllib.TOMLDecodeError as exc:
+        raise StoryMailError(f"{workspace.relative(path)} is not valid TOML: {exc}.") from None
+    line = subjects.get(template)
+    if not isinstance(line, str) or not line.strip():
+        raise StoryMailError(
+            f"{workspace.relative(path)} has no subject line for {template}. Add a line like "
+            f'{template} = "News about your story".'
+        )
+    environment = _environment(folder, html=False)
+    try:
+        subject = environment.from_string(line).render(values)
+    except jinja2.TemplateError as exc:
+        raise StoryMailError(f"{workspace.relative(path)}, {template}: {exc}.") from None
+    return " ".join(subject.split())  # a subject is always one line
+
+
+def _words(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _tidy(text: str) -> str:
+    """No trailing spaces, never more than one blank line, one newline at the end."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+def _message(
+    workspace: Workspace, to: str, template: str, rendered: Rendered, reply_to: str
+) -> StoryMessage:
+    settings = workspace.config.email
+    sender = settings.from_
+    if not sender:
+        raise StoryMailError(
+            'Set from in [email] of engage.toml (like from = "Name <news@example.org>"): '
+            "story emails are sent from it."
+        )
+    clean_header(to, "contributor's address")
+    if "@" not in parseaddr(to)[1]:
+        raise StoryMailError(f"{to!r} is not an email address, so the {template} email can't go.")
+    if reply_to:
+        clean_header(reply_to, "reply-to address")
+        if settings.provider not in _RAW_PROVIDERS:
+            # Unsupported options raise rather than being dropped without a word.
+            raise StoryMailError(
+                f"A Reply-To on story emails works with the outbox and smtp providers, not "
+                f"{settings.provider} yet. Send without reply_to: replies then come to {sender}."
+            )
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    return StoryMessage(
+        to=to,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        sender=sender,
+        message_id=f"<story-{template}.{secrets.token_hex(8)}@{domain}>",
+        kind=f"story-{template}",
+        reply_to=reply_to,
+    )
