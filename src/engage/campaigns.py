@@ -41,6 +41,7 @@ class FrontMatter:
     template: str = "newsletter"
     reading_level: ReadingLevel = "beginner"
     social: dict[str, SocialPost] = field(default_factory=dict)
+    stories: list[int] = field(default_factory=list)  # contributors' stories it uses, by id
 
 
 @dataclass(frozen=True)

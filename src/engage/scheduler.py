@@ -23,6 +23,7 @@ from .errors import EngageError
 from .sending import Options, Report, Sender, _alive, owner_name
 from .store import Store
 from .store.schema import locks, sends
+from .tokens import signer
 
 LOCK_NAME = "engage-run"
 LOCK_LEASE = dt.timedelta(minutes=15)
@@ -87,6 +88,8 @@ class RunSummary:
     reports: list[Report] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     posts: int = 0
+    replies: int = 0  # new replies fetched
+    story_emails: int = 0  # emails to contributors (thanks, "it went out", follow-ups)
 
     @property
     def ok(self) -> bool:
@@ -94,11 +97,15 @@ class RunSummary:
 
     def line(self) -> str:
         sent = sum(r.this_run for r in self.reports)
-        if not self.reports and not self.errors and not self.posts:
+        if not (self.reports or self.errors or self.posts or self.replies or self.story_emails):
             return "engage run: nothing was due."
         parts = [f"{len(self.reports)} campaign(s) worked on, {sent} message(s) handed over"]
         if self.posts:
             parts.append(f"{self.posts} social post(s) made")
+        if self.replies:
+            parts.append(f"{self.replies} new repl{'y' if self.replies == 1 else 'ies'}")
+        if self.story_emails:
+            parts.append(f"{self.story_emails} email(s) to story contributors")
         problems = self.errors + [p for r in self.reports for p in r.problems]
         if problems:
             parts.append(f"{len(problems)} problem(s): " + " | ".join(problems))
@@ -170,7 +177,44 @@ def run(
             posting_due = []
         for slug, name in posting_due:
             summary.errors += _post(store, workspace, slug, name, summary)
+        _fetch_replies(store, workspace, summary)
+        _keep_contributors_informed(store, workspace, summary)
     return summary
+
+
+def _fetch_replies(store: Store, workspace: Workspace, summary: RunSummary) -> None:
+    """Replies from every source engage.toml sets up: the shared mailbox and social channels
+    (the inbound webhooks need no fetching)."""
+    if workspace.config.replies.imap is not None:
+        from .replies.imap import fetch as fetch_imap
+
+        fetched = fetch_imap(store, workspace)
+        summary.replies += fetched.new
+        if fetched.problem:
+            summary.errors.append(f"replies from imap: {fetched.problem}")
+    if workspace.config.social:
+        from .social.replies import fetch_all
+
+        for result in fetch_all(store, workspace):
+            summary.replies += result.new
+            if result.problem:
+                summary.errors.append(f"replies from {result.channel}: {result.problem}")
+
+
+def _keep_contributors_informed(store: Store, workspace: Workspace, summary: RunSummary) -> None:
+    """Open stories for story replies, say "your story went out", and (with [followups]
+    auto = true) send the updates that are owed."""
+    from .stories import service
+
+    try:
+        told = service.catch_up(store, workspace)
+        if workspace.config.followups.auto:
+            told.add(service.send_followups(store, workspace, signer(workspace)))
+    except EngageError as exc:
+        summary.errors.append(f"stories: {exc}")
+        return
+    summary.story_emails += len(told.sent)
+    summary.errors += told.problems
 
 
 def _post(

@@ -552,6 +552,10 @@ class Sender:
                     .where(sends.c.id == send_id, sends.c.status != "sent")
                     .values(status="sent", finished_at=core.now())
                 )
+        if report.finished:
+            from .stories.usage import record_sent  # its contributors hear it went out
+
+            record_sent(self.store, self.workspace, self.campaign)
         if report.unknown:
             report.problems.append(
                 f"{report.unknown} message(s) may or may not have gone: the sender stopped while "

@@ -223,6 +223,12 @@ def show_lines(data: dict) -> list[str]:
         if blocked
         else "Suppressed: no"
     )
+    lines.append("Timeline:")
+    lines += [
+        f"  {when(entry['at'])}  {entry['what']}"
+        + (f": {entry['detail']}" if entry["detail"] else "")
+        for entry in data["timeline"]
+    ]
     return lines
 
 

@@ -14,6 +14,7 @@ from ..replies.mime import NotAMail
 from ..store.schema import REPLY_KINDS, REPLY_STATUSES
 from .common import format_option, printable, store, table, when, workspace
 from .replies import replies
+from .stories import catch_up
 
 
 @click.command("import")
@@ -56,7 +57,7 @@ def import_(ctx: click.Context, files: tuple[Path, ...]) -> None:
         f"{counts['new']} new, {counts['seen']} already here"
         + (f", {counts['refused']} not imported." if counts["refused"] else ".")
     )
-    if counts["refused"]:
+    if catch_up(ctx) or counts["refused"]:
         ctx.exit(1)
 
 

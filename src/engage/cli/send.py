@@ -13,6 +13,7 @@ from ..contacts import audiences
 from ..email import provider_for
 from ..sending import Options, Report, Sender, send_test
 from .common import store, workspace
+from .stories import catch_up
 
 
 @click.command()
@@ -63,6 +64,8 @@ def send(
     report = sender.run(progress=_progress())
     for line in describe(report, provider.name, dry_run):
         click.echo(line)
+    if not dry_run and catch_up(ctx):
+        ctx.exit(1)
     if report.problems:
         for problem in report.problems:
             click.echo(f"Problem: {problem}", err=True)

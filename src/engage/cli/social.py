@@ -6,6 +6,7 @@ import click
 
 from .. import campaigns as campaign_files
 from .common import store, workspace
+from .stories import catch_up
 
 
 @click.command()
@@ -66,6 +67,7 @@ def post(
         for problem in outcome.problems:
             click.echo(f"Problem: {problem}", err=True)
         problems += len(outcome.problems)
+    problems += catch_up(ctx)
     if problems:
         ctx.exit(1)
 

@@ -344,7 +344,12 @@ def _last_basis(connection: sa.Connection, contact_id: int) -> str:
 
 
 def consent_history(connection: sa.Connection, contact_id: int) -> list[dict[str, Any]]:
-    query = sa.select(consents).where(consents.c.contact_id == contact_id).order_by(consents.c.id)
+    """Consent to be mailed (a story's publishing choices are in the person's timeline)."""
+    query = (
+        sa.select(consents)
+        .where(consents.c.contact_id == contact_id, consents.c.story_id.is_(None))
+        .order_by(consents.c.id)
+    )
     return [
         {
             "action": row.action,
@@ -363,12 +368,15 @@ def consent_history(connection: sa.Connection, contact_id: int) -> list[dict[str
 
 def export(connection: sa.Connection, email: str) -> dict[str, Any]:
     """Everything engage holds about one person, for a subject access request."""
+    from .timeline import timeline
+
     contact = get(connection, email)
     blocked = suppression(connection, contact.email)
     return {
         "contact": contact.as_dict(),
         "consents": consent_history(connection, contact.id),
         **_activity(connection, contact),
+        "timeline": timeline(connection, contact),
         "suppression": None
         if blocked is None
         else {

@@ -43,6 +43,20 @@ RULES: dict[str, tuple[Severity, str]] = {
     "footer-identity": ("error", "The email names the organisation and its postal address."),
     "html-size": ("error", "The email is under 100 KB, so Gmail does not cut it off."),
     "text-links": ("error", "Every link in the HTML is written out in the plain text."),
+    "story-unknown": ("error", "Every story in `stories = [...]` exists."),
+    "story-not-approved": (
+        "error",
+        "Every story the campaign uses is approved by its contributor (or published).",
+    ),
+    "story-channel-refused": (
+        "error",
+        "A story is only used on channels its contributor agreed to (newsletter, each social "
+        "channel).",
+    ),
+    "story-name-refused": (
+        "error",
+        "A contributor's full name is not in the email when they said no to using their name.",
+    ),
 }
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..campaigns import Campaign
 from ..config import Workspace
 from ..errors import LintFailed
+from ..stories import usage as story_usage
 from . import rules_html, rules_source
 from .build import VARIANTS, Built, build, sample_recipient
 from .findings import Finding, sort_key
@@ -25,6 +26,7 @@ MIN_FONT = {"standard": 16.0, "large-print": 24.0}
 def lint(workspace: Workspace, campaign: Campaign) -> list[Finding]:
     shown = workspace.relative(campaign.path)
     findings = list(rules_source.front_matter(campaign, shown))
+    findings += story_usage.check(workspace, campaign, shown)
     if any(f.rule == "subject-missing" for f in findings):
         return findings  # nothing can be built without a subject
     built = build(workspace, campaign)

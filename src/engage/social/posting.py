@@ -21,6 +21,7 @@ from ..errors import EngageError
 from ..sending import _alive, owner_name
 from ..store import Store
 from ..store.schema import posts
+from ..stories import usage as story_usage
 from . import counting
 from .base import (
     Channel,
@@ -67,6 +68,7 @@ def plans(workspace: Workspace, campaign: Campaign, names: list[str] | None = No
         variant = variants.get(name) or variants.get(chan.network) or _default(campaign)
         plan = Plan(chan, _parts(workspace, campaign, variant), variant.post_at)
         _check(plan)
+        plan.errors += [f"{name}: {why}" for why in story_usage.refusals(workspace, campaign, name)]
         found.append(plan)
     return found
 
@@ -180,6 +182,8 @@ def post(store: Store, campaign: Campaign, plan: Plan) -> Outcome:
         _set(store, row.id, status="posted", remote_id=done.remote_id, url=done.url, error=None)
         thread.append(done)
         outcome.posted.append(done)
+    if thread and len(thread) == len(plan.parts):
+        story_usage.record_posted(store, campaign, plan.channel.name, thread[0].url)
     return outcome
 
 

@@ -28,13 +28,22 @@ class OutdatedDraft(StoryError):
         self.current = current
 
 
-def channels(social_names: list[str]) -> dict[str, str]:
-    """Every place and detail the contributor is asked about, with the words they see."""
-    return {
-        **PLACES,
-        **{name: f"On our {name.capitalize()} account" for name in social_names},
-        **DETAILS,
-    }
+NETWORK_WORDS = {
+    "mastodon": "On our Mastodon account",
+    "bluesky": "On our Bluesky account",
+    "x": "On our X (Twitter) account",
+    "outbox": "On our social media",
+}
+
+
+def channels(social: dict[str, str]) -> dict[str, str]:
+    """Every place and detail the contributor is asked about, with the words they see.
+    `social` is each [social.NAME] channel's network, by name."""
+    places = dict(PLACES)
+    for name, network in sorted(social.items()):
+        words = NETWORK_WORDS.get(network, f"On our {network} account")
+        places[name] = words if name == network else f"{words} ({name})"
+    return {**places, **DETAILS}
 
 
 def add_draft(connection: sa.Connection, story_id: int, body: str) -> tuple[Story, int]:
@@ -202,3 +211,22 @@ def untold_uses(connection: sa.Connection) -> dict[int, list[dict[str, Any]]]:
 
 def mark_told(connection: sa.Connection, use_ids: list[int]) -> None:
     connection.execute(story_uses.update().where(story_uses.c.id.in_(use_ids)).values(told=True))
+
+
+def drafts(connection: sa.Connection, story_id: int) -> list[dict[str, Any]]:
+    rows = connection.execute(
+        sa.select(story_drafts)
+        .where(story_drafts.c.story_id == story_id)
+        .order_by(story_drafts.c.version)
+    ).all()
+    return [
+        {
+            "version": r.version,
+            "created_at": core.iso(r.created_at),
+            "decision": r.decision,
+            "decided_at": core.iso(r.decided_at),
+            "comment": r.comment,
+            "body": r.body,
+        }
+        for r in rows
+    ]

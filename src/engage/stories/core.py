@@ -308,7 +308,7 @@ def assign(connection: sa.Connection, story_id: int, owner: str) -> Story:
 def told(connection: sa.Connection, story_id: int, template: str, status: str) -> None:
     """The contributor has been sent news: the clock for follow-ups starts again."""
     connection.execute(stories.update().where(stories.c.id == story_id).values(told_at=core.now()))
-    note(connection, story_id, "told", status, f"Sent the {template} email.")
+    note(connection, story_id, "told", status, template)
 
 
 def history(connection: sa.Connection, story_id: int) -> list[dict[str, Any]]:

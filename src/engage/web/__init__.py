@@ -45,10 +45,11 @@ def create_app(workspace: Workspace | None = None, **settings: Any) -> Flask:
     def organisation() -> dict[str, Any]:
         return {"organisation": workspace.config.organisation}
 
-    from . import hooks, pages
+    from . import hooks, pages, stories
 
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(hooks.blueprint)
+    app.register_blueprint(stories.blueprint)
     for status, title, text in ERRORS:
         app.register_error_handler(status, _error_page(status, title, text))
     return app

@@ -1,0 +1,279 @@
+"""`engage stories` and `engage followups`: contributors' stories, and nobody left without news."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..store.schema import STORY_STATUSES
+from ..stories import coproduce, core, service
+from ..tokens import signer
+from .common import format_option, printable, store, table, when, workspace
+
+
+@click.group()
+def stories() -> None:
+    """Contributors' stories, from their reply to publication."""
+
+
+def _report(told: service.Told) -> None:
+    for problem in told.problems:
+        click.echo(f"Problem: {printable(problem)}", err=True)
+
+
+def catch_up(ctx: click.Context) -> int:
+    """After replies come in or a campaign goes out: open stories, tell contributors. Prints
+    what happened; returns how many problems there were."""
+    told = service.catch_up(store(ctx), workspace(ctx))
+    for line in told.done:
+        click.echo(line)
+    _report(told)
+    return len(told.problems)
+
+
+def _told(told: service.Told, what: str) -> str:
+    return f" The contributor was sent the {what} email." if told.sent else ""
+
+
+@stories.command("list")
+@click.option("--status", type=click.Choice(STORY_STATUSES), help="Only stories with this status.")
+@click.option("--owner", metavar="NAME", help="Only stories this person looks after.")
+@format_option("table", "json")
+@click.pass_context
+def list_(ctx: click.Context, status: str | None, owner: str | None, fmt: str) -> None:
+    """List stories, oldest first."""
+    with store(ctx).connect() as connection:
+        found = core.listing(connection, status, owner)
+    if fmt == "json":
+        click.echo(json.dumps([s.as_dict() for s in found], indent=2, ensure_ascii=False))
+        return
+    if not found:
+        click.echo("No stories match.")
+        return
+    rows = [
+        {
+            "id": s.id,
+            "status": s.status,
+            "contributor": s.email,
+            "owner": s.owner or "-",
+            "last told": when(s.as_dict()["told_at"])[:10],
+            "title": s.title or "-",
+        }
+        for s in found
+    ]
+    click.echo(table(list(rows[0]), rows))
+
+
+@stories.command()
+@click.argument("story_id", metavar="ID", type=int)
+@format_option("text", "json")
+@click.pass_context
+def show(ctx: click.Context, story_id: int, fmt: str) -> None:
+    """Show one story: its contributor, drafts, choices, where it went out and its history."""
+    with store(ctx).connect() as connection:
+        story = core.get(connection, story_id)
+        data = {
+            **story.as_dict(),
+            "next_steps": list(core.allowed_next(story)),
+            "choices": core.story_consents(connection, story.id),
+            "drafts": coproduce.drafts(connection, story.id),
+            "went_out": core.uses(connection, story.id),
+            "history": core.history(connection, story.id),
+        }
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    click.echo(printable("\n".join(show_lines(data)), keep_newlines=True))
+
+
+def show_lines(data: dict[str, Any]) -> list[str]:
+    person = f"{data['name']} <{data['contributor']}>" if data["name"] else data["contributor"]
+    choices = data["choices"]
+    lines = [
+        f"Story {data['id']}: {data['status']}" + (f", {data['title']}" if data["title"] else ""),
+        f"Contributor: {person}",
+        f"Campaign:    {data['campaign'] or 'none (opened by hand)'}",
+        f"Owner:       {data['owner'] or 'nobody yet'}",
+        f"Last told:   {when(data['told_at'])}",
+        f"Next steps:  {', '.join(data['next_steps']) or 'none (closed)'}",
+        "May appear:  "
+        + (
+            ", ".join(f"{c} {'yes' if ok else 'no'}" for c, ok in choices.items())
+            or "not asked yet"
+        ),
+    ]
+    if data["link"]:
+        lines.append(f"Published:   {data['link']}")
+    for draft in data["drafts"]:
+        answer = {"approved": "approved", "changes": "changes asked", "": "waiting"}[
+            draft["decision"]
+        ]
+        lines.append(f"Draft {draft['version']}:     {when(draft['created_at'])}, {answer}")
+        if draft["comment"]:
+            lines.append(f"  They said: {draft['comment']}")
+    for use in data["went_out"]:
+        where = f"{use['campaign']} ({use['channel']})"
+        lines.append(f"Went out:    {when(use['at'])} {where} {use['link']}".rstrip())
+    if data["status"] == "withdrawn" and data["went_out"]:
+        lines.append(
+            "Take down:   " + ", ".join(u["link"] or u["campaign"] for u in data["went_out"])
+        )
+    lines.append("History:")
+    for step in data["history"]:
+        extra = f": {step['note']}" if step["note"] else ""
+        link = f" {step['link']}" if step["link"] else ""
+        lines.append(
+            f"  {when(step['at'])}  {step['action']} ({step['status']}) by {step['actor']}"
+            f"{extra}{link}"
+        )
+    return lines
+
+
+@stories.command("open")
+@click.argument("email")
+@click.option("--title", default="", help="A few words to know the story by.")
+@click.option("--quiet", "quiet_", is_flag=True, help="Do not send the thank-you email.")
+@click.pass_context
+def open_(ctx: click.Context, email: str, title: str, quiet_: bool) -> None:
+    """Open a story by hand, for a story that came some other way (a phone call, a visit)."""
+    ws = workspace(ctx)
+    story_id, told = service.open_by_hand(store(ctx), ws, signer(ws), email, title, not quiet_)
+    click.echo(f"Opened story {story_id} for {email}.{_told(told, 'thank-you')}")
+    _report(told)
+
+
+@stories.command("set")
+@click.argument("story_id", metavar="ID", type=int)
+@click.argument("status")
+@click.option("--note", "note_text", default="", help="Why, or what is happening (they see it).")
+@click.option("--link", default="", help="Where it is published (for published).")
+@click.option(
+    "--without-approval",
+    is_flag=True,
+    help="Publish without the contributor's approval of the current draft (needs --note).",
+)
+@click.pass_context
+def set_(
+    ctx: click.Context,
+    story_id: int,
+    status: str,
+    note_text: str,
+    link: str,
+    without_approval: bool,
+) -> None:
+    """Move a story to STATUS, and tell its contributor."""
+    ws = workspace(ctx)
+    story, told, take_down = service.change(
+        store(ctx),
+        ws,
+        signer(ws),
+        story_id,
+        status,
+        note_text=note_text,
+        link=link,
+        without_approval=without_approval,
+    )
+    click.echo(f"Story {story.id} is {story.status}.{_told(told, core.TEMPLATE_FOR[status])}")
+    if take_down:
+        click.echo("Please take it down from:")
+        for use in take_down:
+            click.echo(f"  {use['campaign']} ({use['channel']}) {use['link']}".rstrip())
+    _report(told)
+
+
+@stories.command()
+@click.argument("story_id", metavar="ID", type=int)
+@click.argument("name")
+@click.pass_context
+def assign(ctx: click.Context, story_id: int, name: str) -> None:
+    """Give a story to someone on the team to look after."""
+    with store(ctx).begin() as connection:
+        story = core.assign(connection, story_id, name)
+    click.echo(f"Story {story.id} is now with {printable(story.owner)}.")
+
+
+@stories.command()
+@click.argument("story_id", metavar="ID", type=int)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def draft(ctx: click.Context, story_id: int, file: Path) -> None:
+    """Send the contributor the edited story (Markdown FILE) to approve or change."""
+    ws = workspace(ctx)
+    story, version, told = service.send_draft(store(ctx), ws, signer(ws), story_id, file)
+    click.echo(
+        f"Draft {version} of story {story.id} is with its contributor to read."
+        + (" They were sent a private link." if told.sent else "")
+    )
+    _report(told)
+    if told.problems:
+        ctx.exit(1)
+
+
+@click.group(invoke_without_command=True)
+@click.option(
+    "--days",
+    type=click.IntRange(min=0),
+    help="Owed after this many days. Default: [followups] days.",
+)
+@format_option("table", "json")
+@click.pass_context
+def followups(ctx: click.Context, days: int | None, fmt: str) -> None:
+    """Contributors owed news: open stories they have not heard about for a while."""
+    if ctx.invoked_subcommand is not None:
+        ctx.meta["engage.followup_days"] = days
+        return
+    ws = workspace(ctx)
+    waiting = service.owed(store(ctx), ws, days)
+    limit = days if days is not None else ws.config.followups.days
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                [{**s.as_dict(), "days_waiting": d} for s, d in waiting],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return
+    if not waiting:
+        click.echo(f"Nobody is owed news: every open story has had news in the last {limit} days.")
+        return
+    rows = [
+        {
+            "story": s.id,
+            "contributor": s.email,
+            "status": s.status,
+            "last told": when(s.as_dict()["told_at"])[:10],
+            "days": d,
+        }
+        for s, d in waiting
+    ]
+    click.echo(table(list(rows[0]), rows))
+    click.echo(f"{len(rows)} owed news. Send the update email with: engage followups send")
+
+
+@followups.command("send")
+@click.option("--yes", is_flag=True, help="Do not ask first.")
+@click.pass_context
+def followups_send(ctx: click.Context, yes: bool) -> None:
+    """Send the update email ("where things stand") to everyone owed news."""
+    ws = workspace(ctx)
+    days = ctx.meta.get("engage.followup_days")
+    waiting = service.owed(store(ctx), ws, days)
+    if not waiting:
+        click.echo("Nobody is owed news.")
+        return
+    if not yes:
+        click.confirm(f"Send the update email to {len(waiting)} contributor(s)?", abort=True)
+    told = service.send_followups(store(ctx), ws, signer(ws), days)
+    click.echo(f"Sent {len(told.sent)} update email(s).")
+    _report(told)
+    if told.problems:
+        ctx.exit(1)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(stories)
+    cli.add_command(followups)

@@ -1,0 +1,85 @@
+"""A person's whole history with us, in time order: consents, emails, what the providers told
+us, their replies, and their stories with every draft, approval and update."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..store.schema import (
+    consents,
+    deliveries,
+    events,
+    inbound,
+    sends,
+    stories,
+    story_history,
+)
+from .core import Contact, iso
+
+_STORY_WORDS = {
+    "opened": "story {story} opened",
+    "status": "story {story} set to {status}",
+    "assigned": "story {story} assigned",
+    "draft": "story {story}: draft sent to them",
+    "approved": "story {story}: they approved the draft",
+    "changes": "story {story}: they asked for changes",
+    "consent": "story {story}: their choices of where it may appear",
+    "withdrawn": "story {story} withdrawn",
+    "told": "story {story}: {note} email sent to them",
+    "not-told": "story {story}: an email to them could not be sent",
+    "went-out": "story {story} went out",
+    "published-without-approval": "story {story} published without their approval",
+}
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime:
+    if value is None:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def timeline(connection: sa.Connection, contact: Contact) -> list[dict[str, Any]]:
+    found: list[tuple[dt.datetime, int, dict[str, Any]]] = []
+
+    def add(at: dt.datetime | None, order: int, what: str, detail: str) -> None:
+        found.append((_aware(at), order, {"at": iso(at), "what": what, "detail": detail}))
+
+    for row in connection.execute(
+        sa.select(consents).where(consents.c.contact_id == contact.id).order_by(consents.c.id)
+    ):
+        if row.story_id:
+            answer = "yes" if row.action == "given" else "no"
+            add(row.recorded_at, row.id, f"story {row.story_id}: {row.channel} {answer}", "")
+        else:
+            add(row.recorded_at, row.id, f"consent {row.action}", f"{row.channel} ({row.method})")
+    for row in connection.execute(
+        sa.select(sends.c.campaign, deliveries.c.status, deliveries.c.sent_at, deliveries.c.id)
+        .join(sends, sends.c.id == deliveries.c.send_id)
+        .where(deliveries.c.contact_id == contact.id)
+    ):
+        add(row.sent_at, row.id, f"email {row.status}", row.campaign)
+    for row in connection.execute(
+        sa.select(events).where(events.c.contact_id == contact.id).order_by(events.c.id)
+    ):
+        add(row.occurred_at, row.id, f"provider said {row.event_type}", row.provider)
+    for row in connection.execute(
+        sa.select(inbound.c.id, inbound.c.kind, inbound.c.received_at, inbound.c.campaign)
+        .where(inbound.c.contact_id == contact.id)
+        .order_by(inbound.c.id)
+    ):
+        add(row.received_at, row.id, f"reply {row.id} ({row.kind})", row.campaign or "")
+    for row in connection.execute(
+        sa.select(story_history, stories.c.id.label("sid"))
+        .join(stories, stories.c.id == story_history.c.story_id)
+        .where(stories.c.contact_id == contact.id)
+        .order_by(story_history.c.id)
+    ):
+        words = _STORY_WORDS.get(row.action, "story {story}: " + row.action)
+        what = words.format(story=row.sid, status=row.status, note=row.note)
+        detail = " ".join(part for part in (row.note, row.link) if part and "{note}" not in words)
+        add(row.at, row.id, what, detail)
+    found.sort(key=lambda item: (item[0], item[1]))
+    return [entry for _, _, entry in found]

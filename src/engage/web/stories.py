@@ -1,0 +1,178 @@
+"""The contributor's private page for their story: read the draft, approve it or ask for
+changes, choose where it may appear, or take the story back. Works without JavaScript."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from flask import Blueprint, abort, render_template, request, url_for
+
+from ..render.markdown import parse_body
+from ..social.channels import configured
+from ..stories import coproduce, core, service
+from ..tokens import BadToken
+from . import MAX_FORM, log
+from . import state as _engage
+
+blueprint = Blueprint("stories", __name__)
+CSRF_MINUTES = 24 * 60
+
+
+def _labels() -> dict[str, str]:
+    social = configured(_engage()["workspace"])
+    return coproduce.channels({name: c.network for name, c in social.items()})
+
+
+def _story(token: str) -> core.Story:
+    """The story this link is for, or a friendly 400 page."""
+    try:
+        story_id, contact_id = service.read_link(_engage()["signer"], token)
+    except BadToken:
+        abort(400)
+    with _engage()["store"].connect() as connection:
+        try:
+            story = core.get(connection, story_id)
+        except core.StoryError:
+            abort(404)
+    if story.contact_id != contact_id:
+        abort(400)
+    return story
+
+
+def _message(title: str, *paragraphs: str, token: str | None = None, status: int = 200):  # noqa: ANN202
+    link = (
+        {"url": url_for("stories.page", token=token), "text": "Go back to your story"}
+        if token
+        else None
+    )
+    return (
+        render_template("message.html.j2", title=title, paragraphs=list(paragraphs), link=link),
+        status,
+    )
+
+
+@blueprint.get("/story/<token>")
+def page(token: str):  # noqa: ANN201
+    story = _story(token)
+    with _engage()["store"].connect() as connection:
+        draft = core.current_draft(connection, story.id)
+        chosen = core.story_consents(connection, story.id)
+    labels = _labels()
+    return render_template(
+        "story.html.j2",
+        title="Your story",
+        story=story,
+        status_words=service.STATUS_WORDS[story.status],
+        draft=draft,
+        draft_html=_under_h2(parse_body(draft.body).html) if draft else "",
+        can_answer=draft is not None and story.status == "awaiting-approval",
+        choices=[(name, words, chosen.get(name, False)) for name, words in labels.items()],
+        action=url_for("stories.answer", token=token),
+        csrf=_engage()["signer"].sign("x", story.contact_id, int(time.time() // 60)),
+    )
+
+
+def _under_h2(html: str) -> str:
+    """The draft's headings, moved two levels down to sit under the page's own."""
+    return re.sub(
+        r"<(/?)h([1-6])\b", lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + 2, 6)}", html
+    )
+
+
+def _check_csrf(contact_id: int) -> None:
+    try:
+        owner, minute = _engage()["signer"].verify("x", request.form.get("csrf", ""))
+    except BadToken:
+        abort(400)
+    if owner != contact_id or time.time() // 60 - minute > CSRF_MINUTES:
+        abort(400)
+
+
+@blueprint.post("/story/<token>")
+def answer(token: str):  # noqa: ANN201
+    if (request.content_length or 0) > MAX_FORM:
+        abort(413)
+    story = _story(token)
+    _check_csrf(story.contact_id)
+    workspace, store, signer = _engage()["workspace"], _engage()["store"], _engage()["signer"]
+    action = request.form.get("action", "")
+    if action == "withdraw":
+        return _withdraw(story, token)
+    if action not in ("approve", "changes", "choices"):
+        abort(400)
+    labels = _labels()
+    allowed = {name: request.form.get(f"place-{name}") == "yes" for name in labels}
+    told = service.Told()
+    try:
+        with store.begin() as connection:
+            if action == "choices":
+                coproduce.record_choices(connection, story, allowed, labels)
+            else:
+                version = request.form.get("version", "")
+                if not version.isdigit():
+                    abort(400)
+                coproduce.decide(
+                    connection,
+                    story.id,
+                    int(version),
+                    action == "approve",
+                    request.form.get("comment", ""),
+                    allowed,
+                    labels,
+                )
+    except coproduce.OutdatedDraft as exc:
+        return _message("There is a newer draft", str(exc), token=token, status=409)
+    except core.StoryError as exc:
+        return _message("We could not save that", str(exc), token=token, status=400)
+    if action == "choices":
+        return _message(
+            "Your choices are saved",
+            "Thank you. We will only use your story in the places you said yes to.",
+            token=token,
+        )
+    service.tell(store, workspace, signer, story.id, "update", told)
+    for problem in told.problems:
+        log.error("%s", problem)
+    if action == "approve":
+        return _message(
+            "Thank you for saying yes",
+            "You have approved your story. We will tell you when it goes out.",
+            "You can change where it may appear, or take it back, at any time from this page.",
+            token=token,
+        )
+    return _message(
+        "Thank you, we will make changes",
+        "We have your comments. We will send you a new draft to read.",
+        token=token,
+    )
+
+
+def _withdraw(story: core.Story, token: str):  # noqa: ANN202
+    if request.form.get("sure") != "yes":
+        return _message(
+            "Please tick the box to take your story back",
+            "To take your story back, tick the box that says you are sure, then press the "
+            "button again.",
+            token=token,
+            status=400,
+        )
+    workspace, store, signer = _engage()["workspace"], _engage()["store"], _engage()["signer"]
+    try:
+        with store.begin() as connection:
+            done = coproduce.withdraw(
+                connection, story.id, request.form.get("reason", ""), story.email
+            )
+    except core.StoryError as exc:
+        return _message("Your story is already withdrawn", str(exc), token=token)
+    told = service.Told()
+    service.tell(store, workspace, signer, story.id, "update", told)
+    service.tell_team_of_withdrawal(workspace, done["story"], done["take_down"], told)
+    for problem in told.problems:
+        log.error("%s", problem)
+    return _message(
+        "Your story is withdrawn",
+        "We will not use your story again. Where it is already out, we will take it down.",
+        "Thank you for sharing it with us. You are always welcome to get in touch.",
+        token=token,
+    )
