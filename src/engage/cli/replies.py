@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .common import store, workspace
+from ..errors import ConfigError
+from .common import printable, store, workspace
 
 
 @click.group()
@@ -14,13 +15,56 @@ def replies() -> None:
 
 @replies.command()
 @click.option(
+    "--imap", is_flag=True, help="Collect replies from the shared mailbox, [replies.imap]."
+)
+@click.option(
     "--social", is_flag=True, help="Collect replies and mentions from the social channels."
 )
 @click.pass_context
-def fetch(ctx: click.Context, social: bool) -> None:
-    """Collect replies that are waiting. Email replies arrive by the providers' webhooks."""
-    if not social:
-        raise click.UsageError("Say where from: --social (email replies arrive by webhook).")
+def fetch(ctx: click.Context, imap: bool, social: bool) -> None:
+    """Collect the replies that are waiting.
+
+    With no option, from every source engage.toml sets up: [replies.imap] and the social
+    channels. Email replies sent to a provider arrive by its webhook instead.
+
+    Prints one line for each source, with any notes under it. A source that fails is
+    reported after the others have run, and engage exits 1.
+    """
+    settings = workspace(ctx).config
+    if not imap and not social:
+        imap, social = settings.replies.imap is not None, bool(settings.social)
+        if not imap and not social:
+            raise ConfigError(
+                "There is nowhere to fetch replies from: engage.toml has no [replies.imap] "
+                "table and no [social.*] channels. Email replies sent to a provider arrive "
+                "by its webhook."
+            )
+    problems = 0
+    if imap:
+        problems += _fetch_imap(ctx)
+    if social:
+        problems += _fetch_social(ctx)
+    if problems:
+        ctx.exit(1)
+
+
+def _fetch_imap(ctx: click.Context) -> int:
+    from ..replies.imap import fetch as fetch_imap
+
+    result = fetch_imap(store(ctx), workspace(ctx))
+    if result.waiting is not None:
+        counts = f"{result.new} new, {result.seen} already here"
+        counts += f", {result.refused} refused" if result.refused else ""
+        counts += f", {result.failed} failed" if result.failed else ""
+        click.echo(f"imap ({printable(result.where)}): {counts}.")
+        for note in result.notes:
+            click.echo(f"  {printable(note)}")
+    if result.problem:
+        click.echo(f"Problem: imap: {printable(result.problem)}", err=True)
+    return 1 if result.problem else 0
+
+
+def _fetch_social(ctx: click.Context) -> int:
     from ..social.replies import fetch_all
 
     problems = 0
@@ -30,8 +74,7 @@ def fetch(ctx: click.Context, social: bool) -> None:
             problems += 1
         else:
             click.echo(f"{result.channel}: {result.new} new, {result.seen} already here.")
-    if problems:
-        ctx.exit(1)
+    return problems
 
 
 def register(cli: click.Group) -> None:
