@@ -1,0 +1,266 @@
+"""The rules around a story: the steps in order, approval before publishing (or a reason),
+links that are tampered with, too old or for an outdated draft, and who is owed news."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from engage import clock as engage_clock
+from engage.store import open_store
+from engage.store.schema import stories
+from engage.stories import service
+from engage.tokens import Signer
+from engage.web import create_app
+
+KEY = "rules-test-key"
+BASE = "http://127.0.0.1:8025"
+
+
+@pytest.fixture
+def team(project, monkeypatch, clock):
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    for address in ("sam@example.org", "kim@example.org"):
+        assert project.run("contacts", "add", address, "--consent", "Yes please").exit_code == 0
+    return project
+
+
+def mails(project, kind: str) -> list[email.message.EmailMessage]:
+    folder = project.root / "outbox" / "system" / kind
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted(folder.glob("*.eml"))
+    ]
+
+
+def text_of(message) -> str:
+    return message.get_body(("plain",)).get_content()
+
+
+def link_in(message) -> str:
+    return re.search(rf"{re.escape(BASE)}(/story/\S+)", text_of(message)).group(1)
+
+
+def to_draft(project, story: int = 1) -> str:
+    assert project.run("stories", "set", str(story), "in-progress").exit_code == 0
+    path = project.write(f"draft-{story}.md", "# Sam swims\n\nSam swims every week.\n")
+    result = project.run("stories", "draft", str(story), str(path))
+    assert result.exit_code == 0, result.output
+    return link_in(mails(project, "story-draft")[-1])
+
+
+def page_form(client, path: str) -> dict[str, str]:
+    page = client.get(path).get_data(as_text=True)
+    return {
+        "csrf": re.search(r'name="csrf" value="([^"]+)"', page).group(1),
+        "version": re.search(r'name="version" value="(\d+)"', page).group(1),
+    }
+
+
+def test_steps_are_taken_in_order_and_publishing_needs_approval(team) -> None:
+    assert team.run("stories", "open", "sam@example.org", "--quiet").output == (
+        "Opened story 1 for sam@example.org.\n"
+    )
+    assert mails(team, "story-acknowledgement") == []
+    assert team.run("stories", "set", "1", "awaiting-approval").output == (
+        "Error: Story 1 is received; it cannot be set to awaiting-approval from there. "
+        "Next steps from received: in-progress, declined, withdrawn.\n"
+    )
+    assert team.run("stories", "set", "1", "in-progress").exit_code == 0
+    assert team.run("stories", "set", "1", "awaiting-approval").output == (
+        "Error: A story is awaiting approval once its contributor has a draft to read. Send one "
+        "with: engage stories draft 1 FILE.md\n"
+    )
+    empty = team.write("empty.md", "  \n")
+    assert team.run("stories", "draft", "1", str(empty)).output == (
+        "Error: The draft is empty. Write the edited story in the file first.\n"
+    )
+    to_draft_path = team.write("d.md", "# Sam\n\nSam swims.\n")
+    assert team.run("stories", "draft", "1", str(to_draft_path)).exit_code == 0
+    assert team.run("stories", "set", "1", "approved").output == (
+        "Error: Only the contributor approves their story, on the page their draft email links "
+        "to. Send a draft with: engage stories draft 1 FILE.md\n"
+    )
+    # Published without approval needs a reason, and a link.
+    no_reason = team.run("stories", "set", "1", "published", "--link", "https://x.org/sam")
+    assert no_reason.exit_code == 1
+    assert "cannot be set to published from there" in no_reason.output
+    assert team.run("stories", "set", "1", "in-progress").exit_code == 0
+    assert team.run("stories", "draft", "1", str(to_draft_path)).exit_code == 0
+    # From awaiting-approval the team cannot jump to published either.
+    assert team.run("stories", "set", "1", "published").exit_code == 1
+
+
+def test_publish_with_approval_or_with_a_recorded_reason(team, project) -> None:
+    app = create_app(project.workspace, TESTING=True)
+    client = app.test_client()
+    assert team.run("stories", "open", "sam@example.org").exit_code == 0
+    path = to_draft(team)
+    form = page_form(client, path)
+    answer = client.post(
+        path, data={**form, "action": "approve", "place-newsletter": "yes", "place-name": "yes"}
+    )
+    assert answer.status_code == 200
+    assert "Thank you for saying yes" in answer.get_data(as_text=True)
+    no_link = team.run("stories", "set", "1", "published")
+    assert no_link.output == (
+        "Error: Give the link to where it is published, so we can send it to the contributor: "
+        "--link URL\n"
+    )
+    done = team.run("stories", "set", "1", "published", "--link", "https://example.org/sam")
+    assert done.output == "Story 1 is published. The contributor was sent the published email.\n"
+    [published] = mails(team, "story-published")
+    assert published["Subject"] == "We have published your story"
+    assert "https://example.org/sam" in text_of(published)
+
+    # Kim's story goes out without approval, but only with the reason on record.
+    assert team.run("stories", "open", "kim@example.org", "--quiet").exit_code == 0
+    assert team.run("stories", "set", "2", "in-progress").exit_code == 0
+    refused = team.run(
+        "stories", "set", "2", "published", "--without-approval", "--link", "https://x.org/k"
+    )
+    assert refused.exit_code == 1
+    assert "cannot be set to published from there" in refused.output
+    app.extensions["engage"]["store"].engine.dispose()
+
+
+def test_without_approval_needs_a_note(team) -> None:
+    assert team.run("stories", "open", "kim@example.org", "--quiet").exit_code == 0
+    assert team.run("stories", "set", "1", "in-progress").exit_code == 0
+    path = team.write("k.md", "# Kim\n\nKim runs.\n")
+    assert team.run("stories", "draft", "1", str(path)).exit_code == 0
+    store = open_store(team.workspace)
+    with store.begin() as connection:  # the team moves it on by hand, as for a story by phone
+        connection.execute(stories.update().values(status="approved"))
+    store.engine.dispose()
+    bare = team.run(
+        "stories", "set", "1", "published", "--without-approval", "--link", "https://x.org/k"
+    )
+    assert bare.exit_code == 1
+    assert bare.output.startswith("Error: Story 1 has no approval of its current draft")
+    noted = team.run(
+        "stories",
+        "set",
+        "1",
+        "published",
+        "--without-approval",
+        "--note",
+        "Kim approved it on the phone on 2 December.",
+        "--link",
+        "https://x.org/k",
+    )
+    assert noted.exit_code == 0, noted.output
+    history = json.loads(team.run("stories", "show", "1", "--format", "json").output)["history"]
+    [step] = [h for h in history if h["action"] == "published-without-approval"]
+    assert step["note"] == "Kim approved it on the phone on 2 December."
+
+
+def test_links_that_are_tampered_old_or_for_an_outdated_draft(team, project, clock) -> None:
+    app = create_app(project.workspace, TESTING=True)
+    client = app.test_client()
+    assert team.run("stories", "open", "sam@example.org").exit_code == 0
+    path = to_draft(team)
+    old_form = page_form(client, path)
+    page = client.get(path).get_data(as_text=True)
+    assert "<script" not in page
+
+    # A changed link: a friendly page, nothing changed.
+    bad = client.post(path[:-2] + "zz", data={**old_form, "action": "approve"})
+    assert bad.status_code == 400
+    assert "This link does not work" in bad.get_data(as_text=True)
+
+    # A second draft: answering the first is refused, with a link to the newer one.
+    second = team.write("draft-2.md", "# Sam swims\n\nSam swims twice a week now.\n")
+    assert team.run("stories", "draft", "1", str(second)).exit_code == 0
+    stale = client.post(path, data={**old_form, "action": "approve"})
+    assert stale.status_code == 409
+    body = stale.get_data(as_text=True)
+    assert "You answered version 1 of the draft of story 1, but there is a newer one" in body
+    assert f'href="{path}"' in body
+    status = json.loads(team.run("stories", "show", "1", "--format", "json").output)["status"]
+    assert status == "awaiting-approval"
+
+    # Asking for changes needs words, then sends the story back to the team.
+    form = page_form(client, path)
+    empty = client.post(path, data={**form, "action": "changes"})
+    assert "Please tell us what you would like us to change." in empty.get_data(as_text=True)
+    changes = client.post(
+        path, data={**form, "action": "changes", "comment": "Please say I swim at Leeds pool."}
+    )
+    assert "Thank you, we will make changes" in changes.get_data(as_text=True)
+    shown = json.loads(team.run("stories", "show", "1", "--format", "json").output)
+    assert shown["status"] == "in-progress"
+    assert shown["drafts"][-1]["comment"] == "Please say I swim at Leeds pool."
+
+    # A link older than LINK_DAYS is refused.
+    clock.advance(days=service.LINK_DAYS + 1)
+    assert client.get(path).status_code == 400
+    app.extensions["engage"]["store"].engine.dispose()
+
+
+def test_declined_kindly_and_nobody_unsubscribed_is_owed_news(team, clock) -> None:
+    assert team.run("stories", "open", "sam@example.org").exit_code == 0
+    assert team.run("stories", "open", "kim@example.org").exit_code == 0
+    declined = team.run(
+        "stories", "set", "1", "declined", "--note", "We already have a swimming story."
+    )
+    assert declined.output == (
+        "Story 1 is declined. The contributor was sent the declined email.\n"
+    )
+    [kindly] = mails(team, "story-declined")
+    assert "We already have a swimming story." in text_of(kindly)
+    assert team.run("stories", "set", "1", "in-progress").output == (
+        "Error: Story 1 is declined; it cannot be set to in-progress from there. "
+        "Next steps from declined: none (this story is closed).\n"
+    )
+    assert team.run("contacts", "unsubscribe", "kim@example.org").exit_code == 0
+    engage_clock.advance(days=20)
+    assert team.run("followups").output == (
+        "Nobody is owed news: every open story has had news in the last 14 days.\n"
+    )
+    assert team.run("stories", "open", "sam@example.org", "--quiet").exit_code == 0
+    engage_clock.advance(days=3)
+    assert "3 days" not in team.run("followups", "--days", "2").output
+    waiting = json.loads(team.run("followups", "--days", "2", "--format", "json").output)
+    assert [(w["id"], w["days_waiting"]) for w in waiting] == [(3, 3)]
+
+
+def test_engage_run_sends_follow_ups_when_auto(team, project) -> None:
+    assert team.run("stories", "open", "sam@example.org").exit_code == 0
+    project.replace("engage.toml", "[web]", "[followups]\ndays = 7\nauto = true\n\n[web]")
+    for campaign in (project.root / "campaigns").glob("*.md"):
+        campaign.unlink()  # only the follow-ups are due
+    engage_clock.advance(days=8)
+    first = team.run("run")
+    assert first.exit_code == 0, first.output
+    assert first.output == (
+        "engage run: 0 campaign(s) worked on, 0 message(s) handed over; "
+        "1 email(s) to story contributors.\n"
+    )
+    assert len(mails(team, "story-update")) == 1
+    assert team.run("run").output == "engage run: nothing was due.\n"
+    assert len(mails(team, "story-update")) == 1
+
+
+def test_the_token_names_the_story_and_its_contributor(team) -> None:
+    assert team.run("stories", "open", "sam@example.org").exit_code == 0
+    assert team.run("stories", "open", "kim@example.org").exit_code == 0
+    signer = Signer(KEY)
+    sam = link_in(mails(team, "story-acknowledgement")[0]).rsplit("/", 1)[1]
+    assert service.read_link(signer, sam)[0] == 1
+    store = open_store(team.workspace)
+    with store.connect() as connection:
+        kim_id = connection.execute(sa.select(stories.c.contact_id).where(stories.c.id == 2))
+        kim = kim_id.scalar()
+    store.engine.dispose()
+    day = int(engage_clock.now().timestamp() // 86400)
+    # A link for story 1 made out to Kim is not Sam's: the page refuses it.
+    crossed = signer.sign("s", 1, kim, day)
+    app = create_app(team.workspace, TESTING=True)
+    assert app.test_client().get(f"/story/{crossed}").status_code == 400
+    app.extensions["engage"]["store"].engine.dispose()
