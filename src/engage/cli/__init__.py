@@ -12,7 +12,7 @@ import click
 
 from .. import __version__
 from ..errors import EngageError
-from . import audiences, campaigns, contacts, db, inbox, replies, send, serve, social
+from . import audiences, campaigns, contacts, db, inbox, replies, report, send, serve, social
 
 
 class EngageGroup(click.Group):
@@ -50,6 +50,7 @@ social.register(cli)
 replies.register(cli)
 inbox.register(cli)  # import, list, show, assign and done, under `engage replies`
 audiences.register(cli)
+report.register(cli)
 
 
 def main() -> None:

@@ -1,0 +1,489 @@
+"""How a campaign went: who it went to, what the email provider told us, and who wrote back.
+
+`build` counts; `Report.as_dict` is the JSON; `as_html` is one page with charts. Where each
+number comes from (docs/report.md says the same in plain words):
+
+- recipients: the send's rows in `deliveries`, everyone in the audience when it went out;
+  sent, failed, unknown, skipped (unsubscribed before their turn) and waiting are those rows
+  by status.
+- delivered, bounced, complained: people on this send with an `events` row of that type tied
+  to their delivery. A soft and a hard bounce both count as bounced; each person counts once.
+  A bounce notice that came back by mail is turned into an event too (replies/inbox.py), so
+  events are the one place to count from.
+- unsubscribed: people on this send who stopped because of it: a provider's `unsubscribed`
+  event for their delivery, the unsubscribe link in this email (a consent withdrawal with
+  source "send N", written by subscriptions.unsubscribe), or a reply asking to stop.
+- replies: `inbound` rows for this campaign, by kind, all six kinds always present; replies
+  per day by the UTC date they arrived.
+- reply rate: people this email was sent to who wrote back themselves (story, question,
+  unsubscribe or other; not automatic replies or bounce notices), out of everyone it was sent to.
+
+Later parts (stories for a call for stories) add a `Section` through `build(extras=...)`; the
+table, JSON and HTML show every section without knowing what it is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import sqlalchemy as sa
+
+from . import clock
+from .campaigns import FrontMatter
+from .errors import EngageError
+from .store.schema import REPLY_KINDS, consents, deliveries, events, inbound, sends
+
+PERSON_KINDS = ("story", "question", "unsubscribe", "other")  # a person wrote these themselves
+SILENT_PROVIDERS = ("outbox", "smtp")  # they never tell us that an email arrived
+WAITING = ("pending", "claimed", "sending")
+
+# What each number means, in the words the table and the HTML page use.
+MEANINGS = {
+    "recipients": "people in the audience when it went out",
+    "sent": "emails handed over to be sent",
+    "failed": "emails refused when we sent them",
+    "unknown": "may or may not have gone: engage stopped while sending them",
+    "skipped": "people who stopped our emails before theirs went",
+    "waiting": "emails still to send",
+    "delivered": "emails the provider says arrived",
+    "bounced": "emails that could not be delivered",
+    "complained": "people who marked it as spam",
+    "unsubscribed": "people who asked to stop getting our emails",
+}
+KIND_MEANINGS = {
+    "story": "shared a story with us",
+    "question": "asked us something",
+    "unsubscribe": "asked us to stop emailing them",
+    "auto-reply": "an automatic reply, like “out of office”",
+    "bounce": "a notice that an email did not arrive",
+    "other": "anything else a person wrote",
+}
+
+
+@dataclass(frozen=True)
+class Section:
+    """A part of the report that another module adds: a heading, numbers, a sentence."""
+
+    key: str
+    title: str
+    rows: list[tuple[str, int]]
+    note: str = ""
+
+
+@dataclass
+class Report:
+    campaign: str
+    subject: str
+    kind: str = "newsletter"
+    status: str = "draft"  # draft | scheduled (not sent yet) | sending | sent
+    send_at: dt.datetime | None = None
+    provider: str = ""
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    recipients: int = 0
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    skipped: int = 0
+    waiting: int = 0
+    delivered: int = 0
+    bounced: int = 0
+    complained: int = 0
+    unsubscribed: int = 0
+    replies: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REPLY_KINDS, 0))
+    replied: int = 0  # people it was sent to who wrote back themselves
+    per_day: list[tuple[dt.date, int]] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+
+    @property
+    def is_sent(self) -> bool:
+        return self.status in ("sending", "sent")
+
+    @property
+    def reply_rate(self) -> float | None:
+        return percent(self.replied, self.sent)
+
+    @property
+    def deliveries_reported(self) -> bool:
+        """False when the provider cannot tell us (outbox, SMTP) and nothing did."""
+        return self.is_sent and (self.provider not in SILENT_PROVIDERS or self.delivered > 0)
+
+    def counts(self) -> list[tuple[str, int]]:
+        """What happened to the emails. Unknown, skipped and waiting only when there are any."""
+        shown = ["recipients", "sent", "failed", "unknown", "skipped", "waiting"]
+        shown = [n for n in shown if n in ("recipients", "sent", "failed") or getattr(self, n)]
+        shown += ["delivered", "bounced", "complained", "unsubscribed"]
+        return [(name, getattr(self, name)) for name in shown]
+
+    def funnel(self) -> list[tuple[str, int]]:
+        steps = [("In the audience", self.recipients), ("Sent", self.sent)]
+        if self.deliveries_reported:
+            steps.append(("Delivered", self.delivered))
+        return [*steps, ("Wrote back", self.replied)]
+
+    def summary(self) -> str:
+        if self.status == "sent":
+            return f"Sent through {self.provider} on {when(self.finished_at or self.started_at)}."
+        if self.status == "sending":
+            return f"Still sending through {self.provider}. It started on {when(self.started_at)}."
+        if self.send_at:
+            return f"Not sent yet. It is due to go on {when(self.send_at)}."
+        return "Not sent yet."
+
+    def notes(self) -> list[str]:
+        found = []
+        if self.unknown:
+            found.append(
+                f"{self.unknown} email(s) may or may not have gone. `engage send {self.campaign} "
+                "--resend-unknown` sends them again once you have checked."
+            )
+        if self.is_sent and not self.deliveries_reported:
+            found.append(
+                f"Sending through {self.provider} does not tell us when an email arrives, "
+                "so this report cannot count deliveries."
+            )
+        return found
+
+    def as_dict(self) -> dict[str, Any]:
+        """For --format json: always the same keys, in the same order."""
+        return {
+            "campaign": self.campaign,
+            "subject": self.subject,
+            "kind": self.kind,
+            "status": self.status,
+            "send_at": _iso(self.send_at),
+            "provider": self.provider or None,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "recipients": self.recipients,
+            "sent": self.sent,
+            "failed": self.failed,
+            "unknown": self.unknown,
+            "skipped": self.skipped,
+            "waiting": self.waiting,
+            "delivered": self.delivered,
+            "bounced": self.bounced,
+            "complained": self.complained,
+            "unsubscribed": self.unsubscribed,
+            "deliveries_reported": self.deliveries_reported,
+            "replies": dict(self.replies),
+            "replies_total": sum(self.replies.values()),
+            "replied": self.replied,
+            "reply_rate": self.reply_rate,
+            "replies_per_day": [{"date": d.isoformat(), "replies": n} for d, n in self.per_day],
+            "notes": self.notes(),
+            "sections": [
+                {
+                    "key": s.key,
+                    "title": s.title,
+                    "rows": [{"label": label, "count": n} for label, n in s.rows],
+                    "note": s.note,
+                }
+                for s in self.sections
+            ],
+        }
+
+
+Extra = Callable[[sa.Connection, Report], Section | None]
+
+
+def build(
+    connection: sa.Connection,
+    slug: str,
+    *,
+    meta: FrontMatter | None = None,
+    extras: Sequence[Extra] = (),
+) -> Report:
+    """Count everything about campaign `slug`; `meta` is its front matter, when it has a file.
+
+    A campaign never sent gets zeros (replies can still come from its social posts)."""
+    meta = meta or FrontMatter()
+    report = Report(
+        campaign=slug,
+        subject=meta.subject,
+        kind=meta.kind,
+        status="scheduled" if meta.send_at else "draft",
+        send_at=meta.send_at,
+    )
+    send = connection.execute(sa.select(sends).where(sends.c.campaign == slug)).first()
+    if send is not None:
+        report.subject, report.status, report.provider = send.subject, send.status, send.provider
+        report.started_at, report.finished_at = _utc(send.started_at), _utc(send.finished_at)
+        _count_deliveries(connection, send.id, report)
+        _count_events(connection, send.id, report)
+        report.unsubscribed = _unsubscribed(connection, send.id, slug)
+        report.replied = _replied(connection, send.id, slug)
+    _count_replies(connection, slug, report)
+    report.sections = [s for extra in extras if (s := extra(connection, report)) is not None]
+    return report
+
+
+def _count_deliveries(connection: sa.Connection, send_id: int, report: Report) -> None:
+    counts = dict(
+        connection.execute(
+            sa.select(deliveries.c.status, sa.func.count())
+            .where(deliveries.c.send_id == send_id)
+            .group_by(deliveries.c.status)
+        ).all()
+    )
+    report.recipients = sum(counts.values())
+    report.sent, report.failed = counts.get("sent", 0), counts.get("failed", 0)
+    report.unknown, report.skipped = counts.get("unknown", 0), counts.get("suppressed", 0)
+    report.waiting = sum(counts.get(status, 0) for status in WAITING)
+
+
+def _on_send(send_id: int) -> sa.Select:
+    return sa.select(deliveries.c.contact_id).where(deliveries.c.send_id == send_id)
+
+
+def _with_event(send_id: int, types: tuple[str, ...], *columns: sa.ColumnElement) -> sa.Select:
+    """`columns` for the people on this send who have an event of one of `types`."""
+    return (
+        sa.select(*columns)
+        .select_from(deliveries.join(events, events.c.delivery_id == deliveries.c.id))
+        .where(deliveries.c.send_id == send_id, events.c.event_type.in_(types))
+    )
+
+
+def _count_events(connection: sa.Connection, send_id: int, report: Report) -> None:
+    types = ("delivered", "bounced", "complained")
+    people = _with_event(send_id, types, deliveries.c.contact_id, events.c.event_type)
+    found = people.distinct().subquery()
+    counts = dict(
+        connection.execute(
+            sa.select(found.c.event_type, sa.func.count()).group_by(found.c.event_type)
+        ).all()
+    )
+    report.delivered = counts.get("delivered", 0)
+    report.bounced = counts.get("bounced", 0)
+    report.complained = counts.get("complained", 0)
+
+
+def _unsubscribed(connection: sa.Connection, send_id: int, slug: str) -> int:
+    by_event = _with_event(send_id, ("unsubscribed",), deliveries.c.contact_id)
+    by_link = sa.select(consents.c.contact_id).where(
+        consents.c.action == "withdrawn",
+        consents.c.source == f"send {send_id}",
+        consents.c.contact_id.in_(_on_send(send_id)),
+    )
+    by_reply = sa.select(inbound.c.contact_id).where(
+        inbound.c.campaign == slug,
+        inbound.c.kind == "unsubscribe",
+        inbound.c.contact_id.in_(_on_send(send_id)),
+    )
+    people = sa.union(by_event, by_link, by_reply).subquery()
+    return connection.execute(sa.select(sa.func.count()).select_from(people)).scalar() or 0
+
+
+def _replied(connection: sa.Connection, send_id: int, slug: str) -> int:
+    sent_to = _on_send(send_id).where(deliveries.c.status == "sent")
+    return (
+        connection.execute(
+            sa.select(sa.func.count(sa.distinct(inbound.c.contact_id))).where(
+                inbound.c.campaign == slug,
+                inbound.c.kind.in_(PERSON_KINDS),
+                inbound.c.contact_id.in_(sent_to),
+            )
+        ).scalar()
+        or 0
+    )
+
+
+def _count_replies(connection: sa.Connection, slug: str, report: Report) -> None:
+    rows = connection.execute(
+        sa.select(inbound.c.kind, inbound.c.received_at).where(inbound.c.campaign == slug)
+    ).all()
+    for kind, _ in rows:
+        report.replies[kind if kind in report.replies else "other"] += 1
+    days = Counter(_utc(received).date() for _, received in rows)
+    if days:
+        first, last = min(days), max(days)
+        span = (last - first).days + 1
+        report.per_day = [
+            (day, days[day]) for day in (first + dt.timedelta(days=i) for i in range(span))
+        ]
+
+
+def percent(part: int, whole: int) -> float | None:
+    """part of whole as a percentage with one decimal, rounded half up; None for 0 of 0."""
+    if not whole:
+        return None
+    exact = Decimal(part * 100) / Decimal(whole)
+    return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite gives back naive times; they were stored in UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat() if value else None
+
+
+def when(value: dt.datetime | None) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "an unknown date"
+
+
+# -- the HTML page --------------------------------------------------------------------------
+
+CHART_WIDTH = 360
+
+
+def _day(value: dt.date) -> str:
+    return f"{value.day} {value:%b}"
+
+
+def _long_day(value: dt.date) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+def funnel_chart(steps: list[tuple[str, int]]) -> dict[str, Any]:
+    """Horizontal bars, one under another, each with its label and number above it."""
+    top = max((n for _, n in steps), default=0) or 1
+    row = 56
+    bars = [
+        {
+            "label": f"{label}: {n:,}",
+            "text_y": i * row + 18,
+            "bar_y": i * row + 26,
+            "width": round(max(n / top * CHART_WIDTH, 2 if n else 0), 1),
+        }
+        for i, (label, n) in enumerate(steps)
+    ]
+    return {"width": CHART_WIDTH, "height": len(steps) * row, "bars": bars}
+
+
+def funnel_text(report: Report) -> str:
+    steps = dict(report.funnel())
+    parts = [f"{steps['Sent']:,} were sent the email"]
+    if "Delivered" in steps:
+        parts.append(f"{steps['Delivered']:,} were delivered")
+    parts.append(f"{steps['Wrote back']:,} wrote back")
+    listed = ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Bar chart. Of {report.recipients:,} people in the audience, {listed}."
+
+
+def day_chart(per_day: list[tuple[dt.date, int]]) -> dict[str, Any]:
+    """Upright bars, one a day, with the day under some of them and the most at the side."""
+    left, right, top, plot_height = 40, 8, 24, 140
+    base = top + plot_height
+    most = max((n for _, n in per_day), default=0) or 1
+    slot = (CHART_WIDTH - left - right) / max(len(per_day), 1)
+    labelled = _spread(len(per_day), 5)
+    bars = []
+    for i, (day, n) in enumerate(per_day):
+        height = n / most * plot_height
+        x = left + i * slot
+        anchor = _anchor(i, len(per_day))
+        bars.append(
+            {
+                "x": round(x + slot * 0.15, 1),
+                "y": round(base - height, 1),
+                "width": round(slot * 0.7, 1),
+                "height": round(height, 1),
+                "value": n if len(per_day) <= 14 and n else None,
+                "centre": round(x + slot / 2, 1),
+                "label": _day(day) if i in labelled else "",
+                "anchor": anchor,
+                "label_x": round({"start": x, "middle": x + slot / 2, "end": x + slot}[anchor], 1),
+            }
+        )
+    return {
+        "width": CHART_WIDTH,
+        "height": base + 32,
+        "left": left,
+        "top": top,
+        "base": base,
+        "most": most,
+        "bars": bars,
+    }
+
+
+def _spread(count: int, most: int) -> set[int]:
+    """Up to `most` of the indexes 0..count-1, evenly apart, always the first and the last."""
+    if count <= most:
+        return set(range(count))
+    return {round(j * (count - 1) / (most - 1)) for j in range(most)}
+
+
+def _anchor(i: int, count: int) -> str:
+    if count > 2 and i == 0:
+        return "start"
+    if count > 2 and i == count - 1:
+        return "end"
+    return "middle"
+
+
+def day_text(per_day: list[tuple[dt.date, int]]) -> str:
+    busiest, most = max(per_day, key=lambda item: item[1])
+    return (
+        f"Bar chart of replies each day, from {_long_day(per_day[0][0])} "
+        f"to {_long_day(per_day[-1][0])}. The most in one day was {most:,}, "
+        f"on {_long_day(busiest)}."
+    )
+
+
+@cache
+def _template() -> jinja2.Template:
+    environment = jinja2.Environment(
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters["number"] = "{:,}".format
+    text = files("engage").joinpath("report.html.j2").read_text(encoding="utf-8")
+    return environment.from_string(text)
+
+
+def as_html(
+    report: Report, *, organisation: str, lang: str = "en-GB", made_at: dt.datetime | None = None
+) -> str:
+    """One page: inline CSS and SVG, no scripts and nothing fetched from anywhere."""
+    made_at = made_at or clock.now()
+    return _template().render(
+        report=report,
+        organisation=organisation,
+        lang=lang,
+        made=when(made_at),
+        counts=report.counts(),
+        replies_total=sum(report.replies.values()),
+        funnel=funnel_chart(report.funnel()),
+        funnel_text=funnel_text(report),
+        days=[(_long_day(d), n) for d, n in report.per_day],
+        day_chart=day_chart(report.per_day) if report.per_day else None,
+        day_text=day_text(report.per_day) if report.per_day else "",
+        rate=_rate(report),
+        kind_meanings=KIND_MEANINGS,
+    )
+
+
+def _rate(report: Report) -> str:
+    rate = report.reply_rate
+    return "none yet" if rate is None else f"{rate:.1f}%"
+
+
+def save(text: str, path: Path) -> None:
+    """Write the whole report to a temporary file beside `path`, then put it in place."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise EngageError(
+            f"Cannot write the report to {path}: {exc.strerror}. Choose another file with --out."
+        ) from None
