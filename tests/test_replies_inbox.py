@@ -175,6 +175,7 @@ def test_replies_are_imported_matched_cleaned_and_sorted(sent) -> None:
         f"{files[3]}: reply 4, question (matched by the mail it answers).\n"
         f"{files[4]}: reply 5, question (a new person, added as pending).\n"
         "5 new, 0 already here.\n"
+        "Opened story 1 and sent the thank-you email.\n"
     )
 
     # Taking the same files again adds nothing.
@@ -324,7 +325,7 @@ def test_import_reports_files_that_are_not_mail_and_keeps_the_rest(sent) -> None
         "file and try again.\n"
     )
     assert result.stdout == (
-        f"{good}: reply 1, story (matched by the reply address).\n"
+        f"{good}: reply 1, other (matched by the reply address).\n"
         "1 new, 0 already here, 2 not imported.\n"
     )
     assert rows(project, "sender") == [("ben@example.org",)]
@@ -393,3 +394,11 @@ def test_social_replies_find_people_by_handle(project, monkeypatch) -> None:
     assert (
         removed.output == "Removed the mastodon handle sam@example.social from sam@example.org.\n"
     )
+
+
+def test_a_header_naming_a_charset_in_raw_bytes_is_kept_as_it_came() -> None:
+    from engage.replies.mime import parse
+
+    parsed = parse(b"From: a@example.org\r\nSubject: =?\xe9?q?x?=\r\n\r\nhi\r\n", "import")
+    assert parsed.message.subject == "=?\u00e9?q?x?="
+    assert parsed.message.text == "hi\r\n"

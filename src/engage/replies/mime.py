@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
-from email.errors import CloseBoundaryNotFoundDefect, StartBoundaryNotFoundDefect
+from email.errors import CloseBoundaryNotFoundDefect, MessageError, StartBoundaryNotFoundDefect
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
@@ -69,7 +69,7 @@ def header_text(value: object) -> str:
         raw, _ = decode(raw.encode("utf-8", "surrogateescape"), None)
     try:
         text = str(make_header(decode_header(raw)))
-    except (ValueError, LookupError, UnicodeError):
+    except (ValueError, LookupError, UnicodeError, MessageError):  # a charset name in bytes
         text = raw
     return " ".join(text.split())
 

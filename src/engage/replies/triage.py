@@ -94,6 +94,6 @@ def kind_of(signals: Signals) -> str:
         return "story"
     if _asks(text):
         return "question"
-    if signals.answers_call_for_stories and words >= 8:
+    if signals.answers_call_for_stories and words >= 15:
         return "story"
     return "other"
