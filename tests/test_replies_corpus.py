@@ -325,7 +325,7 @@ REPLIES = [
         "ben.okafor@example.org",
         NEWS,
         "bounce",
-        "in-reply-to",  # by the Message-ID of the returned message
+        "returned-message",  # by the Message-ID of the returned message
         POSTFIX.format(
             middle="I'm sorry to have to inform you that your message could not\n"
             "be delivered to one or more recipients. It's attached below.\n\n"
@@ -342,7 +342,7 @@ REPLIES = [
         "ellie.murray@example.org",
         NEWS,
         "bounce",
-        "in-reply-to",  # by the Message-ID in the returned headers
+        "returned-message",  # by the Message-ID in the returned headers
         POSTFIX.format(
             middle="#" * 68 + "\n"
             "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n"
@@ -353,14 +353,14 @@ REPLIES = [
         )
         + "<ellie.murray@example.org>: host mx.example.org[192.0.2.25] said: 452 4.2.2\n"
         "    <ellie.murray@example.org>: Mailbox full (in reply to RCPT TO command)",
-        notes=("Delivery to ellie.murray@example.org failed (4.2.2); it may work next time.",),
+        notes=("Delivery to ellie.murray@example.org is late (4.2.2); it may still work.",),
     ),
     Reply(
         "exim_failed.eml",
         "harry.shaw@example.org",
         NEWS,
         "bounce",
-        "in-reply-to",
+        "returned-message",
         "This message was created automatically by mail delivery software.\n\n"
         "A message that you sent could not be delivered to one or more of its\n"
         "recipients. This is a permanent error. The following address(es) failed:\n\n"
@@ -729,7 +729,7 @@ def test_failure_notices_are_recorded_like_a_providers_bounces(corpus: Corpus) -
                     address,
                     delivery_of(c, address, NEWS),
                     status,
-                    {"inbound_id": inbound_id},
+                    {"inbound_id": inbound_id, "source": "failure notice (import)"},
                 )
             )
     assert [tuple(row) for row in found] == expected

@@ -69,6 +69,7 @@ _MATCHED = {
     "new-contact": "a new person, added as pending",
     "mail-system": "from a mail system",
     "bounce-recipient": "matched by the address that failed",
+    "returned-message": "matched by the mail it returned",
     "handle": "matched by their handle",
     "unknown-handle": "from a handle we do not know yet",
     "": "not matched to anybody",

@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 
@@ -172,6 +172,8 @@ class Inbox:
             # A failure notice comes from a mail system; the person is the one it names.
             returned = " ".join(bounce.message_ids)
             found = match(connection, self.signer, "", returned, message.references, "")
+            if found.matched_by == "in-reply-to":
+                found = replace(found, matched_by="returned-message")
             if found.contact_id is None and bounce.failed:
                 person = core.find(connection, bounce.failed[0].recipient)
                 return Match(person.id if person else None, matched_by="bounce-recipient")
@@ -269,15 +271,19 @@ class Inbox:
                 hard=failed.hard,
                 reason=failed.status,
                 description=failed.reason,
-                raw={"inbound_id": inbound_id},
+                raw={"inbound_id": inbound_id, "source": f"failure notice ({message.provider})"},
             )
             for failed in bounce.failed
         ]
         record_events(connection, found)
         return [
-            f"Delivery to {f.recipient} failed"
+            (
+                f"Delivery to {f.recipient} failed"
+                if f.hard
+                else f"Delivery to {f.recipient} is late"
+            )
             + (f" ({f.status})" if f.status else "")
-            + ("; the address is now suppressed." if f.hard else "; it may work next time.")
+            + ("; the address is now suppressed." if f.hard else "; it may still work.")
             for f in bounce.failed
         ] or ["A delivery failure notice that names no address; nothing was changed."]
 

@@ -95,7 +95,9 @@ def _apply(connection: sa.Connection, event: Event, contact_id: int | None) -> N
     suppress = event.event_type == "complained" or (event.event_type == "bounced" and event.hard)
     if suppress:
         reason = STATUS_FOR[event.event_type]
-        core.suppress(connection, address, reason, f"{event.provider} webhook")
+        core.suppress(
+            connection, address, reason, event.raw.get("source") or f"{event.provider} webhook"
+        )
         if contact_id is not None:
             connection.execute(
                 contacts.update()
