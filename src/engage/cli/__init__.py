@@ -12,7 +12,19 @@ import click
 
 from .. import __version__
 from ..errors import EngageError
-from . import audiences, campaigns, contacts, db, inbox, replies, report, send, serve, social
+from . import (
+    audiences,
+    campaigns,
+    contacts,
+    db,
+    inbox,
+    replies,
+    report,
+    send,
+    serve,
+    social,
+    stories,
+)
 
 
 class EngageGroup(click.Group):
@@ -50,6 +62,7 @@ social.register(cli)
 replies.register(cli)
 inbox.register(cli)  # import, list, show, assign and done, under `engage replies`
 audiences.register(cli)
+stories.register(cli)
 report.register(cli)
 
 
