@@ -58,7 +58,8 @@ def _error(project, text: str) -> str:
         (
             '+++\nsubject = "Hi"\nsubjet = "Hi"\n+++\n',
             "campaigns/bad.md: front matter: unknown key 'subjet'; the keys allowed in the top "
-            "level are: audience, kind, preheader, reading_level, send_at, social, subject, template",
+            "level are: audience, kind, preheader, reading_level, send_at, social, stories, subject, "
+            "template",
         ),
         (
             '+++\nsubject = "Hi"\nkind = "story"\n+++\n',

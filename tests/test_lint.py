@@ -557,3 +557,107 @@ def test_every_rule_has_a_test() -> None:
     source = Path(__file__).read_text(encoding="utf-8")
     untested = [rule for rule in RULES if f'("{rule}"' not in source and f'"{rule}",' not in source]
     assert untested == []
+
+
+def _story(project, status: str, allowed: dict[str, bool], name: str = "Sam Jones") -> int:
+    """A story by a real contributor, moved to `status`, with their choices recorded."""
+    import sqlalchemy as sa
+
+    from engage.contacts import core
+    from engage.store import open_store
+    from engage.store.schema import stories
+    from engage.stories import coproduce
+    from engage.stories import core as story_core
+
+    store = open_store(project.workspace)
+    with store.begin() as connection:
+        person = core.add(
+            connection, "sam@example.org", core.ConsentGiven(wording="Yes please"), name=name
+        )
+        story_id = story_core.open_story(connection, person.id)
+        connection.execute(sa.update(stories).values(status=status))
+        story = story_core.get(connection, story_id)
+        coproduce.record_choices(connection, story, allowed, {})
+    store.engine.dispose()
+    return story_id
+
+
+STORY_BODY = "# Our news\n\nSam swims every week. We had a good month.\n"
+SOCIAL_POST = '\n[social.outbox]\ntext = "Sam swims: {{ link }}"\n'
+
+
+def _story_campaign(project, stories: str, social: str = "", body: str = STORY_BODY) -> None:
+    project.write(
+        "campaigns/t.md",
+        '+++\nsubject = "Our news"\npreheader = "What we did this month."\n'
+        f"stories = {stories}\n{social}+++\n{body}",
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "allowed", "social", "body", "expected"),
+    [
+        ("approved", {"newsletter": True}, "", STORY_BODY, []),
+        ("published", {"newsletter": True, "outbox": True}, SOCIAL_POST, STORY_BODY, []),
+        (
+            "in-progress",
+            {"newsletter": True},
+            "",
+            STORY_BODY,
+            [("story-not-approved", "Story 1 is in-progress, not approved by its contributor.")],
+        ),
+        (
+            "approved",
+            {"newsletter": True, "outbox": False},
+            SOCIAL_POST,
+            STORY_BODY,
+            [
+                (
+                    "story-channel-refused",
+                    "Story 1's contributor has not agreed to it appearing on outbox.",
+                )
+            ],
+        ),
+        (
+            "approved",
+            {"website": True},
+            "",
+            STORY_BODY,
+            [
+                (
+                    "story-channel-refused",
+                    "Story 1's contributor has not agreed to it appearing on newsletter.",
+                )
+            ],
+        ),
+        (
+            "approved",
+            {"newsletter": True, "name": False},
+            "",
+            "# Our news\n\nSam Jones swims every week.\n",
+            [("story-name-refused", "The email names Sam Jones, who said no to using their name.")],
+        ),
+        (
+            "approved",
+            {"newsletter": True, "name": True},
+            "",
+            "# Our news\n\nSam Jones swims every week.\n",
+            [],
+        ),
+    ],
+)
+def test_story_rules(project, status, allowed, social, body, expected) -> None:
+    story_id = _story(project, status, allowed)
+    _story_campaign(project, f"[{story_id}]", social, body)
+    found = [(f.rule, f.message) for f in run_lint(project) if f.rule.startswith("story-")]
+    assert found == expected
+    assert all(
+        f.where == "campaigns/t.md:1" for f in run_lint(project) if f.rule.startswith("story-")
+    )
+
+
+def test_story_unknown(project) -> None:
+    _story_campaign(project, "[7]")
+    assert [(f.rule, f.message) for f in run_lint(project) if f.rule.startswith("story-")] == [
+        ("story-unknown", "There is no story 7.")
+    ]

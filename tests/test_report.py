@@ -188,7 +188,7 @@ def activity(project, clock) -> None:
     ]
     assert [t.matched_by for t in taken] == [
         "reply-token",
-        "in-reply-to",
+        "returned-message",
         "in-reply-to",
         "reply-token",
         "reply-token",
