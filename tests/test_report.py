@@ -21,7 +21,7 @@ from engage.cli.report import describe
 from engage.replies.inbox import for_workspace
 from engage.replies.mime import Bounce, Failed
 from engage.store import open_store
-from engage.store.schema import contacts, deliveries
+from engage.store.schema import STORY_STATUSES, contacts, deliveries
 from engage.web import create_app
 from engage.webhooks.base import Event, InboundMessage
 from engage.webhooks.store import record_events
@@ -343,7 +343,23 @@ def test_a_campaign_not_sent_yet_has_zeros(people) -> None:
         "reply_rate": None,
         "replies_per_day": [],
         "notes": [],
-        "sections": [],
+        "sections": [
+            {
+                "key": "stories",
+                "title": "Stories",
+                "rows": [
+                    {"label": label, "count": 0}
+                    for label in (
+                        "Stories opened",
+                        *(f"Now {status}" for status in STORY_STATUSES),
+                        "Approved by their contributor",
+                        "Contributors owed news now",
+                        "Longest wait for news, in days",
+                    )
+                ],
+                "note": "Nobody should wait more than 14 days for news about their story.",
+            }
+        ],
     }
     table = people.run("report", "share-your-story")
     assert table.exit_code == 0
@@ -352,7 +368,13 @@ def test_a_campaign_not_sent_yet_has_zeros(people) -> None:
         "share-your-story: We would love to hear your story",
         "Not sent yet. It is due to go on 2026-12-10 10:00 UTC.",
     ]
-    assert lines[-1] == "Reply rate: none yet, because nothing was sent."
+    assert "Reply rate: none yet, because nothing was sent." in lines
+    assert lines[-4:] == [
+        "Now withdrawn                   0",
+        "Approved by their contributor   0",
+        "Contributors owed news now      0",
+        "Longest wait for news, in days  0",
+    ]
 
 
 def test_a_draft_says_not_sent_yet(people) -> None:

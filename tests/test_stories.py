@@ -242,6 +242,17 @@ def test_the_whole_loop(site, page, clock) -> None:
         "1      amira@example.org  approved  2026-12-04  15",
         "1 owed news. Send the update email with: engage followups send",
     ]
+    report = json.loads(project.run("report", CALL, "--format", "json").output)
+    [stories_part] = report["sections"]
+    counts = {row["label"]: row["count"] for row in stories_part["rows"]}
+    assert {k: v for k, v in counts.items() if v} == {
+        "Stories opened": 1,
+        "Now approved": 1,
+        "Approved by their contributor": 1,
+        "Contributors owed news now": 1,
+        "Longest wait for news, in days": 15,
+    }
+    assert report["replies"]["story"] == 1
     updates_before = len(mails(project, "story-update"))
     followed = project.run("followups", "send", "--yes")
     assert followed.output == "Sent 1 update email(s).\n"

@@ -9,6 +9,7 @@ import click
 
 from .. import campaigns as campaign_files
 from .. import report as reports
+from ..stories.usage import report_section
 from .common import printable, store, table, workspace
 
 
@@ -39,7 +40,12 @@ def report(ctx: click.Context, campaign: str, fmt: str, out: Path | None) -> Non
     ws = workspace(ctx)
     found = campaign_files.load(ws, campaign)
     with store(ctx).connect() as connection:
-        result = reports.build(connection, found.slug, meta=found.meta)
+        result = reports.build(
+            connection,
+            found.slug,
+            meta=found.meta,
+            extras=[report_section(ws.config.followups.days)],
+        )
     if fmt == "json":
         text = json.dumps(result.as_dict(), indent=2, ensure_ascii=False) + "\n"
     elif fmt == "html":
