@@ -6,6 +6,7 @@ import click
 
 from ..errors import ConfigError
 from .common import printable, store, workspace
+from .stories import catch_up
 
 
 @click.group()
@@ -44,6 +45,7 @@ def fetch(ctx: click.Context, imap: bool, social: bool) -> None:
         problems += _fetch_imap(ctx)
     if social:
         problems += _fetch_social(ctx)
+    problems += catch_up(ctx)  # a story reply opens a story and thanks its contributor
     if problems:
         ctx.exit(1)
 
