@@ -415,3 +415,29 @@ def test_the_message_id_check_reads_the_real_servers_answers(project, mailbox, m
     assert second.output == f"{WHERE}: 1 new, 1 already here.\n" + CHECKED
     assert len(stored(project)) == 3
     assert mailbox.flags() == {1: set(), 2: set(), 3: set()}
+
+
+def test_engage_run_fetches_from_the_mailbox(project, mailbox) -> None:
+    for campaign in (project.root / "campaigns").glob("*.md"):
+        campaign.unlink()  # only the replies are due
+    mailbox.append(mail(1))
+    mailbox.append(mail(2))
+    first = project.run("run")
+    assert first.exit_code == 0, first.output
+    assert first.output == (
+        "engage run: 0 campaign(s) worked on, 0 message(s) handed over; 2 new replies.\n"
+    )
+    assert ids(project) == ["<reply-1@example.org>", "<reply-2@example.org>"]
+    assert project.run("run").output == "engage run: nothing was due.\n"
+
+
+def test_engage_run_reports_a_mailbox_that_refuses_it(project, mailbox, monkeypatch) -> None:
+    for campaign in (project.root / "campaigns").glob("*.md"):
+        campaign.unlink()
+    monkeypatch.setenv("IMAP_PASSWORD", "wrong")
+    result = project.run("run")
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "engage run: 0 campaign(s) worked on, 0 message(s) handed over; 1 problem(s): "
+        "replies from imap: The IMAP server refused the login"
+    )

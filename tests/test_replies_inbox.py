@@ -214,6 +214,19 @@ def test_replies_are_imported_matched_cleaned_and_sorted(sent) -> None:
     assert blocked == ["cat@example.org"]
     assert "eve@example.net" not in project.run("audiences", "show", "contributors").output
 
+    # The report counts them: four of the replies answer the call, from four people.
+    report = json.loads(project.run("report", CALL, "--format", "json").output)
+    assert (report["sent"], report["unsubscribed"], report["replies_total"]) == (4, 1, 4)
+    assert report["replies"] == {
+        "story": 1,
+        "question": 1,
+        "unsubscribe": 1,
+        "auto-reply": 1,
+        "bounce": 0,
+        "other": 0,
+    }
+    assert (report["replied"], report["reply_rate"]) == (3, 75.0)  # the out-of-office is not
+
 
 def test_list_show_assign_and_done(sent) -> None:
     project, mails = sent
