@@ -10,18 +10,13 @@ import email.policy
 import email.utils
 import json
 import re
-import socket
-import threading
 
 import pytest
-from waitress.server import create_server
-
-from engage.config import load_workspace
-from engage.web import create_app
 
 from .browser import axe, format_violations
 from .browser import chromium as chromium_fixture  # noqa: F401
 from .browser import page as page_fixture  # noqa: F401
+from .live_site import serve
 
 KEY = "stories-test-key"
 CALL = "share-your-story"
@@ -57,26 +52,11 @@ Read more on [our website](https://www.example.org/stories).
 SOCIAL = '[social.outbox]\ntext = "Amira found her team: {{ link }}"\n'
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def site(project, monkeypatch, clock):
     monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
-    port = _free_port()
-    project.replace(
-        "engage.toml", 'base_url = "http://127.0.0.1:8025"', f'base_url = "http://127.0.0.1:{port}"'
-    )
-    app = create_app(load_workspace(project.root / "engage.toml"))
-    server = create_server(app, host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}", project
-    server.close()
-    app.extensions["engage"]["store"].engine.dispose()
+    with serve(project) as base:
+        yield base, project
 
 
 def mails(project, kind: str) -> list[email.message.EmailMessage]:

@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from . import clock
 from .campaigns import FrontMatter
 from .errors import EngageError
+from .sending import delivery_counts
 from .store.schema import REPLY_KINDS, consents, deliveries, events, inbound, sends
 
 PERSON_KINDS = ("story", "question", "unsubscribe", "other")  # a person wrote these themselves
@@ -228,13 +229,7 @@ def build(
 
 
 def _count_deliveries(connection: sa.Connection, send_id: int, report: Report) -> None:
-    counts = dict(
-        connection.execute(
-            sa.select(deliveries.c.status, sa.func.count())
-            .where(deliveries.c.send_id == send_id)
-            .group_by(deliveries.c.status)
-        ).all()
-    )
+    counts = delivery_counts(connection, send_id)
     report.recipients = sum(counts.values())
     report.sent, report.failed = counts.get("sent", 0), counts.get("failed", 0)
     report.unknown, report.skipped = counts.get("unknown", 0), counts.get("suppressed", 0)

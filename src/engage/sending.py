@@ -531,13 +531,7 @@ class Sender:
 
     def finish(self, send_id: int, report: Report) -> Report:
         with self.store.begin() as connection:
-            counts = dict(
-                connection.execute(
-                    sa.select(deliveries.c.status, sa.func.count())
-                    .where(deliveries.c.send_id == send_id)
-                    .group_by(deliveries.c.status)
-                ).all()
-            )
+            counts = delivery_counts(connection, send_id)
             report.total = sum(counts.values())
             report.sent, report.failed = counts.get("sent", 0), counts.get("failed", 0)
             report.suppressed, report.unknown = (
@@ -563,6 +557,17 @@ class Sender:
                 f"`engage send {self.campaign.slug} --resend-unknown`."
             )
         return report
+
+
+def delivery_counts(connection: sa.Connection, send_id: int) -> dict[str, int]:
+    """How many of a send's deliveries are in each status."""
+    return dict(
+        connection.execute(
+            sa.select(deliveries.c.status, sa.func.count())
+            .where(deliveries.c.send_id == send_id)
+            .group_by(deliveries.c.status)
+        ).all()
+    )
 
 
 def send_test(

@@ -1,0 +1,36 @@
+"""The web app served for real (waitress, on a free loopback port), for the browser tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from waitress.server import create_server
+
+from engage.config import load_workspace
+from engage.web import create_app
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serve(project) -> Iterator[str]:  # noqa: ANN001 - the conftest Project
+    """Serve the project's web app; its base_url is pointed at the server. Yields the base."""
+    port = free_port()
+    project.replace(
+        "engage.toml", 'base_url = "http://127.0.0.1:8025"', f'base_url = "http://127.0.0.1:{port}"'
+    )
+    app = create_app(load_workspace(project.root / "engage.toml"))
+    server = create_server(app, host="127.0.0.1", port=port, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+        app.extensions["engage"]["store"].engine.dispose()
