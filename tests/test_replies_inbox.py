@@ -36,9 +36,11 @@ STORY = (
 
 
 @pytest.fixture
-def sent(project, monkeypatch):
-    """The call for stories, sent to four contributors through the outbox."""
+def sent(project, monkeypatch, db_url):
+    """The call for stories, sent to four contributors through the outbox, on SQLite and (when
+    it answers) PostgreSQL."""
     monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
     path = project.write("people.csv", PEOPLE)
     assert project.run("contacts", "import", str(path)).exit_code == 0
     result = project.run("send", CALL, "--yes")

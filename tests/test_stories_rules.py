@@ -23,8 +23,10 @@ BASE = "http://127.0.0.1:8025"
 
 
 @pytest.fixture
-def team(project, monkeypatch, clock):
+def team(project, monkeypatch, clock, db_url):
+    """Two contacts, on SQLite and (when it answers) PostgreSQL."""
     monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
     for address in ("sam@example.org", "kim@example.org"):
         assert project.run("contacts", "add", address, "--consent", "Yes please").exit_code == 0
     return project
@@ -264,3 +266,18 @@ def test_the_token_names_the_story_and_its_contributor(team) -> None:
     app = create_app(team.workspace, TESTING=True)
     assert app.test_client().get(f"/story/{crossed}").status_code == 400
     app.extensions["engage"]["store"].engine.dispose()
+
+
+def test_erasing_a_person_erases_their_stories(team) -> None:
+    assert team.run("stories", "open", "sam@example.org").exit_code == 0
+    to_draft(team)
+    assert team.run("contacts", "erase", "sam@example.org", "--yes").exit_code == 0
+    store = open_store(team.workspace)
+    with store.connect() as connection:
+        left = {
+            table: connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar()
+            for table in ("stories", "story_drafts", "story_history", "story_uses")
+        }
+    store.engine.dispose()
+    assert left == {"stories": 0, "story_drafts": 0, "story_history": 0, "story_uses": 0}
+    assert team.run("stories", "list").output == "No stories match.\n"
