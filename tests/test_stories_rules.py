@@ -281,3 +281,38 @@ def test_erasing_a_person_erases_their_stories(team) -> None:
     store.engine.dispose()
     assert left == {"stories": 0, "story_drafts": 0, "story_history": 0, "story_uses": 0}
     assert team.run("stories", "list").output == "No stories match.\n"
+
+
+def test_a_post_that_uses_a_story_tells_its_contributor(team, project) -> None:
+    from engage.stories import coproduce
+    from engage.stories import core as story_core
+
+    assert team.run("stories", "open", "sam@example.org", "--quiet").exit_code == 0
+    store = open_store(team.workspace)
+    with store.begin() as connection:
+        connection.execute(stories.update().values(status="approved"))
+        story = story_core.get(connection, 1)
+        coproduce.record_choices(connection, story, {"newsletter": True, "outbox": True}, {})
+    store.engine.dispose()
+    project.write(
+        "campaigns/sam.md",
+        '+++\nsubject = "Sam swims"\npreheader = "A story from one of our members."\n'
+        'stories = [1]\n[social.outbox]\ntext = "Sam swims every week: {{ link }}"\n+++\n'
+        "# Sam swims\n\nSam swims every week.\n",
+    )
+    posted = team.run("post", "sam", "--yes")
+    assert posted.exit_code == 0, posted.output
+    assert posted.output.splitlines()[-1] == (
+        "Told the contributor of story 1 it went out (outbox)."
+    )
+    [went] = mails(team, "story-went-out")
+    assert went["To"] == "sam@example.org"
+    [url] = [
+        line.removeprefix("Posted to outbox: ")
+        for line in posted.output.splitlines()
+        if line.startswith("Posted to outbox: ")
+    ]
+    assert url in text_of(went)
+    again = team.run("post", "sam", "--yes")
+    assert again.output.splitlines()[-1] == "outbox: already posted."
+    assert len(mails(team, "story-went-out")) == 1
