@@ -191,7 +191,7 @@ def test_replies_are_imported_matched_cleaned_and_sorted(sent) -> None:
     assert len(rows(project, "id")) == 5
 
     assert rows(project, "kind", "status", "campaign", "matched_by") == [
-        ("story", "new", CALL, "reply-token"),
+        ("story", "done", CALL, "reply-token"),  # story 1 carries it on
         ("auto-reply", "done", CALL, "reply-token"),
         ("unsubscribe", "new", CALL, "reply-token"),
         ("question", "new", CALL, "in-reply-to"),
@@ -258,7 +258,7 @@ def test_list_show_assign_and_done(sent) -> None:
     assert listed.exit_code == 0
     assert listed.output.splitlines() == [
         "ID  RECEIVED    KIND      STATUS  OWNER  FROM               CAMPAIGN          SAYS",
-        f"1   {listed.output.splitlines()[1][4:14]}  story     new     -      amira@example.org  "
+        f"1   {listed.output.splitlines()[1][4:14]}  story     done    -      amira@example.org  "
         "share-your-story  Hello team, I started playing wheelchair basketba…",
         f"2   {listed.output.splitlines()[2][4:14]}  question  new     -      amira@example.org  "
         "share-your-story  Is there a word limit?",
@@ -275,7 +275,7 @@ def test_list_show_assign_and_done(sent) -> None:
     assert shown.exit_code == 0
     lines = shown.output.splitlines()
     assert lines[:3] == [
-        "Reply 1: story, new",
+        "Reply 1: story, done",
         "From:     Amira Hassan <amira@example.org> (matched by the reply address)",
         f"Campaign: {CALL}",
     ]
@@ -283,6 +283,7 @@ def test_list_show_assign_and_done(sent) -> None:
     assert lines[4:] == [
         "Subject:  Re: We would love to hear your story",
         "Owner:    nobody yet",
+        "Story:    1 (received): engage stories show 1",
         "",
         *STORY.splitlines(),
         "",

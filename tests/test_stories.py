@@ -247,7 +247,7 @@ def test_the_whole_loop(site, page, clock) -> None:
         "reply 1 (story)",
         "story 1 opened",
         "story 1 set to in-progress",
-        "story 1: draft sent to them",
+        "story 1: a draft sent to them to approve",
         "story 1: they approved the draft",
         "story 1 went out",
         "story 1: went-out email sent to them",

@@ -155,6 +155,11 @@ def show_lines(reply: dict[str, Any], original: bool) -> list[str]:
     if reply["url"]:
         lines.append(f"Link:     {reply['url']}")
     lines.append(f"Owner:    {reply['owner'] or 'nobody yet'}")
+    if reply["story"]:
+        story = reply["story"]
+        lines.append(
+            f"Story:    {story['id']} ({story['status']}): engage stories show {story['id']}"
+        )
     lines += ["", reply["text"] or "(no words of their own)", ""]
     set_aside = [
         what

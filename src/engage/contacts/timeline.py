@@ -23,7 +23,7 @@ _STORY_WORDS = {
     "opened": "story {story} opened",
     "status": "story {story} set to {status}",
     "assigned": "story {story} assigned",
-    "draft": "story {story}: draft sent to them",
+    "draft": "story {story}: a draft sent to them to approve",
     "approved": "story {story}: they approved the draft",
     "changes": "story {story}: they asked for changes",
     "consent": "story {story}: their choices of where it may appear",

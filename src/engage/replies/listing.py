@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from ..contacts import core
 from ..errors import EngageError
-from ..store.schema import contacts, inbound
+from ..store.schema import contacts, inbound, stories
 
 
 class ReplyError(EngageError):
@@ -106,8 +106,12 @@ def show(connection: sa.Connection, reply_id: int) -> dict[str, Any]:
         original = bytes(full.original).decode("utf-8", "replace")
     else:
         original = full.text or full.html
+    story = connection.execute(
+        sa.select(stories.c.id, stories.c.status).where(stories.c.reply_id == reply_id)
+    ).first()
     return {
         **_summary(row),
+        "story": {"id": story.id, "status": story.status} if story else None,
         "quoted": full.quoted,
         "signature": full.signature,
         "notes": list(full.notes or []),

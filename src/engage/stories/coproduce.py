@@ -76,7 +76,7 @@ def add_draft(connection: sa.Connection, story_id: int, body: str) -> tuple[Stor
         .where(stories.c.id == story.id)
         .values(status="awaiting-approval", updated_at=at)
     )
-    note(connection, story.id, "draft", "awaiting-approval", f"Draft version {version} sent.")
+    note(connection, story.id, "draft", "awaiting-approval", f"Version {version}.")
     return get(connection, story.id), version
 
 

@@ -196,6 +196,10 @@ def open_story(
             told_at=at,
         )
     ).inserted_primary_key[0]
+    if reply_id is not None:  # the reply is dealt with: the story carries it on
+        connection.execute(
+            inbound.update().where(inbound.c.id == reply_id).values(status="done", updated_at=at)
+        )
     how = f"from reply {reply_id}" if reply_id is not None else "by hand"
     note(connection, story_id, "opened", "received", f"Opened {how}.", actor=actor)
     return story_id
