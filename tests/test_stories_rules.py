@@ -127,7 +127,11 @@ def test_publish_with_approval_or_with_a_recorded_reason(team, project) -> None:
         "stories", "set", "2", "published", "--without-approval", "--link", "https://x.org/k"
     )
     assert refused.exit_code == 1
-    assert "cannot be set to published from there" in refused.output
+    assert refused.output == (
+        "Error: Story 2 has no approval of its current draft from its contributor. Send a draft "
+        "for them to approve (engage stories draft), or, if you must publish without it, say "
+        'why: --without-approval --note "..."\n'
+    )
     app.extensions["engage"]["store"].engine.dispose()
 
 
@@ -135,11 +139,10 @@ def test_without_approval_needs_a_note(team) -> None:
     assert team.run("stories", "open", "kim@example.org", "--quiet").exit_code == 0
     assert team.run("stories", "set", "1", "in-progress").exit_code == 0
     path = team.write("k.md", "# Kim\n\nKim runs.\n")
-    assert team.run("stories", "draft", "1", str(path)).exit_code == 0
-    store = open_store(team.workspace)
-    with store.begin() as connection:  # the team moves it on by hand, as for a story by phone
-        connection.execute(stories.update().values(status="approved"))
-    store.engine.dispose()
+    assert team.run("stories", "draft", "1", str(path)).exit_code == 0  # awaiting-approval
+    assert team.run("stories", "set", "1", "declined", "--without-approval").output == (
+        "Error: --without-approval is only for publishing.\n"
+    )
     bare = team.run(
         "stories", "set", "1", "published", "--without-approval", "--link", "https://x.org/k"
     )
@@ -157,6 +160,7 @@ def test_without_approval_needs_a_note(team) -> None:
         "https://x.org/k",
     )
     assert noted.exit_code == 0, noted.output
+    assert noted.output == "Story 1 is published. The contributor was sent the published email.\n"
     history = json.loads(team.run("stories", "show", "1", "--format", "json").output)["history"]
     [step] = [h for h in history if h["action"] == "published-without-approval"]
     assert step["note"] == "Kim approved it on the phone on 2 December."
@@ -199,9 +203,24 @@ def test_links_that_are_tampered_old_or_for_an_outdated_draft(team, project, clo
     assert shown["status"] == "in-progress"
     assert shown["drafts"][-1]["comment"] == "Please say I swim at Leeds pool."
 
-    # A link older than LINK_DAYS is refused.
+    # A link older than LINK_DAYS can only take the story back.
     clock.advance(days=service.LINK_DAYS + 1)
-    assert client.get(path).status_code == 400
+    old_page = client.get(path)
+    assert old_page.status_code == 200
+    text = old_page.get_data(as_text=True)
+    assert "This link is old. You can still take your story back here." in text
+    assert 'value="approve"' not in text and 'value="choices"' not in text
+    form = {"csrf": re.search(r'name="csrf" value="([^"]+)"', text).group(1)}
+    refused = client.post(path, data={**form, "action": "choices", "place-website": "yes"})
+    assert refused.status_code == 400
+    assert "This link is too old" in refused.get_data(as_text=True)
+    choices = json.loads(team.run("stories", "show", "1", "--format", "json").output)["choices"]
+    assert choices["website"] is False
+    taken_back = client.post(path, data={**form, "action": "withdraw", "sure": "yes"})
+    assert "Your story is withdrawn" in taken_back.get_data(as_text=True)
+    assert json.loads(team.run("stories", "show", "1", "--format", "json").output)["status"] == (
+        "withdrawn"
+    )
     app.extensions["engage"]["store"].engine.dispose()
 
 
@@ -254,7 +273,7 @@ def test_the_token_names_the_story_and_its_contributor(team) -> None:
     assert team.run("stories", "open", "kim@example.org").exit_code == 0
     signer = Signer(KEY)
     sam = link_in(mails(team, "story-acknowledgement")[0]).rsplit("/", 1)[1]
-    assert service.read_link(signer, sam)[0] == 1
+    assert service.read_link(signer, sam).story_id == 1
     store = open_store(team.workspace)
     with store.connect() as connection:
         kim_id = connection.execute(sa.select(stories.c.contact_id).where(stories.c.id == 2))

@@ -258,7 +258,11 @@ def set_status(
         )
     if status == story.status:
         raise StoryError(f"Story {story.id} is already {status}.")
-    if status not in NEXT[story.status]:
+    if without_approval and status != "published":
+        raise StoryError("--without-approval is only for publishing.")
+    # Publishing without approval skips the contributor's steps, from any open status.
+    skipping = status == "published" and without_approval and story.status in OPEN
+    if status not in NEXT[story.status] and not skipping:
         raise _refuse(story, status, "from there")
     if status == "awaiting-approval":
         raise StoryError(
@@ -284,8 +288,6 @@ def set_status(
                 "Give the link to where it is published, so we can send it to the "
                 "contributor: --link URL"
             )
-    if without_approval and status != "published":
-        raise StoryError("--without-approval is only for publishing.")
     values: dict[str, Any] = {"status": status, "updated_at": core.now()}
     if link:
         values["link"] = link.strip()

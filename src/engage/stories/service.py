@@ -17,11 +17,11 @@ from ..config import Workspace, read_text
 from ..contacts import core as people
 from ..errors import EngageError
 from ..store import Store
-from ..tokens import BadToken, Signer
+from ..tokens import Signer
 from ..tokens import signer as make_signer
 from . import coproduce, core, messages
 
-LINK_DAYS = 180  # a private story link works this long; every email carries a fresh one
+LINK_DAYS = 180  # a story link works this long (then only to withdraw); each email has a new one
 STATUS_WORDS = {
     "received": "We have your story, and we are reading it.",
     "in-progress": "We are working on your story now.",
@@ -59,13 +59,18 @@ def link_for(workspace: Workspace, signer: Signer, story: core.Story) -> str:
     return f"{workspace.config.web.base_url.rstrip('/')}/story/{token}"
 
 
-def read_link(signer: Signer, token: str) -> tuple[int, int]:
-    """The story and contributor a private link is for. Raises BadToken when it was changed
-    or is older than LINK_DAYS."""
+@dataclass(frozen=True)
+class Link:
+    story_id: int
+    contact_id: int
+    fresh: bool  # False: older than LINK_DAYS, good only for taking the story back
+
+
+def read_link(signer: Signer, token: str) -> Link:
+    """The story and contributor a private link is for. Raises BadToken when it was changed.
+    An old link still lets its contributor take their story back, and nothing else."""
     story_id, contact_id, day = signer.verify("s", token)
-    if _day(people.now()) - day > LINK_DAYS:
-        raise BadToken("This link is too old. Please use the link in our latest email to you.")
-    return story_id, contact_id
+    return Link(story_id, contact_id, _day(people.now()) - day <= LINK_DAYS)
 
 
 def _next_update(workspace: Workspace) -> str:

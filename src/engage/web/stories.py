@@ -24,20 +24,21 @@ def _labels() -> dict[str, str]:
     return coproduce.channels({name: c.network for name, c in social.items()})
 
 
-def _story(token: str) -> core.Story:
-    """The story this link is for, or a friendly 400 page."""
+def _story(token: str) -> tuple[core.Story, bool]:
+    """The story this link is for and whether the link is still fresh, or a friendly 400
+    page."""
     try:
-        story_id, contact_id = service.read_link(_engage()["signer"], token)
+        link = service.read_link(_engage()["signer"], token)
     except BadToken:
         abort(400)
     with _engage()["store"].connect() as connection:
         try:
-            story = core.get(connection, story_id)
+            story = core.get(connection, link.story_id)
         except core.StoryError:
             abort(404)
-    if story.contact_id != contact_id:
+    if story.contact_id != link.contact_id:
         abort(400)
-    return story
+    return story, link.fresh
 
 
 def _message(title: str, *paragraphs: str, token: str | None = None, status: int = 200):  # noqa: ANN202
@@ -54,7 +55,7 @@ def _message(title: str, *paragraphs: str, token: str | None = None, status: int
 
 @blueprint.get("/story/<token>")
 def page(token: str):  # noqa: ANN201
-    story = _story(token)
+    story, fresh = _story(token)
     with _engage()["store"].connect() as connection:
         draft = core.current_draft(connection, story.id)
         chosen = core.story_consents(connection, story.id)
@@ -63,6 +64,7 @@ def page(token: str):  # noqa: ANN201
         "story.html.j2",
         title="Your story",
         story=story,
+        fresh=fresh,
         status_words=service.STATUS_WORDS[story.status],
         draft=draft,
         draft_html=_under_h2(parse_body(draft.body).html) if draft else "",
@@ -93,12 +95,20 @@ def _check_csrf(contact_id: int) -> None:
 def answer(token: str):  # noqa: ANN201
     if (request.content_length or 0) > MAX_FORM:
         abort(413)
-    story = _story(token)
+    story, fresh = _story(token)
     _check_csrf(story.contact_id)
     workspace, store, signer = _engage()["workspace"], _engage()["store"], _engage()["signer"]
     action = request.form.get("action", "")
     if action == "withdraw":
         return _withdraw(story, token)
+    if not fresh:
+        return _message(
+            "This link is too old",
+            "For your safety, an old link can only be used to take your story back. Please use "
+            "the link in our latest email to you, or reply to it and we will send a new one.",
+            token=token,
+            status=400,
+        )
     if action not in ("approve", "changes", "choices"):
         abort(400)
     labels = _labels()
