@@ -178,6 +178,9 @@ def test_the_whole_loop(site, page, clock) -> None:
         "photo": False,
     }
     assert [d["decision"] for d in shown["drafts"]] == ["approved"]
+    assert [(t["reply"], t["kind"], t["text"]) for t in shown["thread"]] == [(1, "story", STORY)]
+    as_text = project.run("stories", "show", "1").output.splitlines()
+    assert as_text[as_text.index("Reply 1 (story), 2026-12-01 09:30 UTC:") + 1] == "  Hello team,"
 
     clock.advance(minutes=30)
     # A campaign that would also post the story on social media is refused by lint.

@@ -79,6 +79,7 @@ def show(ctx: click.Context, story_id: int, fmt: str) -> None:
             **story.as_dict(),
             "next_steps": list(core.allowed_next(story)),
             "choices": core.story_consents(connection, story.id),
+            "thread": core.thread(connection, story),
             "drafts": coproduce.drafts(connection, story.id),
             "went_out": core.uses(connection, story.id),
             "history": core.history(connection, story.id),
@@ -121,6 +122,9 @@ def show_lines(data: dict[str, Any]) -> list[str]:
         lines.append(
             "Take down:   " + ", ".join(u["link"] or u["campaign"] for u in data["went_out"])
         )
+    for said in data["thread"]:
+        lines += [f"Reply {said['reply']} ({said['kind']}), {when(said['at'])}:"]
+        lines += [f"  {line}" for line in (said["text"] or "(no words of their own)").splitlines()]
     lines.append("History:")
     for step in data["history"]:
         extra = f": {step['note']}" if step["note"] else ""

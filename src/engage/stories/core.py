@@ -336,6 +336,22 @@ def history(connection: sa.Connection, story_id: int) -> list[dict[str, Any]]:
     ]
 
 
+def thread(connection: sa.Connection, story: Story) -> list[dict[str, Any]]:
+    """What the contributor wrote: the reply that opened the story and every reply of theirs
+    since, oldest first."""
+    mine = inbound.c.contact_id == story.contact_id
+    since = sa.or_(inbound.c.id == story.reply_id, inbound.c.received_at >= story.opened_at)
+    rows = connection.execute(
+        sa.select(inbound.c.id, inbound.c.received_at, inbound.c.kind, inbound.c.clean_text)
+        .where(mine, since)
+        .order_by(inbound.c.received_at, inbound.c.id)
+    ).all()
+    return [
+        {"reply": r.id, "at": core.iso(r.received_at), "kind": r.kind, "text": r.clean_text}
+        for r in rows
+    ]
+
+
 def story_consents(connection: sa.Connection, story_id: int) -> dict[str, bool]:
     """Where the story may appear (and whether name and photo may be used), as the
     contributor last said; a channel never answered is not allowed."""
