@@ -159,6 +159,10 @@ def test_the_whole_loop(site, page, clock) -> None:
     assert page.locator(".draft h3").inner_text() == "Amira finds her team"
     violations = axe(page)
     assert not violations, format_violations(violations, title="story page")
+    page.set_viewport_size({"width": 320, "height": 640})  # 200% zoom: no sideways scrolling
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    page.set_viewport_size({"width": 1280, "height": 720})
+    assert "<script" not in page.request.get(link).text()  # it works without JavaScript
     page.get_by_label("In our email newsletter").check()
     assert not page.get_by_label("On our website").is_checked()
     assert not page.get_by_label("My name").is_checked()
