@@ -461,7 +461,7 @@ REPLIES = [
         "voice_note_only.eml",
         "tess.hughes@example.org",
         STORY,
-        "other",
+        "story",  # the call invites a voice note
         "reply-token",
         "",
         notes=(NO_TEXT,),

@@ -32,3 +32,22 @@ def test_words_with_no_question_are_other() -> None:
 def test_a_story_wins_over_a_question_in_it() -> None:
     words = "I started boccia last spring at the club in Wakefield and I love it. " * 2
     assert kind(words + "Would you like a photo？", stories=True) == "story"
+
+
+@pytest.mark.parametrize(
+    ("stories", "media", "expected"),
+    [
+        (True, True, "story"),  # a voice note or video answers the call
+        (True, False, "other"),
+        (False, True, "other"),  # a picture sent with a newsletter reply is not a story
+    ],
+)
+def test_a_voice_note_to_a_call_for_stories_is_a_story(stories, media, expected) -> None:
+    assert kind("", stories=stories, has_media=media) == expected
+
+
+def test_an_out_of_office_with_a_logo_is_still_an_auto_reply() -> None:
+    assert (
+        kind("Out of office", stories=True, has_media=True, subject="Automatic reply: Hi")
+        == "auto-reply"
+    )

@@ -80,6 +80,7 @@ class Inbox:
             original=parsed.original,
             notes=parsed.notes,
             bounce=parsed.bounce,
+            media=bool(parsed.media),
         )
 
     def take(
@@ -91,6 +92,7 @@ class Inbox:
         original: bytes | None = None,
         notes: list[str] | tuple[str, ...] = (),
         bounce: Bounce | None = None,
+        media: bool = False,
     ) -> Taken:
         key = dedupe_key(message, network)
         found = connection.execute(
@@ -114,6 +116,7 @@ class Inbox:
                 recipient=message.recipient,
                 text=cleaned.text,
                 is_bounce=bounce is not None,
+                has_media=media,
                 answers_call_for_stories=bool(campaign)
                 and self.campaign_kind(campaign) == "call-for-stories",
             )

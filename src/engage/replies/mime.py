@@ -58,6 +58,7 @@ class Parsed:
     original: bytes  # the mail as it came, or without its big attachments (see notes)
     notes: list[str] = field(default_factory=list)
     bounce: Bounce | None = None
+    media: list[str] = field(default_factory=list)  # attached sound, video and pictures (types)
 
 
 def header_text(value: object) -> str:
@@ -113,7 +114,12 @@ def parse(raw: bytes, provider: str) -> Parsed:
         references=_header(headers, "references"),
         headers=headers,
     )
-    return Parsed(inbound, original, notes, _bounce(message, inbound))
+    media = [
+        part.get_content_type()
+        for part in _own_parts(message)
+        if _is_attachment(part) and part.get_content_maintype() in ("audio", "video", "image")
+    ]
+    return Parsed(inbound, original, notes, _bounce(message, inbound), media)
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str:

@@ -45,6 +45,7 @@ class Signals:
     text: str  # the cleaned new words
     is_bounce: bool = False
     answers_call_for_stories: bool = False
+    has_media: bool = False  # a voice note, a video or a picture is attached
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str:
@@ -90,8 +91,8 @@ def kind_of(signals: Signals) -> str:
     if asks_to_stop(signals.recipient, signals.subject, text):
         return "unsubscribe"
     words = len(text.split())
-    if signals.answers_call_for_stories and words >= 25:
-        return "story"
+    if signals.answers_call_for_stories and (words >= 25 or signals.has_media):
+        return "story"  # the call invites a voice note or a video instead of words
     if _asks(text):
         return "question"
     if signals.answers_call_for_stories and words >= 15:
