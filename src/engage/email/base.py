@@ -15,6 +15,7 @@ import email.utils
 import secrets
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Any
 
 from ..config import Workspace
@@ -152,6 +153,12 @@ def compose(
     mark = f"--{boundary}\r\n".encode("ascii")
     end = f"--{boundary}--\r\n".encode("ascii")
     return head + mark + text_part + b"\r\n" + mark + _qp_part("html", html) + b"\r\n" + end
+
+
+def system_message_id(sender: str, kind: str) -> str:
+    """A fresh Message-ID for a mail engage writes itself, on the From address's domain."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    return f"<{kind}.{secrets.token_hex(8)}@{domain}>"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ a person. docs/templates.md lists the variables each email uses. One more email,
 from __future__ import annotations
 
 import re
-import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from ..email.base import (
     TryLater,
     clean_header,
     compose,
+    system_message_id,
 )
 from ..errors import EngageError
 
@@ -259,14 +259,13 @@ def _message(
                 f"A Reply-To on story emails works with the outbox and smtp providers, not "
                 f"{settings.provider} yet. Send without reply_to: replies then come to {sender}."
             )
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     return StoryMessage(
         to=to,
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
         sender=sender,
-        message_id=f"<story-{template}.{secrets.token_hex(8)}@{domain}>",
+        message_id=system_message_id(sender, f"story-{template}"),
         kind=f"story-{template}",
         reply_to=reply_to,
     )

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import secrets
 import time
-from email.utils import parseaddr
 
 import jinja2
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -15,7 +13,7 @@ from .. import campaigns as campaign_files
 from .. import subscriptions
 from ..contacts import core
 from ..email import provider_for
-from ..email.base import ProviderError, SystemMessage
+from ..email.base import ProviderError, SystemMessage, system_message_id
 from ..render.build import build
 from ..render.personal import Recipient
 from ..sending import campaign_states
@@ -127,14 +125,13 @@ def _send_confirmation(address: str, name: str, token: str, wording: str) -> Non
     }
     env = current_app.jinja_env.overlay(loader=_email_loader(workspace))
     sender = workspace.config.email.from_
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     message = SystemMessage(
         to=address,
         subject="Please confirm your email address",
         text=env.get_template("confirm.txt.j2").render(context),
         html=env.get_template("confirm.html.j2").render(context),
         sender=sender,
-        message_id=f"<confirm.{secrets.token_hex(8)}@{domain}>",
+        message_id=system_message_id(sender, "confirm"),
         kind="confirm",
     )
     try:
