@@ -335,3 +335,18 @@ def test_a_post_that_uses_a_story_tells_its_contributor(team, project) -> None:
     again = team.run("post", "sam", "--yes")
     assert again.output.splitlines()[-1] == "outbox: already posted."
     assert len(mails(team, "story-went-out")) == 1
+
+
+def test_an_email_that_cannot_go_is_reported_and_the_story_stays_owed(team, project) -> None:
+    assert team.run("stories", "open", "sam@example.org", "--quiet").exit_code == 0
+    project.replace("engage.toml", 'from = "Get Yourself Active <news@example.org>"', 'from = ""')
+    moved = team.run("stories", "set", "1", "in-progress")
+    assert moved.exit_code == 1
+    assert moved.stdout == "Story 1 is in-progress.\n"
+    assert moved.stderr.startswith("Problem: story 1: the update email was not sent: Set from in")
+    shown = json.loads(team.run("stories", "show", "1", "--format", "json").output)
+    assert shown["status"] == "in-progress"  # the change is kept
+    assert shown["history"][-1]["action"] == "not-told"
+    engage_clock.advance(days=15)
+    waiting = json.loads(team.run("followups", "--format", "json").output)
+    assert [w["id"] for w in waiting] == [1]  # still owed news

@@ -64,11 +64,10 @@ def send(
     report = sender.run(progress=_progress())
     for line in describe(report, provider.name, dry_run):
         click.echo(line)
-    if not dry_run and catch_up(ctx):
-        ctx.exit(1)
-    if report.problems:
-        for problem in report.problems:
-            click.echo(f"Problem: {problem}", err=True)
+    untold = catch_up(ctx) if not dry_run else 0  # contributors whose story went out
+    for problem in report.problems:
+        click.echo(f"Problem: {problem}", err=True)
+    if report.problems or untold:
         ctx.exit(1)
 
 

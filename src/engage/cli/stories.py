@@ -147,6 +147,8 @@ def open_(ctx: click.Context, email: str, title: str, quiet_: bool) -> None:
     story_id, told = service.open_by_hand(store(ctx), ws, signer(ws), email, title, not quiet_)
     click.echo(f"Opened story {story_id} for {email}.{_told(told, 'thank-you')}")
     _report(told)
+    if told.problems:
+        ctx.exit(1)
 
 
 @stories.command("set")
@@ -186,6 +188,8 @@ def set_(
         for use in take_down:
             click.echo(f"  {use['campaign']} ({use['channel']}) {use['link']}".rstrip())
     _report(told)
+    if told.problems:
+        ctx.exit(1)
 
 
 @stories.command()
