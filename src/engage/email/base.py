@@ -9,6 +9,7 @@ go through later (rate limits, outages, time-outs).
 from __future__ import annotations
 
 import binascii
+import datetime as dt
 import email.header
 import email.policy
 import email.utils
@@ -207,6 +208,36 @@ class Outcome:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class Unknown:
+    """A message engage handed over without learning whether the provider took it."""
+
+    delivery_id: int
+    send_id: int
+    email: str
+    message_id: str  # our Message-ID header, as handed over
+    handed_at: dt.datetime  # aware, UTC: when its batch was claimed, just before handing over
+
+
+@dataclass
+class Reconciled:
+    """What the provider's own records say about some unknown messages.
+
+    `sent`: delivery id → the provider's id, for each message its records show it accepted.
+    `not_sent`: delivery ids its records prove it never accepted (only when those records are
+    complete for the time the message was handed over). Any other id stays unknown; `note`
+    says why (records not settled yet, an API the account does not have...)."""
+
+    sent: dict[int, str] = field(default_factory=dict)
+    not_sent: set[int] = field(default_factory=set)
+    note: str = ""
+
+
+class CannotReconcile(ProviderError):
+    """The provider keeps no records engage can ask about (SMTP, the outbox, an account
+    without the API); the message says what to check by hand."""
+
+
 class Provider:
     name = "provider"
     batch_size = 100
@@ -230,6 +261,15 @@ class Provider:
     def send_system(self, message: SystemMessage) -> Outcome:
         """Send one message engage wrote itself; raises like send_batch."""
         raise NotImplementedError
+
+    def reconcile(self, unknown: list[Unknown]) -> Reconciled:
+        """Ask the provider's own records which of these messages it accepted. Providers that
+        can override this; the rest raise CannotReconcile."""
+        raise CannotReconcile(
+            f"{self.name} keeps no records engage can ask, so messages whose answer was lost "
+            "stay unknown. Check them by hand (the mail server's log), then use "
+            "--resend-unknown for the ones that did not arrive."
+        )
 
     def __enter__(self) -> Provider:
         self.open()
