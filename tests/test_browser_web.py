@@ -61,9 +61,18 @@ def test_sign_up_confirm_choose_and_leave_with_the_keyboard(site, page) -> None:
     check(page, "check-your-email page")
 
     link = outbox_link(project, "confirm", rf"{re.escape(base)}/confirm/\S+")
-    page.goto(link)
+    page.goto(link)  # opening the link only asks; the button confirms
+    assert page.locator("h1").inner_text() == "Confirm that you want our newsletter"
+    check(page, "confirm page")
+    assert "Status:     pending" in project.run("contacts", "show", "kim@example.org").output
+    page.get_by_role("button", name="Yes, send me the newsletter").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     assert page.locator("h1").inner_text() == "You are signed up"
     check(page, "confirmed page")
+    page.goto(link)
+    assert page.locator("h1").inner_text() == "You are already signed up"
+    check(page, "already signed up page")
 
     assert project.run("contacts", "show", "kim@example.org").output.splitlines()[1:3] == [
         "Status:     subscribed",
@@ -101,6 +110,16 @@ def test_sign_up_confirm_choose_and_leave_with_the_keyboard(site, page) -> None:
         page.keyboard.press("Enter")
     assert page.locator("h1").inner_text() == "You are unsubscribed"
     check(page, "unsubscribed page")
+    assert "Status:     unsubscribed" in project.run("contacts", "show", "kim@example.org").output
+
+    # The old confirmation link now says so, and offers a fresh sign-up.
+    page.goto(link)
+    assert page.locator("h1").inner_text() == "You are unsubscribed"
+    check(page, "old confirmation link page")
+    page.get_by_role("link", name="Sign up for our newsletter again").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.locator("h1").inner_text() == "Get our newsletter"
     assert "Status:     unsubscribed" in project.run("contacts", "show", "kim@example.org").output
 
 

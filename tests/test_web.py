@@ -49,6 +49,16 @@ def confirm_link(message) -> str:
     return re.search(r"http://127\.0\.0\.1:8025(/confirm/\S+)", text).group(1)
 
 
+def confirm_by_button(client, link: str):
+    """Open the confirmation link, as a person does, and press the button on the page."""
+    page = client.get(link)
+    assert page.status_code == 200, page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert f'<form method="post" action="{link}">' in html
+    csrf = re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+    return client.post(link, data={"csrf": csrf})
+
+
 def contact(app, address):
     with app.extensions["engage"]["store"].connect() as c:
         return core.find(c, address)
@@ -80,7 +90,13 @@ def test_sign_up_and_confirm(app, client) -> None:
     [message] = confirmations(app.project)
     assert message["To"] == "sam@example.org"
     assert message["Subject"] == "Please confirm your email address"
-    confirmed = client.get(confirm_link(message))
+    opened = client.get(confirm_link(message))  # opening the link only asks
+    assert "<h1>Confirm that you want our newsletter</h1>" in opened.get_data(as_text=True)
+    assert '<button type="submit">Yes, send me the newsletter</button>' in opened.get_data(
+        as_text=True
+    )
+    assert contact(app, "sam@example.org").status == "pending"
+    confirmed = confirm_by_button(client, confirm_link(message))
     assert confirmed.status_code == 200
     assert "<h1>You are signed up</h1>" in confirmed.get_data(as_text=True)
     assert contact(app, "sam@example.org").status == "subscribed"
@@ -96,7 +112,7 @@ def test_sign_up_and_confirm(app, client) -> None:
 
 def test_an_address_already_subscribed_learns_nothing(app, client) -> None:
     sign_up(client)
-    client.get(confirm_link(confirmations(app.project)[0]))
+    confirm_by_button(client, confirm_link(confirmations(app.project)[0]))
     again = sign_up(client)
     new = sign_up(client, "new@example.org")
     assert again.get_data() == new.get_data()
@@ -110,7 +126,7 @@ def test_a_suppressed_address_needs_a_fresh_confirmation(app, client) -> None:
         core.unsubscribe(c, "sam@example.org", method="manual", source="test")
     sign_up(client)
     assert contact(app, "sam@example.org").status == "unsubscribed"
-    client.get(confirm_link(confirmations(app.project)[0]))
+    confirm_by_button(client, confirm_link(confirmations(app.project)[0]))
     assert contact(app, "sam@example.org").status == "subscribed"
     with store.connect() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(suppressions)).scalar() == 0
@@ -152,17 +168,17 @@ def test_rate_limits(app, client) -> None:
     assert sign_up(client, "late@example.org").status_code == 429
 
 
-def test_bad_and_expired_confirmation_links(app, client, monkeypatch) -> None:
+def test_bad_and_expired_confirmation_links(app, client, clock) -> None:
     assert client.get("/confirm/nonsense").status_code == 400
     sign_up(client)
     link = confirm_link(confirmations(app.project)[0])
     page = client.get(link[:-3] + "aaa")
     assert page.status_code == 400
     assert "<h1>This link does not work</h1>" in page.get_data(as_text=True)
-    import engage.subscriptions as subscriptions
-
-    monkeypatch.setattr(subscriptions.time, "time", lambda: 10**10)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(link).get_data(as_text=True))
+    clock.advance(days=7, minutes=1)
     assert client.get(link).status_code == 400
+    assert client.post(link, data={"csrf": csrf.group(1)}).status_code == 400
     assert contact(app, "sam@example.org").status == "pending"
 
 

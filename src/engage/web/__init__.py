@@ -10,21 +10,50 @@ import logging
 from typing import Any
 
 import jinja2
-from flask import Flask, current_app, render_template
+from flask import Flask, abort, current_app, render_template, request
 
+from .. import clock
 from ..config import Workspace, find_workspace
 from ..replies import inbox
 from ..store import open_store
-from ..tokens import signer
+from ..tokens import BadToken, signer
 
 MAX_BODY = 10 * 1024 * 1024  # inbound mail can carry attachments
 MAX_FORM = 64 * 1024
+CSRF_MINUTES = 24 * 60  # how long a page's form may wait before it is sent
 log = logging.getLogger("engage.web")
 
 
 def state() -> dict[str, Any]:
     """The workspace, store, signer and replies inbox of the app handling this request."""
     return current_app.extensions["engage"]
+
+
+def _minute() -> int:
+    return int(clock.now().timestamp() // 60)
+
+
+def csrf_token(contact_id: int) -> str:
+    """The hidden field for a form that changes something for this person."""
+    return state()["signer"].sign("x", contact_id, _minute())
+
+
+def small_form() -> None:
+    """Stop with 413 when a form's body is bigger than any of our forms can be."""
+    if (request.content_length or 0) > MAX_FORM:
+        abort(413)
+
+
+def check_form(contact_id: int) -> None:
+    """Stop with 413 for a body too big for a form, and with 400 unless the form carries a
+    token from a page we made for this person in the last CSRF_MINUTES."""
+    small_form()
+    try:
+        owner, minute = state()["signer"].verify("x", request.form.get("csrf", ""))
+    except BadToken:
+        abort(400)
+    if owner != contact_id or _minute() - minute > CSRF_MINUTES:
+        abort(400)
 
 
 def create_app(workspace: Workspace | None = None, **settings: Any) -> Flask:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import time
 
 import jinja2
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -18,7 +17,7 @@ from ..render.build import build
 from ..render.personal import Recipient
 from ..sending import campaign_states
 from ..tokens import BadToken
-from . import MAX_FORM, log
+from . import check_form, csrf_token, log, small_form
 from . import state as _engage
 
 blueprint = Blueprint("pages", __name__)
@@ -27,11 +26,6 @@ FORMATS = [
     ("large-print", "Large print"),
     ("plain", "Plain text only"),
 ]
-
-
-def _small_form() -> None:
-    if (request.content_length or 0) > MAX_FORM:
-        abort(413)
 
 
 def _hash(kind: str, value: str) -> str:
@@ -47,9 +41,9 @@ def home():  # noqa: ANN201
 def subscribe():  # noqa: ANN201
     wording = _engage()["workspace"].config.web.consent_wording
     form = {"email": "", "name": "", "format": "html", "consent": False}
-    if request.method == "GET":
+    if request.method != "POST":
         return _subscribe_page(form, {}, wording)
-    _small_form()
+    small_form()
     form = {
         "email": request.form.get("email", "").strip(),
         "name": " ".join(request.form.get("name", "").split())[:200],
@@ -148,23 +142,72 @@ def _email_loader(workspace):  # noqa: ANN001, ANN202
     return jinja2.FileSystemLoader(str(workspace.templates_dir / "email"))
 
 
-@blueprint.get("/confirm/<token>")
+@blueprint.route("/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str):  # noqa: ANN201
-    wording = _engage()["workspace"].config.web.consent_wording
+    """Opening the link only shows a page: a mail system's link scanner opens links too. The
+    button on it confirms, and only a pending sign-up (see subscriptions.check_confirmation)."""
+    store, signer = _engage()["store"], _engage()["signer"]
     try:
-        with _engage()["store"].begin() as connection:
-            subscriptions.confirm(connection, _engage()["signer"], token, wording)
+        if request.method != "POST":  # GET, or HEAD (which link scanners use too)
+            with store.connect() as connection:
+                found = subscriptions.check_confirmation(connection, signer, token)
+        else:
+            _check_form_for(token)
+            wording = _engage()["workspace"].config.web.consent_wording
+            with store.begin() as connection:
+                found = subscriptions.confirm(connection, signer, token, wording)
     except BadToken:
         abort(400)
-    return render_template(
-        "message.html.j2",
-        title="You are signed up",
-        link=None,
-        paragraphs=[
+    if found.outcome == "ready":
+        return render_template(
+            "confirm.html.j2",
+            title="Confirm that you want our newsletter",
+            email=found.email,
+            action=url_for("pages.confirm", token=token),
+            csrf=csrf_token(found.contact_id),
+        )
+    title, paragraphs = CONFIRMED[found.outcome]
+    link = None
+    if found.outcome == "unsubscribed":
+        link = {"url": url_for("pages.subscribe"), "text": "Sign up for our newsletter again"}
+    return render_template("message.html.j2", title=title, paragraphs=paragraphs, link=link)
+
+
+def _check_form_for(token: str) -> None:
+    """The confirm button's form: it must come from the page this link showed."""
+    try:
+        contact_id = _engage()["signer"].verify("c", token)[0]
+    except BadToken:
+        abort(400)
+    check_form(contact_id)
+
+
+# The page for each outcome but "ready": its title and paragraphs.
+CONFIRMED = {
+    "confirmed": (
+        "You are signed up",
+        [
             "Thank you. You will get our next newsletter.",
             "Every email has a link at the bottom to change your choices or to stop.",
         ],
-    )
+    ),
+    "already": (
+        "You are already signed up",
+        [
+            "You do not need to do anything else. You will get our next newsletter.",
+            "Every email has a link at the bottom to change your choices or to stop.",
+        ],
+    ),
+    "unsubscribed": (
+        "You are unsubscribed",
+        [
+            "You do not get our emails now. This link is older than that, so it cannot sign "
+            "you up again.",
+            "Would you like our newsletter again? Sign up again, and we will send you a new "
+            "link to click.",
+        ],
+    ),
+}
 
 
 @blueprint.get("/unsubscribe")
@@ -187,7 +230,7 @@ def unsubscribe(token: str):  # noqa: ANN201
         contact_id, _ = signer.verify("u", token)
     except BadToken:
         abort(400)
-    if request.method == "GET":
+    if request.method != "POST":  # GET or HEAD: a page with a button, never the change itself
         base = _engage()["workspace"].config.web.base_url.rstrip("/")
         return render_template(
             "unsubscribe.html.j2",
@@ -195,7 +238,7 @@ def unsubscribe(token: str):  # noqa: ANN201
             action=url_for("pages.unsubscribe", token=token),
             preferences_url=f"{base}/preferences/{signer.sign('p', contact_id)}",
         )
-    _small_form()
+    small_form()
     one_click = request.get_data(as_text=True).strip() == "List-Unsubscribe=One-Click"
     try:
         with _engage()["store"].begin() as connection:
@@ -225,8 +268,7 @@ def preferences(token: str):  # noqa: ANN201
     except BadToken:
         abort(400)
     if request.method == "POST":
-        _small_form()
-        _check_csrf(prefs.contact_id, request.form.get("csrf", ""))
+        check_form(prefs.contact_id)
         fmt = request.form.get("format", prefs.format)
         fmt = fmt if fmt in {value for value, _ in FORMATS} else prefs.format
         with store.begin() as connection:
@@ -248,18 +290,9 @@ def preferences(token: str):  # noqa: ANN201
         current=prefs.format,
         topics=prefs.topics,
         action=url_for("pages.preferences", token=token),
-        csrf=signer.sign("x", prefs.contact_id, int(time.time() // 60)),
+        csrf=csrf_token(prefs.contact_id),
         unsubscribe_url=f"{base}/unsubscribe/{signer.sign('u', prefs.contact_id, 0)}",
     )
-
-
-def _check_csrf(contact_id: int, token: str) -> None:
-    try:
-        owner, minute = _engage()["signer"].verify("x", token)
-    except BadToken:
-        abort(400)
-    if owner != contact_id or time.time() // 60 - minute > 24 * 60:
-        abort(400)
 
 
 @blueprint.get("/archive/")

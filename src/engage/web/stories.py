@@ -4,7 +4,6 @@ changes, choose where it may appear, or take the story back. Works without JavaS
 from __future__ import annotations
 
 import re
-import time
 
 from flask import Blueprint, abort, render_template, request, url_for
 
@@ -12,11 +11,10 @@ from ..render.markdown import parse_body
 from ..social.channels import configured
 from ..stories import coproduce, core, service
 from ..tokens import BadToken
-from . import MAX_FORM, log
+from . import check_form, csrf_token, log
 from . import state as _engage
 
 blueprint = Blueprint("stories", __name__)
-CSRF_MINUTES = 24 * 60
 
 
 def _labels() -> dict[str, str]:
@@ -71,7 +69,7 @@ def page(token: str):  # noqa: ANN201
         can_answer=draft is not None and story.status == "awaiting-approval",
         choices=[(name, words, chosen.get(name, False)) for name, words in labels.items()],
         action=url_for("stories.answer", token=token),
-        csrf=_engage()["signer"].sign("x", story.contact_id, int(time.time() // 60)),
+        csrf=csrf_token(story.contact_id),
     )
 
 
@@ -82,21 +80,10 @@ def _under_h2(html: str) -> str:
     )
 
 
-def _check_csrf(contact_id: int) -> None:
-    try:
-        owner, minute = _engage()["signer"].verify("x", request.form.get("csrf", ""))
-    except BadToken:
-        abort(400)
-    if owner != contact_id or time.time() // 60 - minute > CSRF_MINUTES:
-        abort(400)
-
-
 @blueprint.post("/story/<token>")
 def answer(token: str):  # noqa: ANN201
-    if (request.content_length or 0) > MAX_FORM:
-        abort(413)
     story, fresh = _story(token)
-    _check_csrf(story.contact_id)
+    check_form(story.contact_id)
     workspace, store, signer = _engage()["workspace"], _engage()["store"], _engage()["signer"]
     action = request.form.get("action", "")
     if action == "withdraw":
