@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import getpass
-import hashlib
 import os
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 
 from .. import clock
+from ..addresses import (  # noqa: F401  (every way in reads addresses through these)
+    InvalidEmail,
+    Mailbox,
+    ascii_address,
+    email_hash,
+    email_hashes,
+    identity,
+    mailbox,
+    normalise_email,
+)
 from ..errors import EngageError
 from ..store.schema import (
     consents,
@@ -41,10 +48,6 @@ class ContactError(EngageError):
     """A contact cannot be found, added or changed as asked."""
 
 
-class InvalidEmail(ValueError):
-    """Not an email address; the message says why in plain words."""
-
-
 def now() -> dt.datetime:
     return clock.now()
 
@@ -55,50 +58,6 @@ def actor() -> str:
         return os.environ.get("ENGAGE_USER") or getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-
-
-# The plain ASCII shape nearly every address has: letters, digits and a few marks before the @
-# (dots not first, last or doubled), and a domain of ordinary labels. Such an address whose
-# domain email-validator has already passed needs no second look; anything else gets one.
-_PLAIN = re.compile(
-    r"^(?P<local>[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)"
-    r"@(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})$"
-)
-
-
-@functools.lru_cache(maxsize=4096)
-def _domain_ok(domain: str) -> bool:
-    try:
-        validate_email(f"a@{domain}", check_deliverability=False)
-    except EmailNotValidError:
-        return False
-    return True
-
-
-def normalise_email(raw: str) -> str:
-    """The address as stored: the domain in lower case, the local part as written."""
-    text = raw.strip()
-    if not text:
-        raise InvalidEmail("the email address is empty")
-    plain = _PLAIN.match(text)
-    if (
-        plain
-        and len(plain["local"]) <= 64
-        and len(text) <= 254
-        and _domain_ok(plain["domain"].lower())
-    ):
-        return f"{plain['local']}@{plain['domain'].lower()}"
-    try:
-        checked = validate_email(text, check_deliverability=False)
-    except EmailNotValidError as exc:
-        reason = str(exc).rstrip(".")
-        raise InvalidEmail(f"'{text}' is not a valid email address: {reason}") from None
-    return f"{checked.local_part}@{checked.domain.lower()}"
-
-
-def email_hash(email: str) -> str:
-    """What the suppression list keeps: enough to recognise an address, not to read it."""
-    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -155,26 +114,32 @@ def _contact(row: sa.Row, tag_names: list[str]) -> Contact:
 
 
 def find(connection: sa.Connection, email: str) -> Contact | None:
+    """The contact whose mailbox this is, however it is spelled; None if there is none (or the
+    address cannot be one)."""
     try:
-        address = normalise_email(email)
+        key = identity(email)
     except InvalidEmail:
         return None
-    row = connection.execute(sa.select(contacts).where(contacts.c.email == address)).first()
-    if row is None:  # people rarely type the part before the @ the same way twice
-        rows = connection.execute(
-            sa.select(contacts).where(sa.func.lower(contacts.c.email) == address.lower())
-        ).all()
-        if len(rows) != 1:
-            return None
-        row = rows[0]
+    row = connection.execute(sa.select(contacts).where(contacts.c.email_key == key)).first()
+    if row is None:
+        return None
     return _contact(row, tags_of(connection, [row.id]).get(row.id, []))
 
 
 def get(connection: sa.Connection, email: str) -> Contact:
+    try:
+        identity(email)
+    except InvalidEmail as exc:
+        raise ContactError(sentence(exc)) from None
     found = find(connection, email)
     if found is None:
         raise ContactError(f"No contact with the address {email.strip()}.")
     return found
+
+
+def sentence(problem: InvalidEmail) -> str:
+    text = str(problem)
+    return text[0].upper() + text[1:] + "."
 
 
 def tags_of(connection: sa.Connection, ids: list[int] | sa.Select) -> dict[int, list[str]]:
@@ -215,12 +180,34 @@ def add_tags(connection: sa.Connection, contact_id: int, names: set[str], have: 
 
 
 def suppression(connection: sa.Connection, email: str) -> sa.Row | None:
-    query = sa.select(suppressions).where(suppressions.c.email_hash == email_hash(email))
+    """The suppression entry for this mailbox, under any spelling; None if it has none."""
+    query = (
+        sa.select(suppressions)
+        .where(suppressions.c.email_hash.in_(email_hashes(email)))
+        .order_by(suppressions.c.id)
+    )
     return connection.execute(query).first()
 
 
+def suppressed_among(connection: sa.Connection, emails: Iterable[str]) -> dict[str, str]:
+    """For each of `emails` on the suppression list (under any spelling), the reason."""
+    wanted: dict[str, list[str]] = {}
+    for email in emails:
+        for hashed in email_hashes(email):
+            wanted.setdefault(hashed, []).append(email)
+    found: dict[str, str] = {}
+    query = sa.select(suppressions.c.email_hash, suppressions.c.reason).order_by(suppressions.c.id)
+    hashes = list(wanted)
+    for start in range(0, len(hashes), 1000):
+        chunk = query.where(suppressions.c.email_hash.in_(hashes[start : start + 1000]))
+        for hashed, reason in connection.execute(chunk):
+            for email in wanted[hashed]:
+                found.setdefault(email, reason)
+    return found
+
+
 def suppress(connection: sa.Connection, email: str, reason: str, source: str) -> None:
-    """Add an address to the suppression list, once; the first reason stays."""
+    """Add a mailbox to the suppression list, once; the first reason stays."""
     if suppression(connection, email) is None:
         connection.execute(
             suppressions.insert().values(
@@ -231,6 +218,14 @@ def suppress(connection: sa.Connection, email: str, reason: str, source: str) ->
                 created_at=now(),
             )
         )
+
+
+def lift_suppression(connection: sa.Connection, email: str) -> None:
+    """Take a mailbox off the suppression list, under every spelling (only a new, confirmed
+    sign-up may do this)."""
+    connection.execute(
+        suppressions.delete().where(suppressions.c.email_hash.in_(email_hashes(email)))
+    )
 
 
 def suppressed_message(email: str, row: sa.Row) -> str:
@@ -279,18 +274,22 @@ def add(
 ) -> Contact:
     """Add a subscribed contact with its consent record. A suppressed address is refused."""
     try:
-        address = normalise_email(email)
+        address = mailbox(email)
     except InvalidEmail as exc:
-        raise ContactError(str(exc)[0].upper() + str(exc)[1:] + ".") from None
-    blocked = suppression(connection, address)
+        raise ContactError(sentence(exc)) from None
+    blocked = suppression(connection, address.email)
     if blocked is not None:
-        raise ContactError(suppressed_message(address, blocked))
-    if find(connection, address) is not None:
-        raise ContactError(f"{address} is already a contact. See it with `engage contacts show`.")
+        raise ContactError(suppressed_message(address.email, blocked))
+    known = find(connection, address.email)
+    if known is not None:
+        written = "" if known.email == address.email else f", written {known.email}"
+        raise ContactError(
+            f"{address.email} is already a contact{written}. See it with `engage contacts show`."
+        )
     at = now()
     contact_id = connection.execute(
         contacts.insert().values(
-            email=address,
+            email=address.email,
             name=name,
             first_name=first_name,
             format=format,
@@ -302,7 +301,7 @@ def add(
     ).inserted_primary_key[0]
     connection.execute(consents.insert().values(**consent.record(contact_id, at)))
     add_tags(connection, contact_id, tag_names or set(), [])
-    return get(connection, address)
+    return get(connection, address.email)
 
 
 def unsubscribe(connection: sa.Connection, email: str, method: str, source: str) -> Contact:
@@ -421,15 +420,22 @@ def _activity(connection: sa.Connection, contact: Contact) -> dict[str, Any]:
 def _their_events(contact: Contact) -> sa.ColumnElement[bool]:
     return sa.or_(
         events.c.contact_id == contact.id,
-        sa.func.lower(events.c.recipient) == contact.email.lower(),
+        sa.func.lower(events.c.recipient).in_(_spellings(contact)),
     )
 
 
 def _their_replies(contact: Contact) -> sa.ColumnElement[bool]:
     return sa.or_(
         inbound.c.contact_id == contact.id,
-        sa.func.lower(inbound.c.sender) == contact.email.lower(),
+        sa.func.lower(inbound.c.sender).in_(_spellings(contact)),
     )
+
+
+def _spellings(contact: Contact) -> list[str]:
+    try:
+        return sorted(mailbox(contact.email).spellings)
+    except InvalidEmail:  # stored before engage was this strict
+        return [contact.email.lower()]
 
 
 def add_handle(connection: sa.Connection, email: str, network: str, handle: str) -> int:
@@ -484,29 +490,28 @@ def remove_handle(connection: sa.Connection, email: str, network: str, handle: s
 
 
 def erase(connection: sa.Connection, email: str) -> None:
-    """Remove the person and all their records; keep only a hash so they are never mailed."""
+    """Remove the person and all their records; keep only a hash so they are never mailed,
+    under any spelling of their address."""
     contact = get(connection, email)
     connection.execute(events.delete().where(_their_events(contact)))
     connection.execute(inbound.delete().where(_their_replies(contact)))
     connection.execute(contacts.delete().where(contacts.c.id == contact.id))
-    address_hash = email_hash(contact.email)
-    existing = suppression(connection, contact.email)
-    if existing is None:
-        connection.execute(
-            suppressions.insert().values(
-                email_hash=address_hash,
-                email=None,
-                reason="erased",
-                source="erase",
-                created_at=now(),
-            )
+    hashes = email_hashes(contact.email)
+    since = connection.execute(
+        sa.select(sa.func.min(suppressions.c.created_at)).where(
+            suppressions.c.email_hash.in_(hashes)
         )
-    else:
-        connection.execute(
-            suppressions.update()
-            .where(suppressions.c.email_hash == address_hash)
-            .values(email=None, reason="erased", source="erase")
+    ).scalar()
+    connection.execute(suppressions.delete().where(suppressions.c.email_hash.in_(hashes)))
+    connection.execute(
+        suppressions.insert().values(
+            email_hash=hashes[0],
+            email=None,
+            reason="erased",
+            source="erase",
+            created_at=since or now(),
         )
+    )
 
 
 def listing(

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..addresses import InvalidEmail, mailbox
 from ..errors import EngageError
 from ..store.schema import FORMATS
-from .core import InvalidEmail, normalise_email
 
 IGNORED = ""
 REJECTS_COLUMN = "engage_error"
@@ -59,6 +59,7 @@ class Row:
     line: int
     raw: list[str]
     email: str = ""
+    key: str = ""  # whose mailbox: the same for every spelling of it
     name: str = ""
     first_name: str = ""
     format: str = ""
@@ -166,9 +167,11 @@ def _bad_line(path: Path) -> int:
 def _cell(row: Row, column: str, value: str) -> None:
     if column == "email":
         try:
-            row.email = normalise_email(value)
+            address = mailbox(value)
         except InvalidEmail as exc:
             row.errors.append(("email", str(exc)))
+        else:
+            row.email, row.key = address.email, address.key
     elif column in ("name", "first_name"):
         setattr(row, column, value)
     elif column == "format":

@@ -1,7 +1,9 @@
 """`engage contacts import`: a CSV of people into the store, in one transaction.
 
 Rows are checked one by one; good rows go in together, in chunks, while the file streams.
-A suppressed address is never subscribed again. Importing the same file twice changes
+Rows are matched to contacts by mailbox (`identity`), so a different spelling of a known
+address updates that contact, and a second spelling in one file is a repeated row. A suppressed
+address is never subscribed again, however it is spelled. Importing the same file twice changes
 nothing the second time. Each run is recorded in the imports table.
 """
 
@@ -17,17 +19,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..store import Store
-from ..store.schema import consents, contact_tags, contacts, imports, suppressions
+from ..store.schema import consents, contact_tags, contacts, imports
 from ..store.schema import tags as tag_table
-from .core import SUPPRESSED_STATUSES, ConsentGiven, email_hash, now, tag_ids
+from .core import SUPPRESSED_STATUSES, ConsentGiven, now, suppressed_among, tag_ids
 from .csvfile import REJECTS_COLUMN, ContactFile, Row, safe_cell
 
 CHUNK = 500
-# The addresses one import has seen, with the line each was first on (per connection).
+# The mailboxes one import has seen, with the line each was first on (per connection).
 SEEN = sa.Table(
     "engage_import_seen",
     sa.MetaData(),
-    sa.Column("email", sa.String(320), primary_key=True),
+    sa.Column("email_key", sa.String(320), primary_key=True),
     sa.Column("line", sa.Integer, nullable=False),
     prefixes=["TEMPORARY"],
 )
@@ -118,20 +120,19 @@ class _Run:
         good = self._first_time([row for row in rows if not self._rejected(row)])
         if not good:
             return
-        emails = [row.email for row in good]
-        blocked = self._suppressed(emails)
+        blocked = suppressed_among(self.connection, [row.email for row in good])
         existing = {
-            r.email: r
+            r.email_key: r
             for r in self.connection.execute(
-                sa.select(contacts).where(contacts.c.email.in_(emails))
+                sa.select(contacts).where(contacts.c.email_key.in_([row.key for row in good]))
             )
         }
         new, changed, tags, given = [], [], [], []
         have_tags = self._tags([r.id for r in existing.values()])
         have_consent = self._consented([r.id for r in existing.values()])
         for row in good:
-            contact = existing.get(row.email)
-            reason = blocked.get(email_hash(row.email))
+            contact = existing.get(row.key)
+            reason = blocked.get(row.email)
             if reason is None and contact is not None and contact.status in SUPPRESSED_STATUSES:
                 reason = contact.status
             if reason:
@@ -159,34 +160,27 @@ class _Run:
         return bool(row.errors)
 
     def _first_time(self, rows: list[Row]) -> list[Row]:
-        """Rows whose address this file has not had before; the rest are reported. The
-        addresses seen so far live in a temporary table, so memory stays flat."""
+        """Rows whose mailbox this file has not had before, in any spelling; the rest are
+        reported. The mailboxes seen so far live in a temporary table, so memory stays flat."""
         first: dict[str, int] = {}
         for row in rows:
-            first.setdefault(row.email, row.line)
+            first.setdefault(row.key, row.line)
         earlier = dict(
             self.connection.execute(
-                sa.select(SEEN.c.email, SEEN.c.line).where(SEEN.c.email.in_(list(first)))
+                sa.select(SEEN.c.email_key, SEEN.c.line).where(SEEN.c.email_key.in_(list(first)))
             ).all()
         )
-        fresh = [{"email": e, "line": n} for e, n in first.items() if e not in earlier]
+        fresh = [{"email_key": k, "line": n} for k, n in first.items() if k not in earlier]
         if fresh:
             self.connection.execute(SEEN.insert(), fresh)
-        earlier.update(first)
+        earlier = {**first, **earlier}
         kept = []
         for row in rows:
-            if earlier[row.email] == row.line:
+            if earlier[row.key] == row.line:
                 kept.append(row)
             else:
-                self.report.duplicates.append((row.line, earlier[row.email], row.email))
+                self.report.duplicates.append((row.line, earlier[row.key], row.email))
         return kept
-
-    def _suppressed(self, emails: list[str]) -> dict[str, str]:
-        hashes = [email_hash(e) for e in emails]
-        query = sa.select(suppressions.c.email_hash, suppressions.c.reason).where(
-            suppressions.c.email_hash.in_(hashes)
-        )
-        return dict(self.connection.execute(query).all())
 
     def _tags(self, ids: list[int]) -> dict[int, set[str]]:
         found: dict[int, set[str]] = {}

@@ -1,9 +1,9 @@
 """Who a reply is from, and which campaign it answers.
 
 In order of trust: the reply token in the address it was sent to (`reply+<token>@...`), then
-In-Reply-To and References against the Message-IDs we sent, then the sender's address. A
-sender we do not know becomes a contact with status `pending` and no consent, so they are never
-added to any mailing.
+In-Reply-To and References against the Message-IDs we sent, then the sender's mailbox, however
+they spell it (`identity`). A sender we do not know becomes a contact with status `pending` and
+no consent, so they are never added to any mailing.
 """
 
 from __future__ import annotations
@@ -75,12 +75,12 @@ def _by_thread(connection: sa.Connection, headers: str) -> Match | None:
 
 def _by_sender(connection: sa.Connection, sender: str) -> Match:
     try:
-        address = core.normalise_email(sender)
+        address = core.mailbox(sender)
     except core.InvalidEmail:
         return Match(None)
-    if _MACHINE.match(address.partition("@")[0]):
+    if _MACHINE.match(address.local):
         return Match(None, matched_by="mail-system")
-    found = core.find(connection, address)
+    found = core.find(connection, address.email)
     if found is not None:
         latest = connection.execute(
             sa.select(deliveries.c.id, deliveries.c.send_id)
@@ -94,7 +94,7 @@ def _by_sender(connection: sa.Connection, sender: str) -> Match:
     at = core.now()
     new_id = connection.execute(
         contacts.insert().values(
-            email=address,
+            email=address.email,
             name="",
             first_name="",
             format="html",

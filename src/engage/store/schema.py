@@ -22,6 +22,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine.default import DefaultExecutionContext
+
+from ..addresses import identity
 
 metadata = MetaData(
     naming_convention={
@@ -38,12 +41,24 @@ FORMATS = ("html", "plain", "large-print")
 BASES = ("consent", "charity-soft-opt-in")
 SUPPRESSION_REASONS = ("unsubscribed", "bounced", "complained", "erased", "manual")
 
+
+def _email_key(context: DefaultExecutionContext) -> str:
+    """A new contact's key, from its email: one rule for every insert (import, `contacts add`,
+    sign-up, a reply from someone new). An insert may also give the key itself."""
+    return identity(context.get_current_parameters()["email"])
+
+
 contacts = Table(
     "contacts",
     metadata,
     Column("id", Integer, primary_key=True),
     # Normalised: the domain in lower case; the local part as the person wrote it.
     Column("email", String(320), nullable=False, unique=True),
+    # Whose mailbox it is: every spelling of one mailbox has the same key, so one mailbox is one
+    # contact. Made from `email` on every insert (see _email_key). Unique by an index, not a
+    # constraint: SQLite adds one only by rebuilding the table, which would delete what refers
+    # to it.
+    Column("email_key", String(320), nullable=False, default=_email_key),
     Column("name", Text, nullable=False, default=""),
     Column("first_name", Text, nullable=False, default=""),
     Column("format", String(16), nullable=False, default="html"),
@@ -52,6 +67,7 @@ contacts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_contacts_status", "status"),
+    Index("ix_contacts_email_key", "email_key", unique=True),
 )
 
 tags = Table(

@@ -1,0 +1,129 @@
+"""Email addresses: what one address is, and which mailbox it belongs to.
+
+Every way into engage (import, `contacts add`, sign-up, replies, webhooks, the suppression list)
+reads an address with `mailbox`, so two spellings of one mailbox are always one person: the
+domain is compared in its ASCII (punycode) form without case, the local part without case
+(casefold). The spelling the person gave is kept for display; sending uses `ascii_address`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+
+
+class InvalidEmail(ValueError):
+    """Not an email address; the message says why in plain words."""
+
+
+# The plain ASCII shape nearly every address has: letters, digits and a few marks before the @
+# (dots not first, last or doubled), and a domain of ordinary labels. Such an address whose
+# domain email-validator has already passed needs no second look; anything else gets one.
+_PLAIN = re.compile(
+    r"^(?P<local>[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*)"
+    r"@(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})$"
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _domain_ok(domain: str) -> bool:
+    try:
+        validate_email(f"a@{domain}", check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """One address, read once: how it is shown, whose mailbox it is, and how it is sent.
+
+    Two spellings of one mailbox (Sam.Case@example.org and sam.case@EXAMPLE.org, or
+    user@bücher.de and user@xn--bcher-kva.de) have the same `key`, so they are one contact."""
+
+    email: str  # as stored and shown: the local part as written, the domain in lower case
+    key: str  # the identity: local part without case, domain in lower-case ASCII (punycode)
+    ascii: str  # for sending: the local part as written, the domain in ASCII (punycode)
+    local: str
+    unicode_domain: str
+
+    @property
+    def spellings(self) -> set[str]:
+        """Every lower-cased way engage may have written this mailbox down before."""
+        locals_ = {self.local.lower(), self.key.rpartition("@")[0]}
+        domains = {self.key.rpartition("@")[2], self.unicode_domain}
+        return {self.email.lower()} | {f"{lp}@{d}" for lp in locals_ for d in domains}
+
+
+def mailbox(raw: str) -> Mailbox:
+    """Read an address, or raise InvalidEmail saying in plain words why it cannot be one."""
+    text = raw.strip()
+    if not text:
+        raise InvalidEmail("the email address is empty")
+    plain = _PLAIN.match(text)
+    if (
+        plain
+        and len(plain["local"]) <= 64
+        and len(text) <= 254
+        and "xn--" not in plain["domain"].lower()  # punycode: email-validator decodes it below
+        and _domain_ok(plain["domain"].lower())
+    ):
+        local, domain = plain["local"], plain["domain"].lower()
+        email = f"{local}@{domain}"
+        return Mailbox(email, email.lower(), email, local, domain)
+    try:
+        # strict: a local part over 64 characters is refused, as mail servers refuse it
+        checked = validate_email(text, check_deliverability=False, strict=True)
+    except EmailNotValidError as exc:
+        reason = str(exc).rstrip(".")
+        raise InvalidEmail(f"'{text}' is not a valid email address: {reason}") from None
+    local, written = checked.local_part, text.rpartition("@")[2]
+    shown = written.lower() if written.isascii() else checked.domain.lower()
+    ascii_domain = checked.ascii_domain.lower()
+    key = f"{unicodedata.normalize('NFC', local.casefold())}@{ascii_domain}"
+    return Mailbox(f"{local}@{shown}", key, f"{local}@{ascii_domain}", local, checked.domain)
+
+
+def normalise_email(raw: str) -> str:
+    """The address as stored and shown: the domain in lower case, the local part as written."""
+    return mailbox(raw).email
+
+
+def identity(raw: str) -> str:
+    """Whose mailbox this is: every spelling of one mailbox gives the same identity (stored
+    in contacts.email_key). Raises InvalidEmail for an address that cannot be one."""
+    return mailbox(raw).key
+
+
+def ascii_address(raw: str) -> str:
+    """The address to send to: the domain in ASCII (punycode), the local part as written. A
+    local part that is not ASCII stays so; only a server that offers SMTPUTF8 takes it."""
+    return mailbox(raw).ascii
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def email_hash(email: str) -> str:
+    """What the suppression list keeps: enough to recognise a mailbox, not to read it. The hash
+    of its identity, so every spelling of the mailbox gives the same hash."""
+    try:
+        return _sha256(identity(email))
+    except InvalidEmail:  # a provider may tell us of an address we could never send to
+        return _sha256(email.strip().lower())
+
+
+def email_hashes(email: str) -> list[str]:
+    """Every hash the suppression list may hold for this mailbox: its identity's first, then
+    the ones engage made before it had identities (sha256 of the lower-cased address)."""
+    hashes = [email_hash(email), _sha256(email.strip().lower())]
+    with contextlib.suppress(InvalidEmail):
+        hashes += [_sha256(spelling) for spelling in sorted(mailbox(email).spellings)]
+    return list(dict.fromkeys(hashes))
