@@ -3,6 +3,7 @@ benchmarks. It can refuse chosen recipients, require a login, and count connecti
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from email import message_from_bytes, policy
@@ -18,17 +19,34 @@ class _Handler:
     async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: ANN001, N802
         if address in self.sink.refuse:
             return "550 5.1.1 No such mailbox here"
+        fault = self.sink.fault(address, ("drop-at-rcpt", "451-at-rcpt"))
+        if fault == "drop-at-rcpt":
+            server.transport.close()
+            return "421 gone"  # never arrives: the connection is closed
+        if fault == "451-at-rcpt":
+            return "451 4.7.1 Greylisted, please try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
+        fault = None
+        for address in envelope.rcpt_tos:
+            fault = fault or self.sink.fault(address, ("451", "421", "554", "drop-after-data"))
+        if fault == "451":
+            return "451 4.3.0 Temporary failure, try again later"
+        if fault == "554":
+            return "554 5.6.0 Message refused"
+        if fault == "421":  # answer, then close the connection
+            asyncio.get_running_loop().call_later(0.01, server.transport.close)
+            return "421 4.3.2 Service shutting down"
         with self.sink.lock:
             self.sink.sessions.add(id(session))
             for address in envelope.rcpt_tos:
                 self.sink.received.append((address, envelope.content))
+        if fault == "drop-after-data":  # it has the message; the answer never leaves
+            server.transport.close()
+            return "250 never heard"
         if self.sink.delay:
-            import asyncio
-
             await asyncio.sleep(self.sink.delay)
         return "250 Message accepted"
 
@@ -40,7 +58,13 @@ def _free_port() -> int:
 
 
 class SmtpSink:
-    def __init__(self, password: str | None = None, delay: float = 0.0) -> None:
+    def __init__(
+        self, password: str | None = None, delay: float = 0.0, smtputf8: bool = False
+    ) -> None:
+        # Faults to inject, once each, keyed by recipient address: "451-at-rcpt" or
+        # "drop-at-rcpt" (at RCPT); "451", "421" (then close), "554" or "drop-after-data"
+        # (take the message, then close without answering) at the end of DATA.
+        self.faults: dict[str, str] = {}
         self.received: list[tuple[str, bytes]] = []
         self.sessions: set[int] = set()
         self.refuse: set[str] = set()
@@ -51,7 +75,20 @@ class SmtpSink:
         if password is not None:
             kwargs = {"authenticator": self._auth, "auth_require_tls": False, "auth_required": True}
         self.port = _free_port()
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **kwargs)
+        self.controller = Controller(
+            _Handler(self),
+            hostname="127.0.0.1",
+            port=self.port,
+            enable_SMTPUTF8=smtputf8,
+            **kwargs,
+        )
+
+    def fault(self, address: str, kinds: tuple[str, ...]) -> str | None:
+        """The fault set for this address, if it is one of `kinds`; used once."""
+        with self.lock:
+            if self.faults.get(address) in kinds:
+                return self.faults.pop(address)
+        return None
 
     def _auth(self, server: SMTP, session, envelope, mechanism, auth_data) -> AuthResult:  # noqa: ANN001
         ok = getattr(auth_data, "password", b"") == (self.password or "").encode()

@@ -18,7 +18,7 @@ from engage.email import provider_for
 from engage.scheduler import Busy, run_lock
 from engage.sending import Options, Sender, SendError
 from engage.store import open_store
-from engage.store.schema import deliveries, sends
+from engage.store.schema import contacts, deliveries, sends
 from engage.tokens import Signer
 
 from .smtp_sink import SmtpSink
@@ -138,13 +138,19 @@ def test_limit_then_resume_and_suppression_at_send_time(sending) -> None:
     }
 
 
-def _crash(project, status: str) -> None:
-    """Leave rows as a sender killed mid-batch would: claimed or sending, by a dead process."""
+def _crash(project, status: str, email: str | None = None) -> None:
+    """Leave rows as a sender killed mid-batch would: claimed or sending, by a dead process.
+    The pending rows, or the row of `email` whatever its status."""
     store = open_store(project.workspace)
     with store.begin() as c:
+        which = deliveries.c.status == "pending"
+        if email:
+            which = deliveries.c.contact_id.in_(
+                sa.select(contacts.c.id).where(contacts.c.email == email)
+            )
         c.execute(
             deliveries.update()
-            .where(deliveries.c.status == "pending")
+            .where(which)
             .values(
                 status=status,
                 owner=f"{os.uname().nodename}:999999:dead",
@@ -163,24 +169,50 @@ def test_claimed_rows_of_a_dead_sender_are_sent(sending) -> None:
     assert sorted(outbox(sending)) == ["ann@example.org", "bo@example.org", "cy@example.org"]
 
 
-def test_unknown_rows_are_reported_not_resent_until_asked(sending) -> None:
+def test_unknown_outbox_rows_are_settled_from_the_files(sending) -> None:
+    """engage died with two messages handed to the outbox: one file was written, one was not.
+    The next send looks at the files: the written one is sent, the other goes now, once."""
+    sending.run("send", SLUG, "--yes", "--limit", "2")
+    assert sorted(outbox(sending)) == ["ann@example.org", "bo@example.org"]
+    _crash(sending, "sending")  # cy: handed over, never written
+    _crash(sending, "sending", email="bo@example.org")  # bo: written, never recorded
+    result = sending.run("send", SLUG, "--yes")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == (
+        f"{SLUG}: 1 handed to outbox this time. Of 3: 3 sent, 0 failed, 0 skipped (unsubscribed), "
+        "0 unknown, 0 still to send."
+    )
+    assert sorted(outbox(sending)) == ["ann@example.org", "bo@example.org", "cy@example.org"]
+
+
+def test_smtp_unknown_rows_are_reported_not_resent_until_asked(sending, sink, monkeypatch) -> None:
+    smtp_config(sending, sink.port)
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "pw")
     sending.run("send", SLUG, "--yes", "--limit", "1")
     _crash(sending, "sending")
     result = sending.run("send", SLUG, "--yes")
     assert result.exit_code == 1
     assert result.stdout.splitlines()[0] == (
-        f"{SLUG}: 0 handed to outbox this time. Of 3: 1 sent, 0 failed, 0 skipped (unsubscribed), "
+        f"{SLUG}: 0 handed to smtp this time. Of 3: 1 sent, 0 failed, 0 skipped (unsubscribed), "
         "2 unknown, 0 still to send."
     )
     assert result.stderr == (
-        "Problem: 2 message(s) may or may not have gone: the sender stopped while handing them "
-        f"over. Check the provider's log; send them again with `engage send {SLUG} "
-        "--resend-unknown`.\n"
+        "Problem: 2 message(s) may or may not have gone: engage handed them over and never "
+        "learned the answer. smtp keeps no records engage can ask: check them by hand (the mail "
+        f"server's log), then `engage send {SLUG} --resend-unknown` sends them again, a second "
+        "copy to anyone who did get one.\n"
     )
-    assert sorted(outbox(sending)) == ["ann@example.org"]
+    assert sorted(to for to, _ in sink.received) == ["ann@example.org"]
+    check = sending.run("send", SLUG, "--reconcile")
+    assert check.exit_code == 1
+    assert check.stderr.startswith("Error: smtp keeps no records engage can ask")
     again = sending.run("send", SLUG, "--yes", "--resend-unknown")
     assert again.exit_code == 0
-    assert sorted(outbox(sending)) == ["ann@example.org", "bo@example.org", "cy@example.org"]
+    assert sorted(to for to, _ in sink.received) == [
+        "ann@example.org",
+        "bo@example.org",
+        "cy@example.org",
+    ]
 
 
 def test_lint_errors_block_the_send(sending) -> None:

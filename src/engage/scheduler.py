@@ -170,6 +170,8 @@ def run(
                 summary.reports.append(sender.run())
             except EngageError as exc:
                 summary.errors.append(f"{slug}: {exc}")
+            if summary.reports and summary.reports[-1].stopped:
+                return summary  # asked to stop: nothing more this run
         try:
             posting_due = due_posts(store, workspace, now or core.now())
         except EngageError as exc:

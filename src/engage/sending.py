@@ -19,12 +19,14 @@ import datetime as dt
 import os
 import random
 import secrets
+import signal
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 
 import sqlalchemy as sa
@@ -33,12 +35,17 @@ from .campaigns import Campaign
 from .config import Workspace
 from .contacts import audiences, core
 from .email.base import (
+    AuthFailed,
     Batch,
+    CannotReconcile,
     Item,
+    LostAnswer,
     Outcome,
     Provider,
     ProviderError,
     TryLater,
+    Unknown,
+    Unsendable,
     clean_header,
 )
 from .errors import EngageError
@@ -71,6 +78,7 @@ class Options:
 @dataclass
 class Report:
     campaign: str
+    stopped: str = ""  # the signal that stopped the send, when one did
     total: int = 0
     sent: int = 0
     failed: int = 0
@@ -80,6 +88,63 @@ class Report:
     this_run: int = 0
     problems: list[str] = field(default_factory=list)
     finished: bool = False
+
+
+@dataclass
+class Handed:
+    """What the sending thread did with one batch: messages answered (or lost) and recorded,
+    lost answers to report, and why the send must stop, when it must."""
+
+    count: int = 0
+    lost: list[str] = field(default_factory=list)
+    stop: str = ""
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """How many unknown messages the provider's records showed sent, showed not sent (now
+    pending again), and could not settle (still unknown), with why."""
+
+    sent: int = 0
+    pending: int = 0
+    unknown: int = 0
+    note: str = ""
+
+
+class Stop(threading.Event):
+    """Set by SIGTERM or SIGINT: finish and record what is with the provider, then stop."""
+
+    reason = ""
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: Stop) -> Iterator[None]:
+    """While sending from the main thread, SIGTERM and SIGINT ask for a clean stop; a second
+    one stops at once (what is with the provider is then unknown, never lost)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def ask(signum: int, frame: object) -> None:
+        stop.reason = signal.Signals(signum).name
+        stop.set()
+        for each in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(each, previous[each])
+
+    previous = {each: signal.getsignal(each) for each in (signal.SIGTERM, signal.SIGINT)}
+    for each in previous:
+        signal.signal(each, ask)
+    try:
+        yield
+    finally:
+        for each, handler in previous.items():
+            signal.signal(each, handler)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime:
+    if value is None:
+        return core.now()
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 Progress = Callable[[int, int], None]  # (messages handed over so far in this run, total)
@@ -118,6 +183,7 @@ class Sender:
         self.store, self.workspace, self.campaign = store, workspace, campaign
         self.provider, self.options = provider, options
         self.owner = owner_name()
+        self.stop = Stop()
         email = workspace.config.email
         self.sender = clean_header(email.from_, "from address in [email] of engage.toml")
         if not parseaddr(self.sender)[1]:
@@ -183,6 +249,13 @@ class Sender:
             connection.execute(sends.update().where(sends.c.id == send_id).values(total=total))
             return send_id
 
+    def sent_before(self) -> int | None:
+        """The id of this campaign's send, when it has been started."""
+        with self.store.connect() as connection:  # type: ignore[union-attr]
+            return connection.execute(
+                sa.select(sends.c.id).where(sends.c.campaign == self.campaign.slug)
+            ).scalar()
+
     def recover(self, send_id: int) -> None:
         """Rows left by a sender that stopped: claimed ones go back, sending ones are unknown."""
         stale_before = core.now() - STALE_AFTER
@@ -223,12 +296,81 @@ class Sender:
                         "and before recording the result: they may or may not have been sent.",
                     )
                 )
-            if self.options.resend_unknown:
+
+    def _resend_unknown(self, send_id: int) -> None:
+        """--resend-unknown: the team checked, so unknown rows go out again. Anyone the
+        provider had in fact taken gets a second copy; that is the risk the flag names."""
+        with self.store.begin() as connection:  # type: ignore[union-attr]
+            connection.execute(
+                deliveries.update()
+                .where(deliveries.c.send_id == send_id, deliveries.c.status == "unknown")
+                .values(status="pending", batch=None, owner=None, error=None)
+            )
+
+    # --- reconciling ------------------------------------------------------------------
+
+    def _reconcile_on_resume(self, send_id: int, report: Report) -> None:
+        """At the start of a resumed send: ask the provider about any unknown rows."""
+        try:
+            found = self.reconcile(send_id)
+        except CannotReconcile:
+            return  # the report at the end says what to check by hand
+        except AuthFailed:
+            raise
+        except ProviderError as exc:
+            report.problems.append(
+                f"Could not ask {self.provider.name} about unknown messages: {exc}"
+            )
+            return
+        if found.note:
+            report.problems.append(found.note)
+
+    def reconcile(self, send_id: int) -> Reconciliation:
+        """Turn each unknown row into sent or pending from the provider's own records; what
+        they cannot settle stays unknown. Raises CannotReconcile for providers without them."""
+        with self.store.connect() as connection:  # type: ignore[union-attr]
+            rows = connection.execute(
+                sa.select(
+                    deliveries.c.id,
+                    deliveries.c.message_id,
+                    deliveries.c.claimed_at,
+                    contacts.c.email,
+                )
+                .join(contacts, contacts.c.id == deliveries.c.contact_id)
+                .where(deliveries.c.send_id == send_id, deliveries.c.status == "unknown")
+                .order_by(deliveries.c.id)
+            ).all()
+        if not rows:
+            return Reconciliation()
+        unknown = [
+            Unknown(
+                delivery_id=row.id,
+                send_id=send_id,
+                email=row.email,
+                message_id=row.message_id or "",
+                handed_at=_aware(row.claimed_at),
+                campaign=self.campaign.slug,
+            )
+            for row in rows
+        ]
+        found = self.provider.reconcile(unknown)
+        at = core.now()
+        with self.store.begin() as connection:  # type: ignore[union-attr]
+            only_unknown = deliveries.c.status == "unknown"  # never overrule a newer answer
+            for delivery_id, provider_id in found.sent.items():
                 connection.execute(
                     deliveries.update()
-                    .where(deliveries.c.send_id == send_id, deliveries.c.status == "unknown")
+                    .where(deliveries.c.id == delivery_id, only_unknown)
+                    .values(status="sent", provider_id=provider_id or None, error=None, sent_at=at)
+                )
+            if found.not_sent:
+                connection.execute(
+                    deliveries.update()
+                    .where(deliveries.c.id.in_(sorted(found.not_sent)), only_unknown)
                     .values(status="pending", batch=None, owner=None, error=None)
                 )
+        left = len(rows) - len(found.sent) - len(found.not_sent)
+        return Reconciliation(len(found.sent), len(found.not_sent), left, found.note)
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -239,19 +381,26 @@ class Sender:
         send_id = self.start()
         self.recover(send_id)
         report = Report(campaign=self.campaign.slug)
-        try:
-            self._loop(built, sign, send_id, report, progress)
-        finally:
-            self._release(send_id)
+        self._reconcile_on_resume(send_id, report)
+        if self.options.resend_unknown:
+            self._resend_unknown(send_id)
+        with stop_on_signals(self.stop):
+            try:
+                self._loop(built, sign, send_id, report, progress)
+            finally:
+                self._release(send_id)
+        if self.stop.reason:
+            report.stopped = self.stop.reason
         return self.finish(send_id, report)
 
     def _loop(
         self, built: Built, sign: Signer, send_id: int, report: Report, progress: Progress | None
     ) -> None:
-        """Prepare the next batch while the provider works on this one (one call at a time)."""
+        """Prepare the next batch while the provider works on this one (one call at a time).
+        The sending thread records each answer as it arrives; this thread only counts."""
         rate = self.workspace.config.email.rate_per_second
         started = time.monotonic()
-        queued: list[tuple[Batch, Future[list[Outcome]]]] = []
+        queued: list[tuple[Batch, Future[Handed]]] = []
         with self.provider, ThreadPoolExecutor(1, thread_name_prefix="engage-send") as pool:
             try:
                 for batch in self._batches(built, sign, send_id):
@@ -260,8 +409,12 @@ class Sender:
                         return
                     if progress and report.this_run:
                         progress(report.this_run, self.remaining_total(send_id))
+                    if self.stop.is_set():
+                        return
                     if rate:
-                        time.sleep(max(0.0, report.this_run / rate - (time.monotonic() - started)))
+                        self.stop.wait(report.this_run / rate - (time.monotonic() - started))
+                    if self.stop.is_set():
+                        return
                 while queued:
                     if not self._settle(*queued.pop(0), report):
                         return
@@ -434,8 +587,8 @@ class Sender:
             unsubscribe_mailto=f"mailto:{mailbox}?subject=unsubscribe",
         )
 
-    def _mark_sending(self, batch: Batch) -> None:
-        """Recorded before the provider sees the batch: if engage dies now, these are unknown."""
+    def _mark_sending(self, items: list[Item]) -> None:
+        """Recorded before the provider sees them: if engage dies now, these are unknown."""
         with self.store.begin() as connection:  # type: ignore[union-attr]
             connection.execute(
                 deliveries.update()
@@ -445,47 +598,102 @@ class Sender:
                     message_id=sa.bindparam("mid"),
                     attempts=deliveries.c.attempts + 1,
                 ),
-                [{"id_": i.delivery_id, "mid": i.message_id} for i in batch.items],
+                [{"id_": i.delivery_id, "mid": i.message_id} for i in items],
             )
 
-    def _hand_over(self, batch: Batch) -> list[Outcome]:
-        """In the sending thread: mark the batch sending, then the provider call, retried
-        with backoff and jitter. Only the batch being handed over is ever marked sending."""
-        self._mark_sending(batch)
-        wait = self.options.backoff
-        for attempt in range(1, self.options.max_tries + 1):
+    def _hand_over(self, batch: Batch) -> Handed:
+        """In the sending thread: hand the batch to the provider and record every answer the
+        moment it arrives. Only what the provider proves it did not take is tried again (with
+        backoff, honouring Retry-After); what it may have taken is marked unknown."""
+        handed = Handed()
+        items = self._addressable(batch, handed)
+        wait, tries = self.options.backoff, 0
+        while items:
+            self._mark_sending(items)
             try:
-                return self.provider.send_batch(batch)
+                outcomes = self.provider.send_batch(replace(batch, items=items))
             except TryLater as exc:
-                if attempt == self.options.max_tries:
-                    raise
-                jitter = wait * (1 + random.random())
-                delay = exc.retry_after if exc.retry_after is not None else jitter
-                time.sleep(min(delay, self.options.max_wait))
+                items = self._answered(items, exc.done, handed)
+                self._set([i.delivery_id for i in items], status="claimed")
+                tries += 1
+                if tries >= self.options.max_tries or self.stop.is_set():
+                    return self._give_back(items, str(exc), handed)
+                delay = (
+                    exc.retry_after if exc.retry_after is not None else wait * (1 + random.random())
+                )
+                if self.stop.wait(min(delay, self.options.max_wait)):
+                    return self._give_back(items, str(exc), handed)
                 wait *= 2
-        raise AssertionError("unreachable")
+            except LostAnswer as exc:
+                items = self._answered(items, exc.done, handed)
+                doubt = set(exc.unknown)
+                self._set(sorted(doubt), status="unknown", error=str(exc))
+                handed.count += len(doubt)
+                handed.lost.append(f"{exc}: {len(doubt)} message(s) may or may not have gone")
+                items = [i for i in items if i.delivery_id not in doubt]
+                if items:
+                    self._set([i.delivery_id for i in items], status="claimed")
+                tries += 1
+                if items and (tries >= self.options.max_tries or self.stop.is_set()):
+                    return self._give_back(items, str(exc), handed)
+            except ProviderError:  # refused before anything went (a wrong key, a wrong domain)
+                self._set([i.delivery_id for i in items], status="pending", batch=None, owner=None)
+                raise
+            except BaseException:  # engage itself failed while they were with the provider
+                self._set(
+                    [i.delivery_id for i in items],
+                    status="unknown",
+                    error="engage stopped while handing these over",
+                )
+                raise
+            else:
+                self._answered(items, outcomes, handed)
+                items = []
+        return handed
 
-    def _settle(self, batch: Batch, future: Future[list[Outcome]], report: Report) -> bool:
-        """Record how a batch went; False when the send must stop here."""
-        ids = [item.delivery_id for item in batch.items]
-        try:
-            outcomes = future.result()
-        except TryLater as exc:
-            self._set(ids, status="pending", batch=None, owner=None, error=str(exc))
-            report.problems.append(f"{exc}; {len(ids)} left for the next run")
+    def _addressable(self, batch: Batch, handed: Handed) -> list[Item]:
+        """The batch's people with each address as the provider takes it; anyone whose
+        address it cannot take is failed now, with the reason, and the rest go on."""
+        items, refused = [], []
+        for item in batch.items:
+            try:
+                address = self.provider.address(item.email)
+            except Unsendable as exc:
+                refused.append(Outcome(item.delivery_id, False, error=str(exc)))
+                continue
+            items.append(item if address == item.email else replace(item, email=address))
+        if refused:
+            self._answered([], refused, handed)
+        return items
+
+    def _answered(self, items: list[Item], outcomes: list[Outcome], handed: Handed) -> list[Item]:
+        """Record these answers now; the items still without one."""
+        if outcomes:
+            self.record(outcomes)
+            handed.count += len(outcomes)
+        done = {o.delivery_id for o in outcomes}
+        return [i for i in items if i.delivery_id not in done]
+
+    def _give_back(self, items: list[Item], reason: str, handed: Handed) -> Handed:
+        """Not taken, and no more tries now: pending again, for the next run."""
+        self._set(
+            [i.delivery_id for i in items], status="pending", batch=None, owner=None, error=reason
+        )
+        handed.stop = f"{reason}; {len(items)} left for the next run"
+        return handed
+
+    def _settle(self, batch: Batch, future: Future[Handed], report: Report) -> bool:
+        """Count how a batch went (the sending thread recorded it); False to stop here."""
+        handed = future.result()  # re-raises what stopped the sending thread
+        report.this_run += handed.count
+        report.problems += handed.lost
+        if handed.stop:
+            report.problems.append(handed.stop)
             return False
-        except ProviderError:
-            self._set(ids, status="pending", batch=None, owner=None)
-            raise
-        except BaseException:
-            self._set(ids, status="unknown", error="engage stopped while handing these over")
-            raise
-        self.record(outcomes)
-        report.this_run += len(ids)
         return True
 
-    def _abandon(self, batch: Batch, future: Future[list[Outcome]], report: Report) -> None:
-        """A queued batch when the send stops: never started → pending; started → recorded."""
+    def _abandon(self, batch: Batch, future: Future[Handed], report: Report) -> None:
+        """A queued batch when the send stops: never started → pending; started → counted."""
         if future.cancel():
             self._set(
                 [i.delivery_id for i in batch.items], status="pending", batch=None, owner=None
@@ -551,12 +759,31 @@ class Sender:
 
             record_sent(self.store, self.workspace, self.campaign)
         if report.unknown:
+            report.problems.append(self._unknown_advice(report.unknown))
+        if report.stopped:
             report.problems.append(
-                f"{report.unknown} message(s) may or may not have gone: the sender stopped while "
-                f"handing them over. Check the provider's log; send them again with "
-                f"`engage send {self.campaign.slug} --resend-unknown`."
+                f"Stopped by {report.stopped}: every answer that came was recorded. "
+                f"Run `engage send {self.campaign.slug}` again to carry on."
             )
         return report
+
+    def _unknown_advice(self, count: int) -> str:
+        slug = self.campaign.slug
+        said = (
+            f"{count} message(s) may or may not have gone: engage handed them over and never "
+            "learned the answer."
+        )
+        if type(self.provider).reconcile is not Provider.reconcile:
+            return (
+                f"{said} engage asks {self.provider.name}'s records about them each time the "
+                f"send starts; once those records are complete, `engage send {slug} "
+                "--reconcile` settles them."
+            )
+        return (
+            f"{said} {self.provider.name} keeps no records engage can ask: check them by hand "
+            f"(the mail server's log), then `engage send {slug} --resend-unknown` sends them "
+            "again, a second copy to anyone who did get one."
+        )
 
 
 def delivery_counts(connection: sa.Connection, send_id: int) -> dict[str, int]:

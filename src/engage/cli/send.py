@@ -11,6 +11,7 @@ from .. import campaigns as campaign_files
 from .. import scheduler
 from ..contacts import audiences
 from ..email import provider_for
+from ..email.base import CannotReconcile
 from ..sending import Options, Report, Sender, send_test
 from .common import store, workspace
 from .stories import catch_up
@@ -28,6 +29,11 @@ from .stories import catch_up
     is_flag=True,
     help="Send again to people whose message may or may not have gone after a crash.",
 )
+@click.option(
+    "--reconcile",
+    is_flag=True,
+    help="Ask the provider's own records about messages whose answer was lost; send nothing.",
+)
 @click.option("--yes", is_flag=True, help="Do not ask before sending.")
 @click.pass_context
 def send(
@@ -37,15 +43,20 @@ def send(
     test_to: str | None,
     limit: int | None,
     resend_unknown: bool,
+    reconcile: bool,
     yes: bool,
 ) -> None:
     """Send CAMPAIGN to its audience, exactly once per person.
 
     Runs lint first: errors stop the send. Running it again carries on where it stopped.
+    SIGTERM or Ctrl-C stops it cleanly: what is with the provider is recorded first.
     """
     ws = workspace(ctx)
     found = campaign_files.load(ws, campaign)
     provider = provider_for(ws)
+    if reconcile:
+        _reconcile(ctx, Sender(store(ctx), ws, found, provider))
+        return
     if test_to:
         outcome = send_test(ws, found, provider, test_to)
         if not outcome.sent:
@@ -67,7 +78,35 @@ def send(
     untold = catch_up(ctx) if not dry_run else 0  # contributors whose story went out
     for problem in report.problems:
         click.echo(f"Problem: {problem}", err=True)
+    if report.stopped:
+        ctx.exit(STOPPED_EXIT[report.stopped])
     if report.problems or untold:
+        ctx.exit(1)
+
+
+STOPPED_EXIT = {"SIGINT": 130, "SIGTERM": 143}  # the shell's own codes for these signals
+
+
+def _reconcile(ctx: click.Context, sender: Sender) -> None:
+    send_id = sender.sent_before()
+    if send_id is None:
+        click.echo(f"{sender.campaign.slug} has not been sent, so there is nothing to check.")
+        return
+    try:
+        sender.recover(send_id)
+        found = sender.reconcile(send_id)
+    except CannotReconcile as exc:
+        raise click.ClickException(str(exc)) from None
+    slug = sender.campaign.slug
+    click.echo(
+        f"{slug}: {found.sent} unknown message(s) were sent, {found.pending} were not "
+        f"(pending again), {found.unknown} still unknown."
+    )
+    if found.note:
+        click.echo(f"Problem: {found.note}", err=True)
+    if found.pending:
+        click.echo(f"Run `engage send {slug}` to send the {found.pending} pending.")
+    if found.unknown:
         ctx.exit(1)
 
 
@@ -127,9 +166,10 @@ def run_(ctx: click.Context, quiet: bool) -> None:
     For cron. Safe to run twice at once: the second run does nothing. Exits 1 if any part failed.
     """
     summary = scheduler.run(store(ctx), workspace(ctx))
+    stopped = next((r.stopped for r in summary.reports if r.stopped), "")
     if not summary.ok:
         click.echo(summary.line(), err=True)
-        ctx.exit(1)
+        ctx.exit(STOPPED_EXIT[stopped] if stopped else 1)
     if not quiet:
         click.echo(summary.line())
 

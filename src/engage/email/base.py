@@ -2,8 +2,9 @@
 
 A provider declares a `name` and a `batch_size`, and implements `send_batch`. The sender
 gives it batches of one variant (standard, large print or plain text) and records what comes
-back. Providers raise `AuthFailed` to stop a send at once, and `TryLater` for a batch that may
-go through later (rate limits, outages, time-outs).
+back. Providers raise `AuthFailed` to stop a send at once, `TryLater` when they have proof the
+rest of a batch did not go (a refused connection, a 429 or 5xx, an SMTP 4xx), and `LostAnswer`
+when messages went out but the answer was lost (those are *unknown*, never resent blindly).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
+
+import idna
 
 from ..config import Workspace
 from ..errors import EngageError
@@ -36,11 +39,30 @@ class AuthFailed(ProviderError):
 
 
 class TryLater(ProviderError):
-    """This batch did not go, but may later (429, 5xx, a time-out)."""
+    """Proof that the rest of this batch did not go, though it may later: a refused
+    connection, a 429 or 5xx answer, an SMTP 4xx. `done` holds the outcomes of the messages
+    answered before it happened (SMTP answers message by message); every other message of the
+    batch was not sent and may be tried again."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, done: list[Outcome] | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.done = list(done or [])
+
+
+class LostAnswer(ProviderError):
+    """Some messages went out and their answer never came (a read time-out, a connection
+    dropped after the request or the DATA was sent): they may or may not have been accepted,
+    so they are *unknown* and never sent again automatically. `done` holds the outcomes
+    answered before; `unknown` the delivery ids in doubt; any other message of the batch was
+    not sent."""
+
+    def __init__(self, message: str, unknown: list[int], done: list[Outcome] | None = None) -> None:
+        super().__init__(message)
+        self.unknown = list(unknown)
+        self.done = list(done or [])
 
 
 class HeaderInjection(EngageError):
@@ -67,7 +89,7 @@ class Item:
     @property
     def to(self) -> str:
         name = " ".join(self.name.split())  # a name never adds a line to a header
-        return email.utils.formataddr((name, self.email)) if name else self.email
+        return format_address(name, self.email) if name else self.email
 
 
 @dataclass
@@ -147,10 +169,10 @@ def compose(
     ]
     text_part = _qp_part("plain", text)
     if not html:
-        return ("\r\n".join(lines) + "\r\n").encode("ascii") + text_part
+        return ("\r\n".join(lines) + "\r\n").encode("utf-8") + text_part
     boundary = f"=_engage_{secrets.token_hex(12)}"
     lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
     mark = f"--{boundary}\r\n".encode("ascii")
     end = f"--{boundary}--\r\n".encode("ascii")
     return head + mark + text_part + b"\r\n" + mark + _qp_part("html", html) + b"\r\n" + end
@@ -188,7 +210,43 @@ def _encoded(value: str) -> str:
 
 def _encoded_address(value: str) -> str:
     name, address = email.utils.parseaddr(value)
-    return email.utils.formataddr((name, address), charset="utf-8")
+    if address.isascii():
+        return email.utils.formataddr((name, address), charset="utf-8")
+    # An internationalised address (RFC 6532): the header is UTF-8 as it stands, which only a
+    # server offering SMTPUTF8 is given (the SMTP provider checks; the others never see one).
+    return format_address(name, address)
+
+
+def format_address(name: str, address: str) -> str:
+    """`Name <address>` for a header; RFC 2047 for the name when the address is ASCII."""
+    if address.isascii():
+        return email.utils.formataddr((name, address), charset="utf-8")
+    if not name:
+        return address
+    special = any(c in name for c in '()<>@,;:\\".[]')
+    quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"' if special else name
+    return f"{quoted} <{address}>"
+
+
+def needs_smtputf8(address: str) -> bool:
+    """Whether the part before the @ has letters beyond ASCII (an EAI address, RFC 6531)."""
+    return not address.rpartition("@")[0].isascii()
+
+
+class Unsendable(ValueError):
+    """This one address cannot go through this provider; the message says why."""
+
+
+def ascii_domain(address: str) -> str:
+    """The address with an internationalised domain in its ASCII (punycode) form, as every
+    mail system understands it: user@bücher.de → user@xn--bcher-kva.de."""
+    local, _, domain = address.rpartition("@")
+    if domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError as exc:
+        raise Unsendable(f"the domain of {address} cannot be written in ASCII: {exc}") from None
 
 
 def _qp_part(subtype: str, content: str) -> bytes:
@@ -217,6 +275,7 @@ class Unknown:
     email: str
     message_id: str  # our Message-ID header, as handed over
     handed_at: dt.datetime  # aware, UTC: when its batch was claimed, just before handing over
+    campaign: str = ""  # the campaign's slug
 
 
 @dataclass
@@ -241,6 +300,10 @@ class CannotReconcile(ProviderError):
 class Provider:
     name = "provider"
     batch_size = 100
+    # Whether the provider takes addresses with letters beyond ASCII before the @ (RFC 6531).
+    # Those that do also take internationalised domains as written; for the others the domain
+    # is sent in its ASCII form.
+    unicode_addresses = False
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
@@ -254,6 +317,17 @@ class Provider:
 
     def close(self) -> None:
         """Finish what `open` started."""
+
+    def address(self, address: str) -> str:
+        """The address as this provider is given it; Unsendable when it cannot be."""
+        if self.unicode_addresses:
+            return address
+        if needs_smtputf8(address):
+            raise Unsendable(
+                f"{address} has letters beyond ASCII before the @, and {self.name} does not "
+                "take such addresses"
+            )
+        return ascii_domain(address)
 
     def send_batch(self, batch: Batch) -> list[Outcome]:
         raise NotImplementedError

@@ -1,8 +1,11 @@
 """What the HTTP providers share: one requests session, time-outs, and what status codes mean.
 
-401 and 403 stop the send (`AuthFailed`, naming the environment variable); 429, 5xx and
-time-outs are `TryLater` (with Retry-After when the provider gives one); another 4xx for a
-batch is split in halves until the one bad address is found, so everyone else still gets it.
+401 and 403 stop the send (`AuthFailed`, naming the environment variable); 429, 5xx and a
+connection that was never made are `TryLater` (with Retry-After when the provider gives one):
+each proves nothing was sent. A read time-out, or a connection dropped after the request went
+out, is `LostAnswer`: the provider may have taken the batch, so its people are *unknown*.
+Another 4xx for a batch is split in halves until the one bad address is found, so everyone
+else still gets it.
 """
 
 from __future__ import annotations
@@ -12,12 +15,22 @@ import time
 from collections.abc import Callable
 
 import requests
+import urllib3
 from markupsafe import escape
 
 from .. import __version__
 from ..config import secret
 from ..render.personal import FIELDS
-from .base import AuthFailed, Batch, Item, Outcome, Provider, TryLater
+from .base import (
+    AuthFailed,
+    Batch,
+    Item,
+    LostAnswer,
+    Outcome,
+    Provider,
+    ProviderError,
+    TryLater,
+)
 
 
 class BatchRefused(Exception):
@@ -48,13 +61,37 @@ class HttpProvider(Provider):
         self.session.close()
 
     def post(self, url: str, **kwargs: object) -> requests.Response:
+        """POST to the provider; what a failure proves is in the module's docstring. A
+        LostAnswer raised here names no messages: send_batch adds the ones the request held."""
         try:
             timeout = (min(5.0, self.config.timeout), self.config.timeout)  # connect, read
             response = self.session.post(url, timeout=timeout, **kwargs)  # type: ignore[arg-type]
-        except requests.Timeout:
-            raise TryLater(f"{self.title} did not answer in time") from None
+        except (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.MissingSchema,
+        ) as exc:
+            raise ProviderError(
+                f"{url} is not an address engage can call ({exc}). Check base_url in "
+                f"[email.{self.name}] of engage.toml."
+            ) from None
+        except requests.ConnectTimeout:
+            raise TryLater(f"Cannot reach {self.title} at {url}: no connection in time") from None
         except requests.ConnectionError as exc:
-            raise TryLater(f"Cannot reach {self.title} at {url}: {exc}") from None
+            if never_connected(exc):
+                raise TryLater(f"Cannot reach {self.title} at {url}: {exc}") from None
+            raise LostAnswer(
+                f"The connection to {self.title} dropped after the request went out ({exc})",
+                [],
+            ) from None
+        except requests.Timeout:  # a read time-out: it had the request, its answer never came
+            raise LostAnswer(
+                f"{self.title} did not answer within {self.config.timeout:g} s "
+                "after taking the request",
+                [],
+            ) from None
+        except requests.RequestException as exc:  # the answer came but could not be read
+            raise LostAnswer(f"{self.title}'s answer could not be read: {exc}", []) from None
         if response.status_code in (401, 403):
             raise AuthFailed(
                 f"{self.title} refused the key (HTTP {response.status_code}). Check the "
@@ -77,6 +114,21 @@ class HttpProvider(Provider):
         raise NotImplementedError
 
 
+def never_connected(exc: requests.ConnectionError) -> bool:
+    """Whether the error proves the request never reached the provider: the connection was
+    refused, the name did not resolve, or TLS failed before anything was sent. Anything else
+    (a reset or close after the request went out) leaves it unknown."""
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, urllib3.exceptions.MaxRetryError):
+        reason = reason.reason
+    return isinstance(
+        reason,
+        urllib3.exceptions.NewConnectionError
+        | urllib3.exceptions.NameResolutionError
+        | urllib3.exceptions.ConnectTimeoutError,
+    ) or isinstance(exc, requests.exceptions.SSLError)
+
+
 def split_on_refusal(
     batch: Batch, send: Callable[[Batch, list[Item]], list[Outcome]]
 ) -> list[Outcome]:
@@ -88,6 +140,10 @@ def split_on_refusal(
         items = pending.pop()
         try:
             outcomes += send(batch, items)
+        except LostAnswer as lost:  # this request's people are in doubt; later ones never went
+            raise LostAnswer(str(lost), [i.delivery_id for i in items], outcomes) from None
+        except TryLater as later:  # this request and the later ones did not go
+            raise TryLater(str(later), later.retry_after, outcomes) from None
         except BatchRefused as refused:
             if len(items) == 1:
                 outcomes.append(Outcome(items[0].delivery_id, False, error=refused.reason))

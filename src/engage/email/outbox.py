@@ -9,12 +9,30 @@ from __future__ import annotations
 import re
 import time
 
-from .base import Batch, Outcome, Provider, SystemMessage
+from .base import Batch, Outcome, Provider, Reconciled, SystemMessage, Unknown
 
 
 class Outbox(Provider):
     name = "outbox"
     batch_size = 500
+    unicode_addresses = True  # a file takes any address
+
+    def reconcile(self, unknown: list[Unknown]) -> Reconciled:
+        """A message went when its file is there: each is written whole, then renamed."""
+        found = Reconciled()
+        for campaign in {each.campaign for each in unknown}:
+            written = {
+                int(path.name.partition("-")[0]): f"outbox/{campaign}/{path.name}"
+                for path in (self.workspace.root / "outbox" / campaign).glob("*.eml")
+            }
+            for each in unknown:
+                if each.campaign != campaign:
+                    continue
+                if each.delivery_id in written:
+                    found.sent[each.delivery_id] = written[each.delivery_id]
+                else:
+                    found.not_sent.add(each.delivery_id)
+        return found
 
     def send_batch(self, batch: Batch) -> list[Outcome]:
         folder = (

@@ -1,4 +1,15 @@
-"""Any SMTP relay: one connection for the whole send, STARTTLS, TLS or neither."""
+"""Any SMTP relay: one connection for the whole send, STARTTLS, TLS or neither.
+
+Each message is its own SMTP transaction, and its own answer is the truth about it:
+
+- 250 after the message body: sent;
+- 5xx at any step: failed, with the server's words;
+- 4xx at any step (421 included), or a connection lost before the body was complete: this
+  message and the ones after it were not taken, so they are tried again on a fresh connection
+  (`TryLater`, carrying the answers so far);
+- the connection lost or timed out after the whole body went and before its answer came: the
+  server may have taken it, so it is *unknown* (`LostAnswer`) and never sent again by itself.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +19,45 @@ import ssl
 from email.utils import parseaddr
 
 from ..config import secret
-from .base import AuthFailed, Batch, Outcome, Provider, SystemMessage, TryLater
+from .base import (
+    AuthFailed,
+    Batch,
+    Item,
+    LostAnswer,
+    Outcome,
+    Provider,
+    SystemMessage,
+    TryLater,
+    ascii_domain,
+    needs_smtputf8,
+)
 
 TIMEOUT = 30
+
+
+class _NotTaken(Exception):
+    """The server did not take this message (a 4xx, or the line dropped before the end of the
+    body); it and the rest may be tried again."""
+
+
+class _InDoubt(Exception):
+    """The whole message went and the answer never came."""
 
 
 class Smtp(Provider):
     name = "smtp"
     batch_size = 100
+    unicode_addresses = True  # when the server offers SMTPUTF8; checked message by message
 
     def __init__(self, workspace) -> None:  # noqa: ANN001
         super().__init__(workspace)
         self.settings = self.config.smtp
         self.connection: smtplib.SMTP | None = None
+
+    def address(self, address: str) -> str:
+        """Any domain as punycode, which every server takes; letters beyond ASCII before the
+        @ are checked against the server's SMTPUTF8 for each message."""
+        return ascii_domain(address)
 
     def check(self) -> None:
         if self.settings.username:
@@ -40,6 +77,7 @@ class Smtp(Provider):
                     connection.starttls(context=ssl.create_default_context())
             if s.username:
                 connection.login(s.username, secret(s.password_env, "email.smtp.password_env"))
+            connection.ehlo_or_helo_if_needed()
         except smtplib.SMTPAuthenticationError as exc:
             raise AuthFailed(
                 f"{where} refused the username {s.username} and password "
@@ -53,57 +91,119 @@ class Smtp(Provider):
         self.connection = None  # connect on the first batch, so a dry run never connects
 
     def close(self) -> None:
+        self._drop(quit=True)
+
+    def _drop(self, quit: bool = False) -> None:
         if self.connection is not None:
             with contextlib.suppress(OSError, smtplib.SMTPException):
-                self.connection.quit()
+                if quit:
+                    self.connection.quit()
+                else:
+                    self.connection.close()
             self.connection = None
 
     def send_batch(self, batch: Batch) -> list[Outcome]:
-        if self.connection is None:
-            self.connection = self._connect()
-        outcomes = []
+        outcomes: list[Outcome] = []
         for item in batch.items:
-            outcomes.append(self._send_one(batch, item))
+            if self.connection is None:
+                try:
+                    self.connection = self._connect()
+                except TryLater as exc:
+                    raise TryLater(str(exc), exc.retry_after, outcomes) from None
+            try:
+                outcomes.append(self._send_one(batch, item))
+            except _NotTaken as exc:
+                self._drop()
+                raise TryLater(str(exc), done=outcomes) from None
+            except _InDoubt as exc:
+                self._drop()
+                raise LostAnswer(str(exc), [item.delivery_id], outcomes) from None
         return outcomes
 
-    def _send_one(self, batch: Batch, item) -> Outcome:  # noqa: ANN001
+    def _send_one(self, batch: Batch, item: Item) -> Outcome:
         assert self.connection is not None
+        utf8 = needs_smtputf8(item.email)
+        if utf8 and not self.connection.has_extn("smtputf8"):
+            return Outcome(
+                item.delivery_id,
+                False,
+                error=f"{item.email} has letters beyond ASCII before the @, and the SMTP "
+                "server does not offer SMTPUTF8, which such an address needs",
+            )
         try:
-            envelope_from = parseaddr(batch.sender)[1]
-            refused = self.connection.sendmail(envelope_from, [item.email], batch.raw(item))
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, reason = exc.recipients.get(item.email, (0, b""))
-            return Outcome(item.delivery_id, False, error=f"{code} {_text(reason)}")
-        except smtplib.SMTPDataError as exc:
-            if 500 <= exc.smtp_code < 600:
-                return Outcome(
-                    item.delivery_id, False, error=f"{exc.smtp_code} {_text(exc.smtp_error)}"
-                )
-            raise TryLater(
-                f"The SMTP server said {exc.smtp_code}: {_text(exc.smtp_error)}"
+            data = batch.raw(item)
+        except (UnicodeError, ValueError) as exc:
+            return Outcome(item.delivery_id, False, error=f"engage could not write it: {exc}")
+        return self._transaction(
+            parseaddr(batch.sender)[1], item.email, item.delivery_id, item.message_id, data, utf8
+        )
+
+    def _transaction(
+        self, sender: str, to: str, delivery_id: int, message_id: str, data: bytes, utf8: bool
+    ) -> Outcome:
+        """MAIL, RCPT and DATA for one message, told apart by how far it got."""
+        connection = self.connection
+        assert connection is not None
+        options = [f"SIZE={len(data)}"] if connection.has_extn("size") else []
+        if utf8:
+            options += ["SMTPUTF8", "BODY=8BITMIME"]
+        try:
+            code, reply = connection.mail(sender, options)
+            if code == 250:
+                code, reply = connection.rcpt(to)
+            if code in (250, 251):
+                connection.putcmd("data")
+                code, reply = connection.getreply()
+        except UnicodeError as exc:  # refused by smtplib before a byte of it went
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                connection.rset()
+            return Outcome(delivery_id, False, error=f"{to} cannot be written here: {exc}")
+        except (OSError, smtplib.SMTPException) as exc:  # nothing of the body went yet
+            raise _NotTaken(f"The SMTP connection was lost: {exc}") from None
+        if code not in (250, 251, 354):
+            return self._refused(delivery_id, code, reply)
+        body = smtplib._quote_periods(data)  # type: ignore[attr-defined]
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        try:
+            connection.send(body + b".\r\n")
+        except (OSError, smtplib.SMTPException) as exc:  # the end of the body never went
+            raise _NotTaken(f"The SMTP connection was lost while sending: {exc}") from None
+        try:
+            code, reply = connection.getreply()
+        except (OSError, smtplib.SMTPException) as exc:
+            raise _InDoubt(
+                f"The SMTP connection was lost after the message to {to} went and "
+                f"before the server answered ({exc})"
             ) from None
-        except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
-            self.connection = None
-            raise TryLater(f"The SMTP connection was lost: {exc}") from None
-        if refused:
-            code, reason = refused[item.email]
-            return Outcome(item.delivery_id, False, error=f"{code} {_text(reason)}")
-        return Outcome(item.delivery_id, True, provider_id=item.message_id)
+        if code == 250:
+            return Outcome(delivery_id, True, provider_id=message_id)
+        return self._refused(delivery_id, code, reply)
+
+    def _refused(self, delivery_id: int, code: int, reply: bytes) -> Outcome:
+        """A 5xx fails this message; anything else means try it again later."""
+        words = f"{code} {_text(reply)}"
+        if 500 <= code < 600:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self.connection.rset()  # type: ignore[union-attr]
+            return Outcome(delivery_id, False, error=words)
+        raise _NotTaken(f"The SMTP server said {words}")
 
     def send_system(self, message: SystemMessage) -> Outcome:
-        connection = self._connect()
+        """One message on a connection of its own, judged like a campaign's."""
+        self.connection = self._connect()
+        to = parseaddr(message.to)[1]
+        data = message.raw()
         try:
-            to = parseaddr(message.to)[1]
-            refused = connection.sendmail(parseaddr(message.sender)[1], [to], message.raw())
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, reason = next(iter(exc.recipients.values()), (0, b""))
-            return Outcome(0, False, error=f"{code} {_text(reason)}")
-        except (smtplib.SMTPException, OSError) as exc:
-            raise TryLater(f"The SMTP server did not take the message: {exc}") from None
+            return self._transaction(
+                parseaddr(message.sender)[1], to, 0, message.message_id, data, not data.isascii()
+            )
+        except _NotTaken as exc:
+            raise TryLater(str(exc)) from None
+        except _InDoubt as exc:
+            raise LostAnswer(str(exc), [0]) from None
         finally:
-            with contextlib.suppress(OSError, smtplib.SMTPException):
-                connection.quit()
-        return Outcome(0, not refused, provider_id=message.message_id)
+            self._drop(quit=True)
 
 
 def _text(value: bytes | str) -> str:

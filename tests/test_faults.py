@@ -1,0 +1,251 @@
+"""Exactly once under faults: real sends through a real SMTP server (aiosmtpd) and the fake
+HTTP providers, with the server failing at a chosen message, the connection refused or
+dropped, the answer lost. After every fault, and after resuming, nobody has two copies,
+nobody is skipped, and every message marked *unknown* was really in flight."""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+import sqlalchemy as sa
+
+from engage import campaigns
+from engage.email import provider_for
+from engage.sending import Options, Report, Sender
+from engage.store import open_store
+
+from .smtp_sink import SmtpSink
+from .test_providers import ENV, FAKES, KEYS, SETTINGS
+from .test_sending import KEY, SLUG, smtp_config
+
+N = 250  # three SMTP batches of 100
+
+
+def address(i: int) -> str:
+    return f"p{i:03d}@example.org"
+
+
+EVERYONE = {address(i) for i in range(N)}
+
+
+@pytest.fixture
+def many(project, db_url, monkeypatch):
+    """N subscribers of the newsletter, on SQLite and on PostgreSQL."""
+    monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "pw")
+    rows = "".join(f"{address(i)},Person {i},newsletter\n" for i in range(N))
+    path = project.write("many.csv", "email,name,tags\n" + rows)
+    assert project.run("contacts", "import", str(path)).exit_code == 0
+    return project
+
+
+@pytest.fixture
+def sink():
+    server = SmtpSink(password="pw").start()
+    yield server
+    server.stop()
+
+
+def send(project, **options: object) -> Report:
+    """One `engage send`, through the library so retries wait milliseconds, not seconds."""
+    workspace = project.workspace
+    store = open_store(workspace)
+    campaign = campaigns.load(workspace, SLUG)
+    try:
+        sender = Sender(
+            store, workspace, campaign, provider_for(workspace), Options(backoff=0.01, **options)
+        )
+        return sender.run()
+    finally:
+        store.engine.dispose()
+
+
+def use_provider(project, monkeypatch, name: str, fake) -> None:
+    """Send through the fake HTTP provider `fake` (a 1 s time-out)."""
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    monkeypatch.setenv(ENV[name], KEYS[name])
+    project.replace("engage.toml", 'provider = "outbox"', f'provider = "{name}"\ntimeout = 1')
+    project.write(
+        "engage.toml", project.read("engage.toml") + "\n" + SETTINGS[name].format(url=fake.url)
+    )
+
+
+def states(project) -> dict[str, tuple[str, str | None]]:
+    store = open_store(project.workspace)
+    with store.connect() as c:
+        rows = c.execute(
+            sa.text(
+                "SELECT contacts.email, deliveries.status, deliveries.error FROM deliveries "
+                "JOIN contacts ON contacts.id = deliveries.contact_id"
+            )
+        ).all()
+    store.engine.dispose()
+    return {email: (status, error) for email, status, error in rows}
+
+
+def counts(project) -> dict[str, int]:
+    return dict(collections.Counter(status for status, _ in states(project).values()))
+
+
+def copies(sink: SmtpSink) -> collections.Counter:
+    return collections.Counter(to for to, _ in sink.received)
+
+
+# --- SMTP: each message's own answer ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["451", "421", "drop-at-rcpt", "451-at-rcpt"])
+def test_smtp_temporary_failure_at_message_k_retries_only_from_k(many, sink, fault) -> None:
+    """The server takes messages 1..k-1, then says 4xx (or drops the line) before taking k:
+    k and the ones after it go again on a fresh connection; nobody before k gets two."""
+    smtp_config(many, sink.port)
+    sink.faults[address(130)] = fault
+    report = send(many)
+    assert report.problems == []
+    assert (report.this_run, report.sent, report.unknown) == (N, N, 0)
+    received = copies(sink)
+    assert set(received) == EVERYONE
+    assert max(received.values()) == 1
+    assert counts(many) == {"sent": N}
+    assert len(sink.sessions) == 2  # the first connection, and the fresh one after the fault
+
+
+def test_smtp_answer_lost_after_data_is_unknown_never_resent(many, sink) -> None:
+    """The server took message k, then the line dropped before its answer: k is unknown and
+    never sent again by itself; everyone after k still gets theirs, on a fresh connection."""
+    smtp_config(many, sink.port)
+    sink.faults[address(130)] = "drop-after-data"
+    report = send(many)
+    assert (report.sent, report.unknown, report.pending) == (N - 1, 1, 0)
+    assert report.problems[0].startswith(
+        f"The SMTP connection was lost after the message to {address(130)} went and before the "
+        "server answered"
+    )
+    state = states(many)
+    assert state[address(130)][0] == "unknown"
+    received = copies(sink)
+    assert set(received) == EVERYONE  # the unknown one was really in flight: the server has it
+    assert max(received.values()) == 1
+
+    again = send(many)  # a resumed send never resends an unknown by itself
+    assert again.this_run == 0
+    assert copies(sink) == received
+    assert counts(many) == {"sent": N - 1, "unknown": 1}
+
+
+def test_smtp_permanent_refusal_fails_that_message_only(many, sink) -> None:
+    smtp_config(many, sink.port)
+    sink.faults[address(7)] = "554"
+    report = send(many)
+    assert (report.sent, report.failed, report.unknown) == (N - 1, 1, 0)
+    assert states(many)[address(7)] == ("failed", "554 5.6.0 Message refused")
+    assert set(copies(sink)) == EVERYONE - {address(7)}
+
+
+def test_smtp_connection_refused_leaves_everyone_pending_then_sends_once(many) -> None:
+    server = SmtpSink(password="pw")  # its port is chosen, nothing listens there yet
+    smtp_config(many, server.port)
+    report = send(many, max_tries=2)
+    assert report.this_run == 0
+    assert report.problems[-1].startswith(f"Cannot reach the SMTP server 127.0.0.1:{server.port}")
+    assert report.problems[-1].endswith("; 100 left for the next run")
+    assert counts(many) == {"pending": N}
+    server.start()
+    try:
+        again = send(many)
+        assert (again.sent, again.unknown, again.problems) == (N, 0, [])
+        assert copies(server) == collections.Counter(EVERYONE)
+    finally:
+        server.stop()
+
+
+def test_smtp_fault_in_every_batch_still_once_each(many, sink) -> None:
+    smtp_config(many, sink.port)
+    for i, fault in zip((5, 120, 240), ("421", "451", "drop-at-rcpt"), strict=True):
+        sink.faults[address(i)] = fault
+    report = send(many)
+    assert (report.sent, report.unknown) == (N, 0)
+    assert copies(sink) == collections.Counter(EVERYONE)
+
+
+# --- odd addresses --------------------------------------------------------------------------
+
+
+def test_internationalised_addresses_never_stop_a_campaign(project, monkeypatch) -> None:
+    """An IDN domain goes as punycode; an address with letters beyond ASCII before the @
+    needs SMTPUTF8: without it that one person is failed with the reason, and the rest go."""
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "pw")
+    people = "email,name,tags\nann@example.org,Ann,newsletter\njosé@example.org,José,newsletter\nuser@bücher.de,Ute,newsletter\n"
+    assert project.run("contacts", "import", str(project.write("p.csv", people))).exit_code == 0
+    server = SmtpSink(password="pw").start()
+    try:
+        smtp_config(project, server.port)
+        result = project.run("send", SLUG, "--yes")
+        assert result.exit_code == 0, result.output
+        assert result.stdout.splitlines()[0] == (
+            f"{SLUG}: 3 handed to smtp this time. Of 3: 2 sent, 1 failed, "
+            "0 skipped (unsubscribed), 0 unknown, 0 still to send."
+        )
+        assert sorted(copies(server)) == ["ann@example.org", "user@xn--bcher-kva.de"]
+        assert states(project)["josé@example.org"] == (
+            "failed",
+            "josé@example.org has letters beyond ASCII before the @, and the SMTP server does "
+            "not offer SMTPUTF8, which such an address needs",
+        )
+    finally:
+        server.stop()
+
+
+def test_an_smtputf8_server_gets_the_internationalised_address(project, monkeypatch) -> None:
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "pw")
+    people = "email,name,tags\njosé@example.org,José Núñez,newsletter\n"
+    assert project.run("contacts", "import", str(project.write("p.csv", people))).exit_code == 0
+    server = SmtpSink(password="pw", smtputf8=True).start()
+    try:
+        smtp_config(project, server.port)
+        result = project.run("send", SLUG, "--yes")
+        assert result.exit_code == 0, result.output
+        [(to, message)] = server.messages()
+        assert to == "josé@example.org"
+        assert message["To"] == "José Núñez <josé@example.org>"
+    finally:
+        server.stop()
+
+
+def test_the_outbox_takes_any_address(project, monkeypatch) -> None:
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    people = "email,name,tags\njosé@example.org,José,newsletter\nuser@bücher.de,Ute,newsletter\n"
+    assert project.run("contacts", "import", str(project.write("p.csv", people))).exit_code == 0
+    result = project.run("send", SLUG, "--yes")
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name.split("-", 1)[1] for p in (project.root / "outbox" / SLUG).glob("*"))
+    assert names == ["jos_@example.org.eml", "user@b_cher.de.eml"]
+
+
+@pytest.mark.parametrize("name", ["postmark", "sendgrid"])
+def test_http_providers_get_punycode_domains_and_refuse_unicode_local_parts(
+    project, monkeypatch, name
+) -> None:
+    fake = FAKES[name]().start()
+    try:
+        use_provider(project, monkeypatch, name, fake)
+        people = "email,name,tags\nann@example.org,Ann,newsletter\njosé@example.org,José,newsletter\nuser@bücher.de,Ute,newsletter\n"
+        path = project.write("p.csv", people)
+        assert project.run("contacts", "import", str(path)).exit_code == 0
+        result = project.run("send", SLUG, "--yes")
+        assert result.exit_code == 0, result.output
+        assert sorted(m["email"] for m in fake.messages) == [
+            "ann@example.org",
+            "user@xn--bcher-kva.de",
+        ]
+        assert states(project)["josé@example.org"] == (
+            "failed",
+            f"josé@example.org has letters beyond ASCII before the @, and {name} does not take "
+            "such addresses",
+        )
+    finally:
+        fake.stop()
