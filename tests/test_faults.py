@@ -6,6 +6,12 @@ nobody is skipped, and every message marked *unknown* was really in flight."""
 from __future__ import annotations
 
 import collections
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -249,3 +255,97 @@ def test_http_providers_get_punycode_domains_and_refuse_unicode_local_parts(
         )
     finally:
         fake.stop()
+
+
+# --- stopping: SIGTERM, SIGINT and SIGKILL at random moments -------------------------------
+
+
+def engage(project, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "ENGAGE_SECRET_KEY": KEY, "TEST_SMTP_PASSWORD": "pw", "ENGAGE_USER": "t"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "engage", "--workspace", str(project.root), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def wait_for(condition, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_sigint_finish_recording_then_stop(many, signum) -> None:
+    sink = SmtpSink(password="pw", delay=0.005).start()
+    try:
+        smtp_config(many, sink.port)
+        sender = engage(many, "send", SLUG, "--yes")
+        wait_for(lambda: len(sink.received) >= 40)
+        sender.send_signal(signum)
+        out, err = sender.communicate(timeout=60)
+        name = signal.Signals(signum).name
+        assert sender.returncode == {"SIGTERM": 143, "SIGINT": 130}[name], out + err
+        assert err.splitlines()[-1] == (
+            f"Problem: Stopped by {name}: every answer that came was recorded. "
+            f"Run `engage send {SLUG}` again to carry on."
+        )
+        first = copies(sink)
+        state = counts(many)
+        assert state == {"sent": len(first), "pending": N - len(first)}  # nothing unknown
+        assert out.splitlines()[-1].startswith(
+            f"{SLUG}: {len(first)} handed to smtp this time. Of {N}: {len(first)} sent"
+        )
+
+        again = engage(many, "send", SLUG, "--yes")
+        out, err = again.communicate(timeout=60)
+        assert again.returncode == 0, out + err
+        assert copies(sink) == collections.Counter(EVERYONE)
+    finally:
+        sink.stop()
+
+
+def test_sigkill_at_random_moments_then_everyone_once(project, monkeypatch) -> None:
+    """Killed again and again part way, the outbox send leaves at most the batch in flight
+    unknown; each start settles those from the files, and in the end everyone has one."""
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    n, rate = 1500, 1000
+    rows = "".join(f"{address(i)},Person {i},newsletter\n" for i in range(n))
+    path = project.write("many.csv", "email,name,tags\n" + rows)
+    assert project.run("contacts", "import", str(path)).exit_code == 0
+    project.replace(
+        "engage.toml", 'provider = "outbox"', f'provider = "outbox"\nrate_per_second = {rate}'
+    )
+    folder = project.root / "outbox" / SLUG
+    chance = random.Random(12)
+    kills = 0
+    while kills < 6:
+        sender = engage(project, "send", SLUG, "--yes")
+        before = len(list(folder.glob("*.eml"))) if folder.exists() else 0
+        wait_for(lambda: sender.poll() is not None or len(list(folder.glob("*.eml"))) > before)
+        time.sleep(chance.uniform(0.0, 0.3))
+        if sender.poll() is not None:
+            break
+        sender.kill()
+        sender.wait()
+        kills += 1
+        store = open_store(project.workspace)
+        with store.connect() as c:
+            in_doubt = c.execute(
+                sa.text(
+                    "SELECT count(*), count(DISTINCT batch) FROM deliveries "
+                    "WHERE status IN ('sending', 'unknown')"
+                )
+            ).one()
+        store.engine.dispose()
+        assert in_doubt[0] <= rate and in_doubt[1] <= 1  # only the batch that was in flight
+    assert kills >= 3
+    final = engage(project, "send", SLUG, "--yes")
+    out, err = final.communicate(timeout=120)
+    assert final.returncode == 0, out + err
+    files = [p.name.split("-", 1)[1] for p in folder.glob("*.eml")]
+    assert collections.Counter(files) == collections.Counter(f"{address(i)}.eml" for i in range(n))
+    assert counts(project) == {"sent": n}
