@@ -349,3 +349,34 @@ def test_sigkill_at_random_moments_then_everyone_once(project, monkeypatch) -> N
     files = [p.name.split("-", 1)[1] for p in folder.glob("*.eml")]
     assert collections.Counter(files) == collections.Counter(f"{address(i)}.eml" for i in range(n))
     assert counts(project) == {"sent": n}
+
+
+def test_a_send_never_holds_one_mailbox_twice(project, monkeypatch) -> None:
+    """Even if the contacts table held two rows for one mailbox (the unique index dropped by
+    hand, say), the send's audience takes one of them."""
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    people = "email,name,tags\nsam.case@example.org,Sam,newsletter\n"
+    assert project.run("contacts", "import", str(project.write("p.csv", people))).exit_code == 0
+    store = open_store(project.workspace)
+    with store.begin() as c:
+        c.execute(sa.text("DROP INDEX ix_contacts_email_key"))
+        c.execute(
+            sa.text(
+                "INSERT INTO contacts (email, email_key, name, first_name, format, status, "
+                "attributes, created_at, updated_at) SELECT 'Sam.Case@example.org', email_key, "
+                "name, first_name, format, status, attributes, created_at, updated_at "
+                "FROM contacts"
+            )
+        )
+        c.execute(
+            sa.text(
+                "INSERT INTO contact_tags (contact_id, tag_id) SELECT max(contacts.id), "
+                "min(tag_id) FROM contacts, contact_tags"
+            )
+        )
+        assert c.execute(sa.text("SELECT count(*) FROM contacts")).scalar() == 2
+    store.engine.dispose()
+    result = project.run("send", SLUG, "--yes")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{SLUG}: 1 handed to outbox this time. Of 1: 1 sent")
+    assert len(list((project.root / "outbox" / SLUG).glob("*.eml"))) == 1

@@ -235,8 +235,17 @@ class Sender:
                     started_at=core.now(),
                 )
             ).inserted_primary_key[0]
-            members = audiences.member_ids(audience).add_columns(
-                sa.literal(send_id), sa.literal("pending"), sa.literal(0)
+            # The last guard for "one mailbox, one copy": one row per identity, however the
+            # contacts table came to hold it.
+            one_each = (
+                sa.select(sa.func.min(contacts.c.id))
+                .where(contacts.c.id.in_(audiences.member_ids(audience)))
+                .group_by(contacts.c.email_key)
+            )
+            members = (
+                sa.select(contacts.c.id)
+                .where(contacts.c.id.in_(one_each))
+                .add_columns(sa.literal(send_id), sa.literal("pending"), sa.literal(0))
             )
             connection.execute(
                 deliveries.insert().from_select(
