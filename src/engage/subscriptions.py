@@ -22,7 +22,7 @@ from typing import Literal
 import sqlalchemy as sa
 
 from .contacts import core
-from .store.schema import consents, contact_tags, contacts, suppressions, tags, throttle
+from .store.schema import consents, contact_tags, contacts, tags, throttle
 from .tokens import BadToken, Signer
 
 CONFIRM_DAYS = 7
@@ -140,9 +140,7 @@ def confirm(connection: sa.Connection, signer: Signer, token: str, wording: str)
         basis="consent", method="form", source=SOURCE, wording=wording, actor="the person"
     )
     connection.execute(consents.insert().values(**consent.record(found.contact_id, at)))
-    connection.execute(
-        suppressions.delete().where(suppressions.c.email_hash == core.email_hash(found.email))
-    )
+    core.lift_suppression(connection, found.email)  # under every spelling
     return Confirmation("confirmed", found.contact_id, found.email)
 
 

@@ -65,7 +65,7 @@ def subscribe():  # noqa: ANN201
         address = core.normalise_email(form["email"])
         per_address = web.confirmations_per_day_per_address
         if not subscriptions.allow(
-            connection, _hash("address", address.lower()), per_address, dt.timedelta(days=1)
+            connection, _hash("address", core.identity(address)), per_address, dt.timedelta(days=1)
         ):
             return _check_your_email()  # the same page: nothing about the address is given away
         outcome = subscriptions.sign_up(
