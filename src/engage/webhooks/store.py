@@ -3,7 +3,7 @@
 Effects: a hard bounce or a complaint puts the address on the suppression list and changes
 the contact's status; an unsubscribe event withdraws consent. Each event is matched to its
 delivery by the ids sent with the message (engage_delivery), else by our Message-ID, else by
-the address alone.
+the recipient's mailbox alone, however the provider spells it (see `identity`).
 """
 
 from __future__ import annotations
