@@ -380,3 +380,46 @@ def test_a_send_never_holds_one_mailbox_twice(project, monkeypatch) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"{SLUG}: 1 handed to outbox this time. Of 1: 1 sent")
     assert len(list((project.root / "outbox" / SLUG).glob("*.eml"))) == 1
+
+
+# --- HTTP providers: only proof of "not sent" is retried ---------------------------------
+
+
+@pytest.mark.parametrize("name", ["mailgun", "postmark", "sendgrid"])
+def test_http_connection_refused_is_retried_later_and_sends_once(
+    project, monkeypatch, name
+) -> None:
+    fake = FAKES[name]()  # not started: nothing listens at its address yet
+    fake.start()
+    url = fake.url
+    fake.stop()
+    closed = type("Closed", (), {"url": url})()
+    use_provider(project, monkeypatch, name, closed)
+    path = project.write("p.csv", "email,name,tags\nann@example.org,Ann,newsletter\n")
+    assert project.run("contacts", "import", str(path)).exit_code == 0
+    report = send(project, max_tries=2)
+    assert report.this_run == 0
+    assert report.problems[-1].startswith(f"Cannot reach {fake_title(name)} at {url}")
+    assert counts(project) == {"pending": 1}
+
+
+@pytest.mark.parametrize("name", ["mailgun", "postmark", "sendgrid"])
+def test_http_429_waits_as_asked_then_sends_once(project, monkeypatch, name) -> None:
+    fake = FAKES[name]().start()
+    try:
+        use_provider(project, monkeypatch, name, fake)
+        path = project.write("p.csv", "email,name,tags\nann@example.org,Ann,newsletter\n")
+        assert project.run("contacts", "import", str(path)).exit_code == 0
+        fake.fail_next(status=429, retry_after=1, times=1)
+        started = time.monotonic()
+        report = send(project)
+        assert time.monotonic() - started >= 1.0  # Retry-After: 1 was honoured
+        assert (report.sent, report.unknown, report.problems) == (1, 0, [])
+        assert [r.status for r in fake.requests] == [429, 200 if name != "sendgrid" else 202]
+        assert [m["email"] for m in fake.messages] == ["ann@example.org"]
+    finally:
+        fake.stop()
+
+
+def fake_title(name: str) -> str:
+    return {"mailgun": "Mailgun", "postmark": "Postmark", "sendgrid": "SendGrid"}[name]
