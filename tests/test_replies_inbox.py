@@ -340,9 +340,10 @@ def test_import_reports_files_that_are_not_mail_and_keeps_the_rest(sent) -> None
         "so it does not look like a mail. Save the message from your mail program as an .eml "
         "file and try again.\n"
     )
-    assert result.stdout == (
-        f"{good}: reply 1, other (matched by the reply address).\n"
+    assert result.stdout == (  # a promise to write is a yes to the call: a story opens
+        f"{good}: reply 1, story (matched by the reply address).\n"
         "1 new, 0 already here, 2 not imported.\n"
+        "Opened story 1 and sent the thank-you email.\n"
     )
     assert rows(project, "sender") == [("ben@example.org",)]
 
