@@ -119,12 +119,13 @@ def test_the_whole_loop(site, page, clock) -> None:
         (1, "received", "amira@example.org", CALL)
     ]
 
-    # Skipping a step names the steps there are.
+    # Publishing before she approves says so, and how to go on.
     skipped = project.run("stories", "set", "1", "published", "--link", "https://x.org/a")
     assert skipped.exit_code == 1
     assert skipped.output == (
-        "Error: Story 1 is received; it cannot be set to published from there. "
-        "Next steps from received: in-progress, declined, withdrawn.\n"
+        "Error: Story 1 has not been approved by its contributor. Send them a draft to approve "
+        "(engage stories draft 1 FILE.md), or, if you must publish without their approval, say "
+        'why: --without-approval --note "..."\n'
     )
     unknown = project.run("stories", "set", "1", "finished")
     assert unknown.exit_code == 1
@@ -150,7 +151,7 @@ def test_the_whole_loop(site, page, clock) -> None:
     # Publishing before she approves is refused.
     early = project.run("stories", "set", "1", "published", "--link", "https://x.org/a")
     assert early.exit_code == 1
-    assert "cannot be set to published from there" in early.output
+    assert "has not been approved by its contributor: they have the draft to read." in early.output
 
     clock.advance(minutes=30)
     # In a real browser: she reads it, says yes to the newsletter only, and approves.

@@ -91,7 +91,11 @@ def test_steps_are_taken_in_order_and_publishing_needs_approval(team) -> None:
     # Published without approval needs a reason, and a link.
     no_reason = team.run("stories", "set", "1", "published", "--link", "https://x.org/sam")
     assert no_reason.exit_code == 1
-    assert "cannot be set to published from there" in no_reason.output
+    assert no_reason.output == (
+        "Error: Story 1 has not been approved by its contributor: they have the draft to read. "
+        "Wait for their answer, or, if you must publish without their approval, say why: "
+        '--without-approval --note "..."\n'
+    )
     assert team.run("stories", "set", "1", "in-progress").exit_code == 0
     assert team.run("stories", "draft", "1", str(to_draft_path)).exit_code == 0
     # From awaiting-approval the team cannot jump to published either.
@@ -128,11 +132,37 @@ def test_publish_with_approval_or_with_a_recorded_reason(team, project) -> None:
     )
     assert refused.exit_code == 1
     assert refused.output == (
-        "Error: Story 2 has no approval of its current draft from its contributor. Send a draft "
-        "for them to approve (engage stories draft), or, if you must publish without it, say "
-        'why: --without-approval --note "..."\n'
+        "Error: Story 2 has not been approved by its contributor. To publish it without their "
+        'approval, say why: --without-approval --note "..."\n'
     )
     app.extensions["engage"]["store"].engine.dispose()
+
+
+NOT_APPROVED = (
+    "Error: Story 1 has not been approved by its contributor. Send them a draft to approve "
+    "(engage stories draft 1 FILE.md), or, if you must publish without their approval, say why: "
+    '--without-approval --note "..."\n'
+)
+
+
+@pytest.mark.parametrize("step", ["received", "in-progress"])
+def test_publishing_from_an_open_step_says_the_contributor_has_not_approved(team, step) -> None:
+    assert team.run("stories", "open", "sam@example.org", "--quiet").exit_code == 0
+    if step != "received":
+        assert team.run("stories", "set", "1", step).exit_code == 0
+    for extra in ((), ("--link", "https://x.org/sam")):
+        refused = team.run("stories", "set", "1", "published", *extra)
+        assert (refused.exit_code, refused.output) == (1, NOT_APPROVED)
+    shown = json.loads(team.run("stories", "show", "1", "--format", "json").output)
+    assert shown["status"] == step
+    # A closed story is another matter: nothing publishes it.
+    assert team.run("stories", "set", "1", "declined").exit_code == 0
+    closed = team.run("stories", "set", "1", "published", "--without-approval", "--note", "x")
+    assert (closed.exit_code, closed.output) == (
+        1,
+        "Error: Story 1 is declined; it cannot be set to published from there. "
+        "Next steps from declined: none (this story is closed).\n",
+    )
 
 
 def test_without_approval_needs_a_note(team) -> None:
@@ -147,7 +177,7 @@ def test_without_approval_needs_a_note(team) -> None:
         "stories", "set", "1", "published", "--without-approval", "--link", "https://x.org/k"
     )
     assert bare.exit_code == 1
-    assert bare.output.startswith("Error: Story 1 has no approval of its current draft")
+    assert bare.output.startswith("Error: Story 1 has not been approved by its contributor.")
     noted = team.run(
         "stories",
         "set",
@@ -350,3 +380,43 @@ def test_an_email_that_cannot_go_is_reported_and_the_story_stays_owed(team, proj
     engage_clock.advance(days=15)
     waiting = json.loads(team.run("followups", "--format", "json").output)
     assert [w["id"] for w in waiting] == [1]  # still owed news
+
+
+def test_a_three_word_yes_to_a_call_for_stories_opens_a_story(project, monkeypatch, clock, db_url):
+    """People write briefly: "Yes, count me in" is heard, thanked and followed up."""
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
+    people = project.write(
+        "people.csv",
+        "email,name,first_name,tags\namira@example.org,Amira Hassan,Amira,contributor\n",
+    )
+    assert project.run("contacts", "import", str(people)).exit_code == 0
+    assert project.run("send", "share-your-story", "--yes").exit_code == 0
+    [path] = (project.root / "outbox" / "share-your-story").glob("*.eml")
+    call = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    reply = email.message.EmailMessage()
+    reply["From"] = "Amira Hassan <amira@example.org>"
+    reply["To"] = str(call["Reply-To"])
+    reply["Subject"] = "Re: " + str(call["Subject"])
+    reply["Date"] = "Tue, 01 Dec 2026 09:30:00 +0000"
+    reply["Message-ID"] = "<amira-yes@mail.example.net>"
+    reply["In-Reply-To"] = str(call["Message-ID"])
+    reply.set_content(
+        "Yes, count me in\n\nOn Tue, 1 Dec 2026 at 09:00, Get Yourself Active wrote:\n> hi\n"
+    )
+    saved = project.write("yes.eml", "")
+    saved.write_bytes(bytes(reply))
+
+    imported = project.run("replies", "import", str(saved))
+    assert (imported.exit_code, imported.output) == (
+        0,
+        f"{saved}: reply 1, story (matched by the reply address).\n"
+        "1 new, 0 already here.\n"
+        "Opened story 1 and sent the thank-you email.\n",
+    )
+    [thanks] = mails(project, "story-acknowledgement")
+    assert (thanks["To"], thanks["Subject"]) == ("amira@example.org", "Thank you for your story")
+    listed = json.loads(project.run("stories", "list", "--format", "json").output)
+    assert [(s["id"], s["status"], s["contributor"]) for s in listed] == [
+        (1, "received", "amira@example.org")
+    ]

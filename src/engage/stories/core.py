@@ -223,6 +223,23 @@ def allowed_next(story: Story) -> tuple[str, ...]:
     return NEXT[story.status]
 
 
+def _not_approved(story: Story, without_approval: bool) -> StoryError:
+    """Why a story cannot be published yet: its contributor has not approved it."""
+    said = f"Story {story.id} has not been approved by its contributor"
+    why = 'say why: --without-approval --note "..."'
+    if without_approval:
+        return StoryError(f"{said}. To publish it without their approval, {why}")
+    if story.status == "awaiting-approval":
+        return StoryError(
+            f"{said}: they have the draft to read. Wait for their answer, or, if you must "
+            f"publish without their approval, {why}"
+        )
+    return StoryError(
+        f"{said}. Send them a draft to approve (engage stories draft {story.id} FILE.md), or, "
+        f"if you must publish without their approval, {why}"
+    )
+
+
 def _refuse(story: Story, wanted: str, why: str) -> StoryError:
     steps = ", ".join(NEXT[story.status]) or "none (this story is closed)"
     return StoryError(
@@ -260,9 +277,10 @@ def set_status(
         raise StoryError(f"Story {story.id} is already {status}.")
     if without_approval and status != "published":
         raise StoryError("--without-approval is only for publishing.")
-    # Publishing without approval skips the contributor's steps, from any open status.
-    skipping = status == "published" and without_approval and story.status in OPEN
-    if status not in NEXT[story.status] and not skipping:
+    # From any open step, publishing is a question of approval (or of a reason to go without
+    # it), not of the steps in between; from a closed one it cannot be done at all.
+    publishing = status == "published" and story.status in OPEN
+    if status not in NEXT[story.status] and not publishing:
         raise _refuse(story, status, "from there")
     if status == "awaiting-approval":
         raise StoryError(
@@ -278,11 +296,7 @@ def set_status(
         draft = current_draft(connection, story.id)
         approved = story.status == "approved" and draft is not None and draft.decision == "approved"
         if not approved and not (without_approval and note_text.strip()):
-            raise StoryError(
-                f"Story {story.id} has no approval of its current draft from its contributor. "
-                "Send a draft for them to approve (engage stories draft), or, if you must "
-                'publish without it, say why: --without-approval --note "..."'
-            )
+            raise _not_approved(story, without_approval)
         if not link.strip():
             raise StoryError(
                 "Give the link to where it is published, so we can send it to the "
