@@ -533,15 +533,25 @@ class Sender:
 
     def _drop_suppressed(self, connection: sa.Connection, rows: list[sa.Row]) -> list[sa.Row]:
         """Checked at the moment of sending: anyone who unsubscribed since the start is skipped."""
-        hashes = {core.email_hash(r.email): r for r in rows}
+        # An ASCII address has one hash; another may also be listed under older spellings.
+        pairs = [
+            (hashed, row.id)
+            for row in rows
+            for hashed in (
+                [core.email_hash(row.email)]
+                if row.email.isascii()
+                else core.email_hashes(row.email)
+            )
+        ]
         blocked = set(
             connection.execute(
                 sa.select(suppressions.c.email_hash).where(
-                    suppressions.c.email_hash.in_(list(hashes))
+                    suppressions.c.email_hash.in_({hashed for hashed, _ in pairs})
                 )
             ).scalars()
         )
-        skip = [r.id for h, r in hashes.items() if h in blocked or r.status != "subscribed"]
+        skip = {row_id for hashed, row_id in pairs if hashed in blocked}
+        skip |= {row.id for row in rows if row.status != "subscribed"}
         if skip:
             connection.execute(
                 deliveries.update()

@@ -20,8 +20,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
-import idna
-
+from ..addresses import InvalidEmail, ascii_address
 from ..config import Workspace
 from ..errors import EngageError
 from ..render.build import Built, Message
@@ -240,13 +239,12 @@ class Unsendable(ValueError):
 def ascii_domain(address: str) -> str:
     """The address with an internationalised domain in its ASCII (punycode) form, as every
     mail system understands it: user@bücher.de → user@xn--bcher-kva.de."""
-    local, _, domain = address.rpartition("@")
-    if domain.isascii():
+    if address.isascii():
         return address
     try:
-        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
-    except idna.IDNAError as exc:
-        raise Unsendable(f"the domain of {address} cannot be written in ASCII: {exc}") from None
+        return ascii_address(address)
+    except InvalidEmail as exc:
+        raise Unsendable(str(exc)) from None
 
 
 def _qp_part(subtype: str, content: str) -> bytes:
