@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -738,3 +739,353 @@ def test_basic_auth_header_is_what_requests_sends(mailgun) -> None:
     mg_post(mailgun)
     expected = base64.b64encode(b"api:key-test").decode()
     assert mailgun.requests[0].headers["authorization"] == f"Basic {expected}"
+
+
+# --- The records each fake keeps ----------------------------------------------------------------
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # 04:00 in New York
+
+
+class Clock:
+    """A clock a test moves by hand, for the fakes' records."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def when() -> Clock:
+    return Clock()
+
+
+def page_ids(response: requests.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [item["recipient"] for item in response.json()["items"]]
+
+
+def test_mailgun_events_list_what_was_accepted_page_by_page(when) -> None:
+    with FakeMailgun(api_key="key-test", domain=DOMAIN, clock=when) as fake:
+        assert mg_post(fake).status_code == 200
+        provider_id = fake.messages[0]["provider_id"]
+        url = f"{fake.url}/v3/{DOMAIN}/events"
+        params = {"begin": str(int(T0.timestamp())), "ascending": "yes", "limit": "1"}
+        first = requests.get(url, params=params, auth=("api", "key-test"), timeout=TIMEOUT)
+        assert page_ids(first) == ["ann@example.org"]
+        event = first.json()["items"][0]
+        assert {k: v for k, v in event.items() if k != "id"} == {
+            "event": "accepted",
+            "timestamp": T0.timestamp(),
+            "log-level": "info",
+            "method": "http",
+            "recipient": "ann@example.org",
+            "recipient-domain": "example.org",
+            "tags": ["newsletter", "spring"],
+            "user-variables": {"campaign": "spring", "delivery": "11"},
+            "flags": {"is-authenticated": True, "is-test-mode": False},
+            "envelope": {
+                "sender": "Charity News <news@mg.example.org>",
+                "targets": "ann@example.org",
+                "transport": "smtp",
+            },
+            "message": {
+                "headers": {
+                    "to": "Ann Example <ann@example.org>",
+                    "message-id": provider_id.strip("<>"),
+                    "from": "Charity News <news@mg.example.org>",
+                    "subject": "Hello Ann",
+                },
+                "attachments": [],
+                "size": len("Hi Ann, unsubscribe: https://u/1<p>Hi Ann</p>"),
+            },
+        }
+        paging = first.json()["paging"]
+        assert sorted(paging) == ["first", "last", "next", "previous"]
+        assert paging["next"].startswith(f"{fake.url}/v3/{DOMAIN}/events/")
+        second = requests.get(paging["next"], auth=("api", "key-test"), timeout=TIMEOUT)
+        assert page_ids(second) == ["bob@example.org"]
+        back = requests.get(second.json()["paging"]["previous"], auth=("api", "key-test"))
+        assert page_ids(back) == ["ann@example.org"]
+        end = requests.get(second.json()["paging"]["next"], auth=("api", "key-test"))
+        assert page_ids(end) == []
+        when.now += timedelta(minutes=1)  # a later message shows on the same next page later
+        assert mg_post(fake, mg_fields(to="cy@example.org", **{"recipient-variables": None}))
+        later = requests.get(end.json()["paging"]["next"], auth=("api", "key-test"))
+        assert page_ids(later) == ["cy@example.org"]
+
+
+def test_mailgun_events_time_range_filters_and_direction(when) -> None:
+    with FakeMailgun(api_key="key-test", domain=DOMAIN, clock=when) as fake:
+        mg_post(fake)
+        when.now += timedelta(hours=1)
+        mg_post(fake, mg_fields(to="cy@example.org", **{"recipient-variables": None}))
+        url = f"{fake.url}/v3/{DOMAIN}/events"
+
+        def ask(**params: str) -> requests.Response:
+            return requests.get(url, params=params, auth=("api", "key-test"), timeout=TIMEOUT)
+
+        start, later = str(int(T0.timestamp())), str(int(T0.timestamp()) + 1800)
+        assert page_ids(ask(begin=start, end=later)) == ["ann@example.org", "bob@example.org"]
+        assert page_ids(ask(begin=later, ascending="yes")) == ["cy@example.org"]
+        newest_first = ask(begin=str(int(when.now.timestamp())), ascending="no")
+        assert page_ids(newest_first) == ["cy@example.org", "bob@example.org", "ann@example.org"]
+        assert page_ids(ask(begin=start, ascending="yes", recipient="bob@example.org")) == [
+            "bob@example.org"
+        ]
+        assert page_ids(ask(begin=start, ascending="yes", event="delivered")) == []
+        rfc2822 = "Tue, 01 Dec 2026 09:30:00 +0000"
+        assert page_ids(ask(begin=rfc2822, ascending="yes")) == ["cy@example.org"]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"begin": "1", "ascending": "yes", "limit": "301"}, "limit must be between 1 and 300"),
+        ({"begin": "1"}, "Either 'end' or 'ascending' must be given"),
+        (
+            {"begin": "5", "end": "1", "ascending": "yes"},
+            "'ascending' does not agree with 'begin' and 'end'",
+        ),
+        ({"begin": "soon", "ascending": "yes"}, "'soon' is not a time (epoch seconds or RFC 2822)"),
+    ],
+)
+def test_mailgun_events_refuse_what_mailgun_refuses(mailgun, params, message) -> None:
+    url = f"{mailgun.url}/v3/{DOMAIN}/events"
+    response = requests.get(url, params=params, auth=("api", "key-test"), timeout=TIMEOUT)
+    assert (response.status_code, response.json()) == (400, {"message": message})
+
+
+def test_mailgun_events_want_the_key_and_the_domain(mailgun) -> None:
+    url = f"{mailgun.url}/v3/{DOMAIN}/events?begin=1&ascending=yes"
+    assert requests.get(url, auth=("api", "wrong"), timeout=TIMEOUT).status_code == 401
+    other = f"{mailgun.url}/v3/other.example.org/events?begin=1&ascending=yes"
+    response = requests.get(other, auth=("api", "key-test"), timeout=TIMEOUT)
+    assert (response.status_code, response.json()) == (
+        404,
+        {"message": "Domain not found: other.example.org"},
+    )
+
+
+def test_records_lag_behind_by_records_lag(when) -> None:
+    with FakeMailgun(api_key="key-test", domain=DOMAIN, clock=when, records_lag=60) as fake:
+        mg_post(fake)
+        url = f"{fake.url}/v3/{DOMAIN}/events?begin=1&ascending=yes"
+        assert page_ids(requests.get(url, auth=("api", "key-test"), timeout=TIMEOUT)) == []
+        assert len(fake.messages) == 2 and fake.records == []
+        when.now += timedelta(seconds=60)
+        assert len(page_ids(requests.get(url, auth=("api", "key-test"), timeout=TIMEOUT))) == 2
+        fake.records_lag = 600
+        assert fake.records == []
+        fake.reset()
+        assert (fake.records_lag, fake.messages) == (60, [])
+
+
+def pm_search(fake: FakePostmark, headers=PM_HEADERS, **params: str) -> requests.Response:
+    query = {"count": "10", "offset": "0", "messagestream": "broadcast", **params}
+    return requests.get(
+        f"{fake.url}/messages/outbound", params=query, headers=headers, timeout=TIMEOUT
+    )
+
+
+def test_postmark_search_finds_messages_newest_first_by_offset(when) -> None:
+    with FakePostmark(api_key="pm-token", clock=when) as fake:
+        first = pm_post(fake, [pm_message(), pm_message("bob@example.org")]).json()
+        when.now += timedelta(minutes=1)
+        last = pm_post(fake, [pm_message("cy@example.org", Metadata={"delivery": "13"})]).json()
+        response = pm_search(fake, count="2")
+        assert response.status_code == 200
+        assert response.json() == {
+            "TotalCount": 3,
+            "Messages": [
+                {
+                    "Tag": "newsletter",
+                    "MessageID": last[0]["MessageID"],
+                    "MessageStream": "broadcast",
+                    "To": [{"Email": "cy@example.org", "Name": ""}],
+                    "Cc": [],
+                    "Bcc": [],
+                    "Recipients": ["cy@example.org"],
+                    "ReceivedAt": "2026-12-01T04:01:00-05:00",
+                    "From": "Charity News <news@example.org>",
+                    "Subject": "Hello",
+                    "Attachments": [],
+                    "Status": "Sent",
+                    "TrackOpens": False,
+                    "TrackLinks": "None",
+                    "Metadata": {"delivery": "13"},
+                    "Sandboxed": False,
+                },
+                {**response.json()["Messages"][1], "MessageID": first[1]["MessageID"]},
+            ],
+        }
+        rest = pm_search(fake, count="2", offset="2").json()
+        assert [m["MessageID"] for m in rest["Messages"]] == [first[0]["MessageID"]]
+        assert rest["Messages"][0]["To"] == [{"Email": "ann@example.org", "Name": "Ann Example"}]
+
+
+def test_postmark_search_filters(when) -> None:
+    with FakePostmark(api_key="pm-token", clock=when) as fake:
+        pm_post(fake, [pm_message(), pm_message("bob@example.org", Metadata={"delivery": "12"})])
+
+        def found(**params: str) -> list[str]:
+            response = pm_search(fake, **params)
+            assert response.status_code == 200, response.text
+            return [m["Recipients"][0] for m in response.json()["Messages"]]
+
+        assert found(metadata_delivery="12") == ["bob@example.org"]
+        assert found(recipient="ANN@example.org") == ["ann@example.org"]
+        assert found(messagestream="outbound") == []
+        assert found(fromdate="2026-12-01T04:00:00", todate="2026-12-01T04:00:00") == [
+            "bob@example.org",
+            "ann@example.org",
+        ]
+        assert found(fromdate="2026-12-01T04:00:01") == []
+        assert found(todate="2026-11-30") == []
+        assert found(todate="2026-12-01") == ["bob@example.org", "ann@example.org"]
+        no_stream = requests.get(
+            f"{fake.url}/messages/outbound?count=10&offset=0", headers=PM_HEADERS, timeout=TIMEOUT
+        )
+        assert no_stream.json() == {"TotalCount": 0, "Messages": []}  # the default stream
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"count": "501"}, "count must be 1 to 500, offset 0 or more."),
+        ({"count": "500", "offset": "9501"}, "count + offset cannot exceed 10,000."),
+        ({"metadata_a": "1", "metadata_b": "2"}, "Only one metadata filter can be used at a time."),
+        ({"fromdate": "yesterday"}, "'yesterday' is not a date (like 2026-12-01T09:00:00)."),
+    ],
+)
+def test_postmark_search_refuses_bad_queries(postmark, params, message) -> None:
+    response = pm_search(postmark, **params)
+    assert (response.status_code, response.json()) == (
+        422,
+        {"ErrorCode": 1100, "Message": message},
+    )
+
+
+def test_postmark_search_wants_the_token_and_json(postmark) -> None:
+    assert pm_search(postmark, headers={"Accept": "application/json"}).status_code == 401
+    response = pm_search(postmark, headers={"X-Postmark-Server-Token": "pm-token"})
+    assert (response.status_code, response.json()["ErrorCode"]) == (422, 409)
+
+
+def sg_activity(fake: FakeSendGrid, headers=SG_HEADERS, **params: str) -> requests.Response:
+    return requests.get(f"{fake.url}/v3/messages", params=params, headers=headers, timeout=TIMEOUT)
+
+
+def test_sendgrid_email_activity_answers_queries(when) -> None:
+    with FakeSendGrid(api_key="SG.key", clock=when) as fake:
+        message_id = sg_post(fake, sg_body()).headers["X-Message-Id"]
+        response = sg_activity(fake, limit="10", query="unique_args['delivery']=\"12\"")
+        assert response.status_code == 200
+        (bob,) = response.json()["messages"]
+        assert bob == {
+            "from_email": "news@example.org",
+            "msg_id": bob["msg_id"],
+            "subject": "Bob, Bob!",
+            "to_email": "bob@example.org",
+            "status": "delivered",
+            "opens_count": 0,
+            "clicks_count": 0,
+            "last_event_time": "2026-12-01T09:00:00Z",
+        }
+        assert bob["msg_id"].startswith(f"{message_id}.")
+
+        def found(query: str, limit: str = "10") -> list[str]:
+            response = sg_activity(fake, limit=limit, query=query)
+            assert response.status_code == 200, response.text
+            return [m["to_email"] for m in response.json()["messages"]]
+
+        both = ["bob@example.org", "ann@example.org"]  # newest first
+        assert found("") == both
+        assert (
+            found(
+                "unique_args['campaign']=\"spring\" AND (unique_args['delivery']=\"11\" "
+                "OR unique_args['delivery']=\"12\")"
+            )
+            == both
+        )
+        assert found('to_email="ann@example.org" AND NOT status="bounced"') == ["ann@example.org"]
+        assert found('unique_args[\'delivery\'] IN ("11", "13")') == ["ann@example.org"]
+        assert found('subject LIKE "Hello%"') == ["ann@example.org"]
+        assert (
+            found(
+                'last_event_time BETWEEN TIMESTAMP "2026-12-01T08:59:00Z" '
+                'AND TIMESTAMP "2026-12-01T09:00:00Z"'
+            )
+            == both
+        )
+        assert found('last_event_time > TIMESTAMP "2026-12-01T09:00:00Z"') == []
+        assert found("", limit="1") == ["bob@example.org"]
+
+
+def test_sendgrid_email_activity_refusals() -> None:
+    with FakeSendGrid(api_key="SG.key", email_activity=False) as fake:
+        response = sg_activity(fake, limit="10")
+        assert (response.status_code, response.json()) == (
+            400,
+            {"errors": [{"message": "authorization required"}]},
+        )
+    with FakeSendGrid(api_key="SG.key") as fake:
+        assert sg_activity(fake, headers={}, limit="10").status_code == 401
+        for params, field in [({}, "limit"), ({"limit": "1001"}, "limit")]:
+            response = sg_activity(fake, **params)
+            assert (response.status_code, response.json()["errors"][0]["field"]) == (400, field)
+        response = sg_activity(fake, limit="10", query='nonsense="1"')
+        assert (response.status_code, response.json()["errors"][0]) == (
+            400,
+            {"message": "invalid query: unknown field 'nonsense'", "field": "query", "help": None},
+        )
+
+
+# --- Answers that never come --------------------------------------------------------------------
+
+
+def test_accept_then_hang_takes_the_messages_but_the_answer_comes_too_late(postmark) -> None:
+    postmark.accept_then_hang(seconds=2)
+    started = time.monotonic()
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        pm_post(postmark, [pm_message()], timeout=(1, 0.2))
+    assert time.monotonic() - started < 1
+    assert [m["email"] for m in postmark.messages] == ["ann@example.org"]
+    assert pm_post(postmark, [pm_message("bob@example.org")]).status_code == 200
+    assert len(postmark.messages) == 2
+
+
+def test_accept_then_reset_takes_the_messages_and_closes_the_connection(sendgrid) -> None:
+    sendgrid.accept_then_reset(times=2)
+    for _ in range(2):
+        with pytest.raises(requests.exceptions.ConnectionError):
+            sg_post(sendgrid, sg_body())
+    assert len(sendgrid.messages) == 4
+    assert [r.status for r in sendgrid.requests] == [None, None]
+    assert sg_post(sendgrid, sg_body()).status_code == 202
+
+
+def test_failures_come_before_accept_then_hang(mailgun) -> None:
+    mailgun.accept_then_hang(seconds=5)
+    mailgun.fail_next(status=503, retry_after=None)
+    assert mg_post(mailgun).status_code == 503
+    assert mailgun.messages == []
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        mg_post(mailgun, timeout=(1, 0.2))
+    assert len(mailgun.messages) == 2
+    mailgun.reset()  # forgets queued modes too
+    mailgun.accept_then_reset()
+    mailgun.reset()
+    assert mg_post(mailgun).status_code == 200
+
+
+def test_stop_wakes_a_request_held_after_acceptance() -> None:
+    fake = FakeMailgun(api_key="key-test", domain=DOMAIN).start()
+    fake.accept_then_hang(seconds=30)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        mg_post(fake, timeout=(1, 0.1))
+    started = time.monotonic()
+    fake.stop()
+    assert time.monotonic() - started < 1
+    assert len(fake.messages) == 2

@@ -8,24 +8,35 @@ variables already substituted. Standard library only, so benchmark scripts can u
     with FakeMailgun(api_key="key-test", domain="mg.example.org") as fake:
         requests.post(f"{fake.url}/v3/mg.example.org/messages", auth=("api", "key-test"), ...)
         fake.messages  # [{"to": ..., "email": ..., "subject": ..., ...}, ...]
+
+Each fake also serves the provider's records of what it accepted, the way the real API does
+(paths, auth, parameters, paging, answers): Mailgun's events, Postmark's outbound message
+search and SendGrid's Email Activity. A message joins the records `records_lag` seconds after
+it was accepted, by the fake's `clock` (give engage's clock, `engage.clock.now`, so tests that
+set engage's time see records at that time).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import operator
 import re
 import secrets
+import socket
+import struct
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import getaddresses
+from datetime import UTC, datetime, timedelta
+from email.utils import getaddresses, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
 
 __all__ = ["FakeMailgun", "FakePostmark", "FakeProvider", "FakeSendGrid", "RecordedRequest"]
 
@@ -36,7 +47,8 @@ JSON = "application/json"
 class RecordedRequest:
     """One request as the fake received it. Header names are lower-cased. `body` is a list of
     (name, value) pairs for forms (file parts give bytes), the decoded JSON for JSON, else the
-    text; `error` says why the body could not be parsed; `status` is what the fake answered."""
+    text; `error` says why the body could not be parsed; `status` is what the fake answered;
+    `query` holds the URL's query parameters (the last value of each)."""
 
     method: str
     path: str
@@ -45,6 +57,7 @@ class RecordedRequest:
     raw: bytes = b""
     error: str | None = None
     status: int | None = None
+    query: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -114,7 +127,20 @@ class _Invalid(Exception):
 
 def _slim(request: RecordedRequest) -> RecordedRequest:
     """The request without its body, so a benchmark's fake does not hold every message."""
-    return RecordedRequest(request.method, request.path, request.headers, None, b"", request.error)
+    return RecordedRequest(
+        request.method, request.path, request.headers, None, b"", request.error, None, request.query
+    )
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _without_bodies(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in message.items() if k not in ("text", "html")}
+
+
+_RESET = Reply(0)  # answer by closing the connection at once, with no reply at all
 
 
 class _Server(ThreadingHTTPServer):
@@ -136,13 +162,25 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeProvider:
-    """A fake sending API on 127.0.0.1. Subclasses implement `handle` and `error_reply`."""
+    """A fake sending API on 127.0.0.1. Subclasses implement `handle` and `error_reply`.
+
+    `clock`: what time it is for the records (default: the computer's clock, UTC);
+    `records_lag`: seconds between accepting a message and showing it in the records."""
 
     name = "fake"
 
-    def __init__(self, api_key: str, *, delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        delay: float = 0.0,
+        records_lag: float = 0.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.api_key = api_key
         self.delay = delay  # seconds to sleep before answering each request
+        self.clock = clock or _utcnow
+        self._records_lag = records_lag
         self.keep_bodies = True  # False (benchmarks): keep only each message's address and id
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -202,6 +240,15 @@ class FakeProvider:
         with self._lock:
             return list(self._messages)
 
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """What the records endpoint can show now: each accepted message (one per recipient)
+        whose `records_lag` has passed by `clock`, as {"at", "seq", "message", ...} (a copy)."""
+        now = self.clock()
+        with self._lock:
+            lag = timedelta(seconds=self.records_lag)
+            return [r for r in self._records if r["at"] + lag <= now]
+
     # --- failure injection ------------------------------------------------------------------
 
     def fail_next(
@@ -228,6 +275,29 @@ class FakeProvider:
         with self._lock:
             self._hangs.extend([seconds] * times)
 
+    def accept_then_hang(self, seconds: float = 5, times: int = 1) -> None:
+        """The next `times` requests are handled as usual (what they send is accepted and
+        recorded) but the answer is held back `seconds` (or until stop()), so a client with a
+        shorter read time-out never hears that its messages went. Requests that `fail_next` or
+        `hang_next` catch come first."""
+        with self._lock:
+            self._accept_then.extend([("hang", seconds)] * times)
+
+    def accept_then_reset(self, times: int = 1) -> None:
+        """The next `times` requests are handled as usual (what they send is accepted and
+        recorded), then the connection is closed at once with no answer at all."""
+        with self._lock:
+            self._accept_then.extend([("reset", 0.0)] * times)
+
+    @property
+    def records_lag(self) -> float:
+        """Seconds between accepting a message and showing it in the records."""
+        return self._records_lag
+
+    @records_lag.setter
+    def records_lag(self, seconds: float) -> None:
+        self._records_lag = seconds
+
     def reject_recipient(
         self, address: str, code: int | None = None, message: str | None = None
     ) -> None:
@@ -236,13 +306,18 @@ class FakeProvider:
             self._rejections[address.lower()] = (code, message)
 
     def reset(self) -> None:
-        """Forget requests, messages, queued failures and rejected recipients."""
+        """Forget requests, messages, records, queued failures and rejected recipients, and put
+        `records_lag` back to what the fake was made with."""
         with self._lock:
             self._requests: list[RecordedRequest] = []
             self._messages: list[dict[str, Any]] = []
+            self._records: list[dict[str, Any]] = []
             self._failures: list[Reply] = []
             self._hangs: list[float] = []
+            self._accept_then: list[tuple[str, float]] = []
             self._rejections: dict[str, tuple[int | None, str | None]] = {}
+            self._lag_at_start = getattr(self, "_lag_at_start", self._records_lag)
+            self._records_lag = self._lag_at_start
 
     # --- for subclasses ---------------------------------------------------------------------
 
@@ -259,11 +334,21 @@ class FakeProvider:
         with self._lock:
             return self._rejections.get(address.lower())
 
-    def _accept(self, accepted: list[dict[str, Any]]) -> None:
+    def _accept(self, accepted: list[dict[str, Any]], **extra: Any) -> None:
+        """Keep what one request sent: the messages, and a record of each for the records
+        endpoint (`extra` adds provider fields to each record)."""
+        at = self.clock()
+        if self.keep_bodies:
+            records = [{"at": at, "message": m, **extra} for m in accepted]
+        else:  # the records need no bodies either
+            records = [{"at": at, "message": _without_bodies(m), **extra} for m in accepted]
         if not self.keep_bodies:
             accepted = [{"email": m["email"], "provider_id": m["provider_id"]} for m in accepted]
         with self._lock:
             self._messages.extend(accepted)
+            for record in records:
+                record["seq"] = len(self._records)
+                self._records.append(record)
 
     # --- HTTP plumbing ----------------------------------------------------------------------
 
@@ -271,9 +356,9 @@ class FakeProvider:
         raw = _read_body(handler)
         headers = {name.lower(): value for name, value in handler.headers.items()}
         body, error = _parse_body(headers.get("content-type", ""), raw)
-        request = RecordedRequest(
-            handler.command, urlsplit(handler.path).path, headers, body, raw, error
-        )
+        url = urlsplit(handler.path)
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        request = RecordedRequest(handler.command, url.path, headers, body, raw, error, None, query)
         with self._lock:
             self._requests.append(request if self.keep_bodies else _slim(request))
         try:
@@ -281,6 +366,12 @@ class FakeProvider:
         except Exception as exc:  # a bug in the fake: say so rather than leave the client hanging
             reply = Reply(500, f"fake {self.name} failed: {exc!r}".encode(), {})
         if reply is None:  # stopped while hanging
+            handler.close_connection = True
+            return
+        if reply is _RESET:  # close at once: SO_LINGER 0 makes the close a reset (RST)
+            handler.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
             handler.close_connection = True
             return
         request.status = reply.status
@@ -298,13 +389,22 @@ class FakeProvider:
         with self._lock:
             hang = self._hangs.pop(0) if self._hangs else None
             failure = self._failures.pop(0) if self._failures and hang is None else None
+            then = None
+            if self._accept_then and hang is None and failure is None:
+                then = self._accept_then.pop(0)
         if self.delay:
             self._stopping.wait(self.delay)
         if hang is not None:
             return None if self._stopping.wait(hang) else self.error_reply(504, "Gateway Timeout")
         if failure is not None:
             return Reply(failure.status, failure.body, dict(failure.headers))
-        return self.handle(request)
+        reply = self.handle(request)
+        if then is None:
+            return reply
+        kind, seconds = then
+        if kind == "reset":
+            return _RESET
+        return None if self._stopping.wait(seconds) else reply
 
 
 def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
@@ -366,30 +466,45 @@ _RECIPIENT_VARIABLE = re.compile(r"%recipient\.([^%\s]+)%")
 class FakeMailgun(FakeProvider):
     """`POST /v3/{domain}/messages`, HTTP Basic `api:<api_key>`, form fields (urlencoded or
     multipart). One id for the whole batch. reject_recipient(address, code=400, message):
-    any request naming that address in `to` fails with `code` and {"message": message}."""
+    any request naming that address in `to` fails with `code` and {"message": message}.
+
+    `GET /v3/{domain}/events` (same auth): the `accepted` event of each accepted message, as
+    Mailgun's Events API gives them (`begin`, `end`, `ascending`, `limit` up to 300, filters
+    `event`, `recipient`, `message-id`), a page at a time with `paging.next` and `previous`
+    addresses under `/v3/{domain}/events/{page}`; an empty page ends the traversal. Only
+    `accepted` events are kept (no deliveries, opens...)."""
 
     name = "mailgun"
     MAX_RECIPIENTS = 1000
     MAX_TAGS = 3
+    MAX_EVENTS = 300  # a page of events
+    FILTERS = ("event", "recipient", "message-id")
 
     def __init__(
-        self, api_key: str = "key-test", domain: str = "mg.example.org", *, delay: float = 0.0
+        self,
+        api_key: str = "key-test",
+        domain: str = "mg.example.org",
+        *,
+        delay: float = 0.0,
+        records_lag: float = 0.0,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
-        super().__init__(api_key, delay=delay)
+        super().__init__(api_key, delay=delay, records_lag=records_lag, clock=clock)
         self.domain = domain
 
     def error_reply(self, status: int, message: str) -> Reply:
         return json_reply(status, {"message": message})
 
     def handle(self, request: RecordedRequest) -> Reply:
+        events = re.fullmatch(r"/v3/([^/]+)/events(?:/([A-Za-z0-9_-]+))?", request.path)
+        if request.method == "GET" and events:
+            refusal = self._refusal(request, events[1])
+            return refusal or self._events(request, events[1], events[2])
         match = re.fullmatch(r"/v3/([^/]+)/messages", request.path)
         if request.method != "POST" or not match:
             return self.error_reply(404, "Not Found")
-        expected = base64.b64encode(f"api:{self.api_key}".encode()).decode()
-        if request.headers.get("authorization") != f"Basic {expected}":
-            return Reply(401, b"Forbidden", {"Content-Type": "text/plain; charset=utf-8"})
-        if match[1] != self.domain:
-            return self.error_reply(404, f"Domain not found: {match[1]}")
+        if refusal := self._refusal(request, match[1]):
+            return refusal
         if not isinstance(request.body, list):
             return self.error_reply(400, request.error or "Expected a form body")
         provider_id = f"<{datetime.now(UTC):%Y%m%d%H%M%S}.{uuid.uuid4().hex[:16]}@{self.domain}>"
@@ -399,6 +514,142 @@ class FakeMailgun(FakeProvider):
             return self.error_reply(exc.status, str(exc))
         self._accept(accepted)
         return json_reply(200, {"id": provider_id, "message": "Queued. Thank you."})
+
+    def _refusal(self, request: RecordedRequest, domain: str) -> Reply | None:
+        expected = base64.b64encode(f"api:{self.api_key}".encode()).decode()
+        if request.headers.get("authorization") != f"Basic {expected}":
+            return Reply(401, b"Forbidden", {"Content-Type": "text/plain; charset=utf-8"})
+        if domain != self.domain:
+            return self.error_reply(404, f"Domain not found: {domain}")
+        return None
+
+    # --- the Events API ---------------------------------------------------------------------
+
+    def _events(self, request: RecordedRequest, domain: str, page: str | None) -> Reply:
+        if page is None:
+            try:
+                query = self._event_query(request.query)
+            except _Invalid as exc:
+                return self.error_reply(exc.status, str(exc))
+            position: dict[str, Any] = {}
+        else:
+            try:
+                state = json.loads(base64.urlsafe_b64decode(page + "=" * (-len(page) % 4)))
+                query, position = state["q"], state["p"]
+            except (ValueError, KeyError, TypeError):
+                return self.error_reply(400, "Invalid page URL")
+        found = self._page(query, position)
+        if found:
+            after = [found[-1]["timestamp"], found[-1]["id"]]
+            before = [found[0]["timestamp"], found[0]["id"]]
+        else:  # an empty page: next asks again from the same place, later
+            after = position.get("after")
+            before = position.get("before")
+        base = f"{self.url}/v3/{domain}/events/"
+        paging = {
+            "first": base + _token(query, {}),
+            "last": base + _token(query, {"last": True}),
+            "next": base + _token(query, {"after": after} if after else {}),
+            "previous": base + _token(query, {"before": before}),
+        }
+        return json_reply(200, {"items": found, "paging": paging})
+
+    def _page(self, query: dict[str, Any], position: dict[str, Any]) -> list[dict[str, Any]]:
+        """The events of one page: the first, the last, or those just after or just before a
+        position, in the order of the traversal."""
+        found = self._matching(query)
+        limit, up = query["limit"], query["ascending"]
+
+        def beyond(event: dict[str, Any], mark: list[Any]) -> bool:
+            key = [event["timestamp"], event["id"]]
+            return key > mark if up else key < mark
+
+        if position.get("last"):
+            return found[-limit:]
+        if "after" in position:
+            return [e for e in found if beyond(e, position["after"])][:limit]
+        if "before" in position:
+            mark = position["before"]
+            if mark is None:
+                return []
+            return [e for e in found if e["id"] != mark[1] and not beyond(e, mark)][-limit:]
+        return found[:limit]
+
+    def _event_query(self, params: dict[str, str]) -> dict[str, Any]:
+        known = {"begin", "end", "ascending", "limit", "pretty", *self.FILTERS}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise _Invalid(400, f"the fake Mailgun does not know the parameter {unknown[0]!r}")
+        try:
+            limit = int(params.get("limit", "100"))
+        except ValueError:
+            raise _Invalid(400, "limit must be a number") from None
+        if not 1 <= limit <= self.MAX_EVENTS:
+            raise _Invalid(400, f"limit must be between 1 and {self.MAX_EVENTS}")
+        begin = _mailgun_time(params["begin"]) if "begin" in params else self.clock().timestamp()
+        end = _mailgun_time(params["end"]) if "end" in params else None
+        ascending = params.get("ascending")
+        if ascending not in (None, "yes", "no"):
+            raise _Invalid(400, "ascending must be yes or no")
+        if end is None and ascending is None:
+            raise _Invalid(400, "Either 'end' or 'ascending' must be given")
+        if end is not None and ascending is not None and (end >= begin) != (ascending == "yes"):
+            raise _Invalid(400, "'ascending' does not agree with 'begin' and 'end'")
+        up = ascending == "yes" if ascending is not None else end >= begin  # type: ignore[operator]
+        filters = {name: params[name] for name in self.FILTERS if name in params}
+        return {"begin": begin, "end": end, "ascending": up, "limit": limit, "filters": filters}
+
+    def _matching(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every visible event in the query's time range that passes its filters, in the
+        order of the traversal (by timestamp, then id)."""
+        end = query["end"]
+        if end is None:  # open-ended: from begin onwards, or back to the start of the records
+            end = float("inf") if query["ascending"] else float("-inf")
+        low, high = sorted([query["begin"], end])
+        found = []
+        for record in self.records:
+            event = self._event(record)
+            if not low <= event["timestamp"] <= high:
+                continue
+            if all(_mailgun_filter(event, k, v) for k, v in query["filters"].items()):
+                found.append(event)
+        found.sort(key=lambda e: (e["timestamp"], e["id"]), reverse=not query["ascending"])
+        return found
+
+    def _event(self, record: dict[str, Any]) -> dict[str, Any]:
+        message = record["message"]
+        headers = message.get("headers") or {}
+        message_id = (
+            headers.get("Message-Id") or headers.get("Message-ID") or message["provider_id"]
+        )
+        address = message["email"]
+        return {
+            "event": "accepted",
+            "id": f"{record['seq']:06d}{uuid.uuid5(uuid.NAMESPACE_URL, str(record['seq'])).hex[:16]}",
+            "timestamp": record["at"].timestamp(),
+            "log-level": "info",
+            "method": "http",
+            "recipient": address,
+            "recipient-domain": address.rpartition("@")[2],
+            "tags": list(message.get("tags") or []),
+            "user-variables": dict(message.get("metadata") or {}),
+            "flags": {"is-authenticated": True, "is-test-mode": False},
+            "envelope": {
+                "sender": message.get("from") or "",
+                "targets": address,
+                "transport": "smtp",
+            },
+            "message": {
+                "headers": {
+                    "to": message.get("to") or address,
+                    "message-id": message_id.strip().strip("<>"),
+                    "from": message.get("from") or "",
+                    "subject": message.get("subject") or "",
+                },
+                "attachments": [],
+                "size": len((message.get("text") or "") + (message.get("html") or "")),
+            },
+        }
 
     def _normalise(self, fields: list[tuple[str, Any]], provider_id: str) -> list[dict[str, Any]]:
         values: dict[str, list[Any]] = {}
@@ -438,8 +689,6 @@ class FakeMailgun(FakeProvider):
                 code, reason = rejection
                 raise _Invalid(code or 400, reason or f"'to' address {address} was rejected")
 
-        if not self.keep_bodies:  # a benchmark: check the request, skip filling in each body
-            return [{"email": address, "provider_id": provider_id} for _, address in recipients]
         accepted = []
         for to, address in recipients:
             own = variables.get(address, {})
@@ -451,12 +700,19 @@ class FakeMailgun(FakeProvider):
                     lambda m: _as_text(own[m[1]]) if m[1] in own else m[0], value
                 )
 
-            headers = {name[2:]: sub(value) for name, value in fields if name.startswith("h:")}
             metadata = {
                 name[2:]: _user_variable(sub(value))
                 for name, value in fields
                 if name.startswith("v:")
             }
+            if not self.keep_bodies:  # a benchmark: fill in only what the records need
+                ids = {n[2:]: sub(v) for n, v in fields if n.lower() == "h:message-id"}
+                accepted.append(
+                    {"email": address, "provider_id": provider_id, "metadata": metadata}
+                    | {"headers": ids}
+                )
+                continue
+            headers = {name[2:]: sub(value) for name, value in fields if name.startswith("h:")}
             accepted.append(
                 message(
                     to=to,
@@ -503,6 +759,40 @@ def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def _token(query: dict[str, Any], position: dict[str, Any]) -> str:
+    """A page address's last part: the query and where the page starts, in base64url JSON."""
+    raw = json.dumps({"q": query, "p": position}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _mailgun_time(value: str) -> float:
+    """Mailgun's times: epoch seconds or an RFC 2822 date."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        when = None
+    if when is None:
+        raise _Invalid(400, f"{value!r} is not a time (epoch seconds or RFC 2822)")
+    return when.timestamp()
+
+
+def _mailgun_filter(event: dict[str, Any], name: str, value: str) -> bool:
+    """One filter of the Events API, for the expressions engage uses: a value, or values
+    joined by OR."""
+    wanted = {v.strip().strip('"').casefold() for v in re.split(r"\s+OR\s+", value)}
+    if name == "event":
+        have = event["event"]
+    elif name == "recipient":
+        have = event["recipient"]
+    else:  # message-id
+        have = event["message"]["headers"]["message-id"]
+    return have.casefold() in wanted
+
+
 def _user_variable(value: str | None) -> Any:
     """Mailgun hands `v:` values back as objects when they are JSON objects or arrays."""
     if value and value.lstrip()[:1] in ("{", "["):
@@ -533,16 +823,32 @@ POSTMARK_INACTIVE = (
 class FakePostmark(FakeProvider):
     """`POST /email/batch` (and `/email`), header `X-Postmark-Server-Token: <api_key>`.
     Per-message failures come back inside a 200 array. reject_recipient(address, code=406,
-    message): a message to that address gets that ErrorCode and is not accepted."""
+    message): a message to that address gets that ErrorCode and is not accepted.
+
+    `GET /messages/outbound` (same token, `Accept: application/json`): Postmark's outbound
+    message search, newest first, {"TotalCount", "Messages": [...]}. `count` (1 to 500) and
+    `offset` are required and may add up to 10,000 at most; filters `recipient`, `fromemail`,
+    `tag`, `status`, `subject`, `messagestream` (Postmark's default stream, "outbound", when
+    not given), one `metadata_<key>`, and `fromdate`/`todate` read as Eastern Time. A query it
+    cannot take is answered 422 with ErrorCode 1100 (the fake's own code)."""
 
     name = "postmark"
     MAX_BATCH = 500
     MAX_RECIPIENTS = 50
+    MAX_COUNT = 500  # messages in one search answer
+    MAX_SEARCH = 10_000  # count + offset
+    EASTERN = "America/New_York"
 
     def __init__(
-        self, api_key: str = "pm-test", message_stream: str = "broadcast", *, delay: float = 0.0
+        self,
+        api_key: str = "pm-test",
+        message_stream: str = "broadcast",
+        *,
+        delay: float = 0.0,
+        records_lag: float = 0.0,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
-        super().__init__(api_key, delay=delay)
+        super().__init__(api_key, delay=delay, records_lag=records_lag, clock=clock)
         self.message_stream = message_stream
 
     def error_reply(self, status: int, message: str, code: int | None = None) -> Reply:
@@ -551,11 +857,12 @@ class FakePostmark(FakeProvider):
         )
 
     def handle(self, request: RecordedRequest) -> Reply:
+        if request.method == "GET" and request.path == "/messages/outbound":
+            return self._token_refusal(request) or self._search(request)
         if request.method != "POST" or request.path not in ("/email", "/email/batch"):
             return self.error_reply(404, "Not Found")
-        token = request.headers.get("x-postmark-server-token")
-        if token != self.api_key:
-            return self.error_reply(401, POSTMARK_BAD_TOKEN if token else POSTMARK_NO_TOKEN, 10)
+        if refusal := self._token_refusal(request):
+            return refusal
         for header in ("accept", "content-type"):
             if JSON not in request.headers.get(header, "").lower():
                 message = f"The request needs the header '{header.title()}: application/json'."
@@ -571,11 +878,123 @@ class FakePostmark(FakeProvider):
             return self.error_reply(422, message, 410)
         submitted_at = datetime.now(UTC).isoformat()
         results = [self._one(m, submitted_at) for m in (request.body if batch else [request.body])]
-        self._accept([m for _, accepted in results for m in accepted])
+        self._accept([m for _, accepted in results for m in accepted], stream=self.message_stream)
         if batch:
             return json_reply(200, [entry for entry, _ in results])
         entry = results[0][0]
         return json_reply(422 if entry["ErrorCode"] else 200, entry)
+
+    def _token_refusal(self, request: RecordedRequest) -> Reply | None:
+        token = request.headers.get("x-postmark-server-token")
+        if token != self.api_key:
+            return self.error_reply(401, POSTMARK_BAD_TOKEN if token else POSTMARK_NO_TOKEN, 10)
+        return None
+
+    # --- outbound message search ------------------------------------------------------------
+
+    def _search(self, request: RecordedRequest) -> Reply:
+        if JSON not in request.headers.get("accept", "").lower():
+            return self.error_reply(
+                422, "The request needs the header 'Accept: application/json'.", 409
+            )
+        try:
+            count, offset, keep = self._search_query(request.query)
+        except _Invalid as exc:
+            return self.error_reply(422, str(exc), exc.status)
+        found = [m for m in self._outbound() if keep(m)]
+        found.sort(key=lambda m: (m["_at"], m["_seq"]), reverse=True)
+        page = [{k: v for k, v in m.items() if not k.startswith("_")} for m in found]
+        return json_reply(
+            200, {"TotalCount": len(found), "Messages": page[offset : offset + count]}
+        )
+
+    def _search_query(
+        self, params: dict[str, str]
+    ) -> tuple[int, int, Callable[[dict[str, Any]], bool]]:
+        try:
+            count, offset = int(params["count"]), int(params["offset"])
+        except KeyError as exc:
+            raise _Invalid(1100, f"The '{exc.args[0]}' parameter is required.") from None
+        except ValueError:
+            raise _Invalid(1100, "count and offset must be numbers.") from None
+        if not 1 <= count <= self.MAX_COUNT or offset < 0:
+            raise _Invalid(1100, f"count must be 1 to {self.MAX_COUNT}, offset 0 or more.")
+        if count + offset > self.MAX_SEARCH:
+            raise _Invalid(1100, f"count + offset cannot exceed {self.MAX_SEARCH:,}.")
+        metadata = {
+            k[len("metadata_") :]: v for k, v in params.items() if k.startswith("metadata_")
+        }
+        if len(metadata) > 1:
+            raise _Invalid(1100, "Only one metadata filter can be used at a time.")
+        start = self._eastern(params.get("fromdate"), end=False)
+        end = self._eastern(params.get("todate"), end=True)
+        stream = params.get("messagestream") or "outbound"
+        plain = {"recipient", "fromemail", "tag", "status", "subject"} & set(params)
+
+        def keep(m: dict[str, Any]) -> bool:
+            wanted = {
+                "recipient": [r.casefold() for r in m["Recipients"]],
+                "fromemail": [addresses(m["From"])[0][1].casefold()],
+                "tag": [m["Tag"].casefold()],
+                "status": [m["Status"].casefold()],
+                "subject": [m["Subject"].casefold()],
+            }
+            return (
+                m["MessageStream"] == stream
+                and (start is None or m["_at"] >= start)
+                and (end is None or m["_at"] <= end)
+                and all(str(m["Metadata"].get(k)) == v for k, v in metadata.items())
+                and all(params[name].casefold() in wanted[name] for name in plain)
+            )
+
+        return count, offset, keep
+
+    def _eastern(self, value: str | None, *, end: bool) -> datetime | None:
+        """fromdate/todate: a date or a date and time in Eastern Time; a date alone as `todate`
+        means the whole of that day."""
+        if not value:
+            return None
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            raise _Invalid(1100, f"{value!r} is not a date (like 2026-12-01T09:00:00).") from None
+        if end and len(value) == 10:
+            when += timedelta(days=1, microseconds=-1)
+        return when.replace(tzinfo=ZoneInfo(self.EASTERN)).astimezone(UTC)
+
+    def _outbound(self) -> list[dict[str, Any]]:
+        """The visible records, one search entry per message (a message may have several
+        recipients), with the private fields `_at` and `_seq` for sorting and filtering."""
+        zone = ZoneInfo(self.EASTERN)
+        by_id: dict[str, dict[str, Any]] = {}
+        for record in self.records:
+            m = record["message"]
+            entry = by_id.get(m["provider_id"])
+            if entry is None:
+                entry = by_id[m["provider_id"]] = {
+                    "Tag": (m.get("tags") or [""])[0],
+                    "MessageID": m["provider_id"],
+                    "MessageStream": record["stream"],
+                    "To": [],
+                    "Cc": [],
+                    "Bcc": [],
+                    "Recipients": [],
+                    "ReceivedAt": record["at"].astimezone(zone).isoformat(),
+                    "From": m.get("from") or "",
+                    "Subject": m.get("subject") or "",
+                    "Attachments": [],
+                    "Status": "Sent",
+                    "TrackOpens": False,
+                    "TrackLinks": "None",
+                    "Metadata": dict(m.get("metadata") or {}),
+                    "Sandboxed": False,
+                    "_at": record["at"],
+                    "_seq": record["seq"],
+                }
+            name = addresses(m.get("to") or m["email"])[0][0].rpartition("<")[0].strip(' "')
+            entry["To"].append({"Email": m["email"], "Name": name})
+            entry["Recipients"].append(m["email"])
+        return list(by_id.values())
 
     def _one(self, msg: Any, submitted_at: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         try:
@@ -689,15 +1108,33 @@ SENDGRID = {
 class FakeSendGrid(FakeProvider):
     """`POST /v3/mail/send`, `Authorization: Bearer <api_key>`, JSON with personalizations.
     202 with an empty body and `X-Message-Id`. reject_recipient(address, code=400, message):
-    any request naming that address fails as a whole with a 400-style errors body."""
+    any request naming that address fails as a whole with a 400-style errors body.
+
+    `GET /v3/messages?limit=&query=` (same key): the Email Activity API, {"messages": [...]}
+    newest first, one per recipient, at most `limit` (1 to 1,000) and no further pages. The
+    query language: `field="value"` for msg_id, from_email, subject, to_email, status,
+    categories and `unique_args['name']` (custom_args), last_event_time against
+    `TIMESTAMP "2026-12-01T09:00:00Z"`; =, !=, <, >, <=, >=, [NOT] BETWEEN, [NOT] LIKE, [NOT]
+    IN, NOT, AND, OR and parentheses. `email_activity=False` is an account without the paid
+    add-on: SendGrid then answers 400 {"errors": [{"message": "authorization required"}]}."""
 
     name = "sendgrid"
     MAX_PERSONALIZATIONS = 1000
     MAX_RECIPIENTS = 1000
     MAX_CATEGORIES = 10
+    MAX_ACTIVITY = 1000  # messages in one Email Activity answer
 
-    def __init__(self, api_key: str = "SG.test", *, delay: float = 0.0) -> None:
-        super().__init__(api_key, delay=delay)
+    def __init__(
+        self,
+        api_key: str = "SG.test",
+        *,
+        delay: float = 0.0,
+        email_activity: bool = True,
+        records_lag: float = 0.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__(api_key, delay=delay, records_lag=records_lag, clock=clock)
+        self.email_activity = email_activity
 
     def error_reply(self, status: int, message: str, where: str | None = None) -> Reply:
         return json_reply(status, {"errors": [{"message": message, "field": where, "help": None}]})
@@ -707,6 +1144,10 @@ class FakeSendGrid(FakeProvider):
         return {"Retry-After": f"{retry_after:g}", "X-RateLimit-Reset": reset}
 
     def handle(self, request: RecordedRequest) -> Reply:
+        if request.method == "GET" and request.path == "/v3/messages":
+            if request.headers.get("authorization") != f"Bearer {self.api_key}":
+                return self.error_reply(401, SENDGRID_BAD_AUTH)
+            return self._activity(request.query)
         if request.method != "POST" or request.path != "/v3/mail/send":
             return self.error_reply(404, "Not Found")
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
@@ -731,6 +1172,44 @@ class FakeSendGrid(FakeProvider):
         message_id = secrets.token_urlsafe(16)[:22]
         self._accept(self._normalise(body, message_id))
         return Reply(202, b"", {"X-Message-Id": message_id})
+
+    # --- Email Activity -----------------------------------------------------------------------
+
+    def _activity(self, params: dict[str, str]) -> Reply:
+        if not self.email_activity:
+            return json_reply(400, {"errors": [{"message": "authorization required"}]})
+        try:
+            limit = int(params["limit"])
+        except (KeyError, ValueError):
+            limit = 0
+        if not 1 <= limit <= self.MAX_ACTIVITY:
+            message = f"limit is required: a number from 1 to {self.MAX_ACTIVITY}"
+            return self.error_reply(400, message, "limit")
+        try:
+            keep = _sg_query(params.get("query", ""))
+        except _Invalid as exc:
+            return self.error_reply(exc.status, str(exc), "query")
+        rows = [self._activity_row(r) for r in self.records]
+        found = sorted((r for r in rows if keep(r)), key=lambda r: r["_seq"], reverse=True)
+        messages = [{k: v for k, v in r.items() if not k.startswith("_")} for r in found]
+        return json_reply(200, {"messages": messages[:limit]})
+
+    def _activity_row(self, record: dict[str, Any]) -> dict[str, Any]:
+        m = record["message"]
+        return {
+            "from_email": addresses(m.get("from") or "")[0][1] if m.get("from") else "",
+            "msg_id": f"{m['provider_id']}.filterdrecv-fake-{record['seq']}-0.0",
+            "subject": m.get("subject") or "",
+            "to_email": m["email"],
+            "status": "delivered",
+            "opens_count": 0,
+            "clicks_count": 0,
+            "last_event_time": record["at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "_seq": record["seq"],
+            "_at": record["at"],
+            "_unique_args": dict(m.get("metadata") or {}),
+            "_categories": list(m.get("tags") or []),
+        }
 
     def _check(self, body: dict[str, Any]) -> list[tuple[str, str | None]]:
         errors: list[tuple[str, str | None]] = []
@@ -830,6 +1309,209 @@ class FakeSendGrid(FakeProvider):
                     )
                 )
         return accepted
+
+
+# The Email Activity query language, as much of it as the docs show: comparisons of fields with
+# quoted values (and TIMESTAMP "..."), BETWEEN, LIKE, IN, NOT, AND, OR and parentheses.
+_SG_TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<arg>unique_args\['(?P<name>[^']*)'\])
+    | (?P<string>"(?:[^"\\]|\\.)*")
+    | (?P<number>-?\d+(?:\.\d+)?)
+    | (?P<op><=|>=|!=|=|<|>)
+    | (?P<punct>[(),\[\]])
+    | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+    )""",
+    re.X,
+)
+_SG_FIELDS = {"msg_id", "from_email", "subject", "to_email", "status", "categories"}
+_SG_FIELDS |= {"last_event_time", "opens_count", "clicks_count"}
+
+Row = dict[str, Any]
+Test = Callable[[Row], bool]
+
+
+def _sg_query(text: str) -> Test:
+    """The query as a test of one activity row; _Invalid(400) for what SendGrid would refuse."""
+    tokens: list[tuple[str, str]] = []
+    position = 0
+    text = text.strip()
+    while position < len(text):
+        found = _SG_TOKEN.match(text, position)
+        if not found or found.end() == position:
+            raise _Invalid(400, f"invalid query near {text[position : position + 20]!r}")
+        kind = found.lastgroup or ""
+        if kind == "name":
+            kind = "arg"
+        value = found["name"] if kind == "arg" else found[kind]
+        tokens.append((kind, value))
+        position = found.end()
+    if not tokens:
+        return lambda row: True
+    parser = _SgParser(tokens)
+    test = parser.expression()
+    if parser.position != len(tokens):
+        raise _Invalid(400, f"invalid query: unexpected {tokens[parser.position][1]!r}")
+    return test
+
+
+class _SgParser:
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens = tokens
+        self.position = 0
+
+    def peek(self, *words: str) -> bool:
+        if self.position >= len(self.tokens):
+            return False
+        kind, value = self.tokens[self.position]
+        return value.upper() in words if kind in ("word", "punct", "op") else False
+
+    def take(self) -> tuple[str, str]:
+        if self.position >= len(self.tokens):
+            raise _Invalid(400, "invalid query: it ends too soon")
+        self.position += 1
+        return self.tokens[self.position - 1]
+
+    def expect(self, word: str) -> None:
+        if not self.peek(word):
+            raise _Invalid(400, f"invalid query: {word} expected")
+        self.position += 1
+
+    def expression(self) -> Test:
+        parts = [self.term()]
+        while self.peek("OR"):
+            self.position += 1
+            parts.append(self.term())
+        return parts[0] if len(parts) == 1 else lambda row: any(p(row) for p in parts)
+
+    def term(self) -> Test:
+        parts = [self.factor()]
+        while self.peek("AND"):
+            self.position += 1
+            parts.append(self.factor())
+        return parts[0] if len(parts) == 1 else lambda row: all(p(row) for p in parts)
+
+    def factor(self) -> Test:
+        if self.peek("NOT"):
+            self.position += 1
+            inner = self.factor()
+            return lambda row: not inner(row)
+        if self.peek("("):
+            self.position += 1
+            inner = self.expression()
+            self.expect(")")
+            return inner
+        return self.comparison()
+
+    def comparison(self) -> Test:
+        kind, name = self.take()
+        if kind == "arg":
+            key = ("_unique_args", name)
+        elif kind == "word" and name.lower() in _SG_FIELDS:
+            column = name.lower()
+            key = ({"categories": "_categories", "last_event_time": "_at"}.get(column, column), "")
+        else:
+            raise _Invalid(400, f"invalid query: unknown field {name!r}")
+        negate = self.peek("NOT")
+        if negate:
+            self.position += 1
+        if self.peek("BETWEEN"):
+            self.position += 1
+            low = self.value()
+            self.expect("AND")
+            op, operands = "between", [low, self.value()]
+        elif self.peek("LIKE"):
+            self.position += 1
+            pattern = re.escape(str(self.value())).replace("%", ".*").replace("_", ".")
+            op, operands = "like", [pattern]
+        elif self.peek("IN"):
+            self.position += 1
+            op, operands = "in", self.choices()
+        elif (
+            not negate
+            and self.position < len(self.tokens)
+            and self.tokens[self.position][0] == "op"
+        ):
+            op, operands = self.take()[1], [self.value()]
+        else:
+            raise _Invalid(400, f"invalid query: a comparison expected after {name!r}")
+
+        def test(row: Row) -> bool:
+            column, arg = key
+            have = row[column].get(arg) if arg else row[column]
+            return _sg_test(have, op, operands) != negate
+
+        return test
+
+    def choices(self) -> list[Any]:
+        if not (self.peek("(") or self.peek("[")):
+            raise _Invalid(400, "invalid query: IN needs a list")
+        close = ")" if self.take()[1] == "(" else "]"
+        values = [self.value()]
+        while self.peek(","):
+            self.position += 1
+            values.append(self.value())
+        self.expect(close)
+        return values
+
+    def value(self) -> Any:
+        kind, text = self.take()
+        if kind == "word" and text.upper() == "TIMESTAMP":
+            kind, text = self.take()
+            if kind != "string":
+                raise _Invalid(400, "invalid query: TIMESTAMP needs a quoted time")
+            try:
+                return datetime.fromisoformat(json.loads(text).replace("Z", "+00:00"))
+            except ValueError:
+                raise _Invalid(400, f"invalid query: {text} is not a time") from None
+        if kind == "string":
+            return json.loads(text)
+        if kind == "number":
+            return float(text)
+        raise _Invalid(400, f"invalid query: a value expected, not {text!r}")
+
+
+def _sg_test(have: Any, op: str, operands: list[Any]) -> bool:
+    if op == "between":
+        return _sg_cmp(have, ">=", operands[0]) and _sg_cmp(have, "<=", operands[1])
+    if op == "like":
+        values = [v for v in _sg_values(have) if v is not None]
+        return any(re.fullmatch(operands[0], str(v), re.I) for v in values)
+    if op == "in":
+        return any(_sg_cmp(have, "=", choice) for choice in operands)
+    return _sg_cmp(have, op, operands[0])
+
+
+def _sg_values(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+_SG_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
+}
+
+
+def _sg_cmp(have: Any, op: str, want: Any) -> bool:
+    """One comparison; a field with several values (categories) passes if any value does."""
+    for value in _sg_values(have):
+        wanted = want
+        try:
+            if isinstance(value, datetime) and isinstance(wanted, str):
+                wanted = datetime.fromisoformat(wanted.replace("Z", "+00:00"))
+            elif isinstance(value, int | float) and isinstance(wanted, str):
+                wanted = float(wanted)
+            elif isinstance(wanted, float) and isinstance(value, str):
+                value = float(value)
+            if value is not None and _SG_OPS[op](value, wanted):
+                return True
+        except (TypeError, ValueError):
+            continue
+    return False
 
 
 def _strings(value: Any) -> bool:
