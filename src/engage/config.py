@@ -83,6 +83,7 @@ class Email:
     reply_domain: str = ""
     rate_per_second: float | None = None
     timeout: float = 30.0  # seconds to wait for a provider's answer
+    reconcile_settle_seconds: float | None = None  # None: each provider's own figure
     mailgun: Mailgun = field(default_factory=Mailgun)
     postmark: Postmark = field(default_factory=Postmark)
     sendgrid: SendGrid = field(default_factory=SendGrid)

@@ -32,6 +32,9 @@ from .base import (
     TryLater,
 )
 
+READ_TRIES = 3  # tries of one read of a provider's records that is asked to wait
+READ_WAIT_MAX = 60.0  # seconds: a longer wait is passed on to the caller as TryLater
+
 
 class BatchRefused(Exception):
     """The provider refused the whole batch (a 4xx other than auth); the reason is given."""
@@ -100,6 +103,44 @@ class HttpProvider(Provider):
         if response.status_code == 429 or response.status_code >= 500:
             raise TryLater(
                 f"{self.title} answered HTTP {response.status_code}", retry_after(response)
+            )
+        return response
+
+    def get(
+        self, url: str, *, key_refused: tuple[int, ...] = (401, 403), **kwargs: object
+    ) -> requests.Response:
+        """A read of the provider's own records, for reconciling. Unlike a send, a read changes
+        nothing, so every failure may be retried: a time-out or a dropped connection is
+        `TryLater`, and an answer asking to wait a minute or less (429 or 5xx with Retry-After)
+        is waited out here, up to three tries, because records APIs allow few calls a minute.
+        `key_refused`: the statuses that mean the key was refused (`AuthFailed`)."""
+        for attempt in range(READ_TRIES):
+            try:
+                return self._read(url, key_refused, **kwargs)
+            except TryLater as exc:
+                wait = exc.retry_after
+                if attempt == READ_TRIES - 1 or wait is None or wait > READ_WAIT_MAX:
+                    raise
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _read(self, url: str, key_refused: tuple[int, ...], **kwargs: object) -> requests.Response:
+        try:
+            timeout = (min(5.0, self.config.timeout), self.config.timeout)  # connect, read
+            response = self.session.get(url, timeout=timeout, **kwargs)  # type: ignore[arg-type]
+        except requests.RequestException as exc:
+            raise TryLater(f"Could not read {self.title}'s records at {url}: {exc}") from None
+        if response.status_code in key_refused:
+            raise AuthFailed(
+                f"{self.title} refused the key (HTTP {response.status_code}) when engage asked "
+                f"for its records. Check the environment variable {self.key_env()} (named by "
+                f"{self.key_setting})."
+            )
+        if response.status_code == 429 or response.status_code >= 500:
+            raise TryLater(
+                f"{self.title} answered HTTP {response.status_code} when engage asked for its "
+                "records",
+                retry_after(response),
             )
         return response
 

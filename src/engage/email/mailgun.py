@@ -2,14 +2,26 @@
 
 The body is sent once per batch with %recipient.x% tags; Mailgun fills them in for each
 person, in the subject, the body and the h: headers (List-Unsubscribe, Message-Id, Reply-To).
+
+Unknown messages are looked up in Mailgun's events (`GET /v3/{domain}/events`, the `accepted`
+events of the time they were handed over), which carry our `v:` variables back as
+`user-variables`. Mailgun documents these events as complete only after a while: events reach
+its storage by different routes, and it advises trusting only pages older than about half an
+hour. See docs/reconcile.md.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
+from collections.abc import Iterator
+from urllib.parse import urlsplit
 
-from .base import Batch, Item, Outcome, SystemMessage
+from .. import clock
+from .base import Batch, Item, Outcome, ProviderError, Reconciled, SystemMessage, Unknown
 from .http import BatchRefused, HttpProvider, error_text, merge_values, merged_bodies
+from .records import Wanted, read_json, settle_for, verdict, windows
 
 
 def tag(name: str) -> str:
@@ -20,6 +32,11 @@ class Mailgun(HttpProvider):
     name = "mailgun"
     batch_size = 1000
     key_setting = "email.mailgun.api_key_env"
+    # Mailgun trusts event pages older than "e.g. half an hour"; twice that leaves room for a
+    # request Mailgun was still taking in when engage stopped waiting for it.
+    settle = dt.timedelta(hours=1)
+    retention = dt.timedelta(days=1)  # events are kept 1 day on free plans, longer on paid ones
+    page_size = 300  # the most events Mailgun gives in one page
 
     def key_env(self) -> str:
         return self.config.mailgun.api_key_env
@@ -100,3 +117,75 @@ class Mailgun(HttpProvider):
         if response.status_code != 200:
             return Outcome(0, False, error=error_text(response))
         return Outcome(0, True, provider_id=str(response.json().get("id", "")))
+
+    def reconcile(self, unknown: list[Unknown]) -> Reconciled:
+        """Look for each unknown message among the `accepted` events of the time it was handed
+        over, by our ids in `user-variables` (or its Message-ID) and its recipient."""
+        self.check()
+        wanted = Wanted(unknown)
+        found: dict[int, str] = {}
+        complete: set[int] = set()
+        for window in windows(unknown, settle_for(self), clock.now()):
+            for event in self._accepted(window.begin, window.end):
+                variables = _variables(event.get("user-variables"))
+                headers = (event.get("message") or {}).get("headers") or {}
+                message_id = str(headers.get("message-id") or "")
+                match = wanted.match(
+                    variables.get("engage_send"),
+                    variables.get("engage_delivery"),
+                    [str(event.get("recipient") or "")],
+                    message_id,
+                )
+                if match is not None:
+                    found[match.delivery_id] = f"<{message_id}>" if message_id else ""
+            complete.update(u.delivery_id for u in window.unknown)
+        return verdict(self, unknown, found, complete, records="Mailgun's logs (Sending > Logs)")
+
+    def _accepted(self, begin: dt.datetime, end: dt.datetime) -> Iterator[dict]:
+        """Every `accepted` event from `begin` to `end`, oldest first, page by page: Mailgun
+        gives the next page's address with each page, and an empty page at the end."""
+        settings = self.config.mailgun
+        base = settings.base_url.rstrip("/")
+        url = f"{base}/v3/{settings.domain}/events"
+        params: dict[str, str] | None = {
+            "begin": str(math.floor(begin.timestamp())),
+            "end": str(math.ceil(end.timestamp())),
+            "ascending": "yes",
+            "limit": str(self.page_size),
+            "event": "accepted",
+        }
+        while True:
+            response = self.get(url, params=params, auth=("api", self.key()))
+            if response.status_code == 404:
+                raise ProviderError(
+                    f"Mailgun does not know the domain {settings.domain} at {settings.base_url} "
+                    f"({error_text(response)}). Check domain and base_url in [email.mailgun]."
+                )
+            if response.status_code != 200:
+                raise ProviderError(f"Mailgun would not show its events ({error_text(response)}).")
+            page = read_json(self, response)
+            items = page.get("items") or []
+            if not items:
+                return
+            yield from items
+            url, params = self._next_page(base, page), None
+
+    def _next_page(self, base: str, page: dict) -> str:
+        """The next page's address, which must be on the same server: the key goes with it."""
+        url = str((page.get("paging") or {}).get("next") or "")
+        if urlsplit(url)[:2] != urlsplit(base)[:2]:
+            raise ProviderError(
+                f"Mailgun's answer gave no next page on {base} (it gave {url!r}), so engage "
+                "cannot read all of its events. Check base_url in [email.mailgun]."
+            )
+        return url
+
+
+def _variables(value: object) -> dict:
+    """An event's `user-variables`: an object, or (in some of Mailgun's answers) its JSON."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}

@@ -2,14 +2,36 @@
 
 The body is sent once per batch with -tag- substitutions; custom_args carry our ids and come
 back as top-level keys of each webhook event.
+
+Unknown messages are looked up with the Email Activity API (`GET /v3/messages`), which SendGrid
+sells as an add-on ("additional email activity history"). Its query language finds messages by
+our custom_args (it calls them unique_args); each answer is one list with no further pages, of
+at most 1,000 messages. Without the add-on it answers 400 "authorization required", and engage
+says it cannot reconcile. See docs/reconcile.md.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 
-from .base import Batch, Item, Outcome, SystemMessage
+from .base import (
+    Batch,
+    CannotReconcile,
+    Item,
+    Outcome,
+    ProviderError,
+    Reconciled,
+    SystemMessage,
+    Unknown,
+)
 from .http import BatchRefused, HttpProvider, error_text, merge_values, merged_bodies
+from .records import by_send, mailbox, read_json, verdict
+
+CHECK_BY_HAND = (
+    "Look for these people by hand in SendGrid's Activity Feed; then use --resend-unknown "
+    "for those who did not get it."
+)
 
 
 def tag(name: str) -> str:
@@ -20,6 +42,12 @@ class SendGrid(HttpProvider):
     name = "sendgrid"
     batch_size = 1000
     key_setting = "email.sendgrid.api_key_env"
+    # SendGrid documents no delay before a message shows in its Email Activity, and its queues
+    # can run late in an outage; this is a margin.
+    settle = dt.timedelta(hours=1)
+    retention = dt.timedelta(days=7)  # "up to 30 days" with the add-on; engage relies on 7
+    chunk = 50  # unknown messages asked about in one query
+    limit = 1000  # the most messages one answer holds; there are no further pages
 
     @property
     def title(self) -> str:
@@ -93,3 +121,70 @@ class SendGrid(HttpProvider):
         if response.status_code != 202:
             return Outcome(0, False, error=error_text(response))
         return Outcome(0, True, provider_id=response.headers.get("X-Message-Id", ""))
+
+    def reconcile(self, unknown: list[Unknown]) -> Reconciled:
+        """Ask for the messages of each send that carry the unknown messages' `engage_delivery`,
+        `chunk` at a time, and match each one found by its recipient (the answer lists each
+        message's recipient and id, not its custom_args)."""
+        found: dict[int, str] = {}
+        complete: set[int] = set()
+        for send_id, group in by_send(unknown).items():
+            for start in range(0, len(group), self.chunk):
+                self._look_up(send_id, group[start : start + self.chunk], found, complete)
+        return verdict(
+            self,
+            unknown,
+            found,
+            complete,
+            records="SendGrid's Activity Feed",
+            incomplete="SendGrid's answer was full, or two of them went to one address",
+        )
+
+    def _look_up(
+        self, send_id: int, part: list[Unknown], found: dict[int, str], complete: set[int]
+    ) -> None:
+        by_address: dict[str, list[Unknown]] = {}
+        for item in part:
+            by_address.setdefault(mailbox(item.email), []).append(item)
+        single = {address: items[0] for address, items in by_address.items() if len(items) == 1}
+        messages = self._messages(activity_query(send_id, part))
+        for message in messages:
+            item = single.get(mailbox(str(message.get("to_email") or "")))
+            if item is not None:  # msg_id is the X-Message-Id a send records, then more
+                found[item.delivery_id] = str(message.get("msg_id") or "").split(".")[0]
+        if len(messages) < self.limit:
+            complete.update(item.delivery_id for item in single.values())
+
+    def _messages(self, query: str) -> list[dict]:
+        response = self.get(
+            f"{self.config.sendgrid.base_url.rstrip('/')}/v3/messages",
+            params={"limit": str(self.limit), "query": query},
+            headers={"Authorization": f"Bearer {self.key()}"},
+            key_refused=(401,),
+        )
+        if response.status_code == 400 and "authorization required" in response.text.lower():
+            raise CannotReconcile(
+                "This SendGrid account cannot be asked which messages it took: its Email "
+                f'Activity API is a paid add-on ({error_text(response)}). Buy "additional '
+                'email activity history" in SendGrid (Account Details > Your Products > Add-ons) '
+                f"and give the key Email Activity access, or: {CHECK_BY_HAND}"
+            )
+        if response.status_code == 403:
+            raise CannotReconcile(
+                f"The SendGrid key in {self.key_env()} may send but not read Email Activity "
+                f"({error_text(response)}). Give the key Email Activity access in SendGrid "
+                f"(Settings > API Keys), or: {CHECK_BY_HAND}"
+            )
+        if response.status_code != 200:
+            raise ProviderError(
+                f"SendGrid would not search its Email Activity ({error_text(response)})."
+            )
+        messages = read_json(self, response).get("messages")
+        return messages if isinstance(messages, list) else []
+
+
+def activity_query(send_id: int, unknown: list[Unknown]) -> str:
+    """The Email Activity query for these messages of one send, e.g.
+    `unique_args['engage_send']="7" AND (unique_args['engage_delivery']="1" OR ...)`."""
+    deliveries = " OR ".join(f"unique_args['engage_delivery']=\"{u.delivery_id}\"" for u in unknown)
+    return f"unique_args['engage_send']=\"{send_id}\" AND ({deliveries})"
