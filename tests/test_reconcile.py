@@ -213,6 +213,12 @@ def test_another_send_or_another_address_is_not_taken_for_ours(each, clock) -> N
     assert (result.sent, result.not_sent) == ({}, {1})
 
 
+def test_the_recipient_may_come_back_in_another_spelling(each, clock) -> None:
+    sent = each.send([1])
+    unknown = [Unknown(1, SEND, "Person1@EXAMPLE.org", message_id(1), T0)]
+    assert each.provider.reconcile(unknown).sent == expected_ids(each, sent)
+
+
 def test_records_older_than_the_provider_keeps_stay_unknown(each, clock) -> None:
     clock.advance(days=8)
     result = each.reconcile([5], handed_at=T0)

@@ -25,6 +25,7 @@ from typing import Protocol
 import requests
 
 from .. import clock
+from ..addresses import InvalidEmail, identity
 from ..config import Email
 from .base import ProviderError, Reconciled, Unknown
 
@@ -82,12 +83,13 @@ def by_send(unknown: Iterable[Unknown]) -> dict[int, list[Unknown]]:
 
 
 def mailbox(address: str) -> str:
-    """An address compared as the mailbox it names: the domain in lower-case ASCII, the local
-    part without case. Providers may hand an address back in either spelling."""
-    local, _, domain = address.strip().strip("<>").rpartition("@")
-    with contextlib.suppress(UnicodeError):
-        domain = domain.encode("idna").decode("ascii")
-    return f"{local.casefold()}@{domain.lower()}"
+    """Whose mailbox an address names (engage.addresses' identity), so a provider may hand it
+    back in any spelling; something that is not an address stays as it is, without case."""
+    text = address.strip().strip("<>")
+    try:
+        return identity(text)
+    except InvalidEmail:
+        return text.casefold()
 
 
 def bare_id(message_id: str) -> str:
