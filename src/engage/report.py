@@ -52,7 +52,7 @@ MEANINGS = {
     "recipients": "people in the audience when it went out",
     "sent": "emails handed over to be sent",
     "failed": "emails refused when we sent them",
-    "unknown": "may or may not have gone: engage stopped while sending them",
+    "unknown": "may or may not have gone: their answer never came",
     "skipped": "people who stopped our emails before theirs went",
     "waiting": "emails still to send",
     "delivered": "emails the provider says arrived",
@@ -145,7 +145,8 @@ class Report:
         if self.unknown:
             found.append(
                 f"{self.unknown} email(s) may or may not have gone. `engage send {self.campaign} "
-                "--resend-unknown` sends them again once you have checked."
+                "--reconcile` asks the provider's records about them; `--resend-unknown` sends "
+                "them again, only once you have checked."
             )
         if self.is_sent and not self.deliveries_reported:
             found.append(
