@@ -101,7 +101,9 @@ class Setup:
         return sent
 
     def reconcile(self, ids: list[int], handed_at: dt.datetime, send_id: int = SEND) -> Reconciled:
-        unknown = [Unknown(d, send_id, address(d), message_id(d, send_id), handed_at) for d in ids]
+        unknown = [
+            Unknown(d, send_id, address(d), message_id(d, send_id), handed_at, SLUG) for d in ids
+        ]
         return self.provider.reconcile(unknown)
 
 
@@ -209,6 +211,9 @@ def test_another_send_or_another_address_is_not_taken_for_ours(each, clock) -> N
     result = each.reconcile([1, 2], handed_at=T0)
     assert (result.sent, result.not_sent) == ({}, {1, 2})
     unknown = [Unknown(1, 8, "someone.else@example.org", "<other@example.org>", T0)]
+    result = each.provider.reconcile(unknown)
+    assert (result.sent, result.not_sent) == ({}, {1})
+    unknown = [Unknown(1, 8, address(1), message_id(1, 8), T0, campaign="another-campaign")]
     result = each.provider.reconcile(unknown)
     assert (result.sent, result.not_sent) == ({}, {1})
 
@@ -374,7 +379,7 @@ def test_sendgrid_asks_fifty_unknowns_at_a_time(sendgrid, clock) -> None:
     assert reads[1]["query"] == (
         "unique_args['engage_send']=\"7\" AND ("
         + " OR ".join(f"unique_args['engage_delivery']=\"{d}\"" for d in ids[50:])
-        + ")"
+        + f") AND unique_args['engage_campaign']=\"{SLUG}\""
     )
 
 
@@ -406,4 +411,18 @@ def test_sendgrid_two_unknowns_to_one_address_stay_unknown(sendgrid, clock) -> N
     assert result.note == (
         "2 messages could not be looked up completely: SendGrid's answer was full, or two "
         "of them went to one address. Look for them by hand in SendGrid's Activity Feed."
+    )
+
+
+def test_sendgrid_keeps_no_email_activity_for_eu_accounts(project, monkeypatch, clock) -> None:
+    for each in setup("sendgrid", project, monkeypatch, clock):
+        each.project.replace("engage.toml", each.fake.url, "https://api.eu.sendgrid.com")
+        provider = SendGrid(each.project.workspace)
+        with provider, pytest.raises(CannotReconcile) as cannot:
+            provider.reconcile([Unknown(1, SEND, address(1), message_id(1), T0, SLUG)])
+        assert each.fake.requests == []
+    assert str(cannot.value) == (
+        "SendGrid keeps no Email Activity for EU regional accounts (api.eu.sendgrid.com), so "
+        "engage cannot ask it which messages it took. Look for these people by hand in "
+        "SendGrid's Activity Feed; then use --resend-unknown for those who did not get it."
     )

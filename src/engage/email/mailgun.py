@@ -130,12 +130,7 @@ class Mailgun(HttpProvider):
                 variables = _variables(event.get("user-variables"))
                 headers = (event.get("message") or {}).get("headers") or {}
                 message_id = str(headers.get("message-id") or "")
-                match = wanted.match(
-                    variables.get("engage_send"),
-                    variables.get("engage_delivery"),
-                    [str(event.get("recipient") or "")],
-                    message_id,
-                )
+                match = wanted.match(variables, [str(event.get("recipient") or "")], message_id)
                 if match is not None:
                     found[match.delivery_id] = f"<{message_id}>" if message_id else ""
             complete.update(u.delivery_id for u in window.unknown)

@@ -149,11 +149,8 @@ class Postmark(HttpProvider):
                 return False
             for message in messages:
                 metadata = message.get("Metadata") or {}
-                match = wanted.match(
-                    metadata.get("engage_send"),
-                    metadata.get("engage_delivery"),
-                    [str(r) for r in message.get("Recipients") or []],
-                )
+                recipients = [str(r) for r in message.get("Recipients") or []]
+                match = wanted.match(metadata, recipients)
                 if match is not None:
                     found[match.delivery_id] = str(message.get("MessageID") or "")
         return True

@@ -99,22 +99,29 @@ def bare_id(message_id: str) -> str:
 
 class Wanted:
     """The unknown messages being looked for, found by engage's ids (which providers hand back
-    as metadata) or by their Message-ID; the recipient must match too, so a record from another
-    workspace on the same account that happens to carry the same ids is not taken for ours."""
+    as metadata) or by their Message-ID. The recipient must match too, and the campaign when
+    both sides name one, so a record from another workspace on the same account that happens to
+    carry the same ids is not taken for ours."""
 
     def __init__(self, unknown: Iterable[Unknown]) -> None:
         self.by_ids = {(u.send_id, u.delivery_id): u for u in unknown}
         self.by_message_id = {bare_id(u.message_id): u for u in self.by_ids.values()}
 
     def match(
-        self, send: object, delivery: object, recipients: Iterable[str], message_id: str = ""
+        self, metadata: dict, recipients: Iterable[str], message_id: str = ""
     ) -> Unknown | None:
+        """The unknown message a record is about: `metadata` is what came back of the ids
+        engage sent (engage_campaign, engage_send, engage_delivery)."""
         found = None
         with contextlib.suppress(ValueError):
-            found = self.by_ids.get((int(str(send)), int(str(delivery))))
+            ids = (int(str(metadata.get("engage_send"))), int(str(metadata.get("engage_delivery"))))
+            found = self.by_ids.get(ids)
         if found is None and message_id:
             found = self.by_message_id.get(bare_id(message_id))
         if found is None or mailbox(found.email) not in {mailbox(r) for r in recipients}:
+            return None
+        campaign = str(metadata.get("engage_campaign") or "")
+        if found.campaign and campaign and campaign != found.campaign:
             return None
         return found
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+from urllib.parse import urlsplit
 
 from .base import (
     Batch,
@@ -28,6 +29,7 @@ from .base import (
 from .http import BatchRefused, HttpProvider, error_text, merge_values, merged_bodies
 from .records import by_send, mailbox, read_json, verdict
 
+EU_API = "api.eu.sendgrid.com"  # EU regional subusers: SendGrid keeps no Email Activity there
 CHECK_BY_HAND = (
     "Look for these people by hand in SendGrid's Activity Feed; then use --resend-unknown "
     "for those who did not get it."
@@ -126,6 +128,11 @@ class SendGrid(HttpProvider):
         """Ask for the messages of each send that carry the unknown messages' `engage_delivery`,
         `chunk` at a time, and match each one found by its recipient (the answer lists each
         message's recipient and id, not its custom_args)."""
+        if urlsplit(self.config.sendgrid.base_url).hostname == EU_API:
+            raise CannotReconcile(
+                f"SendGrid keeps no Email Activity for EU regional accounts ({EU_API}), so "
+                f"engage cannot ask it which messages it took. {CHECK_BY_HAND}"
+            )
         found: dict[int, str] = {}
         complete: set[int] = set()
         for send_id, group in by_send(unknown).items():
@@ -185,6 +192,9 @@ class SendGrid(HttpProvider):
 
 def activity_query(send_id: int, unknown: list[Unknown]) -> str:
     """The Email Activity query for these messages of one send, e.g.
-    `unique_args['engage_send']="7" AND (unique_args['engage_delivery']="1" OR ...)`."""
+    `unique_args['engage_send']="7" AND (unique_args['engage_delivery']="1" OR ...)`, and
+    `AND unique_args['engage_campaign']="slug"` when the campaign is known."""
     deliveries = " OR ".join(f"unique_args['engage_delivery']=\"{u.delivery_id}\"" for u in unknown)
-    return f"unique_args['engage_send']=\"{send_id}\" AND ({deliveries})"
+    query = f"unique_args['engage_send']=\"{send_id}\" AND ({deliveries})"
+    campaign = unknown[0].campaign.replace("\\", "\\\\").replace('"', '\\"')
+    return f"{query} AND unique_args['engage_campaign']=\"{campaign}\"" if campaign else query
