@@ -373,7 +373,7 @@ def test_an_email_that_cannot_go_is_reported_and_the_story_stays_owed(team, proj
     moved = team.run("stories", "set", "1", "in-progress")
     assert moved.exit_code == 1
     assert moved.stdout == "Story 1 is in-progress.\n"
-    assert moved.stderr.startswith("Problem: story 1: the update email was not sent: Set from in")
+    assert moved.stderr.startswith("Problem: story 1: the update email did not go: Set from in")
     shown = json.loads(team.run("stories", "show", "1", "--format", "json").output)
     assert shown["status"] == "in-progress"  # the change is kept
     assert shown["history"][-1]["action"] == "not-told"

@@ -566,3 +566,30 @@ def test_story_email_has_no_axe_violations(project, page, tmp_path: Path, templa
     violations = axe(page, email=True)
 
     assert not violations, format_violations(violations, title=template)
+
+
+def test_a_story_email_whose_answer_was_lost_is_maybe_sent_not_failed(project, monkeypatch) -> None:
+    """The SMTP server took the email, then the line dropped before its answer: engage says
+    it may or may not have gone, and does not call it unsent."""
+    from .smtp_sink import SmtpSink
+    from .test_sending import smtp_config
+
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "pw")
+    sink = SmtpSink(password="pw").start()
+    try:
+        smtp_config(project, sink.port)
+        sink.faults["sam@example.org"] = "drop-after-data"
+        with pytest.raises(StoryMailError) as caught:
+            messages.send(project.workspace, "Sam Jones <sam@example.org>", "draft", FULL)
+        assert str(caught.value).startswith(
+            "The draft story email to Sam Jones <sam@example.org> may or may not have gone "
+            "(The SMTP connection was lost after the message to sam@example.org went and "
+            "before the server answered"
+        )
+        assert str(caught.value).endswith(
+            "engage does not send it again by itself. Check the provider's log."
+        )
+        assert not caught.value.try_later
+        assert [to for to, _ in sink.received] == ["sam@example.org"]
+    finally:
+        sink.stop()

@@ -23,6 +23,7 @@ import jinja2.meta
 from ..config import Workspace
 from ..email import provider_for
 from ..email.base import (
+    LostAnswer,
     Outcome,
     ProviderError,
     SystemMessage,
@@ -100,6 +101,11 @@ def send(
     try:
         with provider_for(workspace) as provider:
             outcome = provider.send_system(message)
+    except LostAnswer as exc:  # maybe sent: never "not sent", and never sent again by itself
+        raise StoryMailError(
+            f"The {template} story email to {to} may or may not have gone ({exc}); engage "
+            "does not send it again by itself. Check the provider's log."
+        ) from exc
     except ProviderError as exc:
         raise StoryMailError(
             f"The {template} story email to {to} was not sent: {exc}",

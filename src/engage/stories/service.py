@@ -114,7 +114,7 @@ def tell(
     except EngageError as exc:
         with store.begin() as connection:
             core.note(connection, story.id, "not-told", story.status, f"{template}: {exc}")
-        told.problems.append(f"story {story.id}: the {template} email was not sent: {exc}")
+        told.problems.append(f"story {story.id}: the {template} email did not go: {exc}")
         return False
     with store.begin() as connection:
         core.told(connection, story.id, template, story.status)
