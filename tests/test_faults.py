@@ -21,6 +21,7 @@ from engage.email import provider_for
 from engage.sending import Options, Report, Sender
 from engage.store import open_store
 
+from .fakes import FakeMailgun, FakePostmark, FakeSendGrid
 from .smtp_sink import SmtpSink
 from .test_providers import ENV, FAKES, KEYS, SETTINGS
 from .test_sending import KEY, SLUG, smtp_config
@@ -68,11 +69,15 @@ def send(project, **options: object) -> Report:
         store.engine.dispose()
 
 
-def use_provider(project, monkeypatch, name: str, fake) -> None:
-    """Send through the fake HTTP provider `fake` (a 1 s time-out)."""
+def use_provider(project, monkeypatch, name: str, fake, settle: float | None = None) -> None:
+    """Send through the fake HTTP provider `fake` (a 1 s time-out); `settle`: seconds before
+    its records count as complete (the fakes' records are complete at once)."""
     monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
     monkeypatch.setenv(ENV[name], KEYS[name])
-    project.replace("engage.toml", 'provider = "outbox"', f'provider = "{name}"\ntimeout = 1')
+    extra = "" if settle is None else f"\nreconcile_settle_seconds = {settle}"
+    project.replace(
+        "engage.toml", 'provider = "outbox"', f'provider = "{name}"\ntimeout = 1{extra}'
+    )
     project.write(
         "engage.toml", project.read("engage.toml") + "\n" + SETTINGS[name].format(url=fake.url)
     )
@@ -325,7 +330,9 @@ def test_sigkill_at_random_moments_then_everyone_once(project, monkeypatch) -> N
     while kills < 6:
         sender = engage(project, "send", SLUG, "--yes")
         before = len(list(folder.glob("*.eml"))) if folder.exists() else 0
-        wait_for(lambda: sender.poll() is not None or len(list(folder.glob("*.eml"))) > before)
+        wait_for(
+            lambda s=sender, b=before: s.poll() is not None or len(list(folder.glob("*.eml"))) > b
+        )
         time.sleep(chance.uniform(0.0, 0.3))
         if sender.poll() is not None:
             break
@@ -423,3 +430,88 @@ def test_http_429_waits_as_asked_then_sends_once(project, monkeypatch, name) -> 
 
 def fake_title(name: str) -> str:
     return {"mailgun": "Mailgun", "postmark": "Postmark", "sendgrid": "SendGrid"}[name]
+
+
+THREE = (
+    "email,name,first_name,tags,format\n"
+    "ann@example.org,Ann Lee,Ann,newsletter,html\n"
+    "bo@example.org,Bo Diaz,Bo,newsletter,large-print\n"
+    "cy@example.org,Cy Obi,Cy,newsletter,plain\n"
+)
+
+
+@pytest.mark.parametrize("name", ["mailgun", "postmark", "sendgrid"])
+@pytest.mark.parametrize("fault", ["accept_then_hang", "accept_then_reset"])
+def test_http_answer_lost_after_the_provider_took_it_is_settled_as_sent(
+    project, monkeypatch, name, fault
+) -> None:
+    """The provider took the batch and its answer never came: unknown, not retried; asking
+    the provider's records settles it as sent, and nobody ever gets two."""
+    fake = FAKES[name]().start()
+    try:
+        use_provider(project, monkeypatch, name, fake, settle=0)
+        assert project.run("contacts", "import", str(project.write("p.csv", THREE))).exit_code == 0
+        getattr(fake, fault)(*([3] if fault == "accept_then_hang" else []))
+        first = project.run("send", SLUG, "--yes")
+        assert first.exit_code == 1, first.output
+        assert sorted(m["email"] for m in fake.messages) == [
+            "ann@example.org",
+            "bo@example.org",
+            "cy@example.org",
+        ]
+        assert sorted(s for s, _ in states(project).values()) == ["sent", "sent", "unknown"]
+
+        check = project.run("send", SLUG, "--reconcile")
+        assert check.exit_code == 0, check.output
+        assert check.stdout == (
+            f"{SLUG}: 1 unknown message(s) were sent, 0 were not (pending again), "
+            "0 still unknown.\n"
+        )
+        again = project.run("send", SLUG, "--yes")
+        assert again.exit_code == 0, again.output
+        assert collections.Counter(m["email"] for m in fake.messages) == collections.Counter(
+            ["ann@example.org", "bo@example.org", "cy@example.org"]
+        )
+        assert counts(project) == {"sent": 3}
+    finally:
+        fake.stop()
+
+
+@pytest.mark.parametrize("name", ["mailgun", "postmark", "sendgrid"])
+def test_http_time_out_never_taken_goes_once_records_settle(
+    project, monkeypatch, clock, name
+) -> None:
+    """The provider never took the request that timed out. Until its records are complete
+    the person stays unknown (and engage says when to ask again); after that, the next send
+    finds they never got it and sends it, once."""
+    fake = {
+        "mailgun": lambda: FakeMailgun(api_key="key-1", domain="mg.example.org", clock=clock.now),
+        "postmark": lambda: FakePostmark(api_key="pm-1", clock=clock.now),
+        "sendgrid": lambda: FakeSendGrid(api_key="SG.1", clock=clock.now),
+    }[name]().start()
+    try:
+        use_provider(project, monkeypatch, name, fake)
+        assert project.run("contacts", "import", str(project.write("p.csv", THREE))).exit_code == 0
+        fake.hang_next(seconds=3, times=1)
+        first = project.run("send", SLUG, "--yes")
+        assert first.exit_code == 1
+        assert len(fake.messages) == 2
+
+        soon = project.run("send", SLUG, "--yes")  # records not complete yet: still unknown
+        assert soon.exit_code == 1
+        assert "0 handed" in soon.stdout and "1 unknown" in soon.stdout
+        assert soon.stderr.startswith(
+            f"Problem: 1 message was handed to {fake_title(name)} less than "
+        )
+        assert "may not be complete yet. Ask again after 1 December 2026, " in soon.stderr
+        assert len(fake.messages) == 2
+
+        clock.advance(hours=2)
+        later = project.run("send", SLUG, "--yes")
+        assert later.exit_code == 0, later.output
+        assert later.stdout.splitlines()[-2].startswith(f"{SLUG}: 1 handed to {name} this time.")
+        assert collections.Counter(m["email"] for m in fake.messages) == collections.Counter(
+            ["ann@example.org", "bo@example.org", "cy@example.org"]
+        )
+    finally:
+        fake.stop()

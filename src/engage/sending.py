@@ -362,7 +362,8 @@ class Sender:
             )
             for row in rows
         ]
-        found = self.provider.reconcile(unknown)
+        with self.provider:
+            found = self.provider.reconcile(unknown)
         at = core.now()
         with self.store.begin() as connection:  # type: ignore[union-attr]
             only_unknown = deliveries.c.status == "unknown"  # never overrule a newer answer
