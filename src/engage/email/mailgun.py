@@ -4,7 +4,7 @@ The body is sent once per batch with %recipient.x% tags; Mailgun fills them in f
 person, in the subject, the body and the h: headers (List-Unsubscribe, Message-Id, Reply-To).
 
 Unknown messages are looked up in Mailgun's events (`GET /v3/{domain}/events`, the `accepted`
-events of the time they were handed over), which carry our `v:` variables back as
+events since they were handed over), which carry our `v:` variables back as
 `user-variables`. Mailgun documents these events as complete only after a while: events reach
 its storage by different routes, and it advises trusting only pages older than about half an
 hour. See docs/reconcile.md.
@@ -18,10 +18,9 @@ import math
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from .. import clock
 from .base import Batch, Item, Outcome, ProviderError, Reconciled, SystemMessage, Unknown
 from .http import BatchRefused, HttpProvider, error_text, merge_values, merged_bodies
-from .records import Wanted, read_json, settle_for, verdict, windows
+from .records import Wanted, read_json, search_window, verdict
 
 
 def tag(name: str) -> str:
@@ -119,13 +118,14 @@ class Mailgun(HttpProvider):
         return Outcome(0, True, provider_id=str(response.json().get("id", "")))
 
     def reconcile(self, unknown: list[Unknown]) -> Reconciled:
-        """Look for each unknown message among the `accepted` events of the time it was handed
-        over, by our ids in `user-variables` (or its Message-ID) and its recipient."""
+        """Look for each unknown message among the `accepted` events since it was handed over,
+        by our ids in `user-variables` (or its Message-ID) and its recipient."""
         self.check()
         wanted = Wanted(unknown)
         found: dict[int, str] = {}
         complete: set[int] = set()
-        for window in windows(unknown, settle_for(self), clock.now()):
+        window = search_window(self, unknown)
+        if window is not None:
             for event in self._accepted(window.begin, window.end):
                 variables = _variables(event.get("user-variables"))
                 headers = (event.get("message") or {}).get("headers") or {}

@@ -4,8 +4,8 @@ Postmark has no merge tags outside its own templates, so each message is sent re
 Broadcast streams add Postmark's own unsubscribe link too; unsubscribes come back by webhook.
 
 Unknown messages are looked up with Postmark's outbound message search (`GET
-/messages/outbound`), by the `engage_send` metadata every message carries and the time it was
-handed over; each message found carries its `engage_delivery` back. See docs/reconcile.md.
+/messages/outbound`), by the `engage_send` metadata every message carries, since the time it
+was handed over; each message found carries its `engage_delivery` back. See docs/reconcile.md.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ import datetime as dt
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .. import clock
 from .base import Batch, Item, Outcome, ProviderError, Reconciled, SystemMessage, Unknown
 from .http import BatchRefused, HttpProvider, error_text
-from .records import Wanted, Window, by_send, read_json, settle_for, verdict, windows
+from .records import Wanted, Window, by_send, read_json, search_window, verdict
 
 EASTERN = "America/New_York"  # Postmark reads fromdate and todate as Eastern Time
 
@@ -108,23 +107,24 @@ class Postmark(HttpProvider):
         return Outcome(0, True, provider_id=str(response.json().get("MessageID", "")))
 
     def reconcile(self, unknown: list[Unknown]) -> Reconciled:
-        """Search the messages of each send handed over around the unknown ones, by metadata
-        and time; where a search would find more than Postmark lets engage page through, ask
-        about each unknown message by its own `engage_delivery` instead."""
+        """Search the messages of each send from just before its unknown ones were handed
+        over, by metadata and time; where a search would find more than Postmark lets engage
+        page through, ask about each unknown message by its own `engage_delivery` instead."""
         self.key()
         wanted = Wanted(unknown)
         found: dict[int, str] = {}
         complete: set[int] = set()
-        settle, now = settle_for(self), clock.now()
         for send_id, group in by_send(unknown).items():
-            for window in windows(group, settle, now):
-                if self._search_window(send_id, window, wanted, found):
-                    complete.update(u.delivery_id for u in window.unknown)
-                    continue
-                for item in window.unknown:
-                    query = {"metadata_engage_delivery": str(item.delivery_id)}
-                    if self._search(query, wanted, found):
-                        complete.add(item.delivery_id)
+            window = search_window(self, group)
+            if window is None:
+                continue
+            if self._search_window(send_id, window, wanted, found):
+                complete.update(u.delivery_id for u in window.unknown)
+                continue
+            for item in window.unknown:
+                query = {"metadata_engage_delivery": str(item.delivery_id)}
+                if self._search(query, wanted, found):
+                    complete.add(item.delivery_id)
         return verdict(self, unknown, found, complete, records="Postmark's Activity page")
 
     def _search_window(

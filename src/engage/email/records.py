@@ -52,27 +52,31 @@ def settle_for(provider: Keeper) -> dt.timedelta:
 
 @dataclass(frozen=True)
 class Window:
-    """Unknown messages handed over close together, and the time their provider can have
-    accepted them in: from a little before the first hand-over to `settle` after the last
-    (or now, if that is sooner)."""
+    """The time to search a provider's records in for some unknown messages: from a little
+    before the first was handed over until now. It ends now, not when the messages' records
+    settle, because a provider may take a request well after the batch was claimed (after
+    retries), and a record that is already there must always be found."""
 
     begin: dt.datetime
     end: dt.datetime
     unknown: list[Unknown]
 
 
-def windows(unknown: Iterable[Unknown], settle: dt.timedelta, now: dt.datetime) -> list[Window]:
-    groups: list[list[Unknown]] = []
-    for item in sorted(unknown, key=lambda u: u.handed_at):
-        if groups and item.handed_at - groups[-1][-1].handed_at <= settle:
-            groups[-1].append(item)
-        else:
-            groups.append([item])
-    found = []
-    for group in groups:
-        begin = group[0].handed_at - MARGIN
-        found.append(Window(begin, max(begin, min(now, group[-1].handed_at + settle)), group))
-    return found
+def still_kept(provider: Keeper, unknown: Iterable[Unknown]) -> list[Unknown]:
+    """The unknown messages recent enough for the provider to keep their records; older ones
+    are not asked about, and stay unknown (see `verdict`)."""
+    now = clock.now()
+    return [u for u in unknown if now - u.handed_at <= provider.retention]
+
+
+def search_window(provider: Keeper, unknown: Iterable[Unknown]) -> Window | None:
+    """The window for the unknown messages whose records the provider still keeps; None when
+    it keeps none of them."""
+    kept = still_kept(provider, unknown)
+    if not kept:
+        return None
+    begin = min(u.handed_at for u in kept) - MARGIN
+    return Window(begin, max(begin, clock.now()), kept)
 
 
 def by_send(unknown: Iterable[Unknown]) -> dict[int, list[Unknown]]:

@@ -27,7 +27,7 @@ from .base import (
     Unknown,
 )
 from .http import BatchRefused, HttpProvider, error_text, merge_values, merged_bodies
-from .records import by_send, mailbox, read_json, verdict
+from .records import by_send, mailbox, read_json, still_kept, verdict
 
 EU_API = "api.eu.sendgrid.com"  # EU regional subusers: SendGrid keeps no Email Activity there
 CHECK_BY_HAND = (
@@ -135,7 +135,7 @@ class SendGrid(HttpProvider):
             )
         found: dict[int, str] = {}
         complete: set[int] = set()
-        for send_id, group in by_send(unknown).items():
+        for send_id, group in by_send(still_kept(self, unknown)).items():
             for start in range(0, len(group), self.chunk):
                 self._look_up(send_id, group[start : start + self.chunk], found, complete)
         return verdict(
