@@ -17,6 +17,7 @@ from engage.email.base import (
     CannotReconcile,
     Item,
     Provider,
+    ProviderError,
     Reconciled,
     TryLater,
     Unknown,
@@ -434,4 +435,15 @@ def test_sendgrid_keeps_no_email_activity_for_eu_accounts(project, monkeypatch, 
         "SendGrid keeps no Email Activity for EU regional accounts (api.eu.sendgrid.com), so "
         "engage cannot ask it which messages it took. Look for these people by hand in "
         "SendGrid's Activity Feed; then use --resend-unknown for those who did not get it."
+    )
+
+
+def test_an_address_engage_cannot_use_is_said_plainly(each) -> None:
+    each.project.replace("engage.toml", each.fake.url, "ftp://127.0.0.1:1")
+    provider = PROVIDERS[each.name](each.project.workspace)
+    with provider, pytest.raises(ProviderError) as refused:
+        provider.reconcile([Unknown(1, SEND, address(1), message_id(1), T0, SLUG)])
+    assert not isinstance(refused.value, TryLater)
+    assert str(refused.value).startswith(
+        f"Could not ask {TITLES[each.name]} for its records at ftp://127.0.0.1:1/"
     )

@@ -128,8 +128,16 @@ class HttpProvider(Provider):
         try:
             timeout = (min(5.0, self.config.timeout), self.config.timeout)  # connect, read
             response = self.session.get(url, timeout=timeout, **kwargs)  # type: ignore[arg-type]
-        except requests.RequestException as exc:
+        except (
+            requests.Timeout,
+            requests.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
             raise TryLater(f"Could not read {self.title}'s records at {url}: {exc}") from None
+        except requests.RequestException as exc:  # a URL it cannot use: asking again won't help
+            raise ProviderError(
+                f"Could not ask {self.title} for its records at {url}: {exc}"
+            ) from None
         if response.status_code in key_refused:
             raise AuthFailed(
                 f"{self.title} refused the key (HTTP {response.status_code}) when engage asked "
