@@ -404,8 +404,8 @@ def test_sendgrid_without_the_email_activity_add_on_cannot_reconcile(
         "This SendGrid account cannot be asked which messages it took: its Email Activity API "
         'is a paid add-on (HTTP 400: authorization required). Buy "additional email activity '
         'history" in SendGrid (Account Details > Your Products > Add-ons) and give the key '
-        "Email Activity access, or: Look for these people by hand in SendGrid's Activity "
-        "Feed; then use --resend-unknown for those who did not get it."
+        "Email Activity access, or look for these people by hand in SendGrid's Activity "
+        "Feed, then use --resend-unknown for those who did not get it."
     )
 
 
@@ -433,8 +433,8 @@ def test_sendgrid_keeps_no_email_activity_for_eu_accounts(project, monkeypatch, 
         assert each.fake.requests == []
     assert str(cannot.value) == (
         "SendGrid keeps no Email Activity for EU regional accounts (api.eu.sendgrid.com), so "
-        "engage cannot ask it which messages it took. Look for these people by hand in "
-        "SendGrid's Activity Feed; then use --resend-unknown for those who did not get it."
+        "engage cannot ask it which messages it took. Instead, look for these people by hand "
+        "in SendGrid's Activity Feed, then use --resend-unknown for those who did not get it."
     )
 
 
@@ -446,4 +446,17 @@ def test_an_address_engage_cannot_use_is_said_plainly(each) -> None:
     assert not isinstance(refused.value, TryLater)
     assert str(refused.value).startswith(
         f"Could not ask {TITLES[each.name]} for its records at ftp://127.0.0.1:1/"
+    )
+
+
+def test_sendgrid_key_without_email_activity_access_cannot_reconcile(sendgrid) -> None:
+    forbidden = {"errors": [{"field": None, "message": "access forbidden"}]}  # as SendGrid says
+    sendgrid.fake.fail_next(status=403, retry_after=None, body=forbidden)
+    with pytest.raises(CannotReconcile) as cannot:
+        sendgrid.reconcile([1], handed_at=T0)
+    assert str(cannot.value) == (
+        "The SendGrid key in TEST_SG_KEY may send but not read Email Activity (HTTP 403: access "
+        "forbidden). Give the key Email Activity access in SendGrid (Settings > API Keys), or "
+        "look for these people by hand in SendGrid's Activity Feed, then use --resend-unknown "
+        "for those who did not get it."
     )

@@ -31,7 +31,7 @@ from .records import by_send, mailbox, read_json, still_kept, verdict
 
 EU_API = "api.eu.sendgrid.com"  # EU regional subusers: SendGrid keeps no Email Activity there
 CHECK_BY_HAND = (
-    "Look for these people by hand in SendGrid's Activity Feed; then use --resend-unknown "
+    "look for these people by hand in SendGrid's Activity Feed, then use --resend-unknown "
     "for those who did not get it."
 )
 
@@ -131,7 +131,7 @@ class SendGrid(HttpProvider):
         if urlsplit(self.config.sendgrid.base_url).hostname == EU_API:
             raise CannotReconcile(
                 f"SendGrid keeps no Email Activity for EU regional accounts ({EU_API}), so "
-                f"engage cannot ask it which messages it took. {CHECK_BY_HAND}"
+                f"engage cannot ask it which messages it took. Instead, {CHECK_BY_HAND}"
             )
         found: dict[int, str] = {}
         complete: set[int] = set()
@@ -174,13 +174,13 @@ class SendGrid(HttpProvider):
                 "This SendGrid account cannot be asked which messages it took: its Email "
                 f'Activity API is a paid add-on ({error_text(response)}). Buy "additional '
                 'email activity history" in SendGrid (Account Details > Your Products > Add-ons) '
-                f"and give the key Email Activity access, or: {CHECK_BY_HAND}"
+                f"and give the key Email Activity access, or {CHECK_BY_HAND}"
             )
         if response.status_code == 403:
             raise CannotReconcile(
                 f"The SendGrid key in {self.key_env()} may send but not read Email Activity "
                 f"({error_text(response)}). Give the key Email Activity access in SendGrid "
-                f"(Settings > API Keys), or: {CHECK_BY_HAND}"
+                f"(Settings > API Keys), or {CHECK_BY_HAND}"
             )
         if response.status_code != 200:
             raise ProviderError(
