@@ -595,7 +595,7 @@ class FakeMailgun(FakeProvider):
             raise _Invalid(400, "Either 'end' or 'ascending' must be given")
         if end is not None and ascending is not None and (end >= begin) != (ascending == "yes"):
             raise _Invalid(400, "'ascending' does not agree with 'begin' and 'end'")
-        up = ascending == "yes" if ascending is not None else end >= begin  # type: ignore[operator]
+        up = ascending == "yes" if end is None else end >= begin
         filters = {name: params[name] for name in self.FILTERS if name in params}
         return {"begin": begin, "end": end, "ascending": up, "limit": limit, "filters": filters}
 
