@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import uuid
@@ -28,12 +29,16 @@ def _real_time_after_each_test() -> Iterator[None]:
     engage_clock.set(None)
 
 
+# Where the clock fixture starts: before the example campaigns' send_at (2026-12-03 and
+# 2026-12-10), so `engage run` finds them not yet due. A test that runs engage in another
+# process gives it this time with ENGAGE_NOW (see src/engage/clock.py).
+CLOCK_START = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+
+
 @pytest.fixture
 def clock():  # noqa: ANN201
     """engage's clock, fixed at 2026-12-01 09:00 UTC; move it with clock.advance(days=15)."""
-    import datetime as dt
-
-    engage_clock.set(dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC))
+    engage_clock.set(CLOCK_START)
     return engage_clock
 
 

@@ -351,7 +351,8 @@ def test_smtp_wrong_password_stops_the_send(sending, sink, monkeypatch) -> None:
 # --- engage run ---------------------------------------------------------------------------
 
 
-def test_run_sends_what_is_due(sending) -> None:
+def test_run_sends_what_is_due(sending, clock) -> None:
+    """Due: this campaign (moved to 2020), not share-your-story (2026-12-10 on engage's clock)."""
     sending.replace(
         f"campaigns/{SLUG}.md", "send_at = 2026-12-03T09:00:00Z", "send_at = 2020-01-01T09:00:00Z"
     )
