@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from engage.store import open_store
 
+from .conftest import CLOCK_START
 from .smtp_sink import SmtpSink
 from .test_sending import KEY, SLUG, smtp_config
 
@@ -131,7 +132,8 @@ def test_two_senders_at_once_share_the_work(project, db_url, monkeypatch) -> Non
         sink.stop()
 
 
-def test_two_runs_started_together_send_each_message_once(project) -> None:
+def test_two_runs_started_together_send_each_message_once(project, monkeypatch) -> None:
+    monkeypatch.setenv("ENGAGE_NOW", CLOCK_START.isoformat())  # share-your-story is not due
     many_people(project)
     project.replace(
         f"campaigns/{SLUG}.md", "send_at = 2026-12-03T09:00:00Z", "send_at = 2020-01-01T09:00:00Z"
