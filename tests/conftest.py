@@ -23,6 +23,19 @@ PG_ENV = "ENGAGE_TEST_DATABASE_URL"
 REPO = Path(__file__).resolve().parent.parent
 
 
+# Markers (declared in pyproject.toml) for the tests that need a real browser or IMAP server,
+# set from the fixtures they use, so `-m "not browser and not imap"` leaves them out.
+MARKED_BY_FIXTURE = {"browser": {"chromium", "page"}, "imap": {"imap_server"}}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in MARKED_BY_FIXTURE.items():
+            if used & fixtures:
+                item.add_marker(marker)
+
+
 @pytest.fixture(autouse=True)
 def _real_time_after_each_test() -> Iterator[None]:
     yield
