@@ -21,6 +21,7 @@ from engage.email import provider_for
 from engage.sending import Options, Report, Sender
 from engage.store import open_store
 
+from . import kill_loop
 from .fakes import FakeMailgun, FakePostmark, FakeSendGrid
 from .smtp_sink import SmtpSink
 from .test_providers import ENV, FAKES, KEYS, SETTINGS
@@ -513,5 +514,40 @@ def test_http_time_out_never_taken_goes_once_records_settle(
         assert collections.Counter(m["email"] for m in fake.messages) == collections.Counter(
             ["ann@example.org", "bo@example.org", "cy@example.org"]
         )
+    finally:
+        fake.stop()
+
+
+def test_sigkill_at_random_moments_through_mailgun_then_once_each(
+    project, db_url, monkeypatch
+) -> None:
+    """Killed again and again while Mailgun has batches, on each database: only the batch in
+    flight is ever in doubt, each start asks Mailgun's records about it, and in the end every
+    person has exactly one copy."""
+    monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
+    n, rate = 3000, 300
+    fake = FakeMailgun(api_key="key-1", domain="mg.example.org", delay=0.05)
+    fake.keep_bodies = False
+    fake.start()
+    try:
+        use_provider(project, monkeypatch, "mailgun", fake, settle=0)
+        project.replace("engage.toml", "timeout = 1", f"timeout = 5\nrate_per_second = {rate}")
+        rows = "".join(f"{address(i)},Person {i},newsletter\n" for i in range(n))
+        path = project.write("many.csv", "email,name,tags\n" + rows)
+        assert project.run("contacts", "import", str(path)).exit_code == 0
+        found = kill_loop.run(
+            project.root,
+            {"ENGAGE_SECRET_KEY": KEY, ENV["mailgun"]: KEYS["mailgun"]},
+            lambda: len(fake.messages),
+            kills=6,
+            rng=random.Random(7),
+            most=0.5,
+        )
+        assert found.final_code == 0, found.final_output
+        assert found.kills >= 4
+        assert all(rows <= rate and batches <= 1 for rows, batches in found.in_doubt)
+        received = collections.Counter(m["email"] for m in fake.messages)
+        assert received == collections.Counter(address(i) for i in range(n))
+        assert counts(project) == {"sent": n}
     finally:
         fake.stop()

@@ -617,6 +617,7 @@ class Sender:
                     status="sending",
                     message_id=sa.bindparam("mid"),
                     attempts=deliveries.c.attempts + 1,
+                    claimed_at=core.now(),  # when it was handed over: reconciling counts from here
                 ),
                 [{"id_": i.delivery_id, "mid": i.message_id} for i in items],
             )
