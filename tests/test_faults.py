@@ -350,7 +350,7 @@ def test_sigkill_at_random_moments_then_everyone_once(project, monkeypatch) -> N
             ).one()
         store.engine.dispose()
         assert in_doubt[0] <= rate and in_doubt[1] <= 1  # only the batch that was in flight
-    assert kills >= 3
+    assert kills >= 2
     final = engage(project, "send", SLUG, "--yes")
     out, err = final.communicate(timeout=120)
     assert final.returncode == 0, out + err
