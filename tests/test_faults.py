@@ -551,3 +551,45 @@ def test_sigkill_at_random_moments_through_mailgun_then_once_each(
         assert counts(project) == {"sent": n}
     finally:
         fake.stop()
+
+
+def test_mailgun_takes_internationalised_addresses_as_written(project, monkeypatch) -> None:
+    fake = FAKES["mailgun"]().start()
+    try:
+        use_provider(project, monkeypatch, "mailgun", fake)
+        people = (
+            "email,name,tags\njosé@example.org,José,newsletter\nuser@bücher.de,Ute,newsletter\n"
+        )
+        path = project.write("p.csv", people)
+        assert project.run("contacts", "import", str(path)).exit_code == 0
+        result = project.run("send", SLUG, "--yes")
+        assert result.exit_code == 0, result.output
+        assert sorted(m["email"] for m in fake.messages) == ["josé@example.org", "user@bücher.de"]
+    finally:
+        fake.stop()
+
+
+def test_a_key_that_cannot_read_records_does_not_stop_a_resumed_send(project, monkeypatch) -> None:
+    """A Mailgun sending key may send and not read events: the unknown stay unknown, said so,
+    and the rest of the send goes on."""
+    fake = FAKES["mailgun"]().start()
+    try:
+        use_provider(project, monkeypatch, "mailgun", fake, settle=0)
+        assert project.run("contacts", "import", str(project.write("p.csv", THREE))).exit_code == 0
+        assert project.run("send", SLUG, "--yes", "--limit", "1").exit_code == 0
+        fake.accept_then_hang(3)
+        assert project.run("send", SLUG, "--yes", "--limit", "1").exit_code == 1
+        fake.fail_next(status=401, retry_after=None)  # the events API refuses the key
+        result = project.run("send", SLUG, "--yes")
+        assert result.exit_code == 1
+        assert result.stdout.splitlines()[-2] == (
+            f"{SLUG}: 1 handed to mailgun this time. Of 3: 2 sent, 0 failed, 0 skipped "
+            "(unsubscribed), 1 unknown, 0 still to send."
+        )
+        problems = [line for line in result.stderr.splitlines() if line.startswith("Problem")]
+        assert problems[0].startswith(
+            "Problem: Could not ask mailgun about unknown messages: Mailgun refused the key"
+        )
+        assert len(fake.messages) == 3
+    finally:
+        fake.stop()

@@ -35,7 +35,6 @@ from .campaigns import Campaign
 from .config import Workspace
 from .contacts import audiences, core
 from .email.base import (
-    AuthFailed,
     Batch,
     CannotReconcile,
     Item,
@@ -324,9 +323,9 @@ class Sender:
             found = self.reconcile(send_id)
         except CannotReconcile:
             return  # the report at the end says what to check by hand
-        except AuthFailed:
-            raise
-        except ProviderError as exc:
+        except ProviderError as exc:  # a key that may send but not read records, an outage:
+            # the unknown stay unknown and the send goes on; a key that cannot send stops it
+            # at the first batch.
             report.problems.append(
                 f"Could not ask {self.provider.name} about unknown messages: {exc}"
             )

@@ -30,6 +30,9 @@ def tag(name: str) -> str:
 class Mailgun(HttpProvider):
     name = "mailgun"
     batch_size = 1000
+    # Mailgun's API takes internationalised addresses as written: letters beyond ASCII before
+    # the @ (it sends with SMTPUTF8) and IDN domains (it converts them to punycode itself).
+    unicode_addresses = True
     key_setting = "email.mailgun.api_key_env"
     # Mailgun trusts event pages older than "e.g. half an hour"; twice that leaves room for a
     # request Mailgun was still taking in when engage stopped waiting for it.
