@@ -147,6 +147,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeProvider
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client killed mid-request (the fault tests do it on purpose) is no error here;
+        the fake's own mistakes are answered with a 500 in `_serve`."""
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
