@@ -6,11 +6,8 @@ nobody is skipped, and every message marked *unknown* was really in flight."""
 from __future__ import annotations
 
 import collections
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -24,6 +21,7 @@ from engage.store import open_store
 from . import kill_loop
 from .fakes import FakeMailgun, FakePostmark, FakeSendGrid
 from .smtp_sink import SmtpSink
+from .test_crash import engage
 from .test_providers import ENV, FAKES, KEYS, SETTINGS
 from .test_sending import KEY, SLUG, smtp_config
 
@@ -264,17 +262,6 @@ def test_http_providers_get_punycode_domains_and_refuse_unicode_local_parts(
 
 
 # --- stopping: SIGTERM, SIGINT and SIGKILL at random moments -------------------------------
-
-
-def engage(project, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "ENGAGE_SECRET_KEY": KEY, "TEST_SMTP_PASSWORD": "pw", "ENGAGE_USER": "t"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "engage", "--workspace", str(project.root), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
 
 
 def wait_for(condition, seconds: float = 60) -> None:
