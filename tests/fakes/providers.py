@@ -694,6 +694,8 @@ class FakeMailgun(FakeProvider):
                 raise _Invalid(code or 400, reason or f"'to' address {address} was rejected")
 
         accepted = []
+        user_fields = [(name[2:], value) for name, value in fields if name.startswith("v:")]
+        id_fields = [(name[2:], value) for name, value in fields if name.lower() == "h:message-id"]
         for to, address in recipients:
             own = variables.get(address, {})
 
@@ -704,13 +706,9 @@ class FakeMailgun(FakeProvider):
                     lambda m: _as_text(own[m[1]]) if m[1] in own else m[0], value
                 )
 
-            metadata = {
-                name[2:]: _user_variable(sub(value))
-                for name, value in fields
-                if name.startswith("v:")
-            }
+            metadata = {name: _user_variable(sub(value)) for name, value in user_fields}
             if not self.keep_bodies:  # a benchmark: fill in only what the records need
-                ids = {n[2:]: sub(v) for n, v in fields if n.lower() == "h:message-id"}
+                ids = {name: sub(value) for name, value in id_fields}
                 accepted.append(
                     {"email": address, "provider_id": provider_id, "metadata": metadata}
                     | {"headers": ids}
