@@ -301,6 +301,31 @@ def test_sigterm_and_sigint_finish_recording_then_stop(many, signum) -> None:
         sink.stop()
 
 
+def test_sigterm_stops_engage_run_cleanly_too(many, monkeypatch) -> None:
+    """cron's `engage run`, stopped by SIGTERM while it sends: what went is recorded, it says
+    so, does nothing more this run and exits 143; the next run carries on."""
+    monkeypatch.setenv("ENGAGE_NOW", "2026-12-05T09:00:00Z")  # the newsletter is due
+    sink = SmtpSink(password="pw", delay=0.005).start()
+    try:
+        smtp_config(many, sink.port)
+        runner = engage(many, "run")
+        wait_for(lambda: len(sink.received) >= 40)
+        runner.send_signal(signal.SIGTERM)
+        out, err = runner.communicate(timeout=60)
+        assert runner.returncode == 143, out + err
+        assert err.startswith("engage run: 1 campaign(s) worked on, ")
+        assert "Stopped by SIGTERM: every answer that came was recorded." in err
+        first = copies(sink)
+        assert counts(many) == {"sent": len(first), "pending": N - len(first)}
+
+        again = engage(many, "run")
+        out, err = again.communicate(timeout=60)
+        assert again.returncode == 0, out + err
+        assert copies(sink) == collections.Counter(EVERYONE)
+    finally:
+        sink.stop()
+
+
 def test_sigkill_at_random_moments_then_everyone_once(project, monkeypatch) -> None:
     """Killed again and again part way, the outbox send leaves at most the batch in flight
     unknown; each start settles those from the files, and in the end everyone has one."""
