@@ -16,6 +16,14 @@ class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
+    async def handle_MAIL(self, server, session, envelope, address, options):  # noqa: ANN001, N802
+        limit = self.sink.refuse_sender_after
+        if limit is not None and len(self.sink.received) >= limit:
+            return "550 5.7.1 Sender not allowed to send here"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: ANN001, N802
         if address in self.sink.refuse:
             return "550 5.1.1 No such mailbox here"
@@ -65,6 +73,7 @@ class SmtpSink:
         # "drop-at-rcpt" (at RCPT); "451", "421" (then close), "554" or "drop-after-data"
         # (take the message, then close without answering) at the end of DATA.
         self.faults: dict[str, str] = {}
+        self.refuse_sender_after: int | None = None  # refuse MAIL FROM once it has this many
         self.received: list[tuple[str, bytes]] = []
         self.sessions: set[int] = set()
         self.refuse: set[str] = set()

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from engage import campaigns
 from engage.email import provider_for
+from engage.email.base import ProviderError
 from engage.sending import Options, Report, Sender
 from engage.store import open_store
 
@@ -602,6 +603,64 @@ def test_a_key_that_cannot_read_records_does_not_stop_a_resumed_send(project, mo
         assert problems[0].startswith(
             "Problem: Could not ask mailgun about unknown messages: Mailgun refused the key"
         )
+        assert len(fake.messages) == 3
+    finally:
+        fake.stop()
+
+
+def test_smtp_refusing_the_sender_stops_the_send_and_keeps_what_went(many, sink) -> None:
+    """A server that stops taking our From address part way: the messages it took stay sent,
+    nobody is marked failed for it, the send stops and says what to check; fixed, the rest go."""
+    smtp_config(many, sink.port)
+    sink.refuse_sender_after = 130
+    with pytest.raises(ProviderError) as stopped:
+        send(many)
+    assert str(stopped.value) == (
+        f"The SMTP server 127.0.0.1:{sink.port} refused the sender news@example.org "
+        "(550 5.7.1 Sender not allowed to send here), so nothing more can go. Check from in "
+        "[email] of engage.toml, and that the server lets it send."
+    )
+    assert counts(many) == {"sent": 130, "pending": N - 130}
+    sink.refuse_sender_after = None
+    report = send(many)
+    assert (report.sent, report.failed, report.unknown) == (N, 0, 0)
+    assert copies(sink) == collections.Counter(EVERYONE)
+
+
+def test_reconcile_is_used_on_its_own(project, monkeypatch) -> None:
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    result = project.run("send", SLUG, "--reconcile", "--resend-unknown")
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        "Error: --reconcile only asks the provider and sends nothing: use it on its own, "
+        "then send.\n"
+    )
+    assert not (project.root / "outbox").exists()
+    assert project.run("send", SLUG, "--reconcile").stdout == (
+        f"{SLUG} has not been sent, so there is nothing to check.\n"
+    )
+
+
+def test_a_resumed_send_on_an_account_without_records_says_what_to_check(
+    project, monkeypatch
+) -> None:
+    fake = FakeSendGrid(api_key="SG.1", email_activity=False).start()
+    try:
+        use_provider(project, monkeypatch, "sendgrid", fake, settle=0)
+        assert project.run("contacts", "import", str(project.write("p.csv", THREE))).exit_code == 0
+        fake.accept_then_hang(3)
+        assert project.run("send", SLUG, "--yes").exit_code == 1
+        again = project.run("send", SLUG, "--yes")
+        assert again.exit_code == 1
+        problem = [line for line in again.stderr.splitlines() if line.startswith("Problem")]
+        assert problem == [
+            "Problem: 1 message(s) may or may not have gone: engage handed them over and never "
+            "learned the answer. This SendGrid account cannot be asked which messages it took: "
+            "its Email Activity API is a paid add-on (HTTP 400: authorization required). Buy "
+            '"additional email activity history" in SendGrid (Account Details > Your Products > '
+            "Add-ons) and give the key Email Activity access, or look for these people by hand "
+            "in SendGrid's Activity Feed, then use --resend-unknown for those who did not get it."
+        ]
         assert len(fake.messages) == 3
     finally:
         fake.stop()

@@ -183,6 +183,7 @@ class Sender:
         self.provider, self.options = provider, options
         self.owner = owner_name()
         self.stop = Stop()
+        self.cannot_reconcile = ""  # why the provider could not be asked, when it could not
         email = workspace.config.email
         self.sender = clean_header(email.from_, "from address in [email] of engage.toml")
         if not parseaddr(self.sender)[1]:
@@ -321,8 +322,9 @@ class Sender:
         """At the start of a resumed send: ask the provider about any unknown rows."""
         try:
             found = self.reconcile(send_id)
-        except CannotReconcile:
-            return  # the report at the end says what to check by hand
+        except CannotReconcile as exc:
+            self.cannot_reconcile = str(exc)  # the report at the end says what to check
+            return
         except ProviderError as exc:  # a key that may send but not read records, an outage:
             # the unknown stay unknown and the send goes on; a key that cannot send stops it
             # at the first batch.
@@ -656,7 +658,8 @@ class Sender:
                 tries += 1
                 if items and (tries >= self.options.max_tries or self.stop.is_set()):
                     return self._give_back(items, str(exc), handed)
-            except ProviderError:  # refused before anything went (a wrong key, a wrong domain)
+            except ProviderError as exc:  # a wrong key or domain, a refused sender: stop the send
+                items = self._answered(items, exc.done, handed)  # what went before it did
                 self._set([i.delivery_id for i in items], status="pending", batch=None, owner=None)
                 raise
             except BaseException:  # engage itself failed while they were with the provider
@@ -793,7 +796,10 @@ class Sender:
             f"{count} message(s) may or may not have gone: engage handed them over and never "
             "learned the answer."
         )
-        if type(self.provider).reconcile is not Provider.reconcile:
+        asks = type(self.provider).reconcile is not Provider.reconcile
+        if asks and self.cannot_reconcile:  # a provider that can, an account that cannot
+            return f"{said} {self.cannot_reconcile}"
+        if asks:
             return (
                 f"{said} engage asks {self.provider.name}'s records about them each time the "
                 f"send starts; once those records are complete, `engage send {slug} "

@@ -55,6 +55,11 @@ def send(
     found = campaign_files.load(ws, campaign)
     provider = provider_for(ws)
     if reconcile:
+        if dry_run or test_to or limit or resend_unknown:
+            raise click.UsageError(
+                "--reconcile only asks the provider and sends nothing: use it on its own, "
+                "then send."
+            )
         _reconcile(ctx, Sender(store(ctx), ws, found, provider))
         return
     if test_to:

@@ -30,7 +30,10 @@ POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 class ProviderError(EngageError):
-    """The provider refused or failed; the message names the provider."""
+    """The provider refused or failed; the message names the provider. `done` holds the
+    outcomes of messages it answered before it stopped, so they are recorded, not resent."""
+
+    done: list[Outcome] = []  # read only here; an instance sets its own
 
 
 class AuthFailed(ProviderError):

@@ -193,6 +193,9 @@ def split_on_refusal(
             raise LostAnswer(str(lost), [i.delivery_id for i in items], outcomes) from None
         except TryLater as later:  # this request and the later ones did not go
             raise TryLater(str(later), later.retry_after, outcomes) from None
+        except ProviderError as stopped:  # a refused key, a wrong domain: keep what went
+            stopped.done = outcomes
+            raise
         except BatchRefused as refused:
             if len(items) == 1:
                 outcomes.append(Outcome(items[0].delivery_id, False, error=refused.reason))

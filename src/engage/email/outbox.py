@@ -22,8 +22,9 @@ class Outbox(Provider):
         found = Reconciled()
         for campaign in {each.campaign for each in unknown}:
             written = {
-                int(path.name.partition("-")[0]): f"outbox/{campaign}/{path.name}"
+                int(number): f"outbox/{campaign}/{path.name}"
                 for path in (self.workspace.root / "outbox" / campaign).glob("*.eml")
+                if (number := path.name.partition("-")[0]).isdigit()
             }
             for each in unknown:
                 if each.campaign != campaign:

@@ -26,6 +26,7 @@ from .base import (
     LostAnswer,
     Outcome,
     Provider,
+    ProviderError,
     SystemMessage,
     TryLater,
     ascii_domain,
@@ -38,6 +39,10 @@ TIMEOUT = 30
 class _NotTaken(Exception):
     """The server did not take this message (a 4xx, or the line dropped before the end of the
     body); it and the rest may be tried again."""
+
+
+class _SenderRefused(Exception):
+    """The server will take nothing from this sender: no message can go until it is fixed."""
 
 
 class _InDoubt(Exception):
@@ -118,6 +123,14 @@ class Smtp(Provider):
             except _InDoubt as exc:
                 self._drop()
                 raise LostAnswer(str(exc), [item.delivery_id], outcomes) from None
+            except _SenderRefused as exc:
+                refused = ProviderError(
+                    f"The SMTP server {self.settings.host}:{self.settings.port} refused the "
+                    f"sender {parseaddr(batch.sender)[1]} ({exc}), so nothing more can go. "
+                    "Check from in [email] of engage.toml, and that the server lets it send."
+                )
+                refused.done = outcomes
+                raise refused from None
         return outcomes
 
     def _send_one(self, batch: Batch, item: Item) -> Outcome:
@@ -149,6 +162,8 @@ class Smtp(Provider):
             options += ["SMTPUTF8", "BODY=8BITMIME"]
         try:
             code, reply = connection.mail(sender, options)
+            if 500 <= code < 600 and code != 552:  # 552: this message is too big, the rest may go
+                raise _SenderRefused(f"{code} {_text(reply)}")
             if code == 250:
                 code, reply = connection.rcpt(to)
             if code in (250, 251):
@@ -202,6 +217,8 @@ class Smtp(Provider):
             raise TryLater(str(exc)) from None
         except _InDoubt as exc:
             raise LostAnswer(str(exc), [0]) from None
+        except _SenderRefused as exc:
+            return Outcome(0, False, error=f"the sender was refused: {exc}")
         finally:
             self._drop(quit=True)
 
