@@ -9,11 +9,26 @@ import os
 import sqlalchemy as sa
 
 from engage import campaigns
+from engage import clock as engage_clock
 from engage.social import counting
 from engage.store import open_store
 from engage.store.schema import posts
 
 SLUG = "doing-with-not-doing-to"
+
+
+# After the example newsletter's send_at, so sending it now is on time.
+SENT_AT = dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.UTC)
+
+
+def send_first(project, slug: str = SLUG) -> None:
+    """Send the campaign for real (to the sample contacts, into the outbox), so the web page
+    its posts link to is there. engage's clock stays at SENT_AT for the rest of the test."""
+    engage_clock.set(SENT_AT)
+    env = {"ENGAGE_SECRET_KEY": "social-test-key"}
+    assert project.run("contacts", "import", "samples/contacts.csv").exit_code == 0
+    sent = project.run("send", slug, "--yes", env=env)
+    assert sent.exit_code == 0, sent.output
 
 
 def social(project, block: str) -> None:
@@ -45,6 +60,7 @@ def rows(project) -> list[tuple]:
 
 
 def test_default_post_from_subject_preheader_and_link(project) -> None:
+    send_first(project)
     result = project.run("post", SLUG, "--yes")
     assert result.exit_code == 0, result.output
     [made] = outbox_posts(project)
@@ -74,6 +90,7 @@ def test_a_thread_with_an_image_posts_each_part_once(project) -> None:
         '[[social.outbox.images]]\npath = "images/walk.png"\n'
         'alt = "A group walks side by side on a flat park path."',
     )
+    send_first(project)
     result = project.run("post", SLUG, "--yes")
     assert result.exit_code == 0, result.output
     first, second = outbox_posts(project)
@@ -111,6 +128,7 @@ def test_hashtag_warning_and_dry_run(project) -> None:
 
 
 def test_a_post_left_in_flight_by_a_dead_run_is_reported_not_repeated(project) -> None:
+    send_first(project)
     store = open_store(project.workspace)
     with store.begin() as c:
         c.execute(
@@ -141,14 +159,16 @@ def test_unknown_channel(project) -> None:
     assert result.stderr == "Error: No social channel 'tiktok' in engage.toml. Channels: outbox.\n"
 
 
-def test_run_posts_what_is_due(project, clock) -> None:
-    """The post is due (2020); on engage's clock the example campaigns are not yet."""
-    social(project, '[social.outbox]\ntext = "Out now: {{ link }}"\npost_at = 2020-01-01T09:00:00Z')
-    result = project.run("run")
+def test_run_sends_then_posts_what_is_due(project, clock) -> None:
+    """The post is due when the newsletter is: one run sends it, then posts its link."""
+    social(project, '[social.outbox]\ntext = "Out now: {{ link }}"\npost_at = 2026-12-03T09:00:00Z')
+    assert project.run("contacts", "import", "samples/contacts.csv").exit_code == 0
+    assert project.run("run").stdout == "engage run: nothing was due.\n"
+    clock.set(SENT_AT)
+    result = project.run("run", env={"ENGAGE_SECRET_KEY": "social-test-key"})
     assert result.exit_code == 0, result.output
-    assert (
-        result.stdout
-        == "engage run: 0 campaign(s) worked on, 0 message(s) handed over; 1 social post(s) made.\n"
+    assert result.stdout == (
+        "engage run: 1 campaign(s) worked on, 7 message(s) handed over; 1 social post(s) made.\n"
     )
     assert [p["text"] for p in outbox_posts(project)] == [
         "Out now: http://127.0.0.1:8025/archive/doing-with-not-doing-to"
