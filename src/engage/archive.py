@@ -5,7 +5,8 @@ transaction that creates the send): the subject, the date, the email as the arch
 (standard and large print) and its plain text. So a crash mid-send still has it, and neither a
 resumed send nor a later edit to the campaign file changes it. The archive serves only that copy.
 
-A page is public when its send reached someone (a message sent, or one that may have gone) and
+A page is public when its send reached someone (a message sent, or one that may have gone:
+people follow the "view in browser" link in the emails that did arrive) and
 the team has not taken it down (`remove`; `restore` puts it back). Test copies (`engage send
 --test-to`) make no send, so they never appear; nor does a send that reached nobody.
 
@@ -33,11 +34,13 @@ from .render.personal import Recipient
 from .store import Store
 from .store.schema import archive_pages, deliveries, sends
 
-REACHED = ("sent", "unknown")  # a delivery that went, or may have gone
+# A delivery that went, or may have gone: sent, handed to the provider with no answer yet
+# (sending), or whose answer was lost (unknown).
+REACHED = ("sent", "sending", "unknown")
 ORIGIN_WORDS = {
     "send": "kept when it was sent",
-    "file": "copied from the campaign file after it was sent",
-    "": "none kept yet: made from the campaign file when the page is first opened",
+    "file": "made from the campaign file after it was sent",
+    "": "not kept: made from the campaign file when the page is first opened",
 }
 
 
