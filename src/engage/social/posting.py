@@ -143,7 +143,7 @@ def page_problem(store: Store, workspace: Workspace, campaign: Campaign, found: 
     slug, link = campaign.slug, archive.address(workspace, campaign.slug)
     why, fix = {
         "not sent": ("has not been sent yet", f"Send it first (engage send {slug})"),
-        "hidden": ("has not reached anyone yet", "Wait until its send has reached people"),
+        "hidden": ("has reached nobody so far", "Post once its send has reached people"),
         "taken down": (
             "was taken down from the archive",
             f"Put it back first (engage archive restore {slug})",
