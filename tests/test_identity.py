@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 
 from engage.contacts import core
 from engage.replies.match import match
-from engage.store import Store, make_engine, open_url, upgrade
+from engage.store import Store, head_revision, make_engine, open_url, upgrade
 from engage.store.schema import contacts, metadata, suppressions
 from engage.subscriptions import sign_up
 from engage.tokens import Signer
@@ -531,7 +531,7 @@ def _all(c: sa.Connection, sql: str) -> list[tuple]:
 
 def test_migration_merges_spellings_keeping_every_record(db_url) -> None:
     old = _database_at_0008_with_duplicates(db_url)
-    assert upgrade(old) == ("0008", "0009")
+    assert upgrade(old) == ("0008", head_revision())
     old.engine.dispose()
     store = open_url(db_url)
     with store.connect() as c:

@@ -84,6 +84,79 @@ def test_preheader_repeats(project, preheader) -> None:
     ]
 
 
+SOCIAL_FRONT = (
+    '+++\nsubject = "Our news"\npreheader = "What we did this month."\n'
+    "send_at = 2026-12-03T09:00:00Z\n{social}+++\n" + CLEAN_BODY
+)
+
+
+@pytest.mark.parametrize(
+    ("social", "expected"),
+    [
+        ('[social.outbox]\ntext = "Out now: {{ link }}"\n', []),
+        # Posting when it is sent is fine: `engage run` sends first, then posts.
+        ('[social.outbox]\ntext = "Out now: {{ link }}"\npost_at = 2026-12-03T09:00:00Z\n', []),
+        # A teaser without the link may go before the send.
+        ('[social.outbox]\ntext = "Out on Thursday."\npost_at = 2026-12-01T09:00:00Z\n', []),
+        (
+            '[social.outbox]\ntext = "Out."\n[social."mastodon"]\ntext = "Out now."\n',
+            [
+                (
+                    "social-channel-unknown",
+                    "campaigns/t.md:7",
+                    "[social.mastodon] is not a channel in engage.toml, so nothing could be "
+                    "posted from it.",
+                )
+            ],
+        ),
+        (
+            '[social]\nbsky = { text = "Out now." }\n',
+            [
+                (
+                    "social-channel-unknown",
+                    "campaigns/t.md:6",
+                    "[social.bsky] is not a channel in engage.toml, so nothing could be posted "
+                    "from it.",
+                )
+            ],
+        ),
+        (
+            '[social.outbox]\ntext = ["Read it: {{ link }}", "More soon."]\n'
+            "post_at = 2026-12-02T09:00:00+01:00\n",
+            [
+                (
+                    "social-before-send",
+                    "campaigns/t.md:5",
+                    "[social.outbox] posts at 2026-12-02 09:00 UTC+01:00, before the campaign is "
+                    "sent (2026-12-03 09:00 UTC), and links to its web page, which is only there "
+                    "once it is sent.",
+                )
+            ],
+        ),
+    ],
+)
+def test_social_tables_name_channels_and_wait_for_the_send(project, social, expected) -> None:
+    project.write("campaigns/t.md", SOCIAL_FRONT.format(social=social))
+    assert problems(run_lint(project)) == expected
+
+
+def test_the_social_fixes_say_what_to_do(project) -> None:
+    project.write("campaigns/t.md", SOCIAL_FRONT.format(social='[social.x]\ntext = "Hi"\n'))
+    [finding] = [f for f in run_lint(project) if f.rule == "social-channel-unknown"]
+    assert finding.fix == (
+        "The channels are: outbox (engage.toml sets none, so posts go there). Change the name "
+        "to one of those, or add a [social.x] channel to engage.toml."
+    )
+    project.write(
+        "campaigns/t.md",
+        SOCIAL_FRONT.format(
+            social='[social.outbox]\ntext = "{{ link }}"\npost_at = 2026-12-01T09:00:00Z\n'
+        ),
+    )
+    [finding] = [f for f in run_lint(project) if f.rule == "social-before-send"]
+    assert finding.fix == "Set post_at to send_at or later, or take {{ link }} out of the post."
+
+
 # --- The Markdown body ----------------------------------------------------------------------
 
 BODY_CASES = [

@@ -9,11 +9,26 @@ import os
 import sqlalchemy as sa
 
 from engage import campaigns
+from engage import clock as engage_clock
 from engage.social import counting
 from engage.store import open_store
 from engage.store.schema import posts
 
 SLUG = "doing-with-not-doing-to"
+
+
+# After the example newsletter's send_at, so sending it now is on time.
+SENT_AT = dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.UTC)
+
+
+def send_first(project, slug: str = SLUG) -> None:
+    """Send the campaign for real (to the sample contacts, into the outbox), so the web page
+    its posts link to is there. engage's clock stays at SENT_AT for the rest of the test."""
+    engage_clock.set(SENT_AT)
+    env = {"ENGAGE_SECRET_KEY": "social-test-key"}
+    assert project.run("contacts", "import", "samples/contacts.csv").exit_code == 0
+    sent = project.run("send", slug, "--yes", env=env)
+    assert sent.exit_code == 0, sent.output
 
 
 def social(project, block: str) -> None:
@@ -25,8 +40,8 @@ def social(project, block: str) -> None:
     )
 
 
-def outbox_posts(project) -> list[dict]:
-    folder = project.root / "outbox" / "social" / "outbox"
+def outbox_posts(project, channel: str = "outbox") -> list[dict]:
+    folder = project.root / "outbox" / "social" / channel
     return (
         [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
         if folder.exists()
@@ -45,6 +60,7 @@ def rows(project) -> list[tuple]:
 
 
 def test_default_post_from_subject_preheader_and_link(project) -> None:
+    send_first(project)
     result = project.run("post", SLUG, "--yes")
     assert result.exit_code == 0, result.output
     [made] = outbox_posts(project)
@@ -74,6 +90,7 @@ def test_a_thread_with_an_image_posts_each_part_once(project) -> None:
         '[[social.outbox.images]]\npath = "images/walk.png"\n'
         'alt = "A group walks side by side on a flat park path."',
     )
+    send_first(project)
     result = project.run("post", SLUG, "--yes")
     assert result.exit_code == 0, result.output
     first, second = outbox_posts(project)
@@ -111,6 +128,7 @@ def test_hashtag_warning_and_dry_run(project) -> None:
 
 
 def test_a_post_left_in_flight_by_a_dead_run_is_reported_not_repeated(project) -> None:
+    send_first(project)
     store = open_store(project.workspace)
     with store.begin() as c:
         c.execute(
@@ -141,14 +159,16 @@ def test_unknown_channel(project) -> None:
     assert result.stderr == "Error: No social channel 'tiktok' in engage.toml. Channels: outbox.\n"
 
 
-def test_run_posts_what_is_due(project, clock) -> None:
-    """The post is due (2020); on engage's clock the example campaigns are not yet."""
-    social(project, '[social.outbox]\ntext = "Out now: {{ link }}"\npost_at = 2020-01-01T09:00:00Z')
-    result = project.run("run")
+def test_run_sends_then_posts_what_is_due(project, clock) -> None:
+    """The post is due when the newsletter is: one run sends it, then posts its link."""
+    social(project, '[social.outbox]\ntext = "Out now: {{ link }}"\npost_at = 2026-12-03T09:00:00Z')
+    assert project.run("contacts", "import", "samples/contacts.csv").exit_code == 0
+    assert project.run("run").stdout == "engage run: nothing was due.\n"
+    clock.set(SENT_AT)
+    result = project.run("run", env={"ENGAGE_SECRET_KEY": "social-test-key"})
     assert result.exit_code == 0, result.output
-    assert (
-        result.stdout
-        == "engage run: 0 campaign(s) worked on, 0 message(s) handed over; 1 social post(s) made.\n"
+    assert result.stdout == (
+        "engage run: 1 campaign(s) worked on, 7 message(s) handed over; 1 social post(s) made.\n"
     )
     assert [p["text"] for p in outbox_posts(project)] == [
         "Out now: http://127.0.0.1:8025/archive/doing-with-not-doing-to"
@@ -167,3 +187,112 @@ def test_social_front_matter_is_checked(project) -> None:
         f"campaigns/{SLUG}.md: front matter: unknown key 'social.outbox.txt'; the "
         "keys allowed in [social.outbox] are: images, post_at, text"
     )
+
+
+UNKNOWN = (
+    "campaigns/doing-with-not-doing-to.md:9: [social.mastodn] is not a channel in engage.toml, "
+    "so nothing could be posted from it. The channels are: outbox (engage.toml sets none, so "
+    "posts go there). Change the name to one of those, or add a [social.mastodn] channel to "
+    "engage.toml."
+)
+
+
+def test_a_table_for_a_channel_engage_toml_lacks_is_refused_everywhere(project, clock) -> None:
+    social(project, '[social.mastodn]\ntext = "Our winter news is out."')
+    send_first_refused = project.run("send", SLUG, "--yes", env={"ENGAGE_SECRET_KEY": "k"})
+    assert send_first_refused.exit_code == 1  # lint runs before every send
+    for args in (["--yes"], ["--dry-run"], ["--channel", "outbox", "--yes"]):
+        result = project.run("post", SLUG, *args)
+        assert (result.exit_code, result.stderr) == (1, f"Error: Nothing was posted: {UNKNOWN}\n")
+    lint = project.run("lint", SLUG, "--format", "json")
+    assert lint.exit_code == 1
+    [finding] = [f for f in json.loads(lint.output) if f["rule"] == "social-channel-unknown"]
+    assert f"{finding['where']}: {finding['message']} {finding['fix']}" == UNKNOWN
+    assert outbox_posts(project) == []
+    assert rows(project) == []
+
+
+def test_run_reports_the_unknown_table_and_posts_the_other_campaigns(project, clock) -> None:
+    social(project, '[social.mastodn]\ntext = "Out now."\npost_at = 2026-12-01T08:00:00Z')
+    project.replace(
+        "campaigns/share-your-story.md",
+        'reading_level = "beginner"\n+++',
+        'reading_level = "beginner"\n[social.outbox]\ntext = "Stories soon."\n'
+        "post_at = 2026-12-01T08:00:00Z\n+++",
+    )
+    result = project.run("run")
+    assert result.exit_code == 1
+    assert result.stderr.rstrip(".\n") == (
+        "engage run: 0 campaign(s) worked on, 0 message(s) handed over; 1 social post(s) made; "
+        f"1 problem(s): {SLUG} on mastodn: Nothing was posted: {UNKNOWN}"
+    ).rstrip(".")
+    assert [p["text"] for p in outbox_posts(project)] == ["Stories soon."]
+
+
+def test_a_table_named_after_a_network_posts_to_its_channels(project) -> None:
+    project.write(
+        "engage.toml", project.read("engage.toml") + '\n[social.club]\nnetwork = "outbox"\n'
+    )
+    social(project, '[social.outbox]\ntext = "Our winter news is coming soon."')
+    assert project.run("lint", SLUG).exit_code == 0
+    result = project.run("post", SLUG, "--yes")
+    assert result.exit_code == 0, result.output
+    assert [p["text"] for p in outbox_posts(project, "club")] == ["Our winter news is coming soon."]
+
+
+LINK = "http://127.0.0.1:8025/archive/doing-with-not-doing-to"
+UNSENT = (
+    f"{SLUG} has not been sent yet, so the link in the post ({LINK}) leads to no page. Send it "
+    f"first (engage send {SLUG}), or take {{{{ link }}}} out of the post to post without it."
+)
+
+
+def test_a_post_linking_to_an_unsent_newsletter_waits_for_the_send(project) -> None:
+    refused = project.run("post", SLUG, "--yes")
+    assert (refused.exit_code, refused.stderr) == (1, f"Error: Nothing was posted: {UNSENT}\n")
+    assert outbox_posts(project) == [] and rows(project) == []
+    rehearsed = project.run("post", SLUG, "--dry-run")
+    assert rehearsed.exit_code == 0
+    assert rehearsed.stderr == f"Note: posting now would be refused: {UNSENT}\n"
+    assert rehearsed.stdout.endswith("Dry run: nothing was posted.\n")
+
+    send_first(project)
+    posted = project.run("post", SLUG, "--yes")
+    assert posted.exit_code == 0, posted.output
+    assert [p["text"].splitlines()[-1] for p in outbox_posts(project)] == [LINK]
+
+
+def test_a_teaser_without_the_link_can_go_before_the_send(project) -> None:
+    social(project, '[social.outbox]\ntext = "Our winter news comes out on Thursday."')
+    result = project.run("post", SLUG, "--yes")
+    assert result.exit_code == 0, result.output
+    assert [p["text"] for p in outbox_posts(project)] == ["Our winter news comes out on Thursday."]
+
+
+def test_run_waits_to_post_a_link_until_the_newsletter_is_sent(project, clock) -> None:
+    """A draft (no send_at) whose post is due: `engage run` says it is waiting, every time,
+    and posts it once the team has sent the newsletter."""
+    project.write(
+        "campaigns/draft-news.md",
+        project.read(f"campaigns/{SLUG}.md")
+        .replace("send_at = 2026-12-03T09:00:00Z\n", "")
+        .replace(
+            'reading_level = "beginner"\n+++',
+            'reading_level = "beginner"\n[social.outbox]\ntext = "Out now: {{ link }}"\n'
+            "post_at = 2026-12-01T08:00:00Z\n+++",
+        ),
+    )
+    waiting = project.run("run")
+    link = "http://127.0.0.1:8025/archive/draft-news"
+    assert waiting.exit_code == 1
+    assert waiting.stderr.rstrip(".\n") == (
+        "engage run: 0 campaign(s) worked on, 0 message(s) handed over; 1 problem(s): "
+        "draft-news on outbox: Nothing was posted: draft-news has not been sent yet, so the "
+        f"link in the post ({link}) leads to no page. Send it first (engage send draft-news), "
+        "or take {{ link }} out of the post to post without it"
+    )
+    assert outbox_posts(project) == []
+    send_first(project, "draft-news")
+    posted = project.run("run", env={"ENGAGE_SECRET_KEY": "social-test-key"})
+    assert posted.exit_code == 0, posted.output
+    assert [p["text"] for p in outbox_posts(project)] == [f"Out now: {link}"]

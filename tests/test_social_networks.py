@@ -8,6 +8,7 @@ import json
 import pytest
 
 from .fakes import FakeBluesky, FakeMastodon
+from .test_social import send_first
 
 SLUG = "doing-with-not-doing-to"
 THREAD = (
@@ -36,6 +37,7 @@ def configure(project, name: str, table: str, thread: str = THREAD, image: bool 
         'reading_level = "beginner"\n+++',
         f'reading_level = "beginner"\n[social.{name}]\n{thread}{extra}+++',
     )
+    send_first(project)  # so the web page the posts link to is there
 
 
 def x_channel(project, monkeypatch, **options) -> None:

@@ -346,7 +346,7 @@ def test_a_post_that_uses_a_story_tells_its_contributor(team, project) -> None:
     project.write(
         "campaigns/sam.md",
         '+++\nsubject = "Sam swims"\npreheader = "A story from one of our members."\n'
-        'stories = [1]\n[social.outbox]\ntext = "Sam swims every week: {{ link }}"\n+++\n'
+        'stories = [1]\n[social.outbox]\ntext = "Sam swims every week. Read about it soon."\n+++\n'
         "# Sam swims\n\nSam swims every week.\n",
     )
     posted = team.run("post", "sam", "--yes")

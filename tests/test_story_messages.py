@@ -361,7 +361,8 @@ def test_the_team_hears_where_to_take_a_withdrawn_story_down(project) -> None:
         'sam@example.org has taken back their story "Rugby changed my week" (story 7). '
         "Please stop using it.\n\n"
         "Please take it down from each place it went out:\n"
-        "- newsletter, in december: https://www.example.org/archive/december\n"
+        "- newsletter, in december: https://www.example.org/archive/december (to take this "
+        'web page down, run: engage archive remove december --note "story 7 withdrawn")\n'
         "- mastodon, in december: we have no link\n\n"
         "We cannot take back emails that we have already sent.\n\n"
         "To see the whole story, run: engage stories show 7\n\n"

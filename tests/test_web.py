@@ -236,12 +236,13 @@ def test_preferences_need_the_form_token(app, client) -> None:
     assert client.get("/preferences/bad.token").status_code == 400
 
 
-def test_archive_shows_only_what_was_sent(app, client, monkeypatch) -> None:
+def test_archive_shows_only_what_was_sent(app, client, monkeypatch, clock) -> None:
     assert "We have not sent any newsletters yet." in client.get("/archive/").get_data(as_text=True)
     assert client.get("/archive/doing-with-not-doing-to").status_code == 404
     project = app.project
     assert project.run("contacts", "import", "samples/contacts.csv").exit_code == 0
     monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    clock.advance(days=2, hours=1)  # 3 December, after its send_at: the date the archive shows
     assert project.run("send", "doing-with-not-doing-to", "--yes").exit_code == 0
     listing = client.get("/archive/").get_data(as_text=True)
     assert (
@@ -252,7 +253,9 @@ def test_archive_shows_only_what_was_sent(app, client, monkeypatch) -> None:
     assert page.status_code == 200
     assert "<title>Doing with, not doing to: our winter news</title>" in page.get_data(as_text=True)
     assert client.get("/archive/share-your-story").status_code == 404
+    assert client.get("/archive/share-your-story/text").status_code == 404
     assert client.get("/archive/..%2Fengage").status_code == 404
+    assert client.get("/archive/..%2Fengage/large-print").status_code == 404
 
 
 def test_big_bodies_are_refused(client) -> None:

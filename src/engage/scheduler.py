@@ -130,7 +130,7 @@ def due(store: Store, workspace: Workspace, now: dt.datetime) -> list[str]:
 def due_posts(store: Store, workspace: Workspace, now: dt.datetime) -> list[tuple[str, str]]:
     """(campaign, channel) pairs whose social post is due and not all posted yet. Only
     campaigns that declare [social.*] posts are posted by `engage run`."""
-    from .social.channels import channel as make_channel
+    from .social.posting import due_channels
     from .store.schema import posts
 
     with store.connect() as connection:
@@ -145,12 +145,7 @@ def due_posts(store: Store, workspace: Workspace, now: dt.datetime) -> list[tupl
     for campaign in campaign_files.all_campaigns(workspace):
         if isinstance(campaign, EngageError):
             continue
-        for name, variant in campaign.meta.social.items():
-            when = variant.post_at or campaign.meta.send_at
-            if when is None or when > now or (campaign.slug, name) in done:
-                continue
-            make_channel(workspace, name)  # a channel that is not configured is an error
-            pairs.append((campaign.slug, name))
+        pairs += [(campaign.slug, name) for name in due_channels(workspace, campaign, now, done)]
     return pairs
 
 
@@ -228,6 +223,7 @@ def _post(
         campaign = campaign_files.load(workspace, slug)
         [plan] = posting.plans(workspace, campaign, [name])
         posting.require_valid([plan])
+        posting.require_page(store, workspace, campaign, [plan])
         outcome = posting.post(store, campaign, plan)
     except EngageError as exc:
         return [f"{slug} on {name}: {exc}"]

@@ -235,6 +235,9 @@ class Sender:
                     started_at=core.now(),
                 )
             ).inserted_primary_key[0]
+            from .archive import freeze  # the archive's copy of what went out, kept with the send
+
+            freeze(connection, self.workspace, self.campaign, send_id)
             # The last guard for "one mailbox, one copy": one row per identity, however the
             # contacts table came to hold it.
             one_each = (

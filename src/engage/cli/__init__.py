@@ -13,6 +13,7 @@ import click
 from .. import __version__
 from ..errors import EngageError
 from . import (
+    archive,
     audiences,
     campaigns,
     contacts,
@@ -64,6 +65,7 @@ inbox.register(cli)  # import, list, show, assign and done, under `engage replie
 audiences.register(cli)
 stories.register(cli)
 report.register(cli)
+archive.register(cli)
 
 
 def main() -> None:

@@ -26,7 +26,9 @@ def post(
     """Post CAMPAIGN to its social channels, each part once.
 
     Every post is checked first (length the way each network counts it, alt text on every
-    image); any error means nothing is posted. Running it again posts only what is missing.
+    image, a [social.NAME] table for each channel named); any error means nothing is posted.
+    A post that links to the newsletter's web page waits until the campaign is sent. Running
+    it again posts only what is missing.
     """
     from ..social import posting
 
@@ -47,8 +49,12 @@ def post(
             click.echo(f"Warning: {warning}", err=True)
     posting.require_valid(plans)
     if dry_run:
+        waiting = posting.page_problem(store(ctx), ws, found, plans)
+        if waiting:
+            click.echo(f"Note: posting now would be refused: {waiting}", err=True)
         click.echo("Dry run: nothing was posted.")
         return
+    posting.require_page(store(ctx), ws, found, plans)
     costs = [(p.channel.name, p.channel.cost(p.parts)) for p in plans]
     for name, cost in costs:
         if cost:

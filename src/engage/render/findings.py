@@ -43,6 +43,14 @@ RULES: dict[str, tuple[Severity, str]] = {
     "footer-identity": ("error", "The email names the organisation and its postal address."),
     "html-size": ("error", "The email is under 100 KB, so Gmail does not cut it off."),
     "text-links": ("error", "Every link in the HTML is written out in the plain text."),
+    "social-channel-unknown": (
+        "error",
+        "Every [social.NAME] table names a channel in engage.toml (or the network of one).",
+    ),
+    "social-before-send": (
+        "error",
+        "A social post that links to the newsletter's web page is not due before send_at.",
+    ),
     "story-unknown": ("error", "Every story in `stories = [...]` exists."),
     "story-not-approved": (
         "error",

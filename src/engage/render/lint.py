@@ -13,6 +13,7 @@ from pathlib import Path
 from ..campaigns import Campaign
 from ..config import Workspace
 from ..errors import LintFailed
+from ..social import channels
 from ..stories import usage as story_usage
 from . import rules_html, rules_source
 from .build import VARIANTS, Built, build, sample_recipient
@@ -27,6 +28,7 @@ def lint(workspace: Workspace, campaign: Campaign) -> list[Finding]:
     shown = workspace.relative(campaign.path)
     findings = list(rules_source.front_matter(campaign, shown))
     findings += story_usage.check(workspace, campaign, shown)
+    findings += _social(workspace, campaign)
     if any(f.rule == "subject-missing" for f in findings):
         return findings  # nothing can be built without a subject
     built = build(workspace, campaign)
@@ -36,6 +38,19 @@ def lint(workspace: Workspace, campaign: Campaign) -> list[Finding]:
     for variant in variants.values():
         findings += _output(workspace, built, variant, sample)
     return sorted(_unique(findings), key=sort_key)
+
+
+def _social(workspace: Workspace, campaign: Campaign) -> list[Finding]:
+    """The campaign's [social.NAME] tables, checked as `engage post` and `engage run` check
+    them (social/channels.py owns both rules)."""
+    return [
+        Finding(rule, p.where, p.message, p.fix)
+        for rule, problems in (
+            ("social-channel-unknown", channels.unknown_tables(workspace, campaign)),
+            ("social-before-send", channels.early_posts(workspace, campaign)),
+        )
+        for p in problems
+    ]
 
 
 def require_clean(workspace: Workspace, campaign: Campaign) -> list[Finding]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-import jinja2
 import sqlalchemy as sa
 
+from .. import archive
 from ..campaigns import Campaign, SocialPost
 from ..config import Workspace
 from ..contacts import core
@@ -22,7 +22,7 @@ from ..sending import _alive, owner_name
 from ..store import Store
 from ..store.schema import posts
 from ..stories import usage as story_usage
-from . import counting
+from . import channels, counting
 from .base import (
     Channel,
     ChannelAuthFailed,
@@ -59,13 +59,14 @@ class Outcome:
 
 
 def plans(workspace: Workspace, campaign: Campaign, names: list[str] | None = None) -> list[Plan]:
-    """What each channel would post, with every problem found, before anything is posted."""
-    variants = campaign.meta.social
+    """What each channel would post, with every problem found, before anything is posted.
+    A [social.KEY] table that names no channel stops it all (see channels.unknown_tables)."""
+    _refuse([str(problem) for problem in channels.unknown_tables(workspace, campaign)])
     chosen = names or sorted(configured(workspace))
     found = []
     for name in chosen:
         chan = make_channel(workspace, name)
-        variant = variants.get(name) or variants.get(chan.network) or _default(campaign)
+        variant = channels.variant_for(campaign, name, chan.network) or _default(campaign)
         plan = Plan(chan, _parts(workspace, campaign, variant), variant.post_at)
         _check(plan)
         plan.errors += [f"{name}: {why}" for why in story_usage.refusals(workspace, campaign, name)]
@@ -80,29 +81,9 @@ def _default(campaign: Campaign) -> SocialPost:
 
 
 def _parts(workspace: Workspace, campaign: Campaign, variant: SocialPost) -> list[Part]:
-    texts = variant.text if isinstance(variant.text, list) else [variant.text]
-    context = {
-        "link": f"{workspace.config.web.base_url.rstrip('/')}/archive/{campaign.slug}",
-        "subject": campaign.meta.subject,
-        "preheader": campaign.meta.preheader,
-        "slug": campaign.slug,
-    }
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-    parts = []
-    for index, text in enumerate(texts):
-        try:
-            rendered = env.from_string(text).render(context).strip()
-        except jinja2.TemplateError as exc:
-            raise PostError(
-                f"{campaign.slug}: the social text {index + 1} has a mistake: {exc}"
-            ) from None
-        images = (
-            [Image(workspace.root / i.path, i.alt.strip()) for i in variant.images]
-            if index == 0
-            else []
-        )
-        parts.append(Part(index, rendered, images))
-    return parts
+    texts = channels.render_texts(workspace, campaign, variant)
+    images = [Image(workspace.root / i.path, i.alt.strip()) for i in variant.images]
+    return [Part(index, text, images if index == 0 else []) for index, text in enumerate(texts)]
 
 
 def _check(plan: Plan) -> None:
@@ -135,11 +116,73 @@ def _check(plan: Plan) -> None:
 
 
 def require_valid(found: list[Plan]) -> None:
-    errors = [e for plan in found for e in plan.errors]
-    if errors:
+    _refuse([e for plan in found for e in plan.errors])
+
+
+def _refuse(problems: list[str]) -> None:
+    if len(problems) == 1:
+        raise PostError(f"Nothing was posted: {problems[0]}")
+    if problems:
         raise PostError(
-            "Nothing was posted. Fix these first:\n" + "\n".join(f"  {e}" for e in errors)
+            "Nothing was posted. Fix these first:\n" + "\n".join(f"  {e}" for e in problems)
         )
+
+
+def page_problem(store: Store, workspace: Workspace, campaign: Campaign, found: list[Plan]) -> str:
+    """Why a post that links to the campaign's archive page cannot go yet (the page is not
+    public: not sent, reached nobody so far, or taken down), or "" when it can."""
+    texts = [part.text for plan in found for part in plan.parts]
+    if not channels.links_to_page(workspace, campaign, texts):
+        return ""
+    try:
+        state = archive.entry(store, workspace, campaign.slug).state
+    except archive.ArchiveError:
+        state = "not sent"
+    if state == "public":
+        return ""
+    slug, link = campaign.slug, archive.address(workspace, campaign.slug)
+    why, fix = {
+        "not sent": ("has not been sent yet", f"Send it first (engage send {slug})"),
+        "hidden": ("has reached nobody so far", "Post once its send has reached people"),
+        "taken down": (
+            "was taken down from the archive",
+            f"Put it back first (engage archive restore {slug})",
+        ),
+    }[state]
+    return (
+        f"{slug} {why}, so the link in the post ({link}) leads to no page. {fix}, or take "
+        "{{ link }} out of the post to post without it."
+    )
+
+
+def require_page(store: Store, workspace: Workspace, campaign: Campaign, found: list[Plan]) -> None:
+    """Refuse to post a link to an archive page nobody can open yet."""
+    problem = page_problem(store, workspace, campaign, found)
+    if problem:
+        raise PostError(f"Nothing was posted: {problem}")
+
+
+def due_channels(
+    workspace: Workspace, campaign: Campaign, now: dt.datetime, done: set[tuple[str, str]]
+) -> list[str]:
+    """The channels `engage run` should post this campaign to now: each whose table's post_at
+    (or the campaign's send_at) has passed and whose post is not made yet ((slug, channel) in
+    `done`). A due table that names no channel gives its name alone, so the run reports it
+    and posts nothing of this campaign."""
+    social = configured(workspace)
+    for key, variant in campaign.meta.social.items():
+        when = variant.post_at or campaign.meta.send_at
+        if not channels.targets(workspace, key) and when is not None and when <= now:
+            return [key]
+    due = []
+    for name, settings in sorted(social.items()):
+        variant = channels.variant_for(campaign, name, settings.network)
+        if variant is None or (campaign.slug, name) in done:
+            continue
+        when = variant.post_at or campaign.meta.send_at
+        if when is not None and when <= now:
+            due.append(name)
+    return due
 
 
 def post(store: Store, campaign: Campaign, plan: Plan) -> Outcome:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -379,4 +380,30 @@ story_uses = Table(
 # (newsletter, website, a social channel) or what may be used (name, photo).
 consents.append_column(
     Column("story_id", ForeignKey("stories.id", ondelete="CASCADE"), nullable=True)
+)
+
+ARCHIVE_ORIGINS = ("send", "file", "")
+
+# The public archive (archive.py): a frozen copy of each newsletter as it went out, made when
+# the send starts and never changed after, and whether the team has taken its page down.
+archive_pages = Table(
+    "archive_pages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("campaign", String(200), nullable=False, unique=True),
+    Column("send_id", ForeignKey("sends.id", ondelete="SET NULL"), nullable=True),
+    Column("subject", Text, nullable=False, default=""),
+    Column("preheader", Text, nullable=False, default=""),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("sent_on", Date, nullable=True),  # the day it went out, in the campaign's own zone
+    Column("html", Text, nullable=True),  # the standard email as the archive shows it
+    Column("large_print", Text, nullable=True),
+    Column("text", Text, nullable=True),
+    # send: frozen when the send started; file: copied from the campaign file later (a send
+    # from before engage kept copies); "": no copy kept yet.
+    Column("origin", String(16), nullable=False, default=""),
+    Column("frozen_at", DateTime(timezone=True), nullable=True),
+    Column("removed_at", DateTime(timezone=True), nullable=True),
+    Column("removed_by", Text, nullable=False, default=""),
+    Column("removed_note", Text, nullable=False, default=""),
 )

@@ -6,16 +6,22 @@ import datetime as dt
 import hashlib
 
 import jinja2
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
-from .. import campaigns as campaign_files
+from .. import archive as archived
 from .. import subscriptions
 from ..contacts import core
 from ..email import provider_for
 from ..email.base import ProviderError, SystemMessage, system_message_id
-from ..render.build import build
-from ..render.personal import Recipient
-from ..sending import campaign_states
 from ..tokens import BadToken
 from . import check_form, csrf_token, log, small_form
 from . import state as _engage
@@ -297,35 +303,44 @@ def preferences(token: str):  # noqa: ANN201
 
 @blueprint.get("/archive/")
 def archive():  # noqa: ANN201
+    """The newsletters anyone may read: what was sent, as it went out."""
     workspace, store = _engage()["workspace"], _engage()["store"]
-    found = [c for c in campaign_files.all_campaigns(workspace) if not isinstance(c, Exception)]
-    states = campaign_states(store, found)
     items = [
-        {
-            "slug": c.slug,
-            "subject": c.meta.subject,
-            "date": c.meta.send_at.strftime("%-d %B %Y") if c.meta.send_at else "",
-        }
-        for c in found
-        if states[c.slug].status in ("sending", "sent")
+        {"slug": e.campaign, "subject": e.subject, "date": e.date}
+        for e in archived.public(store, workspace)
     ]
     return render_template("archive.html.j2", title="Past newsletters", items=items)
 
 
 @blueprint.get("/archive/<slug>")
 def archive_item(slug: str):  # noqa: ANN201
-    workspace, store = _engage()["workspace"], _engage()["store"]
+    return _archived(slug).html
+
+
+@blueprint.get("/archive/<slug>/large-print")
+def archive_large_print(slug: str):  # noqa: ANN201
+    return _archived(slug).large_print
+
+
+@blueprint.get("/archive/<slug>/text")
+def archive_text(slug: str):  # noqa: ANN201
+    return _archived(slug).text, 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def _archived(slug: str) -> archived.Page:
+    """The copy kept when it was sent; 410 with a kind page when the team took it down."""
     try:
-        campaign = campaign_files.load(workspace, slug)
-    except Exception:  # noqa: BLE001 - any campaign we cannot read is simply not here
+        return archived.page(_engage()["store"], _engage()["workspace"], slug)
+    except archived.TakenDown:
+        page = render_template(
+            "message.html.j2",
+            title="This newsletter has been taken down",
+            paragraphs=[
+                "We have taken this newsletter off our website, so you cannot read it here now.",
+                "Our other past newsletters are still here.",
+            ],
+            link={"url": url_for("pages.archive"), "text": "Read our past newsletters"},
+        )
+        abort(Response(page, status=410))
+    except archived.NotInArchive:
         abort(404)
-    if "/" in slug or campaign_states(store, [campaign])[slug].status not in ("sending", "sent"):
-        abort(404)
-    base = workspace.config.web.base_url.rstrip("/")
-    reader = Recipient(
-        email="",
-        unsubscribe_url=f"{base}/unsubscribe",
-        preferences_url=f"{base}/subscribe",
-        web_version_url=f"{base}/archive/{slug}",
-    )
-    return build(workspace, campaign).html["standard"].render(reader)
