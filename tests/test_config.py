@@ -45,31 +45,31 @@ def test_given_folder_without_config(tmp_path) -> None:
     [
         (
             '[organisation]\nname = "A"\naddress = "B"\ncolour = "red"\n',
-            "engage.toml: unknown key 'organisation.colour'; the keys allowed in [organisation] "
+            "engage.toml:4: unknown key 'organisation.colour'; the keys allowed in [organisation] "
             "are: address, charity_number, lang, name, website",
         ),
         (
             '[organisation]\nname = "A"\naddress = "B"\n[email]\nrate_per_second = "fast"\n',
-            'engage.toml: email.rate_per_second must be a number, not the text "fast"',
+            'engage.toml:5: email.rate_per_second must be a number, not the text "fast"',
         ),
         (
             '[organisation]\nname = "A"\naddress = "B"\n[email]\nprovider = "mailchimp"\n',
-            'engage.toml: email.provider must be "outbox" or "smtp" or "mailgun" or "postmark" '
+            'engage.toml:5: email.provider must be "outbox" or "smtp" or "mailgun" or "postmark" '
             'or "sendgrid", not "mailchimp"',
         ),
         (
             '[organisation]\nname = "A"\naddress = "B"\n[email.smtp]\nport = "587"\n',
-            'engage.toml: email.smtp.port must be a whole number, not the text "587"',
+            'engage.toml:5: email.smtp.port must be a whole number, not the text "587"',
         ),
         (
             '[organisation]\nname = "A"\n',
-            "engage.toml: organisation.address is required",
+            "engage.toml:1: organisation.address is missing: add it under [organisation]",
         ),
         (
             '[organisation]\nname = "A"\naddress = "B"\n[email.mailgun]\napi_key = "key-123"\n',
-            "engage.toml: unknown key 'email.mailgun.api_key'; the keys allowed in "
+            "engage.toml:5: unknown key 'email.mailgun.api_key'; the keys allowed in "
             "[email.mailgun] are: api_key_env, base_url, domain, webhook_signing_key_env. "
-            "Secrets are never read from engage.toml: put the value in an environment variable "
+            "Did you mean api_key_env? Secrets are never read from engage.toml: put the value in an environment variable "
             "and name that variable with a key ending in _env",
         ),
     ],
@@ -86,8 +86,8 @@ def test_toml_syntax_error_names_file_and_line(tmp_path) -> None:
     with pytest.raises(ConfigError) as caught:
         find_workspace(str(tmp_path))
     assert str(caught.value) == (
-        f"{tmp_path.resolve() / 'engage.toml'}:3: engage.toml is not valid TOML: "
-        "Invalid value (column 11)"
+        f"{tmp_path.resolve() / 'engage.toml'}:3: engage.toml cannot be read: text must be in "
+        'double quotes. Write address = "B".'
     )
 
 
@@ -96,8 +96,8 @@ def test_cli_reports_config_error_without_traceback(project) -> None:
     result = project.run("campaigns", "list")
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: engage.toml: unknown key 'organisation.language'; the keys allowed in "
-        "[organisation] are: address, charity_number, lang, name, website\n"
+        "Error: engage.toml:11: unknown key 'organisation.language'; the keys allowed in "
+        "[organisation] are: address, charity_number, lang, name, website. Did you mean lang?\n"
     )
     assert "Traceback" not in result.output
 

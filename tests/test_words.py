@@ -1,0 +1,197 @@
+"""Messages a media team reads: a placeholder that does not exist, a TOML file that cannot be
+read, each said in plain words with the file, the line and how to fix it."""
+
+from __future__ import annotations
+
+import pytest
+
+from engage.stories import messages
+from engage.stories.messages import StoryMailError
+
+SEE = "Check the spelling; docs/templates.md (Story emails) lists each email's placeholders."
+UPDATE = {
+    "first_name": "Sam",
+    "story": {"id": 7, "title": "Rugby changed my week", "status": "in-progress"},
+    "link": "http://127.0.0.1:8025/story/tok3n",
+    "next_update_by": "Tuesday 15 December",
+    "status_words": "Your story is with our editor.",
+}
+UPDATE_NAMES = "first_name, link, next_update_by, note, organisation, status_words, story"
+ORGANISATION = (
+    "organisation.address, organisation.charity_number, organisation.lang, organisation.name, "
+    "organisation.website"
+)
+
+
+def story_error(project, template: str = "update") -> str:
+    with pytest.raises(StoryMailError) as caught:
+        messages.render(project.workspace, template, UPDATE)
+    return str(caught.value)
+
+
+# --- Placeholders in the story emails ------------------------------------------------------
+
+
+def test_a_misspelt_part_of_a_placeholder_in_a_story_email(project) -> None:
+    project.replace(
+        "templates/emails/update.txt.j2", "{{ status_words }}", "{{ organisation.nmae }}"
+    )
+    assert story_error(project) == (
+        "templates/emails/update.txt.j2:6: there is no placeholder {{ organisation.nmae }}. "
+        f"The placeholders under organisation are: {ORGANISATION}. {SEE}"
+    )
+
+
+def test_a_misspelt_placeholder_in_a_story_email(project) -> None:
+    project.replace("templates/emails/update.html.j2", "{{ status_words }}", "{{ status_wrods }}")
+    line = next(
+        n
+        for n, text in enumerate(project.read("templates/emails/update.html.j2").splitlines(), 1)
+        if "status_wrods" in text
+    )
+    assert story_error(project) == (
+        f"templates/emails/update.html.j2:{line}: there is no placeholder {{{{ status_wrods }}}}. "
+        f"The placeholders you can use here are: {UPDATE_NAMES}. {SEE}"
+    )
+
+
+def test_a_misspelt_placeholder_in_a_story_email_layout(project) -> None:
+    project.replace(
+        "templates/emails/_layout.txt.j2", "{{ organisation.name }}", "{{ organistion.name }}"
+    )
+    message = story_error(project)
+    assert message.startswith("templates/emails/_layout.txt.j2:")
+    assert message.endswith(
+        f": there is no placeholder {{{{ organistion }}}}. The placeholders you can use here "
+        f"are: {UPDATE_NAMES}. {SEE}"
+    )
+
+
+def test_a_misspelt_placeholder_in_a_subject_line(project) -> None:
+    project.replace(
+        "templates/emails/subjects.toml",
+        'update = "News about your story"',
+        'update = "News about {{ story.titel }}"',
+    )
+    assert story_error(project) == (
+        "templates/emails/subjects.toml:5: there is no placeholder {{ story.titel }}. The "
+        f"placeholders under story are: story.id, story.status, story.title. {SEE}"
+    )
+
+
+def test_a_subject_line_with_a_broken_placeholder(project) -> None:
+    project.replace(
+        "templates/emails/subjects.toml",
+        'update = "News about your story"',
+        'update = "News about {{ story.title }"',
+    )
+    assert story_error(project) == (
+        "templates/emails/subjects.toml:5: the update subject line has a mistake in its "
+        "{{ }}: unexpected '}'."
+    )
+
+
+def test_subjects_toml_that_cannot_be_read(project) -> None:
+    project.replace(
+        "templates/emails/subjects.toml",
+        'update = "News about your story"',
+        "update = News about your story",
+    )
+    assert story_error(project) == (
+        "templates/emails/subjects.toml:5: subjects.toml cannot be read: text must be in double "
+        'quotes. Write update = "News about your story".'
+    )
+
+
+# --- TOML that cannot be read, in plain words ----------------------------------------------
+
+TOML_CASES = [
+    (
+        'audience = "Our "big" news"',
+        "there is more on the line after the closing quote. To put a double quote inside text, "
+        'write \\" (like "Our \\"big\\" day"), or put single quotes around the text.',
+    ),
+    (
+        'subject = "Our news',
+        'the text has no closing quote. End it on the same line, or use three quotes (""") '
+        "around text that runs over several lines.",
+    ),
+    (
+        "subject = “Our news”",
+        'the text is in curly quotes; TOML needs straight ones. Write subject = "Our news".',
+    ),
+    (
+        "send_at = 10/12/2026",
+        "this date and time is not written the way TOML needs it. Write it like "
+        "2026-12-10T10:00:00Z (Z means UTC, the same as UK winter time), or with the offset "
+        "from UTC, like 2026-06-10T10:00:00+01:00.",
+    ),
+    (
+        "send_at = 2026-02-30T10:00:00Z",
+        "this date or time does not exist. Check the month (1 to 12), the day, and the hour "
+        "(0 to 23), like 2026-12-10T10:00:00Z.",
+    ),
+    (
+        'reading level = "general"',
+        'a setting needs = between its name and its value, like subject = "Our news". Names '
+        "have no spaces: use _ instead, like reading_level.",
+    ),
+    (
+        'audience = "newsletter"\naudience = "everyone"',
+        "this setting or [section] is already given earlier in the file. Keep only one.",
+    ),
+    (
+        "stories = [1 2]",
+        "a list is not closed, or a comma is missing between its items. Write lists like "
+        'tags = ["news", "events"].',
+    ),
+    ("kind = TRUE", "write true or false in small letters."),
+    ("template =", 'there is no value after the =. Give one, like template = "Our news".'),
+]
+
+
+@pytest.mark.parametrize(("line", "said"), TOML_CASES)
+def test_front_matter_toml_mistakes_in_plain_words(project, line: str, said: str) -> None:
+    project.write(
+        "campaigns/bad.md", f'+++\nsubject = "Hi"\npreheader = "Hello"\n{line}\n+++\n# Hi\n'
+    )
+    result = project.run("lint", "bad")
+    assert result.exit_code == 1
+    where = 4 + line.count("\n")
+    assert result.stderr == (
+        f"Error: campaigns/bad.md:{where}: the front matter cannot be read: {said}\n"
+    )
+    assert "column" not in result.stderr and "Invalid" not in result.stderr
+
+
+def test_engage_toml_mistake_names_the_line(project) -> None:
+    project.replace("engage.toml", 'provider = "outbox"', "provider = outbox")
+    result = project.run("campaigns", "list")
+    assert result.exit_code == 1
+    line = project.read("engage.toml").splitlines().index("provider = outbox") + 1
+    assert result.stderr == (
+        f"Error: {project.root.resolve() / 'engage.toml'}:{line}: engage.toml cannot be read: "
+        'text must be in double quotes. Write provider = "outbox".\n'
+    )
+
+
+def test_a_setting_of_the_wrong_kind_names_its_line(project) -> None:
+    project.replace(
+        "engage.toml", 'provider = "outbox"', 'provider = "outbox"\nrate_per_second = "10"'
+    )
+    result = project.run("campaigns", "list")
+    assert result.exit_code == 1
+    line = project.read("engage.toml").splitlines().index('rate_per_second = "10"') + 1
+    assert result.stderr == (
+        f'Error: engage.toml:{line}: email.rate_per_second must be a number, not the text "10"\n'
+    )
+
+
+def test_an_audience_file_mistake_in_plain_words(project) -> None:
+    project.write("audiences/bad.toml", 'description = "Our news"\ntags_any = [newsletter]\n')
+    result = project.run("audiences", "show", "bad")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: audiences/bad.toml:2: the audience file cannot be read: text must be in double "
+        'quotes. Write "newsletter".\n'
+    )
