@@ -228,9 +228,7 @@ def _invalid_value(key: str, value: str) -> str:
         return f'there is no value after the =. Give one, like {key or "subject"} = "Our news"'
     if value[0] in "“”‘’":
         inner = value.strip(_QUOTES)
-        return (
-            f'the text is in curly quotes, and TOML needs straight ones. Write {written}"{inner}"'
-        )
+        return f'the text is in curly quotes; TOML needs straight ones. Write {written}"{inner}"'
     if value.lower() in ("true", "false", "yes", "no"):
         return "write true or false in small letters"
     if _DATE_LIKE.match(value):
