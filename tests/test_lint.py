@@ -575,6 +575,17 @@ def _bare_variant(html: str) -> rules_html.Variant:
     )
 
 
+def test_a_filter_on_a_personal_field_is_an_error(project) -> None:
+    """More cases in test_personal_fields.py."""
+    project.replace(
+        "templates/_layout.mjml.j2",
+        "{{ recipient.greeting }}",
+        "{{ recipient.first_name | upper }}",
+    )
+    found = run_lint(project, "doing-with-not-doing-to")
+    assert [(f.rule, f.severity) for f in found] == [("personal-field", "error")]
+
+
 def test_every_rule_has_a_test() -> None:
     source = Path(__file__).read_text(encoding="utf-8")
     untested = [rule for rule in RULES if f'("{rule}"' not in source and f'"{rule}",' not in source]

@@ -14,8 +14,8 @@ from ..campaigns import Campaign
 from ..config import Workspace
 from ..errors import LintFailed
 from ..stories import usage as story_usage
-from . import rules_html, rules_source
-from .build import VARIANTS, Built, build, sample_recipient
+from . import layout, personal_use, rules_html, rules_source
+from .build import VARIANTS, Built, build, sample_recipient, template_names
 from .findings import Finding, sort_key
 from .htmlscan import scan
 from .personal import Recipient
@@ -29,6 +29,9 @@ def lint(workspace: Workspace, campaign: Campaign) -> list[Finding]:
     findings += story_usage.check(workspace, campaign, shown)
     if any(f.rule == "subject-missing" for f in findings):
         return findings  # nothing can be built without a subject
+    misused = _personal_fields(workspace, campaign)
+    if misused:
+        return sorted(findings + misused, key=sort_key)  # the build would stop at the first
     built = build(workspace, campaign)
     sample = sample_recipient(workspace, campaign)
     variants = {name: _variant(workspace, built, name, sample) for name in VARIANTS}
@@ -48,6 +51,15 @@ def require_clean(workspace: Workspace, campaign: Campaign) -> list[Finding]:
             f"run `engage lint {campaign.slug}` to see them."
         )
     return findings
+
+
+def _personal_fields(workspace: Workspace, campaign: Campaign) -> list[Finding]:
+    env = layout.environment(workspace.templates_dir)
+    names = list(template_names(campaign.meta.template).values())
+    return [
+        Finding("personal-field", f"{workspace.relative(m.path)}:{m.line}", m.message, m.fix)
+        for m in personal_use.misuses(env, names)
+    ]
 
 
 def _source(
