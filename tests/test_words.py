@@ -3,10 +3,16 @@ read, each said in plain words with the file, the line and how to fix it."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+
 import pytest
 
 from engage.stories import messages
 from engage.stories.messages import StoryMailError
+from tests.live_site import free_port
 
 SEE = "Check the spelling; docs/templates.md (Story emails) lists each email's placeholders."
 UPDATE = {
@@ -195,3 +201,47 @@ def test_an_audience_file_mistake_in_plain_words(project) -> None:
         "Error: audiences/bad.toml:2: the audience file cannot be read: text must be in double "
         'quotes. Write "newsletter".\n'
     )
+
+
+# --- engage serve says what matters, not Alembic's log lines -------------------------------
+
+
+def _serve_output(project, port: int) -> str:
+    """Start `engage serve`, wait until it says it is serving, stop it, and give its output."""
+    env = {**os.environ, "ENGAGE_SECRET_KEY": "k" * 32, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "engage", "--workspace", str(project.root), "serve"]
+    process = subprocess.Popen(
+        [*command, "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    try:
+        for line in process.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if line.startswith("engage is serving"):
+                break
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    return "".join(lines)
+
+
+def test_serve_on_a_new_database_says_so_and_nothing_else(project) -> None:
+    port = free_port()
+    said = _serve_output(project, port)
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+    assert re.fullmatch(
+        f"{stamp} \\| Set up a new database in {re.escape(str(project.root / 'engage.db'))}\n"
+        f"engage is serving http://127.0.0.1:{port}/ \\(links in emails use "
+        "http://127.0.0.1:8025\\). Press Ctrl\\+C to stop.\n",
+        said,
+    ), said
+    again = _serve_output(project, port)
+    assert again == (
+        f"engage is serving http://127.0.0.1:{port}/ (links in emails use "
+        "http://127.0.0.1:8025). Press Ctrl+C to stop.\n"
+    )
+    assert "alembic" not in said + again and "Context impl" not in said + again
