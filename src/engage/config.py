@@ -187,11 +187,14 @@ class Workspace:
         )
 
     def relative(self, path: Path) -> str:
-        """A path as a person would type it from the workspace root."""
-        try:
-            return str(path.resolve().relative_to(self.root))
-        except ValueError:
-            return str(path)
+        """A path as a person would type it from the workspace root (through a linked folder,
+        like the example workspace's templates/, as it is named there)."""
+        for candidate in (Path(os.path.abspath(path)), path.resolve()):
+            try:
+                return str(candidate.relative_to(self.root))
+            except ValueError:
+                continue
+        return str(path)
 
 
 def find_workspace(

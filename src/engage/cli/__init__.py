@@ -18,6 +18,7 @@ from . import (
     contacts,
     db,
     inbox,
+    init,
     replies,
     report,
     send,
@@ -53,6 +54,7 @@ def cli(ctx: click.Context, workspace: str | None) -> None:
     ctx.obj = {"workspace": workspace}
 
 
+init.register(cli)
 campaigns.register(cli)
 contacts.register(cli)
 db.register(cli)

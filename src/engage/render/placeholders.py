@@ -10,6 +10,7 @@ can act on. The campaign layouts (render/layout.py) and the story emails
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import traceback
 from collections.abc import Mapping
@@ -27,8 +28,8 @@ _LOOP = re.compile(r"\{%-?\s*for\s+(\w+)\s+in\s+([\w.]+)")
 
 def frame(exc: BaseException, folder: Path) -> tuple[Path, int] | None:
     """The template file under `folder`, and the line, where rendering stopped."""
-    root = str(folder.resolve())
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(root)]
+    roots = (os.path.abspath(folder), str(folder.resolve()))  # the folder may be a link
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(roots)]
     if not frames:
         return None
     return Path(frames[-1].filename), frames[-1].lineno or 0
