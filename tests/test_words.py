@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from engage.errors import sentence
 from engage.stories import messages
 from engage.stories.messages import StoryMailError
 from tests.live_site import free_port
@@ -245,3 +246,96 @@ def test_serve_on_a_new_database_says_so_and_nothing_else(project) -> None:
         "http://127.0.0.1:8025). Press Ctrl+C to stop.\n"
     )
     assert "alembic" not in said + again and "Context impl" not in said + again
+
+
+# --- No doubled full stops -----------------------------------------------------------------
+
+# Two stops (not an ellipsis), or a stop after ? ! , : ; — the mark of a message built by
+# adding "." to words that already ended a sentence. Paths like ../x are not sentences.
+DOUBLED = re.compile(r"(?<![.])[.?!,:;]\.(?![./\w])|[.?!]\s+\.(?!\.)")
+
+
+def _break_the_example(project) -> None:
+    """The example newsletter's picture loses its alt text: a lint error."""
+    path = "campaigns/doing-with-not-doing-to.md"
+    project.write(path, re.sub(r"!\[[^\]]+\]", "![]", project.read(path), count=1))
+
+
+FAILING = {
+    "run with a campaign that has lint errors": (_break_the_example, ["run"]),
+    "send with lint errors": (_break_the_example, ["send", "doing-with-not-doing-to", "--yes"]),
+    "a test copy to no address": (None, ["send", "doing-with-not-doing-to", "--test-to", "sam@"]),
+    "a contacts file with bad rows": (
+        lambda p: p.write("bad.csv", "email,format\nnot-an-email,html\nsam@example.org,braille\n"),
+        ["contacts", "import", "bad.csv"],
+    ),
+    "a contacts file that is missing": (None, ["contacts", "import", "missing.csv"]),
+    "front matter that is not TOML": (
+        lambda p: p.write("campaigns/bad.md", '+++\nsubject = "Hi?"\nkind = newsletter\n+++\n'),
+        ["lint", "bad"],
+    ),
+    "a placeholder that does not exist": (
+        lambda p: p.replace("templates/_layout.mjml.j2", "{{ lang }}", "{{ langauge }}"),
+        ["build", "doing-with-not-doing-to"],
+    ),
+    "a filter on a personal field": (
+        lambda p: p.replace(
+            "templates/newsletter.txt.j2", GREETING, "{{ recipient.name | upper }}"
+        ),
+        ["lint", "doing-with-not-doing-to"],
+    ),
+    "an audience that cannot be read": (
+        lambda p: p.write("audiences/bad.toml", "tags_any = newsletter\n"),
+        ["audiences", "show", "bad"],
+    ),
+    "a setting of the wrong kind": (
+        lambda p: p.replace("engage.toml", 'provider = "outbox"', "provider = 3"),
+        ["campaigns", "list"],
+    ),
+    "no such story": (None, ["stories", "show", "99"]),
+    "no such reply": (None, ["replies", "show", "99"]),
+    "no such campaign": (None, ["report", "spring-news"]),
+    "a workspace that is there already": (None, ["init", "."]),
+}
+GREETING = "{{ recipient.greeting }}"
+
+
+@pytest.mark.parametrize("case", list(FAILING))
+def test_messages_never_end_a_sentence_twice(project, clock, monkeypatch, case: str) -> None:
+    prepare, args = FAILING[case]
+    if prepare:
+        prepare(project)
+    clock.advance(days=3)  # the example newsletter is due
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", "k" * 32)
+    monkeypatch.chdir(project.root)
+    result = project.run(*args)
+    assert result.exit_code != 0, result.output
+    assert "Traceback" not in result.output
+    assert DOUBLED.findall(result.output) == [], result.output
+
+
+def test_run_says_its_problems_with_one_full_stop(project, clock, monkeypatch) -> None:
+    _break_the_example(project)
+    clock.advance(days=3)
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", "k" * 32)
+    result = project.run("run")
+    assert result.exit_code == 1
+    assert result.stderr.endswith(
+        "1 problem(s): doing-with-not-doing-to: doing-with-not-doing-to has 1 lint error; run "
+        "`engage lint doing-with-not-doing-to` to see them.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("Bad key", "Bad key."),
+        ("Bad key.", "Bad key."),
+        ("Is the server running?", "Is the server running?"),
+        ("Stop!", "Stop!"),
+        ("Wait…", "Wait…"),
+        ("Trailing space.  ", "Trailing space."),
+    ],
+)
+def test_sentence_ends_once(text: str, said: str) -> None:
+    assert sentence(text) == said

@@ -21,7 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from ..config import Workspace
-from ..errors import EngageError
+from ..errors import EngageError, sentence
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
@@ -147,8 +147,8 @@ def _opening(store: Store) -> Iterator[None]:
     except sa.exc.SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         raise StoreError(
-            f"Cannot open the database {store.shown_url}: {reason}. Check [database] url in "
-            "engage.toml or ENGAGE_DATABASE_URL."
+            f"Cannot open the database {store.shown_url}: {sentence(reason)} Check [database] "
+            "url in engage.toml or ENGAGE_DATABASE_URL."
         ) from None
 
 

@@ -157,7 +157,8 @@ def _source(workspace: Workspace, path: Path) -> str:
     except FileNotFoundError:
         raise StoryMailError(_missing(workspace, path)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise StoryMailError(f"Cannot read {workspace.relative(path)}: {exc}.") from None
+        shown = workspace.relative(path)
+        raise StoryMailError(f"Cannot read {shown}: {sentence(str(exc))}") from None
 
 
 def _missing(workspace: Workspace, path: Path) -> str:
