@@ -239,8 +239,8 @@ def test_template_syntax_error(project) -> None:
     result = project.run("build", SLUG)
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: templates/newsletter.txt.j2:5: template syntax error: expected token "
-        "'end of print statement', got 'get'\n"
+        "Error: templates/newsletter.txt.j2:5: a placeholder is not written right: it needs {{ "
+        "at the start and }} at the end, like {{ organisation.name }}.\n"
     )
 
 

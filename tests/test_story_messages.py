@@ -437,7 +437,10 @@ def test_a_template_mistake_names_the_file_and_line(project) -> None:
     with pytest.raises(StoryMailError) as caught:
         messages.render(project.workspace, "update", FULL)
 
-    assert str(caught.value) == "templates/emails/update.txt.j2:6: unexpected '}'."
+    assert str(caught.value) == (
+        "templates/emails/update.txt.j2:6: a placeholder is not written right: it needs {{ at "
+        "the start and }} at the end, like {{ organisation.name }}."
+    )
 
 
 def test_a_link_without_its_url_is_named(project) -> None:
@@ -459,8 +462,9 @@ def test_a_mistake_in_a_layout_names_the_layout(project) -> None:
     with pytest.raises(StoryMailError) as caught:
         messages.render(project.workspace, "update", FULL)
 
-    assert str(caught.value).startswith(
-        "templates/emails/_layout.html.j2:13: Encountered unknown tag 'endblok'."
+    assert str(caught.value) == (
+        "templates/emails/_layout.html.j2:13: there is no {% endblok %}: check the spelling "
+        "(the {% block %} above ends with {% endblock %})."
     )
 
 

@@ -93,8 +93,8 @@ def test_a_subject_line_with_a_broken_placeholder(project) -> None:
         'update = "News about {{ story.title }"',
     )
     assert story_error(project) == (
-        "templates/emails/subjects.toml:5: the update subject line has a mistake in its "
-        "{{ }}: unexpected '}'."
+        "templates/emails/subjects.toml:5: in the update subject line, a placeholder is not "
+        "written right: it needs {{ at the start and }} at the end, like {{ organisation.name }}."
     )
 
 
@@ -108,6 +108,33 @@ def test_subjects_toml_that_cannot_be_read(project) -> None:
         "templates/emails/subjects.toml:5: subjects.toml cannot be read: text must be in double "
         'quotes. Write update = "News about your story".'
     )
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        (
+            "{% if campaign.preheader %}{{ campaign.preheader }}",
+            "the template ends before {% endif %}: every {% if %} needs one",
+        ),
+        (
+            "{% if campaign.preheader %}{{ campaign.preheader }}{% endfor %}",
+            "{% endfor %} does not belong here: the {% if %} above needs {% endif %}",
+        ),
+        ("{% iff campaign.preheader %}", "there is no {% iff %}: check the spelling"),
+        (
+            "{{ campaign.subject | }}",
+            "a {{ }} or {% %} is not written the way templates need it (expected token 'name', "
+            "got 'end of print statement')",
+        ),
+    ],
+)
+def test_template_syntax_mistakes_in_plain_words(project, written: str, said: str) -> None:
+    project.replace("templates/newsletter.txt.j2", "{{ content }}", written)
+    result = project.run("build", "doing-with-not-doing-to")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: templates/newsletter.txt.j2:")
+    assert result.stderr.endswith(f": {said}.\n")
 
 
 # --- TOML that cannot be read, in plain words ----------------------------------------------

@@ -66,7 +66,8 @@ def template_errors(
         ) from None
     except jinja2.TemplateSyntaxError as exc:
         where = _shown(folder, exc.filename or exc.name or "?")
-        raise TemplateError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from None
+        said = placeholders.syntax(exc.message or "")
+        raise TemplateError(f"{where}:{exc.lineno}: {said}.") from None
     except jinja2.UndefinedError as exc:
         raise TemplateError(_undefined(exc, folder, context or {})) from None
 

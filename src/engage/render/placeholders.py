@@ -140,3 +140,35 @@ def _member(value: Any, part: str) -> Any:
     if isinstance(value, Mapping):
         return value.get(part)
     return getattr(value, part, None)
+
+
+_UNKNOWN_TAG = re.compile(r"Encountered unknown tag '(\w+)'")
+_JINJA_TAGS = {"else", "elif", *(f"end{t}" for t in ("if", "for", "block", "macro", "filter",
+               "set", "with", "call", "raw", "trans", "autoescape"))}  # fmt: skip
+_NEEDS_CLOSING = re.compile(r"The innermost block that needs to be closed is '(\w+)'")
+
+
+def syntax(message: str) -> str:
+    """A Jinja syntax error in plain words: what is not written right, and how to write it."""
+    closing = _NEEDS_CLOSING.search(message)
+    block = f"{{% end{closing.group(1)} %}}" if closing else ""
+    unknown = _UNKNOWN_TAG.search(message)
+    if unknown:
+        tag, opened = f"{{% {unknown.group(1)} %}}", closing and f"{{% {closing.group(1)} %}}"
+        if not block:
+            return f"there is no {tag}: check the spelling"
+        if unknown.group(1) in _JINJA_TAGS:
+            return f"{tag} does not belong here: the {opened} above needs {block}"
+        return f"there is no {tag}: check the spelling (the {opened} above ends with {block})"
+    if message.startswith("Unexpected end of template") and block:
+        return f"the template ends before {block}: every {{% {closing.group(1)} %}} needs one"
+    if ("end of print statement" in message and "token 'name'" not in message) or (
+        message.startswith("unexpected '}'")
+    ):
+        return (
+            "a placeholder is not written right: it needs {{ at the start and }} at the end, "
+            "like {{ organisation.name }}"
+        )
+    return (
+        f"a {{{{ }}}} or {{% %}} is not written the way templates need it ({message.rstrip('.')})"
+    )

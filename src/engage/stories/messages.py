@@ -218,8 +218,8 @@ def _syntax_error(
     workspace: Workspace, path: Path, exc: jinja2.TemplateSyntaxError
 ) -> StoryMailError:
     where = Path(exc.filename) if exc.filename else path
-    message = (exc.message or "a Jinja syntax error").rstrip(".")
-    return StoryMailError(f"{workspace.relative(where)}:{exc.lineno}: {message}.")
+    said = undefined.syntax(exc.message or "")
+    return StoryMailError(f"{workspace.relative(where)}:{exc.lineno}: {said}.")
 
 
 def _subject(workspace: Workspace, folder: Path, template: str, values: dict[str, Any]) -> str:
@@ -239,10 +239,8 @@ def _subject(workspace: Workspace, folder: Path, template: str, values: dict[str
     except jinja2.UndefinedError as exc:
         raise StoryMailError(f"{where}: {undefined.missing(exc, values, line, 1)} {_SEE}") from None
     except jinja2.TemplateError as exc:
-        raise StoryMailError(
-            f"{where}: the {template} subject line has a mistake in its {{{{ }}}}: "
-            + sentence(str(exc))
-        ) from None
+        said = undefined.syntax(exc.message or str(exc))
+        raise StoryMailError(f"{where}: in the {template} subject line, {said}.") from None
     return " ".join(subject.split())  # a subject is always one line
 
 
