@@ -66,11 +66,16 @@ def expected_output(root: Path, cd: str | None, placeholders: bool = True) -> st
     )
 
 
-def test_init_makes_a_workspace_that_lints_builds_and_dry_runs(tmp_path, monkeypatch) -> None:
+def test_init_makes_a_workspace_that_lints_builds_and_dry_runs(
+    tmp_path, monkeypatch, db_url
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ENGAGE_WORKSPACE", raising=False)
-    monkeypatch.delenv("ENGAGE_DATABASE_URL", raising=False)
     result = run("init", "news")
+    if db_url.startswith("postgresql"):  # the same steps with the team's database on PostgreSQL
+        monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
+    else:
+        monkeypatch.delenv("ENGAGE_DATABASE_URL", raising=False)
     root = tmp_path / "news"
     assert result.exit_code == 0, result.output
     assert result.output == expected_output(root, "news")

@@ -78,7 +78,7 @@ def _log_plainly() -> None:
     waitress's chatter (waitress's own "Serving on" line repeats ours)."""
     handler = logging.StreamHandler()
     handler.setFormatter(_PlainFormatter("%(asctime)s | %(message)s", "%Y-%m-%d %H:%M:%S"))
-    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])  # unless already set up
     logging.getLogger("engage").setLevel(logging.INFO)
 
 
