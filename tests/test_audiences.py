@@ -210,53 +210,54 @@ STATUS_CHOICES = (
     [
         (
             'tag = ["newsletter"]\n',
-            "audiences/bad.toml: unknown key 'tag'; the keys allowed in the top level are: "
+            "audiences/bad.toml:1: unknown key 'tag'; the keys allowed in the top level are: "
             "attributes, description, formats, status, tags_all, tags_any, tags_none",
         ),
         (
             'status = ["active"]\n',
-            f'audiences/bad.toml: status[0] must be {STATUS_CHOICES}, not "active"',
+            f'audiences/bad.toml:1: status[0] must be {STATUS_CHOICES}, not "active"',
         ),
-        ('status = "subscribed"\n', "audiences/bad.toml: status must be a list"),
+        ('status = "subscribed"\n', "audiences/bad.toml:1: status must be a list"),
         (
             "status = []\n",
-            'audiences/bad.toml: status is empty: list at least one, like status = ["subscribed"]',
+            'audiences/bad.toml:1: status is empty: list at least one, like status = ["subscribed"]',
         ),
         (
             'formats = ["html", "braille"]\n',
-            'audiences/bad.toml: formats[1] must be "html" or "plain" or "large-print", '
+            'audiences/bad.toml:1: formats[1] must be "html" or "plain" or "large-print", '
             'not "braille"',
         ),
-        ('tags_any = "newsletter"\n', "audiences/bad.toml: tags_any must be a list"),
+        ('tags_any = "newsletter"\n', "audiences/bad.toml:1: tags_any must be a list"),
         (
             "tags_all = [1]\n",
-            "audiences/bad.toml: tags_all[0] must be text in quotes, not int 1",
+            "audiences/bad.toml:1: tags_all[0] must be text in quotes, not the number 1",
         ),
         (
             "description = 12\n",
-            "audiences/bad.toml: description must be text in quotes, not int 12",
+            "audiences/bad.toml:1: description must be text in quotes, not the number 12",
         ),
-        ('attributes = "region"\n', "audiences/bad.toml: attributes must be a table"),
+        ('attributes = "region"\n', "audiences/bad.toml:1: attributes must be a table"),
         (
             "[attributes]\nregion = 3\n",
-            "audiences/bad.toml: attributes.region must be text in quotes or a list, not int 3",
+            "audiences/bad.toml:2: attributes.region must be text in quotes or a list, not the number 3",
         ),
         (
             '[attributes]\nsport = ["boccia", true]\n',
-            "audiences/bad.toml: attributes.sport[1] must be text in quotes, not true or false",
+            "audiences/bad.toml:2: attributes.sport[1] must be text in quotes, not true or false",
         ),
         (
             "[attributes]\nsport = []\n",
-            "audiences/bad.toml: attributes.sport is an empty list: give at least one value",
+            "audiences/bad.toml:2: attributes.sport is an empty list: give at least one value",
         ),
         (
             '[attributes]\n"say \\"hi\\"" = "x"\n',
-            'audiences/bad.toml: attributes.say "hi": an attribute name cannot contain a '
+            'audiences/bad.toml:1: attributes.say "hi": an attribute name cannot contain a '
             "double quote",
         ),
         (
             'description = "Our news"\ntags_any = [newsletter]\n',
-            "audiences/bad.toml:2: the audience file is not valid TOML: Invalid value (column 13)",
+            "audiences/bad.toml:2: the audience file cannot be read: text must be in double "
+            'quotes. Write "newsletter".',
         ),
     ],
 )
@@ -331,7 +332,7 @@ def test_audiences_list_json_and_a_broken_file(project, people: Store) -> None:
         '    "description": "Everyone who asked for our newsletter"\n  }\n'
         "]\n"
     )
-    assert result.stderr == "Error: audiences/broken.toml: tags_any must be a list\n"
+    assert result.stderr == "Error: audiences/broken.toml:1: tags_any must be a list\n"
 
 
 def test_audiences_list_with_none(project) -> None:
@@ -449,7 +450,7 @@ def test_show_a_broken_audience(project, store: Store) -> None:
     result = project.run("audiences", "show", "bad")
     assert result.exit_code == 1
     assert result.stderr == (
-        'Error: audiences/bad.toml: formats[0] must be "html" or "plain" or "large-print", '
+        'Error: audiences/bad.toml:1: formats[0] must be "html" or "plain" or "large-print", '
         'not "braille"\n'
     )
 

@@ -53,37 +53,39 @@ def _error(project, text: str) -> str:
     [
         (
             '+++\nsubject = "Hi"\nkind = newsletter\n+++\nBody\n',
-            "campaigns/bad.md:3: the front matter is not valid TOML: Invalid value (column 8)",
+            "campaigns/bad.md:3: the front matter cannot be read: text must be in double "
+            'quotes. Write kind = "newsletter".',
         ),
         (
             '+++\nsubject = "Hi"\nsubjet = "Hi"\n+++\n',
-            "campaigns/bad.md: front matter: unknown key 'subjet'; the keys allowed in the top "
+            "campaigns/bad.md:3: front matter: unknown key 'subjet'; the keys allowed in the top "
             "level are: audience, kind, preheader, reading_level, send_at, social, stories, subject, "
-            "template",
+            "template. Did you mean subject?",
         ),
         (
             '+++\nsubject = "Hi"\nkind = "story"\n+++\n',
-            'campaigns/bad.md: front matter: kind must be "newsletter" or "call-for-stories", '
+            'campaigns/bad.md:3: front matter: kind must be "newsletter" or "call-for-stories", '
             'not "story"',
         ),
         (
             '+++\nsubject = "Hi"\nreading_level = "easy"\n+++\n',
-            'campaigns/bad.md: front matter: reading_level must be "beginner" or "intermediate" '
+            'campaigns/bad.md:3: front matter: reading_level must be "beginner" or "intermediate" '
             'or "general", not "easy"',
         ),
         (
             '+++\nsubject = "Hi"\nsend_at = 2026-12-03T09:00:00\n+++\n',
-            "campaigns/bad.md: front matter: send_at needs a time zone offset, "
-            "like 2026-12-03T09:00:00+00:00",
+            "campaigns/bad.md:3: front matter: send_at needs a time zone: write "
+            "2026-12-03T09:00:00Z for UTC (UK winter time), or 2026-12-03T09:00:00+01:00 for UK "
+            "summer time",
         ),
         (
             '+++\nsubject = "Hi"\nsend_at = "tomorrow"\n+++\n',
-            "campaigns/bad.md: front matter: send_at must be a date and time, not the text "
+            "campaigns/bad.md:3: front matter: send_at must be a date and time, not the text "
             '"tomorrow"',
         ),
         (
             "+++\nsubject = 12\n+++\n",
-            "campaigns/bad.md: front matter: subject must be text in quotes, not int 12",
+            "campaigns/bad.md:2: front matter: subject must be text in quotes, not the number 12",
         ),
         (
             "# No front matter\n",

@@ -261,8 +261,8 @@ BODY_CASES = [
                 "reading-level",
                 "campaigns/t.md:7",
                 "This paragraph (\"The organisation's multidisciplinary stakeholder consultation "
-                'methodology…") is harder than beginner: grade 44.8 is above 6 '
-                "(beginner); reading ease -203.3 is below 70 (beginner).",
+                'methodology…") is hard for beginner readers: it needs a reading age above 18 '
+                "(beginner readers: 11 or under); it has many long words.",
             )
         ],
     ),
@@ -296,6 +296,28 @@ def test_reading_level_follows_the_campaign(project) -> None:
     assert lint_body(project, body, reading_level="general") == []
 
 
+def test_reading_level_speaks_plainly_in_the_cli(project) -> None:
+    project.campaign(
+        "t",
+        "# T\n\nThe organisation's multidisciplinary stakeholder consultation methodology "
+        "prioritises participatory co-production, facilitating transformational "
+        "institutional accountability.\n",
+    )
+    result = project.run("lint", "t")
+    assert result.exit_code == 0
+    assert result.output == (
+        "campaigns/t.md:7: warning [reading-level] This paragraph (\"The organisation's "
+        'multidisciplinary stakeholder consultation methodology…") is hard for beginner '
+        "readers: it needs a reading age above 18 (beginner readers: 11 or under); it has many "
+        "long words.\n"
+        '    Fix: Use short, everyday words ("use", not "utilise").\n'
+        "campaigns/t.md: info [reading-time] About 1 minute to read (14 words). As a whole, it "
+        "needs a reading age above 18 (beginner readers: 11 or under).\n"
+        "0 errors, 1 warning. Ready to send.\n"
+    )
+    assert "grade" not in result.output and "ease" not in result.output
+
+
 def test_reading_time_is_information(project) -> None:
     project.campaign("t", CLEAN_BODY)
     info = [f for f in run_lint(project) if f.severity == "info"]
@@ -303,8 +325,8 @@ def test_reading_time_is_information(project) -> None:
         (
             "reading-time",
             "campaigns/t.md",
-            "About 1 minute to read (12 words); grade -1.2, reading ease 111.1 "
-            "(target for beginner: grade 6 or lower, ease 70 or higher).",
+            "About 1 minute to read (12 words). As a whole, it is easy enough for beginner "
+            "readers.",
         )
     ]
 
@@ -624,6 +646,17 @@ def _bare_variant(html: str) -> rules_html.Variant:
         templates=[REPO / LAYOUT],
         shown={REPO / LAYOUT: LAYOUT},
     )
+
+
+def test_a_filter_on_a_personal_field_is_an_error(project) -> None:
+    """More cases in test_personal_fields.py."""
+    project.replace(
+        "templates/_layout.mjml.j2",
+        "{{ recipient.greeting }}",
+        "{{ recipient.first_name | upper }}",
+    )
+    found = run_lint(project, "doing-with-not-doing-to")
+    assert [(f.rule, f.severity) for f in found] == [("personal-field", "error")]
 
 
 def test_every_rule_has_a_test() -> None:

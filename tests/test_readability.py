@@ -9,7 +9,10 @@ from engage.render.readability import (
     Level,
     Score,
     _dictionary,
+    advice,
+    age_words,
     problems,
+    reading_age,
     reading_time_minutes,
     score_text,
 )
@@ -170,30 +173,57 @@ def test_academic_paragraph_fails_beginner() -> None:
     result = score_text(ACADEMIC)
     assert result == Score(39, 2, 129, 33, 19.5, 31.0, -92.8)
     assert problems(result, BEGINNER) == [
-        "grade 31.0 is above 6 (beginner)",
-        "reading ease -92.8 is below 70 (beginner)",
-        "longest sentence 33 words is above 20 (beginner)",
-        "average sentence 19.5 words is above 15 (beginner)",
+        "it needs a reading age above 18 (beginner readers: 11 or under)",
+        "it has many long words",
+        "one sentence has 33 words (beginner readers: 20 or fewer)",
+        "its sentences have 19.5 words on average (beginner readers: 15 or fewer)",
     ]
+    assert advice(result, BEGINNER) == (
+        'Use short, everyday words ("use", not "utilise"). '
+        "Split long sentences, so each one says one thing."
+    )
 
 
 def test_academic_paragraph_at_intermediate_keeps_its_average() -> None:
     assert problems(score_text(ACADEMIC), INTERMEDIATE) == [
-        "grade 31.0 is above 9 (intermediate)",
-        "reading ease -92.8 is below 60 (intermediate)",
-        "longest sentence 33 words is above 25 (intermediate)",
+        "it needs a reading age above 18 (intermediate readers: 14 or under)",
+        "it has many long words",
+        "one sentence has 33 words (intermediate readers: 25 or fewer)",
     ]
 
 
 def test_each_reason_on_its_own() -> None:
-    assert problems(score(grade=8.2), BEGINNER) == ["grade 8.2 is above 6 (beginner)"]
-    assert problems(score(ease=55.0), BEGINNER) == ["reading ease 55.0 is below 70 (beginner)"]
+    assert problems(score(grade=8.2), BEGINNER) == [
+        "it needs a reading age about 13 (beginner readers: 11 or under)"
+    ]
+    assert advice(score(grade=8.2), BEGINNER) == "Use shorter sentences and everyday words."
+    assert problems(score(ease=55.0), BEGINNER) == ["it has many long words"]
+    assert advice(score(ease=55.0), BEGINNER) == 'Use short, everyday words ("use", not "utilise").'
     assert problems(score(longest_sentence=27), BEGINNER) == [
-        "longest sentence 27 words is above 20 (beginner)"
+        "one sentence has 27 words (beginner readers: 20 or fewer)"
     ]
     assert problems(score(average_sentence=16.0), BEGINNER) == [
-        "average sentence 16.0 words is above 15 (beginner)"
+        "its sentences have 16 words on average (beginner readers: 15 or fewer)"
     ]
+    assert advice(score(average_sentence=16.0), BEGINNER) == (
+        "Split long sentences, so each one says one thing."
+    )
+
+
+@pytest.mark.parametrize(
+    ("grade", "age", "words"),
+    [
+        (-1.3, 4, "about 4"),
+        (6.0, 11, "about 11"),
+        (8.4, 13, "about 13"),
+        (13.0, 18, "about 18"),
+        (13.6, 19, "above 18"),
+        (44.8, 50, "above 18"),
+    ],
+)
+def test_reading_age(grade: float, age: int, words: str) -> None:
+    assert reading_age(grade) == age
+    assert age_words(grade) == words
 
 
 def test_limits_themselves_are_allowed() -> None:
@@ -211,16 +241,16 @@ def test_short_blocks_skip_grade_and_ease() -> None:
     assert problems(score_text("The media team"), BEGINNER) == []
     five_words = score_text("Interdisciplinary collaboration opportunities necessitate evaluation")
     assert problems(five_words, BEGINNER)[:2] == [
-        f"grade {five_words.grade:.1f} is above 6 (beginner)",
-        f"reading ease {five_words.ease:.1f} is below 70 (beginner)",
+        "it needs a reading age above 18 (beginner readers: 11 or under)",
+        "it has many long words",
     ]
 
 
 def test_short_blocks_still_get_sentence_length_checks() -> None:
     run_on = score(words=2, longest_sentence=22, average_sentence=22.0, grade=40.0, ease=-50.0)
     assert problems(run_on, BEGINNER) == [
-        "longest sentence 22 words is above 20 (beginner)",
-        "average sentence 22.0 words is above 15 (beginner)",
+        "one sentence has 22 words (beginner readers: 20 or fewer)",
+        "its sentences have 22 words on average (beginner readers: 15 or fewer)",
     ]
 
 
@@ -230,7 +260,9 @@ def test_levels() -> None:
         ("intermediate", Level("intermediate", 9.0, 60.0, 25, 20.0)),
         ("general", Level("general", 12.0, 50.0, 30, 25.0)),
     ]
-    assert problems(score(grade=12.5), LEVELS["general"]) == ["grade 12.5 is above 12 (general)"]
+    assert problems(score(grade=12.6), LEVELS["general"]) == [
+        "it needs a reading age about 18 (general readers: 17 or under)"
+    ]
 
 
 def test_dataclasses_are_frozen() -> None:

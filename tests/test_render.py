@@ -155,8 +155,11 @@ def test_undefined_template_variable_names_template_and_line(project) -> None:
         if "nickname" in text
     )
     assert str(caught.value) == (
-        f"templates/_layout.mjml.j2:{line}: undefined variable: 'dict object' has no attribute "
-        "'nickname'. Check the spelling, or see docs/templates.md for the variables a layout can use."
+        f"templates/_layout.mjml.j2:{line}: there is no placeholder {{{{ recipient.nickname }}}}. "
+        "The placeholders under recipient are: recipient.email, recipient.first_name, "
+        "recipient.greeting, recipient.name, recipient.preferences_url, recipient.reply_to, "
+        "recipient.unsubscribe_url, recipient.web_version_url. Check the spelling; "
+        "docs/templates.md lists every placeholder a layout can use."
     )
 
 
@@ -165,9 +168,60 @@ def test_undefined_top_level_variable(project) -> None:
     result = project.run("build", SLUG)
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: templates/newsletter.txt.j2:3: undefined variable: 'contents'. Check the spelling, "
-        "or see docs/templates.md for the variables a layout can use.\n"
+        "Error: templates/newsletter.txt.j2:3: there is no placeholder {{ contents }}. The "
+        "placeholders you can use here are: campaign, content, lang, organisation, recipient, "
+        "variant. Check the spelling; docs/templates.md lists every placeholder a layout can "
+        "use.\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        (
+            "{{ campaign.titel }}",
+            "there is no placeholder {{ campaign.titel }}. The placeholders under campaign are: "
+            "campaign.kind, campaign.preheader, campaign.send_at, campaign.slug, "
+            "campaign.subject.",
+        ),
+        (
+            "{{ organisation.nmae }}",
+            "there is no placeholder {{ organisation.nmae }}. The placeholders under "
+            "organisation are: organisation.address, organisation.charity_number, "
+            "organisation.lang, organisation.name, organisation.website.",
+        ),
+        (
+            "{{ organisation['town'] }}",
+            "there is no placeholder {{ organisation.town }}. The placeholders under "
+            "organisation are: organisation.address, organisation.charity_number, "
+            "organisation.lang, organisation.name, organisation.website.",
+        ),
+        (
+            "{{ orgnisation.name }}",
+            "there is no placeholder {{ orgnisation }}. The placeholders you can use here are: "
+            "campaign, content, lang, organisation, recipient, variant.",
+        ),
+    ],
+)
+def test_a_placeholder_that_does_not_exist_is_named_with_the_ones_that_do(
+    project, written: str, said: str
+) -> None:
+    project.replace("templates/_layout.mjml.j2", "{{ recipient.greeting }}", written)
+    line = next(
+        n
+        for n, text in enumerate(project.read("templates/_layout.mjml.j2").splitlines(), 1)
+        if written in text
+    )
+
+    result = project.run("build", SLUG)
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: templates/_layout.mjml.j2:{line}: {said} Check the spelling; "
+        "docs/templates.md lists every placeholder a layout can use.\n"
+    )
+    assert "object" not in result.stderr and "undefined" not in result.stderr
+    assert not (project.root / "build").exists()
 
 
 def test_missing_template_names_what_and_where(project) -> None:
@@ -185,8 +239,8 @@ def test_template_syntax_error(project) -> None:
     result = project.run("build", SLUG)
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: templates/newsletter.txt.j2:5: template syntax error: expected token "
-        "'end of print statement', got 'get'\n"
+        "Error: templates/newsletter.txt.j2:5: a placeholder is not written right: it needs {{ "
+        "at the start and }} at the end, like {{ organisation.name }}.\n"
     )
 
 

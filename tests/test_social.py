@@ -178,14 +178,15 @@ def test_run_sends_then_posts_what_is_due(project, clock) -> None:
 
 def test_social_front_matter_is_checked(project) -> None:
     social(project, '[social.outbox]\ntxt = "hello"')
+    line = project.read(f"campaigns/{SLUG}.md").splitlines().index('txt = "hello"') + 1
     ws = project.workspace
     try:
         campaigns.load(ws, SLUG)
     except Exception as exc:  # noqa: BLE001
         message = str(exc)
     assert message == (
-        f"campaigns/{SLUG}.md: front matter: unknown key 'social.outbox.txt'; the "
-        "keys allowed in [social.outbox] are: images, post_at, text"
+        f"campaigns/{SLUG}.md:{line}: front matter: unknown key 'social.outbox.txt'; the "
+        "keys allowed in [social.outbox] are: images, post_at, text. Did you mean text?"
     )
 
 

@@ -329,11 +329,12 @@ def test_missing_and_empty_variables_are_named(project) -> None:
         messages.render(ws, "went-out", {**BARE, "links": [], "link": ""})
 
     assert str(missing.value) == (
-        "The draft story email needs next_update_by (not given). "
-        "See docs/templates.md, Story emails."
+        "templates/emails/draft.txt.j2:16: there is no placeholder {{ next_update_by }}. The "
+        "placeholders you can use here are: first_name, link, note, organisation. Check the "
+        "spelling; docs/templates.md (Story emails) lists each email's placeholders."
     )
     assert str(empty.value) == (
-        "The went-out story email needs link and links (empty). "
+        "The went-out story email needs link and links, and they were empty. "
         "See docs/templates.md, Story emails."
     )
 
@@ -437,7 +438,10 @@ def test_a_template_mistake_names_the_file_and_line(project) -> None:
     with pytest.raises(StoryMailError) as caught:
         messages.render(project.workspace, "update", FULL)
 
-    assert str(caught.value) == "templates/emails/update.txt.j2:6: unexpected '}'."
+    assert str(caught.value) == (
+        "templates/emails/update.txt.j2:6: a placeholder is not written right: it needs {{ at "
+        "the start and }} at the end, like {{ organisation.name }}."
+    )
 
 
 def test_a_link_without_its_url_is_named(project) -> None:
@@ -447,8 +451,9 @@ def test_a_link_without_its_url_is_named(project) -> None:
         messages.render(project.workspace, "went-out", given)
 
     assert str(caught.value) == (
-        "templates/emails/went-out.txt.j2: 'dict object' has no attribute 'url'. Give it in the "
-        "story email's context, or fix the template. See docs/templates.md, Story emails."
+        "templates/emails/went-out.txt.j2:7: there is no placeholder {{ item.url }}. The "
+        "placeholders under item are: item.where. Check the spelling; docs/templates.md "
+        "(Story emails) lists each email's placeholders."
     )
 
 
@@ -458,8 +463,9 @@ def test_a_mistake_in_a_layout_names_the_layout(project) -> None:
     with pytest.raises(StoryMailError) as caught:
         messages.render(project.workspace, "update", FULL)
 
-    assert str(caught.value).startswith(
-        "templates/emails/_layout.html.j2:13: Encountered unknown tag 'endblok'."
+    assert str(caught.value) == (
+        "templates/emails/_layout.html.j2:13: there is no {% endblok %}: check the spelling "
+        "(the {% block %} above ends with {% endblock %})."
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .config import Workspace, read_text, read_toml
+from .config import Workspace, read_text, read_toml, schema_error
 from .errors import CampaignError
 from .tomlcheck import SchemaError, build
 
@@ -89,18 +89,19 @@ def parse(path: Path, shown: str | None = None) -> Campaign:
         raise CampaignError(
             f"{shown}:1: the front matter is never closed: add a {FENCE} line after it."
         )
-    data = read_toml(
-        Path(shown), "".join(lines[1:close]), 2, "the front matter", error=CampaignError
-    )
+    front = "".join(lines[1:close])
+    data = read_toml(Path(shown), front, 2, "the front matter", error=CampaignError)
     try:
         meta = build(FrontMatter, data)
     except SchemaError as exc:
-        raise CampaignError(f"{shown}: front matter: {exc}") from None
+        raise schema_error(exc, shown, front, 2, CampaignError, "front matter: ") from None
     if meta.send_at is not None and meta.send_at.utcoffset() is None:
-        raise CampaignError(
-            f"{shown}: front matter: send_at needs a time zone offset, "
-            f"like {meta.send_at.strftime('%Y-%m-%dT%H:%M')}:00+00:00"
+        written = meta.send_at.strftime("%Y-%m-%dT%H:%M:%S")
+        said = (
+            f"send_at needs a time zone: write {written}Z for UTC (UK winter time), or "
+            f"{written}+01:00 for UK summer time"
         )
+        raise schema_error(SchemaError(said), shown, front, 2, CampaignError, "front matter: ")
     body = "".join(lines[close + 1 :])
     return Campaign(slug=path.stem, path=path, meta=meta, body=body, body_line=close + 2)
 

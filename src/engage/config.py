@@ -7,14 +7,13 @@ one (`api_key_env = "MAILGUN_API_KEY"`), and `secret()` reads it when it is need
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError, EngageError, WorkspaceError
-from .tomlcheck import SchemaError, build
+from .tomlcheck import SchemaError, build, explain, line_of
 
 CONFIG_NAME = "engage.toml"
 SECRET_HINT = (
@@ -188,11 +187,14 @@ class Workspace:
         )
 
     def relative(self, path: Path) -> str:
-        """A path as a person would type it from the workspace root."""
-        try:
-            return str(path.resolve().relative_to(self.root))
-        except ValueError:
-            return str(path)
+        """A path as a person would type it from the workspace root (through a linked folder,
+        like the example workspace's templates/, as it is named there)."""
+        for candidate in (Path(os.path.abspath(path)), path.resolve()):
+            try:
+                return str(candidate.relative_to(self.root))
+            except ValueError:
+                continue
+        return str(path)
 
 
 def find_workspace(
@@ -229,7 +231,21 @@ def load_config(path: Path) -> Config:
     try:
         return build(Config, data)
     except SchemaError as exc:
-        raise ConfigError(f"{path.name}: {exc}") from None
+        raise schema_error(exc, path.name, text, 1, ConfigError) from None
+
+
+def schema_error(
+    exc: SchemaError,
+    shown: str,
+    text: str,
+    first_line: int,
+    error: type[EngageError],
+    what: str = "",
+) -> EngageError:
+    """A setting that is wrong, as `error`, named by file, line (where it is written) and key."""
+    line = line_of(text, exc.key)
+    where = f"{shown}:{line + first_line - 1}" if line else shown
+    return error(f"{where}: {what}{exc}")
 
 
 def read_text(path: Path, shown: str, error: type[EngageError]) -> str:
@@ -251,19 +267,13 @@ def read_text(path: Path, shown: str, error: type[EngageError]) -> str:
 def read_toml(
     path: Path, text: str, first_line: int, what: str, error: type[EngageError] = ConfigError
 ) -> dict[str, Any]:
-    """Parse TOML that starts at `first_line` of `path`; errors name the file and real line."""
+    """Parse TOML that starts at `first_line` of `path`; errors name the file and real line,
+    and say in plain words what is wrong and how to fix it."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        found = re.search(r"\(at line (\d+), column (\d+)\)", message)
-        if found:
-            line = int(found.group(1)) + first_line - 1
-            reason = message[: found.start()].strip()
-            raise error(
-                f"{path}:{line}: {what} is not valid TOML: {reason} (column {found.group(2)})"
-            ) from None
-        raise error(f"{path}: {what} is not valid TOML: {message}") from None
+        line, said = explain(exc, text)
+        raise error(f"{path}:{line + first_line - 1}: {what} cannot be read: {said}.") from None
 
 
 def secret(env_name: str, setting: str) -> str:

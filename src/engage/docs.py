@@ -36,4 +36,32 @@ def lint_rules() -> str:
         "| rule | severity | what it checks |\n|---|---|---|\n",
     ]
     lines += [f"| `{rule}` | {severity} | {text} |\n" for rule, (severity, text) in RULES.items()]
-    return "".join(lines)
+    return "".join(lines) + NOTES
+
+
+NOTES = """
+## Reading level
+
+`reading-level` looks at each heading, paragraph and list item, and says in plain words what
+makes it hard: the reading age it needs, many long words, or long sentences, with what to
+change. The reading age is the Flesch-Kincaid grade plus 5, the usual way to turn a US school
+grade into an age; "many long words" means a Flesch reading ease under the level's floor (70,
+60 or 50). The campaign's `reading_level` sets the aim:
+
+| reading_level | reading age | longest sentence | average sentence |
+|---|---|---|---|
+| `beginner` (the default) | 11 or under | 20 words | 15 words |
+| `intermediate` | 14 or under | 25 words | 20 words |
+| `general` | 17 or under | 30 words | 25 words |
+
+Blocks of fewer than 5 words (a heading, a sign-off) are only checked for sentence length.
+
+## Personal fields
+
+`personal-field` is an error for any filter, test or slice on a `recipient` field in a
+layout, such as `{{ recipient.first_name | upper }}` or `{% if recipient.first_name %}`.
+engage puts in each person's details after the email is built, so the filter would print a
+code into the email, or the test would come out the same for everyone. Print the field as it
+is, or use `{{ recipient.greeting }}` ("Hello Sam," or "Hello,"). engage refuses every such
+filter, not only some: see [templates.md](templates.md#personal-fields-are-printed-as-they-are).
+"""

@@ -38,3 +38,12 @@ class TemplateError(EngageError):
 
 class LintFailed(EngageError):
     """A campaign has lint errors, so it must not be sent."""
+
+
+def sentence(text: str) -> str:
+    """`text` as a sentence: ending in one full stop, or in the ? ! or … it already has.
+
+    Use it wherever a message ends with words from elsewhere (an exception, a server's answer),
+    so "was refused: Bad key." never becomes "Bad key.." on the screen."""
+    text = text.rstrip()
+    return text if text.endswith((".", "?", "!", "…")) else f"{text}."

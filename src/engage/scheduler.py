@@ -19,7 +19,7 @@ from . import campaigns as campaign_files
 from .config import Workspace
 from .contacts import core
 from .email import provider_for
-from .errors import EngageError
+from .errors import EngageError, sentence
 from .sending import Options, Report, Sender, _alive, owner_name
 from .store import Store
 from .store.schema import locks, sends
@@ -109,7 +109,7 @@ class RunSummary:
         problems = self.errors + [p for r in self.reports for p in r.problems]
         if problems:
             parts.append(f"{len(problems)} problem(s): " + " | ".join(problems))
-        return "engage run: " + "; ".join(parts) + "."
+        return sentence("engage run: " + "; ".join(parts))  # a problem may end with "." itself
 
 
 def due(store: Store, workspace: Workspace, now: dt.datetime) -> list[str]:

@@ -47,7 +47,7 @@ from .email.base import (
     Unsendable,
     clean_header,
 )
-from .errors import EngageError
+from .errors import EngageError, sentence
 from .render.build import Built, build
 from .render.lint import require_clean
 from .render.personal import Recipient
@@ -836,7 +836,7 @@ def send_test(
     try:
         to = core.normalise_email(address)
     except core.InvalidEmail as exc:
-        raise SendError(f"--test-to: {exc}.") from None
+        raise SendError(f"--test-to: {sentence(str(exc))}") from None
     row = _TestRow(
         id=0, contact_id=0, email=to, name="", first_name="", format="html", status="subscribed"
     )

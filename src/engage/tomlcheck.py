@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
+import re
+import tomllib
 import types
 import typing
 from typing import Any, TypeVar
@@ -25,7 +28,14 @@ _TYPE_NAMES = {
 
 
 class SchemaError(ValueError):
-    """Raised with a message that already names the key; callers add the file."""
+    """Raised with a message that already names the key; callers add the file and line.
+
+    `key` is the dotted key the message is about (email.rate_per_second); when not given, it
+    is the first word of the message."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key if key is not None else message.split(" ")[0].rstrip(":;")
 
 
 def build(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
@@ -36,7 +46,7 @@ def build(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     values: dict[str, Any] = {}
     for key, value in data.items():
         if key not in names:
-            raise SchemaError(_unknown(key, prefix, sorted(names), cls))
+            raise SchemaError(_unknown(key, prefix, sorted(names), cls), prefix + key)
         values[names[key]] = convert(hints[names[key]], value, prefix + key)
     missing = [
         _toml_name(f)
@@ -46,7 +56,8 @@ def build(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
         and f.default_factory is dataclasses.MISSING
     ]
     if missing:
-        raise SchemaError(f"{prefix}{missing[0]} is required")
+        where = f"under [{prefix.rstrip('.')}]" if prefix else "at the top"
+        raise SchemaError(f"{prefix}{missing[0]} is missing: add it {where}", prefix.rstrip("."))
     return cls(**values)
 
 
@@ -57,9 +68,12 @@ def _toml_name(field: dataclasses.Field) -> str:
 def _unknown(key: str, prefix: str, known: list[str], cls: type) -> str:
     where = f"[{prefix.rstrip('.')}]" if prefix else "the top level"
     message = f"unknown key '{prefix}{key}'; the keys allowed in {where} are: {', '.join(known)}"
+    close = difflib.get_close_matches(key, known, n=1)
+    if close:
+        message += f". Did you mean {close[0]}?"
     hint = getattr(cls, "__unknown_key_hint__", None)
     if hint and (key.endswith(("key", "token", "password", "secret"))):
-        message += f". {hint}"
+        message += f"{'' if close else '.'} {hint}"
     return message
 
 
@@ -123,4 +137,187 @@ def _describe(value: Any) -> str:
         return "a list"
     if isinstance(value, dt.datetime):
         return "a date and time"
+    if isinstance(value, dt.date):
+        return "a date without a time"
+    if isinstance(value, dt.time):
+        return "a time without a date"
+    if isinstance(value, int | float):
+        return f"the number {value}"
     return f"{type(value).__name__} {value!r}"
+
+
+# --- Where a key is written, and TOML's own errors in plain words ----------------------------
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def _parts(dotted: str) -> list[str]:
+    return [p.strip().strip("\"'") for p in dotted.split(".") if p.strip()]
+
+
+def line_of(text: str, key: str) -> int | None:
+    """The line (1-based) where the dotted `key` is set, or its nearest table that is."""
+    wanted = _parts(_INDEX.sub("", key))
+    while wanted:
+        table: list[str] = []
+        for number, line in enumerate(text.splitlines(), 1):
+            header = _HEADER.match(line)
+            if header:
+                table = _parts(header.group(1))
+                if table == wanted:
+                    return number
+                continue
+            setting = _KEY_LINE.match(line)
+            if setting and table + _parts(setting.group(1)) == wanted:
+                return number
+        wanted = wanted[:-1]
+    return None
+
+
+_AT = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
+_DATE_LIKE = re.compile(r"^\d+[-/:.]\d")
+_QUOTES = "\"'“”‘’"
+
+
+def explain(exc: tomllib.TOMLDecodeError, text: str) -> tuple[int, str]:
+    """The line (1-based) of a TOML syntax error, and what is wrong and how to fix it."""
+    message = str(exc)
+    found = _AT.search(message)
+    reason = message[: found.start()] if found else message
+    lines = text.splitlines()
+    if found and found.group(1):
+        number = int(found.group(1))
+    else:  # "at end of document": the last line with something on it
+        number = max((i for i, line in enumerate(lines, 1) if line.strip()), default=1)
+    line = lines[number - 1] if 0 < number <= len(lines) else ""
+    column = int(found.group(2)) if found and found.group(2) else 0
+    return number, _plain(reason, line, column)
+
+
+def _plain(reason: str, line: str, column: int) -> str:
+    key, _, value = line.partition("=")
+    key, value = key.strip(), value.split(" #")[0].strip()
+    if reason == "Invalid value":
+        token = _token(line, column)
+        if token and token != value:  # one item in a list or table
+            return _invalid_value("", token)
+        return _invalid_value(key, value)
+    if reason.startswith("Expected newline"):
+        return _extra_on_line(value)
+    for start, said in _REASONS.items():
+        if reason.startswith(start):
+            return said
+    return (
+        f"TOML cannot read this line ({reason}). Compare it with the examples in "
+        "docs/configuration.md"
+    )
+
+
+def _token(line: str, column: int) -> str:
+    """The value that starts at `column` (1-based), up to the next , ] } or the end."""
+    if column < 1:
+        return ""
+    return re.split(r"\s*[,\]}]|\s+#", line[column - 1 :], maxsplit=1)[0].strip()
+
+
+def _invalid_value(key: str, value: str) -> str:
+    written = f"{key} = " if key else ""
+    if not value:
+        return f'there is no value after the =. Give one, like {key or "subject"} = "Our news"'
+    if value[0] in "“”‘’":
+        inner = value.strip(_QUOTES)
+        return f'the text is in curly quotes; TOML needs straight ones. Write {written}"{inner}"'
+    if value.lower() in ("true", "false", "yes", "no"):
+        return "write true or false in small letters"
+    if _DATE_LIKE.match(value):
+        return _DATE_ADVICE
+    if value[0] in ".+-" or value[0].isdigit():
+        return "a number is written with digits, like 30 or 0.5"
+    return f'text must be in double quotes. Write {written}"{value.strip(_QUOTES)}"'
+
+
+def _extra_on_line(value: str) -> str:
+    if _DATE_LIKE.match(value):
+        return _DATE_ADVICE
+    if value.startswith("'"):
+        return (
+            "there is more on the line after the closing quote. Text in single quotes cannot "
+            'hold an apostrophe: put double quotes around it, like "it\'s"'
+        )
+    if value.startswith('"'):
+        return (
+            "there is more on the line after the closing quote. To put a double quote inside "
+            'text, write \\" (like "Our \\"big\\" day"), or put single quotes around the text'
+        )
+    if value[:1].isdigit():
+        return "a number is written with digits only, like 1000 (not 1,000 or 50%)"
+    return (
+        "there is more on the line after the value. Put one setting on each line, and "
+        "start a comment with #"
+    )
+
+
+_DATE_ADVICE = (
+    "this date and time is not written the way TOML needs it. Write it like "
+    "2026-12-10T10:00:00Z (Z means UTC, the same as UK winter time), or with the offset "
+    "from UTC, like 2026-06-10T10:00:00+01:00"
+)
+_UNCLOSED_TEXT = (
+    "the text has no closing quote. End it on the same line, or use "
+    'three quotes (""") around text that runs over several lines'
+)
+_TWICE = "this setting or [section] is already given earlier in the file. Keep only one"
+_REASONS = {
+    "Expected '=' after a key": (
+        'a setting needs = between its name and its value, like subject = "Our news". '
+        "Names have no spaces: use _ instead, like reading_level"
+    ),
+    "Invalid statement": (
+        "this line is not a setting. Each line is a setting (name = value), a [section] "
+        "heading, or a comment that starts with #"
+    ),
+    "Unterminated string": _UNCLOSED_TEXT,
+    "Illegal character '\\n'": _UNCLOSED_TEXT,
+    'Expected \'"""\'': _UNCLOSED_TEXT,
+    "Expected \"'''\"": _UNCLOSED_TEXT,
+    "Illegal character": (
+        "the line has a character TOML does not allow, such as a tab or a control character "
+        "inside text. Delete it, or write \\t for a tab"
+    ),
+    "Found invalid character": (
+        "the line has a character TOML does not allow, such as a control character. Delete it"
+    ),
+    "Unclosed array": (
+        "a list is not closed, or a comma is missing between its items. Write lists like "
+        'tags = ["news", "events"]'
+    ),
+    "Unclosed inline table": "a { } table is not closed. End it with } on the same line",
+    "Expected ']' at the end of a table": (
+        "a [section] heading has no closing ]. Write it like [email]"
+    ),
+    "Expected ']]' at the end of an array": (
+        "a [[section]] heading has no closing ]]. Write it like [[topics]]"
+    ),
+    "Cannot overwrite a value": _TWICE,
+    "Cannot declare": _TWICE,
+    "Duplicate inline table key": _TWICE,
+    "Cannot mutate immutable namespace": _TWICE,
+    "Cannot redefine namespace": _TWICE,
+    "Unescaped '\\'": (
+        "a \\ in text starts a special code. Write \\\\ for one \\, or put single quotes "
+        "around the text, like 'C:\\files'"
+    ),
+    "Invalid hex value": "a \\u code in the text is not a real character. Type the character",
+    "Escaped character is not a Unicode": (
+        "a \\u code in the text is not a real character. Type the character"
+    ),
+    "Invalid date or datetime": (
+        "this date or time does not exist. Check the month (1 to 12), the day, and the hour "
+        "(0 to 23), like 2026-12-10T10:00:00Z"
+    ),
+    "Invalid initial character for a key": (
+        "a setting name starts with a character it cannot have. Names use letters, digits, _ and -"
+    ),
+}

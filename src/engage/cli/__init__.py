@@ -19,6 +19,7 @@ from . import (
     contacts,
     db,
     inbox,
+    init,
     replies,
     report,
     send,
@@ -54,6 +55,7 @@ def cli(ctx: click.Context, workspace: str | None) -> None:
     ctx.obj = {"workspace": workspace}
 
 
+init.register(cli)
 campaigns.register(cli)
 contacts.register(cli)
 db.register(cli)

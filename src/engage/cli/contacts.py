@@ -9,6 +9,7 @@ import click
 
 from ..contacts import audiences, core
 from ..contacts.importer import Options, Report, import_file, problems, write_rejects
+from ..errors import sentence
 from ..store.schema import BASES, FORMATS, STATUSES
 from .common import format_option, people_csv, printable, store, table, when, workspace
 
@@ -87,7 +88,7 @@ def describe(report: Report) -> list[str]:
         lines.append("Dry run: nothing was saved.")
     if report.skipped:
         lines.append(f"Skipped {_n(len(report.skipped), 'address')} on the suppression list:")
-        lines += [f"  line {line}: {printable(reason)}." for line, reason in report.skipped]
+        lines += [f"  line {n}: {printable(sentence(reason))}" for n, reason in report.skipped]
     if report.duplicates:
         lines.append(f"Left out {_n(len(report.duplicates), 'repeated row')}:")
         lines += [
@@ -96,7 +97,7 @@ def describe(report: Report) -> list[str]:
         ]
     if report.rejected:
         lines.append(f"Rejected {_n(len(report.rejected), 'row')}:")
-        lines += [f"  {printable(problems(row))}." for row in report.rejected]
+        lines += [f"  {printable(sentence(problems(row)))}" for row in report.rejected]
     return lines
 
 

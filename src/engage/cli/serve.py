@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 import click
 
@@ -32,19 +33,53 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
 
     from ..web import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _log_plainly()
+    _can_listen(host, port)  # before the app sets up a database for a server that cannot start
     app = create_app(workspace(ctx))
     try:
         server = create_server(app, host=host, port=port, threads=threads, ident="engage")
     except OSError as exc:
-        raise click.ClickException(
-            f"Cannot listen on {host}:{port}: {exc.strerror}. Choose another --port."
-        ) from None
+        raise _cannot_listen(host, port, exc) from None
     click.echo(
         f"engage is serving http://{host}:{port}/ (links in emails use "
         f"{workspace(ctx).config.web.base_url}). Press Ctrl+C to stop."
     )
     server.run()
+
+
+def _can_listen(host: str, port: int) -> None:
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress does
+            probe.bind((host, port))
+    except OSError as exc:
+        raise _cannot_listen(host, port, exc) from None
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> click.ClickException:
+    reason = exc.strerror or str(exc)
+    return click.ClickException(f"Cannot listen on {host}:{port}: {reason}. Choose another --port.")
+
+
+class _PlainFormatter(logging.Formatter):
+    """The time and the message; a warning or error starts with "Problem:"."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        if record.levelno < logging.WARNING:
+            return line
+        stamp, _, message = line.partition(" | ")
+        return f"{stamp} | Problem: {message}"
+
+
+def _log_plainly() -> None:
+    """What engage says while it serves: its own news, and anyone's warnings. Not Alembic's or
+    waitress's chatter (waitress's own "Serving on" line repeats ours)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_PlainFormatter("%(asctime)s | %(message)s", "%Y-%m-%d %H:%M:%S"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])  # unless already set up
+    logging.getLogger("engage").setLevel(logging.INFO)
 
 
 def register(cli: click.Group) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from ..config import Workspace, read_text, read_toml
+from ..config import Workspace, read_text, read_toml, schema_error
 from ..errors import EngageError
 from ..store.schema import FORMATS, STATUSES, contact_tags, contacts, tags
 from ..tomlcheck import SchemaError, build, convert
@@ -77,7 +77,7 @@ def parse(path: Path, shown: str | None = None) -> Audience:
             raise SchemaError('status is empty: list at least one, like status = ["subscribed"]')
         attributes = {k: _attribute(k, v) for k, v in checked.attributes.items()}
     except SchemaError as exc:
-        raise AudienceError(f"{shown}: {exc}") from None
+        raise schema_error(exc, shown, text, 1, AudienceError) from None
     return Audience(
         name=path.stem,
         description=checked.description,

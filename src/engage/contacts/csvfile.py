@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..addresses import InvalidEmail, mailbox
-from ..errors import EngageError
+from ..errors import EngageError, sentence
 from ..store.schema import FORMATS
 
 IGNORED = ""
@@ -140,7 +140,7 @@ class ContactFile:
         except UnicodeDecodeError:
             raise self._not_utf8() from None
         except csv.Error as exc:
-            raise ImportFileError(f"{self.shown}, line {line}: {exc}.") from None
+            raise ImportFileError(f"{self.shown}, line {line}: {sentence(str(exc))}") from None
 
     def _row(self, line: int, raw: list[str]) -> Row:
         row = Row(line=line, raw=raw)

@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import mjml
 from markupsafe import Markup
 
 from ..campaigns import Campaign
 from ..config import Workspace
 from ..errors import CampaignError, EngageError, TemplateError
-from . import inline_css, layout
+from . import inline_css, layout, personal_use
 from .markdown import Body, parse_body
 from .personal import Markers, PersonalTemplate, Recipient
 from .plaintext import render_text
@@ -60,6 +61,7 @@ def build(workspace: Workspace, campaign: Campaign) -> Built:
         )
     env = layout.environment(workspace.templates_dir)
     names = template_names(campaign.meta.template)
+    _refuse_personal_misuse(workspace, env, names)
     markers = Markers()
     body = parse_body(campaign.body)
     context = _context(workspace, campaign, markers)
@@ -70,13 +72,36 @@ def build(workspace: Workspace, campaign: Campaign) -> Built:
         source = layout.render(
             env, names[variant], {**context, "content": Markup(body.html), "variant": variant}
         )
+        _refuse_changed_fields(markers, source, names[variant])
         html[variant] = PersonalTemplate(to_html(source, names[variant]), markers, html=True)
     text_body = render_text(body.tokens)
     templates["text"] = layout.sources(env, names["text"])
     text = layout.render(env, names["text"], {**context, "content": text_body, "variant": "text"})
+    _refuse_changed_fields(markers, text, names["text"])
     return Built(
         campaign, body, text_body, html, PersonalTemplate(text, markers, html=False), templates
     )
+
+
+def _refuse_personal_misuse(
+    workspace: Workspace, env: jinja2.Environment, names: dict[str, str]
+) -> None:
+    """Stop when a layout filters or tests a personal field (see render/personal_use.py)."""
+    found = personal_use.misuses(env, list(names.values()))
+    if found:
+        first = found[0]
+        where = f"{workspace.relative(first.path)}:{first.line}"
+        raise TemplateError(f"{where}: {first.message} {first.fix}")
+
+
+def _refuse_changed_fields(markers: Markers, rendered: str, template: str) -> None:
+    """The last guard: a stand-in code that the layout changed in a way lint cannot see."""
+    if markers.changed(rendered):
+        raise TemplateError(
+            f"templates/{template} changes a personal field (recipient...) on the way, so "
+            "engage could not put each person's details in. Print each recipient field as it "
+            "is, with no filter: see docs/templates.md."
+        )
 
 
 def to_html(source: str, template: str) -> str:

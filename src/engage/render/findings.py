@@ -29,6 +29,11 @@ RULES: dict[str, tuple[Severity, str]] = {
     "capitals": ("warning", "No run of three or more words in capitals."),
     "reading-level": ("warning", "Each block reads at the campaign's reading_level or easier."),
     "reading-time": ("info", "How long the email takes to read."),
+    "personal-field": (
+        "error",
+        "A layout prints each personal field (recipient.first_name and the rest) as it is: "
+        "no filter, test or slice, which would print a code or treat everyone the same.",
+    ),
     "html-lang": ("error", "The email says its language (lang), and it is a real language tag."),
     "html-title": ("error", "The email's <title> is the subject."),
     "html-charset": ("error", "The email declares its character set."),

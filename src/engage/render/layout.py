@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +11,7 @@ import jinja2
 import jinja2.meta
 
 from ..errors import TemplateError
+from . import placeholders
 
 HTML_SUFFIXES = (".mjml.j2", ".html.j2")
 
@@ -29,7 +28,7 @@ def environment(templates_dir: Path) -> jinja2.Environment:
 
 
 def render(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
-    with template_errors(env):
+    with template_errors(env, context):
         return env.get_template(name).render(context)
 
 
@@ -52,8 +51,11 @@ def sources(env: jinja2.Environment, name: str) -> list[Path]:
 
 
 @contextmanager
-def template_errors(env: jinja2.Environment) -> Iterator[None]:
-    """Turn Jinja's exceptions into one line that names the template file and line."""
+def template_errors(
+    env: jinja2.Environment, context: dict[str, Any] | None = None
+) -> Iterator[None]:
+    """Turn Jinja's exceptions into one line that names the template file and line, and for a
+    placeholder that does not exist, the ones in `context` that do."""
     folder = _folder(env)
     try:
         yield
@@ -64,13 +66,23 @@ def template_errors(env: jinja2.Environment) -> Iterator[None]:
         ) from None
     except jinja2.TemplateSyntaxError as exc:
         where = _shown(folder, exc.filename or exc.name or "?")
-        raise TemplateError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from None
+        said = placeholders.syntax(exc.message or "")
+        raise TemplateError(f"{where}:{exc.lineno}: {said}.") from None
     except jinja2.UndefinedError as exc:
-        where = _frame(exc, folder)
-        raise TemplateError(
-            f"{where}: undefined variable: {_undefined(exc.message or str(exc))}. "
-            "Check the spelling, or see docs/templates.md for the variables a layout can use."
-        ) from None
+        raise TemplateError(_undefined(exc, folder, context or {})) from None
+
+
+def _undefined(exc: jinja2.UndefinedError, folder: Path, context: dict[str, Any]) -> str:
+    found = placeholders.frame(exc, folder)
+    where, source, line = str(folder), "", 0
+    if found:
+        path, line = found
+        where = f"{_shown(folder, str(path))}:{line}"
+        source = path.read_text(encoding="utf-8")
+    return (
+        f"{where}: {placeholders.missing(exc, context, source, line)} Check the spelling; "
+        "docs/templates.md lists every placeholder a layout can use."
+    )
 
 
 def _folder(env: jinja2.Environment) -> Path:
@@ -85,17 +97,3 @@ def _shown(folder: Path, filename: str) -> str:
         return str(Path(folder.name) / path.resolve().relative_to(folder.resolve()))
     except ValueError:
         return str(path)
-
-
-def _frame(exc: BaseException, folder: Path) -> str:
-    """The template file and line where rendering stopped, from Jinja's rewritten traceback."""
-    root = str(folder.resolve())
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(root)]
-    if not frames:
-        return str(folder)
-    return f"{_shown(folder, frames[-1].filename)}:{frames[-1].lineno}"
-
-
-def _undefined(message: str) -> str:
-    found = re.match(r"'(.+?)' is undefined", message)
-    return f"'{found.group(1)}'" if found else message

@@ -15,8 +15,8 @@ from ..config import Workspace
 from ..errors import LintFailed
 from ..social import channels
 from ..stories import usage as story_usage
-from . import rules_html, rules_source
-from .build import VARIANTS, Built, build, sample_recipient
+from . import layout, personal_use, rules_html, rules_source
+from .build import VARIANTS, Built, build, sample_recipient, template_names
 from .findings import Finding, sort_key
 from .htmlscan import scan
 from .personal import Recipient
@@ -31,6 +31,9 @@ def lint(workspace: Workspace, campaign: Campaign) -> list[Finding]:
     findings += _social(workspace, campaign)
     if any(f.rule == "subject-missing" for f in findings):
         return findings  # nothing can be built without a subject
+    misused = _personal_fields(workspace, campaign)
+    if misused:
+        return sorted(findings + misused, key=sort_key)  # the build would stop at the first
     built = build(workspace, campaign)
     sample = sample_recipient(workspace, campaign)
     variants = {name: _variant(workspace, built, name, sample) for name in VARIANTS}
@@ -63,6 +66,15 @@ def require_clean(workspace: Workspace, campaign: Campaign) -> list[Finding]:
             f"run `engage lint {campaign.slug}` to see them."
         )
     return findings
+
+
+def _personal_fields(workspace: Workspace, campaign: Campaign) -> list[Finding]:
+    env = layout.environment(workspace.templates_dir)
+    names = list(template_names(campaign.meta.template).values())
+    return [
+        Finding("personal-field", f"{workspace.relative(m.path)}:{m.line}", m.message, m.fix)
+        for m in personal_use.misuses(env, names)
+    ]
 
 
 def _source(

@@ -66,6 +66,12 @@ class Markers:
     def marker(self, field: str) -> str:
         return f"engage{self.nonce}f{FIELDS.index(field)}x"
 
+    def changed(self, rendered: str) -> bool:
+        """True when a code in `rendered` was changed (say, into capitals by a filter), so it
+        can no longer be found and filled in."""
+        loose = re.findall(self.nonce, rendered, flags=re.IGNORECASE)
+        return len(loose) != len(self.pattern.findall(rendered))
+
     def context(self) -> dict[str, str]:
         """What a layout sees as `recipient`: each field's marker."""
         return {field: self.marker(field) for field in FIELDS}

@@ -147,27 +147,67 @@ def score_text(text: str) -> Score:
     )
 
 
+READING_AGE_OFFSET = 5  # a school grade (US) is about 5 years below a UK reading age
+OLDEST_READING_AGE = 18  # past this, an age means nothing to a reader
+
+
+def reading_age(grade: float) -> int:
+    """The reading age a Flesch–Kincaid grade stands for, as UK teachers use the words."""
+    return round(grade) + READING_AGE_OFFSET
+
+
+def age_words(grade: float) -> str:
+    """ "about 9", or "above 18" for text no reading age fits."""
+    age = reading_age(grade)
+    return f"above {OLDEST_READING_AGE}" if age > OLDEST_READING_AGE else f"about {age}"
+
+
+def too_hard(score: Score, level: Level) -> bool:
+    """True when the words and sentences together are harder than the level allows."""
+    return score.words >= MIN_WORDS_FOR_FORMULAS and score.grade > level.max_grade
+
+
+def long_words(score: Score, level: Level) -> bool:
+    """True when the reading ease shows many long words (it weighs syllables most)."""
+    return score.words >= MIN_WORDS_FOR_FORMULAS and score.ease < level.min_ease
+
+
+def long_sentences(score: Score, level: Level) -> bool:
+    return score.longest_sentence > level.max_sentence or score.average_sentence > level.max_average
+
+
 def problems(score: Score, level: Level) -> list[str]:
     """Plain-English reasons this text is harder than the level allows; [] when it is fine."""
+    readers = f"{level.name} readers"
     found: list[str] = []
-    if score.words >= MIN_WORDS_FOR_FORMULAS:
-        if score.grade > level.max_grade:
-            found.append(f"grade {score.grade:.1f} is above {level.max_grade:g} ({level.name})")
-        if score.ease < level.min_ease:
-            found.append(
-                f"reading ease {score.ease:.1f} is below {level.min_ease:g} ({level.name})"
-            )
+    if too_hard(score, level):
+        found.append(
+            f"it needs a reading age {age_words(score.grade)} "
+            f"({readers}: {reading_age(level.max_grade)} or under)"
+        )
+    if long_words(score, level):
+        found.append("it has many long words")
     if score.longest_sentence > level.max_sentence:
         found.append(
-            f"longest sentence {score.longest_sentence} words is above "
-            f"{level.max_sentence} ({level.name})"
+            f"one sentence has {score.longest_sentence} words "
+            f"({readers}: {level.max_sentence} or fewer)"
         )
     if score.average_sentence > level.max_average:
         found.append(
-            f"average sentence {score.average_sentence:.1f} words is above "
-            f"{level.max_average:g} ({level.name})"
+            f"its sentences have {score.average_sentence:g} words on average "
+            f"({readers}: {level.max_average:g} or fewer)"
         )
     return found
+
+
+def advice(score: Score, level: Level) -> str:
+    """What to change, for the problems `problems` found."""
+    tips = []
+    if long_words(score, level):
+        tips.append('Use short, everyday words ("use", not "utilise").')
+    if long_sentences(score, level):
+        tips.append("Split long sentences, so each one says one thing.")
+    return " ".join(tips) or "Use shorter sentences and everyday words."
 
 
 def reading_time_minutes(words: int) -> int:

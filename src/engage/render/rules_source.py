@@ -257,19 +257,29 @@ def reading(campaign: Campaign, tokens: list[Token], shown: str) -> Iterator[Fin
             yield Finding(
                 "reading-level",
                 f"{shown}:{line}",
-                f'This {kind} ("{start}…") is harder than {level.name}: {"; ".join(reasons)}.',
-                "Use shorter sentences and everyday words.",
+                f'This {kind} ("{start}…") is hard for {level.name} readers: {"; ".join(reasons)}.',
+                readability.advice(score, level),
             )
     whole = readability.score_text(" ".join(text for _, _, text in blocks(campaign, tokens)))
     minutes = readability.reading_time_minutes(words)
     yield Finding(
         "reading-time",
         shown,
-        f"About {minutes} minute{'s' if minutes != 1 else ''} to read ({words} words); "
-        f"grade {whole.grade:.1f}, reading ease {whole.ease:.1f} "
-        f"(target for {level.name}: grade {level.max_grade:g} or lower, "
-        f"ease {level.min_ease:g} or higher).",
+        f"About {minutes} minute{'s' if minutes != 1 else ''} to read ({words} words). "
+        + _as_a_whole(whole, level),
     )
+
+
+def _as_a_whole(whole: readability.Score, level: readability.Level) -> str:
+    readers = f"{level.name} readers"
+    if readability.too_hard(whole, level):
+        return (
+            f"As a whole, it needs a reading age {readability.age_words(whole.grade)} "
+            f"({readers}: {readability.reading_age(level.max_grade)} or under)."
+        )
+    if readability.long_words(whole, level):
+        return f"As a whole, it has many long words for {readers}."
+    return f"As a whole, it is easy enough for {readers}."
 
 
 def template_images(paths: list[Path], shown: dict[Path, str]) -> Iterator[Finding]:

@@ -7,6 +7,7 @@ schema on first use; an older one is brought up to date with `engage db upgrade`
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,10 +21,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from ..config import Workspace
-from ..errors import EngageError
+from ..errors import EngageError, sentence
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
+log = logging.getLogger("engage.store")
+# Alembic logs "Context impl SQLiteImpl." and each step of an upgrade each time a store opens.
+# Those lines are for developers: engage says what matters (a new database, an upgrade) itself.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class StoreError(EngageError):
@@ -54,6 +59,15 @@ class Store:
     @property
     def shown_url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def shown_place(self) -> str:
+        """Where the data is, as a person would look for it: a SQLite file's path, else the
+        URL without its password."""
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return str(url.database)
+        return self.shown_url
 
 
 def database_url(workspace: Workspace) -> str:
@@ -92,6 +106,7 @@ def open_url(url: str, upgrade_new: bool = True) -> Store:
     head = head_revision()
     if current is None and not has_tables and upgrade_new:
         upgrade(store)
+        log.info("Set up a new database in %s", store.shown_place)
     elif current != head and upgrade_new:
         raise StoreError(
             f"The database {store.shown_url} is at schema version {current or 'none'}, and this "
@@ -132,8 +147,8 @@ def _opening(store: Store) -> Iterator[None]:
     except sa.exc.SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         raise StoreError(
-            f"Cannot open the database {store.shown_url}: {reason}. Check [database] url in "
-            "engage.toml or ENGAGE_DATABASE_URL."
+            f"Cannot open the database {store.shown_url}: {sentence(reason)} Check [database] "
+            "url in engage.toml or ENGAGE_DATABASE_URL."
         ) from None
 
 
@@ -160,4 +175,7 @@ def upgrade(store: Store, revision: str = "head") -> tuple[str | None, str | Non
     before = current_revision(store)
     with _opening(store), store.engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
-    return before, current_revision(store)
+    after = current_revision(store)
+    if before is not None and before != after:
+        log.info("Updated the database to schema version %s (it was %s).", after, before)
+    return before, after

@@ -10,7 +10,6 @@ a person. docs/templates.md lists the variables each email uses. One more email,
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
@@ -20,7 +19,7 @@ from typing import Any
 import jinja2
 import jinja2.meta
 
-from ..config import Workspace
+from ..config import Workspace, read_toml
 from ..email import provider_for
 from ..email.base import (
     LostAnswer,
@@ -32,7 +31,9 @@ from ..email.base import (
     compose,
     system_message_id,
 )
-from ..errors import EngageError
+from ..errors import EngageError, sentence
+from ..render import placeholders as undefined
+from ..tomlcheck import line_of
 
 TEMPLATES = ("acknowledgement", "draft", "update", "published", "declined", "went-out")
 TEAM_TEMPLATES = ("team-withdrawn",)  # to the team, about a story, not to its contributor
@@ -44,6 +45,7 @@ OPTIONAL = {"first_name": "", "note": ""}
 MAY_BE_EMPTY = frozenset({*OPTIONAL, "take_down"})
 # Providers whose send_system sends `message.raw()`, so a Reply-To header goes with it.
 _RAW_PROVIDERS = frozenset({"outbox", "smtp"})
+_SEE = "Check the spelling; docs/templates.md (Story emails) lists each email's placeholders."
 
 
 class StoryMailError(EngageError):
@@ -79,7 +81,7 @@ def render(workspace: Workspace, template: str, context: Mapping[str, Any]) -> R
     folder = _folder(workspace, template)
     values = {"organisation": workspace.config.organisation, **OPTIONAL, **context}
     values.update({key: "" for key in OPTIONAL if values[key] is None})
-    _check(template, placeholders(workspace, template) - {"subject"}, values)
+    _check(workspace, template, placeholders(workspace, template) - {"subject"}, values)
     subject = _subject(workspace, folder, template, values)
     values["subject"] = subject
     text = _render(workspace, folder, f"{template}.txt.j2", values)
@@ -155,7 +157,8 @@ def _source(workspace: Workspace, path: Path) -> str:
     except FileNotFoundError:
         raise StoryMailError(_missing(workspace, path)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise StoryMailError(f"Cannot read {workspace.relative(path)}: {exc}.") from None
+        shown = workspace.relative(path)
+        raise StoryMailError(f"Cannot read {shown}: {sentence(str(exc))}") from None
 
 
 def _missing(workspace: Workspace, path: Path) -> str:
@@ -177,15 +180,21 @@ def _environment(folder: Path, *, html: bool) -> jinja2.Environment:
     )
 
 
-def _check(template: str, wanted: set[str], values: dict[str, Any]) -> None:
-    """Name every variable the email needs and was not given, or was given empty."""
+def _check(workspace: Workspace, template: str, wanted: set[str], values: dict[str, Any]) -> None:
+    """Name a placeholder the email uses and was not given (where it is used, and the ones it
+    was given), or every one that was given empty."""
     missing = sorted(wanted - set(values))
-    empty = sorted(k for k in wanted - MAY_BE_EMPTY - set(missing) if values[k] in (None, "", []))
-    said = [f"{_words(missing)} (not given)"] if missing else []
-    said += [f"{_words(empty)} (empty)"] if empty else []
-    if said:
+    if missing:
+        environment = _environment(_folder(workspace, template), html=False)
+        files = [f"{template}.txt.j2", f"{template}.html.j2"]
+        found = undefined.first_use(environment, files, missing[0])
+        where = f"{workspace.relative(found[0])}:{found[1]}" if found else f"The {template} email"
+        raise StoryMailError(f"{where}: {undefined.unknown_name(missing[0], values)} {_SEE}")
+    empty = sorted(k for k in wanted - MAY_BE_EMPTY if values[k] in (None, "", []))
+    if empty:
+        were = "it was" if len(empty) == 1 else "they were"
         raise StoryMailError(
-            f"The {template} story email needs {' and '.join(said)}. "
+            f"The {template} story email needs {_words(empty)}, and {were} empty. "
             "See docs/templates.md, Story emails."
         )
 
@@ -199,38 +208,39 @@ def _render(workspace: Workspace, folder: Path, name: str, values: dict[str, Any
     except jinja2.TemplateSyntaxError as exc:
         raise _syntax_error(workspace, folder / name, exc) from None
     except jinja2.UndefinedError as exc:
-        where, what = workspace.relative(folder / name), str(exc).rstrip(".")
-        raise StoryMailError(
-            f"{where}: {what}. Give it in the story email's context, or fix the template. "
-            "See docs/templates.md, Story emails."
-        ) from None
+        found = undefined.frame(exc, folder) or (folder / name, 0)
+        where = f"{workspace.relative(found[0])}:{found[1]}"
+        said = undefined.missing(exc, values, _source(workspace, found[0]), found[1])
+        raise StoryMailError(f"{where}: {said} {_SEE}") from None
 
 
 def _syntax_error(
     workspace: Workspace, path: Path, exc: jinja2.TemplateSyntaxError
 ) -> StoryMailError:
     where = Path(exc.filename) if exc.filename else path
-    message = (exc.message or "a Jinja syntax error").rstrip(".")
-    return StoryMailError(f"{workspace.relative(where)}:{exc.lineno}: {message}.")
+    said = undefined.syntax(exc.message or "")
+    return StoryMailError(f"{workspace.relative(where)}:{exc.lineno}: {said}.")
 
 
 def _subject(workspace: Workspace, folder: Path, template: str, values: dict[str, Any]) -> str:
     path = folder / SUBJECTS
-    try:
-        subjects = tomllib.loads(_source(workspace, path))
-    except tomllib.TOMLDecodeError as exc:
-        raise StoryMailError(f"{workspace.relative(path)} is not valid TOML: {exc}.") from None
+    shown, text = workspace.relative(path), _source(workspace, path)
+    subjects = read_toml(Path(shown), text, 1, SUBJECTS, error=StoryMailError)
     line = subjects.get(template)
     if not isinstance(line, str) or not line.strip():
         raise StoryMailError(
-            f"{workspace.relative(path)} has no subject line for {template}. Add a line like "
+            f"{shown} has no subject line for {template}. Add a line like "
             f'{template} = "News about your story".'
         )
     environment = _environment(folder, html=False)
+    where = f"{shown}:{line_of(text, template) or 1}"
     try:
         subject = environment.from_string(line).render(values)
+    except jinja2.UndefinedError as exc:
+        raise StoryMailError(f"{where}: {undefined.missing(exc, values, line, 1)} {_SEE}") from None
     except jinja2.TemplateError as exc:
-        raise StoryMailError(f"{workspace.relative(path)}, {template}: {exc}.") from None
+        said = undefined.syntax(exc.message or str(exc))
+        raise StoryMailError(f"{where}: in the {template} subject line, {said}.") from None
     return " ".join(subject.split())  # a subject is always one line
 
 
