@@ -221,7 +221,7 @@ def test_suppressed_addresses_are_never_resubscribed(store, tmp_path) -> None:
     path = write_csv(tmp_path, SAMPLE)
     run_import(store, path)
     with store.begin() as c:
-        core.unsubscribe(c, "amira@example.org", method="manual", source="test")
+        core.unsubscribe(c, "amira@example.org", method="manual", source="test", by="test-runner")
         core.erase(c, "cara@example.org")
         core.suppress(c, "new@example.org", "bounced", "test")
     text = SAMPLE + "new@example.org,New,,,,\n"
@@ -311,7 +311,9 @@ def test_add_unsubscribe_export_erase(store) -> None:
         ["newsletter"],
     )
     with store.begin() as c:
-        core.unsubscribe(c, "dee@example.org", method="manual", source="phone call")
+        core.unsubscribe(
+            c, "dee@example.org", method="manual", source="phone call", by="test-runner"
+        )
         data = core.export(c, "Dee@example.org")
     assert data["contact"]["status"] == "unsubscribed"
     assert [(r["action"], r["source"]) for r in data["consents"]] == [

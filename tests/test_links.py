@@ -269,7 +269,7 @@ def test_opening_any_link_changes_nothing(app, client) -> None:
     with store(app).begin() as c:
         ann = core.add(c, "ann@example.org", core.ConsentGiven(), tag_names={"walking"})
         gone = core.add(c, "bo@example.org", core.ConsentGiven())
-        core.unsubscribe(c, "bo@example.org", method="manual", source="test")
+        core.unsubscribe(c, "bo@example.org", method="manual", source="test", by="test-runner")
     assert app.project.run("stories", "open", "ann@example.org", "--quiet").exit_code == 0
     with store(app).connect() as c:
         story = stories_core.get(c, 1)
@@ -304,8 +304,8 @@ def test_provider_resubscriptions_do_not_lift_our_suppression(app, client) -> No
     with store(app).begin() as c:
         core.add(c, "ann@example.com", core.ConsentGiven())
         core.add(c, "bo@example.org", core.ConsentGiven())
-        core.unsubscribe(c, "ann@example.com", method="manual", source="test")
-        core.unsubscribe(c, "bo@example.org", method="manual", source="test")
+        core.unsubscribe(c, "ann@example.com", method="manual", source="test", by="test-runner")
+        core.unsubscribe(c, "bo@example.org", method="manual", source="test", by="test-runner")
     change = {
         "RecordType": "SubscriptionChange",
         "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",

@@ -123,7 +123,7 @@ def test_a_suppressed_address_needs_a_fresh_confirmation(app, client) -> None:
     store = app.extensions["engage"]["store"]
     with store.begin() as c:
         core.add(c, "sam@example.org", core.ConsentGiven())
-        core.unsubscribe(c, "sam@example.org", method="manual", source="test")
+        core.unsubscribe(c, "sam@example.org", method="manual", source="test", by="test-runner")
     sign_up(client)
     assert contact(app, "sam@example.org").status == "unsubscribed"
     confirm_by_button(client, confirm_link(confirmations(app.project)[0]))
@@ -205,10 +205,11 @@ def test_one_click_unsubscribe(app, client) -> None:
     assert contact(app, "ann@example.org").status == "unsubscribed"
     with app.extensions["engage"]["store"].connect() as c:
         history = core.consent_history(c, contact_id)
-    assert [(h["action"], h["method"], h["source"]) for h in history][-1] == (
+    assert [(h["action"], h["method"], h["source"], h["actor"]) for h in history][-1] == (
         "withdrawn",
         "one-click",
-        "send 3",
+        "the unsubscribe link in an email (send 3)",  # no send 3 here: the words still say
+        "the person",
     )
     assert client.post(f"/unsubscribe/{token}x").status_code == 400
 

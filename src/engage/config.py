@@ -95,6 +95,8 @@ class Web:
     __unknown_key_hint__ = SECRET_HINT
     base_url: str = "http://127.0.0.1:8025"
     secret_key_env: str = "ENGAGE_SECRET_KEY"
+    # Variables holding keys used before: links signed with them still work (key rotation).
+    old_secret_keys_env: list[str] = field(default_factory=list)
     signups_per_hour_per_ip: int = 20  # more from one place is refused for an hour
     confirmations_per_day_per_address: int = 3  # more are quietly not sent
     consent_wording: str = (

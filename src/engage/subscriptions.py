@@ -22,7 +22,7 @@ from typing import Literal
 import sqlalchemy as sa
 
 from .contacts import core
-from .store.schema import consents, contact_tags, contacts, tags, throttle
+from .store.schema import consents, contact_tags, contacts, sends, tags, throttle
 from .tokens import BadToken, Signer
 
 CONFIRM_DAYS = 7
@@ -137,7 +137,7 @@ def confirm(connection: sa.Connection, signer: Signer, token: str, wording: str)
         .values(status="subscribed", updated_at=at)
     )
     consent = core.ConsentGiven(
-        basis="consent", method="form", source=SOURCE, wording=wording, actor="the person"
+        basis="consent", method="form", source=SOURCE, wording=wording, actor=core.PERSON
     )
     connection.execute(consents.insert().values(**consent.record(found.contact_id, at)))
     core.lift_suppression(connection, found.email)  # under every spelling
@@ -145,15 +145,25 @@ def confirm(connection: sa.Connection, signer: Signer, token: str, wording: str)
 
 
 def unsubscribe(connection: sa.Connection, signer: Signer, token: str, method: str) -> str:
-    """One-click unsubscribe from the token in an email; returns the address."""
+    """The person unsubscribes with the link from an email (`method` "one-click" for their mail
+    app's button, "web-page" for the button on our page); returns the address. The records
+    say the person did it, and which email's link they used."""
     contact_id, send_id = signer.verify("u", token)
     row = connection.execute(sa.select(contacts.c.email).where(contacts.c.id == contact_id)).first()
     if row is None:
         raise BadToken("This link is not valid any more.")
-    core.unsubscribe(
-        connection, row.email, method=method, source=f"send {send_id}" if send_id else method
-    )
+    source = _link_source(connection, send_id)
+    core.unsubscribe(connection, row.email, method=method, source=source, by=core.PERSON)
     return row.email
+
+
+def _link_source(connection: sa.Connection, send_id: int) -> str:
+    """Where an unsubscribe link came from, in words: the email it was in, or our own page."""
+    if not send_id:  # the link on the preferences page
+        return "the unsubscribe link on the preferences page"
+    campaign = connection.execute(sa.select(sends.c.campaign).where(sends.c.id == send_id)).scalar()
+    email = f"the {campaign} email" if campaign else "an email"
+    return f"the unsubscribe link in {email} (send {send_id})"
 
 
 @dataclass(frozen=True)

@@ -268,7 +268,9 @@ def handle(ctx: click.Context, email: str, network: str, handle: str, remove: bo
 def unsubscribe(ctx: click.Context, email: str) -> None:
     """Unsubscribe a person: they get no more emails, and it is recorded."""
     with store(ctx).begin() as connection:
-        contact = core.unsubscribe(connection, email, method="manual", source="engage contacts")
+        contact = core.unsubscribe(
+            connection, email, method="manual", source="engage contacts", by=core.actor()
+        )
     click.echo(f"Unsubscribed {printable(contact.email)}. They will not get any more emails.")
 
 

@@ -42,6 +42,9 @@ from ..store.schema import (
 )
 
 SUPPRESSED_STATUSES = ("unsubscribed", "bounced", "complained", "erased")
+# Who made a change the person made themselves (a link in an email, a web page, a reply), as
+# records name it; a change the team made names the team member (see `actor`).
+PERSON = "the person"
 
 
 class ContactError(EngageError):
@@ -304,8 +307,12 @@ def add(
     return get(connection, address.email)
 
 
-def unsubscribe(connection: sa.Connection, email: str, method: str, source: str) -> Contact:
-    """Withdraw consent: status unsubscribed, a withdrawal record, and a suppression entry."""
+def unsubscribe(
+    connection: sa.Connection, email: str, method: str, source: str, *, by: str
+) -> Contact:
+    """Withdraw consent: status unsubscribed, a withdrawal record, and a suppression entry.
+    `by` is who did it: PERSON when the person asked (a link, a reply, their provider), else
+    the team member (`actor()`)."""
     contact = get(connection, email)
     at = now()
     if contact.status not in SUPPRESSED_STATUSES:
@@ -324,7 +331,7 @@ def unsubscribe(connection: sa.Connection, email: str, method: str, source: str)
                 source=source,
                 wording="",
                 opt_out_offered=True,
-                actor=actor(),
+                actor=by,
                 recorded_at=at,
             )
         )

@@ -244,7 +244,8 @@ class Inbox:
         if not address:
             return []
         method = "email" if matched.matched_by == "unsubscribe-token" else "reply"
-        core.unsubscribe(connection, address, method=method, source=f"reply by {message.provider}")
+        source = f"reply by {message.provider}"
+        core.unsubscribe(connection, address, method=method, source=source, by=core.PERSON)
         return [f"{address} was unsubscribed, as this reply asked."]
 
     def _bounced(
