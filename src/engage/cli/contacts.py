@@ -72,8 +72,12 @@ def import_(
     if rejects and report.rejected:
         write_rejects(report, rejects)
         click.echo(f"Wrote the rejected rows to {rejects}. Fix them there, then import that file.")
-    if not wording:
-        click.echo("Note: no --consent wording was given, so none is on record for these people.")
+    if not wording and report.consents:
+        people = "1 person" if report.consents == 1 else f"{report.consents} people"
+        click.echo(
+            f"Note: no --consent wording was given, so the consent records for {people} "
+            "have no wording."
+        )
     ctx.exit(report.exit_code)
 
 
