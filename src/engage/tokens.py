@@ -27,6 +27,15 @@ class BadToken(EngageError):
     """A token that was not made by us, or was changed."""
 
 
+class BadSignature(BadToken):
+    """A token whose signature matches none of our keys: cut short, changed, or made with a key
+    we no longer have (see KEY_HINT)."""
+
+
+class ExpiredToken(BadToken):
+    """A token we made, but too long ago for what it does."""
+
+
 def _base36(number: int) -> str:
     if number < 0:
         raise ValueError("tokens carry only numbers from 0 up")
@@ -58,7 +67,7 @@ class Signer:
         if not body or not any(
             hmac.compare_digest(signature, self._signature(key, kind, body)) for key in self._keys
         ):
-            raise BadToken(NOT_OURS)
+            raise BadSignature(NOT_OURS)
         return tuple(int(part, 36) for part in body.split("."))
 
 

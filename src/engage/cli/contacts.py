@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from .. import subscriptions
 from ..contacts import audiences, core
 from ..contacts.importer import Options, Report, import_file, problems, write_rejects
 from ..store.schema import BASES, FORMATS, STATUSES
@@ -276,6 +277,41 @@ def unsubscribe(ctx: click.Context, email: str) -> None:
             connection, email, method="manual", source="engage contacts", by=core.actor()
         )
     click.echo(f"Unsubscribed {printable(contact.email)}. They will not get any more emails.")
+
+
+@contacts.command("tag-signups")
+@click.option("--dry-run", is_flag=True, help="Only list the people who would get the tags.")
+@click.pass_context
+def tag_signups(ctx: click.Context, dry_run: bool) -> None:
+    """Give the sign-up tags to people who confirmed on the web form before engage gave them.
+
+    Since this version, a sign-up gets the sign-up tags when they confirm ([web] signup_tags;
+    when it is not set, the tags the newsletter audience needs). People who confirmed earlier
+    have none, so they are not in the newsletter audience. This gives them the tags, once:
+    running it again changes nothing. Nobody who chose their own topics is changed.
+    """
+    offer = subscriptions.offer(workspace(ctx))
+    if not offer.tags:
+        click.echo(
+            "Sign-ups get no tags in this workspace, so there is nothing to give. See "
+            "[web] signup_tags in docs/configuration.md."
+        )
+        return
+    with store(ctx).begin() as connection:
+        if dry_run:
+            found = [email for _, email in subscriptions.earlier_signups(connection, offer)]
+        else:
+            found = subscriptions.tag_earlier_signups(connection, offer, core.actor())
+    tags = ", ".join(offer.tags)
+    if not found:
+        click.echo(f"Everyone who signed up on the web form has the sign-up tags ({tags}).")
+        return
+    verb = "Would give" if dry_run else "Gave"
+    people = "1 person" if len(found) == 1 else f"{len(found)} people"
+    click.echo(f"{verb} the sign-up tags ({tags}) to {people}:")
+    click.echo("\n".join(f"  {printable(email)}" for email in found))
+    if dry_run:
+        click.echo("Dry run: nothing was saved.")
 
 
 @contacts.command()

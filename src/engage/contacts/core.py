@@ -30,6 +30,7 @@ from ..addresses import (  # noqa: F401  (every way in reads addresses through t
 from ..errors import EngageError
 from ..store.schema import (
     consents,
+    contact_changes,
     contact_handles,
     contact_tags,
     contacts,
@@ -180,6 +181,27 @@ def add_tags(connection: sa.Connection, contact_id: int, names: set[str], have: 
         contact_tags.insert(), [{"contact_id": contact_id, "tag_id": ids[n]} for n in sorted(new)]
     )
     return True
+
+
+def remove_tags(connection: sa.Connection, contact_id: int, names: set[str]) -> None:
+    named = sa.select(tags.c.id).where(tags.c.name.in_(names))
+    connection.execute(
+        contact_tags.delete().where(
+            contact_tags.c.contact_id == contact_id, contact_tags.c.tag_id.in_(named)
+        )
+    )
+
+
+def note_change(
+    connection: sa.Connection, contact_id: int, kind: str, detail: str, *, by: str, source: str
+) -> None:
+    """Record a change to a person's tags or format (`kind` from CHANGE_KINDS): what, who
+    made it (PERSON or a team member) and from where. Their timeline shows it."""
+    connection.execute(
+        contact_changes.insert().values(
+            contact_id=contact_id, kind=kind, detail=detail, actor=by, source=source, at=now()
+        )
+    )
 
 
 def suppression(connection: sa.Connection, email: str) -> sa.Row | None:
@@ -372,6 +394,18 @@ def consent_history(connection: sa.Connection, contact_id: int) -> list[dict[str
     ]
 
 
+def _changes(connection: sa.Connection, contact_id: int) -> list[dict[str, Any]]:
+    query = (
+        sa.select(contact_changes)
+        .where(contact_changes.c.contact_id == contact_id)
+        .order_by(contact_changes.c.id)
+    )
+    return [
+        {"kind": r.kind, "detail": r.detail, "actor": r.actor, "source": r.source, "at": iso(r.at)}
+        for r in connection.execute(query)
+    ]
+
+
 def export(connection: sa.Connection, email: str) -> dict[str, Any]:
     """Everything engage holds about one person, for a subject access request."""
     from .timeline import timeline
@@ -381,6 +415,7 @@ def export(connection: sa.Connection, email: str) -> dict[str, Any]:
     return {
         "contact": contact.as_dict(),
         "consents": consent_history(connection, contact.id),
+        "changes": _changes(connection, contact.id),
         **_activity(connection, contact),
         "timeline": timeline(connection, contact),
         "suppression": None

@@ -13,8 +13,9 @@ from pathlib import Path
 from ..campaigns import Campaign
 from ..config import Workspace
 from ..errors import LintFailed
+from ..store import open_store
 from ..stories import usage as story_usage
-from . import rules_html, rules_source
+from . import rules_audience, rules_html, rules_source
 from .build import VARIANTS, Built, build, sample_recipient
 from .findings import Finding, sort_key
 from .htmlscan import scan
@@ -27,8 +28,9 @@ def lint(workspace: Workspace, campaign: Campaign) -> list[Finding]:
     shown = workspace.relative(campaign.path)
     findings = list(rules_source.front_matter(campaign, shown))
     findings += story_usage.check(workspace, campaign, shown)
+    findings += audience_findings(workspace, campaign, shown)
     if any(f.rule == "subject-missing" for f in findings):
-        return findings  # nothing can be built without a subject
+        return sorted(findings, key=sort_key)  # nothing can be built without a subject
     built = build(workspace, campaign)
     sample = sample_recipient(workspace, campaign)
     variants = {name: _variant(workspace, built, name, sample) for name in VARIANTS}
@@ -36,6 +38,16 @@ def lint(workspace: Workspace, campaign: Campaign) -> list[Finding]:
     for variant in variants.values():
         findings += _output(workspace, built, variant, sample)
     return sorted(_unique(findings), key=sort_key)
+
+
+def audience_findings(workspace: Workspace, campaign: Campaign, shown: str = "") -> list[Finding]:
+    """The audience rules (rules_audience.check, which a real send runs too), on the store."""
+    store = open_store(workspace)
+    try:
+        with store.connect() as connection:
+            return rules_audience.check(workspace, campaign, connection, shown)
+    finally:
+        store.engine.dispose()
 
 
 def require_clean(workspace: Workspace, campaign: Campaign) -> list[Finding]:
