@@ -210,18 +210,22 @@ def unsubscribe(connection: sa.Connection, signer: Signer, token: str, method: s
     row = connection.execute(sa.select(contacts.c.email).where(contacts.c.id == contact_id)).first()
     if row is None:
         raise BadToken("This link is not valid any more.")
-    source = _link_source(connection, send_id)
-    core.unsubscribe(connection, row.email, method=method, source=source, by=core.PERSON)
+    if not send_id:  # the link on the preferences page
+        source, send_id = "the unsubscribe link on the preferences page", None
+    else:
+        source, send_id = _link_source(connection, send_id)
+    core.unsubscribe(
+        connection, row.email, method=method, source=source, by=core.PERSON, send_id=send_id
+    )
     return row.email
 
 
-def _link_source(connection: sa.Connection, send_id: int) -> str:
-    """Where an unsubscribe link came from, in words: the email it was in, or our own page."""
-    if not send_id:  # the link on the preferences page
-        return "the unsubscribe link on the preferences page"
+def _link_source(connection: sa.Connection, send_id: int) -> tuple[str, int | None]:
+    """The words for where an unsubscribe link was (the email it came in), and its send."""
     campaign = connection.execute(sa.select(sends.c.campaign).where(sends.c.id == send_id)).scalar()
-    email = f"the {campaign} email" if campaign else "an email"
-    return f"the unsubscribe link in {email} (send {send_id})"
+    if campaign is None:  # a send since removed
+        return f"the unsubscribe link in an email (send {send_id})", None
+    return f"the unsubscribe link in the {campaign} email (send {send_id})", send_id
 
 
 @dataclass(frozen=True)

@@ -330,11 +330,17 @@ def add(
 
 
 def unsubscribe(
-    connection: sa.Connection, email: str, method: str, source: str, *, by: str
+    connection: sa.Connection,
+    email: str,
+    method: str,
+    source: str,
+    *,
+    by: str,
+    send_id: int | None = None,
 ) -> Contact:
     """Withdraw consent: status unsubscribed, a withdrawal record, and a suppression entry.
     `by` is who did it: PERSON when the person asked (a link, a reply, their provider), else
-    the team member (`actor()`)."""
+    the team member (`actor()`). `send_id`: the send whose email they used to ask."""
     contact = get(connection, email)
     at = now()
     if contact.status not in SUPPRESSED_STATUSES:
@@ -355,6 +361,7 @@ def unsubscribe(
                 opt_out_offered=True,
                 actor=by,
                 recorded_at=at,
+                send_id=send_id,
             )
         )
     suppress(connection, contact.email, "unsubscribed", source)

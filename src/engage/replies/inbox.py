@@ -245,7 +245,14 @@ class Inbox:
             return []
         method = "email" if matched.matched_by == "unsubscribe-token" else "reply"
         source = f"reply by {message.provider}"
-        core.unsubscribe(connection, address, method=method, source=source, by=core.PERSON)
+        core.unsubscribe(
+            connection,
+            address,
+            method=method,
+            source=source,
+            by=core.PERSON,
+            send_id=matched.send_id,
+        )
         return [f"{address} was unsubscribed, as this reply asked."]
 
     def _bounced(

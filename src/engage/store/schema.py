@@ -380,6 +380,10 @@ story_uses = Table(
 consents.append_column(
     Column("story_id", ForeignKey("stories.id", ondelete="CASCADE"), nullable=True)
 )
+# The send whose email the person used to withdraw (its unsubscribe link), when there was one.
+consents.append_column(
+    Column("send_id", ForeignKey("sends.id", ondelete="SET NULL"), nullable=True)
+)
 
 # Changes to a person's tags and format, beyond consent: who made each (the person, on a web
 # page, or a team member) and from where. Shown in their timeline (contacts/timeline.py).
