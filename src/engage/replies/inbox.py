@@ -105,6 +105,7 @@ class Inbox:
         if network == "email":
             matched = self._match_mail(connection, message, bounce)
             cleaned = clean(message.text, message.html)
+            notes += [matched.note] if matched.note else []
         else:
             matched = self._match_social(connection, network, message)
             cleaned = clean(message.text, None)
