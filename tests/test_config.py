@@ -72,6 +72,39 @@ def test_given_folder_without_config(tmp_path) -> None:
             "Secrets are never read from engage.toml: put the value in an environment variable "
             "and name that variable with a key ending in _env",
         ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[web]\nold_secret_key = "abc"\n',
+            "engage.toml: unknown key 'web.old_secret_key'; the keys allowed in [web] are: "
+            "base_url, confirmations_per_day_per_address, consent_wording, old_secret_keys_env, "
+            "secret_key_env, signup_tags, signups_per_hour_per_ip. Secrets are never read from "
+            "engage.toml: put the value in an environment variable and name that variable with "
+            "a key ending in _env",
+        ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[web]\nold_secret_keys_env = "OLD"\n',
+            "engage.toml: web.old_secret_keys_env must be a list",
+        ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[web]\nsignup_tags = "newsletter"\n',
+            "engage.toml: web.signup_tags must be a list",
+        ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[topics]\nwalking = " "\n',
+            "engage.toml: topics.walking has no words: write what people see next to its tick "
+            'box, like walking = "Walking groups near you"',
+        ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[topics]\nWalking = "a"\nwalking = "b"\n',
+            "engage.toml: topics.walking is there twice (tags do not care about capitals)",
+        ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[topics]\nwalking = 3\n',
+            "engage.toml: topics.walking must be text in quotes, not int 3",
+        ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[topics]\n" " = "Walking"\n',
+            'engage.toml: [topics] has an empty name: write a tag, like walking = "..."',
+        ),
     ],
 )
 def test_bad_settings_are_named(tmp_path, toml, message) -> None:
@@ -123,3 +156,14 @@ def test_config_not_utf8(tmp_path) -> None:
         f"{tmp_path.resolve() / 'engage.toml'}:2: this file is not UTF-8 text (byte 26 cannot "
         "be read). Save it as UTF-8 and try again."
     )
+
+
+def test_topics_keep_their_order_in_lower_case(tmp_path) -> None:
+    (tmp_path / "engage.toml").write_text(
+        '[organisation]\nname = "A"\naddress = "B"\n[topics]\n'
+        'Walking = "Walking  groups"\nboccia = "Boccia"\n'
+    )
+    assert find_workspace(str(tmp_path)).config.topics == {
+        "walking": "Walking groups",
+        "boccia": "Boccia",
+    }

@@ -177,9 +177,30 @@ def test_bad_and_expired_confirmation_links(app, client, clock) -> None:
     assert "<h1>This link does not work</h1>" in page.get_data(as_text=True)
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(link).get_data(as_text=True))
     clock.advance(days=7, minutes=1)
-    assert client.get(link).status_code == 400
-    assert client.post(link, data={"csrf": csrf.group(1)}).status_code == 400
+    for expired in (client.get(link), client.post(link, data={"csrf": csrf.group(1)})):
+        assert expired.status_code == 400
+        assert (
+            "<h1>This link has expired</h1>\n\n"
+            "<p>The link to confirm your email address works for 7 days, and this one is "
+            "older.</p>\n\n"
+            "<p>Please sign up again, and we will send you a new link.</p>\n\n"
+            '<p><a href="/subscribe">Sign up again</a></p>'
+        ) in expired.get_data(as_text=True)
     assert contact(app, "sam@example.org").status == "pending"
+
+
+def test_a_form_left_open_too_long_says_so(app, client, clock) -> None:
+    token = Signer(KEY).sign("p", _subscribed(app))
+    page = client.get(f"/preferences/{token}").get_data(as_text=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    clock.advance(days=1, minutes=1)
+    late = client.post(f"/preferences/{token}", data={"csrf": csrf, "format": "plain"})
+    assert late.status_code == 400
+    assert (
+        "<h1>This page was open too long</h1>\n\n<p>For your safety, a page like this works "
+        "for one day, and this one was opened earlier than that. Nothing was changed.</p>"
+    ) in late.get_data(as_text=True)
+    assert contact(app, "ann@example.org").format == "html"
 
 
 def _subscribed(app, address="ann@example.org") -> int:

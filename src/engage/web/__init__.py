@@ -52,8 +52,20 @@ def check_form(contact_id: int) -> None:
         owner, minute = state()["signer"].verify("x", request.form.get("csrf", ""))
     except BadToken:
         abort(400)
-    if owner != contact_id or _minute() - minute > CSRF_MINUTES:
+    if owner != contact_id:
         abort(400)
+    if _minute() - minute > CSRF_MINUTES:
+        page = render_template(
+            "message.html.j2",
+            title="This page was open too long",
+            paragraphs=[
+                "For your safety, a page like this works for one day, and this one was opened "
+                "earlier than that. Nothing was changed.",
+                "Please open the link in your email again, and try once more.",
+            ],
+            link=None,
+        )
+        abort(make_response(page, 400))
 
 
 def bad_link(problem: BadToken) -> Response:

@@ -188,9 +188,13 @@ def confirm(token: str):  # noqa: ANN201
 
 
 def _check_form_for(token: str) -> None:
-    """The confirm button's form: it must come from the page this link showed."""
+    """The confirm button's form: the link must still work (an expired one says so first), and
+    the form must come from the page this link showed."""
+    store, signer = _engage()["store"], _engage()["signer"]
     try:
-        contact_id = _engage()["signer"].verify("c", token)[0]
+        with store.connect() as connection:
+            subscriptions.check_confirmation(connection, signer, token)
+        contact_id = signer.verify("c", token)[0]
     except BadToken as exc:
         abort(bad_link(exc))
     check_form(contact_id)
