@@ -14,8 +14,11 @@ from engage.store.schema import contact_changes
 from engage.tokens import Signer
 from engage.web import create_app
 
+from .test_web import set_topics
+
 KEY = "signups-test-key"
-TOPICS = '\n[topics]\nwalking = "Walking groups near you"\nboccia = "Boccia sessions"\n'
+TOPICS = '[topics]\nwalking = "Walking groups near you"\nboccia = "Boccia sessions"\n'
+
 FORM = core.ConsentGiven(method="form", source="web-form", actor="the person")
 
 
@@ -23,7 +26,7 @@ FORM = core.ConsentGiven(method="form", source="web-form", actor="the person")
 def site(project, monkeypatch, db_url):
     monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
     monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
-    project.write("engage.toml", project.read("engage.toml") + TOPICS)
+    set_topics(project, TOPICS)
     app = create_app(project.workspace, TESTING=True)
     app.project = project
     yield app
