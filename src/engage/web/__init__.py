@@ -10,7 +10,16 @@ import logging
 from typing import Any
 
 import jinja2
-from flask import Flask, Response, abort, current_app, make_response, render_template, request
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 
 from .. import clock
 from ..config import Workspace, find_workspace
@@ -78,7 +87,7 @@ def bad_link(problem: BadToken) -> Response:
             "The link to confirm your email address works for 7 days, and this one is older.",
             "Please sign up again, and we will send you a new link.",
         ]
-        link = {"url": "/subscribe", "text": "Sign up again"}
+        link = {"url": url_for("pages.subscribe"), "text": "Sign up again"}
     else:
         title, paragraphs = "This link does not work", [LINK_HELP]
         if isinstance(problem, BadSignature):
