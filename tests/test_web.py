@@ -341,6 +341,16 @@ def test_sign_ups_get_the_newsletter_tag_and_their_topics_when_they_confirm(topi
     ]
 
 
+def test_a_form_with_a_mistake_keeps_the_topics_ticked(client) -> None:
+    page = client.post(
+        "/subscribe", data={"email": "not an address", "consent": "yes", "topic": ["boccia"]}
+    )
+    assert page.status_code == 400
+    html = page.get_data(as_text=True)
+    assert '<input type="checkbox" id="topic-2" name="topic" value="boccia" checked>' in html
+    assert '<input type="checkbox" id="topic-1" name="topic" value="walking">' in html
+
+
 def test_sign_up_tags_follow_the_setting(project, monkeypatch) -> None:
     project.replace("engage.toml", "[web]\n", '[web]\nsignup_tags = ["News", "web"]\n')
     monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
