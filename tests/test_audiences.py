@@ -275,13 +275,23 @@ def test_not_utf8(project) -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["newsletters", "../engage", "newsletter.toml"])
-def test_missing_audience_says_where_it_looked(project, name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "guess"),
+    [
+        ("newsletters", " Did you mean 'newsletter'?"),
+        ("newsleter", " Did you mean 'newsletter'?"),
+        ("contributor", " Did you mean 'contributors'?"),
+        ("../engage", ""),
+        ("newsletter.toml", " Did you mean 'newsletter'?"),
+        ("volunteers", ""),
+    ],
+)
+def test_missing_audience_says_where_it_looked(project, name: str, guess: str) -> None:
     _examples(project)
     with pytest.raises(AudienceError) as caught:
         audiences.load(project.workspace, name)
     assert str(caught.value) == (
-        f"No audience '{name}': looked for audiences/{name}.toml in {project.root}. "
+        f"No audience '{name}': looked for audiences/{name}.toml in {project.root}.{guess} "
         "Audiences here: contributors, newsletter."
     )
 

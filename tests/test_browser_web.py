@@ -1,5 +1,6 @@
-"""A real browser on the real server: sign up with the keyboard only, follow the link from the
-outbox, change preferences, unsubscribe. axe-core checks every page on the way."""
+"""A real browser on the real server: sign up with the keyboard only (choosing a topic), follow
+the link from the outbox, change preferences and topics, unsubscribe. axe-core checks every page
+on the way."""
 
 from __future__ import annotations
 
@@ -51,6 +52,12 @@ def test_sign_up_confirm_choose_and_leave_with_the_keyboard(site, page) -> None:
     page.keyboard.type("Kim Lee")
     page.keyboard.press("Tab")  # the format choices: standard is chosen
     page.keyboard.press("ArrowDown")  # large print
+    page.keyboard.press("Tab")  # the topics (engage.toml [topics]): walking first
+    assert page.evaluate("document.activeElement.labels[0].textContent") == (
+        "Walking groups and days out"
+    )
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")  # boccia, left unticked
     page.keyboard.press("Tab")  # past the hidden trap field, to the consent box
     assert page.evaluate("document.activeElement.id") == "consent"
     page.keyboard.press("Space")
@@ -74,13 +81,11 @@ def test_sign_up_confirm_choose_and_leave_with_the_keyboard(site, page) -> None:
     assert page.locator("h1").inner_text() == "You are already signed up"
     check(page, "already signed up page")
 
-    assert project.run("contacts", "show", "kim@example.org").output.splitlines()[1:3] == [
+    assert project.run("contacts", "show", "kim@example.org").output.splitlines()[1:4] == [
         "Status:     subscribed",
         "Format:     large-print",
+        "Tags:       newsletter, walking",  # the sign-up tag and the topic kim ticked
     ]
-    assert (
-        project.run("send", "doing-with-not-doing-to", "--yes").exit_code == 0
-    )  # kim is not tagged
     ws = load_workspace(project.root / "engage.toml")
     from engage.contacts import core
     from engage.store import open_store
@@ -94,14 +99,28 @@ def test_sign_up_confirm_choose_and_leave_with_the_keyboard(site, page) -> None:
 
     page.goto(f"{base}/preferences/{signer.sign('p', kim.id)}")
     check(page, "preferences page")
+    topics = page.get_by_role("group", name="What would you like to hear about?")
+    assert topics.get_by_role("checkbox", name="Walking groups and days out").is_checked()
+    assert not topics.get_by_role("checkbox", name="Boccia sessions and matches").is_checked()
     page.get_by_label("Plain text only").focus()
     page.keyboard.press("Space")
-    page.get_by_role("button", name="Save my choices").focus()
+    page.keyboard.press("Tab")  # from the format choices to the first topic: walking
+    page.keyboard.press("Space")  # untick it
+    page.keyboard.press("Tab")
+    page.keyboard.press("Space")  # tick boccia
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Save my choices"
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.locator("h1").inner_text() == "Your choices are saved"
     check(page, "saved page")
-    assert "Format:     plain" in project.run("contacts", "show", "kim@example.org").output
+    shown = project.run("contacts", "show", "kim@example.org").output
+    assert "Format:     plain" in shown
+    assert "Tags:       boccia, newsletter" in shown
+    assert (
+        "choices changed: format plain (was large-print); boccia added; walking taken off; by "
+        "the person, from the preferences page"
+    ) in shown
 
     page.goto(f"{base}/unsubscribe/{signer.sign('u', kim.id, 0)}")
     check(page, "unsubscribe page")

@@ -76,6 +76,40 @@ def test_given_folder_without_config(tmp_path) -> None:
             "Did you mean api_key_env? Secrets are never read from engage.toml: put the value in an environment variable "
             "and name that variable with a key ending in _env",
         ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[web]\nold_secret_key = "abc"\n',
+            "engage.toml:5: unknown key 'web.old_secret_key'; the keys allowed in [web] are: "
+            "base_url, confirmations_per_day_per_address, consent_wording, old_secret_keys_env, "
+            "secret_key_env, signup_tags, signups_per_hour_per_ip. Did you mean old_secret_keys_env? "
+            "Secrets are never read from "
+            "engage.toml: put the value in an environment variable and name that variable with "
+            "a key ending in _env",
+        ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[web]\nold_secret_keys_env = "OLD"\n',
+            "engage.toml:5: web.old_secret_keys_env must be a list",
+        ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[web]\nsignup_tags = "newsletter"\n',
+            "engage.toml:5: web.signup_tags must be a list",
+        ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[topics]\nwalking = " "\n',
+            "engage.toml:5: topics.walking has no words: write what people see next to its tick "
+            'box, like walking = "Walking groups near you"',
+        ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[topics]\nWalking = "a"\nwalking = "b"\n',
+            "engage.toml:6: topics.walking is there twice (tags do not care about capitals)",
+        ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[topics]\nwalking = 3\n',
+            "engage.toml:5: topics.walking must be text in quotes, not the number 3",
+        ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[topics]\n" " = "Walking"\n',
+            'engage.toml: [topics] has an empty name: write a tag, like walking = "..."',
+        ),
     ],
 )
 def test_bad_settings_are_named(tmp_path, toml, message) -> None:
@@ -192,7 +226,8 @@ def _tables() -> dict[str, type]:
             args = [a for a in typing.get_args(hint) if a is not type(None)]
             inner = args[0] if args and typing.get_origin(hint) is not dict else hint
             if typing.get_origin(hint) is dict:
-                found[f"{prefix}{field.name}.NAME"] = typing.get_args(hint)[1]
+                if dataclasses.is_dataclass(typing.get_args(hint)[1]):  # not [topics]: tag = words
+                    found[f"{prefix}{field.name}.NAME"] = typing.get_args(hint)[1]
             elif dataclasses.is_dataclass(inner):
                 found[f"{prefix}{field.name}"] = inner
                 walk(inner, f"{prefix}{field.name}.")
@@ -225,3 +260,14 @@ def test_the_doc_does_not_say_sending_is_still_to_come() -> None:
     assert "later versions" not in text
     assert 'from = ""' in text and 'base_url = "http://127.0.0.1:8025"' in text
     assert "# rate_per_second = 50    # no default: as fast as the provider takes them" in text
+
+
+def test_topics_keep_their_order_in_lower_case(tmp_path) -> None:
+    (tmp_path / "engage.toml").write_text(
+        '[organisation]\nname = "A"\naddress = "B"\n[topics]\n'
+        'Walking = "Walking  groups"\nboccia = "Boccia"\n'
+    )
+    assert find_workspace(str(tmp_path)).config.topics == {
+        "walking": "Walking groups",
+        "boccia": "Boccia",
+    }

@@ -111,6 +111,47 @@ def test_reimporting_the_same_file_changes_nothing(store, tmp_path) -> None:
     assert snapshot(store) == before
 
 
+def test_reimporting_without_wording_adds_no_consent_records(store, tmp_path) -> None:
+    path = write_csv(tmp_path, SAMPLE)
+    run_import(store, path)
+    before = snapshot(store)
+    bare = Options(actor="bo")  # no --consent, the same file and then a copy of it
+    report = import_file(store, path, bare, shown=path.name)
+    assert (report.added, report.updated, report.unchanged, report.consents) == (0, 0, 3, 0)
+    copy = write_csv(tmp_path, SAMPLE, "copy.csv")
+    report = import_file(store, copy, bare, shown=copy.name)
+    assert (report.added, report.updated, report.unchanged, report.consents) == (0, 0, 3, 0)
+    assert snapshot(store) == before
+
+
+def test_new_wording_or_no_consent_yet_is_recorded(store, tmp_path) -> None:
+    path = write_csv(tmp_path, SAMPLE)
+    run_import(store, path)
+    with store.begin() as c:  # someone who wrote to us: a contact with no consent at all
+        c.execute(
+            contacts.insert().values(
+                email="dan@example.org",
+                status="pending",
+                created_at=core.now(),
+                updated_at=core.now(),
+            )
+        )
+    newer = "Yes, send me news and stories."
+    report = import_file(store, path, Options(wording=newer, actor="bo"), shown=path.name)
+    assert (report.updated, report.consents) == (3, 3)
+    dan = write_csv(tmp_path, "email\ndan@example.org\n", "dan.csv")
+    report = import_file(store, dan, Options(actor="bo"), shown=dan.name)
+    assert (report.updated, report.consents) == (1, 1)
+    with store.connect() as c:
+        amira = core.get(c, "amira@example.org")
+        found = core.get(c, "dan@example.org")
+        assert [h["wording"] for h in core.consent_history(c, amira.id)] == [WORDING, newer]
+        assert [(h["source"], h["wording"]) for h in core.consent_history(c, found.id)] == [
+            ("dan.csv", "")
+        ]
+    assert found.status == "subscribed"
+
+
 def test_domain_matched_without_case_and_local_part_kept(store, tmp_path) -> None:
     run_import(store, write_csv(tmp_path, "email,name\nSam@Example.ORG,Sam\n"))
     report = run_import(
@@ -221,7 +262,7 @@ def test_suppressed_addresses_are_never_resubscribed(store, tmp_path) -> None:
     path = write_csv(tmp_path, SAMPLE)
     run_import(store, path)
     with store.begin() as c:
-        core.unsubscribe(c, "amira@example.org", method="manual", source="test")
+        core.unsubscribe(c, "amira@example.org", method="manual", source="test", by="test-runner")
         core.erase(c, "cara@example.org")
         core.suppress(c, "new@example.org", "bounced", "test")
     text = SAMPLE + "new@example.org,New,,,,\n"
@@ -311,7 +352,9 @@ def test_add_unsubscribe_export_erase(store) -> None:
         ["newsletter"],
     )
     with store.begin() as c:
-        core.unsubscribe(c, "dee@example.org", method="manual", source="phone call")
+        core.unsubscribe(
+            c, "dee@example.org", method="manual", source="phone call", by="test-runner"
+        )
         data = core.export(c, "Dee@example.org")
     assert data["contact"]["status"] == "unsubscribed"
     assert [(r["action"], r["source"]) for r in data["consents"]] == [
@@ -391,6 +434,24 @@ def test_import_command_output_and_exit_codes(project, tmp_path) -> None:
     )
 
 
+def test_importing_or_adding_again_without_consent_changes_nothing(project, tmp_path) -> None:
+    path = write_csv(tmp_path, SAMPLE)
+    assert project.run("contacts", "import", str(path), "--consent", WORDING).exit_code == 0
+    before = project.run("contacts", "export", "amira@example.org").output
+    again = project.run("contacts", "import", str(path))
+    assert (again.exit_code, again.output) == (
+        0,
+        f"Added 0 new contacts, updated 0, 3 already up to date ({path}).\n",
+    )
+    added = project.run("contacts", "add", "Amira@example.org", "--source", "phone call")
+    assert (added.exit_code, added.stderr) == (
+        1,
+        "Error: Amira@example.org is already a contact, written amira@example.org. See it with "
+        "`engage contacts show`.\n",
+    )
+    assert project.run("contacts", "export", "amira@example.org").output == before
+
+
 def test_import_command_fatal_error(project, tmp_path) -> None:
     result = project.run("contacts", "import", str(write_csv(tmp_path, "name\nSam\n")))
     assert result.exit_code == 1
@@ -409,7 +470,8 @@ def test_import_dry_run_command(project, tmp_path) -> None:
     assert result.output == (
         f"Would add 3 new contacts, would update 0, 0 already up to date ({tmp_path}/people.csv).\n"
         "Dry run: nothing was saved.\n"
-        "Note: no --consent wording was given, so none is on record for these people.\n"
+        "Note: no --consent wording was given, so the consent records for 3 people have no "
+        "wording.\n"
     )
     assert project.run("contacts", "list").output == "No contacts match.\n"
 

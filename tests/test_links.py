@@ -5,6 +5,7 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import json
@@ -14,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from engage.contacts import core
+from engage.replies import inbox
 from engage.store.schema import (
     consents,
     contact_tags,
@@ -27,7 +29,7 @@ from engage.stories import service
 from engage.tokens import Signer
 from engage.web import create_app
 from engage.webhooks import postmark, sendgrid
-from engage.webhooks.base import Request
+from engage.webhooks.base import Event, InboundMessage, Request
 from engage.webhooks.store import record_events
 
 KEY = "links-test-key"
@@ -269,7 +271,7 @@ def test_opening_any_link_changes_nothing(app, client) -> None:
     with store(app).begin() as c:
         ann = core.add(c, "ann@example.org", core.ConsentGiven(), tag_names={"walking"})
         gone = core.add(c, "bo@example.org", core.ConsentGiven())
-        core.unsubscribe(c, "bo@example.org", method="manual", source="test")
+        core.unsubscribe(c, "bo@example.org", method="manual", source="test", by="test-runner")
     assert app.project.run("stories", "open", "ann@example.org", "--quiet").exit_code == 0
     with store(app).connect() as c:
         story = stories_core.get(c, 1)
@@ -304,8 +306,8 @@ def test_provider_resubscriptions_do_not_lift_our_suppression(app, client) -> No
     with store(app).begin() as c:
         core.add(c, "ann@example.com", core.ConsentGiven())
         core.add(c, "bo@example.org", core.ConsentGiven())
-        core.unsubscribe(c, "ann@example.com", method="manual", source="test")
-        core.unsubscribe(c, "bo@example.org", method="manual", source="test")
+        core.unsubscribe(c, "ann@example.com", method="manual", source="test", by="test-runner")
+        core.unsubscribe(c, "bo@example.org", method="manual", source="test", by="test-runner")
     change = {
         "RecordType": "SubscriptionChange",
         "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
@@ -336,3 +338,69 @@ def test_provider_resubscriptions_do_not_lift_our_suppression(app, client) -> No
             "unsubscribed",
             [("given", "manual"), ("withdrawn", "manual")],
         )
+
+
+def test_every_way_a_person_stops_is_recorded_as_theirs(app, client) -> None:
+    """The web page's button, the mail app's one-click button, the link on the preferences
+    page, a mail to the unsubscribe address and their provider's unsubscribe: each withdrawal
+    names the person and where they did it. Only `contacts unsubscribe` names the team."""
+    people = ["page", "oneclick", "prefs", "mail", "provider", "team"]
+    with store(app).begin() as c:
+        ids = {p: core.add(c, f"{p}@example.org", core.ConsentGiven()).id for p in people}
+    signer = Signer(KEY)
+    client.post(f"/unsubscribe/{signer.sign('u', ids['page'], 7)}")
+    client.post(
+        f"/unsubscribe/{signer.sign('u', ids['oneclick'], 7)}",
+        data=b"List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    client.post(f"/unsubscribe/{signer.sign('u', ids['prefs'], 0)}")
+    mail = InboundMessage(
+        provider="postmark",
+        sender="mail@example.org",
+        sender_name="",
+        recipient=f"unsubscribe+{signer.sign('u', ids['mail'], 7)}@replies.example.org",
+        subject="unsubscribe",
+        text="",
+        html="",
+        message_id="<stop@example.org>",
+        in_reply_to="",
+        references="",
+        headers=[],
+    )
+    stop = Event(
+        provider="postmark",
+        event_id="stop-1",
+        event_type="unsubscribed",
+        timestamp=dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC),
+        recipient="provider@example.org",
+    )
+    with store(app).begin() as c:
+        inbox.for_workspace(app.project.workspace, signer).take(c, mail)
+        record_events(c, [stop])
+    assert app.project.run("contacts", "unsubscribe", "team@example.org").exit_code == 0
+    with store(app).connect() as c:
+        last = {p: core.consent_history(c, ids[p])[-1] for p in people}
+    assert {p: (r["action"], r["method"], r["source"], r["actor"]) for p, r in last.items()} == {
+        "page": (
+            "withdrawn",
+            "web-page",
+            "the unsubscribe link in an email (send 7)",
+            "the person",
+        ),
+        "oneclick": (
+            "withdrawn",
+            "one-click",
+            "the unsubscribe link in an email (send 7)",
+            "the person",
+        ),
+        "prefs": (
+            "withdrawn",
+            "web-page",
+            "the unsubscribe link on the preferences page",
+            "the person",
+        ),
+        "mail": ("withdrawn", "email", "reply by postmark", "the person"),
+        "provider": ("withdrawn", "provider", "postmark webhook", "the person"),
+        "team": ("withdrawn", "manual", "engage contacts", "test-runner"),
+    }

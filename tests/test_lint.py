@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from engage.render.findings import RULES, Finding
 from engage.render.htmlscan import scan
 from engage.render.lint import lint
 
-from .conftest import REPO
+from .conftest import REPO, Project
+from .test_web import set_topics
 
 LAYOUT = "templates/_layout.mjml.j2"
 CLEAN_BODY = "# Our news\n\nWe had a good month. Thank you for your help.\n"
@@ -28,8 +30,20 @@ def problems(findings: list[Finding]) -> list[tuple[str, str, str]]:
     return [(f.rule, f.where, f.message) for f in findings if f.severity != "info"]
 
 
+@pytest.fixture
+def project(project):
+    """The example workspace with its sample contacts, so the newsletter audience has people."""
+    assert project.run("contacts", "import", "samples/contacts.csv").exit_code == 0
+    return project
+
+
+def campaign(project, body: str, slug: str = "t", **front: object) -> Path:
+    """A campaign for the newsletter audience, unless the test says otherwise."""
+    return project.campaign(slug, body, **{"audience": "newsletter", **front})
+
+
 def lint_body(project, body: str, **front: object) -> list[tuple[str, str, str]]:
-    project.campaign("t", body, **front)
+    campaign(project, body, **front)
     return problems(run_lint(project))
 
 
@@ -50,7 +64,7 @@ def test_a_short_clean_campaign_passes_every_rule(project) -> None:
 
 
 def test_subject_missing(project) -> None:
-    project.campaign("t", CLEAN_BODY, subject="")
+    campaign(project, CLEAN_BODY, subject="")
     assert problems(run_lint(project)) == [
         ("subject-missing", "campaigns/t.md:1", "The campaign has no subject.")
     ]
@@ -86,7 +100,7 @@ def test_preheader_repeats(project, preheader) -> None:
 
 SOCIAL_FRONT = (
     '+++\nsubject = "Our news"\npreheader = "What we did this month."\n'
-    "send_at = 2026-12-03T09:00:00Z\n{social}+++\n" + CLEAN_BODY
+    'audience = "newsletter"\nsend_at = 2026-12-03T09:00:00Z\n{social}+++\n' + CLEAN_BODY
 )
 
 
@@ -103,7 +117,7 @@ SOCIAL_FRONT = (
             [
                 (
                     "social-channel-unknown",
-                    "campaigns/t.md:7",
+                    "campaigns/t.md:8",
                     "[social.mastodon] is not a channel in engage.toml, so nothing could be "
                     "posted from it.",
                 )
@@ -114,7 +128,7 @@ SOCIAL_FRONT = (
             [
                 (
                     "social-channel-unknown",
-                    "campaigns/t.md:6",
+                    "campaigns/t.md:7",
                     "[social.bsky] is not a channel in engage.toml, so nothing could be posted "
                     "from it.",
                 )
@@ -126,7 +140,7 @@ SOCIAL_FRONT = (
             [
                 (
                     "social-before-send",
-                    "campaigns/t.md:5",
+                    "campaigns/t.md:6",
                     "[social.outbox] posts at 2026-12-02 09:00 UTC+01:00, before the campaign is "
                     "sent (2026-12-03 09:00 UTC), and links to its web page, which is only there "
                     "once it is sent.",
@@ -162,32 +176,32 @@ def test_the_social_fixes_say_what_to_do(project) -> None:
 BODY_CASES = [
     (
         "# T\n\nSee this.\n\n![](pic.jpg)\n",
-        [("image-alt-missing", "campaigns/t.md:9", "The image pic.jpg has no alt text.")],
+        [("image-alt-missing", "campaigns/t.md:10", "The image pic.jpg has no alt text.")],
     ),
     (
         "# T\n\n![IMG_2041.jpg](https://x.example/IMG_2041.jpg)\n",
-        [("image-alt-filename", "campaigns/t.md:7", 'The alt text "IMG_2041.jpg" is a file name.')],
+        [("image-alt-filename", "campaigns/t.md:8", 'The alt text "IMG_2041.jpg" is a file name.')],
     ),
     (
         "# T\n\n![Image of a runner on a track](r.jpg)\n",
         [
             (
                 "image-alt-redundant",
-                "campaigns/t.md:7",
+                "campaigns/t.md:8",
                 'The alt text "Image of a runner on a track" starts by saying it is a picture.',
             )
         ],
     ),
     (
         "# T\n\n![" + "A runner " * 17 + "](r.jpg)\n",
-        [("image-alt-long", "campaigns/t.md:7", "The alt text is 152 characters long.")],
+        [("image-alt-long", "campaigns/t.md:8", "The alt text is 152 characters long.")],
     ),
     (
         "# T\n\nTo join,\n[click here](https://x.example/join).\n",
         [
             (
                 "link-text-vague",
-                "campaigns/t.md:8",
+                "campaigns/t.md:9",
                 'The link text "click here" does not say where it goes (https://x.example/join).',
             )
         ],
@@ -197,7 +211,7 @@ BODY_CASES = [
         [
             (
                 "link-text-vague",
-                "campaigns/t.md:7",
+                "campaigns/t.md:8",
                 'The link text "Read more!" does not say where it goes (https://x.example/a).',
             )
         ],
@@ -207,7 +221,7 @@ BODY_CASES = [
         [
             (
                 "link-text-ambiguous",
-                "campaigns/t.md:9",
+                "campaigns/t.md:10",
                 'The link text "Our page" goes to https://x.example/a and to https://x.example/b.',
             )
         ],
@@ -217,14 +231,14 @@ BODY_CASES = [
         [
             (
                 "heading-h1",
-                "campaigns/t.md:5",
+                "campaigns/t.md:6",
                 'The first heading "Section" is level 2, not level 1.',
             )
         ],
     ),
     (
         "# One\n\nHello there.\n\n# Two\n",
-        [("heading-h1", "campaigns/t.md:9", '"Two" is a second level 1 heading.')],
+        [("heading-h1", "campaigns/t.md:10", '"Two" is a second level 1 heading.')],
     ),
     ("Hello there.\n", [("heading-h1", "campaigns/t.md", "The email has no headings.")]),
     (
@@ -232,25 +246,25 @@ BODY_CASES = [
         [
             (
                 "heading-order",
-                "campaigns/t.md:9",
+                "campaigns/t.md:10",
                 'The heading "Detail" jumps from level 1 to level 3.',
             )
         ],
     ),
     (
         "# T\n\nHello there.\n\n##\n",
-        [("heading-empty", "campaigns/t.md:9", "A heading has no words.")],
+        [("heading-empty", "campaigns/t.md:10", "A heading has no words.")],
     ),
     (
         "# T\n\nHello <b>there</b>.\n",
         [
-            ("raw-html", "campaigns/t.md:7", "Raw HTML '<b>' is cleaned before sending."),
-            ("raw-html", "campaigns/t.md:7", "Raw HTML '</b>' is cleaned before sending."),
+            ("raw-html", "campaigns/t.md:8", "Raw HTML '<b>' is cleaned before sending."),
+            ("raw-html", "campaigns/t.md:8", "Raw HTML '</b>' is cleaned before sending."),
         ],
     ),
     (
         "# T\n\nPlease come. DO NOT MISS OUT on the fun.\n",
-        [("capitals", "campaigns/t.md:7", '"DO NOT MISS OUT" is in capitals.')],
+        [("capitals", "campaigns/t.md:8", '"DO NOT MISS OUT" is in capitals.')],
     ),
     (
         "# T\n\nThe organisation's multidisciplinary stakeholder consultation methodology "
@@ -259,7 +273,7 @@ BODY_CASES = [
         [
             (
                 "reading-level",
-                "campaigns/t.md:7",
+                "campaigns/t.md:8",
                 "This paragraph (\"The organisation's multidisciplinary stakeholder consultation "
                 'methodology…") is hard for beginner readers: it needs a reading age above 18 '
                 "(beginner readers: 11 or under); it has many long words.",
@@ -297,8 +311,8 @@ def test_reading_level_follows_the_campaign(project) -> None:
 
 
 def test_reading_level_speaks_plainly_in_the_cli(project) -> None:
-    project.campaign(
-        "t",
+    campaign(
+        project,
         "# T\n\nThe organisation's multidisciplinary stakeholder consultation methodology "
         "prioritises participatory co-production, facilitating transformational "
         "institutional accountability.\n",
@@ -306,7 +320,7 @@ def test_reading_level_speaks_plainly_in_the_cli(project) -> None:
     result = project.run("lint", "t")
     assert result.exit_code == 0
     assert result.output == (
-        "campaigns/t.md:7: warning [reading-level] This paragraph (\"The organisation's "
+        "campaigns/t.md:8: warning [reading-level] This paragraph (\"The organisation's "
         'multidisciplinary stakeholder consultation methodology…") is hard for beginner '
         "readers: it needs a reading age above 18 (beginner readers: 11 or under); it has many "
         "long words.\n"
@@ -319,7 +333,7 @@ def test_reading_level_speaks_plainly_in_the_cli(project) -> None:
 
 
 def test_reading_time_is_information(project) -> None:
-    project.campaign("t", CLEAN_BODY)
+    campaign(project, CLEAN_BODY)
     info = [f for f in run_lint(project) if f.severity == "info"]
     assert [(f.rule, f.where, f.message) for f in info] == [
         (
@@ -336,7 +350,7 @@ def test_reading_time_is_information(project) -> None:
 
 def lint_layout(project, path: str, old: str, new: str) -> list[tuple[str, str, str]]:
     project.replace(path, old, new)
-    project.campaign("t", CLEAN_BODY)
+    campaign(project, CLEAN_BODY)
     return problems(run_lint(project))
 
 
@@ -578,7 +592,7 @@ def test_text_part_missing_a_link(project) -> None:
 
 def test_html_size(project) -> None:
     body = "# T\n\n" + "We walk. We talk. We laugh.\n\n" * 4000
-    project.campaign("t", body)
+    campaign(project, body)
     found = [p for p in problems(run_lint(project)) if p[0] == "html-size"]
     assert found[0][0:2] == ("html-size", LAYOUT + ":5")
     assert found[0][2].startswith("The email is ")
@@ -591,14 +605,14 @@ def test_html_size(project) -> None:
 
 
 def test_lint_exit_codes_and_output(project) -> None:
-    project.campaign("t", "# T\n\nTo join, [click here](https://x.example/join).\n", preheader=None)
+    campaign(project, "# T\n\nTo join, [click here](https://x.example/join).\n", preheader=None)
     result = project.run("lint", "t")
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert lines[:4] == [
         "campaigns/t.md:1: warning [preheader-missing] The campaign has no preheader.",
         "    Fix: Add a preheader: one sentence that adds to the subject.",
-        'campaigns/t.md:6: error [link-text-vague] The link text "click here" does not say where '
+        'campaigns/t.md:7: error [link-text-vague] The link text "click here" does not say where '
         "it goes (https://x.example/join).",
         '    Fix: Use words that name the page, like "Read Sam\'s story".',
     ]
@@ -607,14 +621,14 @@ def test_lint_exit_codes_and_output(project) -> None:
 
 
 def test_lint_warnings_only_exit_zero(project) -> None:
-    project.campaign("t", CLEAN_BODY, preheader=None)
+    campaign(project, CLEAN_BODY, preheader=None)
     result = project.run("lint", "t")
     assert result.exit_code == 0
     assert result.output.splitlines()[-1] == "0 errors, 1 warning. Ready to send."
 
 
 def test_lint_json(project) -> None:
-    project.campaign("t", CLEAN_BODY, preheader=None)
+    campaign(project, CLEAN_BODY, preheader=None)
     result = project.run("lint", "t", "--format", "json")
     assert result.exit_code == 0
     data = json.loads(result.output)
@@ -767,3 +781,169 @@ def test_story_unknown(project) -> None:
     assert [(f.rule, f.message) for f in run_lint(project) if f.rule.startswith("story-")] == [
         ("story-unknown", "There is no story 7.")
     ]
+
+
+# --- The audience (the same check a real send makes), on SQLite and PostgreSQL ---------------
+
+
+@pytest.fixture
+def on_db(tmp_path, monkeypatch, db_url):
+    """A fresh example workspace whose database is `db_url`, with the sample contacts."""
+    root = tmp_path / "db-workspace"
+    root.mkdir()
+    shutil.copy(REPO / "engage.toml", root / "engage.toml")
+    for folder in ("templates", "campaigns", "audiences", "samples"):
+        shutil.copytree(REPO / folder, root / folder)
+    monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
+    monkeypatch.setenv("ENGAGE_USER", "test-runner")
+    project = Project(root)
+    assert project.run("contacts", "import", "samples/contacts.csv").exit_code == 0
+    return project
+
+
+def audience_findings(project, audience: str | None, kind: str = "newsletter") -> list:
+    campaign(project, CLEAN_BODY, audience=audience, kind=kind)
+    return [
+        (f.rule, f.where, f.message, f.fix) for f in run_lint(project) if f.rule != "reading-time"
+    ]
+
+
+def test_an_unknown_audience_is_an_error_naming_the_closest(on_db) -> None:
+    root = on_db.root
+    assert audience_findings(on_db, "newsleter") == [
+        (
+            "audience-unknown",
+            "campaigns/t.md:4",
+            f"No audience 'newsleter': looked for audiences/newsleter.toml in {root}. Did you "
+            "mean 'newsletter'? Audiences here: contributors, newsletter.",
+            "Change audience in the front matter to one of those, or add the audience file. "
+            "See docs/audiences.md.",
+        )
+    ]
+    result = on_db.run("lint", "t")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == (
+        f"campaigns/t.md:4: error [audience-unknown] No audience 'newsleter': looked for "
+        f"audiences/newsleter.toml in {root}. Did you mean 'newsletter'? Audiences here: "
+        "contributors, newsletter."
+    )
+    assert "Did you mean" not in audience_findings(on_db, "volunteers")[0][2]
+
+
+def test_a_missing_or_broken_audience_is_an_error(on_db) -> None:
+    assert audience_findings(on_db, None) == [
+        (
+            "audience-missing",
+            "campaigns/t.md:1",
+            "The campaign does not say who it goes to: it has no audience.",
+            'Add audience = "newsletter" (or another audience) to the front matter. The '
+            "audiences here are: contributors, newsletter.",
+        )
+    ]
+    on_db.write("audiences/broken.toml", 'tags_any = "newsletter"\n')
+    assert audience_findings(on_db, "broken") == [
+        (
+            "audience-invalid",
+            "campaigns/t.md:4",
+            "audiences/broken.toml:1: tags_any must be a list",
+            "Fix the audience file.",
+        )
+    ]
+
+
+def test_an_empty_audience_is_a_warning_that_says_how_many_people(on_db) -> None:
+    on_db.write("audiences/swimmers.toml", 'tags_any = ["swimming"]\n')
+    assert audience_findings(on_db, "swimmers", kind="call-for-stories") == [
+        (
+            "audience-empty",
+            "campaigns/t.md:4",
+            "Nobody is in the audience swimmers now: none of your 8 subscribed contacts "
+            "matches its rules. This campaign would go to nobody.",
+            "See who its rules pick with `engage audiences show swimmers`, and check the tags "
+            "people have. A send to nobody is refused.",
+        )
+    ]
+    result = on_db.run("lint", "t")
+    assert (result.exit_code, result.output.splitlines()[-1]) == (
+        0,
+        "0 errors, 1 warning. Ready to send.",
+    )
+    for email in ("amira.hassan@example.org", "femi.adeyemi@example.org"):
+        on_db.run("contacts", "unsubscribe", email)
+    on_db.write("audiences/contributors.toml", 'tags_any = ["contributor"]\n')
+    message = audience_findings(on_db, "contributors", kind="call-for-stories")[0][2]
+    assert message == (
+        "Nobody is in the audience contributors now: none of your 6 subscribed contacts matches "
+        "its rules. This campaign would go to nobody."
+    )
+
+
+@pytest.mark.parametrize(
+    ("rules", "reason"),
+    [
+        (
+            'tags_any = ["contributor", "story-teller"]\n',
+            "it needs one of the tags contributor "
+            "or story-teller, and sign-ups never get any of them",
+        ),
+        (
+            'tags_all = ["newsletter", "leeds"]\n',
+            "it needs the tag leeds, and sign-ups never get it",
+        ),
+        (
+            'tags_none = ["newsletter"]\n',
+            "it leaves out people tagged newsletter, and every sign-up gets that tag",
+        ),
+        ('status = ["pending"]\n', "it only picks people whose status is pending"),
+        (
+            '[attributes]\nregion = "Leeds"\n',
+            "it picks people by region, and sign-ups have no such details",
+        ),
+    ],
+)
+def test_a_newsletter_audience_sign_ups_can_never_join(on_db, rules, reason) -> None:
+    on_db.write("audiences/some.toml", rules)
+    found = [f for f in audience_findings(on_db, "some") if f[0] == "audience-no-signups"]
+    assert found == [
+        (
+            "audience-no-signups",
+            "campaigns/t.md:4",
+            f"People who sign up on the web form can never be in the audience some: {reason}.",
+            "Sign-ups get the tags in [web] signup_tags (now: newsletter) and the topics they "
+            "choose. Give sign-ups a tag this audience picks, or choose another audience. See "
+            "docs/audiences.md.",
+        )
+    ]
+
+
+def test_sign_ups_can_join_through_a_topic_or_their_tags(on_db) -> None:
+    assert audience_findings(on_db, "contributors", kind="call-for-stories") == []
+    assert audience_findings(on_db, "newsletter") == []
+    on_db.write("audiences/walkers.toml", 'tags_all = ["newsletter", "walking"]\n')
+    assert audience_findings(on_db, "walkers") == []  # walking is a topic they may tick
+    set_topics(on_db, "")
+    assert [f[0] for f in audience_findings(on_db, "walkers")] == ["audience-no-signups"]
+    on_db.replace("engage.toml", "[web]\n", '[web]\nsignup_tags = ["members"]\n')
+    assert [f[0] for f in audience_findings(on_db, "newsletter")] == ["audience-no-signups"]
+
+
+def test_earlier_sign_ups_left_out_of_the_newsletter(on_db) -> None:
+    from engage.contacts import core
+    from engage.store import open_store
+
+    store = open_store(on_db.workspace)
+    with store.begin() as c:  # as the form left them before sign-ups got tags
+        form = core.ConsentGiven(method="form", source="web-form", actor="the person")
+        core.add(c, "early@example.org", form)
+    store.engine.dispose()
+    assert audience_findings(on_db, "newsletter") == [
+        (
+            "audience-signups-untagged",
+            "campaigns/t.md:4",
+            "1 person who confirmed on the sign-up form before sign-ups were given tags is not "
+            "in the audience newsletter.",
+            "Run `engage contacts tag-signups` to give them the sign-up tags (newsletter).",
+        )
+    ]
+    assert on_db.run("contacts", "tag-signups").exit_code == 0
+    assert audience_findings(on_db, "newsletter") == []

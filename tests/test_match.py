@@ -68,7 +68,14 @@ def test_a_tampered_token_falls_back_to_the_sender(sent) -> None:
     found = run(
         sent, recipient="reply+1.aaaaaaaaaaaaaaaa@replies.example.org", sender="Ann@EXAMPLE.org"
     )
-    assert found == Match(delivery.contact_id, delivery.send_id, delivery.id, "sender")
+    assert found == Match(
+        delivery.contact_id, delivery.send_id, delivery.id, "sender", note=found.note
+    )
+    assert found.note.startswith(
+        "The reply address (reply+1.aaaaaaaaaaaaaaaa@...) has a code none of our secret keys "
+        "can check, so this reply was matched by its thread or sender instead. If the secret "
+        "key was changed"
+    )
 
 
 def test_an_unknown_sender_becomes_a_pending_contact_with_no_consent(sent) -> None:

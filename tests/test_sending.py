@@ -15,8 +15,9 @@ import sqlalchemy as sa
 
 from engage import campaigns
 from engage.email import provider_for
+from engage.errors import LintFailed
 from engage.scheduler import Busy, run_lock
-from engage.sending import Options, Sender, SendError
+from engage.sending import Options, Sender
 from engage.store import open_store
 from engage.store.schema import contacts, deliveries, sends
 from engage.tokens import Signer
@@ -398,12 +399,10 @@ def test_sender_needs_an_audience(sending) -> None:
     sending.replace(f"campaigns/{SLUG}.md", 'audience = "newsletter"\n', "")
     ws = sending.workspace
     sender = Sender(open_store(ws), ws, campaigns.load(ws, SLUG), provider_for(ws), Options())
-    with pytest.raises(SendError) as caught:
+    with pytest.raises(LintFailed) as caught:  # the lint check send runs first says why
         sender.run()
-    assert (
-        str(caught.value)
-        == f'{SLUG} has no audience: add audience = "newsletter" to its front matter.'
-    )
+    assert str(caught.value) == f"{SLUG} has 1 lint error; run `engage lint {SLUG}` to see them."
+    assert f"{SLUG}.md:1: error [audience-missing]" in sending.run("lint", SLUG).output
 
 
 def test_rate_per_second_caps_the_pace(sending) -> None:

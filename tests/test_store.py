@@ -13,7 +13,7 @@ from engage.store import Store, StoreError, current_revision, make_engine, open_
 from engage.store.schema import metadata
 
 AT = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
-HEAD = "0011"
+HEAD = "0012"
 
 
 def test_a_new_database_gets_the_whole_schema(db_url) -> None:
@@ -151,3 +151,63 @@ def test_a_database_that_cannot_be_opened(project, url, message) -> None:
     assert result.stderr.startswith(message)
     assert "secret" not in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_upgrading_links_earlier_unsubscribes_to_their_send(db_url) -> None:
+    """Withdrawals made with an email's unsubscribe link used to say only "send N": the upgrade
+    to contact_changes keeps their words and gives them their send, so reports still count
+    them. Other records, and a send that is gone, are left as they were."""
+    store = Store(make_engine(db_url))
+    upgrade(store, "0009")
+    with store.begin() as c:
+        c.execute(
+            sa.text(
+                "INSERT INTO contacts (id, email, email_key, name, first_name, format, status, "
+                "attributes, created_at, updated_at) VALUES (1, 'ann@example.org', "
+                "'ann@example.org', '', '', 'html', 'unsubscribed', '{}', :at, :at)"
+            ),
+            {"at": AT},
+        )
+        c.execute(
+            sa.text(
+                "INSERT INTO sends (id, campaign, subject, audience, provider, status, total, "
+                "started_at) VALUES (4, 'winter', 'Winter', 'newsletter', 'outbox', 'sent', 1, :at)"
+            ),
+            {"at": AT},
+        )
+        for number, (action, source) in enumerate(
+            [
+                ("withdrawn", "send 4"),
+                ("withdrawn", "send 9"),
+                ("withdrawn", "sending 4"),
+                ("given", "send 4"),
+                ("withdrawn", "engage contacts"),
+            ],
+            start=1,
+        ):
+            c.execute(
+                sa.text(
+                    "INSERT INTO consents (id, contact_id, action, basis, channel, method, "
+                    "source, wording, opt_out_offered, actor, recorded_at) VALUES (:id, 1, "
+                    ":action, 'consent', 'email', 'one-click', :source, '', true, 'root', :at)"
+                ),
+                {"id": number, "action": action, "source": source, "at": AT},
+            )
+    assert upgrade(store)[1] == HEAD
+    with store.connect() as c:
+        rows = _all(c, "SELECT id, source, send_id FROM consents ORDER BY id")
+        changes = c.execute(sa.text("SELECT count(*) FROM contact_changes")).scalar()
+        assert compare_metadata(MigrationContext.configure(c), metadata) == []
+    store.engine.dispose()
+    assert rows == [
+        (1, "send 4", 4),
+        (2, "send 9", None),
+        (3, "sending 4", None),
+        (4, "send 4", None),
+        (5, "engage contacts", None),
+    ]
+    assert changes == 0
+
+
+def _all(c: sa.Connection, sql: str) -> list[tuple]:
+    return [tuple(r) for r in c.execute(sa.text(sql)).all()]

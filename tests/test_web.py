@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from engage.contacts import core
-from engage.store.schema import consents, suppressions, tags
+from engage.store.schema import consents, suppressions
 from engage.tokens import Signer
 from engage.web import create_app
 
@@ -123,7 +123,7 @@ def test_a_suppressed_address_needs_a_fresh_confirmation(app, client) -> None:
     store = app.extensions["engage"]["store"]
     with store.begin() as c:
         core.add(c, "sam@example.org", core.ConsentGiven())
-        core.unsubscribe(c, "sam@example.org", method="manual", source="test")
+        core.unsubscribe(c, "sam@example.org", method="manual", source="test", by="test-runner")
     sign_up(client)
     assert contact(app, "sam@example.org").status == "unsubscribed"
     confirm_by_button(client, confirm_link(confirmations(app.project)[0]))
@@ -177,9 +177,30 @@ def test_bad_and_expired_confirmation_links(app, client, clock) -> None:
     assert "<h1>This link does not work</h1>" in page.get_data(as_text=True)
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(link).get_data(as_text=True))
     clock.advance(days=7, minutes=1)
-    assert client.get(link).status_code == 400
-    assert client.post(link, data={"csrf": csrf.group(1)}).status_code == 400
+    for expired in (client.get(link), client.post(link, data={"csrf": csrf.group(1)})):
+        assert expired.status_code == 400
+        assert (
+            "<h1>This link has expired</h1>\n\n"
+            "<p>The link to confirm your email address works for 7 days, and this one is "
+            "older.</p>\n\n"
+            "<p>Please sign up again, and we will send you a new link.</p>\n\n"
+            '<p><a href="/subscribe">Sign up again</a></p>'
+        ) in expired.get_data(as_text=True)
     assert contact(app, "sam@example.org").status == "pending"
+
+
+def test_a_form_left_open_too_long_says_so(app, client, clock) -> None:
+    token = Signer(KEY).sign("p", _subscribed(app))
+    page = client.get(f"/preferences/{token}").get_data(as_text=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    clock.advance(days=1, minutes=1)
+    late = client.post(f"/preferences/{token}", data={"csrf": csrf, "format": "plain"})
+    assert late.status_code == 400
+    assert (
+        "<h1>This page was open too long</h1>\n\n<p>For your safety, a page like this works "
+        "for one day, and this one was opened earlier than that. Nothing was changed.</p>"
+    ) in late.get_data(as_text=True)
+    assert contact(app, "ann@example.org").format == "html"
 
 
 def _subscribed(app, address="ann@example.org") -> int:
@@ -205,35 +226,143 @@ def test_one_click_unsubscribe(app, client) -> None:
     assert contact(app, "ann@example.org").status == "unsubscribed"
     with app.extensions["engage"]["store"].connect() as c:
         history = core.consent_history(c, contact_id)
-    assert [(h["action"], h["method"], h["source"]) for h in history][-1] == (
+    assert [(h["action"], h["method"], h["source"], h["actor"]) for h in history][-1] == (
         "withdrawn",
         "one-click",
-        "send 3",
+        "the unsubscribe link in an email (send 3)",  # no send 3 here: the words still say
+        "the person",
     )
     assert client.post(f"/unsubscribe/{token}x").status_code == 400
 
 
-def test_preferences_need_the_form_token(app, client) -> None:
-    contact_id = _subscribed(app)
+TOPICS = '[topics]\nwalking = "Walking groups near you"\nBoccia = "Boccia sessions and matches"\n'
+
+
+def set_topics(project, topics: str) -> None:
+    """Put `topics` in place of the example workspace's [topics] table ("" for none)."""
+    text = project.read("engage.toml")
+    project.write("engage.toml", text[: text.index("[topics]")] + topics)
+
+
+@pytest.fixture
+def topics_app(project, monkeypatch):
+    set_topics(project, TOPICS)
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    app = create_app(project.workspace, TESTING=True)
+    app.project = project
+    yield app
+    app.extensions["engage"]["store"].engine.dispose()
+
+
+def test_preferences_show_the_workspace_topics_and_need_the_form_token(topics_app) -> None:
+    app, client = topics_app, topics_app.test_client()
+    contact_id = _subscribed(app)  # tagged walking
     with app.extensions["engage"]["store"].begin() as c:
-        c.execute(tags.update().values(is_topic=True))
-        core.tag_ids(c, {"boccia"})
-        c.execute(tags.update().values(is_topic=True))
+        core.add_tags(c, contact_id, {"newsletter"}, ["walking"])
     token = Signer(KEY).sign("p", contact_id)
     page = client.get(f"/preferences/{token}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
+    assert (
+        '<fieldset aria-describedby="topics-hint">\n'
+        "    <legend>What would you like to hear about?</legend>\n"
+        '    <span class="hint" id="topics-hint">Tick each topic you want emails about. Untick '
+        "the ones you do not.</span>\n"
+        "    \n"
+        '    <div class="choice">\n'
+        '      <input type="checkbox" id="topic-1" name="topic" value="walking" checked>\n'
+        '      <label for="topic-1">Walking groups near you</label>\n'
+        "    </div>\n"
+        "    \n"
+        '    <div class="choice">\n'
+        '      <input type="checkbox" id="topic-2" name="topic" value="boccia">\n'
+        '      <label for="topic-2">Boccia sessions and matches</label>\n'
+        "    </div>\n"
+    ) in html
     csrf = re.search(r'name="csrf" value="([^"]+)"', html).group(1)
-    assert re.search(r'value="walking" checked', html)
     refused = client.post(f"/preferences/{token}", data={"format": "plain", "topic": ["boccia"]})
     assert refused.status_code == 400
     saved = client.post(
-        f"/preferences/{token}", data={"format": "plain", "topic": ["boccia"], "csrf": csrf}
+        f"/preferences/{token}",
+        data={"format": "plain", "topic": ["boccia", "newsletter", "staff"], "csrf": csrf},
     )
     assert saved.status_code == 200
     after = contact(app, "ann@example.org")
-    assert (after.format, after.tags) == ("plain", ["boccia"])
+    # walking taken off, boccia added; tags that are not topics stay as they were
+    assert (after.format, after.tags) == ("plain", ["boccia", "newsletter"])
+    with app.extensions["engage"]["store"].connect() as c:
+        changes = core.export(c, "ann@example.org")["changes"]
+    assert [(x["kind"], x["detail"], x["actor"], x["source"]) for x in changes] == [
+        (
+            "preferences",
+            "format plain (was html); boccia added; walking taken off",
+            "the person",
+            "the preferences page",
+        )
+    ]
+    again = client.post(
+        f"/preferences/{token}", data={"format": "plain", "topic": ["boccia"], "csrf": csrf}
+    )
+    assert again.status_code == 200
+    with app.extensions["engage"]["store"].connect() as c:
+        assert len(core.export(c, "ann@example.org")["changes"]) == 1  # nothing changed
     assert client.get("/preferences/bad.token").status_code == 400
+
+
+def test_no_topics_no_topic_boxes(project, monkeypatch) -> None:
+    set_topics(project, "")
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    app = create_app(project.workspace, TESTING=True)
+    client = app.test_client()
+    token = Signer(KEY).sign("p", _subscribed(app))
+    html = client.get(f"/preferences/{token}").get_data(as_text=True)
+    assert 'name="topic"' not in html
+    assert 'name="topic"' not in client.get("/subscribe").get_data(as_text=True)
+    app.extensions["engage"]["store"].engine.dispose()
+
+
+def test_sign_ups_get_the_newsletter_tag_and_their_topics_when_they_confirm(topics_app) -> None:
+    app, client = topics_app, topics_app.test_client()
+    form = client.get("/subscribe").get_data(as_text=True)
+    assert "<legend>What else would you like to hear about?</legend>" in form
+    assert '<label for="topic-2">Boccia sessions and matches</label>' in form
+    sign_up(client, topic=["boccia", "staff"])  # staff is not a topic: ignored
+    assert contact(app, "sam@example.org").tags == []  # nothing before they confirm
+    confirm_by_button(client, confirm_link(confirmations(app.project)[0]))
+    assert contact(app, "sam@example.org").tags == ["boccia", "newsletter"]
+    result = app.project.run("audiences", "show", "newsletter")
+    assert "sam@example.org" in result.output
+    shown = app.project.run("contacts", "show", "sam@example.org").output.splitlines()
+    assert shown[3] == "Tags:       boccia, newsletter"
+    timeline = shown[shown.index("Timeline:") + 1 :]
+    assert [line.split("  ", 2)[2] for line in timeline] == [
+        "consent given: email (form), by the person",
+        "tags given for signing up: newsletter, boccia; by the person, from the sign-up form",
+    ]
+
+
+def test_a_form_with_a_mistake_keeps_the_topics_ticked(client) -> None:
+    page = client.post(
+        "/subscribe", data={"email": "not an address", "consent": "yes", "topic": ["boccia"]}
+    )
+    assert page.status_code == 400
+    html = page.get_data(as_text=True)
+    assert '<input type="checkbox" id="topic-2" name="topic" value="boccia" checked>' in html
+    assert '<input type="checkbox" id="topic-1" name="topic" value="walking">' in html
+
+
+def test_sign_up_tags_follow_the_setting(project, monkeypatch) -> None:
+    project.replace("engage.toml", "[web]\n", '[web]\nsignup_tags = ["News", "web"]\n')
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    app = create_app(project.workspace, TESTING=True)
+    app.project = project
+    client = app.test_client()
+    try:
+        sign_up(client, topic=["staff"])  # not a topic: ignored
+        confirm_by_button(client, confirm_link(confirmations(project)[0]))
+        assert contact(app, "sam@example.org").tags == ["news", "web"]
+    finally:
+        app.extensions["engage"]["store"].engine.dispose()
 
 
 def test_archive_shows_only_what_was_sent(app, client, monkeypatch, clock) -> None:

@@ -6,6 +6,8 @@ one (`api_key_env = "MAILGUN_API_KEY"`), and `secret()` reads it when it is need
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -94,6 +96,11 @@ class Web:
     __unknown_key_hint__ = SECRET_HINT
     base_url: str = "http://127.0.0.1:8025"
     secret_key_env: str = "ENGAGE_SECRET_KEY"
+    # Variables holding keys used before: links signed with them still work (key rotation).
+    old_secret_keys_env: list[str] = field(default_factory=list)
+    # Tags every confirmed sign-up gets. Not set: the tags the newsletter audience needs (see
+    # contacts/audiences.py, signup_tags).
+    signup_tags: list[str] | None = None
     signups_per_hour_per_ip: int = 20  # more from one place is refused for an hour
     confirmations_per_day_per_address: int = 3  # more are quietly not sent
     consent_wording: str = (
@@ -152,6 +159,9 @@ class Config:
     social: dict[str, SocialChannel] = field(default_factory=dict)
     replies: Replies = field(default_factory=Replies)
     followups: Followups = field(default_factory=Followups)
+    # [topics]: tags people may choose on the sign-up and preferences pages, each with the words
+    # shown next to its tick box. Tags in lower case, in the order written.
+    topics: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -179,11 +189,13 @@ class Workspace:
         return path if path.is_file() else None
 
     def not_found(self, folder: str, name: str, suffix: str, what: str) -> str:
-        """Where we looked for a named file, and what is there instead."""
-        known = ", ".join(p.stem for p in sorted((self.root / folder).glob(f"*{suffix}"))) or "none"
+        """Where we looked for a named file, the closest name there is, and all of them."""
+        known = [p.stem for p in sorted((self.root / folder).glob(f"*{suffix}"))]
+        close = difflib.get_close_matches(name, known, n=1)
+        guess = f" Did you mean '{close[0]}'?" if close else ""
         return (
-            f"No {what} '{name}': looked for {folder}/{name}{suffix} in {self.root}. "
-            f"{what.capitalize()}s here: {known}."
+            f"No {what} '{name}': looked for {folder}/{name}{suffix} in {self.root}.{guess} "
+            f"{what.capitalize()}s here: {', '.join(known) or 'none'}."
         )
 
     def relative(self, path: Path) -> str:
@@ -229,7 +241,8 @@ def load_config(path: Path) -> Config:
     text = read_text(path, str(path), ConfigError)
     data = read_toml(path, text, first_line=1, what=CONFIG_NAME)
     try:
-        return build(Config, data)
+        config = build(Config, data)
+        return dataclasses.replace(config, topics=_topics(config.topics))
     except SchemaError as exc:
         raise schema_error(exc, path.name, text, 1, ConfigError) from None
 
@@ -246,6 +259,24 @@ def schema_error(
     line = line_of(text, exc.key)
     where = f"{shown}:{line + first_line - 1}" if line else shown
     return error(f"{where}: {what}{exc}")
+
+
+def _topics(topics: dict[str, str]) -> dict[str, str]:
+    """[topics] with each tag in lower case (as tags are stored); each needs its words."""
+    found: dict[str, str] = {}
+    for tag, words in topics.items():
+        name = tag.strip().lower()
+        if not name:
+            raise SchemaError('[topics] has an empty name: write a tag, like walking = "..."')
+        if not words.strip():
+            raise SchemaError(
+                f"topics.{tag} has no words: write what people see next to its tick box, "
+                f'like {name} = "Walking groups near you"'
+            )
+        if name in found:
+            raise SchemaError(f"topics.{tag} is there twice (tags do not care about capitals)")
+        found[name] = " ".join(words.split())
+    return found
 
 
 def read_text(path: Path, shown: str, error: type[EngageError]) -> str:

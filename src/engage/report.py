@@ -268,7 +268,7 @@ def _unsubscribed(connection: sa.Connection, send_id: int, slug: str) -> int:
     by_event = _with_event(send_id, ("unsubscribed",), deliveries.c.contact_id)
     by_link = sa.select(consents.c.contact_id).where(
         consents.c.action == "withdrawn",
-        consents.c.source == f"send {send_id}",
+        consents.c.send_id == send_id,  # the unsubscribe link in this send's email
         consents.c.contact_id.in_(_on_send(send_id)),
     )
     by_reply = sa.select(inbound.c.contact_id).where(

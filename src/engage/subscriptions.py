@@ -11,22 +11,46 @@ never undo it, however often a person or a mail system's link scanner opens it. 
 unsubscribe, only a new sign-up sends a link that can lift the suppression, and only clicking
 that link does. An erased address that signs up again becomes a new contact; its fresh,
 confirmed sign-up is new consent, so it lifts the erasure's suppression entry too.
+
+Sign-ups get their tags when they confirm, never before: the sign-up tags (see
+`audiences.signup_tags`), so they are in the newsletter audience, and the topics they ticked on
+the form, which the confirmation link carries (as tag ids, signed). The workspace declares its
+topics in `[topics]`; the preferences page sets and clears exactly those tags. Each change is
+recorded as made by the person, and from which page.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import sqlalchemy as sa
 
-from .contacts import core
-from .store.schema import consents, contact_tags, contacts, tags, throttle
-from .tokens import BadToken, Signer
+from .config import Workspace
+from .contacts import audiences, core
+from .store.schema import consents, contact_changes, contacts, sends, tags, throttle
+from .tokens import BadToken, ExpiredToken, Signer
 
 CONFIRM_DAYS = 7
 SOURCE = "web-form"
+FORM_PAGE = "the sign-up form"  # where a sign-up's tags came from, as the timeline says
+PREFERENCES_PAGE = "the preferences page"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What the workspace gives each confirmed sign-up, and the topics people may choose."""
+
+    tags: tuple[str, ...]  # every confirmed sign-up gets these
+    topics: dict[str, str]  # topic tag -> the words next to its tick box, in order
+
+
+def offer(workspace: Workspace) -> Offer:
+    return Offer(tuple(audiences.signup_tags(workspace)), dict(workspace.config.topics))
+
+
 # A status as a number, so a confirmation token can carry it.
 STATUSES = ("pending", "subscribed", "unsubscribed", "bounced", "complained", "erased")
 
@@ -56,10 +80,18 @@ def _state(connection: sa.Connection, contact_id: int, email: str, status: str) 
     return (latest or 0, blocked.id if blocked is not None else 0, code)
 
 
-def sign_up(connection: sa.Connection, signer: Signer, email: str, name: str, fmt: str) -> Signup:
+def sign_up(
+    connection: sa.Connection,
+    signer: Signer,
+    email: str,
+    name: str,
+    fmt: str,
+    topics: Iterable[str] = (),
+) -> Signup:
     """A new, pending or suppressed address gets a confirmation link; a subscribed one gets
     nothing. The caller shows the same page whatever happened, so nothing about an address
-    leaks. A suppressed address stays suppressed until the person clicks the new link."""
+    leaks. A suppressed address stays suppressed until the person clicks the new link. The
+    `topics` they ticked (already checked against the workspace's) go in the link."""
     address = core.normalise_email(email)
     contact = core.find(connection, address)
     if contact is not None and contact.status == "subscribed":
@@ -82,7 +114,9 @@ def sign_up(connection: sa.Connection, signer: Signer, email: str, name: str, fm
     else:
         contact_id, email_held, status = contact.id, contact.email, contact.status
     state = _state(connection, contact_id, email_held, status)
-    return Signup(confirm_to=address, token=signer.sign("c", contact_id, _minute(), *state))
+    chosen = sorted(core.tag_ids(connection, set(topics)).values())
+    token = signer.sign("c", contact_id, _minute(), *state, *chosen)
+    return Signup(confirm_to=address, token=token)
 
 
 Outcome = Literal["ready", "confirmed", "already", "unsubscribed"]
@@ -97,6 +131,7 @@ class Confirmation:
     outcome: Outcome
     contact_id: int | None = None
     email: str = ""
+    topic_ids: tuple[int, ...] = ()  # the tags of the topics they ticked on the form
 
 
 def check_confirmation(
@@ -104,9 +139,10 @@ def check_confirmation(
 ) -> Confirmation:
     """What this confirmation link would do, changing nothing. BadToken if it is not ours or
     has expired. `lock` holds the person's row until the transaction ends (for confirm)."""
-    contact_id, minute, *made_in = signer.verify("c", token)
+    contact_id, minute, *rest = signer.verify("c", token)
+    made_in, topic_ids = rest[:3], tuple(rest[3:])
     if _minute() - minute > CONFIRM_DAYS * 24 * 60:
-        raise BadToken("This confirmation link has expired. Please sign up again.")
+        raise ExpiredToken("This confirmation link has expired. Please sign up again.")
     query = sa.select(contacts.c.id, contacts.c.email, contacts.c.status).where(
         contacts.c.id == contact_id
     )
@@ -120,13 +156,16 @@ def check_confirmation(
         fresh = tuple(made_in) == now_state
     else:  # a link made before links carried a state: it can only confirm a plain sign-up
         fresh = row.status == "pending" and now_state[1] == 0
-    return Confirmation("ready" if fresh else "unsubscribed", row.id, row.email)
+    return Confirmation("ready" if fresh else "unsubscribed", row.id, row.email, topic_ids)
 
 
-def confirm(connection: sa.Connection, signer: Signer, token: str, wording: str) -> Confirmation:
-    """Confirm a sign-up: the person is subscribed, their consent is recorded and, since they
-    asked again and confirmed from their own mailbox, any suppression of their address is lifted.
-    Only a link whose state still holds does this (see check_confirmation)."""
+def confirm(
+    connection: sa.Connection, signer: Signer, token: str, wording: str, offer: Offer
+) -> Confirmation:
+    """Confirm a sign-up: the person is subscribed, their consent is recorded, they get the
+    sign-up tags and the topics they chose and, since they asked again and confirmed from their
+    own mailbox, any suppression of their address is lifted. Only a link whose state still
+    holds does this (see check_confirmation)."""
     found = check_confirmation(connection, signer, token, lock=True)
     if found.outcome != "ready" or found.contact_id is None:
         return found
@@ -137,23 +176,56 @@ def confirm(connection: sa.Connection, signer: Signer, token: str, wording: str)
         .values(status="subscribed", updated_at=at)
     )
     consent = core.ConsentGiven(
-        basis="consent", method="form", source=SOURCE, wording=wording, actor="the person"
+        basis="consent", method="form", source=SOURCE, wording=wording, actor=core.PERSON
     )
     connection.execute(consents.insert().values(**consent.record(found.contact_id, at)))
     core.lift_suppression(connection, found.email)  # under every spelling
-    return Confirmation("confirmed", found.contact_id, found.email)
+    chosen = connection.execute(
+        sa.select(tags.c.name).where(tags.c.id.in_(found.topic_ids)).order_by(tags.c.name)
+    ).scalars()
+    wanted = [*offer.tags, *(name for name in chosen if name in offer.topics)]
+    give_tags(connection, found.contact_id, wanted, by=core.PERSON, source=FORM_PAGE)
+    return replace(found, outcome="confirmed")
+
+
+def give_tags(
+    connection: sa.Connection, contact_id: int, names: Iterable[str], *, by: str, source: str
+) -> list[str]:
+    """Give a sign-up its tags (those it lacks), recorded as a change; returns those given."""
+    have = core.tags_of(connection, [contact_id]).get(contact_id, [])
+    new = [name for name in dict.fromkeys(names) if name not in have]
+    if new:
+        core.add_tags(connection, contact_id, set(new), have)
+        core.note_change(
+            connection, contact_id, "signup-tags", ", ".join(new), by=by, source=source
+        )
+    return new
 
 
 def unsubscribe(connection: sa.Connection, signer: Signer, token: str, method: str) -> str:
-    """One-click unsubscribe from the token in an email; returns the address."""
+    """The person unsubscribes with the link from an email (`method` "one-click" for their mail
+    app's button, "web-page" for the button on our page); returns the address. The records
+    say the person did it, and which email's link they used."""
     contact_id, send_id = signer.verify("u", token)
     row = connection.execute(sa.select(contacts.c.email).where(contacts.c.id == contact_id)).first()
     if row is None:
         raise BadToken("This link is not valid any more.")
+    if not send_id:  # the link on the preferences page
+        source, send_id = "the unsubscribe link on the preferences page", None
+    else:
+        source, send_id = _link_source(connection, send_id)
     core.unsubscribe(
-        connection, row.email, method=method, source=f"send {send_id}" if send_id else method
+        connection, row.email, method=method, source=source, by=core.PERSON, send_id=send_id
     )
     return row.email
+
+
+def _link_source(connection: sa.Connection, send_id: int) -> tuple[str, int | None]:
+    """The words for where an unsubscribe link was (the email it came in), and its send."""
+    campaign = connection.execute(sa.select(sends.c.campaign).where(sends.c.id == send_id)).scalar()
+    if campaign is None:  # a send since removed
+        return f"the unsubscribe link in an email (send {send_id})", None
+    return f"the unsubscribe link in the {campaign} email (send {send_id})", send_id
 
 
 @dataclass(frozen=True)
@@ -161,44 +233,87 @@ class Preferences:
     contact_id: int
     email: str
     format: str
-    topics: list[tuple[str, bool]]  # every topic tag, and whether the person has it
+    topics: list[tuple[str, str, bool]]  # each topic: its tag, its words, whether they have it
 
 
-def preferences(connection: sa.Connection, signer: Signer, token: str) -> Preferences:
+def preferences(
+    connection: sa.Connection, signer: Signer, token: str, topics: dict[str, str]
+) -> Preferences:
+    """The choices behind a preferences link: their format and, for each of the workspace's
+    `topics`, whether they have its tag."""
     (contact_id,) = signer.verify("p", token)
     row = connection.execute(sa.select(contacts).where(contacts.c.id == contact_id)).first()
     if row is None or row.status == "erased":
         raise BadToken("This link is not valid any more.")
     have = set(core.tags_of(connection, [contact_id]).get(contact_id, []))
-    topics = connection.execute(
-        sa.select(tags.c.name).where(tags.c.is_topic).order_by(tags.c.name)
-    ).scalars()
-    return Preferences(contact_id, row.email, row.format, [(t, t in have) for t in topics])
+    chosen = [(tag, words, tag in have) for tag, words in topics.items()]
+    return Preferences(contact_id, row.email, row.format, chosen)
 
 
 def save_preferences(
     connection: sa.Connection, prefs: Preferences, fmt: str, chosen: set[str]
 ) -> None:
-    topic_names = {name for name, _ in prefs.topics}
-    chosen &= topic_names
+    """The person's new choices: format, and exactly the topic tags they ticked (other tags
+    stay as they are). What changed is recorded as made by them, on the preferences page."""
+    added = [tag for tag, _, had in prefs.topics if tag in chosen and not had]
+    dropped = [tag for tag, _, had in prefs.topics if had and tag not in chosen]
+    changes = [f"format {fmt} (was {prefs.format})"] if fmt != prefs.format else []
+    changes += [f"{tag} added" for tag in added] + [f"{tag} taken off" for tag in dropped]
+    if not changes:
+        return
     connection.execute(
         contacts.update()
         .where(contacts.c.id == prefs.contact_id)
         .values(format=fmt, updated_at=core.now())
     )
-    ids = core.tag_ids(connection, topic_names) if topic_names else {}
-    if ids:
-        connection.execute(
-            contact_tags.delete().where(
-                contact_tags.c.contact_id == prefs.contact_id,
-                contact_tags.c.tag_id.in_(list(ids.values())),
-            )
-        )
-    if chosen:
-        connection.execute(
-            contact_tags.insert(),
-            [{"contact_id": prefs.contact_id, "tag_id": ids[n]} for n in sorted(chosen)],
-        )
+    core.remove_tags(connection, prefs.contact_id, set(dropped))
+    core.add_tags(connection, prefs.contact_id, set(added), [])
+    core.note_change(
+        connection,
+        prefs.contact_id,
+        "preferences",
+        "; ".join(changes),
+        by=core.PERSON,
+        source=PREFERENCES_PAGE,
+    )
+
+
+def earlier_signups(connection: sa.Connection, offer: Offer) -> list[tuple[int, str]]:
+    """(id, email) of everyone subscribed through the sign-up form who lacks a sign-up tag and
+    never had one given or made a choice themselves: people who confirmed before engage gave
+    sign-ups tags. Ordered by email."""
+    if not offer.tags:
+        return []
+    by_form = sa.select(consents.c.contact_id).where(
+        consents.c.action == "given", consents.c.method == "form", consents.c.source == SOURCE
+    )
+    handled = sa.select(contact_changes.c.contact_id)  # given their tags, or chose themselves
+    everyone_tagged = audiences.Audience(
+        name="",
+        description="",
+        status=["subscribed"],
+        tags_any=[],
+        tags_all=list(offer.tags),
+        tags_none=[],
+        formats=[],
+        attributes={},
+    )
+    has_all = audiences.member_ids(everyone_tagged)
+    query = sa.select(contacts.c.id, contacts.c.email).where(
+        contacts.c.status == "subscribed",
+        contacts.c.id.in_(by_form),
+        contacts.c.id.not_in(handled),
+        contacts.c.id.not_in(has_all),
+    )
+    return sorted(((r.id, r.email) for r in connection.execute(query)), key=lambda r: r[1])
+
+
+def tag_earlier_signups(connection: sa.Connection, offer: Offer, by: str) -> list[str]:
+    """Give each earlier sign-up (see earlier_signups) the sign-up tags; returns their emails."""
+    found = earlier_signups(connection, offer)
+    for contact_id, _ in found:
+        give_tags(connection, contact_id, offer.tags, by=by, source="engage contacts tag-signups")
+    return [email for _, email in found]
 
 
 def allow(connection: sa.Connection, key: str, limit: int, window: dt.timedelta) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from .. import subscriptions
 from ..contacts import audiences, core
 from ..contacts.importer import Options, Report, import_file, problems, write_rejects
 from ..errors import sentence
@@ -73,8 +74,12 @@ def import_(
     if rejects and report.rejected:
         write_rejects(report, rejects)
         click.echo(f"Wrote the rejected rows to {rejects}. Fix them there, then import that file.")
-    if not wording:
-        click.echo("Note: no --consent wording was given, so none is on record for these people.")
+    if not wording and report.consents:
+        people = "1 person" if report.consents == 1 else f"{report.consents} people"
+        click.echo(
+            f"Note: no --consent wording was given, so the consent records for {people} "
+            "have no wording."
+        )
     ctx.exit(report.exit_code)
 
 
@@ -269,8 +274,45 @@ def handle(ctx: click.Context, email: str, network: str, handle: str, remove: bo
 def unsubscribe(ctx: click.Context, email: str) -> None:
     """Unsubscribe a person: they get no more emails, and it is recorded."""
     with store(ctx).begin() as connection:
-        contact = core.unsubscribe(connection, email, method="manual", source="engage contacts")
+        contact = core.unsubscribe(
+            connection, email, method="manual", source="engage contacts", by=core.actor()
+        )
     click.echo(f"Unsubscribed {printable(contact.email)}. They will not get any more emails.")
+
+
+@contacts.command("tag-signups")
+@click.option("--dry-run", is_flag=True, help="Only list the people who would get the tags.")
+@click.pass_context
+def tag_signups(ctx: click.Context, dry_run: bool) -> None:
+    """Give the sign-up tags to people who confirmed on the web form before engage gave them.
+
+    Since this version, a sign-up gets the sign-up tags when they confirm ([web] signup_tags;
+    when it is not set, the tags the newsletter audience needs). People who confirmed earlier
+    have none, so they are not in the newsletter audience. This gives them the tags, once:
+    running it again changes nothing. Nobody who chose their own topics is changed.
+    """
+    offer = subscriptions.offer(workspace(ctx))
+    if not offer.tags:
+        click.echo(
+            "Sign-ups get no tags in this workspace, so there is nothing to give. See "
+            "[web] signup_tags in docs/configuration.md."
+        )
+        return
+    with store(ctx).begin() as connection:
+        if dry_run:
+            found = [email for _, email in subscriptions.earlier_signups(connection, offer)]
+        else:
+            found = subscriptions.tag_earlier_signups(connection, offer, core.actor())
+    tags = ", ".join(offer.tags)
+    if not found:
+        click.echo(f"Everyone who signed up on the web form has the sign-up tags ({tags}).")
+        return
+    verb = "Would give" if dry_run else "Gave"
+    people = "1 person" if len(found) == 1 else f"{len(found)} people"
+    click.echo(f"{verb} the sign-up tags ({tags}) to {people}:")
+    click.echo("\n".join(f"  {printable(email)}" for email in found))
+    if dry_run:
+        click.echo("Dry run: nothing was saved.")
 
 
 @contacts.command()

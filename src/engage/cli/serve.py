@@ -31,9 +31,11 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     """Run the web app (sign-up, unsubscribe, preferences, webhooks, archive) with waitress."""
     from waitress.server import create_server
 
+    from ..tokens import signer
     from ..web import create_app
 
     _log_plainly()
+    signer(workspace(ctx))  # a missing key is the first thing to say: nothing works without it
     _can_listen(host, port)  # before the app sets up a database for a server that cannot start
     app = create_app(workspace(ctx))
     try:

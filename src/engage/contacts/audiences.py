@@ -28,6 +28,10 @@ class AudienceError(EngageError):
     """An audience file is missing, cannot be read or is not valid."""
 
 
+class UnknownAudience(AudienceError):
+    """No audience has this name (the message names the ones there are, and the closest)."""
+
+
 @dataclass(frozen=True)
 class AudienceFile:
     """The keys an audience file may have, as tomlcheck checks them."""
@@ -57,7 +61,7 @@ def resolve(workspace: Workspace, name: str) -> Path:
     """The file for audience `name`: audiences/NAME.toml."""
     found = workspace.named_file("audiences", name, ".toml") if NAME.fullmatch(name) else None
     if found is None:
-        raise AudienceError(workspace.not_found("audiences", name, ".toml", "audience"))
+        raise UnknownAudience(workspace.not_found("audiences", name, ".toml", "audience"))
     return found
 
 
@@ -91,8 +95,9 @@ def parse(path: Path, shown: str | None = None) -> Audience:
 
 
 def _tags(names: list[str]) -> list[str]:
-    """Tags are stored in lower case, so `Newsletter` in a file finds `newsletter`."""
-    return sorted({n.strip().lower() for n in names if n.strip()})
+    """Tags are stored in lower case, so `Newsletter` in a file finds `newsletter`. The order
+    they were written in is kept (see signup_tags)."""
+    return list(dict.fromkeys(n.strip().lower() for n in names if n.strip()))
 
 
 def _attribute(key: str, value: Any) -> str | list[str]:
@@ -179,3 +184,62 @@ def members(connection: sa.Connection, audience: Audience) -> list[dict[str, Any
         }
         for c in core.listing(connection, within=member_ids(audience))
     ]
+
+
+# --- Web sign-ups --------------------------------------------------------------------------
+
+NEWSLETTER = "newsletter"  # the audience whose tags sign-ups get when [web] signup_tags is unset
+
+
+def signup_tags(workspace: Workspace) -> list[str]:
+    """The tags every confirmed web sign-up gets: `[web] signup_tags` when it is set; else the
+    tags the newsletter audience (audiences/newsletter.toml) needs: each tag in its tags_all,
+    and the first in its tags_any. No newsletter audience, or one that cannot be read: none."""
+    given = workspace.config.web.signup_tags
+    if given is not None:
+        return _tags(given)
+    try:
+        newsletter = load(workspace, NEWSLETTER)
+    except AudienceError:
+        return []
+    return list(dict.fromkeys([*newsletter.tags_all, *newsletter.tags_any[:1]]))
+
+
+def why_no_signups(audience: Audience, always: list[str], topics: list[str]) -> str:
+    """Why nobody who signs up on the web can ever be in `audience`; "" when they can. Every
+    sign-up has the tags `always` once confirmed, and may choose any of `topics`."""
+    may_have = {*always, *topics}
+    kept = [t for t in always if t not in topics]  # tags a sign-up cannot take off
+    missing = [t for t in audience.tags_all if t not in may_have]
+    blocked = [t for t in audience.tags_none if t in kept]
+    if "subscribed" not in audience.status:
+        return f"it only picks people whose status is {_listed(audience.status, 'or')}"
+    if audience.attributes:
+        names = _listed(list(audience.attributes), "or")
+        return f"it picks people by {names}, and sign-ups have no such details"
+    if missing:
+        return f"it needs {_tags_named(missing, 'and')}, and sign-ups never get {_it(missing)}"
+    if audience.tags_any and not may_have & set(audience.tags_any):
+        wanted = audience.tags_any
+        never = "it" if len(wanted) == 1 else "any of them"
+        return f"it needs {_tags_named(wanted, 'or')}, and sign-ups never get {never}"
+    if blocked:
+        those = "that tag" if len(blocked) == 1 else "those tags"
+        return (
+            f"it leaves out people tagged {_listed(blocked, 'or')}, and every sign-up gets {those}"
+        )
+    return ""
+
+
+def _tags_named(names: list[str], joiner: str) -> str:
+    if len(names) == 1:
+        return f"the tag {names[0]}"
+    return ("one of the tags " if joiner == "or" else "the tags ") + _listed(names, joiner)
+
+
+def _listed(names: list[str], joiner: str) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" {joiner} {names[-1]}"
+
+
+def _it(names: list[str]) -> str:
+    return "it" if len(names) == 1 else "them"

@@ -30,6 +30,7 @@ from ..addresses import (  # noqa: F401  (every way in reads addresses through t
 from ..errors import EngageError
 from ..store.schema import (
     consents,
+    contact_changes,
     contact_handles,
     contact_tags,
     contacts,
@@ -42,6 +43,9 @@ from ..store.schema import (
 )
 
 SUPPRESSED_STATUSES = ("unsubscribed", "bounced", "complained", "erased")
+# Who made a change the person made themselves (a link in an email, a web page, a reply), as
+# records name it; a change the team made names the team member (see `actor`).
+PERSON = "the person"
 
 
 class ContactError(EngageError):
@@ -179,6 +183,27 @@ def add_tags(connection: sa.Connection, contact_id: int, names: set[str], have: 
     return True
 
 
+def remove_tags(connection: sa.Connection, contact_id: int, names: set[str]) -> None:
+    named = sa.select(tags.c.id).where(tags.c.name.in_(names))
+    connection.execute(
+        contact_tags.delete().where(
+            contact_tags.c.contact_id == contact_id, contact_tags.c.tag_id.in_(named)
+        )
+    )
+
+
+def note_change(
+    connection: sa.Connection, contact_id: int, kind: str, detail: str, *, by: str, source: str
+) -> None:
+    """Record a change to a person's tags or format (`kind` from CHANGE_KINDS): what, who
+    made it (PERSON or a team member) and from where. Their timeline shows it."""
+    connection.execute(
+        contact_changes.insert().values(
+            contact_id=contact_id, kind=kind, detail=detail, actor=by, source=source, at=now()
+        )
+    )
+
+
 def suppression(connection: sa.Connection, email: str) -> sa.Row | None:
     """The suppression entry for this mailbox, under any spelling; None if it has none."""
     query = (
@@ -304,8 +329,18 @@ def add(
     return get(connection, address.email)
 
 
-def unsubscribe(connection: sa.Connection, email: str, method: str, source: str) -> Contact:
-    """Withdraw consent: status unsubscribed, a withdrawal record, and a suppression entry."""
+def unsubscribe(
+    connection: sa.Connection,
+    email: str,
+    method: str,
+    source: str,
+    *,
+    by: str,
+    send_id: int | None = None,
+) -> Contact:
+    """Withdraw consent: status unsubscribed, a withdrawal record, and a suppression entry.
+    `by` is who did it: PERSON when the person asked (a link, a reply, their provider), else
+    the team member (`actor()`). `send_id`: the send whose email they used to ask."""
     contact = get(connection, email)
     at = now()
     if contact.status not in SUPPRESSED_STATUSES:
@@ -324,8 +359,9 @@ def unsubscribe(connection: sa.Connection, email: str, method: str, source: str)
                 source=source,
                 wording="",
                 opt_out_offered=True,
-                actor=actor(),
+                actor=by,
                 recorded_at=at,
+                send_id=send_id,
             )
         )
     suppress(connection, contact.email, "unsubscribed", source)
@@ -365,6 +401,18 @@ def consent_history(connection: sa.Connection, contact_id: int) -> list[dict[str
     ]
 
 
+def _changes(connection: sa.Connection, contact_id: int) -> list[dict[str, Any]]:
+    query = (
+        sa.select(contact_changes)
+        .where(contact_changes.c.contact_id == contact_id)
+        .order_by(contact_changes.c.id)
+    )
+    return [
+        {"kind": r.kind, "detail": r.detail, "actor": r.actor, "source": r.source, "at": iso(r.at)}
+        for r in connection.execute(query)
+    ]
+
+
 def export(connection: sa.Connection, email: str) -> dict[str, Any]:
     """Everything engage holds about one person, for a subject access request."""
     from .timeline import timeline
@@ -374,6 +422,7 @@ def export(connection: sa.Connection, email: str) -> dict[str, Any]:
     return {
         "contact": contact.as_dict(),
         "consents": consent_history(connection, contact.id),
+        "changes": _changes(connection, contact.id),
         **_activity(connection, contact),
         "timeline": timeline(connection, contact),
         "suppression": None

@@ -5,6 +5,11 @@ Rows are matched to contacts by mailbox (`identity`), so a different spelling of
 address updates that contact, and a second spelling in one file is a repeated row. A suppressed
 address is never subscribed again, however it is spelled. Importing the same file twice changes
 nothing the second time. Each run is recorded in the imports table.
+
+A consent record is added only when an import says something new about consent: for a new
+contact, for one with no consent on record, or when the import gives wording (`--consent`) that
+is not yet on record for them with the same basis and source. Importing again without wording
+adds nothing: it has nothing to say about what they agreed to.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class Report:
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
     duplicates: list[tuple[int, int, str]] = field(default_factory=list)  # (line, first, email)
     rejected: list[Row] = field(default_factory=list)  # each with its errors
+    consents: int = 0  # consent records added
     header: list[str] = field(default_factory=list)
     dry_run: bool = False
 
@@ -194,14 +200,19 @@ class _Run:
         return found
 
     def _consented(self, ids: list[int]) -> set[int]:
-        """Contacts that already have this same consent (basis, source, wording) on record."""
+        """Contacts for whom this import's consent would add nothing: any consent on record when
+        the import has no wording, else this same consent (basis, source, wording)."""
         query = sa.select(consents.c.contact_id).where(
             consents.c.contact_id.in_(ids),
             consents.c.action == "given",
-            consents.c.basis == self.consent.basis,
-            consents.c.source == self.consent.source,
-            consents.c.wording == self.consent.wording,
+            consents.c.story_id.is_(None),  # a story's publishing choices are not this consent
         )
+        if self.consent.wording:
+            query = query.where(
+                consents.c.basis == self.consent.basis,
+                consents.c.source == self.consent.source,
+                consents.c.wording == self.consent.wording,
+            )
         return set(self.connection.execute(query).scalars())
 
     def _write(self, new: list[Row], changed: list[dict], tags: list, given: list[dict]) -> None:
@@ -231,6 +242,7 @@ class _Run:
             )
         if given:
             connection.execute(consents.insert(), given)
+            self.report.consents += len(given)
 
     def finish(self) -> None:
         SEEN.drop(self.connection)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from ..store.schema import (
     consents,
+    contact_changes,
     deliveries,
     events,
     inbound,
@@ -33,6 +34,7 @@ _STORY_WORDS = {
     "went-out": "story {story} went out",
     "published-without-approval": "story {story} published without their approval",
 }
+_CHANGE_WORDS = {"signup-tags": "tags given for signing up", "preferences": "choices changed"}
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime:
@@ -54,7 +56,20 @@ def timeline(connection: sa.Connection, contact: Contact) -> list[dict[str, Any]
             answer = "yes" if row.action == "given" else "no"
             add(row.recorded_at, row.id, f"story {row.story_id}: {row.channel} {answer}", "")
         else:
-            add(row.recorded_at, row.id, f"consent {row.action}", f"{row.channel} ({row.method})")
+            by = f", by {row.actor}" if row.actor else ""
+            add(
+                row.recorded_at,
+                row.id,
+                f"consent {row.action}",
+                f"{row.channel} ({row.method}){by}",
+            )
+    for row in connection.execute(
+        sa.select(contact_changes)
+        .where(contact_changes.c.contact_id == contact.id)
+        .order_by(contact_changes.c.id)
+    ):
+        what = _CHANGE_WORDS.get(row.kind, row.kind)
+        add(row.at, row.id, what, f"{row.detail}; by {row.actor}, from {row.source}")
     for row in connection.execute(
         sa.select(sends.c.campaign, deliveries.c.status, deliveries.c.sent_at, deliveries.c.id)
         .join(sends, sends.c.id == deliveries.c.send_id)

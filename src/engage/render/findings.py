@@ -16,6 +16,25 @@ RULES: dict[str, tuple[Severity, str]] = {
         "warning",
         "The preheader is not the subject again, or 'View in browser'.",
     ),
+    "audience-missing": ("error", "The front matter names the audience the campaign goes to."),
+    "audience-unknown": (
+        "error",
+        "The audience exists (the error names the audiences there are, and the closest).",
+    ),
+    "audience-invalid": ("error", "The audience file can be read and is valid."),
+    "audience-empty": (
+        "warning",
+        "Somebody is in the audience now. A real send to an empty audience is refused.",
+    ),
+    "audience-no-signups": (
+        "warning",
+        "A newsletter's audience can include people who sign up on the web form.",
+    ),
+    "audience-signups-untagged": (
+        "warning",
+        "Nobody who confirmed on the sign-up form before sign-ups got tags is left out of a "
+        "newsletter's audience (`engage contacts tag-signups` fixes it).",
+    ),
     "image-alt-missing": ("error", "Every image in the Markdown and the templates has alt text."),
     "image-alt-filename": ("warning", "Alt text is words, not a file name."),
     "image-alt-redundant": ("warning", "Alt text does not start with 'image of' or 'picture of'."),

@@ -14,8 +14,9 @@ from ..campaigns import Campaign
 from ..config import Workspace
 from ..errors import LintFailed
 from ..social import channels
+from ..store import open_store
 from ..stories import usage as story_usage
-from . import layout, personal_use, rules_html, rules_source
+from . import layout, personal_use, rules_audience, rules_html, rules_source
 from .build import VARIANTS, Built, build, sample_recipient, template_names
 from .findings import Finding, sort_key
 from .htmlscan import scan
@@ -29,8 +30,9 @@ def lint(workspace: Workspace, campaign: Campaign) -> list[Finding]:
     findings = list(rules_source.front_matter(campaign, shown))
     findings += story_usage.check(workspace, campaign, shown)
     findings += _social(workspace, campaign)
+    findings += audience_findings(workspace, campaign, shown)
     if any(f.rule == "subject-missing" for f in findings):
-        return findings  # nothing can be built without a subject
+        return sorted(findings, key=sort_key)  # nothing can be built without a subject
     misused = _personal_fields(workspace, campaign)
     if misused:
         return sorted(findings + misused, key=sort_key)  # the build would stop at the first
@@ -54,6 +56,16 @@ def _social(workspace: Workspace, campaign: Campaign) -> list[Finding]:
         )
         for p in problems
     ]
+
+
+def audience_findings(workspace: Workspace, campaign: Campaign, shown: str = "") -> list[Finding]:
+    """The audience rules (rules_audience.check, which a real send runs too), on the store."""
+    store = open_store(workspace)
+    try:
+        with store.connect() as connection:
+            return rules_audience.check(workspace, campaign, connection, shown)
+    finally:
+        store.engine.dispose()
 
 
 def require_clean(workspace: Workspace, campaign: Campaign) -> list[Finding]:

@@ -105,6 +105,7 @@ class Inbox:
         if network == "email":
             matched = self._match_mail(connection, message, bounce)
             cleaned = clean(message.text, message.html)
+            notes += [matched.note] if matched.note else []
         else:
             matched = self._match_social(connection, network, message)
             cleaned = clean(message.text, None)
@@ -244,7 +245,15 @@ class Inbox:
         if not address:
             return []
         method = "email" if matched.matched_by == "unsubscribe-token" else "reply"
-        core.unsubscribe(connection, address, method=method, source=f"reply by {message.provider}")
+        source = f"reply by {message.provider}"
+        core.unsubscribe(
+            connection,
+            address,
+            method=method,
+            source=source,
+            by=core.PERSON,
+            send_id=matched.send_id,
+        )
         return [f"{address} was unsubscribed, as this reply asked."]
 
     def _bounced(

@@ -4,18 +4,22 @@ In order of trust: the reply token in the address it was sent to (`reply+<token>
 In-Reply-To and References against the Message-IDs we sent, then the sender's mailbox, however
 they spell it (`identity`). A sender we do not know becomes a contact with status `pending` and
 no consent, so they are never added to any mailing.
+
+The reply token is checked with the current secret key and every old one (tokens.Signer), so a
+reply to a campaign sent before the key was changed still finds it. A token none of our keys
+can check is not silent: the match carries a note for the team (see tokens.KEY_HINT).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
 from ..contacts import core
 from ..store.schema import contacts, deliveries
-from ..tokens import BadToken, Signer
+from ..tokens import KEY_HINT, BadSignature, BadToken, Signer
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 # Mail systems, not people: never made into contacts.
@@ -30,6 +34,7 @@ class Match:
     send_id: int | None = None
     delivery_id: int | None = None
     matched_by: str = ""  # reply-token | in-reply-to | sender | new-contact | mail-system
+    note: str = ""  # for the team, when something about the match needs a person to know
 
 
 def match(
@@ -40,11 +45,11 @@ def match(
     references: str,
     sender: str,
 ) -> Match:
-    return (
-        _by_token(connection, signer, recipient)
-        or _by_thread(connection, f"{in_reply_to} {references}")
-        or _by_sender(connection, sender)
-    )
+    by_token = _by_token(connection, signer, recipient)
+    if isinstance(by_token, Match):
+        return by_token
+    found = _by_thread(connection, f"{in_reply_to} {references}") or _by_sender(connection, sender)
+    return replace(found, note=by_token) if by_token else found
 
 
 def _delivery(connection: sa.Connection, where: sa.ColumnElement[bool]) -> sa.Row | None:
@@ -53,12 +58,19 @@ def _delivery(connection: sa.Connection, where: sa.ColumnElement[bool]) -> sa.Ro
     ).first()
 
 
-def _by_token(connection: sa.Connection, signer: Signer, recipient: str) -> Match | None:
+def _by_token(connection: sa.Connection, signer: Signer, recipient: str) -> Match | str | None:
+    """The match its reply token gives; else a note when the token is one none of our keys
+    can check, else None."""
     local = recipient.partition("@")[0]
     if not local.lower().startswith("reply+"):
         return None
     try:
         (delivery_id,) = signer.verify("r", local.split("+", 1)[1])
+    except BadSignature:
+        return (
+            f"The reply address ({local}@...) has a code none of our secret keys can check, so "
+            f"this reply was matched by its thread or sender instead. {KEY_HINT}"
+        )
     except (BadToken, ValueError):
         return None
     row = _delivery(connection, deliveries.c.id == delivery_id)

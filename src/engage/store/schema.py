@@ -407,3 +407,24 @@ archive_pages = Table(
     Column("removed_by", Text, nullable=False, default=""),
     Column("removed_note", Text, nullable=False, default=""),
 )
+
+# The send whose email the person used to withdraw (its unsubscribe link), when there was one.
+consents.append_column(
+    Column("send_id", ForeignKey("sends.id", ondelete="SET NULL"), nullable=True)
+)
+
+# Changes to a person's tags and format, beyond consent: who made each (the person, on a web
+# page, or a team member) and from where. Shown in their timeline (contacts/timeline.py).
+CHANGE_KINDS = ("signup-tags", "preferences")
+contact_changes = Table(
+    "contact_changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("actor", Text, nullable=False, default=""),
+    Column("source", Text, nullable=False, default=""),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_contact_changes_contact_id", "contact_id"),
+)

@@ -10,13 +10,22 @@ import logging
 from typing import Any
 
 import jinja2
-from flask import Flask, abort, current_app, render_template, request
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 
 from .. import clock
 from ..config import Workspace, find_workspace
 from ..replies import inbox
 from ..store import open_store
-from ..tokens import BadToken, signer
+from ..tokens import KEY_HINT, BadSignature, BadToken, ExpiredToken, signer
 
 MAX_BODY = 10 * 1024 * 1024  # inbound mail can carry attachments
 MAX_FORM = 64 * 1024
@@ -52,8 +61,49 @@ def check_form(contact_id: int) -> None:
         owner, minute = state()["signer"].verify("x", request.form.get("csrf", ""))
     except BadToken:
         abort(400)
-    if owner != contact_id or _minute() - minute > CSRF_MINUTES:
+    if owner != contact_id:
         abort(400)
+    if _minute() - minute > CSRF_MINUTES:
+        page = render_template(
+            "message.html.j2",
+            title="This page was open too long",
+            paragraphs=[
+                "For your safety, a page like this works for one day, and this one was opened "
+                "earlier than that. Nothing was changed.",
+                "Please open the link in your email again, and try once more.",
+            ],
+            link=None,
+        )
+        abort(make_response(page, 400))
+
+
+def bad_link(problem: BadToken) -> Response:
+    """The page for a link that does not work, saying why in plain words. A signature that
+    matches none of our keys is logged for the team: a changed secret key is the usual cause."""
+    link = None
+    if isinstance(problem, ExpiredToken):
+        title = "This link has expired"
+        paragraphs = [
+            "The link to confirm your email address works for 7 days, and this one is older.",
+            "Please sign up again, and we will send you a new link.",
+        ]
+        link = {"url": url_for("pages.subscribe"), "text": "Sign up again"}
+    else:
+        title, paragraphs = "This link does not work", [LINK_HELP]
+        if isinstance(problem, BadSignature):
+            rule = request.url_rule.rule if request.url_rule else request.path
+            log.warning(
+                "Refused a link to %s: its signature matches none of our keys. %s", rule, KEY_HINT
+            )
+    page = render_template("message.html.j2", title=title, paragraphs=paragraphs, link=link)
+    return make_response(page, 400)
+
+
+LINK_HELP = (
+    "The link may have been cut short, or changed when it was copied. Please try the link in "
+    "your most recent email from us. If it still does not work, reply to that email and we "
+    "will help."
+)
 
 
 def create_app(workspace: Workspace | None = None, **settings: Any) -> Flask:
@@ -85,12 +135,7 @@ def create_app(workspace: Workspace | None = None, **settings: Any) -> Flask:
 
 
 ERRORS = [
-    (
-        400,
-        "This link does not work",
-        "The link may have been cut short, or it may be old. "
-        "Please try the link in your most recent email from us.",
-    ),
+    (400, "This link does not work", LINK_HELP),
     (
         404,
         "Page not found",

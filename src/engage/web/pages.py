@@ -23,7 +23,7 @@ from ..contacts import core
 from ..email import provider_for
 from ..email.base import ProviderError, SystemMessage, system_message_id
 from ..tokens import BadToken
-from . import check_form, csrf_token, log, small_form
+from . import bad_link, check_form, csrf_token, log, small_form
 from . import state as _engage
 
 blueprint = Blueprint("pages", __name__)
@@ -43,10 +43,14 @@ def home():  # noqa: ANN201
     return redirect(url_for("pages.subscribe"))
 
 
+def _topics() -> dict[str, str]:
+    return _engage()["workspace"].config.topics
+
+
 @blueprint.route("/subscribe", methods=["GET", "POST"])
 def subscribe():  # noqa: ANN201
     wording = _engage()["workspace"].config.web.consent_wording
-    form = {"email": "", "name": "", "format": "html", "consent": False}
+    form = {"email": "", "name": "", "format": "html", "consent": False, "topics": []}
     if request.method != "POST":
         return _subscribe_page(form, {}, wording)
     small_form()
@@ -55,6 +59,7 @@ def subscribe():  # noqa: ANN201
         "name": " ".join(request.form.get("name", "").split())[:200],
         "format": request.form.get("format", "html"),
         "consent": request.form.get("consent") == "yes",
+        "topics": [t for t in _topics() if t in request.form.getlist("topic")],
     }
     errors = _check(form)
     if errors:
@@ -75,7 +80,7 @@ def subscribe():  # noqa: ANN201
         ):
             return _check_your_email()  # the same page: nothing about the address is given away
         outcome = subscriptions.sign_up(
-            connection, _engage()["signer"], address, form["name"], form["format"]
+            connection, _engage()["signer"], address, form["name"], form["format"], form["topics"]
         )
     if outcome.confirm_to and outcome.token:
         _send_confirmation(outcome.confirm_to, form["name"], outcome.token, wording)
@@ -98,7 +103,13 @@ def _check(form: dict) -> dict[str, str]:
 def _subscribe_page(form: dict, errors: dict, wording: str) -> str:
     title = "Error: get our newsletter" if errors else "Get our newsletter"
     return render_template(
-        "subscribe.html.j2", title=title, form=form, errors=errors, formats=FORMATS, wording=wording
+        "subscribe.html.j2",
+        title=title,
+        form=form,
+        errors=errors,
+        formats=FORMATS,
+        topics=_topics(),
+        wording=wording,
     )
 
 
@@ -159,11 +170,14 @@ def confirm(token: str):  # noqa: ANN201
                 found = subscriptions.check_confirmation(connection, signer, token)
         else:
             _check_form_for(token)
-            wording = _engage()["workspace"].config.web.consent_wording
+            workspace = _engage()["workspace"]
+            offer = subscriptions.offer(workspace)
             with store.begin() as connection:
-                found = subscriptions.confirm(connection, signer, token, wording)
-    except BadToken:
-        abort(400)
+                found = subscriptions.confirm(
+                    connection, signer, token, workspace.config.web.consent_wording, offer
+                )
+    except BadToken as exc:
+        return bad_link(exc)
     if found.outcome == "ready":
         return render_template(
             "confirm.html.j2",
@@ -180,11 +194,15 @@ def confirm(token: str):  # noqa: ANN201
 
 
 def _check_form_for(token: str) -> None:
-    """The confirm button's form: it must come from the page this link showed."""
+    """The confirm button's form: the link must still work (an expired one says so first), and
+    the form must come from the page this link showed."""
+    store, signer = _engage()["store"], _engage()["signer"]
     try:
-        contact_id = _engage()["signer"].verify("c", token)[0]
-    except BadToken:
-        abort(400)
+        with store.connect() as connection:
+            subscriptions.check_confirmation(connection, signer, token)
+        contact_id = signer.verify("c", token)[0]
+    except BadToken as exc:
+        abort(bad_link(exc))
     check_form(contact_id)
 
 
@@ -234,8 +252,8 @@ def unsubscribe(token: str):  # noqa: ANN201
     signer = _engage()["signer"]
     try:
         contact_id, _ = signer.verify("u", token)
-    except BadToken:
-        abort(400)
+    except BadToken as exc:
+        return bad_link(exc)
     if request.method != "POST":  # GET or HEAD: a page with a button, never the change itself
         base = _engage()["workspace"].config.web.base_url.rstrip("/")
         return render_template(
@@ -251,7 +269,9 @@ def unsubscribe(token: str):  # noqa: ANN201
             subscriptions.unsubscribe(
                 connection, signer, token, method="one-click" if one_click else "web-page"
             )
-    except (BadToken, core.ContactError):
+    except BadToken as exc:
+        return bad_link(exc)
+    except core.ContactError:
         abort(400)
     return render_template(
         "message.html.j2",
@@ -270,9 +290,9 @@ def preferences(token: str):  # noqa: ANN201
     store = _engage()["store"]
     try:
         with store.connect() as connection:
-            prefs = subscriptions.preferences(connection, signer, token)
-    except BadToken:
-        abort(400)
+            prefs = subscriptions.preferences(connection, signer, token, _topics())
+    except BadToken as exc:
+        return bad_link(exc)
     if request.method == "POST":
         check_form(prefs.contact_id)
         fmt = request.form.get("format", prefs.format)

@@ -11,7 +11,7 @@ from ..render.markdown import parse_body
 from ..social.channels import configured
 from ..stories import coproduce, core, service
 from ..tokens import BadToken
-from . import check_form, csrf_token, log
+from . import bad_link, check_form, csrf_token, log
 from . import state as _engage
 
 blueprint = Blueprint("stories", __name__)
@@ -27,8 +27,8 @@ def _story(token: str) -> tuple[core.Story, bool]:
     page."""
     try:
         link = service.read_link(_engage()["signer"], token)
-    except BadToken:
-        abort(400)
+    except BadToken as exc:
+        abort(bad_link(exc))
     with _engage()["store"].connect() as connection:
         try:
             story = core.get(connection, link.story_id)

@@ -105,7 +105,13 @@ def _apply(connection: sa.Connection, event: Event, contact_id: int | None) -> N
                 .values(status=reason, updated_at=core.now())
             )
     elif event.event_type == "unsubscribed" and contact_id is not None:
-        core.unsubscribe(connection, address, method="provider", source=f"{event.provider} webhook")
+        core.unsubscribe(  # the person used their provider's unsubscribe link or button
+            connection,
+            address,
+            method="provider",
+            source=f"{event.provider} webhook",
+            by=core.PERSON,
+        )
 
 
 def record_inbound(connection: sa.Connection, message: InboundMessage, inbox: Inbox) -> bool:
