@@ -1,15 +1,14 @@
 """A story's life: opened from a reply (or by hand), worked on, approved by its contributor,
 published, or declined or withdrawn, with every step in its history.
 
-The flow the team can move a story along (`engage stories set`):
-
     received -> in-progress -> awaiting-approval -> approved -> published
-    declined / withdrawn from any open status
+    declined / withdrawn from any open status; a decline or publication undone within a day
 
-Two steps are not the team's to take: `awaiting-approval` comes from sending a draft
-(`engage stories draft`), and `approved` comes from the contributor, on their private page.
-Publishing needs the contributor's approval of the current draft, unless the team records why
-not (`--without-approval --note`).
+`steps` is the one place that decides what can happen to a story next, and who takes each
+step: the team (`engage stories set`, `draft`, `reopen`) or the contributor (on their page).
+Every list of next steps and every check of a step ask it, so a step that is offered always
+works. Publishing needs the contributor's approval of the current draft, unless the team
+records why not (`--without-approval --note`).
 """
 
 from __future__ import annotations
@@ -35,15 +34,7 @@ from ..store.schema import (
 
 OPEN = ("received", "in-progress", "awaiting-approval", "approved")
 CLOSED = ("published", "declined", "withdrawn")
-NEXT: dict[str, tuple[str, ...]] = {
-    "received": ("in-progress", "declined", "withdrawn"),
-    "in-progress": ("awaiting-approval", "declined", "withdrawn"),
-    "awaiting-approval": ("approved", "in-progress", "declined", "withdrawn"),
-    "approved": ("published", "in-progress", "declined", "withdrawn"),
-    "published": ("withdrawn",),
-    "declined": (),
-    "withdrawn": (),
-}
+REOPEN_WITHIN = dt.timedelta(hours=24)  # a decline or publication can be undone this long
 # What the contributor is sent when their story reaches each status.
 TEMPLATE_FOR = {
     "received": "acknowledgement",
@@ -165,6 +156,40 @@ def note(
     )
 
 
+def story_for_reply(connection: sa.Connection, reply_id: int) -> int | None:
+    """The story a reply opened, if any. Locks the reply first (on PostgreSQL; SQLite locks
+    the whole file), so two processes opening it at once make one story: the second waits,
+    then finds the first's."""
+    connection.execute(sa.select(inbound.c.id).where(inbound.c.id == reply_id).with_for_update())
+    return connection.execute(
+        sa.select(stories.c.id).where(stories.c.reply_id == reply_id)
+    ).scalar()
+
+
+def open_replies(
+    connection: sa.Connection, actor: str, only: int | None = None, title: str = ""
+) -> list[int]:
+    """Open a story for each story reply from a known person that has none (or for reply
+    `only`). Returns the stories opened now, never one another process opened."""
+    opened = []
+    for reply in unopened_story_replies(connection):
+        if only is not None and reply.id != only:
+            continue
+        if story_for_reply(connection, reply.id) is not None:
+            continue
+        opened.append(
+            open_story(
+                connection,
+                reply.contact_id,
+                reply_id=reply.id,
+                campaign=reply.campaign,
+                title=title,
+                actor=actor,
+            )
+        )
+    return opened
+
+
 def open_story(
     connection: sa.Connection,
     contact_id: int,
@@ -176,9 +201,7 @@ def open_story(
 ) -> int:
     """A new story, `received`. One story per reply: opening it again returns the same one."""
     if reply_id is not None:
-        found = connection.execute(
-            sa.select(stories.c.id).where(stories.c.reply_id == reply_id)
-        ).scalar()
+        found = story_for_reply(connection, reply_id)
         if found is not None:
             return found
     at = core.now()
@@ -205,6 +228,49 @@ def open_story(
     return story_id
 
 
+# Replies that cannot become a story, and why.
+NOT_A_STORY = {
+    "bounce": "is a delivery failure notice from a mail system, not from a person",
+    "auto-reply": "is an automatic reply (like an out-of-office), not from a person",
+    "unsubscribe": "asked us to stop writing, and a story means writing to them about it",
+}
+
+
+def file_as_story(connection: sa.Connection, reply_id: int) -> None:
+    """The team says a reply in the inbox is a story after all: it is filed as one, for its
+    sender, so the next opening of story replies takes it."""
+    reply = connection.execute(
+        sa.select(inbound.c.id, inbound.c.contact_id, inbound.c.sender, inbound.c.kind).where(
+            inbound.c.id == reply_id
+        )
+    ).first()
+    if reply is None:
+        raise StoryError(f"There is no reply {reply_id}. See the replies with: engage replies list")
+    opened = story_for_reply(connection, reply_id)
+    if opened is not None:
+        raise StoryError(
+            f"Reply {reply_id} already opened story {opened}. See it with: "
+            f"engage stories show {opened}"
+        )
+    if reply.kind in NOT_A_STORY:
+        raise StoryError(f"Reply {reply_id} {NOT_A_STORY[reply.kind]}, so it cannot open a story.")
+    contact_id = reply.contact_id
+    if contact_id is None:
+        found = core.find(connection, reply.sender)
+        if found is None:
+            raise StoryError(
+                f"Reply {reply_id} is from {reply.sender}, who is not in your contacts, so "
+                "we cannot write to them about a story. Add them first (see: engage contacts "
+                "add --help), then run this again."
+            )
+        contact_id = found.id
+    connection.execute(
+        inbound.update()
+        .where(inbound.c.id == reply_id)
+        .values(kind="story", contact_id=contact_id, updated_at=core.now())
+    )
+
+
 def unopened_story_replies(connection: sa.Connection) -> list[sa.Row]:
     """Story replies from a known person that have no story yet."""
     opened = sa.select(stories.c.reply_id).where(stories.c.reply_id.is_not(None))
@@ -219,8 +285,125 @@ def unopened_story_replies(connection: sa.Connection) -> list[sa.Row]:
     ).all()
 
 
-def allowed_next(story: Story) -> tuple[str, ...]:
-    return NEXT[story.status]
+@dataclass(frozen=True)
+class Step:
+    """Something that can happen to a story now: its name, who takes it (the team or the
+    contributor), the status it leads to, and for the team the command that takes it."""
+
+    name: str  # a status for `engage stories set`; or draft, reopen; or approve, changes,
+    # choices, withdraw for the contributor on their page
+    by: str
+    to: str
+    command: str = ""
+    note: str = ""  # a condition, like "until 2 December 09:00 UTC"
+
+    def shown(self, story_id: int) -> str:
+        """The step in a one-line list: its name, and how to take it when that is more than
+        `engage stories set ID NAME`."""
+        plain = f"engage stories set {story_id} {self.name}"
+        how = self.command.removeprefix(plain).strip()
+        extra = [how] if how else []
+        extra += [self.note] if self.note else []
+        return f"{self.name} ({'; '.join(extra)})" if extra else self.name
+
+
+def steps(connection: sa.Connection, story: Story) -> list[Step]:
+    """Every step that would be accepted for this story now, the team's first. The one place
+    that decides: every list of next steps and every check asks it."""
+    sid, status = story.id, story.status
+    found: list[Step] = []
+    if status in ("received", "awaiting-approval", "approved"):
+        found.append(
+            Step("in-progress", "team", "in-progress", f"engage stories set {sid} in-progress")
+        )
+    if status in ("in-progress", "awaiting-approval", "approved"):
+        found.append(
+            Step("draft", "team", "awaiting-approval", f"engage stories draft {sid} FILE.md")
+        )
+    if status in OPEN:
+        found.append(_publish_step(connection, story))
+        found.append(Step("declined", "team", "declined", f"engage stories set {sid} declined"))
+    if status != "withdrawn":
+        found.append(Step("withdrawn", "team", "withdrawn", f"engage stories set {sid} withdrawn"))
+    found += _reopen_step(connection, story)
+    if status == "awaiting-approval" and current_draft(connection, sid) is not None:
+        found += [
+            Step("approve", "contributor", "approved"),
+            Step("changes", "contributor", "in-progress"),
+        ]
+    if status != "withdrawn":
+        found += [
+            Step("choices", "contributor", status),
+            Step("withdraw", "contributor", "withdrawn"),
+        ]
+    return found
+
+
+def team_steps(connection: sa.Connection, story: Story) -> list[Step]:
+    return [step for step in steps(connection, story) if step.by == "team"]
+
+
+def find_step(connection: sa.Connection, story: Story, name: str, by: str) -> Step | None:
+    return next((s for s in steps(connection, story) if s.name == name and s.by == by), None)
+
+
+def approved_draft(connection: sa.Connection, story: Story) -> bool:
+    """The contributor said yes to the current draft (and nothing has changed since)."""
+    draft = current_draft(connection, story.id)
+    return story.status == "approved" and draft is not None and draft.decision == "approved"
+
+
+def _publish_step(connection: sa.Connection, story: Story) -> Step:
+    command = f"engage stories set {story.id} published"
+    if approved_draft(connection, story):
+        return Step("published", "team", "published", f"{command} --link URL")
+    return Step(
+        "published",
+        "team",
+        "published",
+        f'{command} --without-approval --note "..." --link URL',
+        "they have not approved it",
+    )
+
+
+def closing(connection: sa.Connection, story: Story) -> tuple[dt.datetime, str] | None:
+    """When the story reached the status it has now, and the status it had before; None for
+    a story that has had no other."""
+    rows = connection.execute(
+        sa.select(story_history.c.at, story_history.c.status)
+        .where(story_history.c.story_id == story.id)
+        .order_by(story_history.c.at.desc(), story_history.c.id.desc())
+    ).all()
+    since = None
+    for row in rows:
+        if row.status != story.status:
+            return (since, row.status) if since is not None else None
+        since = _aware(row.at)
+    return None
+
+
+def _reopen_step(connection: sa.Connection, story: Story) -> list[Step]:
+    if story.status not in ("declined", "published"):
+        return []
+    closed = closing(connection, story)
+    if closed is None or core.now() > closed[0] + REOPEN_WITHIN:
+        return []
+    until = closed[0] + REOPEN_WITHIN
+    return [
+        Step(
+            "reopen",
+            "team",
+            closed[1],
+            f"engage stories reopen {story.id}",
+            f"until {until:%-d %B %H:%M} UTC",
+        )
+    ]
+
+
+def next_steps(connection: sa.Connection, story: Story) -> str:
+    """The team's next steps, in one line, for messages."""
+    found = [step.shown(story.id) for step in team_steps(connection, story)]
+    return ", ".join(found) or "none (this story is closed)"
 
 
 def _not_approved(story: Story, without_approval: bool) -> StoryError:
@@ -240,11 +423,10 @@ def _not_approved(story: Story, without_approval: bool) -> StoryError:
     )
 
 
-def _refuse(story: Story, wanted: str, why: str) -> StoryError:
-    steps = ", ".join(NEXT[story.status]) or "none (this story is closed)"
+def _refuse(connection: sa.Connection, story: Story, wanted: str) -> StoryError:
     return StoryError(
-        f"Story {story.id} is {story.status}; it cannot be set to {wanted} {why}. "
-        f"Next steps from {story.status}: {steps}."
+        f"Story {story.id} is {story.status}; it cannot be set to {wanted} from there. "
+        f"Next steps from {story.status}: {next_steps(connection, story)}."
     )
 
 
@@ -267,35 +449,9 @@ def set_status(
     without_approval: bool = False,
 ) -> Story:
     """The team moves a story on. Returns the story as it now is."""
-    story = get(connection, story_id)
-    if status not in STORY_STATUSES:
-        raise StoryError(
-            f"{status!r} is not a story status. Statuses: {', '.join(STORY_STATUSES)}. "
-            f"Next steps from {story.status}: {', '.join(NEXT[story.status]) or 'none'}."
-        )
-    if status == story.status:
-        raise StoryError(f"Story {story.id} is already {status}.")
-    if without_approval and status != "published":
-        raise StoryError("--without-approval is only for publishing.")
-    # From any open step, publishing is a question of approval (or of a reason to go without
-    # it), not of the steps in between; from a closed one it cannot be done at all.
-    publishing = status == "published" and story.status in OPEN
-    if status not in NEXT[story.status] and not publishing:
-        raise _refuse(story, status, "from there")
-    if status == "awaiting-approval":
-        raise StoryError(
-            f"A story is awaiting approval once its contributor has a draft to read. Send one "
-            f"with: engage stories draft {story.id} FILE.md"
-        )
-    if status == "approved":
-        raise StoryError(
-            f"Only the contributor approves their story, on the page their draft email links "
-            f"to. Send a draft with: engage stories draft {story.id} FILE.md"
-        )
+    story = check_status(connection, story_id, status, without_approval=without_approval)
     if status == "published":
-        draft = current_draft(connection, story.id)
-        approved = story.status == "approved" and draft is not None and draft.decision == "approved"
-        if not approved and not (without_approval and note_text.strip()):
+        if not approved_draft(connection, story) and not (without_approval and note_text.strip()):
             raise _not_approved(story, without_approval)
         if not link.strip():
             raise StoryError(
@@ -310,6 +466,91 @@ def set_status(
         "published-without-approval" if status == "published" and without_approval else "status"
     )
     note(connection, story.id, action, status, note_text.strip(), link.strip())
+    return get(connection, story.id)
+
+
+def check_status(
+    connection: sa.Connection, story_id: int, status: str, *, without_approval: bool = False
+) -> Story:
+    """The story, when the team may set it to `status` now; else why not, and what may be."""
+    story = get(connection, story_id)
+    if status not in STORY_STATUSES:
+        raise StoryError(
+            f"{status!r} is not a story status. Statuses: {', '.join(STORY_STATUSES)}. "
+            f"Next steps from {story.status}: {next_steps(connection, story)}."
+        )
+    if status == story.status:
+        raise StoryError(f"Story {story.id} is already {status}.")
+    if without_approval and status != "published":
+        raise StoryError("--without-approval is only for publishing.")
+    if status == "approved":
+        raise StoryError(
+            f"Only the contributor approves their story, on the page their draft email links "
+            f"to. Send a draft with: engage stories draft {story.id} FILE.md"
+        )
+    if status == "awaiting-approval" and find_step(connection, story, "draft", "team"):
+        raise StoryError(
+            f"A story is awaiting approval once its contributor has a draft to read. Send one "
+            f"with: engage stories draft {story.id} FILE.md"
+        )
+    if find_step(connection, story, status, "team") is None:
+        raise _refuse(connection, story, status)
+    return story
+
+
+def reopen(connection: sa.Connection, story_id: int, note_text: str = "") -> Story:
+    """Undo a decline or a publication within REOPEN_WITHIN: the story goes back to the
+    status it had before."""
+    story = get(connection, story_id)
+    step = find_step(connection, story, "reopen", "team")
+    if step is None:
+        raise _cannot_reopen(connection, story)
+    values: dict[str, Any] = {"status": step.to, "updated_at": core.now()}
+    if story.status == "published":
+        values["link"] = ""  # the history keeps where it was
+    connection.execute(stories.update().where(stories.c.id == story.id).values(**values))
+    note(connection, story.id, "reopened", step.to, note_text.strip())
+    return get(connection, story.id)
+
+
+def _cannot_reopen(connection: sa.Connection, story: Story) -> StoryError:
+    if story.status in OPEN:
+        return StoryError(
+            f"Story {story.id} is {story.status}: it is open, so there is nothing to reopen."
+        )
+    if story.status == "withdrawn":
+        return StoryError(
+            f"Story {story.id} was taken back by its contributor, so it cannot be reopened. "
+            "If they ask to share it again, open a new story: engage stories open EMAIL"
+        )
+    closed = closing(connection, story)
+    when = f" on {closed[0]:%-d %B at %H:%M} UTC" if closed else ""
+    return StoryError(
+        f"Story {story.id} was {story.status}{when}, more than a day ago, so it cannot be "
+        f"reopened. To take it up again, open a new story: engage stories open {story.email}"
+    )
+
+
+TITLE_LIMIT = 200
+
+
+def set_title(connection: sa.Connection, story_id: int, title: str) -> Story:
+    """The few words the team knows a story by (its contributor sees them on their page)."""
+    title = " ".join(title.split())
+    if not title:
+        raise StoryError(
+            f'Give the title in quotes, like: engage stories title {story_id} "Sam finds her team"'
+        )
+    if len(title) > TITLE_LIMIT:
+        raise StoryError(
+            f"A title is a few words, at most {TITLE_LIMIT} characters; this one has "
+            f"{len(title)}. Make it shorter."
+        )
+    story = get(connection, story_id)
+    connection.execute(
+        stories.update().where(stories.c.id == story.id).values(title=title, updated_at=core.now())
+    )
+    note(connection, story.id, "titled", story.status, title)
     return get(connection, story.id)
 
 

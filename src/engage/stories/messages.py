@@ -3,8 +3,9 @@
 Each email is two files in the workspace's `templates/emails/`, `NAME.txt.j2` and
 `NAME.html.j2`, with its subject line in `templates/emails/subjects.toml`. Templates use
 StrictUndefined, so a missing variable is an error that names it, never a blank in an email to
-a person. docs/templates.md lists the variables each email uses. One more email,
-`team-withdrawn`, goes to the team when a contributor takes their story back.
+a person. docs/templates.md lists the variables each email uses. Four more go to the team (the From
+address) when a contributor approves, asks for changes, changes their choices or takes their
+story back: `team-approved`, `team-changes`, `team-choices` and `team-withdrawn`.
 """
 
 from __future__ import annotations
@@ -35,13 +36,14 @@ from ..email.base import (
 from ..errors import EngageError
 
 TEMPLATES = ("acknowledgement", "draft", "update", "published", "declined", "went-out")
-TEAM_TEMPLATES = ("team-withdrawn",)  # to the team, about a story, not to its contributor
+# To the team, about a story, not to its contributor.
+TEAM_TEMPLATES = ("team-approved", "team-changes", "team-choices", "team-withdrawn")
 FOLDER = "emails"  # under the workspace's templates/
 SUBJECTS = "subjects.toml"
 # Given to every email when the caller leaves them out: both are optional.
 OPTIONAL = {"first_name": "", "note": ""}
 # Every other variable an email uses must be given and not empty, except these.
-MAY_BE_EMPTY = frozenset({*OPTIONAL, "take_down"})
+MAY_BE_EMPTY = frozenset({*OPTIONAL, "take_down", "comment", "reason"})
 # Providers whose send_system sends `message.raw()`, so a Reply-To header goes with it.
 _RAW_PROVIDERS = frozenset({"outbox", "smtp"})
 
@@ -49,9 +51,10 @@ _RAW_PROVIDERS = frozenset({"outbox", "smtp"})
 class StoryMailError(EngageError):
     """A story email could not be made or was not sent; the message says which and why."""
 
-    def __init__(self, message: str, *, try_later: bool = False) -> None:
+    def __init__(self, message: str, *, try_later: bool = False, maybe_sent: bool = False) -> None:
         super().__init__(message)
         self.try_later = try_later  # the provider may take it on a later try
+        self.maybe_sent = maybe_sent  # the answer was lost: it may have gone
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,8 @@ def send(
     except LostAnswer as exc:  # maybe sent: never "not sent", and never sent again by itself
         raise StoryMailError(
             f"The {template} story email to {to} may or may not have gone ({exc}); engage "
-            "does not send it again by itself. Check the provider's log."
+            "does not send it again by itself. Check the provider's log.",
+            maybe_sent=True,
         ) from exc
     except ProviderError as exc:
         raise StoryMailError(
