@@ -372,7 +372,7 @@ def closing(connection: sa.Connection, story: Story) -> tuple[dt.datetime, str] 
     rows = connection.execute(
         sa.select(story_history.c.at, story_history.c.status)
         .where(story_history.c.story_id == story.id)
-        .order_by(story_history.c.at.desc(), story_history.c.id.desc())
+        .order_by(story_history.c.id.desc())  # the order things were written in
     ).all()
     since = None
     for row in rows:
