@@ -158,7 +158,9 @@ def _steps_lines(steps: list[dict[str, str]]) -> list[str]:
     help="Open it from this reply in the inbox (one filed as something else).",
 )
 @click.option("--title", default="", help="A few words to know the story by.")
-@click.option("--quiet", "quiet_", is_flag=True, help="Do not send the thank-you email.")
+@click.option(
+    "--quiet", "quiet_", is_flag=True, help="Do not send the thank-you email (with EMAIL only)."
+)
 @click.pass_context
 def open_(
     ctx: click.Context, email: str | None, reply_id: int | None, title: str, quiet_: bool
