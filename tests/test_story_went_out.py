@@ -10,12 +10,13 @@ import re
 import threading
 
 import pytest
+import sqlalchemy as sa
 
 from engage import campaigns as campaign_files
 from engage import clock as engage_clock
 from engage.email.base import LostAnswer, Outcome
 from engage.email.outbox import Outbox
-from engage.store import open_store
+from engage.store import Store, make_engine, open_store, upgrade
 from engage.stories import coproduce, service, usage
 from engage.web import create_app
 
@@ -351,3 +352,42 @@ def test_a_story_taken_back_before_the_morning_gets_no_went_out_email(team) -> N
     assert mails(team) == []
     [goodbye] = mails(team, "story-update")[-1:]
     assert "We will not write to you about this story again." in text_of(goodbye)
+
+
+def test_places_recorded_before_the_upgrade_read_plainly(db_url) -> None:
+    """Migration 0013 gives the places already recorded words a contributor can read."""
+    store = Store(make_engine(db_url))
+    upgrade(store, "0009")
+    at = engage_clock.now()
+    with store.engine.begin() as c:
+        c.execute(
+            sa.text(
+                "INSERT INTO contacts (id, email, email_key, name, first_name, format, status, "
+                "attributes, created_at, updated_at) VALUES (1, 'sam@example.org', "
+                "'sam@example.org', '', 'Sam', 'html', 'subscribed', '{}', :at, :at)"
+            ),
+            {"at": at},
+        )
+        c.execute(
+            sa.text(
+                "INSERT INTO stories (id, contact_id, title, status, owner, link, opened_at, "
+                "updated_at, told_at) VALUES (1, 1, '', 'approved', '', '', :at, :at, :at)"
+            ),
+            {"at": at},
+        )
+        for use_id, channel in ((1, "newsletter"), (2, "outbox")):
+            c.execute(
+                sa.text(
+                    "INSERT INTO story_uses (id, story_id, campaign, channel, link, at, told) "
+                    "VALUES (:id, 1, 'spring-news', :channel, 'file:///x', :at, :told)"
+                ),
+                {"id": use_id, "channel": channel, "at": at, "told": False},
+            )
+    upgrade(store)
+    with store.engine.connect() as c:
+        found = c.execute(sa.text("SELECT channel, place FROM story_uses ORDER BY id")).all()
+    store.engine.dispose()
+    assert [tuple(row) for row in found] == [
+        ("newsletter", "in our newsletter"),
+        ("outbox", "on our social media"),
+    ]
