@@ -32,6 +32,9 @@ _STORY_WORDS = {
     "not-told": "story {story}: an email to them could not be sent",
     "went-out": "story {story} went out",
     "published-without-approval": "story {story} published without their approval",
+    "reopened": "story {story} reopened, back to {status}",
+    "titled": "story {story} given a title",
+    "team-not-told": "story {story}: an email to the team about it could not be sent",
 }
 
 

@@ -301,6 +301,11 @@ def send_followups(
     return told
 
 
+def _utc_day(at: dt.datetime) -> dt.date:
+    """The day (UTC) of a time from the database (SQLite gives it without a zone)."""
+    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).date()
+
+
 def _day_words(day: dt.date) -> str:
     return day.strftime("%A %-d %B")
 
@@ -316,7 +321,7 @@ def announce_uses(store: Store, workspace: Workspace, signer: Signer | None = No
     ready_before = (people.now() - MORNING).date()
     days: dict[tuple[int, dt.date], list[Any]] = {}
     for use in waiting:
-        days.setdefault((use.story_id, core._aware(use.at).date()), []).append(use)
+        days.setdefault((use.story_id, _utc_day(use.at)), []).append(use)
     for (story_id, day), uses in days.items():
         if day >= ready_before:
             told.done.append(
@@ -383,9 +388,8 @@ def catch_up(store: Store, workspace: Workspace) -> Told:
         uses = coproduce.untold_uses(connection)
     if not replies and not uses:
         return Told()
-    sign = make_signer(workspace)
-    told = open_from_replies(store, workspace, sign) if replies else Told()
-    return told.add(announce_uses(store, workspace, sign))
+    told = open_from_replies(store, workspace, make_signer(workspace)) if replies else Told()
+    return told.add(announce_uses(store, workspace))  # it makes a signer only to send
 
 
 def labels(workspace: Workspace) -> dict[str, str]:
