@@ -458,13 +458,33 @@ def test_the_team_hears_when_a_contributor_changes_their_choices(project) -> Non
     )
 
 
+def test_the_team_hears_when_a_contributor_asks_us_to_stop_writing(project) -> None:
+    given = {**TEAM, "story": {**TEAM["story"], "status": "in-progress"}}
+    given["how"] = "They said it in a reply to us (see it with: engage replies show 4)."
+    rendered = messages.render(project.workspace, "team-stopped", given)
+
+    assert rendered.subject == "Story 7: the contributor asked us to stop writing"
+    assert rendered.text == (
+        "Hello,\n\n"
+        'This is about story 7, "Rugby changed my week", from sam@example.org.\n\n'
+        "They replied asking us to stop writing to them, so engage took them off our "
+        "newsletter. Their story is still in-progress.\n\n"
+        "They wrote: Please say I play for Leeds.\n\n"
+        "Did they mean their story too? If so, take it back for them: engage stories set 7 "
+        "withdrawn\n\n"
+        "They said it in a reply to us (see it with: engage replies show 4).\n\n"
+        "To see the whole story, run: engage stories show 7\n\n"
+        "Sent by engage for Get Yourself Active.\n"
+    )
+
+
 def test_an_unknown_email(project) -> None:
     with pytest.raises(StoryMailError) as caught:
         messages.render(project.workspace, "thanks", FULL)
     assert str(caught.value) == (
         "There is no story email called 'thanks'. The story emails are: "
         "acknowledgement, draft, update, published, declined, went-out, team-approved, "
-        "team-changes, team-choices, team-withdrawn."
+        "team-changes, team-choices, team-withdrawn, team-stopped."
     )
 
 

@@ -494,6 +494,26 @@ def test_the_team_hears_what_a_contributor_does_on_their_page(team) -> None:
     page.close()
 
 
+def test_a_reply_asking_us_to_stop_tells_the_team_once(team) -> None:
+    bring(team, "in-progress")  # story 1, Sam's
+    bring(team, "withdrawn")  # story 2, taken back: nothing more to say about it
+    reply(team, "Sam <sam@example.org>", "Please unsubscribe me.", "s1")
+    [stopped] = mails(team, "story-team-stopped")
+    assert (stopped["To"], stopped["Subject"]) == (
+        TEAM,
+        "Story 1: the contributor asked us to stop writing",
+    )
+    text = text_of(stopped)
+    assert "Their story is still in-progress.\n\nThey wrote: Please unsubscribe me.\n" in text
+    assert "take it back for them: engage stories set 1 withdrawn\n" in text
+    assert "(see it with: engage replies show 1)" in text
+    assert shown(team)["history"][-1]["action"] == "stop-asked"
+    # Once: importing it again, or engage run, says nothing more.
+    run_ok(team, "replies", "import", str(team.root / "s1.eml"))
+    run_ok(team, "run")
+    assert len(mails(team, "story-team-stopped")) == 1
+
+
 def test_a_team_email_that_cannot_go_is_kept_in_the_history(team) -> None:
     bring(team, "received")
     team.replace("engage.toml", 'from = "Get Yourself Active <news@example.org>"', 'from = ""')

@@ -35,6 +35,7 @@ _STORY_WORDS = {
     "reopened": "story {story} reopened, back to {status}",
     "titled": "story {story} given a title",
     "team-not-told": "story {story}: an email to the team about it could not be sent",
+    "stop-asked": "story {story}: they asked us to stop writing (the team was told)",
 }
 
 

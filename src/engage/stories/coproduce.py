@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from ..contacts import core
-from ..store.schema import consents, stories, story_drafts, story_uses
+from ..store.schema import consents, inbound, stories, story_drafts, story_history, story_uses
 from .core import (
     Story,
     StoryError,
@@ -283,6 +283,49 @@ def claim_uses(connection: sa.Connection, use_ids: list[int]) -> bool:
 def release_uses(connection: sa.Connection, use_ids: list[int]) -> None:
     """The email for these places surely did not go: the next run tries again."""
     connection.execute(story_uses.update().where(story_uses.c.id.in_(use_ids)).values(told=False))
+
+
+def untold_stops(connection: sa.Connection) -> list[sa.Row]:
+    """Replies asking us to stop writing, from a contributor whose story is not withdrawn,
+    that the team has not been told about yet: one row per story."""
+    told = sa.select(story_history.c.id).where(
+        story_history.c.story_id == stories.c.id,
+        story_history.c.action == "stop-asked",
+        story_history.c.note == sa.literal("reply ", sa.String) + sa.cast(inbound.c.id, sa.String),
+    )
+    return connection.execute(
+        sa.select(
+            inbound.c.id.label("reply_id"), inbound.c.clean_text, stories.c.id.label("story_id")
+        )
+        .join(stories, stories.c.contact_id == inbound.c.contact_id)
+        .where(
+            inbound.c.kind == "unsubscribe",
+            stories.c.status != "withdrawn",
+            stories.c.opened_at <= inbound.c.received_at,
+            ~sa.exists(told),
+        )
+        .order_by(inbound.c.id, stories.c.id)
+    ).all()
+
+
+def claim_stop(connection: sa.Connection, story_id: int, reply_id: int) -> bool:
+    """Note on the story that its contributor asked us to stop (reply `reply_id`), before the
+    team is told: False when another process noted it first."""
+    story = get(connection, story_id)
+    # Lock the story first (PostgreSQL; SQLite locks the whole file), so that of two
+    # processes, the second waits and then finds the first's note.
+    connection.execute(sa.select(stories.c.id).where(stories.c.id == story_id).with_for_update())
+    noted = connection.execute(
+        sa.select(story_history.c.id).where(
+            story_history.c.story_id == story_id,
+            story_history.c.action == "stop-asked",
+            story_history.c.note == f"reply {reply_id}",
+        )
+    ).first()
+    if noted is not None:
+        return False
+    note(connection, story_id, "stop-asked", story.status, f"reply {reply_id}", actor="engage")
+    return True
 
 
 def drafts(connection: sa.Connection, story_id: int) -> list[dict[str, Any]]:

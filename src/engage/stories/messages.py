@@ -3,9 +3,10 @@
 Each email is two files in the workspace's `templates/emails/`, `NAME.txt.j2` and
 `NAME.html.j2`, with its subject line in `templates/emails/subjects.toml`. Templates use
 StrictUndefined, so a missing variable is an error that names it, never a blank in an email to
-a person. docs/templates.md lists the variables each email uses. Four more go to the team (the From
-address) when a contributor approves, asks for changes, changes their choices or takes their
-story back: `team-approved`, `team-changes`, `team-choices` and `team-withdrawn`.
+a person. docs/templates.md lists the variables each email uses. Five more go to the team (the From
+address) when a contributor approves, asks for changes, changes their choices, takes their
+story back or replies asking us to stop writing: `team-approved`, `team-changes`,
+`team-choices`, `team-withdrawn` and `team-stopped`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,13 @@ from ..errors import EngageError
 
 TEMPLATES = ("acknowledgement", "draft", "update", "published", "declined", "went-out")
 # To the team, about a story, not to its contributor.
-TEAM_TEMPLATES = ("team-approved", "team-changes", "team-choices", "team-withdrawn")
+TEAM_TEMPLATES = (
+    "team-approved",
+    "team-changes",
+    "team-choices",
+    "team-withdrawn",
+    "team-stopped",
+)
 FOLDER = "emails"  # under the workspace's templates/
 SUBJECTS = "subjects.toml"
 # Given to every email when the caller leaves them out: both are optional.

@@ -381,15 +381,38 @@ def _places(uses: list[Any]) -> list[dict[str, str]]:
 
 
 def catch_up(store: Store, workspace: Workspace) -> Told:
-    """Open a story for each new story reply, and tell each contributor whose story went out.
-    Run after replies come in and after a campaign is sent or posted."""
+    """Open a story for each new story reply, tell each contributor whose story went out, and
+    tell the team when a contributor replied asking us to stop writing. Run after replies
+    come in and after a campaign is sent or posted."""
     with store.connect() as connection:
         replies = core.unopened_story_replies(connection)
         uses = coproduce.untold_uses(connection)
-    if not replies and not uses:
+        stops = coproduce.untold_stops(connection)
+    if not replies and not uses and not stops:
         return Told()
     told = open_from_replies(store, workspace, make_signer(workspace)) if replies else Told()
-    return told.add(announce_uses(store, workspace))  # it makes a signer only to send
+    told.add(announce_uses(store, workspace))  # it makes a signer only to send
+    return told.add(tell_team_of_stops(store, workspace))
+
+
+def tell_team_of_stops(store: Store, workspace: Workspace) -> Told:
+    """A contributor replied asking us to stop writing (engage unsubscribed them from the
+    newsletter): the team hears once, for each story of theirs that is not withdrawn, so it
+    can ask itself whether they meant the story too."""
+    told = Told()
+    with store.connect() as connection:
+        stops = coproduce.untold_stops(connection)
+    for stop in stops:
+        with store.begin() as connection:
+            if not coproduce.claim_stop(connection, stop.story_id, stop.reply_id):
+                continue
+            story = core.get(connection, stop.story_id)
+        how = f"They said it in a reply to us (see it with: engage replies show {stop.reply_id})."
+        if tell_team(store, workspace, story, "team-stopped", how, told, comment=stop.clean_text):
+            told.done.append(
+                f"Told the team that the contributor of story {story.id} asked us to stop writing."
+            )
+    return told
 
 
 def labels(workspace: Workspace) -> dict[str, str]:
