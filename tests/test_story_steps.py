@@ -242,6 +242,8 @@ def test_a_withdrawal_from_the_cli_asks_and_tells_the_team(team) -> None:
     )
     [goodbye] = mails(team, "story-update")
     assert "We will not write to you about this story again." in text_of(goodbye)
+    assert "\nSam rang us.\n" in text_of(goodbye)  # as the question showed it
+    assert "  Sam rang us." in asked.output.splitlines()
     [told] = mails(team, "story-team-withdrawn")
     assert told["To"] == TEAM
     assert told["Subject"] == "Story 1 was taken back: please stop using it"

@@ -204,7 +204,9 @@ def change(
     was sent, and (for a withdrawal) where it went out, to take down."""
     if status == "withdrawn":
         how = f"{people.actor()} recorded this for them with engage."
-        return withdraw(store, workspace, signer, story_id, note_text, people.actor(), how)
+        return withdraw(
+            store, workspace, signer, story_id, note_text, people.actor(), how, note=note_text
+        )
     told = Told()
     with store.begin() as connection:
         story = core.set_status(
@@ -262,14 +264,17 @@ def withdraw(
     reason: str,
     actor: str,
     how: str,
+    *,
+    note: str = "",
 ) -> tuple[core.Story, Told, list[dict[str, Any]]]:
     """The story is taken back (on the contributor's page, or by the team for them): they
-    get a goodbye, and the team gets every place to take it down from."""
+    get a goodbye (with the team's `note`, if any), and the team gets every place to take it
+    down from."""
     told = Told()
     with store.begin() as connection:
         done = coproduce.withdraw(connection, story_id, reason, actor)
     story, take_down = done["story"], done["take_down"]
-    tell(store, workspace, signer, story.id, "update", told)
+    tell(store, workspace, signer, story.id, "update", told, note=note.strip())
     extra = {"take_down": take_down, "reason": reason.strip()}
     tell_team(store, workspace, story, "team-withdrawn", how, told, **extra)
     return story, told, take_down
