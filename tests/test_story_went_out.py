@@ -17,7 +17,7 @@ from engage import clock as engage_clock
 from engage.email.base import LostAnswer, Outcome
 from engage.email.outbox import Outbox
 from engage.store import Store, make_engine, open_store, upgrade
-from engage.stories import coproduce, service, usage
+from engage.stories import coproduce, service, usage, wentout
 from engage.web import create_app
 
 from .fakes import FakeMastodon
@@ -195,7 +195,7 @@ def announce(project) -> service.Told:
     ws = project.workspace
     store = open_store(ws)
     try:
-        return service.announce_uses(store, ws)
+        return wentout.announce_uses(store, ws)
     finally:
         store.engine.dispose()
 

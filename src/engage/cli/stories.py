@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..store.schema import STORY_STATUSES
-from ..stories import coproduce, core, service
+from ..stories import coproduce, core, service, steps
 from ..tokens import signer
 from .common import format_option, printable, store, table, when, workspace
 
@@ -79,7 +79,7 @@ def show(ctx: click.Context, story_id: int, fmt: str) -> None:
             **story.as_dict(),
             "next_steps": [
                 {"step": step.name, "command": step.command, "note": step.note}
-                for step in core.team_steps(connection, story)
+                for step in steps.team_steps(connection, story)
             ],
             "choices": core.story_consents(connection, story.id),
             "thread": core.thread(connection, story),

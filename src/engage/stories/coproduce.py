@@ -11,16 +11,8 @@ import sqlalchemy as sa
 
 from ..contacts import core
 from ..store.schema import consents, inbound, stories, story_drafts, story_history, story_uses
-from .core import (
-    Story,
-    StoryError,
-    current_draft,
-    find_step,
-    get,
-    note,
-    story_consents,
-    uses,
-)
+from .core import Story, StoryError, current_draft, get, note, story_consents, uses
+from .steps import find_step
 
 # Where a story may appear, besides each [social.NAME] channel, and what of the person may be
 # used. Each is a consent record for the story (consents.channel).

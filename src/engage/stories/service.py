@@ -3,11 +3,8 @@ and every step the contributor takes also tells the team.
 
 The database change is committed first; then the email goes out; then the story's "last told"
 time moves on. An email that cannot be sent is recorded in the story's history and reported,
-and the story stays owed news, so `engage followups` finds it.
-
-"Your story went out" is one email per story for each day it went out (UTC), with every place
-it went out that day: it goes the morning after (from 08:00 UTC), at the first `engage run`
-(or send, post or replies fetch) once that day is over.
+and the story stays owed news, so `engage followups` finds it. "Your story went out" is in
+`wentout`.
 """
 
 from __future__ import annotations
@@ -26,12 +23,11 @@ from ..social.channels import configured
 from ..store import Store
 from ..tokens import Signer
 from ..tokens import signer as make_signer
-from . import coproduce, core, messages
+from . import coproduce, core, messages, steps
 
 # A story link names the story, its contributor and the day it was made, so every email
 # sent on one day carries the same link. It works this long (then only to take the story back).
 LINK_DAYS = 180
-MORNING = dt.timedelta(hours=8)  # a day's "went out" email goes from 08:00 UTC the day after
 # Said before where things stand when the team undoes a decline or a publication.
 REOPENED = {
     "declined": "We are sorry. We said we would not use your story, but that was a mistake.",
@@ -123,7 +119,7 @@ def tell(
     try:
         sent = deliver(store, workspace, signer, story_id, template, **extra)
     except EngageError as exc:
-        _not_told(store, story_id, template, exc, told)
+        not_told(store, story_id, template, exc, told)
         return False
     if sent:
         told.sent.append(story_id)
@@ -145,7 +141,7 @@ def deliver(
     return True
 
 
-def _not_told(store: Store, story_id: int, template: str, exc: EngageError, told: Told) -> None:
+def not_told(store: Store, story_id: int, template: str, exc: EngageError, told: Told) -> None:
     with store.begin() as connection:
         story = core.get(connection, story_id)
         core.note(connection, story.id, "not-told", story.status, f"{template}: {exc}")
@@ -209,7 +205,7 @@ def change(
         )
     told = Told()
     with store.begin() as connection:
-        story = core.set_status(
+        story = steps.set_status(
             connection,
             story_id,
             status,
@@ -236,7 +232,7 @@ def preview(
     """The email the contributor would get if the team set the story to `status` now, for
     the team to read before it goes. Raises StoryError when the step is not allowed."""
     with store.connect() as connection:
-        story = core.check_status(connection, story_id, status, without_approval=without_approval)
+        story = steps.check_status(connection, story_id, status, without_approval=without_approval)
     after = dataclasses.replace(story, status=status)
     values = context(workspace, signer, after, note=note_text.strip())
     return story, messages.render(workspace, core.TEMPLATE_FOR[status], values)
@@ -249,7 +245,7 @@ def reopen(
     mistake, and where things stand. Returns the story, the status it had, and what was sent."""
     with store.begin() as connection:
         was = core.get(connection, story_id).status
-        story = core.reopen(connection, story_id, note_text)
+        story = steps.reopen(connection, story_id, note_text)
     told = Told()
     words = f"{REOPENED[was]} {STATUS_WORDS[story.status]}"
     tell(store, workspace, signer, story.id, "update", told, status_words=words, note=note_text)
@@ -306,85 +302,6 @@ def send_followups(
     return told
 
 
-def _utc_day(at: dt.datetime) -> dt.date:
-    """The day (UTC) of a time from the database (SQLite gives it without a zone)."""
-    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).date()
-
-
-def _day_words(day: dt.date) -> str:
-    return day.strftime("%A %-d %B")
-
-
-def announce_uses(store: Store, workspace: Workspace, signer: Signer | None = None) -> Told:
-    """Tell each contributor where their story went out: one email for each day it went out,
-    with every place, once that day is over (from 08:00 UTC the day after). A story going
-    out today is listed in `done` as waiting. Each email's places are taken first, so two
-    processes never send it twice; one that surely did not go is tried again next time."""
-    told = Told()
-    with store.connect() as connection:
-        waiting = coproduce.untold_uses(connection)
-    ready_before = (people.now() - MORNING).date()
-    days: dict[tuple[int, dt.date], list[Any]] = {}
-    for use in waiting:
-        days.setdefault((use.story_id, _utc_day(use.at)), []).append(use)
-    for (story_id, day), uses in days.items():
-        if day >= ready_before:
-            told.done.append(
-                f"Story {story_id} went out on {_day_words(day)}: its contributor will hear "
-                f"where in one email, from 08:00 UTC on {_day_words(day + dt.timedelta(1))}."
-            )
-            continue
-        signer = signer or make_signer(workspace)
-        _announce(store, workspace, signer, story_id, day, uses, told)
-    return told
-
-
-def _announce(
-    store: Store,
-    workspace: Workspace,
-    signer: Signer,
-    story_id: int,
-    day: dt.date,
-    uses: list[Any],
-    told: Told,
-) -> None:
-    ids = [use.id for use in uses]
-    try:
-        with store.begin() as connection:
-            if not coproduce.claim_uses(connection, ids):
-                raise _Taken  # another process is telling them: leave it all to it
-    except _Taken:
-        return
-    places = _places(uses)
-    try:
-        deliver(store, workspace, signer, story_id, "went-out", day=_day_words(day), places=places)
-    except EngageError as exc:
-        if not getattr(exc, "maybe_sent", False):
-            with store.begin() as connection:
-                coproduce.release_uses(connection, ids)
-        _not_told(store, story_id, "went-out", exc, told)
-        return
-    told.sent.append(story_id)
-    where = ", ".join(place["words"] for place in places)
-    told.done.append(
-        f"Told the contributor of story {story_id} where it went out on {_day_words(day)}: {where}."
-    )
-
-
-class _Taken(Exception):
-    """Another process took these places first."""
-
-
-def _places(uses: list[Any]) -> list[dict[str, str]]:
-    """Each place in the contributor's words, with its link only when anyone can open it."""
-    found: list[dict[str, str]] = []
-    for use in uses:
-        place = {"words": use.place, "url": coproduce.public_link(use.link)}
-        if place not in found:
-            found.append(place)
-    return found
-
-
 def catch_up(store: Store, workspace: Workspace) -> Told:
     """Open a story for each new story reply, tell each contributor whose story went out, and
     tell the team when a contributor replied asking us to stop writing. Run after replies
@@ -395,6 +312,8 @@ def catch_up(store: Store, workspace: Workspace) -> Told:
         stops = coproduce.untold_stops(connection)
     if not replies and not uses and not stops:
         return Told()
+    from .wentout import announce_uses  # it uses this module's telling
+
     told = open_from_replies(store, workspace, make_signer(workspace)) if replies else Told()
     told.add(announce_uses(store, workspace))  # it makes a signer only to send
     return told.add(tell_team_of_stops(store, workspace))

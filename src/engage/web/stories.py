@@ -8,7 +8,7 @@ import re
 from flask import Blueprint, abort, make_response, render_template, request, url_for
 
 from ..render.markdown import parse_body
-from ..stories import coproduce, core, service
+from ..stories import coproduce, core, service, steps
 from ..tokens import BadToken
 from . import check_form, csrf_token, log
 from . import state as _engage
@@ -63,7 +63,7 @@ def page(token: str):  # noqa: ANN201
     with _engage()["store"].connect() as connection:
         draft = core.current_draft(connection, story.id)
         chosen = core.story_consents(connection, story.id)
-        can = {s.name for s in core.steps(connection, story) if s.by == "contributor"}
+        can = {s.name for s in steps.steps(connection, story) if s.by == "contributor"}
     labels = service.labels(_engage()["workspace"])
     return render_template(
         "story.html.j2",
