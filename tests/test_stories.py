@@ -68,7 +68,7 @@ def mails(project, kind: str) -> list[email.message.EmailMessage]:
 
 
 def text_of(message: email.message.EmailMessage) -> str:
-    return message.get_body(("plain",)).get_content()
+    return message.get_body(("plain",)).get_content().replace("\r\n", "\n")
 
 
 def story_reply(call: email.message.EmailMessage) -> bytes:
@@ -210,13 +210,23 @@ def test_the_whole_loop(site, page, clock) -> None:
     out = project.run("send", "member-stories", "--yes")
     assert out.exit_code == 0, out.output
     assert out.output.splitlines()[-1] == (
-        "Told the contributor of story 1 it went out (newsletter)."
+        "Story 1 went out on Friday 4 December: its contributor will hear where in one email, "
+        "from 08:00 UTC on Saturday 5 December."
     )
+    assert mails(project, "story-went-out") == []  # not yet: more may go out today
+    # The next morning, engage run (cron) tells her, once.
+    clock.advance(days=1)
+    ran = project.run("run")
+    assert ran.exit_code == 0, ran.output
     [went] = mails(project, "story-went-out")
-    assert went["Subject"] == "Your story went out today"
-    assert f"{base}/archive/member-stories" in text_of(went)
+    assert went["Subject"] == "Your story went out on Friday 4 December"
+    assert "Here is where it went out:\n- in our newsletter “Stories from our members”\n" in (
+        text_of(went)
+    )
+    assert "/archive/" not in text_of(went)  # the site is on 127.0.0.1: not a public link
     # Sending again tells nobody twice.
     assert project.run("send", "member-stories", "--yes").exit_code == 0
+    assert project.run("run").exit_code == 0
     assert len(mails(project, "story-went-out")) == 1
 
     # Nobody is owed news until the window has passed since the last email to them.
@@ -227,7 +237,7 @@ def test_the_whole_loop(site, page, clock) -> None:
     owed = project.run("followups")
     assert owed.output.splitlines() == [
         "STORY  CONTRIBUTOR        STATUS    LAST TOLD   DAYS",
-        "1      amira@example.org  approved  2026-12-04  15",
+        "1      amira@example.org  approved  2026-12-05  15",
         "1 owed news. Send the update email with: engage followups send",
     ]
     report = json.loads(project.run("report", CALL, "--format", "json").output)

@@ -71,7 +71,8 @@ def test_steps_are_taken_in_order_and_publishing_needs_approval(team) -> None:
     assert mails(team, "story-acknowledgement") == []
     assert team.run("stories", "set", "1", "awaiting-approval").output == (
         "Error: Story 1 is received; it cannot be set to awaiting-approval from there. "
-        "Next steps from received: in-progress, declined, withdrawn.\n"
+        "Next steps from received: in-progress, published (--without-approval --note "
+        '"..." --link URL; they have not approved it), declined, withdrawn.\n'
     )
     assert team.run("stories", "set", "1", "in-progress").exit_code == 0
     assert team.run("stories", "set", "1", "awaiting-approval").output == (
@@ -156,12 +157,13 @@ def test_publishing_from_an_open_step_says_the_contributor_has_not_approved(team
     shown = json.loads(team.run("stories", "show", "1", "--format", "json").output)
     assert shown["status"] == step
     # A closed story is another matter: nothing publishes it.
-    assert team.run("stories", "set", "1", "declined").exit_code == 0
+    assert team.run("stories", "set", "1", "declined", "--yes").exit_code == 0
     closed = team.run("stories", "set", "1", "published", "--without-approval", "--note", "x")
     assert (closed.exit_code, closed.output) == (
         1,
         "Error: Story 1 is declined; it cannot be set to published from there. "
-        "Next steps from declined: none (this story is closed).\n",
+        "Next steps from declined: withdrawn, reopen (engage stories reopen 1; until "
+        "2 December 09:00 UTC).\n",
     )
 
 
@@ -258,16 +260,17 @@ def test_declined_kindly_and_nobody_unsubscribed_is_owed_news(team, clock) -> No
     assert team.run("stories", "open", "sam@example.org").exit_code == 0
     assert team.run("stories", "open", "kim@example.org").exit_code == 0
     declined = team.run(
-        "stories", "set", "1", "declined", "--note", "We already have a swimming story."
+        "stories", "set", "1", "declined", "--note", "We already have a swimming story.", "--yes"
     )
     assert declined.output == (
         "Story 1 is declined. The contributor was sent the declined email.\n"
     )
     [kindly] = mails(team, "story-declined")
     assert "We already have a swimming story." in text_of(kindly)
+    engage_clock.advance(hours=25)  # too late to reopen it
     assert team.run("stories", "set", "1", "in-progress").output == (
         "Error: Story 1 is declined; it cannot be set to in-progress from there. "
-        "Next steps from declined: none (this story is closed).\n"
+        "Next steps from declined: withdrawn.\n"
     )
     assert team.run("contacts", "unsubscribe", "kim@example.org").exit_code == 0
     engage_clock.advance(days=20)
@@ -330,41 +333,6 @@ def test_erasing_a_person_erases_their_stories(team) -> None:
     store.engine.dispose()
     assert left == {"stories": 0, "story_drafts": 0, "story_history": 0, "story_uses": 0}
     assert team.run("stories", "list").output == "No stories match.\n"
-
-
-def test_a_post_that_uses_a_story_tells_its_contributor(team, project) -> None:
-    from engage.stories import coproduce
-    from engage.stories import core as story_core
-
-    assert team.run("stories", "open", "sam@example.org", "--quiet").exit_code == 0
-    store = open_store(team.workspace)
-    with store.begin() as connection:
-        connection.execute(stories.update().values(status="approved"))
-        story = story_core.get(connection, 1)
-        coproduce.record_choices(connection, story, {"newsletter": True, "outbox": True}, {})
-    store.engine.dispose()
-    project.write(
-        "campaigns/sam.md",
-        '+++\nsubject = "Sam swims"\npreheader = "A story from one of our members."\n'
-        'stories = [1]\n[social.outbox]\ntext = "Sam swims every week. Read about it soon."\n+++\n'
-        "# Sam swims\n\nSam swims every week.\n",
-    )
-    posted = team.run("post", "sam", "--yes")
-    assert posted.exit_code == 0, posted.output
-    assert posted.output.splitlines()[-1] == (
-        "Told the contributor of story 1 it went out (outbox)."
-    )
-    [went] = mails(team, "story-went-out")
-    assert went["To"] == "sam@example.org"
-    [url] = [
-        line.removeprefix("Posted to outbox: ")
-        for line in posted.output.splitlines()
-        if line.startswith("Posted to outbox: ")
-    ]
-    assert url in text_of(went)
-    again = team.run("post", "sam", "--yes")
-    assert again.output.splitlines()[-1] == "outbox: already posted."
-    assert len(mails(team, "story-went-out")) == 1
 
 
 def test_an_email_that_cannot_go_is_reported_and_the_story_stays_owed(team, project) -> None:

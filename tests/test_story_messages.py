@@ -23,16 +23,18 @@ from .browser import page as page_fixture  # noqa: F401
 
 LINK = "http://127.0.0.1:8025/story/tok3n?from=email&v=1"
 PUBLISHED = "https://www.example.org/stories/sam-rugby"
-LINKS = [
-    {"where": "Our newsletter", "url": "https://www.example.org/archive/december"},
-    {"where": "Mastodon", "url": "https://mastodon.example/@gya/112233"},
+PLACES = [
+    {"words": "in our newsletter “December news”", "url": "https://www.example.org/archive/dec"},
+    {"words": "on Mastodon", "url": "https://mastodon.example/@gya/112233"},
+    {"words": "on our social media", "url": ""},
 ]
 FULL = {
     "first_name": "Sam",
     "story": {"id": 7, "title": "Rugby changed my week", "status": "in-progress"},
     "link": LINK,
     "published_link": PUBLISHED,
-    "links": LINKS,
+    "day": "Tuesday 1 December",
+    "places": PLACES,
     "next_update_by": "Tuesday 15 December",
     "note": "We are picking a photo with you in mind.",
     "status_words": "Your story is with our editor. She will read it this week.",
@@ -45,7 +47,7 @@ SUBJECTS = {
     "update": "News about your story",
     "published": "We have published your story",
     "declined": "We are not able to use your story this time",
-    "went-out": "Your story went out today",
+    "went-out": "Your story went out on Tuesday 1 December",
 }
 
 EVERY = pytest.mark.parametrize("template", messages.TEMPLATES)
@@ -233,17 +235,20 @@ def test_declined_is_kind_and_thanks_them(project) -> None:
     assert "want to stop taking part" not in text
 
 
-def test_went_out_lists_each_place(project) -> None:
+def test_went_out_lists_each_place_in_plain_words(project) -> None:
     rendered = messages.render(project.workspace, "went-out", BARE)
 
     assert (
-        "Here is where you can see it:\n"
-        "- Our newsletter: https://www.example.org/archive/december\n"
-        "- Mastodon: https://mastodon.example/@gya/112233\n"
+        "Your story went out on Tuesday 1 December. Thank you for letting us share it.\n\n"
+        "Here is where it went out:\n"
+        "- in our newsletter “December news”: https://www.example.org/archive/dec\n"
+        "- on Mastodon: https://mastodon.example/@gya/112233\n"
+        "- on our social media\n\n"
     ) in rendered.text
     links = structure(rendered.html).links
-    assert ("https://www.example.org/archive/december", "Our newsletter") in links
-    assert ("https://mastodon.example/@gya/112233", "Mastodon") in links
+    assert ("https://www.example.org/archive/dec", "in our newsletter “December news”") in links
+    assert ("https://mastodon.example/@gya/112233", "on Mastodon") in links
+    assert "<li>on our social media</li>" in rendered.html
 
 
 @EVERY
@@ -289,15 +294,25 @@ def body_blocks(text: str) -> list[str]:
 TEAM = {
     "story": {"id": 7, "title": "Rugby changed my week", "status": "withdrawn"},
     "contributor": "sam@example.org",
+    "how": "They did this on their story page.",
+    "reason": "",
     "take_down": [
-        {"campaign": "december", "channel": "newsletter", "link": LINKS[0]["url"], "at": ""},
+        {"campaign": "december", "channel": "newsletter", "link": PLACES[0]["url"], "at": ""},
         {"campaign": "december", "channel": "mastodon", "link": "", "at": ""},
+    ],
+    "version": 2,
+    "comment": "Please say I play for Leeds.",
+    "choices": [
+        {"words": "In our email newsletter", "answer": "yes", "changed": False},
+        {"words": "On our website", "answer": "yes", "changed": True},
+        {"words": "Using their photo", "answer": "no", "changed": False},
     ],
 }
 
 
 WITHDRAWN = {**BARE, "story": {"id": 7, "title": "", "status": "withdrawn"}}
-READ = [(t, BARE) for t in messages.TEMPLATES] + [("update", WITHDRAWN), ("team-withdrawn", TEAM)]
+READ = [(t, BARE) for t in messages.TEMPLATES] + [("update", WITHDRAWN)]
+READ += [(t, TEAM) for t in messages.TEAM_TEMPLATES]
 
 
 @pytest.mark.parametrize(
@@ -307,7 +322,7 @@ def test_every_text_email_reads_at_beginner_level(project, template: str, contex
     """The same check lint's reading-level rule makes of a campaign, block by block."""
     level = readability.LEVELS["beginner"]
     blocks = body_blocks(messages.render(project.workspace, template, context).text)
-    if template in messages.TEAM_TEMPLATES:  # its list is channel and campaign names, not words
+    if template in messages.TEAM_TEMPLATES + ("went-out",):  # lists of names, not sentences
         blocks = [block for block in blocks if not block.startswith("- ")]
 
     hard = {
@@ -326,7 +341,7 @@ def test_missing_and_empty_variables_are_named(project) -> None:
     with pytest.raises(StoryMailError) as missing:
         messages.render(ws, "draft", {"link": LINK})
     with pytest.raises(StoryMailError) as empty:
-        messages.render(ws, "went-out", {**BARE, "links": [], "link": ""})
+        messages.render(ws, "went-out", {**BARE, "places": [], "link": ""})
 
     assert str(missing.value) == (
         "templates/emails/draft.txt.j2:16: there is no placeholder {{ next_update_by }}. The "
@@ -334,7 +349,7 @@ def test_missing_and_empty_variables_are_named(project) -> None:
         "spelling; docs/templates.md (Story emails) lists each email's placeholders."
     )
     assert str(empty.value) == (
-        "The went-out story email needs link and links, and they were empty. "
+        "The went-out story email needs link and places, and they were empty. "
         "See docs/templates.md, Story emails."
     )
 
@@ -349,29 +364,36 @@ def test_each_email_asks_only_for_its_own_variables(project) -> None:
         "update": {"next_update_by", "status_words", "story"},
         "published": {"published_link"},
         "declined": set(),
-        "went-out": {"links"},
+        "went-out": {"day", "places"},
     }
 
 
+TEAM_END = (
+    "They did this on their story page.\n\n"
+    "To see the whole story, run: engage stories show 7\n\n"
+    "Sent by engage for Get Yourself Active.\n"
+)
+
+
 def test_the_team_hears_where_to_take_a_withdrawn_story_down(project) -> None:
-    rendered = messages.render(project.workspace, "team-withdrawn", TEAM)
+    given = {**TEAM, "reason": "I changed my mind."}
+    rendered = messages.render(project.workspace, "team-withdrawn", given)
 
     assert rendered.subject == "Story 7 was taken back: please stop using it"
     assert rendered.text == (
         "Hello,\n\n"
-        'sam@example.org has taken back their story "Rugby changed my week" (story 7). '
-        "Please stop using it.\n\n"
+        'This is about story 7, "Rugby changed my week", from sam@example.org.\n\n'
+        "They have taken their story back. Please stop using it.\n\n"
+        "They said why: I changed my mind.\n\n"
         "Please take it down from each place it went out:\n"
-        "- newsletter, in december: https://www.example.org/archive/december (to take this "
+        "- newsletter, in december: https://www.example.org/archive/dec (to take this "
         'web page down, run: engage archive remove december --note "story 7 withdrawn")\n'
         "- mastodon, in december: we have no link\n\n"
-        "We cannot take back emails that we have already sent.\n\n"
-        "To see the whole story, run: engage stories show 7\n\n"
-        "Sent by engage for Get Yourself Active.\n"
+        "We cannot take back emails that we have already sent.\n\n" + TEAM_END
     )
     found = structure(rendered.html)
     assert found.h1 == [rendered.subject]
-    assert found.links == [(LINKS[0]["url"], "Open it on newsletter")]
+    assert found.links == [(PLACES[0]["url"], "Open it on newsletter")]
 
 
 def test_the_team_hears_even_when_there_is_nothing_to_take_down(project) -> None:
@@ -384,6 +406,78 @@ def test_the_team_hears_even_when_there_is_nothing_to_take_down(project) -> None
     assert outcome.sent
     assert sent["Subject"] == "Story 7 was taken back: please stop using it"
     assert "It has not gone out anywhere yet, so there is nothing to take down." in text
+    assert "They said why" not in text
+
+
+def test_the_team_hears_when_a_contributor_approves(project) -> None:
+    rendered = messages.render(project.workspace, "team-approved", TEAM)
+
+    assert rendered.subject == "Story 7 is approved by its contributor"
+    assert rendered.text == (
+        "Hello,\n\n"
+        'This is about story 7, "Rugby changed my week", from sam@example.org.\n\n'
+        "Good news: they said yes to draft 2.\n\n"
+        "They said: Please say I play for Leeds.\n\n"
+        "Where they said it may appear:\n"
+        "- In our email newsletter: yes\n"
+        "- On our website: yes\n"
+        "- Using their photo: no\n\n"
+        "Once it is out, tell them with: engage stories set 7 published --link URL\n\n" + TEAM_END
+    )
+    assert structure(rendered.html).h1 == [rendered.subject]
+
+
+def test_the_team_hears_when_a_contributor_asks_for_changes(project) -> None:
+    given = {**TEAM, "comment": "Please say I play for Leeds.\nAnd that I love it."}
+    rendered = messages.render(project.workspace, "team-changes", given)
+
+    assert rendered.subject == "Story 7: the contributor asks for changes"
+    assert rendered.text == (
+        "Hello,\n\n"
+        'This is about story 7, "Rugby changed my week", from sam@example.org.\n\n'
+        "They read draft 2 and asked for changes:\n\n"
+        "Please say I play for Leeds.\nAnd that I love it.\n\n"
+        "When the new draft is ready, send it with: engage stories draft 7 FILE.md\n\n" + TEAM_END
+    )
+    assert "<p>Please say I play for Leeds.</p>\n<p>And that I love it.</p>" in rendered.html
+
+
+def test_the_team_hears_when_a_contributor_changes_their_choices(project) -> None:
+    rendered = messages.render(project.workspace, "team-choices", TEAM)
+
+    assert rendered.subject == "Story 7: the contributor changed where it may appear"
+    assert rendered.text == (
+        "Hello,\n\n"
+        'This is about story 7, "Rugby changed my week", from sam@example.org.\n\n'
+        "They changed where their story may appear.\n\n"
+        "What they changed:\n"
+        "- On our website: now yes\n\n"
+        "Where it may appear now:\n"
+        "- In our email newsletter: yes\n"
+        "- On our website: yes\n"
+        "- Using their photo: no\n\n"
+        "engage lint checks each campaign against these answers.\n\n" + TEAM_END
+    )
+
+
+def test_the_team_hears_when_a_contributor_asks_us_to_stop_writing(project) -> None:
+    given = {**TEAM, "story": {**TEAM["story"], "status": "in-progress"}}
+    given["how"] = "They said it in a reply to us (see it with: engage replies show 4)."
+    rendered = messages.render(project.workspace, "team-stopped", given)
+
+    assert rendered.subject == "Story 7: the contributor asked us to stop writing"
+    assert rendered.text == (
+        "Hello,\n\n"
+        'This is about story 7, "Rugby changed my week", from sam@example.org.\n\n'
+        "They replied asking us to stop writing to them, so engage took them off our "
+        "newsletter. Their story is still in-progress.\n\n"
+        "They wrote: Please say I play for Leeds.\n\n"
+        "Did they mean their story too? If so, take it back for them: engage stories set 7 "
+        "withdrawn\n\n"
+        "They said it in a reply to us (see it with: engage replies show 4).\n\n"
+        "To see the whole story, run: engage stories show 7\n\n"
+        "Sent by engage for Get Yourself Active.\n"
+    )
 
 
 def test_an_unknown_email(project) -> None:
@@ -391,7 +485,8 @@ def test_an_unknown_email(project) -> None:
         messages.render(project.workspace, "thanks", FULL)
     assert str(caught.value) == (
         "There is no story email called 'thanks'. The story emails are: "
-        "acknowledgement, draft, update, published, declined, went-out, team-withdrawn."
+        "acknowledgement, draft, update, published, declined, went-out, team-approved, "
+        "team-changes, team-choices, team-withdrawn, team-stopped."
     )
 
 
@@ -444,15 +539,15 @@ def test_a_template_mistake_names_the_file_and_line(project) -> None:
     )
 
 
-def test_a_link_without_its_url_is_named(project) -> None:
-    given = {**BARE, "links": [{"where": "Our newsletter"}]}
+def test_a_place_without_its_words_is_named(project) -> None:
+    given = {**BARE, "places": [{"url": "https://www.example.org/archive/dec"}]}
 
     with pytest.raises(StoryMailError) as caught:
         messages.render(project.workspace, "went-out", given)
 
     assert str(caught.value) == (
-        "templates/emails/went-out.txt.j2:7: there is no placeholder {{ item.url }}. The "
-        "placeholders under item are: item.where. Check the spelling; docs/templates.md "
+        "templates/emails/went-out.txt.j2:8: there is no placeholder {{ place.words }}. The "
+        "placeholders under place are: place.url. Check the spelling; docs/templates.md "
         "(Story emails) lists each email's placeholders."
     )
 
@@ -597,6 +692,7 @@ def test_a_story_email_whose_answer_was_lost_is_maybe_sent_not_failed(project, m
             "engage does not send it again by itself. Check the provider's log."
         )
         assert not caught.value.try_later
+        assert caught.value.maybe_sent  # so engage never sends it again by itself
         assert [to for to, _ in sink.received] == ["sam@example.org"]
     finally:
         sink.stop()

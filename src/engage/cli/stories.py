@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..store.schema import STORY_STATUSES
-from ..stories import coproduce, core, service
+from ..stories import coproduce, core, service, steps
 from ..tokens import signer
 from .common import format_option, printable, store, table, when, workspace
 
@@ -77,7 +77,10 @@ def show(ctx: click.Context, story_id: int, fmt: str) -> None:
         story = core.get(connection, story_id)
         data = {
             **story.as_dict(),
-            "next_steps": list(core.allowed_next(story)),
+            "next_steps": [
+                {"step": step.name, "command": step.command, "note": step.note}
+                for step in steps.team_steps(connection, story)
+            ],
             "choices": core.story_consents(connection, story.id),
             "thread": core.thread(connection, story),
             "drafts": coproduce.drafts(connection, story.id),
@@ -99,7 +102,7 @@ def show_lines(data: dict[str, Any]) -> list[str]:
         f"Campaign:    {data['campaign'] or 'none (opened by hand)'}",
         f"Owner:       {data['owner'] or 'nobody yet'}",
         f"Last told:   {when(data['told_at'])}",
-        f"Next steps:  {', '.join(data['next_steps']) or 'none (closed)'}",
+        *_steps_lines(data["next_steps"]),
         "May appear:  "
         + (
             ", ".join(f"{c} {'yes' if ok else 'no'}" for c, ok in choices.items())
@@ -136,19 +139,68 @@ def show_lines(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _steps_lines(steps: list[dict[str, str]]) -> list[str]:
+    if not steps:
+        return ["Next steps:  none (this story is closed)"]
+    lines = ["Next steps:"]
+    for step in steps:
+        lines.append(f"  {step['command']}" + (f"  ({step['note']})" if step["note"] else ""))
+    return lines
+
+
 @stories.command("open")
-@click.argument("email")
+@click.argument("email", required=False)
+@click.option(
+    "--reply",
+    "reply_id",
+    type=int,
+    metavar="ID",
+    help="Open it from this reply in the inbox (one filed as something else).",
+)
 @click.option("--title", default="", help="A few words to know the story by.")
-@click.option("--quiet", "quiet_", is_flag=True, help="Do not send the thank-you email.")
+@click.option(
+    "--quiet", "quiet_", is_flag=True, help="Do not send the thank-you email (with EMAIL only)."
+)
 @click.pass_context
-def open_(ctx: click.Context, email: str, title: str, quiet_: bool) -> None:
-    """Open a story by hand, for a story that came some other way (a phone call, a visit)."""
+def open_(
+    ctx: click.Context, email: str | None, reply_id: int | None, title: str, quiet_: bool
+) -> None:
+    """Open a story: for EMAIL, when it came some other way (a phone call, a visit), or from
+    a reply in the inbox with --reply ID, when the reply was not filed as a story.
+
+    Its contributor gets the thank-you email, as for a story reply.
+    """
+    if (email is None) == (reply_id is None):
+        raise click.UsageError(
+            "Give the contributor's EMAIL, or --reply ID for a reply in the inbox (not both)."
+        )
     ws = workspace(ctx)
-    story_id, told = service.open_by_hand(store(ctx), ws, signer(ws), email, title, not quiet_)
-    click.echo(f"Opened story {story_id} for {email}.{_told(told, 'thank-you')}")
+    if reply_id is not None:
+        if quiet_:
+            raise click.UsageError(
+                "--quiet is for stories opened by EMAIL: a story from a reply always thanks "
+                "its contributor, as engage does for every story reply."
+            )
+        told = service.open_from_replies(store(ctx), ws, signer(ws), reply_id=reply_id, title=title)
+        for line in told.done:
+            click.echo(f"Reply {reply_id}: {line[0].lower()}{line[1:]}")
+    else:
+        story_id, told = service.open_by_hand(store(ctx), ws, signer(ws), email, title, not quiet_)
+        click.echo(f"Opened story {story_id} for {email}.{_told(told, 'thank-you')}")
     _report(told)
     if told.problems:
         ctx.exit(1)
+
+
+@stories.command("title")
+@click.argument("story_id", metavar="ID", type=int)
+@click.argument("title")
+@click.pass_context
+def title_(ctx: click.Context, story_id: int, title: str) -> None:
+    """Give a story its TITLE: a few words to know it by (its contributor sees them too)."""
+    with store(ctx).begin() as connection:
+        story = core.set_title(connection, story_id, title)
+    click.echo(f"Story {story.id} is now called {printable(story.title)}.")
 
 
 @stories.command("set")
@@ -161,6 +213,7 @@ def open_(ctx: click.Context, email: str, title: str, quiet_: bool) -> None:
     is_flag=True,
     help="Publish without the contributor's approval of the current draft (needs --note).",
 )
+@click.option("--yes", is_flag=True, help="Do not ask before declining or withdrawing.")
 @click.pass_context
 def set_(
     ctx: click.Context,
@@ -169,9 +222,16 @@ def set_(
     note_text: str,
     link: str,
     without_approval: bool,
+    yes: bool,
 ) -> None:
-    """Move a story to STATUS, and tell its contributor."""
+    """Move a story to STATUS, and tell its contributor.
+
+    Before declining or withdrawing a story, engage shows the email its contributor will get
+    and asks; --yes does not ask (for scripts).
+    """
     ws = workspace(ctx)
+    if status in ASK_FIRST and not yes:
+        _confirm(ctx, story_id, status, note_text, without_approval)
     story, told, take_down = service.change(
         store(ctx),
         ws,
@@ -187,6 +247,59 @@ def set_(
         click.echo("Please take it down from:")
         for use in take_down:
             click.echo(f"  {use['campaign']} ({use['channel']}) {use['link']}".rstrip())
+    _report(told)
+    if told.problems:
+        ctx.exit(1)
+
+
+ASK_FIRST = {"declined": "Decline", "withdrawn": "Withdraw"}
+
+
+def _confirm(
+    ctx: click.Context, story_id: int, status: str, note_text: str, without_approval: bool
+) -> None:
+    """Show the email the contributor will get, and ask; stop (exit 1) unless the answer is
+    yes."""
+    ws = workspace(ctx)
+    story, email = service.preview(
+        store(ctx), ws, signer(ws), story_id, status, note_text, without_approval=without_approval
+    )
+    click.echo(f"{story.email} will get this email:\n")
+    click.echo(f"  Subject: {printable(email.subject)}\n")
+    for line in email.text.rstrip("\n").split("\n"):
+        click.echo(f"  {printable(line)}".rstrip())
+    click.echo("")
+    if status == "declined" and not note_text.strip():
+        click.echo('To tell them why in your own words, add --note "...".')
+    if status == "withdrawn":
+        click.echo("The team will get an email with every place to take it down from.")
+    try:
+        sure = click.confirm(f"{ASK_FIRST[status]} story {story.id} and send this email?")
+    except click.Abort:
+        sure = False
+        click.echo("")
+    if not sure:
+        click.echo(
+            f"Nothing was sent: story {story.id} is still {story.status}. (In a script, add --yes.)"
+        )
+        ctx.exit(1)
+
+
+@stories.command()
+@click.argument("story_id", metavar="ID", type=int)
+@click.option("--note", "note_text", default="", help="What to tell them (they see it).")
+@click.pass_context
+def reopen(ctx: click.Context, story_id: int, note_text: str) -> None:
+    """Undo a decline or a publication made in the last 24 hours.
+
+    The story goes back to the step it was at, and its contributor gets an update that says
+    sorry, the last email was a mistake, and where things stand.
+    """
+    ws = workspace(ctx)
+    story, was, told = service.reopen(store(ctx), ws, signer(ws), story_id, note_text)
+    click.echo(
+        f"Story {story.id} is no longer {was}: it is {story.status} again." + _told(told, "update")
+    )
     _report(told)
     if told.problems:
         ctx.exit(1)

@@ -33,6 +33,10 @@ _STORY_WORDS = {
     "not-told": "story {story}: an email to them could not be sent",
     "went-out": "story {story} went out",
     "published-without-approval": "story {story} published without their approval",
+    "reopened": "story {story} reopened, back to {status}",
+    "titled": "story {story} given a title",
+    "team-not-told": "story {story}: an email to the team about it could not be sent",
+    "stop-asked": "story {story}: they asked us to stop writing (the team was told)",
 }
 _CHANGE_WORDS = {"signup-tags": "tags given for signing up", "preferences": "choices changed"}
 

@@ -226,7 +226,9 @@ def post(store: Store, campaign: Campaign, plan: Plan) -> Outcome:
         thread.append(done)
         outcome.posted.append(done)
     if thread and len(thread) == len(plan.parts):
-        story_usage.record_posted(store, campaign, plan.channel.name, thread[0].url)
+        story_usage.record_posted(
+            store, campaign, plan.channel.name, thread[0].url, plan.channel.network
+        )
     return outcome
 
 

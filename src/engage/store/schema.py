@@ -370,11 +370,14 @@ story_uses = Table(
     Column("channel", String(100), nullable=False),  # newsletter, or a [social.NAME] channel
     Column("link", Text, nullable=False, default=""),
     Column("at", DateTime(timezone=True), nullable=False),
-    Column("told", Boolean, nullable=False, default=False),  # "your story went out" sent
+    # Taken for (or sent in) a "your story went out" email.
+    Column("told", Boolean, nullable=False, default=False),
     UniqueConstraint(
         "story_id", "campaign", "channel", name="uq_story_uses_story_id_campaign_channel"
     ),
 )
+# Where it went out in the contributor's words, like "on Mastodon" (migration 0013).
+story_uses.append_column(Column("place", Text, nullable=False, default=""))
 
 # Consent to publish is a consent record too, for one story: channel is where it may appear
 # (newsletter, website, a social channel) or what may be used (name, photo).

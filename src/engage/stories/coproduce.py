@@ -3,13 +3,16 @@ appear, withdrawal at any time, and a record of everywhere it went out."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
 from ..contacts import core
-from ..store.schema import consents, stories, story_drafts, story_uses
-from .core import CLOSED, Story, StoryError, current_draft, get, note, story_consents, uses
+from ..store.schema import consents, inbound, stories, story_drafts, story_history, story_uses
+from .core import Story, StoryError, current_draft, get, note, story_consents, uses
+from .steps import find_step
 
 # Where a story may appear, besides each [social.NAME] channel, and what of the person may be
 # used. Each is a consent record for the story (consents.channel).
@@ -28,12 +31,11 @@ class OutdatedDraft(StoryError):
         self.current = current
 
 
-NETWORK_WORDS = {
-    "mastodon": "On our Mastodon account",
-    "bluesky": "On our Bluesky account",
-    "x": "On our X (Twitter) account",
-    "outbox": "On our social media",
-}
+# The social networks, as a contributor knows them. The outbox is engage's stand-in for a
+# network (it writes posts to files): to a contributor it is simply "our social media".
+NETWORK_NAMES = {"mastodon": "Mastodon", "bluesky": "Bluesky", "x": "X (Twitter)"}
+# The same details, as the team reads them in its emails.
+TEAM_DETAILS = {"name": "Using their name", "photo": "Using their photo"}
 
 
 def channels(social: dict[str, str]) -> dict[str, str]:
@@ -41,21 +43,48 @@ def channels(social: dict[str, str]) -> dict[str, str]:
     `social` is each [social.NAME] channel's network, by name."""
     places = dict(PLACES)
     for name, network in sorted(social.items()):
-        words = NETWORK_WORDS.get(network, f"On our {network} account")
+        known = NETWORK_NAMES.get(network, network if network != "outbox" else "")
+        words = f"On our {known} account" if known else "On our social media"
         places[name] = words if name == network else f"{words} ({name})"
     return {**places, **DETAILS}
+
+
+def place_words(channel: str, network: str = "", subject: str = "") -> str:
+    """Where a story went out, in the words of the "your story went out" email: "in our
+    newsletter “Spring news”", "on Mastodon". Never a channel or provider name."""
+    if channel == "newsletter":
+        subject = " ".join(subject.split())
+        return f"in our newsletter “{subject}”" if subject else "in our newsletter"
+    known = NETWORK_NAMES.get(network, "")
+    return f"on {known}" if known else "on our social media"
+
+
+def public_link(url: str) -> str:
+    """The link when anyone on the internet can open it (https, a real host), else ""."""
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return ""
+    if parts.scheme != "https" or "." not in host or host.endswith((".localhost", ".local")):
+        return ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return url.strip()
+    return url.strip() if address.is_global else ""
 
 
 def add_draft(connection: sa.Connection, story_id: int, body: str) -> tuple[Story, int]:
     """Attach an edited version; the story waits for its contributor. Returns the version."""
     story = get(connection, story_id)
-    if story.status in CLOSED:
+    if find_step(connection, story, "draft", "team") is None:
+        if story.status == "received":
+            raise StoryError(
+                f"Story {story.id} is received. Set it in progress first: "
+                f"engage stories set {story.id} in-progress"
+            )
         raise StoryError(f"Story {story.id} is {story.status}; it takes no more drafts.")
-    if story.status == "received":
-        raise StoryError(
-            f"Story {story.id} is received. Set it in progress first: "
-            f"engage stories set {story.id} in-progress"
-        )
     if not body.strip():
         raise StoryError("The draft is empty. Write the edited story in the file first.")
     last = current_draft(connection, story.id)
@@ -97,7 +126,7 @@ def decide(
         raise StoryError(f"Story {story.id} has no draft to answer yet.")
     if version != draft.version:
         raise OutdatedDraft(story.id, version, draft.version)
-    if story.status != "awaiting-approval":
+    if find_step(connection, story, "approve" if approve else "changes", "contributor") is None:
         raise StoryError(f"This draft has already been answered (the story is {story.status} now).")
     comment = comment.strip()
     if not approve and not comment:
@@ -118,6 +147,17 @@ def decide(
         note(connection, story.id, "changes", status, comment, actor=story.email)
     record_choices(connection, story, allowed, labels)
     return get(connection, story.id)
+
+
+def choose(
+    connection: sa.Connection, story_id: int, allowed: dict[str, bool], labels: dict[str, str]
+) -> list[str]:
+    """The contributor changes where their story may appear, on their page. Returns the
+    places and details whose answer changed."""
+    story = get(connection, story_id)
+    if find_step(connection, story, "choices", "contributor") is None:
+        raise StoryError("You took your story back, so we will not use it anywhere.")
+    return record_choices(connection, story, allowed, labels)
 
 
 def record_choices(
@@ -157,7 +197,7 @@ def withdraw(connection: sa.Connection, story_id: int, reason: str, actor: str) 
     """The contributor (or the team, for them) takes the story back. Every consent for it is
     withdrawn; returns the story and where it went out, for the team to take down."""
     story = get(connection, story_id)
-    if story.status == "withdrawn":
+    if find_step(connection, story, "withdraw", "contributor") is None:
         raise StoryError(f"Story {story.id} is already withdrawn.")
     at = core.now()
     connection.execute(
@@ -170,9 +210,15 @@ def withdraw(connection: sa.Connection, story_id: int, reason: str, actor: str) 
 
 
 def record_use(
-    connection: sa.Connection, story_id: int, campaign: str, channel: str, link: str
+    connection: sa.Connection,
+    story_id: int,
+    campaign: str,
+    channel: str,
+    link: str,
+    place: str = "",
 ) -> bool:
-    """Note that a campaign or post used the story. True the first time for this place."""
+    """Note that a campaign or post used the story, with `place` in the contributor's words
+    (place_words). True the first time for this place."""
     exists = connection.execute(
         sa.select(story_uses.c.id).where(
             story_uses.c.story_id == story_id,
@@ -188,6 +234,7 @@ def record_use(
             campaign=campaign,
             channel=channel,
             link=link,
+            place=place or place_words(channel),
             at=core.now(),
             told=False,
         )
@@ -196,21 +243,81 @@ def record_use(
     return True
 
 
-def untold_uses(connection: sa.Connection) -> dict[int, list[dict[str, Any]]]:
-    """Uses the contributor has not been told about yet, by story."""
-    rows = connection.execute(
-        sa.select(story_uses).where(story_uses.c.told.is_(False)).order_by(story_uses.c.id)
-    ).all()
-    found: dict[int, list[dict[str, Any]]] = {}
-    for row in rows:
-        found.setdefault(row.story_id, []).append(
-            {"id": row.id, "campaign": row.campaign, "where": row.channel, "url": row.link}
+def untold_uses(connection: sa.Connection) -> list[sa.Row]:
+    """Each place a story went out that its contributor has not heard about, oldest first;
+    none for a withdrawn story (they said goodbye)."""
+    return connection.execute(
+        sa.select(
+            story_uses.c.id,
+            story_uses.c.story_id,
+            story_uses.c.place,
+            story_uses.c.channel,
+            story_uses.c.link,
+            story_uses.c.at,
         )
-    return found
+        .join(stories, stories.c.id == story_uses.c.story_id)
+        .where(story_uses.c.told.is_(False), stories.c.status != "withdrawn")
+        .order_by(story_uses.c.at, story_uses.c.id)
+    ).all()
 
 
-def mark_told(connection: sa.Connection, use_ids: list[int]) -> None:
-    connection.execute(story_uses.update().where(story_uses.c.id.in_(use_ids)).values(told=True))
+def claim_uses(connection: sa.Connection, use_ids: list[int]) -> bool:
+    """Take these places for one "your story went out" email, before it is sent. False (and
+    nothing should be sent) when another process took any of them first."""
+    taken = connection.execute(
+        story_uses.update()
+        .where(story_uses.c.id.in_(use_ids), story_uses.c.told.is_(False))
+        .values(told=True)
+    )
+    return taken.rowcount == len(use_ids)
+
+
+def release_uses(connection: sa.Connection, use_ids: list[int]) -> None:
+    """The email for these places surely did not go: the next run tries again."""
+    connection.execute(story_uses.update().where(story_uses.c.id.in_(use_ids)).values(told=False))
+
+
+def untold_stops(connection: sa.Connection) -> list[sa.Row]:
+    """Replies asking us to stop writing, from a contributor whose story is not withdrawn,
+    that the team has not been told about yet: one row per story."""
+    told = sa.select(story_history.c.id).where(
+        story_history.c.story_id == stories.c.id,
+        story_history.c.action == "stop-asked",
+        story_history.c.note == sa.literal("reply ", sa.String) + sa.cast(inbound.c.id, sa.String),
+    )
+    return connection.execute(
+        sa.select(
+            inbound.c.id.label("reply_id"), inbound.c.clean_text, stories.c.id.label("story_id")
+        )
+        .join(stories, stories.c.contact_id == inbound.c.contact_id)
+        .where(
+            inbound.c.kind == "unsubscribe",
+            stories.c.status != "withdrawn",
+            stories.c.opened_at <= inbound.c.received_at,
+            ~sa.exists(told),
+        )
+        .order_by(inbound.c.id, stories.c.id)
+    ).all()
+
+
+def claim_stop(connection: sa.Connection, story_id: int, reply_id: int) -> bool:
+    """Note on the story that its contributor asked us to stop (reply `reply_id`), before the
+    team is told: False when another process noted it first."""
+    story = get(connection, story_id)
+    # Lock the story first (PostgreSQL; SQLite locks the whole file), so that of two
+    # processes, the second waits and then finds the first's note.
+    connection.execute(sa.select(stories.c.id).where(stories.c.id == story_id).with_for_update())
+    noted = connection.execute(
+        sa.select(story_history.c.id).where(
+            story_history.c.story_id == story_id,
+            story_history.c.action == "stop-asked",
+            story_history.c.note == f"reply {reply_id}",
+        )
+    ).first()
+    if noted is not None:
+        return False
+    note(connection, story_id, "stop-asked", story.status, f"reply {reply_id}", actor="engage")
+    return True
 
 
 def drafts(connection: sa.Connection, story_id: int) -> list[dict[str, Any]]:

@@ -1,15 +1,11 @@
 """A story's life: opened from a reply (or by hand), worked on, approved by its contributor,
 published, or declined or withdrawn, with every step in its history.
 
-The flow the team can move a story along (`engage stories set`):
-
     received -> in-progress -> awaiting-approval -> approved -> published
-    declined / withdrawn from any open status
+    declined / withdrawn from any open status; a decline or publication undone within a day
 
-Two steps are not the team's to take: `awaiting-approval` comes from sending a draft
-(`engage stories draft`), and `approved` comes from the contributor, on their private page.
-Publishing needs the contributor's approval of the current draft, unless the team records why
-not (`--without-approval --note`).
+This module keeps the story and its records. What may happen to a story next, and the team's
+steps that move it on, are in `steps`.
 """
 
 from __future__ import annotations
@@ -23,7 +19,6 @@ import sqlalchemy as sa
 from ..contacts import core
 from ..errors import EngageError
 from ..store.schema import (
-    STORY_STATUSES,
     consents,
     contacts,
     inbound,
@@ -35,15 +30,6 @@ from ..store.schema import (
 
 OPEN = ("received", "in-progress", "awaiting-approval", "approved")
 CLOSED = ("published", "declined", "withdrawn")
-NEXT: dict[str, tuple[str, ...]] = {
-    "received": ("in-progress", "declined", "withdrawn"),
-    "in-progress": ("awaiting-approval", "declined", "withdrawn"),
-    "awaiting-approval": ("approved", "in-progress", "declined", "withdrawn"),
-    "approved": ("published", "in-progress", "declined", "withdrawn"),
-    "published": ("withdrawn",),
-    "declined": (),
-    "withdrawn": (),
-}
 # What the contributor is sent when their story reaches each status.
 TEMPLATE_FOR = {
     "received": "acknowledgement",
@@ -94,7 +80,7 @@ class Story:
         }
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
+def aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
@@ -121,7 +107,7 @@ def _select() -> sa.Select:
 def _story(row: sa.Row) -> Story:
     values = row._asdict()
     for key in ("opened_at", "updated_at", "told_at"):
-        values[key] = _aware(values[key])
+        values[key] = aware(values[key])
     return Story(**values)
 
 
@@ -165,6 +151,40 @@ def note(
     )
 
 
+def story_for_reply(connection: sa.Connection, reply_id: int) -> int | None:
+    """The story a reply opened, if any. Locks the reply first (on PostgreSQL; SQLite locks
+    the whole file), so two processes opening it at once make one story: the second waits,
+    then finds the first's."""
+    connection.execute(sa.select(inbound.c.id).where(inbound.c.id == reply_id).with_for_update())
+    return connection.execute(
+        sa.select(stories.c.id).where(stories.c.reply_id == reply_id)
+    ).scalar()
+
+
+def open_replies(
+    connection: sa.Connection, actor: str, only: int | None = None, title: str = ""
+) -> list[int]:
+    """Open a story for each story reply from a known person that has none (or for reply
+    `only`). Returns the stories opened now, never one another process opened."""
+    opened = []
+    for reply in unopened_story_replies(connection):
+        if only is not None and reply.id != only:
+            continue
+        if story_for_reply(connection, reply.id) is not None:
+            continue
+        opened.append(
+            open_story(
+                connection,
+                reply.contact_id,
+                reply_id=reply.id,
+                campaign=reply.campaign,
+                title=title,
+                actor=actor,
+            )
+        )
+    return opened
+
+
 def open_story(
     connection: sa.Connection,
     contact_id: int,
@@ -176,9 +196,7 @@ def open_story(
 ) -> int:
     """A new story, `received`. One story per reply: opening it again returns the same one."""
     if reply_id is not None:
-        found = connection.execute(
-            sa.select(stories.c.id).where(stories.c.reply_id == reply_id)
-        ).scalar()
+        found = story_for_reply(connection, reply_id)
         if found is not None:
             return found
     at = core.now()
@@ -205,6 +223,49 @@ def open_story(
     return story_id
 
 
+# Replies that cannot become a story, and why.
+NOT_A_STORY = {
+    "bounce": "is a delivery failure notice from a mail system, not from a person",
+    "auto-reply": "is an automatic reply (like an out-of-office), not from a person",
+    "unsubscribe": "asked us to stop writing, and a story means writing to them about it",
+}
+
+
+def file_as_story(connection: sa.Connection, reply_id: int) -> None:
+    """The team says a reply in the inbox is a story after all: it is filed as one, for its
+    sender, so the next opening of story replies takes it."""
+    reply = connection.execute(
+        sa.select(inbound.c.id, inbound.c.contact_id, inbound.c.sender, inbound.c.kind).where(
+            inbound.c.id == reply_id
+        )
+    ).first()
+    if reply is None:
+        raise StoryError(f"There is no reply {reply_id}. See the replies with: engage replies list")
+    opened = story_for_reply(connection, reply_id)
+    if opened is not None:
+        raise StoryError(
+            f"Reply {reply_id} already opened story {opened}. See it with: "
+            f"engage stories show {opened}"
+        )
+    if reply.kind in NOT_A_STORY:
+        raise StoryError(f"Reply {reply_id} {NOT_A_STORY[reply.kind]}, so it cannot open a story.")
+    contact_id = reply.contact_id
+    if contact_id is None:
+        found = core.find(connection, reply.sender)
+        if found is None:
+            raise StoryError(
+                f"Reply {reply_id} is from {reply.sender}, who is not in your contacts, so "
+                "we cannot write to them about a story. Add them first (see: engage contacts "
+                "add --help), then run this again."
+            )
+        contact_id = found.id
+    connection.execute(
+        inbound.update()
+        .where(inbound.c.id == reply_id)
+        .values(kind="story", contact_id=contact_id, updated_at=core.now())
+    )
+
+
 def unopened_story_replies(connection: sa.Connection) -> list[sa.Row]:
     """Story replies from a known person that have no story yet."""
     opened = sa.select(stories.c.reply_id).where(stories.c.reply_id.is_not(None))
@@ -219,35 +280,6 @@ def unopened_story_replies(connection: sa.Connection) -> list[sa.Row]:
     ).all()
 
 
-def allowed_next(story: Story) -> tuple[str, ...]:
-    return NEXT[story.status]
-
-
-def _not_approved(story: Story, without_approval: bool) -> StoryError:
-    """Why a story cannot be published yet: its contributor has not approved it."""
-    said = f"Story {story.id} has not been approved by its contributor"
-    why = 'say why: --without-approval --note "..."'
-    if without_approval:
-        return StoryError(f"{said}. To publish it without their approval, {why}")
-    if story.status == "awaiting-approval":
-        return StoryError(
-            f"{said}: they have the draft to read. Wait for their answer, or, if you must "
-            f"publish without their approval, {why}"
-        )
-    return StoryError(
-        f"{said}. Send them a draft to approve (engage stories draft {story.id} FILE.md), or, "
-        f"if you must publish without their approval, {why}"
-    )
-
-
-def _refuse(story: Story, wanted: str, why: str) -> StoryError:
-    steps = ", ".join(NEXT[story.status]) or "none (this story is closed)"
-    return StoryError(
-        f"Story {story.id} is {story.status}; it cannot be set to {wanted} {why}. "
-        f"Next steps from {story.status}: {steps}."
-    )
-
-
 def current_draft(connection: sa.Connection, story_id: int) -> sa.Row | None:
     return connection.execute(
         sa.select(story_drafts)
@@ -257,59 +289,26 @@ def current_draft(connection: sa.Connection, story_id: int) -> sa.Row | None:
     ).first()
 
 
-def set_status(
-    connection: sa.Connection,
-    story_id: int,
-    status: str,
-    *,
-    note_text: str = "",
-    link: str = "",
-    without_approval: bool = False,
-) -> Story:
-    """The team moves a story on. Returns the story as it now is."""
+TITLE_LIMIT = 200
+
+
+def set_title(connection: sa.Connection, story_id: int, title: str) -> Story:
+    """The few words the team knows a story by (its contributor sees them on their page)."""
+    title = " ".join(title.split())
+    if not title:
+        raise StoryError(
+            f'Give the title in quotes, like: engage stories title {story_id} "Sam finds her team"'
+        )
+    if len(title) > TITLE_LIMIT:
+        raise StoryError(
+            f"A title is a few words, at most {TITLE_LIMIT} characters; this one has "
+            f"{len(title)}. Make it shorter."
+        )
     story = get(connection, story_id)
-    if status not in STORY_STATUSES:
-        raise StoryError(
-            f"{status!r} is not a story status. Statuses: {', '.join(STORY_STATUSES)}. "
-            f"Next steps from {story.status}: {', '.join(NEXT[story.status]) or 'none'}."
-        )
-    if status == story.status:
-        raise StoryError(f"Story {story.id} is already {status}.")
-    if without_approval and status != "published":
-        raise StoryError("--without-approval is only for publishing.")
-    # From any open step, publishing is a question of approval (or of a reason to go without
-    # it), not of the steps in between; from a closed one it cannot be done at all.
-    publishing = status == "published" and story.status in OPEN
-    if status not in NEXT[story.status] and not publishing:
-        raise _refuse(story, status, "from there")
-    if status == "awaiting-approval":
-        raise StoryError(
-            f"A story is awaiting approval once its contributor has a draft to read. Send one "
-            f"with: engage stories draft {story.id} FILE.md"
-        )
-    if status == "approved":
-        raise StoryError(
-            f"Only the contributor approves their story, on the page their draft email links "
-            f"to. Send a draft with: engage stories draft {story.id} FILE.md"
-        )
-    if status == "published":
-        draft = current_draft(connection, story.id)
-        approved = story.status == "approved" and draft is not None and draft.decision == "approved"
-        if not approved and not (without_approval and note_text.strip()):
-            raise _not_approved(story, without_approval)
-        if not link.strip():
-            raise StoryError(
-                "Give the link to where it is published, so we can send it to the "
-                "contributor: --link URL"
-            )
-    values: dict[str, Any] = {"status": status, "updated_at": core.now()}
-    if link:
-        values["link"] = link.strip()
-    connection.execute(stories.update().where(stories.c.id == story.id).values(**values))
-    action = (
-        "published-without-approval" if status == "published" and without_approval else "status"
+    connection.execute(
+        stories.update().where(stories.c.id == story.id).values(title=title, updated_at=core.now())
     )
-    note(connection, story.id, action, status, note_text.strip(), link.strip())
+    note(connection, story.id, "titled", story.status, title)
     return get(connection, story.id)
 
 

@@ -3,8 +3,10 @@
 Each email is two files in the workspace's `templates/emails/`, `NAME.txt.j2` and
 `NAME.html.j2`, with its subject line in `templates/emails/subjects.toml`. Templates use
 StrictUndefined, so a missing variable is an error that names it, never a blank in an email to
-a person. docs/templates.md lists the variables each email uses. One more email,
-`team-withdrawn`, goes to the team when a contributor takes their story back.
+a person. docs/templates.md lists the variables each email uses. Five more go to the team (the From
+address) when a contributor approves, asks for changes, changes their choices, takes their
+story back or replies asking us to stop writing: `team-approved`, `team-changes`,
+`team-choices`, `team-withdrawn` and `team-stopped`.
 """
 
 from __future__ import annotations
@@ -36,13 +38,20 @@ from ..render import placeholders as undefined
 from ..tomlcheck import line_of
 
 TEMPLATES = ("acknowledgement", "draft", "update", "published", "declined", "went-out")
-TEAM_TEMPLATES = ("team-withdrawn",)  # to the team, about a story, not to its contributor
+# To the team, about a story, not to its contributor.
+TEAM_TEMPLATES = (
+    "team-approved",
+    "team-changes",
+    "team-choices",
+    "team-withdrawn",
+    "team-stopped",
+)
 FOLDER = "emails"  # under the workspace's templates/
 SUBJECTS = "subjects.toml"
 # Given to every email when the caller leaves them out: both are optional.
 OPTIONAL = {"first_name": "", "note": ""}
 # Every other variable an email uses must be given and not empty, except these.
-MAY_BE_EMPTY = frozenset({*OPTIONAL, "take_down"})
+MAY_BE_EMPTY = frozenset({*OPTIONAL, "take_down", "comment", "reason"})
 # Providers whose send_system sends `message.raw()`, so a Reply-To header goes with it.
 _RAW_PROVIDERS = frozenset({"outbox", "smtp"})
 _SEE = "Check the spelling; docs/templates.md (Story emails) lists each email's placeholders."
@@ -51,9 +60,10 @@ _SEE = "Check the spelling; docs/templates.md (Story emails) lists each email's 
 class StoryMailError(EngageError):
     """A story email could not be made or was not sent; the message says which and why."""
 
-    def __init__(self, message: str, *, try_later: bool = False) -> None:
+    def __init__(self, message: str, *, try_later: bool = False, maybe_sent: bool = False) -> None:
         super().__init__(message)
         self.try_later = try_later  # the provider may take it on a later try
+        self.maybe_sent = maybe_sent  # the answer was lost: it may have gone
 
 
 @dataclass(frozen=True)
@@ -106,7 +116,8 @@ def send(
     except LostAnswer as exc:  # maybe sent: never "not sent", and never sent again by itself
         raise StoryMailError(
             f"The {template} story email to {to} may or may not have gone ({exc}); engage "
-            "does not send it again by itself. Check the provider's log."
+            "does not send it again by itself. Check the provider's log.",
+            maybe_sent=True,
         ) from exc
     except ProviderError as exc:
         raise StoryMailError(

@@ -1,12 +1,15 @@
-"""Stories with their emails: every step that changes a story also tells its contributor.
+"""Stories with their emails: every step that changes a story also tells its contributor,
+and every step the contributor takes also tells the team.
 
 The database change is committed first; then the email goes out; then the story's "last told"
 time moves on. An email that cannot be sent is recorded in the story's history and reported,
-and the story stays owed news, so `engage followups` finds it.
+and the story stays owed news, so `engage followups` finds it. "Your story went out" is in
+`wentout`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from email.utils import parseaddr
@@ -16,12 +19,21 @@ from typing import Any
 from ..config import Workspace, read_text
 from ..contacts import core as people
 from ..errors import EngageError
+from ..social.channels import configured
 from ..store import Store
 from ..tokens import Signer
 from ..tokens import signer as make_signer
-from . import coproduce, core, messages
+from . import coproduce, core, messages, steps
 
-LINK_DAYS = 180  # a story link works this long (then only to withdraw); each email has a new one
+# A story link names the story, its contributor and the day it was made, so every email
+# sent on one day carries the same link. It works this long (then only to take the story back).
+LINK_DAYS = 180
+# Said before where things stand when the team undoes a decline or a publication.
+REOPENED = {
+    "declined": "We are sorry. We said we would not use your story, but that was a mistake.",
+    "published": "We are sorry. We said your story was published, but that was too soon.",
+}
+PAGE = "They did this on their story page."  # how the team heard
 STATUS_WORDS = {
     "received": "We have your story, and we are reading it.",
     "in-progress": "We are working on your story now.",
@@ -87,7 +99,6 @@ def context(
         "story": {"id": story.id, "title": story.title, "status": story.status},
         "link": link_for(workspace, signer, story),
         "published_link": story.link,
-        "links": [],
         "next_update_by": _next_update(workspace),
         "note": "",
         "status_words": STATUS_WORDS[story.status],
@@ -105,37 +116,55 @@ def tell(
     **extra: Any,
 ) -> bool:
     """Send one story email and, once it is sent, start the follow-up clock again."""
+    try:
+        sent = deliver(store, workspace, signer, story_id, template, **extra)
+    except EngageError as exc:
+        not_told(store, story_id, template, exc, told)
+        return False
+    if sent:
+        told.sent.append(story_id)
+    return sent
+
+
+def deliver(
+    store: Store, workspace: Workspace, signer: Signer, story_id: int, template: str, **extra: Any
+) -> bool:
+    """Send one story email to its contributor and note it; False for someone erased. Raises
+    EngageError (a StoryMailError says whether it may have gone) when it was not sent."""
     with store.connect() as connection:
         story = core.get(connection, story_id)
     if story.contact_status in ("erased",):
         return False
-    try:
-        messages.send(workspace, story.email, template, context(workspace, signer, story, **extra))
-    except EngageError as exc:
-        with store.begin() as connection:
-            core.note(connection, story.id, "not-told", story.status, f"{template}: {exc}")
-        told.problems.append(f"story {story.id}: the {template} email did not go: {exc}")
-        return False
+    messages.send(workspace, story.email, template, context(workspace, signer, story, **extra))
     with store.begin() as connection:
         core.told(connection, story.id, template, story.status)
-    told.sent.append(story.id)
     return True
 
 
-def open_from_replies(store: Store, workspace: Workspace, signer: Signer) -> Told:
-    """Open a story for each story reply that has none, and thank its contributor."""
+def not_told(store: Store, story_id: int, template: str, exc: EngageError, told: Told) -> None:
+    with store.begin() as connection:
+        story = core.get(connection, story_id)
+        core.note(connection, story.id, "not-told", story.status, f"{template}: {exc}")
+    told.problems.append(f"story {story_id}: the {template} email did not go: {exc}")
+
+
+def open_from_replies(
+    store: Store,
+    workspace: Workspace,
+    signer: Signer,
+    *,
+    reply_id: int | None = None,
+    title: str = "",
+) -> Told:
+    """Open a story for each story reply that has none, and thank its contributor: the one
+    chain from a reply to its thank-you. With `reply_id`, the team files that reply from the
+    inbox as a story first (it was filed as something else), and only it is opened."""
     told = Told()
     with store.begin() as connection:
-        opened = [
-            core.open_story(
-                connection,
-                reply.contact_id,
-                reply_id=reply.id,
-                campaign=reply.campaign,
-                actor="engage",
-            )
-            for reply in core.unopened_story_replies(connection)
-        ]
+        if reply_id is not None:
+            core.file_as_story(connection, reply_id)
+        actor = "engage" if reply_id is None else people.actor()
+        opened = core.open_replies(connection, actor, only=reply_id, title=title)
     for story_id in opened:
         thanked = tell(store, workspace, signer, story_id, "acknowledgement", told)
         told.done.append(
@@ -150,7 +179,7 @@ def open_by_hand(
     told = Told()
     with store.begin() as connection:
         person = people.get(connection, email)
-        story_id = core.open_story(connection, person.id, title=title)
+        story_id = core.open_story(connection, person.id, title=" ".join(title.split()))
     if tell_them:
         tell(store, workspace, signer, story_id, "acknowledgement", told)
     return story_id, told
@@ -169,30 +198,81 @@ def change(
 ) -> tuple[core.Story, Told, list[dict[str, Any]]]:
     """The team moves a story on, and the contributor hears about it. Returns the story, what
     was sent, and (for a withdrawal) where it went out, to take down."""
+    if status == "withdrawn":
+        how = f"{people.actor()} recorded this for them with engage."
+        return withdraw(
+            store, workspace, signer, story_id, note_text, people.actor(), how, note=note_text
+        )
     told = Told()
-    take_down: list[dict[str, Any]] = []
     with store.begin() as connection:
-        if status == "withdrawn":
-            done = coproduce.withdraw(connection, story_id, note_text, people.actor())
-            story, take_down = done["story"], done["take_down"]
-        else:
-            story = core.set_status(
-                connection,
-                story_id,
-                status,
-                note_text=note_text,
-                link=link,
-                without_approval=without_approval,
-            )
+        story = steps.set_status(
+            connection,
+            story_id,
+            status,
+            note_text=note_text,
+            link=link,
+            without_approval=without_approval,
+        )
     tell(
-        store,
-        workspace,
-        signer,
-        story.id,
-        core.TEMPLATE_FOR[status],
-        told,
-        note=note_text.strip(),
+        store, workspace, signer, story.id, core.TEMPLATE_FOR[status], told, note=note_text.strip()
     )
+    return story, told, []
+
+
+def preview(
+    store: Store,
+    workspace: Workspace,
+    signer: Signer,
+    story_id: int,
+    status: str,
+    note_text: str,
+    *,
+    without_approval: bool = False,
+) -> tuple[core.Story, messages.Rendered]:
+    """The email the contributor would get if the team set the story to `status` now, for
+    the team to read before it goes. Raises StoryError when the step is not allowed."""
+    with store.connect() as connection:
+        story = steps.check_status(connection, story_id, status, without_approval=without_approval)
+    after = dataclasses.replace(story, status=status)
+    values = context(workspace, signer, after, note=note_text.strip())
+    return story, messages.render(workspace, core.TEMPLATE_FOR[status], values)
+
+
+def reopen(
+    store: Store, workspace: Workspace, signer: Signer, story_id: int, note_text: str
+) -> tuple[core.Story, str, Told]:
+    """Undo a decline or publication made in the last day; the contributor hears it was a
+    mistake, and where things stand. Returns the story, the status it had, and what was sent."""
+    with store.begin() as connection:
+        was = core.get(connection, story_id).status
+        story = steps.reopen(connection, story_id, note_text)
+    told = Told()
+    words = f"{REOPENED[was]} {STATUS_WORDS[story.status]}"
+    tell(store, workspace, signer, story.id, "update", told, status_words=words, note=note_text)
+    return story, was, told
+
+
+def withdraw(
+    store: Store,
+    workspace: Workspace,
+    signer: Signer,
+    story_id: int,
+    reason: str,
+    actor: str,
+    how: str,
+    *,
+    note: str = "",
+) -> tuple[core.Story, Told, list[dict[str, Any]]]:
+    """The story is taken back (on the contributor's page, or by the team for them): they
+    get a goodbye (with the team's `note`, if any), and the team gets every place to take it
+    down from."""
+    told = Told()
+    with store.begin() as connection:
+        done = coproduce.withdraw(connection, story_id, reason, actor)
+    story, take_down = done["story"], done["take_down"]
+    tell(store, workspace, signer, story.id, "update", told, note=note.strip())
+    extra = {"take_down": take_down, "reason": reason.strip()}
+    tell_team(store, workspace, story, "team-withdrawn", how, told, **extra)
     return story, told, take_down
 
 
@@ -222,57 +302,133 @@ def send_followups(
     return told
 
 
-def announce_uses(store: Store, workspace: Workspace, signer: Signer) -> Told:
-    """Tell each contributor whose story went out (a campaign, a post) where, once."""
+def catch_up(store: Store, workspace: Workspace) -> Told:
+    """Open a story for each new story reply, tell each contributor whose story went out, and
+    tell the team when a contributor replied asking us to stop writing. Run after replies
+    come in and after a campaign is sent or posted."""
+    with store.connect() as connection:
+        replies = core.unopened_story_replies(connection)
+        uses = coproduce.untold_uses(connection)
+        stops = coproduce.untold_stops(connection)
+    if not replies and not uses and not stops:
+        return Told()
+    from .wentout import announce_uses  # it uses this module's telling
+
+    told = open_from_replies(store, workspace, make_signer(workspace)) if replies else Told()
+    told.add(announce_uses(store, workspace))  # it makes a signer only to send
+    return told.add(tell_team_of_stops(store, workspace))
+
+
+def tell_team_of_stops(store: Store, workspace: Workspace) -> Told:
+    """A contributor replied asking us to stop writing (engage unsubscribed them from the
+    newsletter): the team hears once, for each story of theirs that is not withdrawn, so it
+    can ask itself whether they meant the story too."""
     told = Told()
     with store.connect() as connection:
-        waiting = coproduce.untold_uses(connection)
-    for story_id, places in waiting.items():
-        links = [{"where": p["where"], "url": p["url"]} for p in places]
-        if tell(store, workspace, signer, story_id, "went-out", told, links=links):
-            with store.begin() as connection:
-                coproduce.mark_told(connection, [p["id"] for p in places])
-            where = ", ".join(p["where"] for p in places)
-            told.done.append(f"Told the contributor of story {story_id} it went out ({where}).")
+        stops = coproduce.untold_stops(connection)
+    for stop in stops:
+        with store.begin() as connection:
+            if not coproduce.claim_stop(connection, stop.story_id, stop.reply_id):
+                continue
+            story = core.get(connection, stop.story_id)
+        how = f"They said it in a reply to us (see it with: engage replies show {stop.reply_id})."
+        if tell_team(store, workspace, story, "team-stopped", how, told, comment=stop.clean_text):
+            told.done.append(
+                f"Told the team that the contributor of story {story.id} asked us to stop writing."
+            )
     return told
 
 
-def catch_up(store: Store, workspace: Workspace) -> Told:
-    """Open a story for each new story reply, and tell each contributor whose story went out.
-    Run after replies come in and after a campaign is sent or posted."""
+def labels(workspace: Workspace) -> dict[str, str]:
+    """Every place and detail a contributor chooses on their page, with the words they see."""
+    social = configured(workspace)
+    return coproduce.channels({name: c.network for name, c in social.items()})
+
+
+def answer_draft(
+    store: Store,
+    workspace: Workspace,
+    signer: Signer,
+    story_id: int,
+    version: int,
+    approve: bool,
+    comment: str,
+    allowed: dict[str, bool],
+) -> Told:
+    """The contributor's answer to a draft: they hear back, and so does the team."""
+    words = labels(workspace)
+    with store.begin() as connection:
+        story = coproduce.decide(connection, story_id, version, approve, comment, allowed, words)
+    told = Told()
+    tell(store, workspace, signer, story.id, "update", told)
+    template = "team-approved" if approve else "team-changes"
+    extra = {"version": version, "comment": comment.strip()}
+    extra["choices"] = _choices(store, workspace, story, changed=[])
+    tell_team(store, workspace, story, template, PAGE, told, **extra)
+    return told
+
+
+def save_choices(
+    store: Store, workspace: Workspace, story_id: int, allowed: dict[str, bool]
+) -> tuple[list[str], Told]:
+    """The contributor changes where their story may appear; the team hears what changed."""
+    with store.begin() as connection:
+        changed = coproduce.choose(connection, story_id, allowed, labels(workspace))
+        story = core.get(connection, story_id)
+    told = Told()
+    if changed:
+        choices = _choices(store, workspace, story, changed)
+        tell_team(store, workspace, story, "team-choices", PAGE, told, choices=choices)
+    return changed, told
+
+
+def _choices(
+    store: Store, workspace: Workspace, story: core.Story, changed: list[str]
+) -> list[dict[str, Any]]:
+    """Where the story may appear now, in the team's words, and which answers just changed."""
     with store.connect() as connection:
-        waiting = core.unopened_story_replies(connection) or coproduce.untold_uses(connection)
-    if not waiting:
-        return Told()
-    sign = make_signer(workspace)
-    told = open_from_replies(store, workspace, sign)
-    return told.add(announce_uses(store, workspace, sign))
-
-
-def tell_team_of_withdrawal(
-    workspace: Workspace, story: core.Story, take_down: list[dict[str, Any]], told: Told
-) -> None:
-    """A contributor took their story back: the team hears at its own address (the From
-    address of our mail), with every place to take it down from."""
-    team = parseaddr(workspace.config.email.from_)[1]
-    if not team:
-        told.problems.append(
-            f"story {story.id} was withdrawn, but [email] from is not set, so the team was not "
-            "emailed. Take it down from: "
-            + (", ".join(u["link"] or u["campaign"] for u in take_down) or "nowhere yet")
-        )
-        return
-    try:
-        messages.send(
-            workspace,
-            team,
-            "team-withdrawn",
+        chosen = core.story_consents(connection, story.id)
+    found = []
+    for name, words in labels(workspace).items():
+        found.append(
             {
-                "organisation": workspace.config.organisation,
-                "story": {"id": story.id, "title": story.title, "status": story.status},
-                "contributor": story.email,
-                "take_down": take_down,
-            },
+                "words": coproduce.TEAM_DETAILS.get(name, words),
+                "answer": "yes" if chosen.get(name, False) else "no",
+                "changed": name in changed,
+            }
         )
+    return found
+
+
+def tell_team(
+    store: Store,
+    workspace: Workspace,
+    story: core.Story,
+    template: str,
+    how: str,
+    told: Told,
+    **extra: Any,
+) -> bool:
+    """Tell the team (at its own address, the From address of our mail) what a contributor
+    did, through the same send as every story email. A failure is reported and kept in the
+    story's history."""
+    team = parseaddr(workspace.config.email.from_)[1]
+    values = {
+        "organisation": workspace.config.organisation,
+        "story": {"id": story.id, "title": story.title, "status": story.status},
+        "contributor": story.email,
+        "how": how,
+        **extra,
+    }
+    try:
+        if not team:
+            raise EngageError(
+                "[email] from is not set in engage.toml, so there is no team address."
+            )
+        messages.send(workspace, team, template, values)
     except EngageError as exc:
-        told.problems.append(f"story {story.id}: the team was not told of its withdrawal: {exc}")
+        with store.begin() as connection:
+            core.note(connection, story.id, "team-not-told", story.status, f"{template}: {exc}")
+        told.problems.append(f"story {story.id}: the team was not sent the {template} email: {exc}")
+        return False
+    return True

@@ -117,16 +117,18 @@ def record_sent(store: Store, workspace: Workspace, campaign: Campaign) -> int:
     if not campaign.meta.stories:
         return 0
     link = f"{workspace.config.web.base_url.rstrip('/')}/archive/{campaign.slug}"
-    return _record(store, campaign, "newsletter", link)
+    place = coproduce.place_words("newsletter", subject=campaign.meta.subject)
+    return _record(store, campaign, "newsletter", link, place)
 
 
-def record_posted(store: Store, campaign: Campaign, channel: str, link: str) -> int:
+def record_posted(store: Store, campaign: Campaign, channel: str, link: str, network: str) -> int:
+    """The campaign was posted on `channel` (a `network` account), `link` its first post."""
     if not campaign.meta.stories:
         return 0
-    return _record(store, campaign, channel, link)
+    return _record(store, campaign, channel, link, coproduce.place_words(channel, network))
 
 
-def _record(store: Store, campaign: Campaign, channel: str, link: str) -> int:
+def _record(store: Store, campaign: Campaign, channel: str, link: str, place: str) -> int:
     new = 0
     with store.begin() as connection:
         for story_id in campaign.meta.stories:
@@ -134,7 +136,7 @@ def _record(store: Store, campaign: Campaign, channel: str, link: str) -> int:
                 core.get(connection, story_id)
             except core.StoryError:
                 continue
-            new += coproduce.record_use(connection, story_id, campaign.slug, channel, link)
+            new += coproduce.record_use(connection, story_id, campaign.slug, channel, link, place)
     return new
 
 

@@ -77,7 +77,7 @@ def check_form(contact_id: int) -> None:
         abort(make_response(page, 400))
 
 
-def bad_link(problem: BadToken) -> Response:
+def bad_link(problem: BadToken, also: tuple[str, ...] = ()) -> Response:
     """The page for a link that does not work, saying why in plain words. A signature that
     matches none of our keys is logged for the team: a changed secret key is the usual cause."""
     link = None
@@ -95,6 +95,7 @@ def bad_link(problem: BadToken) -> Response:
             log.warning(
                 "Refused a link to %s: its signature matches none of our keys. %s", rule, KEY_HINT
             )
+    paragraphs = [*paragraphs, *also]
     page = render_template("message.html.j2", title=title, paragraphs=paragraphs, link=link)
     return make_response(page, 400)
 

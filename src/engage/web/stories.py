@@ -8,18 +8,16 @@ import re
 from flask import Blueprint, abort, render_template, request, url_for
 
 from ..render.markdown import parse_body
-from ..social.channels import configured
-from ..stories import coproduce, core, service
+from ..stories import coproduce, core, service, steps
 from ..tokens import BadToken
 from . import bad_link, check_form, csrf_token, log
 from . import state as _engage
 
+TAKE_BACK = (
+    "If you want to take your story back, just reply to any email from us. We will do it for you.",
+)
+
 blueprint = Blueprint("stories", __name__)
-
-
-def _labels() -> dict[str, str]:
-    social = configured(_engage()["workspace"])
-    return coproduce.channels({name: c.network for name, c in social.items()})
 
 
 def _story(token: str) -> tuple[core.Story, bool]:
@@ -28,7 +26,7 @@ def _story(token: str) -> tuple[core.Story, bool]:
     try:
         link = service.read_link(_engage()["signer"], token)
     except BadToken as exc:
-        abort(bad_link(exc))
+        abort(bad_link(exc, also=TAKE_BACK))  # taking a story back must always be possible
     with _engage()["store"].connect() as connection:
         try:
             story = core.get(connection, link.story_id)
@@ -57,7 +55,8 @@ def page(token: str):  # noqa: ANN201
     with _engage()["store"].connect() as connection:
         draft = core.current_draft(connection, story.id)
         chosen = core.story_consents(connection, story.id)
-    labels = _labels()
+        can = {s.name for s in steps.steps(connection, story) if s.by == "contributor"}
+    labels = service.labels(_engage()["workspace"])
     return render_template(
         "story.html.j2",
         title="Your story",
@@ -66,7 +65,9 @@ def page(token: str):  # noqa: ANN201
         status_words=service.STATUS_WORDS[story.status],
         draft=draft,
         draft_html=_under_h2(parse_body(draft.body).html) if draft else "",
-        can_answer=draft is not None and story.status == "awaiting-approval",
+        can_answer="approve" in can,
+        can_choose="choices" in can,
+        can_withdraw="withdraw" in can,
         choices=[(name, words, chosen.get(name, False)) for name, words in labels.items()],
         action=url_for("stories.answer", token=token),
         csrf=csrf_token(story.contact_id),
@@ -98,39 +99,32 @@ def answer(token: str):  # noqa: ANN201
         )
     if action not in ("approve", "changes", "choices"):
         abort(400)
-    labels = _labels()
+    labels = service.labels(workspace)
     allowed = {name: request.form.get(f"place-{name}") == "yes" for name in labels}
-    told = service.Told()
+    version = request.form.get("version", "")
+    if action != "choices" and not version.isdigit():
+        abort(400)
     try:
-        with store.begin() as connection:
-            if action == "choices":
-                coproduce.record_choices(connection, story, allowed, labels)
-            else:
-                version = request.form.get("version", "")
-                if not version.isdigit():
-                    abort(400)
-                coproduce.decide(
-                    connection,
-                    story.id,
-                    int(version),
-                    action == "approve",
-                    request.form.get("comment", ""),
-                    allowed,
-                    labels,
-                )
+        if action == "choices":
+            _changed, told = service.save_choices(store, workspace, story.id, allowed)
+        else:
+            comment = request.form.get("comment", "")
+            approve = action == "approve"
+            told = service.answer_draft(
+                store, workspace, signer, story.id, int(version), approve, comment, allowed
+            )
     except coproduce.OutdatedDraft as exc:
         return _message("There is a newer draft", str(exc), token=token, status=409)
     except core.StoryError as exc:
         return _message("We could not save that", str(exc), token=token, status=400)
+    for problem in told.problems:
+        log.error("%s", problem)
     if action == "choices":
         return _message(
             "Your choices are saved",
             "Thank you. We will only use your story in the places you said yes to.",
             token=token,
         )
-    service.tell(store, workspace, signer, story.id, "update", told)
-    for problem in told.problems:
-        log.error("%s", problem)
     if action == "approve":
         return _message(
             "Thank you for saying yes",
@@ -155,16 +149,13 @@ def _withdraw(story: core.Story, token: str):  # noqa: ANN202
             status=400,
         )
     workspace, store, signer = _engage()["workspace"], _engage()["store"], _engage()["signer"]
+    reason = request.form.get("reason", "")
     try:
-        with store.begin() as connection:
-            done = coproduce.withdraw(
-                connection, story.id, request.form.get("reason", ""), story.email
-            )
+        told = service.withdraw(
+            store, workspace, signer, story.id, reason, story.email, service.PAGE
+        )[1]
     except core.StoryError as exc:
         return _message("Your story is already withdrawn", str(exc), token=token)
-    told = service.Told()
-    service.tell(store, workspace, signer, story.id, "update", told)
-    service.tell_team_of_withdrawal(workspace, done["story"], done["take_down"], told)
     for problem in told.problems:
         log.error("%s", problem)
     return _message(
