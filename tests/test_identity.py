@@ -177,8 +177,8 @@ def test_each_mailbox_gets_a_campaign_once(people) -> None:
     sent = people.run("send", SLUG, "--yes")
     assert sent.exit_code == 0, sent.output
     assert sent.stdout.splitlines()[0] == (
-        f"{SLUG}: 2 handed to outbox this time. Of 2: 2 sent, 0 failed, 0 skipped "
-        "(unsubscribed), 0 unknown, 0 still to send."
+        f"{SLUG}: 2 handed to outbox this time. Of 2: 2 sent, 0 failed, 0 skipped, "
+        "0 unknown, 0 still to send."
     )
     assert sorted(outbox(people)) == ["Sam.Case@example.org", "ann@example.org"]
 

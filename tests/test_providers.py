@@ -137,8 +137,8 @@ def test_a_timeout_is_unknown_never_retried(provider) -> None:
     result = project.run("send", SLUG, "--yes")
     assert result.exit_code == 1, result.output
     assert result.stdout.splitlines()[-2] == (
-        f"{SLUG}: 3 handed to {name} this time. Of 3: 2 sent, 0 failed, 0 skipped "
-        "(unsubscribed), 1 unknown, 0 still to send."
+        f"{SLUG}: 3 handed to {name} this time. Of 3: 2 sent, 0 failed, 0 skipped, "
+        "1 unknown, 0 still to send."
     )
     title = {"mailgun": "Mailgun", "postmark": "Postmark", "sendgrid": "SendGrid"}[name]
     assert result.stderr.splitlines()[-2] == (

@@ -307,7 +307,7 @@ def archive():  # noqa: ANN201
             "date": c.meta.send_at.strftime("%-d %B %Y") if c.meta.send_at else "",
         }
         for c in found
-        if states[c.slug].status in ("sending", "sent")
+        if states[c.slug].went_out
     ]
     return render_template("archive.html.j2", title="Past newsletters", items=items)
 
@@ -319,7 +319,7 @@ def archive_item(slug: str):  # noqa: ANN201
         campaign = campaign_files.load(workspace, slug)
     except Exception:  # noqa: BLE001 - any campaign we cannot read is simply not here
         abort(404)
-    if "/" in slug or campaign_states(store, [campaign])[slug].status not in ("sending", "sent"):
+    if "/" in slug or not campaign_states(store, [campaign])[slug].went_out:
         abort(404)
     base = workspace.config.web.base_url.rstrip("/")
     reader = Recipient(
