@@ -79,7 +79,7 @@ def test_sign_up_confirm_choose_and_leave_with_the_keyboard(site, page) -> None:
         "Format:     large-print",
     ]
     assert (
-        project.run("send", "doing-with-not-doing-to", "--yes").exit_code == 0
+        project.run("send", "doing-with-not-doing-to", "--yes", "--now").exit_code == 0
     )  # kim is not tagged
     ws = load_workspace(project.root / "engage.toml")
     from engage.contacts import core
@@ -133,7 +133,7 @@ def test_other_pages_have_no_violations(site, page, path) -> None:
 def test_the_archived_newsletter_has_no_violations(site, page) -> None:
     base, project = site
     assert project.run("contacts", "import", "samples/contacts.csv").exit_code == 0
-    assert project.run("send", "doing-with-not-doing-to", "--yes").exit_code == 0
+    assert project.run("send", "doing-with-not-doing-to", "--yes", "--now").exit_code == 0
     page.goto(f"{base}/archive/doing-with-not-doing-to")
     violations = axe(page, email=True)
     assert not violations, format_violations(violations, title="archived newsletter")

@@ -89,7 +89,7 @@ def test_the_whole_loop(site, page, clock) -> None:
     assert project.run("contacts", "import", str(path)).exit_code == 0
 
     # The call for stories goes out; Amira answers it.
-    assert project.run("send", CALL, "--yes").exit_code == 0
+    assert project.run("send", CALL, "--yes", "--now").exit_code == 0
     [call] = [
         email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
         for p in (project.root / "outbox" / CALL).glob("*.eml")
@@ -207,7 +207,7 @@ def test_the_whole_loop(site, page, clock) -> None:
     clean = project.run("lint", "member-stories")
     assert "story-" not in clean.output, clean.output
     clock.advance(days=1)
-    out = project.run("send", "member-stories", "--yes")
+    out = project.run("send", "member-stories", "--yes", "--now")
     assert out.exit_code == 0, out.output
     assert out.output.splitlines()[-1] == (
         "Told the contributor of story 1 it went out (newsletter)."
@@ -216,7 +216,7 @@ def test_the_whole_loop(site, page, clock) -> None:
     assert went["Subject"] == "Your story went out today"
     assert f"{base}/archive/member-stories" in text_of(went)
     # Sending again tells nobody twice.
-    assert project.run("send", "member-stories", "--yes").exit_code == 0
+    assert project.run("send", "member-stories", "--yes", "--now").exit_code == 0
     assert len(mails(project, "story-went-out")) == 1
 
     # Nobody is owed news until the window has passed since the last email to them.

@@ -242,7 +242,7 @@ def test_archive_shows_only_what_was_sent(app, client, monkeypatch) -> None:
     project = app.project
     assert project.run("contacts", "import", "samples/contacts.csv").exit_code == 0
     monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
-    assert project.run("send", "doing-with-not-doing-to", "--yes").exit_code == 0
+    assert project.run("send", "doing-with-not-doing-to", "--yes", "--now").exit_code == 0
     listing = client.get("/archive/").get_data(as_text=True)
     assert (
         '<a href="/archive/doing-with-not-doing-to">Doing with, not doing to: our winter news</a> (3 December 2026)'

@@ -143,7 +143,7 @@ class Report:
         if name == "skipped" and self.skipped:
             return f"people we did not send it to: {recipients.describe(self.skipped_because)}"
         if name == "delivered" and self._count(name) is None:
-            return f"not available: {self.provider} does not tell us when an email arrives"
+            return f"sending through {self.provider} does not tell us when an email arrives"
         return MEANINGS[name]
 
     def funnel(self) -> list[tuple[str, int]]:
