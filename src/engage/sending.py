@@ -293,7 +293,14 @@ class Sender:
                 f'{self.campaign.slug} has no audience: add audience = "newsletter" to its '
                 "front matter."
             )
-        return name, audiences.load(self.workspace, name)
+        try:
+            return name, audiences.load(self.workspace, name)
+        except audiences.AudienceError as exc:
+            shown = self.workspace.relative(self.campaign.path)
+            raise SendError(
+                f'{shown} is for the audience "{name}", which engage cannot use, so nothing '
+                f"was sent. {exc} Fix audience in its front matter."
+            ) from None
 
     def refuse_nobody(
         self, connection: sa.Connection, name: str, audience: audiences.Audience

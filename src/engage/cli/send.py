@@ -241,7 +241,8 @@ def _people(plan) -> str:  # noqa: ANN001
     if plan.started:
         said += "; anyone already sent to is skipped"
     if plan.skipped:
-        said += f"; {sum(plan.skipped.values())} skipped: {recipients.describe(plan.skipped)}"
+        count = sum(plan.skipped.values())
+        said += f"; {count} will be skipped: {recipients.describe(plan.skipped)}"
     return said
 
 
