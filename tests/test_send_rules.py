@@ -425,3 +425,12 @@ def test_smtp_report_says_deliveries_are_not_available(team, monkeypatch) -> Non
 
 def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def test_no_answer_to_the_question_sends_nothing(team) -> None:
+    """Ctrl-C or the end of input at the question: nothing is sent, and it says so."""
+    result = team.run("send", SLUG)
+    assert result.exit_code == 130
+    assert result.output.splitlines()[-1] == "Nothing was sent."
+    assert "Aborted!" not in result.output
+    assert send_rows(team) == []

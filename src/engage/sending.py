@@ -202,6 +202,7 @@ class Sender:
         self.held: locks.Held | None = None  # the campaign's lock, while sending
         self.renewed = 0.0  # when the lock was last renewed (time.monotonic)
         self.reached_limit = False  # --limit stopped the send
+        self.started = False  # the send has begun (its rows are in deliveries)
         self.cannot_reconcile = ""  # why the provider could not be asked, when it could not
         email = workspace.config.email
         self.sender = clean_header(email.from_, "from address in [email] of engage.toml")
@@ -467,6 +468,7 @@ class Sender:
             report = Report(campaign=self.campaign.slug)
             with stop_on_signals(self.stop):
                 send_id = self.start()
+                self.started = True
                 try:
                     self._send(built, sign, send_id, report, progress)
                 except KeyboardInterrupt:  # a second Ctrl-C stops at once: still a person's stop

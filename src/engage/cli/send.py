@@ -61,7 +61,11 @@ def send(ctx: click.Context, campaign: str, **flags: object) -> None:
     send now instead (with --yes, add --now). Ctrl-C, or `engage send CAMPAIGN --stop` from
     another terminal, stops it after the batch in hand: it is then stopped, and only --resume
     carries it on. A send that was killed carries on when you run this again (or at the next
-    `engage run`). Exits 75 when another engage is sending this campaign.
+    `engage run`).
+
+    Exits 0 when it is sent (or --limit was reached), 1 on a problem, a refusal or a stop
+    asked with --stop, 75 when another engage is sending this campaign, 130 after Ctrl-C and
+    143 after SIGTERM.
     """
     ws = workspace(ctx)
     found = campaign_files.load(ws, campaign)
@@ -118,8 +122,10 @@ def _send(ctx: click.Context, sender: Sender, flags: dict[str, object]) -> None:
         _confirm(ctx, sender, early)
     try:
         report = sender.run(progress=_progress())
-    except KeyboardInterrupt:  # a second Ctrl-C
-        click.echo(_stopped_at_once(sender.campaign.slug), err=True)
+    except KeyboardInterrupt:  # before the send began, or a second Ctrl-C during it
+        slug = sender.campaign.slug
+        said = _stopped_at_once(slug) if sender.started else "Stopped: nothing was sent."
+        click.echo(said, err=True)
         ctx.exit(130)
     for line in describe(report, sender.provider.name, dry_run):
         click.echo(line)
@@ -230,7 +236,12 @@ def _confirm(ctx: click.Context, sender: Sender, early: bool) -> None:
     question = (
         f"It is scheduled for {_when(sender)}. Send it now instead?" if early else "Send it now?"
     )
-    if not click.confirm(question):
+    try:
+        sure = click.confirm(question)
+    except click.Abort:  # Ctrl-C at the question
+        click.echo("\nNothing was sent.")
+        ctx.exit(130)
+    if not sure:
         click.echo("Nothing was sent.")
         ctx.exit(1)
 
