@@ -3,8 +3,8 @@ each campaign (`engage send` and `engage run` alike).
 
 On PostgreSQL a lock is a session advisory lock, released by the server if the process dies; a
 row in `locks` names its owner, so others can say who has it. On SQLite the row is the lock: it
-has an owner and an expiry, the owner renews it while it works, and it is taken over once its
-owner is gone or it has expired.
+has an owner and an expiry. An owner on this computer holds it for as long as its process runs;
+one elsewhere (which SQLite hardly allows) until the expiry, which it renews while it works.
 
 An owner is `host:pid:random`, so a process on the same computer can tell whether the owner is
 still running.
@@ -166,9 +166,18 @@ def _forget(store: Store, name: str, owner: str) -> None:
 
 
 def _current(row: sa.Row) -> bool:
-    """A SQLite lock row still holds: its lease has not run out and its owner is running."""
+    """A SQLite lock row still holds. An owner on this computer holds it while its process
+    runs, however long a provider keeps it waiting (a lease that ran out must never let a
+    second sender in beside a live one); an owner elsewhere holds it until its lease runs
+    out."""
+    if _here(row.owner):
+        return alive(row.owner)
     expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
-    return expires > clock.now() and alive(row.owner)
+    return expires > clock.now()
+
+
+def _here(owner: str) -> bool:
+    return owner.partition(":")[0] == socket.gethostname()
 
 
 def _take_row(store: Store, name: str, owner: str, busy: str) -> None:
