@@ -339,7 +339,8 @@ def test_the_dry_run_counts_exactly_who_the_real_send_sends_to(project, db_url, 
     dry = project.run("send", "members", "--dry-run")
     assert (dry.exit_code, dry.stderr) == (0, "")
     assert dry.stdout == (
-        f"Dry run: members would go to 2 people now, and {skipped}. Rendered 2 message(s); "
+        "Dry run: members would go to 2 people now, and would skip 4 (1 not confirmed yet, "
+        "1 unsubscribed, 1 address bounced, 1 on the suppression list). Rendered 2 message(s); "
         "nothing was sent.\n"
     )
     asked = project.run("send", "members", input="n\n")
@@ -389,7 +390,7 @@ def test_a_dry_run_part_way_counts_only_who_is_still_to_send(team) -> None:
     assert team.run("contacts", "unsubscribe", "bo@example.org").exit_code == 0
     dry = team.run("send", SLUG, "--dry-run", "--resume")
     assert dry.stdout == (
-        f"Dry run: {SLUG} would go to 1 person now, and 1 skipped (1 unsubscribed). Rendered "
+        f"Dry run: {SLUG} would go to 1 person now, and would skip 1 (1 unsubscribed). Rendered "
         "1 message(s); nothing was sent.\n"
     )
     real = team.run("send", SLUG, "--yes", "--resume")

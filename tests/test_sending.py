@@ -246,7 +246,7 @@ def test_dry_run_and_test_copy_record_nothing(sending) -> None:
     dry = sending.run("send", SLUG, "--dry-run")
     assert dry.exit_code == 0
     assert dry.stdout == (
-        f"Dry run: {SLUG} would go to 3 people now, and 0 skipped. Rendered 3 message(s); "
+        f"Dry run: {SLUG} would go to 3 people now, and would skip nobody. Rendered 3 message(s); "
         "nothing was sent.\n"
     )
     test = sending.run("send", SLUG, "--test-to", "me@example.org")

@@ -312,8 +312,9 @@ class Sender:
             return
         people = self.people(connection, recipients.members(audience))
         skipped = Counter(recipients.skip_reasons(connection, people).values())
+        everyone = f"all {len(people)} people" if len(people) > 1 else "the 1 person"
         why = (
-            f"all {len(people)} people in it would be skipped ({recipients.describe(skipped)})"
+            f"{everyone} in it would be skipped ({recipients.describe(skipped)})"
             if people
             else "it has nobody in it"
         )

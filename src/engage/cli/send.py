@@ -285,9 +285,10 @@ def _progress():  # noqa: ANN202
 def describe(report: Report, provider: str, dry_run: bool) -> list[str]:
     skipped = _skipped(report)
     if dry_run:
+        skip = skipped.replace(" skipped", "", 1) if report.suppressed else "nobody"
         return [
             f"Dry run: {report.campaign} would go to {report.this_run} "
-            f"{'person' if report.this_run == 1 else 'people'} now, and {skipped}. "
+            f"{'person' if report.this_run == 1 else 'people'} now, and would skip {skip}. "
             f"Rendered {report.this_run} message(s); nothing was sent."
         ]
     lines = [
