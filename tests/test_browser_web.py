@@ -78,9 +78,6 @@ def test_sign_up_confirm_choose_and_leave_with_the_keyboard(site, page) -> None:
         "Status:     subscribed",
         "Format:     large-print",
     ]
-    assert (
-        project.run("send", "doing-with-not-doing-to", "--yes", "--now").exit_code == 0
-    )  # kim is not tagged
     ws = load_workspace(project.root / "engage.toml")
     from engage.contacts import core
     from engage.store import open_store

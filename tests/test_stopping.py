@@ -266,3 +266,21 @@ def test_two_campaigns_at_once_share_the_rate(project, monkeypatch) -> None:
     assert times[-1] - times[0] >= (2 * n - rate) / rate - 0.5
     busiest = max(sum(1 for t in times if start <= t < start + 1) for start in times)
     assert busiest <= 2 * rate
+
+
+def test_ctrl_c_in_engage_run_is_a_stop_that_the_next_run_respects(many, slow_sink, monkeypatch):
+    """A person who runs `engage run` by hand and presses Ctrl-C stopped the send too: it
+    exits 130 saying so, and the next run leaves the campaign for `--resume`."""
+    monkeypatch.setenv("ENGAGE_NOW", "2026-12-05T09:00:00Z")  # the newsletter is due
+    smtp_config(many, slow_sink.port)
+    runner = engage(many, "run")
+    wait_for(lambda: len(slow_sink.received) >= 30)
+    runner.send_signal(signal.SIGINT)
+    code, out, err = finish(runner)
+    assert code == 130, out + err
+    sent = len(copies(slow_sink))
+    assert err.startswith(f"engage run: 1 campaign(s) worked on, {sent} message(s) handed over; ")
+    assert f"{SLUG} is stopped, by Ctrl-C: {sent} of {N} went" in err
+    assert status(many) == f"stopped {sent} of {N}"
+    assert finish(engage(many, "run"))[:2] == (0, "engage run: nothing was due.\n")
+    assert len(copies(slow_sink)) == sent
