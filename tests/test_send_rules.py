@@ -151,9 +151,9 @@ def test_engage_run_reports_every_file_it_cannot_read_and_sends_the_rest(team) -
     assert result.stderr == (
         "engage run: 1 campaign(s) worked on, 3 message(s) handed over; 2 problem(s): "
         "campaigns/no-fence.md:1: a campaign starts with front matter between +++ lines, for "
-        'example:\n+++\nsubject = "Our spring news"\n+++ `engage run` cannot send it until it '
-        "is fixed. | campaigns/no-zone.md: front matter: send_at needs a time zone offset, like "
-        "2026-12-04T09:00:00+00:00 `engage run` cannot send it until it is fixed.\n"
+        'example:\n+++\nsubject = "Our spring news"\n+++ (engage run cannot send it until it '
+        "is fixed) | campaigns/no-zone.md: front matter: send_at needs a time zone offset, like "
+        "2026-12-04T09:00:00+00:00 (engage run cannot send it until it is fixed).\n"
     )
     assert sorted(outbox(team)) == ["ann@example.org", "bo@example.org", "cy@example.org"]
     quiet = team.run("run", "--quiet")  # cron hears of it every time, until it is fixed

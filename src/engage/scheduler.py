@@ -107,7 +107,7 @@ def due(store: Store, workspace: Workspace, now: dt.datetime) -> Due:
     found = Due()
     for campaign in campaign_files.all_campaigns(workspace):
         if isinstance(campaign, CampaignError):
-            found.unreadable.append(f"{campaign} `engage run` cannot send it until it is fixed.")
+            found.unreadable.append(f"{campaign} (engage run cannot send it until it is fixed)")
             continue
         status, by = states.get(campaign.slug, ("", ""))
         if status == "interrupted" or (not status and campaign_files.is_due(campaign.meta, now)):
