@@ -240,10 +240,11 @@ def test_a_second_ctrl_c_stops_at_once_and_is_still_a_stop(many, slow_sink) -> N
     assert set(received) | unknown_people(many) == EVERYONE
 
 
-def test_two_campaigns_at_once_share_the_rate(project, monkeypatch) -> None:
+def test_two_campaigns_at_once_share_the_rate(project, db_url, monkeypatch) -> None:
     """rate_per_second = 20 for two campaigns of 60 people, sent by two processes at once:
     120 messages at 20 a second take five seconds or more between the first and the last
     (each alone at the full rate would take two)."""
+    monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
     monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
     n, rate = 60, 20
     rows = "".join(f"{address(i)},Person {i},newsletter\n" for i in range(n))
