@@ -64,7 +64,7 @@ def engage_send(root: Path) -> tuple[float, float]:
     """Seconds, and the peak RSS (MB) of the sending process; prints its CPU time."""
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "engage", "--workspace", str(root), "send", SLUG, "--yes"],
+        [sys.executable, "-m", "engage", "--workspace", str(root), "send", SLUG, "--yes", "--now"],
         check=True,
         env={**os.environ, **ENV},
         stdout=subprocess.DEVNULL,

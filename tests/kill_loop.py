@@ -75,7 +75,7 @@ def run(
     found = KillLoop()
     started = time.monotonic()
     while found.kills < kills:
-        sender = engage(root, env, "send", SLUG, "--yes")
+        sender = engage(root, env, "send", SLUG, "--yes", "--now")  # the first may be early
         before = handed()
         deadline = time.monotonic() + 120
         while sender.poll() is None and handed() <= before and time.monotonic() < deadline:

@@ -152,7 +152,7 @@ def test_other_pages_have_no_violations(site, page, path) -> None:
 def test_the_archived_newsletter_has_no_violations(site, page) -> None:
     base, project = site
     assert project.run("contacts", "import", "samples/contacts.csv").exit_code == 0
-    assert project.run("send", "doing-with-not-doing-to", "--yes").exit_code == 0
+    assert project.run("send", "doing-with-not-doing-to", "--yes", "--now").exit_code == 0
     page.goto(f"{base}/archive/doing-with-not-doing-to")
     violations = axe(page, email=True)
     assert not violations, format_violations(violations, title="archived newsletter")

@@ -15,12 +15,13 @@ KEY = "test-secret-key"
 
 def test_engage_now_decides_what_is_due(project) -> None:
     # the example newsletter's send_at is 2026-12-03T09:00:00Z; 09:30 in UTC+1 is before it
+    assert project.run("contacts", "add", "ann@example.org", "--tag", "newsletter").exit_code == 0
     before = project.run("run", env={"ENGAGE_NOW": "2026-12-03T09:30:00+01:00"})
     assert (before.exit_code, before.stdout) == (0, "engage run: nothing was due.\n")
     due = project.run("run", env={"ENGAGE_NOW": "2026-12-03T09:00:00Z", "ENGAGE_SECRET_KEY": KEY})
     assert (due.exit_code, due.stdout) == (
         0,
-        "engage run: 1 campaign(s) worked on, 0 message(s) handed over.\n",
+        "engage run: 1 campaign(s) worked on, 1 message(s) handed over.\n",
     )
 
 

@@ -16,7 +16,7 @@ from engage.store import open_store
 
 from .conftest import CLOCK_START
 from .smtp_sink import SmtpSink
-from .test_sending import KEY, SLUG, smtp_config
+from .test_sending import AFTER, KEY, SLUG, smtp_config
 
 N = 300
 
@@ -28,7 +28,10 @@ def many_people(project) -> None:
 
 
 def engage(project, *args: str) -> subprocess.Popen:
+    """engage in its own process; its clock starts after the example campaigns' send_at, unless
+    the test set ENGAGE_NOW."""
     env = {
+        "ENGAGE_NOW": AFTER.isoformat(),
         **os.environ,
         "ENGAGE_SECRET_KEY": KEY,
         "TEST_SMTP_PASSWORD": "pw",
@@ -110,20 +113,35 @@ def test_sigkill_mid_send_then_rerun_mails_everyone_once(project) -> None:
         sink.stop()
 
 
-def test_two_senders_at_once_share_the_work(project, db_url, monkeypatch) -> None:
-    """On SQLite the claims take turns; on PostgreSQL they skip each other's locked rows."""
+def test_a_second_sender_is_told_who_is_sending(project, db_url, monkeypatch) -> None:
+    """One sender per campaign: the second `engage send` says which process has it and exits
+    75, sending nothing; the first sends everyone once and its count is right."""
     monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
     many_people(project)
-    sink = SmtpSink(password="pw", delay=0.002).start()
+    sink = SmtpSink(password="pw", delay=0.02).start()  # six seconds for everyone
     try:
         smtp_config(project, sink.port)
-        first, second = (
-            engage(project, "send", SLUG, "--yes"),
-            engage(project, "send", SLUG, "--yes"),
+        first = engage(project, "send", SLUG, "--yes")
+        deadline = time.monotonic() + 60
+        while len(sink.received) < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        second = engage(project, "send", SLUG, "--yes")
+        out, err = second.communicate(timeout=120)
+        assert first.poll() is None, "the first finished too soon for this test"
+        sink.delay = 0
+        host = os.uname().nodename
+        assert (second.returncode, out) == (75, ""), out + err
+        assert err == (
+            f"Error: {SLUG} is being sent right now by another engage (process {first.pid} on "
+            f"{host}). Nobody gets it twice: wait for it to finish, or stop it with "
+            f"`engage send {SLUG} --stop`.\n"
         )
-        for process in (first, second):
-            out, err = process.communicate(timeout=120)
-            assert process.returncode == 0, out + err
+        out, err = first.communicate(timeout=120)
+        assert first.returncode == 0, out + err
+        assert out.splitlines()[0] == (
+            f"{SLUG}: {N} handed to smtp this time. Of {N}: {N} sent, 0 failed, 0 skipped, "
+            "0 unknown, 0 still to send."
+        )
         received = collections.Counter(to for to, _ in sink.received)
         assert len(received) == N
         assert max(received.values()) == 1

@@ -174,11 +174,11 @@ def test_each_mailbox_gets_a_campaign_once(people) -> None:
         "Error: SAM.CASE@example.org is already a contact, written Sam.Case@example.org. "
         "See it with `engage contacts show`.\n",
     )
-    sent = people.run("send", SLUG, "--yes")
+    sent = people.run("send", SLUG, "--yes", "--now")
     assert sent.exit_code == 0, sent.output
     assert sent.stdout.splitlines()[0] == (
-        f"{SLUG}: 2 handed to outbox this time. Of 2: 2 sent, 0 failed, 0 skipped "
-        "(unsubscribed), 0 unknown, 0 still to send."
+        f"{SLUG}: 2 handed to outbox this time. Of 2: 2 sent, 0 failed, 0 skipped, "
+        "0 unknown, 0 still to send."
     )
     assert sorted(outbox(people)) == ["Sam.Case@example.org", "ann@example.org"]
 
@@ -213,7 +213,7 @@ def test_unsubscribe_and_erase_by_any_spelling(people) -> None:
         "Error: user@xn--bcher-kva.de is on the suppression list (erased on 2026-12-01); "
         "engage never subscribes it again.\n",
     )
-    sent = people.run("send", SLUG, "--yes")
+    sent = people.run("send", SLUG, "--yes", "--now")
     assert sent.exit_code == 0, sent.output
     assert sorted(outbox(people)) == ["ann@example.org"]
 

@@ -19,7 +19,7 @@ def sent(project, monkeypatch):
     monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
     path = project.write("people.csv", PEOPLE)
     assert project.run("contacts", "import", str(path)).exit_code == 0
-    assert project.run("send", SLUG, "--yes").exit_code == 0
+    assert project.run("send", SLUG, "--yes", "--now").exit_code == 0
     store = open_store(project.workspace)
     yield store
     store.engine.dispose()

@@ -172,7 +172,12 @@ def test_a_send_is_refused(project) -> None:
     ws = project.workspace
     with pytest.raises(LintFailed) as caught:
         require_clean(ws, campaigns.load(ws, SLUG))
-    assert str(caught.value) == (f"{SLUG} has 1 lint error; run `engage lint {SLUG}` to see them.")
+    assert str(caught.value) == (
+        f'{SLUG} has 1 lint error, so nothing was sent. {LAYOUT}:40: The filter "upper" '
+        f"cannot work on recipient.first_name: {AFTER}, so the filter would print a code into "
+        "the email. Fix: Write {{ recipient.first_name }}: names and addresses are shown the "
+        "way each person gave them."
+    )
 
 
 def test_a_change_lint_cannot_see_still_stops_the_build(project) -> None:

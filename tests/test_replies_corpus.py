@@ -576,7 +576,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
         for path in (root / "samples" / "contacts.csv", people):
             assert project.run("contacts", "import", str(path)).exit_code == 0
         for slug in (STORY, NEWS):
-            result = project.run("send", slug, "--yes")
+            result = project.run("send", slug, "--yes", "--now")
             assert result.exit_code == 0, result.output
         sent = {
             (address, slug): m

@@ -43,7 +43,7 @@ def sent(project, monkeypatch, db_url):
     monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
     path = project.write("people.csv", PEOPLE)
     assert project.run("contacts", "import", str(path)).exit_code == 0
-    result = project.run("send", CALL, "--yes")
+    result = project.run("send", CALL, "--yes", "--now")
     assert result.exit_code == 0, result.output
     mails = {}
     for eml in sorted((project.root / "outbox" / CALL).glob("*.eml")):

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from engage import campaigns
+from engage import clock as engage_clock
 from engage.email import provider_for
 from engage.errors import LintFailed
 from engage.scheduler import Busy, run_lock
@@ -33,6 +34,17 @@ PEOPLE = (
     "cy@example.org,Cy Obi,Cy,newsletter,plain\n"
     "di@example.org,Di Roy,Di,staff,html\n"
 )
+
+
+# After both example campaigns' send_at (2026-12-03 and 2026-12-10), so sending them is not
+# early. Tests that use the `clock` fixture start at CLOCK_START instead (before both).
+AFTER = dt.datetime(2026, 12, 15, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _after_the_examples_send_at(request: pytest.FixtureRequest) -> None:
+    if "clock" not in request.fixturenames:
+        engage_clock.set(AFTER)
 
 
 @pytest.fixture
@@ -73,7 +85,7 @@ def test_send_to_the_outbox(sending) -> None:
     result = sending.run("send", SLUG, "--yes")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        f"{SLUG}: 3 handed to outbox this time. Of 3: 3 sent, 0 failed, 0 skipped (unsubscribed), "
+        f"{SLUG}: 3 handed to outbox this time. Of 3: 3 sent, 0 failed, 0 skipped, "
         "0 unknown, 0 still to send.\n"
         f"{SLUG} is sent.\n"
     )
@@ -120,16 +132,21 @@ def test_sending_again_sends_nobody_twice(sending) -> None:
 
 def test_limit_then_resume_and_suppression_at_send_time(sending) -> None:
     first = sending.run("send", SLUG, "--yes", "--limit", "1")
-    assert first.stdout.splitlines()[0] == (
-        f"{SLUG}: 1 handed to outbox this time. Of 3: 1 sent, 0 failed, 0 skipped (unsubscribed), "
-        "0 unknown, 2 still to send."
-    )
+    assert first.exit_code == 0, first.output
+    assert first.stdout.splitlines() == [
+        f"{SLUG}: 1 handed to outbox this time. Of 3: 1 sent, 0 failed, 0 skipped, "
+        "0 unknown, 2 still to send.",
+        f"{SLUG} is stopped, as --limit 1 asked: 1 of 3 went and 2 are still to send. Every "
+        "answer that came was recorded, so nobody will get it twice. To send the rest, run "
+        f"`engage send {SLUG} --resume` (add --limit again to send only a few more). "
+        "`engage run` leaves it alone until then.",
+    ]
     assert sorted(outbox(sending)) == ["ann@example.org"]
     assert sending.run("contacts", "unsubscribe", "bo@example.org").exit_code == 0
-    second = sending.run("send", SLUG, "--yes")
+    second = sending.run("send", SLUG, "--yes", "--resume")
     assert second.stdout.splitlines()[0] == (
-        f"{SLUG}: 1 handed to outbox this time. Of 3: 2 sent, 0 failed, 1 skipped (unsubscribed), "
-        "0 unknown, 0 still to send."
+        f"{SLUG}: 1 handed to outbox this time. Of 3: 2 sent, 0 failed, 1 skipped (1 "
+        "unsubscribed), 0 unknown, 0 still to send."
     )
     assert sorted(outbox(sending)) == ["ann@example.org", "cy@example.org"]
     assert delivery_states(sending) == {
@@ -165,7 +182,7 @@ def _crash(project, status: str, email: str | None = None) -> None:
 def test_claimed_rows_of_a_dead_sender_are_sent(sending) -> None:
     sending.run("send", SLUG, "--yes", "--limit", "1")
     _crash(sending, "claimed")
-    result = sending.run("send", SLUG, "--yes")
+    result = sending.run("send", SLUG, "--yes", "--resume")
     assert result.exit_code == 0
     assert sorted(outbox(sending)) == ["ann@example.org", "bo@example.org", "cy@example.org"]
 
@@ -177,10 +194,10 @@ def test_unknown_outbox_rows_are_settled_from_the_files(sending) -> None:
     assert sorted(outbox(sending)) == ["ann@example.org", "bo@example.org"]
     _crash(sending, "sending")  # cy: handed over, never written
     _crash(sending, "sending", email="bo@example.org")  # bo: written, never recorded
-    result = sending.run("send", SLUG, "--yes")
+    result = sending.run("send", SLUG, "--yes", "--resume")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == (
-        f"{SLUG}: 1 handed to outbox this time. Of 3: 3 sent, 0 failed, 0 skipped (unsubscribed), "
+        f"{SLUG}: 1 handed to outbox this time. Of 3: 3 sent, 0 failed, 0 skipped, "
         "0 unknown, 0 still to send."
     )
     assert sorted(outbox(sending)) == ["ann@example.org", "bo@example.org", "cy@example.org"]
@@ -191,10 +208,10 @@ def test_smtp_unknown_rows_are_reported_not_resent_until_asked(sending, sink, mo
     monkeypatch.setenv("TEST_SMTP_PASSWORD", "pw")
     sending.run("send", SLUG, "--yes", "--limit", "1")
     _crash(sending, "sending")
-    result = sending.run("send", SLUG, "--yes")
+    result = sending.run("send", SLUG, "--yes", "--resume")
     assert result.exit_code == 1
     assert result.stdout.splitlines()[0] == (
-        f"{SLUG}: 0 handed to smtp this time. Of 3: 1 sent, 0 failed, 0 skipped (unsubscribed), "
+        f"{SLUG}: 0 handed to smtp this time. Of 3: 1 sent, 0 failed, 0 skipped, "
         "2 unknown, 0 still to send."
     )
     assert result.stderr == (
@@ -221,7 +238,10 @@ def test_lint_errors_block_the_send(sending) -> None:
     result = sending.run("send", SLUG, "--yes")
     assert result.exit_code == 1
     assert result.stderr == (
-        f"Error: {SLUG} has 1 lint error; run `engage lint {SLUG}` to see them.\n"
+        f"Error: {SLUG} has 1 lint error, so nothing was sent. campaigns/{SLUG}.md:31: The link "
+        'text "click here" does not say where it goes '
+        "(https://www.example.org/stories/walking-group). Fix: Use words that name the page, "
+        'like "Read Sam\'s story".\n'
     )
     assert outbox(sending) == {}
 
@@ -229,11 +249,17 @@ def test_lint_errors_block_the_send(sending) -> None:
 def test_dry_run_and_test_copy_record_nothing(sending) -> None:
     dry = sending.run("send", SLUG, "--dry-run")
     assert dry.exit_code == 0
-    assert dry.stdout == f"Dry run: rendered 3 message(s) for {SLUG}; nothing was sent.\n"
+    assert dry.stdout == (
+        f"Dry run: {SLUG} would go to 3 people now, and would skip nobody. Rendered 3 message(s); "
+        "nothing was sent.\n"
+    )
     test = sending.run("send", SLUG, "--test-to", "me@example.org")
-    assert test.stdout == f"Sent a test copy of {SLUG} to me@example.org through outbox.\n"
     copies = list((sending.root / "outbox" / f"{SLUG}-test").glob("*.eml"))
     assert len(copies) == 1
+    assert test.stdout == (
+        f"Sent a test copy of {SLUG} to me@example.org through outbox.\n"
+        f"It is the file {copies[0]}\n"
+    )
     copy = email.message_from_bytes(copies[0].read_bytes(), policy=email.policy.default)
     assert copy["Subject"] == "[Test] Doing with, not doing to: our winter news"
     assert outbox(sending) == {}
@@ -247,11 +273,13 @@ def test_dry_run_and_test_copy_record_nothing(sending) -> None:
 def test_confirmation_is_asked(sending) -> None:
     result = sending.run("send", SLUG, input="n\n")
     assert result.exit_code == 1
-    assert result.output.splitlines()[:4] == [
+    assert result.output.splitlines() == [
         "Subject:  Doing with, not doing to: our winter news",
-        "Audience: newsletter (3 people now; anyone already sent to is skipped)",
+        "Audience: newsletter (3 people will get it)",
         "Provider: outbox",
+        "When:     now (it was due on 3 December 2026 at 09:00 UTC)",
         "Send it now? [y/N]: n",
+        "Nothing was sent.",
     ]
     assert outbox(sending) == {}
 
@@ -321,7 +349,7 @@ def test_smtp_send_one_connection_and_a_refused_recipient(sending, sink, monkeyp
     result = sending.run("send", SLUG, "--yes")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == (
-        f"{SLUG}: 3 handed to smtp this time. Of 3: 2 sent, 1 failed, 0 skipped (unsubscribed), "
+        f"{SLUG}: 3 handed to smtp this time. Of 3: 2 sent, 1 failed, 0 skipped, "
         "0 unknown, 0 still to send."
     )
     received = sink.messages()
@@ -372,27 +400,34 @@ def test_run_refuses_while_another_run_holds_the_lock(sending) -> None:
             sa.text("INSERT INTO locks (name, owner, expires_at) VALUES ('engage-run', :o, :e)"),
             {
                 "o": f"{os.uname().nodename}:{os.getpid()}:x",
-                "e": dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5),
+                "e": engage_clock.now() + dt.timedelta(minutes=5),
             },
         )
     store.engine.dispose()
     result = sending.run("run")
-    assert result.exit_code == 75
-    assert result.stderr.startswith("Error: Another `engage run` (")
+    assert result.exit_code == 0
+    assert result.stdout == (
+        f"engage run: another `engage run` (process {os.getpid()} on {os.uname().nodename}) is "
+        "working right now, so this one did nothing. That is normal during a long send.\n"
+    )
+    assert result.stderr == ""
+    quiet = sending.run("run", "--quiet")
+    assert (quiet.exit_code, quiet.output) == (0, "")
 
 
-def test_run_takes_over_a_lock_left_by_a_dead_run(sending) -> None:
+def test_run_takes_over_a_lock_left_by_a_dead_run(sending, clock) -> None:
     store = open_store(sending.workspace)
     with store.begin() as c:
         c.execute(
             sa.text("INSERT INTO locks (name, owner, expires_at) VALUES ('engage-run', :o, :e)"),
             {
                 "o": f"{os.uname().nodename}:999999:x",
-                "e": dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5),
+                "e": clock.now() + dt.timedelta(minutes=5),
             },
         )
     store.engine.dispose()
-    assert sending.run("run").exit_code == 0
+    result = sending.run("run")
+    assert (result.exit_code, result.stdout) == (0, "engage run: nothing was due.\n")
 
 
 def test_sender_needs_an_audience(sending) -> None:
@@ -401,7 +436,12 @@ def test_sender_needs_an_audience(sending) -> None:
     sender = Sender(open_store(ws), ws, campaigns.load(ws, SLUG), provider_for(ws), Options())
     with pytest.raises(LintFailed) as caught:  # the lint check send runs first says why
         sender.run()
-    assert str(caught.value) == f"{SLUG} has 1 lint error; run `engage lint {SLUG}` to see them."
+    assert str(caught.value) == (
+        f"{SLUG} has 1 lint error, so nothing was sent. campaigns/{SLUG}.md:1: The campaign does "
+        'not say who it goes to: it has no audience. Fix: Add audience = "newsletter" (or '
+        "another audience) to the front matter. The audiences here are: contributors, "
+        "newsletter."
+    )
     assert f"{SLUG}.md:1: error [audience-missing]" in sending.run("lint", SLUG).output
 
 
@@ -427,7 +467,7 @@ def test_sending_on_each_database(sending, db_url, monkeypatch) -> None:
     first = sending.run("send", SLUG, "--yes", "--limit", "2")
     assert first.exit_code == 0, first.output
     assert len(outbox(sending)) == 2
-    second = sending.run("send", SLUG, "--yes")
+    second = sending.run("send", SLUG, "--yes", "--resume")
     assert second.stdout.splitlines()[-1] == f"{SLUG} is sent."
     assert sorted(outbox(sending)) == ["ann@example.org", "bo@example.org", "cy@example.org"]
 

@@ -89,7 +89,7 @@ def test_the_whole_loop(site, page, clock) -> None:
     assert project.run("contacts", "import", str(path)).exit_code == 0
 
     # The call for stories goes out; Amira answers it.
-    assert project.run("send", CALL, "--yes").exit_code == 0
+    assert project.run("send", CALL, "--yes", "--now").exit_code == 0
     [call] = [
         email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
         for p in (project.root / "outbox" / CALL).glob("*.eml")
@@ -207,7 +207,7 @@ def test_the_whole_loop(site, page, clock) -> None:
     clean = project.run("lint", "member-stories")
     assert "story-" not in clean.output, clean.output
     clock.advance(days=1)
-    out = project.run("send", "member-stories", "--yes")
+    out = project.run("send", "member-stories", "--yes", "--now")
     assert out.exit_code == 0, out.output
     assert out.output.splitlines()[-1] == (
         "Story 1 went out on Friday 4 December: its contributor will hear where in one email, "
@@ -225,7 +225,7 @@ def test_the_whole_loop(site, page, clock) -> None:
     )
     assert "/archive/" not in text_of(went)  # the site is on 127.0.0.1: not a public link
     # Sending again tells nobody twice.
-    assert project.run("send", "member-stories", "--yes").exit_code == 0
+    assert project.run("send", "member-stories", "--yes", "--now").exit_code == 0
     assert project.run("run").exit_code == 0
     assert len(mails(project, "story-went-out")) == 1
 

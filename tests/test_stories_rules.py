@@ -359,7 +359,7 @@ def test_a_three_word_yes_to_a_call_for_stories_opens_a_story(project, monkeypat
         "email,name,first_name,tags\namira@example.org,Amira Hassan,Amira,contributor\n",
     )
     assert project.run("contacts", "import", str(people)).exit_code == 0
-    assert project.run("send", "share-your-story", "--yes").exit_code == 0
+    assert project.run("send", "share-your-story", "--yes", "--now").exit_code == 0
     [path] = (project.root / "outbox" / "share-your-story").glob("*.eml")
     call = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     reply = email.message.EmailMessage()

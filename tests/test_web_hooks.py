@@ -48,7 +48,7 @@ def app(project, monkeypatch, sg_private):
         monkeypatch.setenv(name, value)
     path = project.write("people.csv", PEOPLE)
     assert project.run("contacts", "import", str(path)).exit_code == 0
-    assert project.run("send", "doing-with-not-doing-to", "--yes").exit_code == 0
+    assert project.run("send", "doing-with-not-doing-to", "--yes", "--now").exit_code == 0
     app = create_app(project.workspace, TESTING=True)
     yield app
     app.extensions["engage"]["store"].engine.dispose()

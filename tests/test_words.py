@@ -348,8 +348,10 @@ def test_run_says_its_problems_with_one_full_stop(project, clock, monkeypatch) -
     result = project.run("run")
     assert result.exit_code == 1
     assert result.stderr.endswith(
-        "1 problem(s): doing-with-not-doing-to: doing-with-not-doing-to has 1 lint error; run "
-        "`engage lint doing-with-not-doing-to` to see them.\n"
+        "1 problem(s): doing-with-not-doing-to: doing-with-not-doing-to has 1 lint error, so "
+        "nothing was sent. campaigns/doing-with-not-doing-to.md:24: The image walking-group.jpg "
+        "has no alt text. Fix: Describe what the picture shows: ![Two people playing "
+        "boccia](image.jpg).\n"
     )
 
 

@@ -57,6 +57,24 @@ class Campaign:
         return self.body_line + body_line
 
 
+def is_due(meta: FrontMatter, now: dt.datetime) -> bool:
+    """Whether a campaign's send_at has come (`engage run` sends it then)."""
+    return meta.send_at is not None and meta.send_at <= now
+
+
+def early(meta: FrontMatter, now: dt.datetime) -> bool:
+    """Whether sending now would be before the campaign's send_at."""
+    return meta.send_at is not None and meta.send_at > now
+
+
+def when_text(value: dt.datetime) -> str:
+    """A time as people read it, in the time zone it was written with:
+    "10 December 2026 at 10:00 UTC", "10 December 2026 at 10:00 (UTC+01:00)"."""
+    offset = value.utcoffset()
+    zone = "UTC" if not offset else f"(UTC{value.strftime('%z')[:3]}:{value.strftime('%z')[3:]})"
+    return f"{value.day} {value:%B %Y} at {value:%H:%M} {zone}"
+
+
 def resolve(workspace: Workspace, ref: str) -> Path:
     """A campaign given as a slug (`spring-news`) or a path (`campaigns/spring-news.md`)."""
     as_path = Path(ref)

@@ -4,12 +4,14 @@
 number comes from (docs/report.md says the same in plain words):
 
 - recipients: the send's rows in `deliveries`, everyone in the audience when it went out;
-  sent, failed, unknown, skipped (unsubscribed before their turn) and waiting are those rows
-  by status.
+  sent, failed, unknown, skipped and waiting are those rows by status. Each skipped row keeps
+  why (engage/recipients.py): not confirmed yet, unsubscribed, bounced, and so on.
+- status: draft, scheduled, sending, stopped, interrupted or sent (engage/send_status.py).
 - delivered, bounced, complained: people on this send with an `events` row of that type tied
-  to their delivery. A soft and a hard bounce both count as bounced; each person counts once.
-  A bounce notice that came back by mail is turned into an event too (replies/inbox.py), so
-  events are the one place to count from.
+  to their delivery. The outbox and SMTP never report deliveries: delivered is then "not
+  available" (null in JSON), never a 0 that looks like a count. A soft and a hard bounce both
+  count as bounced; each person counts once. A bounce notice that came back by mail is
+  turned into an event too (replies/inbox.py), so events are the one place to count from.
 - unsubscribed: people on this send who stopped because of it: a provider's `unsubscribed`
   event for their delivery, the unsubscribe link in this email (a consent withdrawal with
   source "send N", written by subscriptions.unsubscribe), or a reply asking to stop.
@@ -37,10 +39,11 @@ from typing import Any
 import jinja2
 import sqlalchemy as sa
 
-from . import clock
+from . import clock, recipients
 from .campaigns import FrontMatter
 from .errors import EngageError
-from .sending import delivery_counts
+from .send_status import state
+from .sending import delivery_counts, skip_counts
 from .store.schema import REPLY_KINDS, consents, deliveries, events, inbound, sends
 
 PERSON_KINDS = ("story", "question", "unsubscribe", "other")  # a person wrote these themselves
@@ -53,7 +56,7 @@ MEANINGS = {
     "sent": "emails handed over to be sent",
     "failed": "emails refused when we sent them",
     "unknown": "may or may not have gone: their answer never came",
-    "skipped": "people who stopped our emails before theirs went",
+    "skipped": "people we did not send it to",
     "waiting": "emails still to send",
     "delivered": "emails the provider says arrived",
     "bounced": "emails that could not be delivered",
@@ -85,7 +88,9 @@ class Report:
     campaign: str
     subject: str
     kind: str = "newsletter"
-    status: str = "draft"  # draft | scheduled (not sent yet) | sending | sent
+    status: str = "draft"  # draft | scheduled | sending | stopped | interrupted | sent
+    stopped_by: str = ""  # stopped: who stopped it, and how
+    stopped_at: dt.datetime | None = None
     send_at: dt.datetime | None = None
     provider: str = ""
     started_at: dt.datetime | None = None
@@ -95,6 +100,7 @@ class Report:
     failed: int = 0
     unknown: int = 0
     skipped: int = 0
+    skipped_because: dict[str | None, int] = field(default_factory=dict)
     waiting: int = 0
     delivered: int = 0
     bounced: int = 0
@@ -107,7 +113,8 @@ class Report:
 
     @property
     def is_sent(self) -> bool:
-        return self.status in ("sending", "sent")
+        """Whether its send has started, so some people may have it."""
+        return self.status not in ("draft", "scheduled")
 
     @property
     def reply_rate(self) -> float | None:
@@ -118,12 +125,26 @@ class Report:
         """False when the provider cannot tell us (outbox, SMTP) and nothing did."""
         return self.is_sent and (self.provider not in SILENT_PROVIDERS or self.delivered > 0)
 
-    def counts(self) -> list[tuple[str, int]]:
-        """What happened to the emails. Unknown, skipped and waiting only when there are any."""
+    def counts(self) -> list[tuple[str, int | None]]:
+        """What happened to the emails. Unknown, skipped and waiting only when there are any;
+        delivered is None (not available) when the provider cannot tell us."""
         shown = ["recipients", "sent", "failed", "unknown", "skipped", "waiting"]
         shown = [n for n in shown if n in ("recipients", "sent", "failed") or getattr(self, n)]
         shown += ["delivered", "bounced", "complained", "unsubscribed"]
-        return [(name, getattr(self, name)) for name in shown]
+        return [(name, self._count(name)) for name in shown]
+
+    def _count(self, name: str) -> int | None:
+        if name == "delivered" and self.is_sent and not self.deliveries_reported:
+            return None
+        return getattr(self, name)
+
+    def meaning(self, name: str) -> str:
+        """What a number means, in the words of the table and the web page."""
+        if name == "skipped" and self.skipped:
+            return f"people we did not send it to: {recipients.describe(self.skipped_because)}"
+        if name == "delivered" and self._count(name) is None:
+            return f"sending through {self.provider} does not tell us when an email arrives"
+        return MEANINGS[name]
 
     def funnel(self) -> list[tuple[str, int]]:
         steps = [("In the audience", self.recipients), ("Sent", self.sent)]
@@ -133,12 +154,30 @@ class Report:
 
     def summary(self) -> str:
         if self.status == "sent":
-            return f"Sent through {self.provider} on {when(self.finished_at or self.started_at)}."
+            said = f"Sent through {self.provider} on {when(self.finished_at or self.started_at)}."
+            return said + self._early()
         if self.status == "sending":
             return f"Still sending through {self.provider}. It started on {when(self.started_at)}."
+        if self.status == "stopped":
+            by = f" by {self.stopped_by}" if self.stopped_by else ""
+            return (
+                f"Stopped{by} on {when(self.stopped_at)}, with {self.waiting} still to send. "
+                f"`engage send {self.campaign} --resume` sends the rest."
+            )
+        if self.status == "interrupted":
+            return (
+                f"Interrupted: its sender ended part way, with {self.waiting} still to send. The "
+                f"next `engage run` carries it on, or run `engage send {self.campaign}`."
+            )
         if self.send_at:
             return f"Not sent yet. It is due to go on {when(self.send_at)}."
         return "Not sent yet."
+
+    def _early(self) -> str:
+        """Said when it went before its send_at (sent early with --now)."""
+        if self.send_at and self.started_at and self.started_at < self.send_at:
+            return f" It was scheduled for {when(self.send_at)}, and sent early."
+        return ""
 
     def notes(self) -> list[str]:
         found = []
@@ -171,8 +210,11 @@ class Report:
             "failed": self.failed,
             "unknown": self.unknown,
             "skipped": self.skipped,
+            "skipped_because": {
+                reason or "not recorded": n for reason, n in self.skipped_because.items()
+            },
             "waiting": self.waiting,
-            "delivered": self.delivered,
+            "delivered": self._count("delivered"),
             "bounced": self.bounced,
             "complained": self.complained,
             "unsubscribed": self.unsubscribed,
@@ -218,7 +260,10 @@ def build(
     )
     send = connection.execute(sa.select(sends).where(sends.c.campaign == slug)).first()
     if send is not None:
-        report.subject, report.status, report.provider = send.subject, send.status, send.provider
+        report.subject, report.provider = send.subject, send.provider
+        report.status, by = state(connection, send)
+        if report.status == "stopped":
+            report.stopped_by, report.stopped_at = by, _utc(send.stop_asked_at)
         report.started_at, report.finished_at = _utc(send.started_at), _utc(send.finished_at)
         _count_deliveries(connection, send.id, report)
         _count_events(connection, send.id, report)
@@ -234,6 +279,7 @@ def _count_deliveries(connection: sa.Connection, send_id: int, report: Report) -
     report.recipients = sum(counts.values())
     report.sent, report.failed = counts.get("sent", 0), counts.get("failed", 0)
     report.unknown, report.skipped = counts.get("unknown", 0), counts.get("suppressed", 0)
+    report.skipped_because = skip_counts(connection, send_id)
     report.waiting = sum(counts.get(status, 0) for status in WAITING)
 
 

@@ -1,14 +1,18 @@
-"""`engage run`, for cron: take a lock, send what is due, resume what stopped, report.
+"""`engage run`, for cron: take a lock, send what is due, carry on interrupted sends, report.
 
-The lock makes overlapping runs safe: on PostgreSQL it is a session advisory lock, released
-if the process dies; on SQLite it is a row in `locks` with an owner and an expiry, taken over
-once its owner is gone or it has expired.
+The run lock makes overlapping runs safe: the second one does nothing, and that is not a
+problem (a long send keeps the first busy). Each campaign is sent under its own lock too, the
+one `engage send` takes, so a campaign being sent from a terminal is left alone.
+
+What `engage run` sends: campaigns whose send_at has passed and that were never sent, and
+sends that were interrupted (their sender ended without finishing and without anyone stopping
+it: killed, the power went, SIGTERM). Never a send a person stopped: only `engage send
+CAMPAIGN --resume` carries that on. Every campaign file it cannot read is a problem.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,77 +20,37 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from . import campaigns as campaign_files
+from . import locks
 from .config import Workspace
 from .contacts import core
 from .email import provider_for
-from .errors import EngageError, sentence
-from .sending import Options, Report, Sender, _alive, owner_name
+from .errors import CampaignError, EngageError, sentence
+from .locks import Busy, hold
+from .send_status import state
+from .sending import Options, Report, Sender
 from .store import Store
-from .store.schema import locks, sends
+from .store.schema import sends
 from .tokens import signer
 
 LOCK_NAME = "engage-run"
-LOCK_LEASE = dt.timedelta(minutes=15)
+RUN_BUSY = "another `engage run`{who} is working right now, so this one did nothing."
+SIGNALS = ("SIGINT", "SIGTERM")
 
-
-class Busy(EngageError):
-    """Another run holds the lock."""
-
-    exit_code = 75  # EX_TEMPFAIL: try again later
+__all__ = ["Busy", "RunSummary", "due", "run", "run_lock"]
 
 
 @contextmanager
 def run_lock(store: Store, name: str = LOCK_NAME) -> Iterator[str]:
-    owner = owner_name()
-    if store.engine.dialect.name == "postgresql":
-        key = zlib.crc32(name.encode())
-        with store.engine.connect() as connection:
-            if not connection.execute(sa.select(sa.func.pg_try_advisory_lock(key))).scalar():
-                raise Busy("Another `engage run` is working right now; this one did nothing.")
-            connection.commit()
-            try:
-                yield owner
-            finally:
-                connection.execute(sa.select(sa.func.pg_advisory_unlock(key)))
-                connection.commit()
-        return
-    _take_row_lock(store, name, owner)
-    try:
-        yield owner
-    finally:
-        with store.begin() as connection:
-            connection.execute(locks.delete().where(locks.c.name == name, locks.c.owner == owner))
-
-
-def _take_row_lock(store: Store, name: str, owner: str) -> None:
-    now = core.now()
-    with store.begin() as connection:
-        row = connection.execute(sa.select(locks).where(locks.c.name == name)).first()
-        if row is None:
-            connection.execute(
-                locks.insert().values(name=name, owner=owner, expires_at=now + LOCK_LEASE)
-            )
-            return
-        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
-        if expires > now and _alive(row.owner):
-            raise Busy(
-                f"Another `engage run` ({row.owner}) is working right now; this one did nothing."
-            )
-        taken = connection.execute(
-            locks.update()
-            .where(locks.c.name == name, locks.c.owner == row.owner)
-            .values(owner=owner, expires_at=now + LOCK_LEASE)
-        )
-        if taken.rowcount != 1:
-            raise Busy(
-                "Another `engage run` took the lock at the same moment; this one did nothing."
-            )
+    """The lock one `engage run` holds; Busy when another run has it."""
+    with hold(store, name, RUN_BUSY) as held:
+        yield held.owner
 
 
 @dataclass
 class RunSummary:
     reports: list[Report] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    elsewhere: list[str] = field(default_factory=list)  # campaigns another process is sending
     posts: int = 0
     replies: int = 0  # new replies fetched
     story_emails: int = 0  # emails to contributors (thanks, "it went out", follow-ups)
@@ -95,36 +59,62 @@ class RunSummary:
     def ok(self) -> bool:
         return not self.errors and not any(r.problems for r in self.reports)
 
+    @property
+    def stopped(self) -> str:
+        """The signal that stopped this run, when one did."""
+        return next((r.stopped for r in self.reports if r.stopped in SIGNALS), "")
+
     def line(self) -> str:
         sent = sum(r.this_run for r in self.reports)
-        if not (self.reports or self.errors or self.posts or self.replies or self.story_emails):
+        worked = self.reports or self.errors or self.elsewhere
+        if not (worked or self.posts or self.replies or self.story_emails):
             return "engage run: nothing was due."
         parts = [f"{len(self.reports)} campaign(s) worked on, {sent} message(s) handed over"]
+        if self.elsewhere:
+            parts.append(
+                "left alone because another engage is sending it: " + ", ".join(self.elsewhere)
+            )
         if self.posts:
             parts.append(f"{self.posts} social post(s) made")
         if self.replies:
             parts.append(f"{self.replies} new repl{'y' if self.replies == 1 else 'ies'}")
         if self.story_emails:
             parts.append(f"{self.story_emails} email(s) to story contributors")
+        parts += [r.stop_note for r in self.reports if r.stop_note]
         problems = self.errors + [p for r in self.reports for p in r.problems]
         if problems:
             parts.append(f"{len(problems)} problem(s): " + " | ".join(problems))
         return sentence("engage run: " + "; ".join(parts))  # a problem may end with "." itself
 
 
-def due(store: Store, workspace: Workspace, now: dt.datetime) -> list[str]:
-    """Campaigns whose send_at has passed and that are not sent, plus sends left unfinished."""
+@dataclass
+class Due:
+    """What `engage run` finds to send: campaign slugs, campaign files it cannot read (each a
+    problem to report), and sends another process is working on now."""
+
+    slugs: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    elsewhere: list[str] = field(default_factory=list)
+
+
+def due(store: Store, workspace: Workspace, now: dt.datetime) -> Due:
+    """Campaigns whose send_at has passed and that were never sent, plus interrupted sends."""
     with store.connect() as connection:
-        status = dict(connection.execute(sa.select(sends.c.campaign, sends.c.status)).all())
-    slugs = []
+        states = {
+            row.campaign: state(connection, row)
+            for row in connection.execute(sa.select(sends)).all()
+        }
+    found = Due()
     for campaign in campaign_files.all_campaigns(workspace):
-        if isinstance(campaign, EngageError):
+        if isinstance(campaign, CampaignError):
+            found.unreadable.append(f"{campaign} (engage run cannot send it until it is fixed)")
             continue
-        state = status.get(campaign.slug)
-        scheduled = campaign.meta.send_at is not None and campaign.meta.send_at <= now
-        if state == "sending" or (state is None and scheduled):
-            slugs.append(campaign.slug)
-    return slugs
+        status, by = states.get(campaign.slug, ("", ""))
+        if status == "interrupted" or (not status and campaign_files.is_due(campaign.meta, now)):
+            found.slugs.append(campaign.slug)
+        elif status == "sending":
+            found.elsewhere.append(f"{campaign.slug} ({by})")
+    return found
 
 
 def due_posts(store: Store, workspace: Workspace, now: dt.datetime) -> list[tuple[str, str]]:
@@ -144,7 +134,7 @@ def due_posts(store: Store, workspace: Workspace, now: dt.datetime) -> list[tupl
     pairs = []
     for campaign in campaign_files.all_campaigns(workspace):
         if isinstance(campaign, EngageError):
-            continue
+            continue  # `due` reports it
         pairs += [(campaign.slug, name) for name in due_channels(workspace, campaign, now, done)]
     return pairs
 
@@ -158,15 +148,13 @@ def run(
     options = options or Options()
     summary = RunSummary()
     with run_lock(store):
-        for slug in due(store, workspace, now or core.now()):
-            try:
-                campaign = campaign_files.load(workspace, slug)
-                sender = Sender(store, workspace, campaign, provider_for(workspace), options)
-                summary.reports.append(sender.run())
-            except EngageError as exc:
-                summary.errors.append(f"{slug}: {exc}")
-            if summary.reports and summary.reports[-1].stopped:
-                return summary  # asked to stop: nothing more this run
+        found = due(store, workspace, now or core.now())
+        summary.errors += found.unreadable
+        summary.elsewhere += found.elsewhere
+        for slug in found.slugs:
+            _send(store, workspace, slug, options, summary)
+            if summary.stopped:
+                return summary  # a signal: nothing more this run
         try:
             posting_due = due_posts(store, workspace, now or core.now())
         except EngageError as exc:
@@ -177,6 +165,19 @@ def run(
         _fetch_replies(store, workspace, summary)
         _keep_contributors_informed(store, workspace, summary)
     return summary
+
+
+def _send(
+    store: Store, workspace: Workspace, slug: str, options: Options, summary: RunSummary
+) -> None:
+    try:
+        campaign = campaign_files.load(workspace, slug)
+        sender = Sender(store, workspace, campaign, provider_for(workspace), options)
+        summary.reports.append(sender.run())
+    except Busy as exc:  # `engage send` took it a moment ago
+        summary.elsewhere.append(f"{slug} ({exc.owner and locks.shown(exc.owner)})")
+    except EngageError as exc:
+        summary.errors.append(f"{slug}: {exc}")
 
 
 def _fetch_replies(store: Store, workspace: Workspace, summary: RunSummary) -> None:

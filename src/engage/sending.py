@@ -8,22 +8,29 @@ committed before the next, so after a crash every row says how far it got:
 - claimed: never handed to the provider → safely pending again;
 - sending: handed over, result never recorded → unknown: reported, not resent unless asked.
 
-Claiming is one UPDATE over a sub-select (FOR UPDATE SKIP LOCKED on PostgreSQL), so several
-senders can share a campaign and no row is ever claimed twice.
+One process sends a campaign at a time: `engage send` and `engage run` both hold the
+campaign's lock (engage/locks.py) for the whole send, and a second one is told who has it.
+Claiming is still one UPDATE over a sub-select (FOR UPDATE SKIP LOCKED on PostgreSQL), so no
+row is ever claimed twice whatever happens. Every sender books its batches against one shared
+pace (engage/pace.py), so [email] rate_per_second holds for all of them together.
+
+Between batches the sender checks whether a person asked it to stop (`engage send CAMPAIGN
+--stop` from another terminal); Ctrl-C is a person stopping it too. A send a person stopped is
+`stopped` and only `--resume` carries it on; one that ended any other way (killed, SIGTERM, a
+provider that stayed down) is carried on by the next `engage run`. See engage/send_status.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import random
 import secrets
 import signal
-import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -31,6 +38,7 @@ from email.utils import parseaddr
 
 import sqlalchemy as sa
 
+from . import locks, pace, recipients
 from .campaigns import Campaign
 from .config import Workspace
 from .contacts import audiences, core
@@ -48,15 +56,25 @@ from .email.base import (
     clean_header,
 )
 from .errors import EngageError, sentence
+from .locks import alive as _alive  # noqa: F401  (social/posting.py uses these)
+from .locks import owner_name
 from .render.build import Built, build
 from .render.lint import require_clean
 from .render.personal import Recipient
+from .send_status import (  # noqa: F401  (CampaignState, campaign_states: for older imports)
+    BUSY,
+    CampaignState,
+    campaign_states,
+    is_stopped,
+    lock_name,
+    stopped_text,
+)
 from .store import Store
-from .store.schema import contacts, deliveries, sends, suppressions
+from .store.schema import contacts, deliveries, sends
 from .tokens import Signer, signer
 
-STALE_AFTER = dt.timedelta(minutes=10)
 MAX_TRIES = 5
+RENEW_EVERY = 30.0  # seconds between renewals of the campaign's lock while sending
 VARIANT = {"html": "standard", "large-print": "large-print", "plain": "plain"}
 
 
@@ -69,6 +87,7 @@ class Options:
     dry_run: bool = False
     limit: int | None = None
     resend_unknown: bool = False
+    resume: bool = False  # carry on a send a person stopped
     max_tries: int = MAX_TRIES
     backoff: float = 1.0  # seconds before the first retry; doubles each time
     max_wait: float = 60.0
@@ -77,15 +96,17 @@ class Options:
 @dataclass
 class Report:
     campaign: str
-    stopped: str = ""  # the signal that stopped the send, when one did
+    stopped: str = ""  # SIGINT, SIGTERM or "asked" (--stop), when the send was stopped
     total: int = 0
     sent: int = 0
     failed: int = 0
-    suppressed: int = 0
+    suppressed: int = 0  # skipped: see skipped_because
+    skipped_because: dict[str | None, int] = field(default_factory=dict)
     unknown: int = 0
     pending: int = 0
     this_run: int = 0
     problems: list[str] = field(default_factory=list)
+    stop_note: str = ""  # a person stopped it (or --limit was reached): what went, what next
     finished: bool = False
 
 
@@ -100,6 +121,18 @@ class Handed:
 
 
 @dataclass(frozen=True)
+class Plan:
+    """Who a send would go to now. `total`: everyone it would look at (the audience, or the
+    people still waiting in a started send); `going`: those it would send to (within --limit);
+    `skipped`: how many it would skip, by reason; `started`: the send had started before."""
+
+    total: int
+    going: list
+    skipped: dict[str | None, int]
+    started: bool
+
+
+@dataclass(frozen=True)
 class Reconciliation:
     """How many unknown messages the provider's records showed sent, showed not sent (now
     pending again), and could not settle (still unknown), with why."""
@@ -111,9 +144,11 @@ class Reconciliation:
 
 
 class Stop(threading.Event):
-    """Set by SIGTERM or SIGINT: finish and record what is with the provider, then stop."""
+    """Set by SIGTERM or SIGINT, or when a person asks with --stop: finish and record what is
+    with the provider, then stop."""
 
     reason = ""
+    by = ""  # who asked, for --stop
 
 
 @contextlib.contextmanager
@@ -149,25 +184,6 @@ def _aware(value: dt.datetime | None) -> dt.datetime:
 Progress = Callable[[int, int], None]  # (messages handed over so far in this run, total)
 
 
-def owner_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _alive(owner: str | None) -> bool:
-    """Whether the process that claimed a row may still be working on it."""
-    host, _, rest = (owner or "").partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another machine: trust the claim until it is stale
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class Sender:
     """One campaign going out through one provider."""
 
@@ -183,6 +199,10 @@ class Sender:
         self.provider, self.options = provider, options
         self.owner = owner_name()
         self.stop = Stop()
+        self.held: locks.Held | None = None  # the campaign's lock, while sending
+        self.renewed = 0.0  # when the lock was last renewed (time.monotonic)
+        self.reached_limit = False  # --limit stopped the send
+        self.started = False  # the send has begun (its rows are in deliveries)
         self.cannot_reconcile = ""  # why the provider could not be asked, when it could not
         email = workspace.config.email
         self.sender = clean_header(email.from_, "from address in [email] of engage.toml")
@@ -203,8 +223,14 @@ class Sender:
         self.provider.check()
         return build(self.workspace, self.campaign), signer(self.workspace)
 
+    def locked(self) -> contextlib.AbstractContextManager[locks.Held]:
+        """The campaign's lock, held while this sender works; Busy if another process has it."""
+        slug = self.campaign.slug
+        return locks.hold(self.store, lock_name(slug), BUSY.replace("{slug}", slug))  # type: ignore[arg-type]
+
     def start(self) -> int:
-        """The send's id; the first time, snapshot the audience into deliveries."""
+        """The send's id; the first time, snapshot the audience into deliveries. Refuses a send
+        to nobody, and a send a person stopped unless options.resume."""
         try:
             return self._start()
         except sa.exc.IntegrityError:  # another sender started it at the same moment
@@ -213,17 +239,17 @@ class Sender:
     def _start(self) -> int:
         slug = self.campaign.slug
         with self.store.begin() as connection:  # type: ignore[union-attr]
-            existing = connection.execute(
-                sa.select(sends.c.id).where(sends.c.campaign == slug)
-            ).scalar()
+            existing = connection.execute(sa.select(sends).where(sends.c.campaign == slug)).first()
             if existing is not None:
-                return existing
-            name = self.campaign.meta.audience
-            if not name:
+                self._carry_on(connection, existing)
+                return existing.id
+            if self.options.resume:
                 raise SendError(
-                    f'{slug} has no audience: add audience = "newsletter" to its front matter.'
+                    f"{slug} has not been sent, so there is nothing to resume. "
+                    f"Leave out --resume to send it."
                 )
-            audience = audiences.load(self.workspace, name)
+            name, audience = self.audience()
+            self.refuse_nobody(connection, name, audience)
             send_id = connection.execute(
                 sends.insert().values(
                     campaign=slug,
@@ -238,17 +264,8 @@ class Sender:
             from .archive import freeze  # the archive's copy of what went out, kept with the send
 
             freeze(connection, self.workspace, self.campaign, send_id)
-            # The last guard for "one mailbox, one copy": one row per identity, however the
-            # contacts table came to hold it.
-            one_each = (
-                sa.select(sa.func.min(contacts.c.id))
-                .where(contacts.c.id.in_(audiences.member_ids(audience)))
-                .group_by(contacts.c.email_key)
-            )
-            members = (
-                sa.select(contacts.c.id)
-                .where(contacts.c.id.in_(one_each))
-                .add_columns(sa.literal(send_id), sa.literal("pending"), sa.literal(0))
+            members = recipients.members(audience).add_columns(
+                sa.literal(send_id), sa.literal("pending"), sa.literal(0)
             )
             connection.execute(
                 deliveries.insert().from_select(
@@ -261,6 +278,73 @@ class Sender:
             connection.execute(sends.update().where(sends.c.id == send_id).values(total=total))
             return send_id
 
+    def _carry_on(self, connection: sa.Connection, send: sa.Row) -> None:
+        """A send a person stopped goes on only with --resume, which clears the stop."""
+        if not is_stopped(send):
+            return
+        if not self.options.resume:
+            raise SendError(stopped_text(connection, send))
+        connection.execute(
+            sends.update()
+            .where(sends.c.id == send.id)
+            .values(status="sending", stop_asked_at=None, stop_asked_by=None)
+        )
+
+    def audience(self) -> tuple[str, audiences.Audience]:
+        name = self.campaign.meta.audience
+        if not name:
+            raise SendError(
+                f'{self.campaign.slug} has no audience: add audience = "newsletter" to its '
+                "front matter."
+            )
+        try:
+            return name, audiences.load(self.workspace, name)
+        except audiences.AudienceError as exc:
+            shown = self.workspace.relative(self.campaign.path)
+            raise SendError(
+                f'{shown} is for the audience "{name}", which engage cannot use, so nothing '
+                f"was sent. {exc} Fix audience in its front matter."
+            ) from None
+
+    def refuse_nobody(
+        self, connection: sa.Connection, name: str, audience: audiences.Audience
+    ) -> None:
+        """A send to nobody is refused before anything is stored, so the campaign stays as it
+        was (not sent, not in the archive)."""
+        if self.anyone(connection, audience):
+            return
+        people = self.people(connection, recipients.members(audience))
+        skipped = Counter(recipients.skip_reasons(connection, people).values())
+        everyone = f"all {len(people)} people" if len(people) > 1 else "the 1 person"
+        why = (
+            f"{everyone} in it would be skipped ({recipients.describe(skipped)})"
+            if people
+            else "it has nobody in it"
+        )
+        raise SendError(
+            f"Nobody in the audience {name} can be sent {self.campaign.slug}: {why}. Nothing "
+            f"was sent and the campaign stays as it was. See who is in it with `engage "
+            f"audiences show {name}`, or choose another audience in its front matter."
+        )
+
+    def anyone(self, connection: sa.Connection, audience: audiences.Audience) -> bool:
+        """Whether at least one person in the audience can be sent to now."""
+        ids = connection.execute(recipients.members(audience).order_by(contacts.c.id)).scalars()
+        for chunk in _chunks(list(ids), recipients.CHUNK):
+            people = self.people(connection, chunk)
+            if len(recipients.skip_reasons(connection, people)) < len(people):
+                return True
+        return False
+
+    @staticmethod
+    def people(connection: sa.Connection, within: object) -> list[sa.Row]:
+        """(id, email, status) of the contacts whose ids are `within` (a list or a select)."""
+        return connection.execute(
+            sa.select(contacts.c.id, contacts.c.email, contacts.c.status)
+            .where(contacts.c.id.in_(within))
+            .order_by(contacts.c.id)
+        ).all()
+
     def sent_before(self) -> int | None:
         """The id of this campaign's send, when it has been started."""
         with self.store.connect() as connection:  # type: ignore[union-attr]
@@ -269,45 +353,25 @@ class Sender:
             ).scalar()
 
     def recover(self, send_id: int) -> None:
-        """Rows left by a sender that stopped: claimed ones go back, sending ones are unknown."""
-        stale_before = core.now() - STALE_AFTER
-        with self.store.begin() as connection:
-            rows = connection.execute(
-                sa.select(
-                    deliveries.c.id,
-                    deliveries.c.status,
-                    deliveries.c.owner,
-                    deliveries.c.claimed_at,
-                ).where(
-                    deliveries.c.send_id == send_id, deliveries.c.status.in_(("claimed", "sending"))
+        """Rows left by a sender that ended before finishing: claimed ones go back to pending,
+        sending ones are unknown. Called with the campaign's lock held, so no other process
+        can be working on them."""
+        with self.store.begin() as connection:  # type: ignore[union-attr]
+            left = deliveries.c.send_id == send_id
+            connection.execute(
+                deliveries.update()
+                .where(left, deliveries.c.status == "claimed")
+                .values(status="pending", batch=None, owner=None)
+            )
+            connection.execute(
+                deliveries.update()
+                .where(left, deliveries.c.status == "sending")
+                .values(
+                    status="unknown",
+                    error="The sender stopped after handing these to the provider "
+                    "and before recording the result: they may or may not have been sent.",
                 )
-            ).all()
-            back, unknown = [], []
-            for row in rows:
-                claimed = (
-                    row.claimed_at
-                    if row.claimed_at.tzinfo
-                    else row.claimed_at.replace(tzinfo=dt.UTC)
-                )
-                if _alive(row.owner) and claimed > stale_before:
-                    continue
-                (back if row.status == "claimed" else unknown).append(row.id)
-            if back:
-                connection.execute(
-                    deliveries.update()
-                    .where(deliveries.c.id.in_(back))
-                    .values(status="pending", batch=None, owner=None)
-                )
-            if unknown:
-                connection.execute(
-                    deliveries.update()
-                    .where(deliveries.c.id.in_(unknown))
-                    .values(
-                        status="unknown",
-                        error="The sender stopped after handing these to the provider "
-                        "and before recording the result: they may or may not have been sent.",
-                    )
-                )
+            )
 
     def _resend_unknown(self, send_id: int) -> None:
         """--resend-unknown: the team checked, so unknown rows go out again. Anyone the
@@ -337,6 +401,17 @@ class Sender:
             return
         if found.note:
             report.problems.append(found.note)
+
+    def check_records(self) -> Reconciliation | None:
+        """`engage send CAMPAIGN --reconcile`: with the campaign's lock held (so no sender is
+        working on it), settle rows a sender left and ask the provider about the unknown ones.
+        None when the campaign has not been sent."""
+        send_id = self.sent_before()
+        if send_id is None:
+            return None
+        with self.locked():
+            self.recover(send_id)
+            return self.reconcile(send_id)
 
     def reconcile(self, send_id: int) -> Reconciliation:
         """Turn each unknown row into sent or pending from the provider's own records; what
@@ -392,43 +467,50 @@ class Sender:
         built, sign = self.prepare()
         if self.options.dry_run:
             return self.rehearse(built, sign)
-        send_id = self.start()
+        with self.locked() as held:
+            self.held, self.renewed = held, time.monotonic()
+            report = Report(campaign=self.campaign.slug)
+            with stop_on_signals(self.stop):
+                send_id = self.start()
+                self.started = True
+                try:
+                    self._send(built, sign, send_id, report, progress)
+                except KeyboardInterrupt:  # a second Ctrl-C stops at once: still a person's stop
+                    self._mark_stopped(send_id, f"{core.actor()} (Ctrl-C)")
+                    raise
+                finally:
+                    self._release(send_id)
+            return self.finish(send_id, report)
+
+    def _send(
+        self, built: Built, sign: Signer, send_id: int, report: Report, progress: Progress | None
+    ) -> None:
         self.recover(send_id)
-        report = Report(campaign=self.campaign.slug)
         self._reconcile_on_resume(send_id, report)
         if self.options.resend_unknown:
             self._resend_unknown(send_id)
-        with stop_on_signals(self.stop):
-            try:
-                self._loop(built, sign, send_id, report, progress)
-            finally:
-                self._release(send_id)
-        if self.stop.reason:
-            report.stopped = self.stop.reason
-        return self.finish(send_id, report)
+        self._loop(built, sign, send_id, report, progress)
 
     def _loop(
         self, built: Built, sign: Signer, send_id: int, report: Report, progress: Progress | None
     ) -> None:
         """Prepare the next batch while the provider works on this one (one call at a time).
-        The sending thread records each answer as it arrives; this thread only counts."""
+        The sending thread records each answer as it arrives; this thread only counts. Before
+        each batch: stop if asked, and wait for the batch's slot in the shared pace."""
         rate = self.workspace.config.email.rate_per_second
-        started = time.monotonic()
         queued: list[tuple[Batch, Future[Handed]]] = []
         with self.provider, ThreadPoolExecutor(1, thread_name_prefix="engage-send") as pool:
             try:
                 for batch in self._batches(built, sign, send_id):
+                    if self._stopping(send_id):
+                        return
+                    if rate and self.stop.wait(pace.book(self.store, len(batch.items), rate)):
+                        return
                     queued.append((batch, pool.submit(self._hand_over, batch)))
                     if len(queued) == 2 and not self._settle(*queued.pop(0), report):
                         return
                     if progress and report.this_run:
                         progress(report.this_run, self.remaining_total(send_id))
-                    if self.stop.is_set():
-                        return
-                    if rate:
-                        self.stop.wait(report.this_run / rate - (time.monotonic() - started))
-                    if self.stop.is_set():
-                        return
                 while queued:
                     if not self._settle(*queued.pop(0), report):
                         return
@@ -438,17 +520,39 @@ class Sender:
                 for batch, future in queued:  # stopping early: settle what was queued
                     self._abandon(batch, future, report)
 
+    def _stopping(self, send_id: int) -> bool:
+        """Whether to stop before the next batch: a signal came, or a person asked (--stop).
+        Also keeps the campaign's lock from running out."""
+        if not self.stop.is_set():
+            with self.store.connect() as connection:  # type: ignore[union-attr]
+                asked = connection.execute(
+                    sa.select(sends.c.stop_asked_at, sends.c.stop_asked_by).where(
+                        sends.c.id == send_id
+                    )
+                ).one()
+            if asked.stop_asked_at is not None:
+                self.stop.reason, self.stop.by = "asked", asked.stop_asked_by or "someone"
+                self.stop.set()
+        if time.monotonic() - self.renewed > RENEW_EVERY:
+            self.held.renew()
+            self.renewed = time.monotonic()
+        return self.stop.is_set()
+
     def _batches(self, built: Built, sign: Signer, send_id: int) -> Iterator[Batch]:
         """Claim and prepare batches, one format at a time so each batch is one call."""
         rate = self.workspace.config.email.rate_per_second
+        limit = self.options.limit
         handed = 0
         for fmt in VARIANT:
-            while self.options.limit is None or handed < self.options.limit:
+            while True:
+                if limit is not None and handed >= limit:
+                    self.reached_limit = True
+                    return
                 size = self.provider.batch_size
                 if rate:  # never more in one go than a second's worth
                     size = min(size, max(1, int(rate)))
-                if self.options.limit is not None:
-                    size = min(size, self.options.limit - handed)
+                if limit is not None:
+                    size = min(size, limit - handed)
                 claimed = self.claim(send_id, size, fmt)
                 if not claimed:
                     break
@@ -469,34 +573,81 @@ class Sender:
                 .values(status="pending", batch=None, owner=None)
             )
 
-    def rehearse(self, built: Built, sign: Signer) -> Report:
-        """--dry-run: render a message for everyone in the audience now; store nothing."""
-        report = Report(campaign=self.campaign.slug)
-        name = self.campaign.meta.audience
-        if not name:
-            raise SendError(f'{self.campaign.slug} has no audience: add audience = "newsletter".')
+    def _mark_stopped(self, send_id: int, by: str) -> None:
+        """A person stopped this send: only --resume carries it on (`engage run` never does).
+        Who asked first stays recorded."""
+        with self.store.begin() as connection:  # type: ignore[union-attr]
+            connection.execute(
+                sends.update()
+                .where(sends.c.id == send_id, sends.c.status == "sending")
+                .values(
+                    status="stopped",
+                    stop_asked_at=sa.func.coalesce(sends.c.stop_asked_at, core.now()),
+                    stop_asked_by=sa.func.coalesce(sends.c.stop_asked_by, by),
+                )
+            )
+
+    # --- the dry run ----------------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        """Who the real send would send to now, and who it would skip and why: what
+        `--dry-run` renders and what `engage send` says before it asks."""
         with self.store.connect() as connection:  # type: ignore[union-attr]
-            people = core.listing(
-                connection, within=audiences.member_ids(audiences.load(self.workspace, name))
-            )
-        rows = [
-            _TestRow(
-                id=0,
-                contact_id=p.id,
-                email=p.email,
-                name=p.name,
-                first_name=p.first_name,
-                format=p.format,
-                status=p.status,
-            )
-            for p in people
-        ]
-        for batch in self.batches(built, sign, 0, rows):  # type: ignore[arg-type]
+            started, rows = self._would_send(connection)
+            reasons = recipients.skip_reasons(connection, rows)
+        going = [row for row in rows if row.id not in reasons]
+        if self.options.limit is not None:
+            going = going[: self.options.limit]
+        return Plan(len(rows), going, dict(Counter(reasons.values())), started)
+
+    def rehearse(self, built: Built, sign: Signer) -> Report:
+        """--dry-run: render a message for exactly the people the real send would send to
+        now, and count the ones it would skip, by reason; store nothing."""
+        plan = self.plan()
+        report = Report(campaign=self.campaign.slug)
+        for batch in self.batches(built, sign, 0, plan.going):  # type: ignore[arg-type]
             for item in batch.items:
                 batch.mime(item)
             report.this_run += len(batch.items)
-        report.total = len(rows)
+        report.total, report.skipped_because = plan.total, plan.skipped
+        report.suppressed = sum(plan.skipped.values())
+        report.pending = plan.total - report.suppressed
         return report
+
+    def _would_send(self, connection: sa.Connection) -> tuple[bool, list[_TestRow]]:
+        """Who the real send would hand a message to now, before the skip check: the rest of
+        a send already started (True), else everyone in the audience (refused if nobody can
+        go). Refused, as the real send is, when a person stopped it and this is no --resume."""
+        existing = connection.execute(
+            sa.select(sends).where(sends.c.campaign == self.campaign.slug)
+        ).first()
+        if existing is not None:
+            if is_stopped(existing) and not self.options.resume:
+                raise SendError(stopped_text(connection, existing))
+            waiting = ["pending", "claimed"] + (["unknown"] if self.options.resend_unknown else [])
+            query = (
+                sa.select(deliveries.c.id, contacts.c.id.label("contact_id"))
+                .join(contacts, contacts.c.id == deliveries.c.contact_id)
+                .where(deliveries.c.send_id == existing.id, deliveries.c.status.in_(waiting))
+            )
+        else:
+            name, audience = self.audience()
+            self.refuse_nobody(connection, name, audience)
+            query = sa.select(contacts.c.id, contacts.c.id.label("contact_id")).where(
+                contacts.c.id.in_(recipients.members(audience))
+            )
+        rows = connection.execute(
+            query.add_columns(
+                contacts.c.email,
+                contacts.c.name,
+                contacts.c.first_name,
+                contacts.c.format,
+                contacts.c.status,
+            ).order_by(contacts.c.id)
+        ).all()
+        return existing is not None, [_TestRow(*row) for row in rows]
+
+    # --- claiming ---------------------------------------------------------------------------
 
     def claim(self, send_id: int, size: int, fmt: str) -> list[sa.Row]:
         """Take up to `size` pending rows of people who want `fmt`, in one statement."""
@@ -534,39 +685,23 @@ class Sender:
                 .where(deliveries.c.batch == batch)
                 .order_by(deliveries.c.id)
             ).all()
-            return self._drop_suppressed(connection, rows)
+            return self._skip(connection, rows)
 
-    def _drop_suppressed(self, connection: sa.Connection, rows: list[sa.Row]) -> list[sa.Row]:
-        """Checked at the moment of sending: anyone who unsubscribed since the start is skipped."""
-        # An ASCII address has one hash; another may also be listed under older spellings.
-        pairs = [
-            (hashed, row.id)
-            for row in rows
-            for hashed in (
-                [core.email_hash(row.email)]
-                if row.email.isascii()
-                else core.email_hashes(row.email)
-            )
-        ]
-        blocked = set(
-            connection.execute(
-                sa.select(suppressions.c.email_hash).where(
-                    suppressions.c.email_hash.in_({hashed for hashed, _ in pairs})
-                )
-            ).scalars()
-        )
-        skip = {row_id for hashed, row_id in pairs if hashed in blocked}
-        skip |= {row.id for row in rows if row.status != "subscribed"}
-        if skip:
+    def _skip(self, connection: sa.Connection, rows: list[sa.Row]) -> list[sa.Row]:
+        """Checked at the moment of sending: anyone who may not be sent to now (unsubscribed
+        since the start, never confirmed, on the suppression list...) is skipped, with why."""
+        reasons = recipients.skip_reasons(connection, rows)
+        for reason in sorted(set(reasons.values())):
             connection.execute(
                 deliveries.update()
-                .where(deliveries.c.id.in_(skip))
+                .where(deliveries.c.id.in_([i for i, r in reasons.items() if r == reason]))
                 .values(
                     status="suppressed",
-                    error="unsubscribed or suppressed before this batch was sent",
+                    skip_reason=reason,
+                    error=f"skipped when their turn came: {recipients.SKIP_WORDS[reason]}",
                 )
             )
-        return [r for r in rows if r.id not in skip]
+        return [row for row in rows if row.id not in reasons]
 
     def batches(self, built: Built, sign: Signer, send_id: int, rows: list[sa.Row]) -> list[Batch]:
         by_variant: dict[str, list[Item]] = {}
@@ -764,6 +899,8 @@ class Sender:
             )
 
     def finish(self, send_id: int, report: Report) -> Report:
+        report.stopped = self.stop.reason
+        stopped_by = self._stopped_by()
         with self.store.begin() as connection:
             counts = delivery_counts(connection, send_id)
             report.total = sum(counts.values())
@@ -772,6 +909,7 @@ class Sender:
                 counts.get("suppressed", 0),
                 counts.get("unknown", 0),
             )
+            report.skipped_because = skip_counts(connection, send_id)
             report.pending = sum(counts.get(s, 0) for s in ("pending", "claimed", "sending"))
             report.finished = report.pending == 0 and not self.options.dry_run
             if report.finished:
@@ -784,14 +922,40 @@ class Sender:
             from .stories.usage import record_sent  # its contributors hear it went out
 
             record_sent(self.store, self.workspace, self.campaign)
+        elif stopped_by:
+            self._mark_stopped(send_id, stopped_by)
+            report.stop_note = self._stop_note(report)
         if report.unknown:
             report.problems.append(self._unknown_advice(report.unknown))
-        if report.stopped:
+        if report.stopped == "SIGTERM":
             report.problems.append(
-                f"Stopped by {report.stopped}: every answer that came was recorded. "
-                f"Run `engage send {self.campaign.slug}` again to carry on."
+                "Stopped by SIGTERM: every answer that came was recorded. The next `engage run` "
+                f"carries on from here, or run `engage send {self.campaign.slug}` to carry on now."
             )
         return report
+
+    def _stopped_by(self) -> str:
+        """Who stopped this send, when a person did: Ctrl-C, --stop, or --limit reached."""
+        if self.stop.reason == "SIGINT":
+            return f"{core.actor()} (Ctrl-C)"
+        if self.stop.reason == "asked":
+            return self.stop.by
+        if self.reached_limit and not self.stop.reason:
+            return f"{core.actor()} (--limit {self.options.limit})"
+        return ""
+
+    def _stop_note(self, report: Report) -> str:
+        slug = self.campaign.slug
+        how = {"SIGINT": "by Ctrl-C", "asked": f"as {self.stop.by} asked"}.get(
+            self.stop.reason, f"as --limit {self.options.limit} asked"
+        )
+        more = " (add --limit again to send only a few more)" if not self.stop.reason else ""
+        return (
+            f"{slug} is stopped, {how}: {report.sent} of {report.total} went and "
+            f"{report.pending} {'is' if report.pending == 1 else 'are'} still to send. Every "
+            "answer that came was recorded, so nobody will get it twice. To send the rest, run "
+            f"`engage send {slug} --resume`{more}. `engage run` leaves it alone until then."
+        )
 
     def _unknown_advice(self, count: int) -> str:
         slug = self.campaign.slug
@@ -824,6 +988,22 @@ def delivery_counts(connection: sa.Connection, send_id: int) -> dict[str, int]:
             .group_by(deliveries.c.status)
         ).all()
     )
+
+
+def skip_counts(connection: sa.Connection, send_id: int) -> dict[str | None, int]:
+    """How many of a send's people were skipped, by reason (None: not recorded)."""
+    return dict(
+        connection.execute(
+            sa.select(deliveries.c.skip_reason, sa.func.count())
+            .where(deliveries.c.send_id == send_id, deliveries.c.status == "suppressed")
+            .group_by(deliveries.c.skip_reason)
+        ).all()
+    )
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def send_test(
@@ -865,34 +1045,3 @@ class _TestRow:
     first_name: str
     format: str
     status: str
-
-
-@dataclass(frozen=True)
-class CampaignState:
-    """Where a campaign stands: draft, scheduled, sending or sent, with counts."""
-
-    status: str
-    sent: int = 0
-    total: int = 0
-
-
-def campaign_states(store: Store, found: list[Campaign]) -> dict[str, CampaignState]:
-    with store.connect() as connection:
-        rows = connection.execute(
-            sa.select(
-                sends.c.campaign, sends.c.status, sends.c.total, sa.func.count(deliveries.c.id)
-            )
-            .select_from(
-                sends.outerjoin(
-                    deliveries,
-                    sa.and_(deliveries.c.send_id == sends.c.id, deliveries.c.status == "sent"),
-                )
-            )
-            .group_by(sends.c.campaign, sends.c.status, sends.c.total)
-        ).all()
-    known = {campaign: CampaignState(status, sent, total) for campaign, status, total, sent in rows}
-    states = {}
-    for campaign in found:
-        default = "scheduled" if campaign.meta.send_at else "draft"
-        states[campaign.slug] = known.get(campaign.slug, CampaignState(default))
-    return states

@@ -80,8 +80,7 @@ def lint(ctx: click.Context, campaign: str, fmt: str) -> None:
 
 
 def format_finding(finding: Finding) -> str:
-    line = f"{finding.where}: {finding.severity} [{finding.rule}] {finding.message}"
-    return f"{line}\n    Fix: {finding.fix}" if finding.fix else line
+    return finding.text()
 
 
 def summary(findings: list[Finding]) -> str:
@@ -108,7 +107,9 @@ def campaigns() -> None:
 def list_campaigns(ctx: click.Context, fmt: str) -> None:
     """Show each campaign's slug, subject, kind, send time, status and how many were sent.
 
-    Status is draft (no send_at), scheduled, sending or sent.
+    Status is draft (no send_at), scheduled (engage run sends it at send_at), sending (an
+    engage is sending it now), stopped (a person stopped it: `engage send CAMPAIGN --resume`
+    carries it on), interrupted (its sender ended part way: engage run carries it on) or sent.
     """
     found = campaign_files.all_campaigns(workspace(ctx))
     good = [c for c in found if not isinstance(c, CampaignError)]

@@ -70,7 +70,11 @@ def describe(result: reports.Report) -> str:
         table(
             ["what", "number", "what it means"],
             [
-                {"what": name, "number": f"{n:,}", "what it means": reports.MEANINGS[name]}
+                {
+                    "what": name,
+                    "number": "not available" if n is None else f"{n:,}",
+                    "what it means": result.meaning(name),
+                }
                 for name, n in result.counts()
             ],
         ),

@@ -8,13 +8,19 @@ import time
 import click
 
 from .. import campaigns as campaign_files
-from .. import scheduler
-from ..contacts import audiences
+from .. import clock, recipients, scheduler
+from ..contacts import core
 from ..email import provider_for
-from ..email.base import CannotReconcile
-from ..sending import Options, Report, Sender, send_test
+from ..email.base import CannotReconcile, Outcome, Provider
+from ..locks import Busy
+from ..render.lint import lint as lint_campaign
+from ..send_status import ask_to_stop
+from ..sending import Options, Report, Sender, SendError, send_test
+from .campaigns import format_finding
 from .common import store, workspace
 from .stories import catch_up
+
+STOPPED_EXIT = {"SIGINT": 130, "SIGTERM": 143, "asked": 1}  # the shell's codes for the signals
 
 
 @click.command()
@@ -23,7 +29,19 @@ from .stories import catch_up
 @click.option(
     "--test-to", metavar="ADDRESS", help="Send one copy marked [Test] to ADDRESS; record nothing."
 )
+@click.option(
+    "--force", is_flag=True, help="With --test-to: send the test copy even with lint errors."
+)
 @click.option("--limit", type=click.IntRange(min=1), help="Send at most N messages this time.")
+@click.option("--now", is_flag=True, help="Send now, even before the campaign's send_at.")
+@click.option(
+    "--stop",
+    is_flag=True,
+    help="Stop this campaign's send, which is running elsewhere, after its current batch.",
+)
+@click.option(
+    "--resume", is_flag=True, help="Carry on a send that was stopped (--stop, Ctrl-C, --limit)."
+)
 @click.option(
     "--resend-unknown",
     is_flag=True,
@@ -36,51 +54,84 @@ from .stories import catch_up
 )
 @click.option("--yes", is_flag=True, help="Do not ask before sending.")
 @click.pass_context
-def send(
-    ctx: click.Context,
-    campaign: str,
-    dry_run: bool,
-    test_to: str | None,
-    limit: int | None,
-    resend_unknown: bool,
-    reconcile: bool,
-    yes: bool,
-) -> None:
+def send(ctx: click.Context, campaign: str, **flags: object) -> None:
     """Send CAMPAIGN to its audience, exactly once per person.
 
-    Runs lint first: errors stop the send. Running it again carries on where it stopped.
-    SIGTERM or Ctrl-C stops it cleanly: what is with the provider is recorded first.
+    Runs lint first: errors stop the send. Before the campaign's send_at it asks whether to
+    send now instead (with --yes, add --now). Ctrl-C, or `engage send CAMPAIGN --stop` from
+    another terminal, stops it after the batch in hand: it is then stopped, and only --resume
+    carries it on. A send that was killed carries on when you run this again (or at the next
+    `engage run`).
+
+    Exits 0 when it is sent (or --limit was reached), 1 on a problem, a refusal or a stop
+    asked with --stop, 75 when another engage is sending this campaign, 130 after Ctrl-C and
+    143 after SIGTERM.
     """
     ws = workspace(ctx)
     found = campaign_files.load(ws, campaign)
+    _check_together(flags)
+    if flags["stop"]:
+        _stop(ctx, found.slug)
+        return
     provider = provider_for(ws)
-    if reconcile:
-        if dry_run or test_to or limit or resend_unknown:
-            raise click.UsageError(
-                "--reconcile only asks the provider and sends nothing: use it on its own, "
-                "then send."
-            )
+    if flags["reconcile"]:
         _reconcile(ctx, Sender(store(ctx), ws, found, provider))
         return
-    if test_to:
-        outcome = send_test(ws, found, provider, test_to)
-        if not outcome.sent:
-            raise click.ClickException(f"The test copy was refused: {outcome.error}")
-        click.echo(f"Sent a test copy of {found.slug} to {test_to} through {provider.name}.")
+    if flags["test_to"]:
+        _test_copy(ws, found, provider, str(flags["test_to"]), bool(flags["force"]))
         return
-    sender = Sender(
-        store(ctx),
-        ws,
-        found,
-        provider,
-        Options(dry_run=dry_run, limit=limit, resend_unknown=resend_unknown),
+    _send(ctx, Sender(store(ctx), ws, found, provider, _options(flags)), flags)
+
+
+ALONE = {
+    "stop": "--stop only asks the send to stop: use it on its own.",
+    "reconcile": "--reconcile only asks the provider and sends nothing: use it on its own, "
+    "then send.",
+}
+
+
+def _check_together(flags: dict[str, object]) -> None:
+    for flag, message in ALONE.items():
+        others = [k for k, v in flags.items() if v and k not in (flag, "yes")]
+        if flags[flag] and others:
+            raise click.UsageError(message)
+    if flags["force"] and not flags["test_to"]:
+        raise click.UsageError(
+            "--force only goes with --test-to: a real send never goes with lint errors."
+        )
+
+
+def _options(flags: dict[str, object]) -> Options:
+    return Options(
+        dry_run=bool(flags["dry_run"]),
+        limit=flags["limit"],  # type: ignore[arg-type]
+        resend_unknown=bool(flags["resend_unknown"]),
+        resume=bool(flags["resume"]),
     )
-    if not yes and not dry_run:
-        _confirm(ctx, sender)
-    report = sender.run(progress=_progress())
-    for line in describe(report, provider.name, dry_run):
+
+
+def _send(ctx: click.Context, sender: Sender, flags: dict[str, object]) -> None:
+    dry_run = sender.options.dry_run
+    early = _early(sender)
+    if early and flags["yes"] and not flags["now"] and not dry_run:
+        raise SendError(
+            f"{sender.campaign.slug} is scheduled for {_when(sender)}, and `engage run` sends "
+            "it then. To send it now instead, add --now."
+        )
+    if not flags["yes"] and not dry_run:
+        _confirm(ctx, sender, early)
+    try:
+        report = sender.run(progress=_progress())
+    except KeyboardInterrupt:  # before the send began, or a second Ctrl-C during it
+        slug = sender.campaign.slug
+        said = _stopped_at_once(slug) if sender.started else "Stopped: nothing was sent."
+        click.echo(said, err=True)
+        ctx.exit(130)
+    for line in describe(report, sender.provider.name, dry_run):
         click.echo(line)
     untold = catch_up(ctx) if not dry_run else 0  # contributors whose story went out
+    if report.stop_note:
+        click.echo(report.stop_note)
     for problem in report.problems:
         click.echo(f"Problem: {problem}", err=True)
     if report.stopped:
@@ -89,20 +140,53 @@ def send(
         ctx.exit(1)
 
 
-STOPPED_EXIT = {"SIGINT": 130, "SIGTERM": 143}  # the shell's own codes for these signals
+def _early(sender: Sender) -> bool:
+    """Sending now would be before send_at, and the send has not started yet."""
+    meta = sender.campaign.meta
+    return campaign_files.early(meta, clock.now()) and sender.sent_before() is None
+
+
+def _when(sender: Sender) -> str:
+    return campaign_files.when_text(sender.campaign.meta.send_at)  # type: ignore[arg-type]
+
+
+def _stopped_at_once(slug: str) -> str:
+    return (
+        f"Stopped at once by a second Ctrl-C. {slug} is stopped. Anything that was with the "
+        f"provider at that moment is recorded as unknown, never sent twice. To send the rest, "
+        f"run `engage send {slug} --resume`."
+    )
+
+
+def _stop(ctx: click.Context, slug: str) -> None:
+    answer = ask_to_stop(store(ctx), slug, core.actor())
+    rest = f"To send the rest, run `engage send {slug} --resume`."
+    if answer.outcome == "finished":
+        click.echo(f"{slug} finished before it could stop: {answer.sent} of {answer.total} went.")
+    elif answer.outcome == "asked":
+        click.echo(
+            f"Asked the send of {slug} to stop. It is waiting for the answer to the batch it is "
+            "sending, and stops once that is recorded. `engage campaigns list` shows when it "
+            f"has stopped. {rest}"
+        )
+    else:
+        already = "was already stopped" if answer.outcome == "already" else "is stopped"
+        by = f" (by {answer.by})" if answer.outcome == "already" and answer.by else ""
+        click.echo(
+            f"{slug} {already}{by}: {answer.sent} of {answer.total} went. Nobody will get it "
+            f"twice. {rest} `engage run` leaves it alone until then."
+        )
 
 
 def _reconcile(ctx: click.Context, sender: Sender) -> None:
-    send_id = sender.sent_before()
-    if send_id is None:
-        click.echo(f"{sender.campaign.slug} has not been sent, so there is nothing to check.")
-        return
+    slug = sender.campaign.slug
     try:
-        sender.recover(send_id)
-        found = sender.reconcile(send_id)
+        found = sender.check_records()
     except CannotReconcile as exc:
         raise click.ClickException(str(exc)) from None
-    slug = sender.campaign.slug
+    if found is None:
+        click.echo(f"{slug} has not been sent, so there is nothing to check.")
+        return
     click.echo(
         f"{slug}: {found.sent} unknown message(s) were sent, {found.pending} were not "
         f"(pending again), {found.unknown} still unknown."
@@ -115,17 +199,70 @@ def _reconcile(ctx: click.Context, sender: Sender) -> None:
         ctx.exit(1)
 
 
-def _confirm(ctx: click.Context, sender: Sender) -> None:
-    ws, campaign = sender.workspace, sender.campaign
-    name = campaign.meta.audience or "(none)"
-    count = "?"
-    if campaign.meta.audience:
-        with store(ctx).connect() as connection:
-            count = str(audiences.count(connection, audiences.load(ws, name)))
+def _test_copy(ws, campaign, provider: Provider, address: str, force: bool) -> None:  # noqa: ANN001
+    """One copy marked [Test]: lint errors are shown, and stop it unless --force."""
+    errors = [f for f in lint_campaign(ws, campaign) if f.severity == "error"]
+    for finding in errors:
+        click.echo(format_finding(finding), err=True)
+    count = f"{len(errors)} lint error{'' if len(errors) == 1 else 's'}"
+    if errors and not force:
+        raise click.ClickException(
+            f"{campaign.slug} has {count}, shown above. Fix them, or add --force to send the "
+            "test copy anyway."
+        )
+    outcome = send_test(ws, campaign, provider, address)
+    if not outcome.sent:
+        raise click.ClickException(f"The test copy was refused: {outcome.error}")
+    click.echo(f"Sent a test copy of {campaign.slug} to {address} through {provider.name}.")
+    click.echo(_where(ws, provider, outcome, address))
+    if errors:
+        click.echo(f"It has {count}: the real send refuses to go until they are fixed.")
+
+
+def _where(ws, provider: Provider, outcome: Outcome, address: str) -> str:  # noqa: ANN001
+    if provider.name == "outbox":
+        return f"It is the file {ws.root / outcome.provider_id}"
+    said = f" Its id there is {outcome.provider_id}." if outcome.provider_id else ""
+    return f"{provider.name} took it, to deliver to {address}.{said}"
+
+
+def _confirm(ctx: click.Context, sender: Sender, early: bool) -> None:
+    campaign = sender.campaign
+    plan = sender.plan()
     click.echo(f"Subject:  {campaign.meta.subject}")
-    click.echo(f"Audience: {name} ({count} people now; anyone already sent to is skipped)")
+    click.echo(f"Audience: {campaign.meta.audience} ({_people(plan)})")
     click.echo(f"Provider: {sender.provider.name}")
-    click.confirm("Send it now?", abort=True)
+    click.echo(f"When:     {_timing(sender, early)}")
+    question = (
+        f"It is scheduled for {_when(sender)}. Send it now instead?" if early else "Send it now?"
+    )
+    try:
+        sure = click.confirm(question)
+    except click.Abort:  # Ctrl-C at the question
+        click.echo("\nNothing was sent.")
+        ctx.exit(130)
+    if not sure:
+        click.echo("Nothing was sent.")
+        ctx.exit(1)
+
+
+def _people(plan) -> str:  # noqa: ANN001
+    going = f"{len(plan.going)} {'person' if len(plan.going) == 1 else 'people'}"
+    said = f"{going} to send to now" if plan.started else f"{going} will get it"
+    if plan.started:
+        said += "; anyone already sent to is skipped"
+    if plan.skipped:
+        count = sum(plan.skipped.values())
+        said += f"; {count} will be skipped: {recipients.describe(plan.skipped)}"
+    return said
+
+
+def _timing(sender: Sender, early: bool) -> str:
+    if sender.campaign.meta.send_at is None:
+        return "now (it has no send_at)"
+    if early:
+        return f"now, instead of {_when(sender)} as scheduled"
+    return f"now (it was due on {_when(sender)})"
 
 
 def _progress():  # noqa: ANN202
@@ -146,35 +283,55 @@ def _progress():  # noqa: ANN202
 
 
 def describe(report: Report, provider: str, dry_run: bool) -> list[str]:
+    skipped = _skipped(report)
     if dry_run:
+        skip = skipped.replace(" skipped", "", 1) if report.suppressed else "nobody"
         return [
-            f"Dry run: rendered {report.this_run} message(s) for {report.campaign}; "
-            "nothing was sent."
+            f"Dry run: {report.campaign} would go to {report.this_run} "
+            f"{'person' if report.this_run == 1 else 'people'} now, and would skip {skip}. "
+            f"Rendered {report.this_run} message(s); nothing was sent."
         ]
     lines = [
         f"{report.campaign}: {report.this_run} handed to {provider} this time. "
         f"Of {report.total}: {report.sent} sent, {report.failed} failed, "
-        f"{report.suppressed} skipped (unsubscribed), {report.unknown} unknown, "
-        f"{report.pending} still to send."
+        f"{skipped}, {report.unknown} unknown, {report.pending} still to send."
     ]
     if report.finished:
         lines.append(f"{report.campaign} is sent.")
     return lines
 
 
+def _skipped(report: Report) -> str:
+    if not report.suppressed:
+        return "0 skipped"
+    return f"{report.suppressed} skipped ({recipients.describe(report.skipped_because)})"
+
+
 @click.command("run")
-@click.option("--quiet", is_flag=True, help="Print nothing unless something went wrong (for cron).")
+@click.option(
+    "--quiet",
+    is_flag=True,
+    help="Print nothing unless something went wrong (for cron). Another run at work is not "
+    "wrong: then it prints nothing and exits 0.",
+)
 @click.pass_context
 def run_(ctx: click.Context, quiet: bool) -> None:
-    """Do everything that is due: send campaigns whose send_at has passed, finish stopped sends.
+    """Do everything that is due: send campaigns whose send_at has passed, carry on sends that
+    were interrupted (never ones a person stopped), post, fetch replies.
 
-    For cron. Safe to run twice at once: the second run does nothing. Exits 1 if any part failed.
+    For cron. Safe to run twice at once: the second run does nothing and exits 0 (with --quiet
+    it prints nothing). Exits 1 if any part failed, and reports every campaign file it cannot
+    read; 130 or 143 when Ctrl-C or SIGTERM stopped it.
     """
-    summary = scheduler.run(store(ctx), workspace(ctx))
-    stopped = next((r.stopped for r in summary.reports if r.stopped), "")
-    if not summary.ok:
+    try:
+        summary = scheduler.run(store(ctx), workspace(ctx))
+    except Busy as exc:
+        if not quiet:
+            click.echo(f"engage run: {exc} That is normal during a long send.")
+        return
+    if not summary.ok or summary.stopped:
         click.echo(summary.line(), err=True)
-        ctx.exit(STOPPED_EXIT[stopped] if stopped else 1)
+        ctx.exit(STOPPED_EXIT.get(summary.stopped, 1))
     if not quiet:
         click.echo(summary.line())
 

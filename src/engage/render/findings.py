@@ -103,6 +103,12 @@ class Finding:
     def severity(self) -> Severity:
         return RULES[self.rule][0]
 
+    def text(self) -> str:
+        """The finding as `engage lint` prints it: where, severity, rule, message, and the fix
+        on a line of its own."""
+        line = f"{self.where}: {self.severity} [{self.rule}] {self.message}"
+        return f"{line}\n    Fix: {self.fix}" if self.fix else line
+
     def as_dict(self) -> dict[str, str]:
         return {
             "rule": self.rule,

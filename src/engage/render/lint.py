@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..campaigns import Campaign
 from ..config import Workspace
-from ..errors import LintFailed
+from ..errors import LintFailed, sentence
 from ..social import channels
 from ..store import open_store
 from ..stories import usage as story_usage
@@ -73,11 +73,20 @@ def require_clean(workspace: Workspace, campaign: Campaign) -> list[Finding]:
     findings = lint(workspace, campaign)
     errors = [f for f in findings if f.severity == "error"]
     if errors:
-        raise LintFailed(
-            f"{campaign.slug} has {len(errors)} lint error{'s' if len(errors) != 1 else ''}; "
-            f"run `engage lint {campaign.slug}` to see them."
-        )
+        raise LintFailed(refusal(campaign.slug, errors))
     return findings
+
+
+def refusal(slug: str, errors: list[Finding]) -> str:
+    """Why a send was refused, on one line: the first error itself (where, what, the fix), not
+    only a count, so the team can mend it from the message in front of them."""
+    first, n = errors[0], len(errors)
+    fix = f" Fix: {first.fix}" if first.fix else ""
+    more = f" That is the first of {n}: `engage lint {slug}` shows them all." if n > 1 else ""
+    return (
+        f"{slug} has {n} lint error{'s' if n != 1 else ''}, so nothing was sent. "
+        f"{first.where}: {sentence(first.message)}{fix}{more}"
+    )
 
 
 def _personal_fields(workspace: Workspace, campaign: Campaign) -> list[Finding]:

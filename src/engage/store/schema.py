@@ -142,10 +142,13 @@ sends = Table(
     Column("subject", Text, nullable=False),
     Column("audience", String(200), nullable=False),
     Column("provider", String(32), nullable=False),
-    Column("status", String(16), nullable=False),  # sending | sent
+    Column("status", String(16), nullable=False),  # sending | stopped | sent
     Column("total", Integer, nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=True),
+    # A person asked this send to stop (--stop, Ctrl-C, a --limit reached): when, and who.
+    Column("stop_asked_at", DateTime(timezone=True), nullable=True),
+    Column("stop_asked_by", String(200), nullable=True),
 )
 
 DELIVERY_STATUSES = ("pending", "claimed", "sending", "sent", "failed", "suppressed", "unknown")
@@ -167,6 +170,9 @@ deliveries = Table(
     Column("message_id", String(250), nullable=True),
     Column("provider_id", String(250), nullable=True),
     Column("error", Text, nullable=True),
+    # Why a `suppressed` row was skipped: pending, unsubscribed, bounced, complained, erased or
+    # suppressed (on the suppression list by hand). None for rows skipped before 0010.
+    Column("skip_reason", String(16), nullable=True),
     UniqueConstraint("send_id", "contact_id", name="uq_deliveries_send_id_contact_id"),
     Index("ix_deliveries_send_id_status", "send_id", "status"),
     Index("ix_deliveries_batch", "batch"),
@@ -231,7 +237,8 @@ seen_tokens = Table(
     Column("seen_at", DateTime(timezone=True), nullable=False),
 )
 
-# Counters for rate limits on the web forms (keys are hashes, never addresses or IPs).
+# Counters for rate limits on the web forms (keys are hashes, never addresses or IPs), and the
+# shared pace of sending (key "email-rate": window_start is when the next message may go).
 throttle = Table(
     "throttle",
     metadata,

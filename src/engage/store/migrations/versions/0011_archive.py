@@ -4,14 +4,14 @@ Sends from before this version have no copy: the archive makes one from the camp
 first time the page is opened, and marks it as copied later (see engage/archive.py).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,202 @@
+"""Named locks shared by every engage process: one `engage run` at a time, and one sender for
+each campaign (`engage send` and `engage run` alike).
+
+On PostgreSQL a lock is a session advisory lock, released by the server if the process dies; a
+row in `locks` names its owner, so others can say who has it. On SQLite the row is the lock: it
+has an owner and an expiry. An owner on this computer holds it for as long as its process runs;
+one elsewhere (which SQLite hardly allows) until the expiry, which it renews while it works.
+
+An owner is `host:pid:random`, so a process on the same computer can tell whether the owner is
+still running.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import uuid
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from . import clock
+from .errors import EngageError
+from .store import Store
+from .store.schema import locks
+
+LEASE = dt.timedelta(minutes=15)
+
+
+class Busy(EngageError):
+    """Another process holds the lock. `owner` says which (host:pid:random)."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+    def __init__(self, message: str, owner: str = "") -> None:
+        super().__init__(message)
+        self.owner = owner
+
+
+def owner_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def alive(owner: str | None) -> bool:
+    """Whether the process named `owner` may still be working."""
+    host, _, rest = (owner or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine: trust it until its lease runs out
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def shown(owner: str) -> str:
+    """An owner as people read it: process 4242 on host-1."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    return f"process {pid} on {host}" if pid.isdigit() else "another engage"
+
+
+@dataclass
+class Held:
+    """A lock this process holds. `renew` keeps a SQLite lease from running out."""
+
+    store: Store
+    name: str
+    owner: str
+
+    def renew(self) -> None:
+        if self.store.engine.dialect.name == "postgresql":
+            return
+        with self.store.begin() as connection:
+            connection.execute(
+                locks.update()
+                .where(locks.c.name == self.name, locks.c.owner == self.owner)
+                .values(expires_at=clock.now() + LEASE)
+            )
+
+
+@contextmanager
+def hold(store: Store, name: str, busy: str) -> Iterator[Held]:
+    """Hold lock `name` while the block runs; raise Busy if another process does, with the
+    message `busy`, where {who} becomes who has it (" (process 4242 on host-1)")."""
+    owner = owner_name()
+    if store.engine.dialect.name == "postgresql":
+        with _advisory(store, name, busy):
+            _name_owner(store, name, owner)
+            try:
+                yield Held(store, name, owner)
+            finally:
+                _forget(store, name, owner)
+        return
+    _take_row(store, name, owner, busy)
+    try:
+        yield Held(store, name, owner)
+    finally:
+        _forget(store, name, owner)
+
+
+def holder(connection: sa.Connection, name: str) -> str | None:
+    """The owner of lock `name` while some process holds it, else None."""
+    row = connection.execute(sa.select(locks).where(locks.c.name == name)).first()
+    if connection.dialect.name == "postgresql":
+        if not _advisory_held(connection, name):
+            return None
+        return row.owner if row is not None else "another engage"
+    if row is None or not _current(row):
+        return None
+    return row.owner
+
+
+def _key(name: str) -> int:
+    return zlib.crc32(name.encode())
+
+
+@contextmanager
+def _advisory(store: Store, name: str, busy: str) -> Iterator[None]:
+    with store.engine.connect() as connection:
+        taken = connection.execute(sa.select(sa.func.pg_try_advisory_lock(_key(name)))).scalar()
+        connection.commit()
+        if not taken:
+            owner = holder(connection, name) or ""
+            raise Busy(_busy(busy, owner), owner)
+        try:
+            yield
+        finally:
+            connection.execute(sa.select(sa.func.pg_advisory_unlock(_key(name))))
+            connection.commit()
+
+
+def _advisory_held(connection: sa.Connection, name: str) -> bool:
+    """Whether any session holds the advisory lock `name` (a bigint key below 2**32: its
+    classid is 0 and its objid is the key)."""
+    return bool(
+        connection.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid = 0 AND objid = CAST(:key AS oid) AND objsubid = 1 "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ),
+            {"key": _key(name)},
+        ).scalar()
+    )
+
+
+def _name_owner(store: Store, name: str, owner: str) -> None:
+    with store.begin() as connection:
+        connection.execute(locks.delete().where(locks.c.name == name))
+        connection.execute(
+            locks.insert().values(name=name, owner=owner, expires_at=clock.now() + LEASE)
+        )
+
+
+def _forget(store: Store, name: str, owner: str) -> None:
+    with store.begin() as connection:
+        connection.execute(locks.delete().where(locks.c.name == name, locks.c.owner == owner))
+
+
+def _current(row: sa.Row) -> bool:
+    """A SQLite lock row still holds. An owner on this computer holds it while its process
+    runs, however long a provider keeps it waiting (a lease that ran out must never let a
+    second sender in beside a live one); an owner elsewhere holds it until its lease runs
+    out."""
+    if _here(row.owner):
+        return alive(row.owner)
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
+    return expires > clock.now()
+
+
+def _here(owner: str) -> bool:
+    return owner.partition(":")[0] == socket.gethostname()
+
+
+def _take_row(store: Store, name: str, owner: str, busy: str) -> None:
+    with store.begin() as connection:
+        row = connection.execute(sa.select(locks).where(locks.c.name == name)).first()
+        if row is None:
+            connection.execute(
+                locks.insert().values(name=name, owner=owner, expires_at=clock.now() + LEASE)
+            )
+            return
+        if _current(row):
+            raise Busy(_busy(busy, row.owner), row.owner)
+        connection.execute(
+            locks.update()
+            .where(locks.c.name == name, locks.c.owner == row.owner)
+            .values(owner=owner, expires_at=clock.now() + LEASE)
+        )
+
+
+def _busy(message: str, owner: str) -> str:
+    who = f" ({shown(owner)})" if owner and owner != "another engage" else ""
+    return message.replace("{who}", who)
