@@ -32,14 +32,14 @@ ROTATED = '[web]\nold_secret_keys_env = ["ENGAGE_OLD_SECRET_KEY"]\n'
 
 
 @pytest.fixture
-def sent(project, monkeypatch, db_url):
+def sent(project, monkeypatch, db_url, clock):
     """The newsletter sent with the old key; ann has a story with a link made then too."""
     monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
     monkeypatch.setenv("ENGAGE_SECRET_KEY", OLD)
     assert (
         project.run("contacts", "import", str(project.write("people.csv", PEOPLE))).exit_code == 0
     )
-    assert project.run("send", SLUG, "--yes").exit_code == 0
+    assert project.run("send", SLUG, "--yes", "--now").exit_code == 0
     assert project.run("stories", "open", "ann@example.org", "--quiet").exit_code == 0
     return project
 
