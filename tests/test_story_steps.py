@@ -5,8 +5,6 @@ approves, asks for changes, changes their choices or takes their story back."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import re
 import shlex
@@ -17,6 +15,8 @@ from engage.store import open_store
 from engage.stories import core, service
 from engage.tokens import Signer
 from engage.web import create_app
+
+from .test_stories_rules import mails
 
 KEY = "steps-test-key"
 TEAM = "news@example.org"
@@ -30,14 +30,6 @@ def team(project, monkeypatch, clock, db_url):
     for address in ("sam@example.org", "kim@example.org"):
         assert project.run("contacts", "add", address, "--consent", "Yes please").exit_code == 0
     return project
-
-
-def mails(project, kind: str) -> list[email.message.EmailMessage]:
-    folder = project.root / "outbox" / "system" / kind
-    return [
-        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-        for p in sorted(folder.glob("*.eml"))
-    ]
 
 
 def text_of(message) -> str:
