@@ -171,10 +171,10 @@ def test_forwarded_message() -> None:
     assert got.signature == ""
 
 
-def test_apple_forward() -> None:
-    got = clean_text("FYI\n\nBegin forwarded message:\n\nFrom: Dee <dee@example.com>\nHello")
-    assert got.text == "FYI"
-    assert got.quoted == "Begin forwarded message:\n\nFrom: Dee <dee@example.com>\nHello"
+def test_apple_forward_under_fyi_is_what_the_person_shares() -> None:
+    # Issue 14: the forwarded message is what "FYI" points at, so it is shown, not set aside.
+    mail = "FYI\n\nBegin forwarded message:\n\nFrom: Dee <dee@example.com>\nHello"
+    assert clean_text(mail) == Cleaned(text=mail, quoted="", signature="")
 
 
 def test_no_quote_keeps_everything_including_sign_off() -> None:
