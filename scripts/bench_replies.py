@@ -131,7 +131,8 @@ def run_crisp(package_dir: Path, files: list[str]) -> dict[str, dict[str, str]]:
 
 
 def report(title: str, results: dict[str, str], seconds: float, show: bool) -> None:
-    counts = {k: sum(1 for v in results.values() if v == k) for k in ("exact", "hidden", "quote kept")}
+    verdicts = list(results.values())
+    counts = {k: verdicts.count(k) for k in ("exact", "hidden", "quote kept")}
     print(
         f"{title}: {counts['exact']}/{len(results)} exact, {counts['hidden']} words hidden, "
         f"{counts['quote kept']} quote kept ({seconds * 1000:.1f} ms for all)"
@@ -155,7 +156,7 @@ def main() -> int:
     cases = read_suite(test_js)
     fixtures = args.suite / "test" / "fixtures"
     print(f"{len(cases)} tests of {test_js} that say what the new words are")
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}")
+    print(f"machine: {platform.machine()}, Python {platform.python_version()}")
 
     texts = {c.fixture: (fixtures / f"{c.fixture}.txt").read_text(encoding="utf-8") for c in cases}
     start = time.perf_counter()

@@ -316,7 +316,13 @@ def test_outlook_word_paragraphs_are_lines() -> None:
 
 
 def test_html_unclosed_blockquote() -> None:
-    assert html_to_text("<p>Yes</p><blockquote><p>Question?") == "Yes\n\n> Question?"
+    html = "<p>Yes</p><p>On 3 Dec 2026, Sam wrote:</p><blockquote><p>Question?"
+    assert html_to_text(html) == "Yes\n\nOn 3 Dec 2026, Sam wrote:\n\n> Question?"
+
+
+def test_html_blockquote_without_a_reply_header_is_the_persons_text() -> None:
+    # Issue 14: a blockquote is a quote only under (or starting with) a reply header.
+    assert html_to_text("<p>Yes</p><blockquote><p>Question?") == "Yes\n\nQuestion?"
 
 
 # --- decoding -----------------------------------------------------------------------------

@@ -129,8 +129,10 @@ def _is_header_block(lines: list[str], i: int) -> bool:
         return False
     block = [ln for ln in lines[i : i + 6] if ln.strip()][:5]
     keys = [ln for ln in block if _KEY.match(ln)]
-    return len(keys) >= 3 and any(_FROM.match(ln) for ln in keys) or (
-        len(keys) >= 2 and bool(_FROM.match(lines[i])) and len(keys) == len(block[:2])
+    return (
+        len(keys) >= 3
+        and any(_FROM.match(ln) for ln in keys)
+        or (len(keys) >= 2 and bool(_FROM.match(lines[i])) and len(keys) == len(block[:2]))
     )
 
 
@@ -369,8 +371,9 @@ class _TextParser(HTMLParser):
             self.pre -= tag == "pre" and self.pre > 0
             self._newline()
         elif tag == "blockquote" and len(self.stack) > 1:
+            # marked with \2 for now: html_to_text decides whether it is a quote
             inner = _tidy("".join(self.stack.pop()))
-            quoted = "\n".join("> " + ln if ln else ">" for ln in inner.split("\n"))
+            quoted = "\n".join("\2 " + ln if ln else "\2" for ln in inner.split("\n"))
             self._put("\n" + quoted + "\n")
         elif tag == "a" and self.link is not None:
             href, start = self.link
@@ -391,13 +394,41 @@ def _tidy(text: str) -> str:
 
 
 def html_to_text(html: str) -> str:
-    """Readable text from an HTML mail; <blockquote> content comes out as "> " lines."""
+    """Readable text from an HTML mail. A <blockquote> comes out as "> " lines when it quotes
+    a message: when a reply header ("On ... wrote:") is just above it or is its first line.
+    Otherwise it is the person's own indented text (some programs put a whole message in one)
+    and comes out as plain lines."""
     parser = _TextParser()
     parser.feed(html or "")
     parser.close()
     while len(parser.stack) > 1:  # unclosed <blockquote>
         parser.handle_endtag("blockquote")
-    return _tidy("".join(parser.stack[0]))
+    return _mark_quotes(_tidy("".join(parser.stack[0])))
+
+
+def _mark_quotes(text: str) -> str:
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if not lines[i].startswith("\2"):
+            out.append(lines[i])
+            i += 1
+            continue
+        end = next((j for j in range(i, len(lines)) if not lines[j].startswith("\2")), len(lines))
+        inner = [re.sub("^\x02 ?", "", ln) for ln in lines[i:end]]
+        plain = [ln.replace("\2 ", "").replace("\2", "").strip() for ln in lines[i:end]]
+        n = len(out)
+        while n and not out[n - 1].strip():
+            n -= 1  # just after the last line above that is not blank
+        headed = any(_header_end(out, k) == n for k in range(max(0, n - 3), n))
+        first = _next_nonblank(plain, 0)
+        if headed or (first is not None and _header_end(plain, first) is not None):
+            out += [("> " + ln.replace("\2", ">")).rstrip() if ln else ">" for ln in inner]
+        else:
+            out += plain
+        i = end
+    return "\n".join(out)
 
 
 def clean(text: str | None, html: str | None) -> Cleaned:
