@@ -178,7 +178,7 @@ def _split_shared_lines(lines: list[str]) -> list[str]:
         found = re.search(
             r"(?<=\S)\s+(?=(?:On|Le|Am|Den|Op|W dniu|Vào|Ar)\s.*\d.*\b(?:"
             + _VERBS
-            + r")\s*:\s*$|\d{4}[-/]\d\d?[-/]\d\d?\s.*@.*:\s*$)",
+            + r")\b.*:\s*$|\d{4}[-/]\d\d?[-/]\d\d?\s.*@.*:\s*$)",
             line,
         )
         if (
@@ -217,7 +217,12 @@ def _classify(lines: list[str]) -> list[str]:
             break
         if _SEPARATOR.match(line) or _CUT.match(line):
             if _FORWARD.search(line) and _few_words(lines, kinds, i):
-                i += 1  # "FYI" and a forward: show what is shared
+                i += 1  # "FYI" and a forward: show what is shared, with its header block
+                nxt = _next_nonblank(lines, i)
+                if nxt is not None and _is_header_block(lines, nxt):
+                    i = nxt
+                    while i < len(lines) and _KEY.match(lines[i]):
+                        i += 1
                 continue
             break
         if _is_header_block(lines, i):
