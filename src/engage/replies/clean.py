@@ -38,8 +38,13 @@ _VERBS = (
 # own words stays theirs.
 _HEADER = re.compile(
     rf"^(?P<h>.*?(?<![Ii]\s)(?<!\b[Ww]e\s)(?:{_VERBS})(?:\s*\S{{0,3}}:|(?<=wrote))"
-    r"|.*\d.*<?\s*[\w.+'-]+@[\w.-]+\s*>?\)?\s*:)\s*$",
+    r"|.*?<?\s*(?<![\w.+'-])[\w.+'-]+@[\w.-]+\s*>?\)?\s*:)\s*$",
     re.I,
+)
+_LONGEST = 300  # characters: a reply header, even wrapped over three lines, is shorter
+# Where a header may start after a reply's words on the same line.
+_SHARED_START = re.compile(
+    r"(?<=\S)\s+(?=(?:On|Le|Am|Den|Op|W dniu|Vào|Ar)\s|\d{4}[-/]\d\d?[-/]\d\d?\s)"
 )
 # A header inside dashes: Zoho's "---- On ... wrote ----", Android's "---- Sam wrote ----".
 _DASHED_HEADER = re.compile(rf"^\s*-{{2,}}\s*\S.*\b(?:{_VERBS})\s*:?\s*-{{2,}}\s*$", re.I)
@@ -103,6 +108,8 @@ _HEADER_START = re.compile(
 
 def _header_end(lines: list[str], i: int) -> int | None:
     """If a reply header starts at line i, the index just after it."""
+    if len(lines[i]) > _LONGEST:
+        return None
     if _DASHED_HEADER.match(lines[i]):
         return i + 1
     if not _HEADER_START.match(lines[i]):
@@ -112,7 +119,7 @@ def _header_end(lines: list[str], i: int) -> int | None:
         if not lines[j].strip() or (j > i and _QUOTE.match(lines[j])):
             return None
         joined = f"{joined} {lines[j].strip()}".replace("\xa0", " ").strip()
-        if len(joined) > 300:
+        if len(joined) > _LONGEST:
             return None
         if re.search(r"\d", joined) and _HEADER.match(joined):
             return j + 1
@@ -172,21 +179,23 @@ def _few_words(lines: list[str], kinds: list[str], end: int) -> bool:
 
 
 def _split_shared_lines(lines: list[str]) -> list[str]:
-    """A reply that ends on the same line as the header below it ("Thanks! On ... wrote:")."""
+    """A reply that ends on the same line as the header below it ("Thanks! On ... wrote:").
+    Only the end of a line is searched (a header is at most _LONGEST long), so a long line
+    costs no more than a short one."""
     out: list[str] = []
     for line in lines:
-        found = re.search(
-            r"(?<=\S)\s+(?=(?:On|Le|Am|Den|Op|W dniu|Vào|Ar)\s.*\d.*\b(?:"
-            + _VERBS
-            + r")\b.*:\s*$|\d{4}[-/]\d\d?[-/]\d\d?\s.*@.*:\s*$)",
-            line,
-        )
-        if (
-            found
-            and not _QUOTE.match(line)
-            and _header_end([line], 0) is None
-            and _header_end([line[found.end() :]], 0)
-        ):
+        found = None
+        if not _QUOTE.match(line) and _header_end([line], 0) is None:
+            tail = max(0, len(line) - _LONGEST)
+            found = next(
+                (
+                    m
+                    for m in _SHARED_START.finditer(line, tail)
+                    if _header_end([line[m.end() :]], 0) is not None
+                ),
+                None,
+            )
+        if found is not None:
             out += [line[: found.start()], line[found.end() :]]
         else:
             out.append(line)
