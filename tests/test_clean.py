@@ -171,10 +171,10 @@ def test_forwarded_message() -> None:
     assert got.signature == ""
 
 
-def test_apple_forward() -> None:
-    got = clean_text("FYI\n\nBegin forwarded message:\n\nFrom: Dee <dee@example.com>\nHello")
-    assert got.text == "FYI"
-    assert got.quoted == "Begin forwarded message:\n\nFrom: Dee <dee@example.com>\nHello"
+def test_apple_forward_under_fyi_is_what_the_person_shares() -> None:
+    # Issue 14: the forwarded message is what "FYI" points at, so it is shown, not set aside.
+    mail = "FYI\n\nBegin forwarded message:\n\nFrom: Dee <dee@example.com>\nHello"
+    assert clean_text(mail) == Cleaned(text=mail, quoted="", signature="")
 
 
 def test_no_quote_keeps_everything_including_sign_off() -> None:
@@ -316,7 +316,13 @@ def test_outlook_word_paragraphs_are_lines() -> None:
 
 
 def test_html_unclosed_blockquote() -> None:
-    assert html_to_text("<p>Yes</p><blockquote><p>Question?") == "Yes\n\n> Question?"
+    html = "<p>Yes</p><p>On 3 Dec 2026, Sam wrote:</p><blockquote><p>Question?"
+    assert html_to_text(html) == "Yes\n\nOn 3 Dec 2026, Sam wrote:\n\n> Question?"
+
+
+def test_html_blockquote_without_a_reply_header_is_the_persons_text() -> None:
+    # Issue 14: a blockquote is a quote only under (or starting with) a reply header.
+    assert html_to_text("<p>Yes</p><blockquote><p>Question?") == "Yes\n\nQuestion?"
 
 
 # --- decoding -----------------------------------------------------------------------------
