@@ -318,8 +318,9 @@ def utf8_offsets(text: str, start: int, end: int) -> tuple[int, int]:
 # Hashtags as Bluesky's own apps find them (@atproto/api RichText.detectFacets): a # at the
 # start or after white space, then everything up to the next white space or invisible
 # separator, if that holds something other than digits and punctuation; punctuation at the
-# end is left out, and a tag of more than 64 graphemes gets no facet. `_JS_SPACE` is what
-# JavaScript counts as white space (\s), `_STOPS` the separators Bluesky adds to it.
+# end is left out, and a tag of more than 64 graphemes (or 640 bytes) gets no facet.
+# `_JS_SPACE` is what JavaScript counts as white space (\s), `_STOPS` the separators Bluesky
+# adds to it.
 _JS_SPACE = "\t\n\v\f\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 _STOPS = _JS_SPACE + "\xad\u2060\u200b\u200c\u200d\u20e2"
 _BSKY_TAG = regex.compile(
@@ -327,14 +328,18 @@ _BSKY_TAG = regex.compile(
     r"(?P<tag>[^" + _STOPS + r"]*?[^0-9\p{P}" + _STOPS + r"][^" + _STOPS + r"]*+)"
 )
 _TRAILING_PUNCTUATION = regex.compile(r"\p{P}+\Z")
-BLUESKY_MAX_TAG = 64
+BLUESKY_MAX_TAG, BLUESKY_MAX_TAG_BYTES = 64, 640  # the facet lexicon's limits
 
 
 def _bluesky_tags(text: str) -> list[Span]:
     found = []
     for m in _BSKY_TAG.finditer(text):
         tag = _TRAILING_PUNCTUATION.sub("", m["tag"])
-        if tag and _graphemes(tag) <= BLUESKY_MAX_TAG:
+        if (
+            tag
+            and _graphemes(tag) <= BLUESKY_MAX_TAG
+            and len(tag.encode()) <= BLUESKY_MAX_TAG_BYTES
+        ):
             found.append(Span("hashtag", m.start(), m.start("tag") + len(tag), tag))
     return found
 
