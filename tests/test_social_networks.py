@@ -406,3 +406,18 @@ def test_a_post_another_run_is_making_is_left_alone(mastodon) -> None:
     assert result.exit_code == 1
     assert result.stderr == "Problem: mastodon: another run is posting post 1 right now\n"
     assert fake.statuses == []
+
+
+def test_x_refuses_a_post_with_an_invisible_character_before_any_call(project, monkeypatch) -> None:
+    responses = pytest.importorskip("responses")
+    x_channel(
+        project, monkeypatch, image=False, thread='text = "Our news\\uFEFF is out {{ link }}"\n'
+    )
+    with responses.RequestsMock() as mock:  # any call to X would fail the test
+        result = project.run("post", SLUG, "--channel", "x", "--yes")
+        assert len(mock.calls) == 0
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "Error: Nothing was posted: x, post 1: X does not take posts with U+FEFF (a zero width "
+        "no-break space, or byte order mark) in them. Delete it: most editors do not show it."
+    ]

@@ -77,6 +77,11 @@ class Channel:
     def measure(self, text: str) -> int:
         raise NotImplementedError
 
+    def problems(self, text: str) -> list[str]:
+        """What the network would refuse in `text` other than its length, in plain words,
+        so that nothing is posted until it is fixed."""
+        return []
+
     def check(self) -> None:
         """Make sure the secrets this channel needs are set, before anything is posted."""
 

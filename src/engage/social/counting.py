@@ -72,18 +72,66 @@ def _trie(words: list[str]) -> str:
     return emit(tree)
 
 
+# twitter-text reads the character before a URL as part of the match, so a URL cannot start
+# right where the one before it ended.
+_BEFORE_URL = r"(?-i:[^A-Za-z0-9@＠$#＃\ufffe\ufeff\uffff])"
+_LABEL_CHAR = regex.compile(_DC + "|[_-]")
+_TCO = regex.compile(r"https?://t\.co/(?P<slug>[a-z0-9]+)(?:" + _QUERY + ")?", regex.I)
+_MAX_URL, _MAX_LABEL, _MAX_TCO_SLUG = 4096, 63, 40
+
+
 @functools.cache
 def _url_patterns() -> tuple[regex.Pattern[str], regex.Pattern[str]]:
     tld = r"(?:" + _trie(_TLD_TEXT.split()) + r"(?=[^0-9a-z@+\-]|\Z)|xn--[\-0-9a-z]+)"
     # Bounded (a label is at most 63 characters, 30 subdomains) so that long runs of text
-    # without spaces, such as Japanese, cost linear time.
+    # without spaces, such as Japanese, cost linear time. `_too_long_before` finds the
+    # longer labels that twitter-text would have matched and refused.
     domain = "(?=(?:" + _DC + r"|[_-]){1,63}+\.)(?:" + _SUBDOMAIN + "){0,30}" + _DOMAIN_NAME + tld
     url = (
-        r"(?<![a-z0-9@＠$#＃\ufffe\ufeff\uffff])(?P<scheme>https?://)?(?P<domain>" + domain + ")"
-        r"(?::[0-9]+)?(?P<path>/" + _PATH + "*)?(?:" + _QUERY + ")?"
+        r"(?:(?P<before>" + _BEFORE_URL + r")|^)(?P<url>(?P<scheme>https?://)?"
+        r"(?P<domain>" + domain + r")(?::[0-9]+)?(?P<path>/" + _PATH + "*)?(?:" + _QUERY + ")?)"
     )
     ascii_domain = r"(?:[\-a-z0-9" + _LATIN + r"]+\.)+" + tld
     return regex.compile(url, regex.I), regex.compile(ascii_domain, regex.I)
+
+
+def _host_ok(domain: str) -> bool:
+    """twitter-text's check of a host: each label at most 63 characters once IDN labels are
+    punycode-encoded (xn--...), and a host that starts "xn--" must hold an ASCII domain."""
+    if domain.startswith("xn--") and not _url_patterns()[1].search(domain):
+        return False
+    for label in domain.split("."):
+        parts = regex.split("[\u3002\uff0e\uff61]", label)  # dots that IDNA also splits at
+        encoded = ".".join(
+            p if p.isascii() else "xn--" + p.encode("punycode").decode() for p in parts
+        )
+        if not 1 <= len(encoded) <= _MAX_LABEL:
+            return False
+    return True
+
+
+def _too_long_before(text: str, start: int, done: int, name_label: bool) -> bool:
+    """Whether the host found at `start` is the tail of a longer first label (over 63
+    characters) that twitter-text would have matched from an earlier start, then refused.
+    `done` is where the match before ended; `name_label`: the host's first label is the one
+    before the TLD, where "_" is not allowed."""
+    at = start - 1
+    while at >= done and _LABEL_CHAR.match(text, at):
+        if name_label and text[at] == "_":
+            return False
+        if text[at] not in "_-" and _may_start(text, at, done):
+            return True
+        at -= 1
+    return False
+
+
+def _may_start(text: str, at: int, done: int) -> bool:
+    """Whether twitter-text's URL pattern could start a host at `at`: after a character it
+    allows there (and that the last match did not take), or at the very start when it cannot
+    take the first character as that character."""
+    if at:
+        return at > done and bool(regex.match(_BEFORE_URL, text[at - 1]))
+    return not regex.match(_BEFORE_URL, text[0]) or text[1:2] in ("_", "-")
 
 
 def _urls(text: str) -> list[Span]:
@@ -91,21 +139,31 @@ def _urls(text: str) -> list[Span]:
         return []
     url_re, ascii_re = _url_patterns()
     found: list[Span] = []
+    done = 0  # where the last match ended
     for m in url_re.finditer(text):
-        if m["scheme"]:
-            found.append(Span("url", m.start(), m.end(), m.group()))
+        start, end, done_before, done = m.start("url"), m.end(), done, m.end()
+        domain, scheme = m["domain"], m["scheme"]
+        if len(scheme or "https://") + end - start > _MAX_URL or not _host_ok(domain):
+            continue
+        if scheme:
+            tco = _TCO.match(text, start, end)
+            if tco and len(tco["slug"]) > _MAX_TCO_SLUG:
+                continue
+            end = tco.end() if tco else end  # a t.co link stops at its slug (and query)
+            found.append(Span("url", start, end, text[start:end]))
             continue
         # A bare domain: only after a sensible character, and only its ASCII part(s).
-        if m.start() and text[m.start() - 1] in "-_./":
+        if m["before"] and m["before"] in "-_./":
             continue
-        base = m.start("domain")
+        if _too_long_before(text, start, done_before, domain.count(".") == 1):
+            continue
         bare = [
-            Span("url", base + a.start(), base + a.end(), a.group())
-            for a in ascii_re.finditer(m["domain"])
+            Span("url", start + a.start(), start + a.end(), a.group())
+            for a in ascii_re.finditer(domain)
         ]
         if bare and m["path"]:  # the path belongs to the last domain
             last = bare.pop()
-            bare.append(Span("url", last.start, m.end(), text[last.start : m.end()]))
+            bare.append(Span("url", last.start, end, text[last.start : end]))
         found += bare
     return found
 
@@ -115,21 +173,34 @@ _MENTION = regex.compile(
     r"(?![@＠" + _LATIN + r"]|://)",
     regex.I,
 )
-_HASHTAG = regex.compile(r"[#＃](?P<tag>[\p{L}\p{M}\p{Nd}_]+)")
-_BLOCKS_HASHTAG = regex.compile(r"[\p{L}\p{M}\p{Nd}_&]")
 _BSKY_HANDLE = regex.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*", regex.I)
 _SCHEME = regex.compile(r"https?://", regex.I)
+
+# Hashtags, following twitter-text's extractHashtagsWithIndices (v3.1): after the # come
+# letters, marks, digits and the joiners and marks that some scripts use inside words (the
+# underscore, ZWNJ and ZWJ, the Catalan middle dot, the Hebrew maqaf, geresh and gershayim,
+# the Japanese wave dash, fullwidth tilde, iteration and sound marks, the Tibetan tsheg, the
+# Cyrillic paiyerok), with at least one letter or mark. The character before the # must not
+# be one of those or "&" (twitter-text reads it as part of the match, so two tags cannot share
+# it), and a # or "://" right after the tag means it is no tag at all.
+_TAG_JOINERS = (
+    "_\u200c\u200d\ua67e\u05be\u05f3\u05f4\uff5e\u301c\u309b\u309c\u30a0\u30fb\u3003"
+    "\u0f0b\u0f0c\xb7"
+)
+_TAG_CHAR = r"[\p{L}\p{M}\p{Nd}" + _TAG_JOINERS + "]"
+_HASHTAG = regex.compile(
+    r"(?:^|\ufe0e|\ufe0f|(?!" + _TAG_CHAR + r"|&).)[#＃](?![\ufe0f\u20e3])"
+    r"(?P<tag>" + _TAG_CHAR + r"*?[\p{L}\p{M}]" + _TAG_CHAR + "*+)",
+    regex.S,
+)
 
 
 def _hashtags(text: str) -> list[Span]:
     found = []
     for m in _HASHTAG.finditer(text):
-        before = text[m.start() - 1] if m.start() else ""
-        if before and before not in "\ufe0e\ufe0f" and _BLOCKS_HASHTAG.match(before):
+        if text.startswith(("#", "＃", "://"), m.end()):
             continue
-        if text.startswith(("#", "＃", "://"), m.end()) or not regex.search(r"\p{L}", m["tag"]):
-            continue
-        found.append(Span("hashtag", m.start(), m.end(), m["tag"]))
+        found.append(Span("hashtag", m.start("tag") - 1, m.end(), m["tag"]))
     return found
 
 
@@ -151,8 +222,8 @@ def find_spans(text: str) -> list[Span]:
     """URLs (with a scheme, or bare domains with a known TLD), @mentions and #hashtags.
 
     Mentions are `@handle`, `@handle.bsky.social` (Bluesky) or `@user@instance` (Mastodon).
-    Hashtags are Unicode letters, digits and `_` with at least one letter. The spans do not
-    overlap, come in text order and index the NFC form of `text`.
+    URLs and hashtags are the ones twitter-text finds (see `_urls` and `_HASHTAG`). The spans
+    do not overlap, come in text order and index the NFC form of `text`.
     """
     return _spans(_nfc(text))
 
@@ -171,6 +242,26 @@ _EMOJI = regex.compile(
 def _x_weight(char: str) -> int:
     code = ord(char)
     return 1 if any(low <= code <= high for low, high in _X_LIGHT) else 2
+
+
+X_MAX_LENGTH = 280
+# Characters that make X refuse a post wherever they are (twitter-text's invalid characters).
+X_INVALID_CHARACTERS = {
+    "\ufffe": "U+FFFE (a non-character)",
+    "\ufeff": "U+FEFF (a zero width no-break space, or byte order mark)",
+    "\uffff": "U+FFFF (a non-character)",
+}
+
+
+def x_invalid_characters(text: str) -> list[str]:
+    """The characters in `text` that X refuses, each once, in order, named for people."""
+    return [X_INVALID_CHARACTERS[c] for c in dict.fromkeys(text) if c in X_INVALID_CHARACTERS]
+
+
+def x_valid(text: str) -> bool:
+    """Whether X takes `text` (twitter-text's parseTweet `valid`, config v3): a weighted
+    length from 1 to 280 and none of the characters X refuses."""
+    return 0 < x_length(text) <= X_MAX_LENGTH and not x_invalid_characters(_nfc(text))
 
 
 def x_length(text: str) -> int:
@@ -224,17 +315,52 @@ def utf8_offsets(text: str, start: int, end: int) -> tuple[int, int]:
     return byte_start, byte_start + len(text[start:end].encode("utf-8"))
 
 
+# Hashtags as Bluesky's own apps find them (@atproto/api RichText.detectFacets): a # at the
+# start or after white space, then everything up to the next white space or invisible
+# separator, if that holds something other than digits and punctuation; punctuation at the
+# end is left out, and a tag of more than 64 graphemes (or 640 bytes) gets no facet.
+# `_JS_SPACE` is what JavaScript counts as white space (\s), `_STOPS` the separators Bluesky
+# adds to it.
+_JS_SPACE = "\t\n\v\f\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_STOPS = _JS_SPACE + "\xad\u2060\u200b\u200c\u200d\u20e2"
+_BSKY_TAG = regex.compile(
+    r"(?:^|(?<=[" + _JS_SPACE + r"]))[#＃](?!\ufe0f)"
+    r"(?P<tag>[^" + _STOPS + r"]*?[^0-9\p{P}" + _STOPS + r"][^" + _STOPS + r"]*+)"
+)
+_TRAILING_PUNCTUATION = regex.compile(r"\p{P}+\Z")
+BLUESKY_MAX_TAG, BLUESKY_MAX_TAG_BYTES = 64, 640  # the facet lexicon's limits
+
+
+def _bluesky_tags(text: str) -> list[Span]:
+    found = []
+    for m in _BSKY_TAG.finditer(text):
+        tag = _TRAILING_PUNCTUATION.sub("", m["tag"])
+        if (
+            tag
+            and _graphemes(tag) <= BLUESKY_MAX_TAG
+            and len(tag.encode()) <= BLUESKY_MAX_TAG_BYTES
+        ):
+            found.append(Span("hashtag", m.start(), m.start("tag") + len(tag), tag))
+    return found
+
+
 def bluesky_facets(text: str, resolve_handle: Callable[[str], str | None]) -> list[dict]:
     """app.bsky.richtext.facet records for the links, mentions and hashtags in `text`.
 
-    Byte offsets index `text` exactly as given (post that same string). Mentions are
-    resolved with `resolve_handle(handle)` (lower-cased, without "@"), only for handles
+    Byte offsets index `text` exactly as given (post that same string). Links and mentions
+    are found as `find_spans` finds them; hashtags as Bluesky's own apps find them (see
+    `_BSKY_TAG`), so a tag reads the same in our post as in one written in the app. Mentions
+    are resolved with `resolve_handle(handle)` (lower-cased, without "@"), only for handles
     shaped like domains; one that does not resolve gets no facet. Bare domains are linked
-    with "https://" in front. Tags longer than 64 characters get no facet.
+    with "https://" in front. Where a tag and a link or mention overlap, the one that starts
+    first wins (facets must not overlap).
     """
-    facets = []
     ns = "app.bsky.richtext.facet#"
-    for span in _spans(text):
+    links = [span for span in _spans(text) if span.kind != "hashtag"]
+    kept: list[tuple[Span, dict]] = []
+    for span in sorted(links + _bluesky_tags(text), key=lambda s: s.start):
+        if kept and span.start < kept[-1][0].end:
+            continue
         if span.kind == "url":
             uri = span.value if _SCHEME.match(span.value) else "https://" + span.value
             feature = {"$type": ns + "link", "uri": uri}
@@ -243,10 +369,11 @@ def bluesky_facets(text: str, resolve_handle: Callable[[str], str | None]) -> li
             if not did:
                 continue
             feature = {"$type": ns + "mention", "did": did}
-        elif len(span.value) <= 64:
-            feature = {"$type": ns + "tag", "tag": span.value}
         else:
-            continue
+            feature = {"$type": ns + "tag", "tag": span.value}
+        kept.append((span, feature))
+    facets = []
+    for span, feature in kept:
         byte_start, byte_end = utf8_offsets(text, span.start, span.end)
         facets.append(
             {"index": {"byteStart": byte_start, "byteEnd": byte_end}, "features": [feature]}

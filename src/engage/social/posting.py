@@ -98,6 +98,7 @@ def _check(plan: Plan) -> None:
                 f"{where}: {length} {limits.unit}; {chan.network} allows {limits.max_length}. "
                 "Make it shorter, or split it into a thread (a list of texts)."
             )
+        plan.errors += [f"{where}: {problem}" for problem in chan.problems(part.text)]
         if len(part.images) > limits.max_images:
             plan.errors.append(f"{where}: {len(part.images)} images; at most {limits.max_images}.")
         for image in part.images:

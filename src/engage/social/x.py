@@ -40,6 +40,12 @@ class XChannel(Channel):
     def measure(self, text: str) -> int:
         return counting.x_length(text)
 
+    def problems(self, text: str) -> list[str]:
+        return [
+            f"X does not take posts with {name} in them. Delete it: most editors do not show it."
+            for name in counting.x_invalid_characters(text)
+        ]
+
     def cost(self, parts: list[Part]) -> float | None:
         return sum(PRICE_WITH_LINK if _has_link(p.text) else PRICE for p in parts)
 
