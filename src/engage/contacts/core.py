@@ -40,6 +40,7 @@ from ..store.schema import (
     sends,
     suppressions,
     tags,
+    unreadable_events,
 )
 
 SUPPRESSED_STATUSES = ("unsubscribed", "bounced", "complained", "erased")
@@ -473,6 +474,16 @@ def _their_events(contact: Contact) -> sa.ColumnElement[bool]:
     )
 
 
+def _their_unreadable(contact: Contact) -> sa.ColumnElement[bool]:
+    """Events engage could not read that name them: by the recipient read from it, else (best
+    effort) by any spelling of their address anywhere in the text kept."""
+    spellings = _spellings(contact)
+    return sa.or_(
+        sa.func.lower(unreadable_events.c.recipient).in_(spellings),
+        *(sa.func.lower(unreadable_events.c.raw).contains(s, autoescape=True) for s in spellings),
+    )
+
+
 def _their_replies(contact: Contact) -> sa.ColumnElement[bool]:
     return sa.or_(
         inbound.c.contact_id == contact.id,
@@ -544,6 +555,7 @@ def erase(connection: sa.Connection, email: str) -> None:
     contact = get(connection, email)
     connection.execute(events.delete().where(_their_events(contact)))
     connection.execute(inbound.delete().where(_their_replies(contact)))
+    connection.execute(unreadable_events.delete().where(_their_unreadable(contact)))
     connection.execute(contacts.delete().where(contacts.c.id == contact.id))
     hashes = email_hashes(contact.email)
     since = connection.execute(

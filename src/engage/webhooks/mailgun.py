@@ -147,7 +147,7 @@ def parse_events(request: Request) -> list[Event | Unreadable]:
             return [_legacy_event(fields)]
         except ValueError as exc:
             stable = sorted((k, v) for k, v in fields.items() if k not in SIGNATURE_FIELDS)
-            raw = urllib.parse.urlencode(list(fields.items()))
+            raw = json.dumps(fields, ensure_ascii=False)  # readable, addresses as written
             return [
                 unreadable(
                     PROVIDER, str(exc), raw, stable=stable, recipient=fields.get("recipient")

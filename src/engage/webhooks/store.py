@@ -17,6 +17,7 @@ unreadable_events with the reason, once, and changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -178,6 +179,50 @@ def _apply(connection: sa.Connection, event: Event, contact_id: int | None) -> N
             source=f"{event.provider} webhook",
             by=core.PERSON,
         )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An event the team should look at: one engage could not read (kind "unreadable"), or
+    one not linked to the email its ids named, because that went to someone else
+    ("someone-else")."""
+
+    kind: str
+    provider: str
+    received_at: dt.datetime
+    recipient: str
+    what: str  # the reason it could not be read, or the note
+    raw: str = ""  # the unreadable event as it came
+    event_type: str = ""
+
+
+def problems(connection: sa.Connection, since: dt.datetime | None = None) -> list[Problem]:
+    """Every problem (or those received since `since`), oldest first."""
+    kept = sa.select(unreadable_events).order_by(unreadable_events.c.id)
+    noted = sa.select(events).where(events.c.note != "").order_by(events.c.id)
+    if since is not None:
+        kept = kept.where(unreadable_events.c.received_at >= since)
+        noted = noted.where(events.c.received_at >= since)
+    found = [
+        Problem("unreadable", r.provider, _aware(r.received_at), r.recipient, r.reason, r.raw)
+        for r in connection.execute(kept)
+    ]
+    found += [
+        Problem(
+            "someone-else",
+            r.provider,
+            _aware(r.received_at),
+            r.recipient,
+            r.note,
+            event_type=r.event_type,
+        )
+        for r in connection.execute(noted)
+    ]
+    return sorted(found, key=lambda p: p.received_at)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)  # SQLite gives naive UTC
 
 
 def record_inbound(connection: sa.Connection, message: InboundMessage, inbox: Inbox) -> bool:
