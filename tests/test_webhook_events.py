@@ -393,3 +393,60 @@ def test_the_same_mailbox_spelled_differently_keeps_the_link(app) -> None:
     assert app.test_client().post("/webhooks/mailgun", json=body).status_code == 200
     assert stored_events(app) == [("bounced", "Ann@EXAMPLE.org", ann.id, ann.contact_id, "")]
     assert person(app, "ann@example.org")[0] == "bounced"
+
+
+DSN = """\
+From: Mail Delivery System <MAILER-DAEMON@mx.example.net>
+To: bounces@news.example.org
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <dsn.20261203.1@mx.example.net>
+Date: Thu, 03 Dec 2026 09:30:00 +0000
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="dsn-bound"
+
+--dsn-bound
+Content-Type: text/plain; charset=utf-8
+
+Your message to ann.forward@elsewhere.example could not be delivered.
+
+--dsn-bound
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; ann.forward@elsewhere.example
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 No such mailbox
+
+--dsn-bound
+Content-Type: text/rfc822-headers
+
+From: Parkside Sport <news@news.example.org>
+To: ann@example.org
+Subject: Doing with, not doing to
+Message-ID: ANN-MESSAGE-ID
+
+--dsn-bound--
+"""
+
+
+def test_a_failure_notice_for_a_forwarded_address_changes_only_that_address(app) -> None:
+    """The failure-notice path (replies/inbox.py) builds events too: the notice names the
+    address that failed, so that address is suppressed, not the person the email went to."""
+    ann = delivery_of(app, "ann@example.org")
+    raw = DSN.replace("ANN-MESSAGE-ID", ann.message_id).replace("\n", "\r\n").encode()
+    store, inbox = app.extensions["engage"]["store"], app.extensions["engage"]["inbox"]
+    with store.begin() as c:
+        taken = inbox.take_raw(c, raw, "imap")
+    assert taken.notes[-1] == (
+        "Delivery to ann.forward@elsewhere.example failed (5.1.1); the address is now suppressed."
+    )
+    note = (
+        f"Not linked to delivery {ann.id}: its Message-ID {ann.message_id} named it, but it went "
+        "to someone else. Only this event's own recipient was changed."
+    )
+    assert stored_events(app) == [("bounced", "ann.forward@elsewhere.example", None, None, note)]
+    assert person(app, "ann@example.org")[:2] == ("subscribed", None)
+    with store.connect() as c:
+        assert core.suppression(c, "ann.forward@elsewhere.example").reason == "bounced"
