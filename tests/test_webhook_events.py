@@ -204,6 +204,17 @@ def test_erasing_a_person_removes_the_unreadable_events_about_them(app, sg_priva
         app.test_client(), sg_private, filled(app, "sendgrid/batch-one-unreadable.json").encode()
     )
     store = app.extensions["engage"]["store"]
+    [kept] = query(app, sa.select(unreadable_events))
+    with store.connect() as c:
+        assert core.export(c, "ann@example.org")["unreadable_events"] == [
+            {
+                "provider": "sendgrid",
+                "reason": kept.reason,
+                "raw": kept.raw,
+                "received_at": core.iso(kept.received_at),
+            }
+        ]
+        assert core.export(c, "bo@example.org")["unreadable_events"] == []
     with store.begin() as c:
         core.erase(c, "ann@example.org")
     assert query(app, sa.select(unreadable_events)) == []

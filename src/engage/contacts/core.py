@@ -454,6 +454,16 @@ def _activity(connection: sa.Connection, contact: Contact) -> dict[str, Any]:
         .where(_their_replies(contact))
         .order_by(inbound.c.id)
     ).all()
+    unread = connection.execute(
+        sa.select(
+            unreadable_events.c.provider,
+            unreadable_events.c.reason,
+            unreadable_events.c.raw,
+            unreadable_events.c.received_at,
+        )
+        .where(_their_unreadable(contact))
+        .order_by(unreadable_events.c.id)
+    ).all()
     handles = connection.execute(
         sa.select(contact_handles.c.network, contact_handles.c.handle)
         .where(contact_handles.c.contact_id == contact.id)
@@ -464,6 +474,11 @@ def _activity(connection: sa.Connection, contact: Contact) -> dict[str, Any]:
         "emails": [{"campaign": c, "status": s, "sent_at": iso(at)} for c, s, at in sent],
         "events": [{"provider": p, "type": t, "at": iso(at)} for p, t, at in told],
         "replies": [{"subject": s, "text": t, "received_at": iso(at)} for s, t, at in wrote],
+        # provider events engage could not read that name them (see docs/webhooks.md)
+        "unreadable_events": [
+            {"provider": p, "reason": r, "raw": raw, "received_at": iso(at)}
+            for p, r, raw, at in unread
+        ],
     }
 
 
