@@ -371,7 +371,10 @@ def test_a_sendgrid_bounce_with_someone_elses_smtp_id_changes_only_its_recipient
     assert listed.output == f"{at}  sendgrid bounced event for noreply@example.org: {note}\n"
 
 
-def test_a_mailgun_bounce_with_someone_elses_ids_changes_only_its_recipient(app) -> None:
+@pytest.mark.parametrize("message_of", ["ann@example.org", "bo@example.org"])
+def test_a_mailgun_bounce_with_someone_elses_ids_changes_only_its_recipient(
+    app, message_of
+) -> None:
     ann, bo = delivery_of(app, "ann@example.org"), delivery_of(app, "bo@example.org")
     body = json.loads((PAYLOADS / "mailgun/failed-permanent.json").read_text())
     data = body["event-data"]
@@ -379,9 +382,9 @@ def test_a_mailgun_bounce_with_someone_elses_ids_changes_only_its_recipient(app)
     data["user-variables"] = {
         "engage_campaign": SLUG,
         "engage_send": "1",
-        "engage_delivery": str(ann.id),
+        "engage_delivery": str(ann.id),  # the batch's variables, not Bo's
     }
-    data["message"]["headers"]["message-id"] = ann.message_id.strip("<>")  # one id for the batch
+    data["message"]["headers"]["message-id"] = delivery_of(app, message_of).message_id.strip("<>")
     body["signature"] = mailgun_signature()
     answer = app.test_client().post("/webhooks/mailgun", json=body)
     assert answer.json == {"stored": 1, "repeated": 0, "unreadable": 0}
@@ -389,7 +392,8 @@ def test_a_mailgun_bounce_with_someone_elses_ids_changes_only_its_recipient(app)
         f"Not linked to delivery {ann.id}: the ids sent with the message named it, but it went "
         "to someone else. Only this event's own recipient was changed."
     )
-    assert stored_events(app) == [("bounced", "bo@example.org", None, bo.contact_id, note)]
+    linked = bo.id if message_of == "bo@example.org" else None  # Bo's own Message-ID: his
+    assert stored_events(app) == [("bounced", "bo@example.org", linked, bo.contact_id, note)]
     assert person(app, "bo@example.org")[0] == "bounced"
     assert person(app, "ann@example.org")[:2] == ("subscribed", None)
 

@@ -111,27 +111,27 @@ DELIVERY = sa.select(deliveries.c.id, deliveries.c.contact_id, contacts.c.email)
 
 def _match(connection: sa.Connection, event: Event) -> Match:
     person = core.find(connection, event.recipient) if event.recipient else None
-    named = None
-    how = ""
+    contact_id = person.id if person else None
+    keys = []
     wanted = event.metadata.get("engage_delivery", "")
     if wanted.isdigit():
-        named = connection.execute(DELIVERY.where(deliveries.c.id == int(wanted))).first()
-        how = "the ids sent with the message"
-    if named is None and event.message_id:
-        named = connection.execute(
-            DELIVERY.where(deliveries.c.message_id == event.message_id).order_by(deliveries.c.id)
-        ).first()
-        how = f"its Message-ID {event.message_id}"
-    if named is None:
-        own = _by_provider_id(connection, event, person.id if person else None)
-        return Match(own, person.id if person else None)
-    if not event.recipient or same_mailbox(event.recipient, named.email):
-        return Match(named.id, named.contact_id)
-    note = (
-        f"Not linked to delivery {named.id}: {how} named it, but it went to someone else. "
-        "Only this event's own recipient was changed."
-    )
-    return Match(None, person.id if person else None, note)
+        keys.append((deliveries.c.id == int(wanted), "the ids sent with the message"))
+    if event.message_id:
+        keys.append(
+            (deliveries.c.message_id == event.message_id, f"its Message-ID {event.message_id}")
+        )
+    note = ""
+    for condition, how in keys:
+        named = connection.execute(DELIVERY.where(condition).order_by(deliveries.c.id)).first()
+        if named is None:
+            continue
+        if not event.recipient or same_mailbox(event.recipient, named.email):
+            return Match(named.id, named.contact_id, note)
+        note = note or (
+            f"Not linked to delivery {named.id}: {how} named it, but it went to someone else. "
+            "Only this event's own recipient was changed."
+        )
+    return Match(_by_provider_id(connection, event, contact_id), contact_id, note)
 
 
 def _by_provider_id(connection: sa.Connection, event: Event, contact_id: int | None) -> int | None:
