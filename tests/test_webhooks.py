@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from engage.webhooks import mailgun, postmark, sendgrid
-from engage.webhooks.base import EVENT_TYPES, Event, InboundMessage, Request, WebhookRefused
+from engage.webhooks.base import (
+    EVENT_TYPES,
+    Event,
+    InboundMessage,
+    Request,
+    Unreadable,
+    WebhookRefused,
+)
 
 PAYLOADS = Path(__file__).parent / "payloads"
 MG_KEY = "engage-test-mailgun-signing-key"
@@ -177,8 +185,13 @@ def mg_body(timestamp="1772446502", token="t" * 50, key=MG_KEY, drop=(), **event
         ),
         ("no signature field", mg_body(drop=["signature"]), 401, "no signature in the request"),
         ("no token", mg_body(drop=["token"]), 401, "no token in the request"),
-        ("not JSON", b"event=delivered", 401, "not a JSON object with a signature"),
-        ("JSON array", b"[]", 401, "not a JSON object with a signature"),
+        (
+            "not JSON",
+            b"event=delivered",
+            401,
+            "neither a JSON object with a signature nor a signed form",
+        ),
+        ("JSON array", b"[]", 401, "neither a JSON object with a signature nor a signed form"),
         ("wrong key", mg_body(key="someone-else's-key"), 403, "signature does not match"),
         (
             "token swapped after signing",
@@ -303,9 +316,11 @@ def test_mailgun_ids_and_message_ids():
         ),
     ],
 )
-def test_mailgun_malformed_events(body, message):
-    with pytest.raises(ValueError, match=message):
-        mailgun.parse_events(json_request(body))
+def test_mailgun_malformed_events_are_kept_with_the_reason(body, message):
+    [kept] = mailgun.parse_events(json_request(body))
+    assert isinstance(kept, Unreadable), kept
+    assert (kept.provider, kept.raw) == ("mailgun", body.decode())
+    assert re.search(message, kept.reason), kept.reason
 
 
 MG_INBOUND = loaded("mailgun/inbound-route.json")
@@ -656,9 +671,11 @@ def test_postmark_time_without_offset_is_utc():
         ),
     ],
 )
-def test_postmark_malformed_events(body, message):
-    with pytest.raises(ValueError, match=message):
-        postmark.parse_events(pm_request(body))
+def test_postmark_malformed_events_are_kept_with_the_reason(body, message):
+    [kept] = postmark.parse_events(pm_request(body))
+    assert isinstance(kept, Unreadable), kept
+    assert (kept.provider, kept.raw) == ("postmark", body.decode())
+    assert re.search(message, kept.reason), kept.reason
 
 
 def test_postmark_inbound_verifies_and_parses():
@@ -875,16 +892,31 @@ def test_sendgrid_unknown_and_sparse_events():
     [
         (b'[{"event": "open",', "not valid JSON"),
         (b'{"event": "open"}', "not a JSON array of events"),
-        (b'["open"]', "event 0 is not an object"),
-        (b'[{"timestamp": 1, "email": "a@b.example"}]', "event 0 has no 'event' name"),
-        (b'[{"event": "open", "timestamp": 1}]', r"event 0 \(open\) has no 'email'"),
-        (b'[{"event": "open", "email": "a@b.example"}]', "is not a time"),
-        (b'[{"event": "open", "email": "a@b.example", "timestamp": true}]', "is not a time"),
     ],
 )
-def test_sendgrid_malformed_events(body, message):
+def test_sendgrid_body_that_is_no_batch_at_all(body, message):
     with pytest.raises(ValueError, match=message):
         sendgrid.parse_events(json_request(body))
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("open", "event 1 is not an object"),
+        ({"timestamp": 1, "email": "a@b.example"}, "event 1 has no 'event' name"),
+        ({"event": "open", "timestamp": 1}, r"event 1 \(open\) has no 'email'"),
+        ({"event": "open", "email": "a@b.example"}, "is not a time"),
+        ({"event": "open", "email": "a@b.example", "timestamp": True}, "is not a time"),
+    ],
+)
+def test_sendgrid_event_it_cannot_read_is_kept_and_the_others_read(item, message):
+    good = {"event": "delivered", "email": "c@d.example", "timestamp": 1772450000}
+    first, kept, last = sendgrid.parse_events(json_request([good, item, good]))
+    assert first == last and isinstance(first, Event) and first.recipient == "c@d.example"
+    assert isinstance(kept, Unreadable), kept
+    assert (kept.provider, kept.raw, kept.key) == ("sendgrid", json.dumps(item), sha(item))
+    assert kept.recipient == (item.get("email", "") if isinstance(item, dict) else "")
+    assert re.search(message, kept.reason), kept.reason
 
 
 SG_HEADERS = (

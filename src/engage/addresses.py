@@ -101,6 +101,19 @@ def identity(raw: str) -> str:
     return mailbox(raw).key
 
 
+def same_mailbox(one: str, other: str) -> bool:
+    """True if both are one mailbox, however each is spelled. Something that cannot be an
+    address is compared as written, without case or surrounding space."""
+
+    def key(raw: str) -> str:
+        try:
+            return identity(raw)
+        except InvalidEmail:
+            return raw.strip().lower()
+
+    return bool(one.strip()) and key(one) == key(other)
+
+
 def ascii_address(raw: str) -> str:
     """The address to send to: the domain in ASCII (punycode), the local part as written. A
     local part that is not ASCII stays so; only a server that offers SMTPUTF8 takes it."""

@@ -31,6 +31,7 @@ from .sending import Options, Report, Sender
 from .store import Store
 from .store.schema import sends
 from .tokens import signer
+from .webhooks.store import problems as webhook_problems
 
 LOCK_NAME = "engage-run"
 RUN_BUSY = "another `engage run`{who} is working right now, so this one did nothing."
@@ -54,6 +55,7 @@ class RunSummary:
     posts: int = 0
     replies: int = 0  # new replies fetched
     story_emails: int = 0  # emails to contributors (thanks, "it went out", follow-ups)
+    webhook_problems: int = 0  # provider events in the last day engage could not use
 
     @property
     def ok(self) -> bool:
@@ -67,7 +69,7 @@ class RunSummary:
     def line(self) -> str:
         sent = sum(r.this_run for r in self.reports)
         worked = self.reports or self.errors or self.elsewhere
-        if not (worked or self.posts or self.replies or self.story_emails):
+        if not (worked or self.posts or self.replies or self.story_emails or self.webhook_problems):
             return "engage run: nothing was due."
         parts = [f"{len(self.reports)} campaign(s) worked on, {sent} message(s) handed over"]
         if self.elsewhere:
@@ -80,6 +82,11 @@ class RunSummary:
             parts.append(f"{self.replies} new repl{'y' if self.replies == 1 else 'ies'}")
         if self.story_emails:
             parts.append(f"{self.story_emails} email(s) to story contributors")
+        if self.webhook_problems:
+            parts.append(
+                f"{self.webhook_problems} provider event(s) in the last day engage could not "
+                "read or match to their own person (engage webhooks problems lists them)"
+            )
         parts += [r.stop_note for r in self.reports if r.stop_note]
         problems = self.errors + [p for r in self.reports for p in r.problems]
         if problems:
@@ -164,6 +171,9 @@ def run(
             summary.errors += _post(store, workspace, slug, name, summary)
         _fetch_replies(store, workspace, summary)
         _keep_contributors_informed(store, workspace, summary)
+        with store.connect() as connection:
+            since = (now or core.now()) - dt.timedelta(days=1)
+            summary.webhook_problems = len(webhook_problems(connection, since))
     return summary
 
 

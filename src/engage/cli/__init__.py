@@ -26,6 +26,7 @@ from . import (
     serve,
     social,
     stories,
+    webhooks,
 )
 
 
@@ -68,6 +69,7 @@ audiences.register(cli)
 stories.register(cli)
 report.register(cli)
 archive.register(cli)
+webhooks.register(cli)
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ from ..store.schema import (
     sends,
     suppressions,
     tags,
+    unreadable_events,
 )
 
 SUPPRESSED_STATUSES = ("unsubscribed", "bounced", "complained", "erased")
@@ -453,6 +454,16 @@ def _activity(connection: sa.Connection, contact: Contact) -> dict[str, Any]:
         .where(_their_replies(contact))
         .order_by(inbound.c.id)
     ).all()
+    unread = connection.execute(
+        sa.select(
+            unreadable_events.c.provider,
+            unreadable_events.c.reason,
+            unreadable_events.c.raw,
+            unreadable_events.c.received_at,
+        )
+        .where(_their_unreadable(contact))
+        .order_by(unreadable_events.c.id)
+    ).all()
     handles = connection.execute(
         sa.select(contact_handles.c.network, contact_handles.c.handle)
         .where(contact_handles.c.contact_id == contact.id)
@@ -463,6 +474,11 @@ def _activity(connection: sa.Connection, contact: Contact) -> dict[str, Any]:
         "emails": [{"campaign": c, "status": s, "sent_at": iso(at)} for c, s, at in sent],
         "events": [{"provider": p, "type": t, "at": iso(at)} for p, t, at in told],
         "replies": [{"subject": s, "text": t, "received_at": iso(at)} for s, t, at in wrote],
+        # provider events engage could not read that name them (see docs/webhooks.md)
+        "unreadable_events": [
+            {"provider": p, "reason": r, "raw": raw, "received_at": iso(at)}
+            for p, r, raw, at in unread
+        ],
     }
 
 
@@ -470,6 +486,16 @@ def _their_events(contact: Contact) -> sa.ColumnElement[bool]:
     return sa.or_(
         events.c.contact_id == contact.id,
         sa.func.lower(events.c.recipient).in_(_spellings(contact)),
+    )
+
+
+def _their_unreadable(contact: Contact) -> sa.ColumnElement[bool]:
+    """Events engage could not read that name them: by the recipient read from it, else (best
+    effort) by any spelling of their address anywhere in the text kept."""
+    spellings = _spellings(contact)
+    return sa.or_(
+        sa.func.lower(unreadable_events.c.recipient).in_(spellings),
+        *(sa.func.lower(unreadable_events.c.raw).contains(s, autoescape=True) for s in spellings),
     )
 
 
@@ -544,6 +570,7 @@ def erase(connection: sa.Connection, email: str) -> None:
     contact = get(connection, email)
     connection.execute(events.delete().where(_their_events(contact)))
     connection.execute(inbound.delete().where(_their_replies(contact)))
+    connection.execute(unreadable_events.delete().where(_their_unreadable(contact)))
     connection.execute(contacts.delete().where(contacts.c.id == contact.id))
     hashes = email_hashes(contact.email)
     since = connection.execute(

@@ -438,3 +438,23 @@ contact_changes = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_contact_changes_contact_id", "contact_id"),
 )
+
+# Why an event was not linked to the delivery its ids named: the delivery went to someone else
+# (migration 0015). Empty for nearly every event.
+events.append_column(Column("note", Text, nullable=False, default=""))
+
+# Events that passed the provider's check but that engage could not read, kept as they came
+# with the reason, once each (key: a digest of the event), so the team can see them
+# (`engage webhooks problems`) and the provider is not asked to send them again.
+unreadable_events = Table(
+    "unreadable_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("provider", String(32), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("recipient", String(320), nullable=False, default=""),
+    Column("raw", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("provider", "key", name="uq_unreadable_events_provider_key"),
+)

@@ -1,6 +1,7 @@
 """The providers' event webhooks and inbound mail. Each request is verified with that
 provider's own scheme first; anything unverified is refused (401/403) with a log line, and
-nothing from it is stored. Events are stored once, however often they are delivered."""
+nothing from it is stored. Events are stored once, however often they are delivered; a
+verified event engage cannot read is kept with the reason and answered 200 all the same."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from ..config import secret
 from ..contacts.core import now
 from ..errors import ConfigError
 from ..store.schema import seen_tokens
-from ..webhooks.base import Request, WebhookRefused
+from ..webhooks.base import Request, Unreadable, WebhookRefused
+from ..webhooks.common import unreadable
 from ..webhooks.store import record_events, record_inbound
 from . import log
 from . import state as _engage
@@ -99,9 +101,20 @@ def _seen_token(token: str) -> bool:
 
 @blueprint.post("/webhooks/<provider>")
 def webhook(provider: str):  # noqa: ANN201
-    found = _received(provider, "events", "parse_events")
+    """Verified events: each one stored once, and each that cannot be read kept with the
+    reason. The answer is 200 either way, so the provider sends none of them again (Mailgun
+    retries anything but 200 and 406 for 8 hours, Postmark anything but 200 and 403, SendGrid
+    anything but 2xx for a day; a retry would bring back the good events with the bad)."""
+    incoming = _verified(provider, "events")
+    try:
+        found = _module(provider).parse_events(incoming)
+    except ValueError as exc:  # not even a list of events: keep the whole body
+        found = [unreadable(provider, str(exc), incoming.body)]
+    for problem in found:
+        if isinstance(problem, Unreadable):
+            log.warning("unreadable %s event kept: %s", provider, problem.reason)
     stored = _store(lambda c: record_events(c, found))
-    return {"stored": stored.new, "repeated": stored.repeated}
+    return {"stored": stored.new, "repeated": stored.repeated, "unreadable": stored.unreadable}
 
 
 @blueprint.post("/inbound/<provider>")
@@ -111,12 +124,18 @@ def inbound(provider: str):  # noqa: ANN201
     return {"stored": 1 if new else 0, "repeated": 0 if new else 1}
 
 
-def _received(provider: str, kind: str, parser: str):  # noqa: ANN202
-    """The request verified (or refused) and parsed (or answered 400)."""
+def _verified(provider: str, kind: str) -> Request:
+    """The request, verified (or refused)."""
     if provider not in PROVIDERS:
         abort(404)
     incoming = _request()
     _verify(provider, kind, incoming)
+    return incoming
+
+
+def _received(provider: str, kind: str, parser: str):  # noqa: ANN202
+    """The request verified (or refused) and parsed (or answered 400)."""
+    incoming = _verified(provider, kind)
     try:
         return getattr(_module(provider), parser)(incoming)
     except ValueError as exc:

@@ -64,6 +64,18 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Unreadable:
+    """An event that passed the provider's check but that engage cannot read: kept whole with
+    the reason, so the team can see it and the provider is not asked to send it again."""
+
+    provider: str
+    key: str  # the same for every copy of this event: it is kept once
+    reason: str  # what is wrong with it, in plain words
+    raw: str  # the event as it came (cut at RAW_LIMIT characters)
+    recipient: str = ""  # whose it seems to be, when that much could be read
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     provider: str
     sender: str  # the address

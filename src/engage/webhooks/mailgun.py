@@ -4,11 +4,13 @@ Both are signed alike: HMAC-SHA256 keyed with the *webhook signing key* (not the
 `[email.mailgun] webhook_signing_key_env` names its variable) over `timestamp` + `token`, hex
 digest in `signature`. Tracking webhooks carry the three in the body's "signature" object,
 routes as form fields. The signature covers no part of the body, so the timestamp window and
-the token check are what stop a captured request being sent again.
+the token check are what stop a captured request being sent again. Accounts that never moved
+to the JSON webhooks still get the legacy ones: form fields, signed the same way in the
+`timestamp`, `token` and `signature` fields; verify_events and parse_events take both.
 
     verify_events(request, secret, *, now=None, seen_token=None, tolerance=300.0) -> None
     verify_inbound(request, secret, *, now=None, seen_token=None, tolerance=300.0) -> None
-    parse_events(request) -> list[Event]
+    parse_events(request) -> list[Event | Unreadable]
     parse_inbound(request) -> InboundMessage
 
 `secret` is the signing key. `now` is the time in epoch seconds (default: the clock); a
@@ -21,6 +23,9 @@ event_id is "<event-data.id>:<event-data.timestamp>" (the same on every retry of
 without an id it falls back to the signature token. message_id is our Message-ID in <...>
 form (Mailgun drops the brackets), and as Mailgun's own id for a message is that header too,
 provider_message_id holds the same. description is the MTA's reply, or the URL for a click.
+A `rejected` event has no recipient of its own: it is read from the message's To header when
+that names one address. A signed event engage cannot read comes back as an Unreadable, kept
+with the reason (see webhooks/store.py), never refused: Mailgun would send it again for hours.
 
 parse_inbound reads parsed form fields (`request.form`, or an urlencoded body). The helpers
 below are shared with the Postmark and SendGrid modules.
@@ -36,16 +41,18 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .base import Event, InboundMessage, Request, WebhookRefused
+from .base import Event, InboundMessage, Request, Unreadable, WebhookRefused
 from .common import (
     bracketed,
     check_time,
     choose_recipient,
+    digest_id,
     engage_metadata,
     epoch_time,
     first_header,
     header_addresses,
     json_body,
+    unreadable,
 )
 
 PROVIDER = "mailgun"
@@ -58,6 +65,17 @@ SIMPLE_EVENTS = {
     "unsubscribed": "unsubscribed",
     "rejected": "rejected",
 }
+# Legacy webhook event names: (event type, hard).
+LEGACY_EVENTS = {
+    "delivered": ("delivered", False),
+    "opened": ("opened", False),
+    "clicked": ("clicked", False),
+    "complained": ("complained", False),
+    "unsubscribed": ("unsubscribed", False),
+    "bounced": ("bounced", True),  # Mailgun calls only hard bounces "bounced"
+    "dropped": ("rejected", False),  # not sent: on a suppression list, or given up on
+}
+SIGNATURE_FIELDS = ("timestamp", "token", "signature")
 
 
 def verify_events(
@@ -69,11 +87,14 @@ def verify_events(
     tolerance: float = 300.0,
 ) -> None:
     what = "Mailgun webhook"
+    if _is_form(request):  # a legacy webhook: the signature fields are form fields
+        _verify(_form(request), secret, now, seen_token, tolerance, f"{what} (legacy form)")
+        return
     try:
         signature = json.loads(request.body).get("signature")
     except (ValueError, AttributeError, RecursionError):
         raise WebhookRefused(
-            f"{what}: the body is not a JSON object with a signature", 401
+            f"{what}: the body is neither a JSON object with a signature nor a signed form", 401
         ) from None
     _verify(
         signature if isinstance(signature, dict) else {}, secret, now, seen_token, tolerance, what
@@ -117,8 +138,46 @@ def _verify(
         raise WebhookRefused(f"{what}: this token was used before (a replayed request)", 403)
 
 
-def parse_events(request: Request) -> list[Event]:
-    payload = json_body(request.body, "Mailgun webhook")
+def parse_events(request: Request) -> list[Event | Unreadable]:
+    """The one event in the request (JSON, or a legacy form), or it kept as Unreadable with
+    the reason: a signed event is never refused for its content."""
+    if _is_form(request):
+        fields = _form(request)
+        try:
+            return [_legacy_event(fields)]
+        except ValueError as exc:
+            stable = sorted((k, v) for k, v in fields.items() if k not in SIGNATURE_FIELDS)
+            raw = json.dumps(fields, ensure_ascii=False)  # readable, addresses as written
+            return [
+                unreadable(
+                    PROVIDER, str(exc), raw, stable=stable, recipient=fields.get("recipient")
+                )
+            ]
+    try:
+        payload = json_body(request.body, "Mailgun webhook")
+    except ValueError as exc:
+        return [unreadable(PROVIDER, str(exc), request.body)]
+    try:
+        return [_json_event(payload)]
+    except ValueError as exc:
+        data = _dict(payload).get("event-data")
+        stable = (
+            data
+            if isinstance(data, dict)
+            else {k: v for k, v in _dict(payload).items() if k != "signature"}
+        )
+        return [
+            unreadable(
+                PROVIDER,
+                str(exc),
+                request.body,
+                stable=stable,
+                recipient=_dict(data).get("recipient"),
+            )
+        ]
+
+
+def _json_event(payload: Any) -> Event:
     data = payload.get("event-data") if isinstance(payload, dict) else None
     if not isinstance(data, dict):
         raise ValueError("Mailgun webhook: no 'event-data' object in the body")
@@ -127,8 +186,11 @@ def parse_events(request: Request) -> list[Event]:
         raise ValueError("Mailgun webhook: the event has no 'event' name")
     timestamp = epoch_time(data.get("timestamp"), f"Mailgun {name} event")
     event_type, hard = _classify(name, data)
+    headers = _dict(_dict(data.get("message")).get("headers"))
     recipient = str(data.get("recipient") or "")
-    if not recipient and event_type != "unknown":
+    if not recipient and name == "rejected":  # Mailgun refused the message: only its To says
+        recipient = _only_address(headers.get("to"))
+    if not recipient and event_type not in ("unknown", "rejected"):
         raise ValueError(f"Mailgun {name} event: no 'recipient'")
     if data.get("id"):
         event_id = f"{data['id']}:{data['timestamp']}"
@@ -136,26 +198,76 @@ def parse_events(request: Request) -> list[Event]:
         event_id = str(_dict(payload.get("signature")).get("token") or "")
     if not event_id:
         raise ValueError(f"Mailgun {name} event: neither an event id nor a signature token")
-    message_id = bracketed(_dict(_dict(data.get("message")).get("headers")).get("message-id"))
+    message_id = bracketed(headers.get("message-id"))
     status = _dict(data.get("delivery-status"))
     description = data.get("url") if name == "clicked" else None
     description = description or status.get("message") or status.get("description") or ""
-    return [
-        Event(
-            provider=PROVIDER,
-            event_id=event_id,
-            event_type=event_type,
-            timestamp=timestamp,
-            recipient=recipient,
-            message_id=message_id,
-            provider_message_id=message_id,
-            metadata=engage_metadata(data.get("user-variables")),
-            hard=hard,
-            reason=str(data.get("reason") or ""),
-            description=str(description),
-            raw=payload,
-        )
-    ]
+    reason = data.get("reason") or _dict(data.get("reject")).get("reason") or ""
+    return Event(
+        provider=PROVIDER,
+        event_id=event_id,
+        event_type=event_type,
+        timestamp=timestamp,
+        recipient=recipient,
+        message_id=message_id,
+        provider_message_id=message_id,
+        metadata=engage_metadata(data.get("user-variables")),
+        hard=hard,
+        reason=str(reason),
+        description=str(description),
+        raw=payload,
+    )
+
+
+def _only_address(value: Any) -> str:
+    """The address in a To header that names exactly one; else ""."""
+    found = [a for _, a in email.utils.getaddresses([str(value or "")]) if a]
+    return found[0] if len(found) == 1 else ""
+
+
+def _legacy_event(fields: dict[str, str]) -> Event:
+    """A legacy (form-encoded) webhook: `event`, `recipient`, `Message-Id` or `message-headers`,
+    `reason`/`code`/`error`/`description`, our variables as extra fields. It has no event id or
+    event time: the id is a digest of the fields but the signature, the time the signing one."""
+    name = fields.get("event", "")
+    if not name:
+        raise ValueError("Mailgun legacy webhook: no 'event' field")
+    event_type, hard = LEGACY_EVENTS.get(name, ("unknown", False))
+    recipient = fields.get("recipient", "")
+    if not recipient and event_type != "unknown":
+        raise ValueError(f"Mailgun legacy {name} webhook: no 'recipient' field")
+    try:
+        pairs = json.loads(fields.get("message-headers") or "[]")
+        headers = [(str(k), str(v)) for k, v in pairs]
+    except (ValueError, TypeError, RecursionError):
+        raise ValueError(
+            f"Mailgun legacy {name} webhook: 'message-headers' is not a JSON list of pairs"
+        ) from None
+    given = next((v for k, v in fields.items() if k.lower() == "message-id" and v), "")
+    message_id = bracketed(given or first_header(headers, "Message-Id"))
+    stable = sorted((k, v) for k, v in fields.items() if k not in SIGNATURE_FIELDS)
+    description = fields.get("url") if name == "clicked" else None
+    description = description or fields.get("error") or fields.get("description") or ""
+    return Event(
+        provider=PROVIDER,
+        event_id=f"legacy:{digest_id(stable)}",
+        event_type=event_type,
+        timestamp=epoch_time(fields.get("timestamp"), f"Mailgun legacy {name} webhook"),
+        recipient=recipient,
+        message_id=message_id,
+        provider_message_id=message_id,
+        metadata=engage_metadata(fields),
+        hard=hard,
+        reason=fields.get("reason") or fields.get("code") or "",
+        description=str(description),
+        raw={"legacy": True, "fields": dict(fields)},
+    )
+
+
+def _is_form(request: Request) -> bool:
+    """A legacy webhook: form fields (urlencoded or multipart), not a JSON body."""
+    kind = (request.content_type or request.headers.get("content-type", "")).lower()
+    return bool(request.form) or "x-www-form-urlencoded" in kind or "multipart/form-data" in kind
 
 
 def _classify(name: str, data: dict[str, Any]) -> tuple[str, bool]:

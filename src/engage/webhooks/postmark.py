@@ -6,7 +6,7 @@ in the variable `webhook_password_env` names. Both are compared in constant time
 
     verify_events(request, secret, *, user, now=None, seen_token=None) -> None
     verify_inbound(request, secret, *, user, now=None, seen_token=None) -> None
-    parse_events(request) -> list[Event]
+    parse_events(request) -> list[Event | Unreadable]
     parse_inbound(request) -> InboundMessage
 
 `secret` is the password and `user` the user name. `now` and `seen_token` are accepted so
@@ -17,10 +17,14 @@ request without Basic credentials is refused with 401; the caller should answer 
 Event ids: a Bounce or SpamComplaint record's `ID`; anything else has no id, so event_id is a
 SHA-256 of the canonical JSON payload (a retry sends the same payload). `MessageID` is
 Postmark's own id, so it goes in provider_message_id; Postmark does not send back our
-Message-ID, so message_id is empty and the metadata (engage_*) identifies the delivery.
+Message-ID, so message_id is empty and the metadata (engage_*), or the MessageID that the send
+recorded in deliveries.provider_id, identifies the delivery (webhooks/store.py).
 SubscriptionChange: SuppressSending false is "subscribed"; true is "unsubscribed", unless the
 SuppressionReason is HardBounce ("bounced", hard) or SpamComplaint ("complained").
+Only RecordType, Recipient and SuppressSending are needed: a change without ChangedAt is
+taken as happening now. A Bounce whose Type is Unsubscribe is an unsubscribe too.
 reason is the bounce `Type` (or SuppressionReason); description the MTA reply, or the URL.
+A verified event engage cannot read comes back as an Unreadable, kept with the reason.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ import email.utils
 from collections.abc import Callable
 from typing import Any
 
-from .base import Event, InboundMessage, Request
+from .. import clock
+from .base import Event, InboundMessage, Request, Unreadable
 from .common import (
     check_basic_auth,
     choose_recipient,
@@ -38,6 +43,7 @@ from .common import (
     engage_metadata,
     first_header,
     json_body,
+    unreadable,
 )
 
 PROVIDER = "postmark"
@@ -91,8 +97,20 @@ def verify_inbound(
     check_basic_auth(request, user, secret, "Postmark inbound webhook")
 
 
-def parse_events(request: Request) -> list[Event]:
-    data = json_body(request.body, "Postmark webhook")
+def parse_events(request: Request) -> list[Event | Unreadable]:
+    """The one event in the request, or it kept as Unreadable with the reason."""
+    try:
+        data = json_body(request.body, "Postmark webhook")
+    except ValueError as exc:
+        return [unreadable(PROVIDER, str(exc), request.body)]
+    try:
+        return [_event(data)]
+    except ValueError as exc:
+        recipient = data.get("Recipient") or data.get("Email") if isinstance(data, dict) else ""
+        return [unreadable(PROVIDER, str(exc), request.body, stable=data, recipient=recipient)]
+
+
+def _event(data: Any) -> Event:
     if not isinstance(data, dict):
         raise ValueError("Postmark webhook: the body is not a JSON object")
     record = data.get("RecordType")
@@ -106,21 +124,19 @@ def parse_events(request: Request) -> list[Event]:
         raise ValueError(f"Postmark {record} webhook: no 'Recipient' or 'Email'")
     has_id = record in ("Bounce", "SpamComplaint") and data.get("ID") not in (None, "")
     description = data.get("OriginalLink") if record == "Click" else None
-    return [
-        Event(
-            provider=PROVIDER,
-            event_id=str(data["ID"]) if has_id else digest_id(data),
-            event_type=event_type,
-            timestamp=_timestamp(data, record),
-            recipient=recipient,
-            provider_message_id=str(data.get("MessageID") or ""),
-            metadata=engage_metadata(data.get("Metadata")),
-            hard=hard,
-            reason=reason,
-            description=str(description or data.get("Details") or data.get("Description") or ""),
-            raw=data,
-        )
-    ]
+    return Event(
+        provider=PROVIDER,
+        event_id=str(data["ID"]) if has_id else digest_id(data),
+        event_type=event_type,
+        timestamp=_timestamp(data, record),
+        recipient=recipient,
+        provider_message_id=str(data.get("MessageID") or ""),
+        metadata=engage_metadata(data.get("Metadata")),
+        hard=hard,
+        reason=reason,
+        description=str(description or data.get("Details") or data.get("Description") or ""),
+        raw=data,
+    )
 
 
 def _classify(record: str, data: dict[str, Any]) -> tuple[str, bool, str]:
@@ -130,7 +146,7 @@ def _classify(record: str, data: dict[str, Any]) -> tuple[str, bool, str]:
         return BOUNCE_TYPES.get(kind, "bounced"), kind in HARD_BOUNCES, kind
     if record == "SubscriptionChange":
         reason = str(data.get("SuppressionReason") or "")
-        if not data.get("SuppressSending"):
+        if not _true(data.get("SuppressSending")):
             return "subscribed", False, reason
         if reason == "HardBounce":
             return "bounced", True, reason
@@ -140,10 +156,20 @@ def _classify(record: str, data: dict[str, Any]) -> tuple[str, bool, str]:
     return RECORD_TYPES.get(record, "unknown"), False, str(data.get("Type") or "")
 
 
+def _true(value: Any) -> bool:
+    """SuppressSending: true or false, however it is written."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
+
+
 def _timestamp(data: dict[str, Any], record: str) -> dt.datetime:
-    """The record's time (an ISO 8601 string in a field ending in At), in UTC."""
+    """The record's time (an ISO 8601 string in a field ending in At), in UTC. A
+    SubscriptionChange need not say when (ChangedAt is optional): then it is now."""
     names = [*TIME_FIELDS, *(k for k in data if k.endswith("At") and k not in TIME_FIELDS)]
     value = next((data[k] for k in names if isinstance(data.get(k), str) and data[k]), None)
+    if value is None and record == "SubscriptionChange":
+        return clock.now()
     if value is None:
         raise ValueError(f"Postmark {record} webhook: no time ({', '.join(TIME_FIELDS)})")
     try:

@@ -9,7 +9,7 @@ here: its URL carries HTTP Basic credentials, `inbound_user` and the password in
 
     verify_events(request, secret, *, now=None, seen_token=None, tolerance=300.0) -> None
     verify_inbound(request, secret, *, user, now=None, seen_token=None) -> None
-    parse_events(request) -> list[Event]
+    parse_events(request) -> list[Event | Unreadable]
     parse_inbound(request) -> InboundMessage
 
 verify_events: `secret` is the public key; a timestamp more than `tolerance` seconds from
@@ -43,7 +43,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .base import Event, InboundMessage, Request, WebhookRefused
+from .base import Event, InboundMessage, Request, Unreadable, WebhookRefused
 from .common import (
     check_basic_auth,
     check_time,
@@ -54,6 +54,7 @@ from .common import (
     first_header,
     header_addresses,
     json_body,
+    unreadable,
 )
 
 PROVIDER = "sendgrid"
@@ -132,11 +133,23 @@ def verify_inbound(
     check_basic_auth(request, user, secret, "SendGrid Inbound Parse")
 
 
-def parse_events(request: Request) -> list[Event]:
+def parse_events(request: Request) -> list[Event | Unreadable]:
+    """Every event in the batch: read, or kept as Unreadable with the reason, so one event
+    engage cannot read never holds back the others. A body that is not a JSON array at all is a
+    ValueError."""
     data = json_body(request.body, "SendGrid event webhook")
     if not isinstance(data, list):
         raise ValueError("SendGrid event webhook: the body is not a JSON array of events")
-    return [_event(item, index) for index, item in enumerate(data)]
+    return [_read(item, index) for index, item in enumerate(data)]
+
+
+def _read(item: Any, index: int) -> Event | Unreadable:
+    try:
+        return _event(item, index)
+    except ValueError as exc:
+        recipient = item.get("email", "") if isinstance(item, dict) else ""
+        raw = json.dumps(item, ensure_ascii=False)
+        return unreadable(PROVIDER, str(exc), raw, stable=item, recipient=recipient)
 
 
 def _event(item: Any, index: int) -> Event:

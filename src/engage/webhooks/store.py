@@ -1,21 +1,33 @@
 """Storing what the providers send: events once each, with their effects; inbound mail whole.
 
 Effects: a hard bounce or a complaint puts the address on the suppression list and changes
-the contact's status; an unsubscribe event withdraws consent. Each event is matched to its
-delivery by the ids sent with the message (engage_delivery), else by our Message-ID, else by
-the recipient's mailbox alone, however the provider spells it (see `identity`).
+the contact's status; an unsubscribe event withdraws consent.
+
+An event changes only the person it is about: its recipient. It is linked to a delivery by the
+ids sent with the message (engage_delivery), else by our Message-ID, else by the provider's id
+for the message (deliveries.provider_id, among that person's own deliveries), but only when
+that delivery went to the same mailbox (addresses.same_mailbox). Providers do share one id
+across recipients (SendGrid's smtp-id, Mailgun's batches), so an id that names another
+person's delivery is never followed: the event keeps its own recipient, and a note on it says
+which delivery was named. An event with no recipient at all trusts its delivery.
+
+An event the provider signed but that engage cannot read (an Unreadable) is kept in
+unreadable_events with the reason, once, and changes nothing.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from ..addresses import same_mailbox
 from ..contacts import core
-from ..store.schema import contacts, deliveries, events
-from .base import Event, InboundMessage
+from ..store.schema import contacts, deliveries, events, unreadable_events
+from .base import Event, InboundMessage, Unreadable
 
 if TYPE_CHECKING:
     from ..replies.inbox import Inbox
@@ -27,11 +39,23 @@ STATUS_FOR = {"bounced": "bounced", "complained": "complained"}
 class Stored:
     new: int = 0
     repeated: int = 0
+    unreadable: int = 0  # kept in unreadable_events (new or not)
 
 
-def record_events(connection: sa.Connection, found: list[Event]) -> Stored:
+@dataclass(frozen=True)
+class Match:
+    delivery_id: int | None
+    contact_id: int | None
+    note: str = ""
+
+
+def record_events(connection: sa.Connection, found: Sequence[Event | Unreadable]) -> Stored:
     stored = Stored()
     for event in found:
+        if isinstance(event, Unreadable):
+            _keep_unreadable(connection, event)
+            stored.unreadable += 1
+            continue
         exists = connection.execute(
             sa.select(events.c.id).where(
                 events.c.provider == event.provider, events.c.event_id == event.event_id
@@ -40,45 +64,88 @@ def record_events(connection: sa.Connection, found: list[Event]) -> Stored:
         if exists is not None:
             stored.repeated += 1
             continue
-        delivery_id, contact_id = _match(connection, event)
+        matched = _match(connection, event)
         connection.execute(
             events.insert().values(
                 provider=event.provider,
                 event_id=event.event_id,
                 event_type=event.event_type,
                 recipient=event.recipient,
-                delivery_id=delivery_id,
-                contact_id=contact_id,
+                delivery_id=matched.delivery_id,
+                contact_id=matched.contact_id,
                 occurred_at=event.timestamp,
                 received_at=core.now(),
                 reason=event.reason,
                 raw=event.raw,
+                note=matched.note,
             )
         )
-        _apply(connection, event, contact_id)
+        _apply(connection, event, matched.contact_id)
         stored.new += 1
     return stored
 
 
-def _match(connection: sa.Connection, event: Event) -> tuple[int | None, int | None]:
-    delivery = None
+def _keep_unreadable(connection: sa.Connection, event: Unreadable) -> None:
+    exists = connection.execute(
+        sa.select(unreadable_events.c.id).where(
+            unreadable_events.c.provider == event.provider, unreadable_events.c.key == event.key
+        )
+    ).first()
+    if exists is None:
+        connection.execute(
+            unreadable_events.insert().values(
+                provider=event.provider,
+                key=event.key,
+                reason=event.reason,
+                recipient=event.recipient,
+                raw=event.raw,
+                received_at=core.now(),
+            )
+        )
+
+
+DELIVERY = sa.select(deliveries.c.id, deliveries.c.contact_id, contacts.c.email).join(
+    contacts, contacts.c.id == deliveries.c.contact_id
+)
+
+
+def _match(connection: sa.Connection, event: Event) -> Match:
+    person = core.find(connection, event.recipient) if event.recipient else None
+    contact_id = person.id if person else None
+    keys = []
     wanted = event.metadata.get("engage_delivery", "")
     if wanted.isdigit():
-        delivery = connection.execute(
-            sa.select(deliveries.c.id, deliveries.c.contact_id).where(
-                deliveries.c.id == int(wanted)
-            )
-        ).first()
-    if delivery is None and event.message_id:
-        delivery = connection.execute(
-            sa.select(deliveries.c.id, deliveries.c.contact_id).where(
-                deliveries.c.message_id == event.message_id
-            )
-        ).first()
-    if delivery is not None:
-        return delivery.id, delivery.contact_id
-    contact = core.find(connection, event.recipient) if event.recipient else None
-    return None, contact.id if contact else None
+        keys.append((deliveries.c.id == int(wanted), "the ids sent with the message"))
+    if event.message_id:
+        keys.append(
+            (deliveries.c.message_id == event.message_id, f"its Message-ID {event.message_id}")
+        )
+    note = ""
+    for condition, how in keys:
+        named = connection.execute(DELIVERY.where(condition).order_by(deliveries.c.id)).first()
+        if named is None:
+            continue
+        if not event.recipient or same_mailbox(event.recipient, named.email):
+            return Match(named.id, named.contact_id, note)
+        note = note or (
+            f"Not linked to delivery {named.id}: {how} named it, but it went to someone else. "
+            "Only this event's own recipient was changed."
+        )
+    return Match(_by_provider_id(connection, event, contact_id), contact_id, note)
+
+
+def _by_provider_id(connection: sa.Connection, event: Event, contact_id: int | None) -> int | None:
+    """The person's own delivery with the provider's id for the message (Postmark's MessageID;
+    SendGrid's X-Message-Id, the part of sg_message_id before its first ".")."""
+    given = event.provider_message_id
+    if not given or contact_id is None:
+        return None
+    ids = {given, given.split(".", 1)[0]}
+    return connection.execute(
+        sa.select(deliveries.c.id)
+        .where(deliveries.c.provider_id.in_(ids), deliveries.c.contact_id == contact_id)
+        .order_by(deliveries.c.id)
+    ).scalar()
 
 
 def _apply(connection: sa.Connection, event: Event, contact_id: int | None) -> None:
@@ -112,6 +179,50 @@ def _apply(connection: sa.Connection, event: Event, contact_id: int | None) -> N
             source=f"{event.provider} webhook",
             by=core.PERSON,
         )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An event the team should look at: one engage could not read (kind "unreadable"), or
+    one not linked to the email its ids named, because that went to someone else
+    ("someone-else")."""
+
+    kind: str
+    provider: str
+    received_at: dt.datetime
+    recipient: str
+    what: str  # the reason it could not be read, or the note
+    raw: str = ""  # the unreadable event as it came
+    event_type: str = ""
+
+
+def problems(connection: sa.Connection, since: dt.datetime | None = None) -> list[Problem]:
+    """Every problem (or those received since `since`), oldest first."""
+    kept = sa.select(unreadable_events).order_by(unreadable_events.c.id)
+    noted = sa.select(events).where(events.c.note != "").order_by(events.c.id)
+    if since is not None:
+        kept = kept.where(unreadable_events.c.received_at >= since)
+        noted = noted.where(events.c.received_at >= since)
+    found = [
+        Problem("unreadable", r.provider, _aware(r.received_at), r.recipient, r.reason, r.raw)
+        for r in connection.execute(kept)
+    ]
+    found += [
+        Problem(
+            "someone-else",
+            r.provider,
+            _aware(r.received_at),
+            r.recipient,
+            r.note,
+            event_type=r.event_type,
+        )
+        for r in connection.execute(noted)
+    ]
+    return sorted(found, key=lambda p: p.received_at)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)  # SQLite gives naive UTC
 
 
 def record_inbound(connection: sa.Connection, message: InboundMessage, inbox: Inbox) -> bool:
