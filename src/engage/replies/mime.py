@@ -18,12 +18,11 @@ from email.message import Message
 from email.parser import BytesParser
 
 from ..errors import EngageError
-from ..webhooks.base import InboundMessage
+from ..webhooks.base import Attachment, InboundMessage
 from .clean import decode
 
-# Mails bigger than this are kept without their big attachments (the mailbox or the file
-# still has them); the words are always kept.
-KEEP_LIMIT = 10 * 1024 * 1024
+# Attachments bigger than this are left out of the stored original mail: their bytes are kept
+# once, as files (replies/attachments.py). Smaller ones stay, so a small mail is kept as it came.
 BIG_PART = 256 * 1024
 _TAGGED = ("reply+", "unsubscribe+")
 _RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "to", "cc")
@@ -55,10 +54,9 @@ class Bounce:
 @dataclass(frozen=True)
 class Parsed:
     message: InboundMessage
-    original: bytes  # the mail as it came, or without its big attachments (see notes)
+    original: bytes  # the mail as it came, each attachment's bytes left out (kept as files)
     notes: list[str] = field(default_factory=list)
     bounce: Bounce | None = None
-    media: list[str] = field(default_factory=list)  # attached sound, video and pictures (types)
 
 
 def header_text(value: object) -> str:
@@ -98,9 +96,7 @@ def parse(raw: bytes, provider: str) -> Parsed:
     if not text and not html:
         notes.append("The mail has no text in it (only attachments, or nothing).")
     name, sender = email.utils.parseaddr(_header(headers, "from"))
-    original = raw
-    if len(raw) > KEEP_LIMIT:
-        original = _without_big_parts(message, notes)
+    found = attachments_of(message)
     inbound = InboundMessage(
         provider=provider,
         sender=sender,
@@ -113,13 +109,45 @@ def parse(raw: bytes, provider: str) -> Parsed:
         in_reply_to=_header(headers, "in-reply-to"),
         references=_header(headers, "references"),
         headers=headers,
+        attachments=tuple(found),
     )
-    media = [
-        part.get_content_type()
-        for part in _own_parts(message)
-        if _is_attachment(part) and part.get_content_maintype() in ("audio", "video", "image")
+    bounce = _bounce(message, inbound)
+    big = any(len(a.data or b"") > BIG_PART for a in found)
+    return Parsed(inbound, without_big_attachments(message) if big else raw, notes, bounce)
+
+
+def _attachment_parts(message: Message) -> Iterator[Message]:
+    for part in _own_parts(message):
+        if not part.is_multipart() and _is_attachment(part):
+            yield part
+
+
+def attachments_of(message: Message) -> list[Attachment]:
+    """The files attached to a mail (not those inside a mail it carries), with their bytes."""
+    return [
+        Attachment(
+            name=header_text(part.get_filename() or ""),
+            content_type=part.get_content_type(),
+            data=part.get_payload(decode=True) or b"",
+            content_id=str(part.get("Content-ID") or ""),
+        )
+        for part in _attachment_parts(message)
     ]
-    return Parsed(inbound, original, notes, _bounce(message, inbound), media)
+
+
+def without_big_attachments(message: Message) -> bytes:
+    """The mail with each big attachment's bytes replaced by a line naming it: the bytes are
+    kept as files (replies/attachments.py), not twice in the database."""
+    for part in list(_attachment_parts(message)):
+        payload = part.get_payload(decode=True) or b""
+        if len(payload) <= BIG_PART:
+            continue
+        name = header_text(part.get_filename() or "an attachment")
+        for header in ("Content-Transfer-Encoding", "Content-Type"):
+            del part[header]
+        part["Content-Type"] = "text/plain; charset=utf-8"
+        part.set_payload(f"[{name}, {_size(len(payload))}: see the reply's attachments]\n")
+    return message.as_bytes()
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str:
@@ -216,25 +244,6 @@ def _quoted(depth: int, words: str) -> str:
 
 def _size(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
-
-
-def _without_big_parts(message: Message, notes: list[str]) -> bytes:
-    for part in message.walk():
-        if part.is_multipart() or not _is_attachment(part):
-            continue
-        payload = part.get_payload(decode=True) or b""
-        if len(payload) <= BIG_PART:
-            continue
-        name = header_text(part.get_filename() or "an attachment")
-        notes.append(
-            f"The attachment {name} ({_size(len(payload))}) was too big to keep in engage; "
-            "it is still in the mailbox or the saved file."
-        )
-        for header in ("Content-Transfer-Encoding", "Content-Type"):
-            del part[header]
-        part["Content-Type"] = "text/plain; charset=utf-8"
-        part.set_payload(f"[{name}, {_size(len(payload))}, not kept]\n")
-    return message.as_bytes()
 
 
 def _bounce(message: Message, inbound: InboundMessage) -> Bounce | None:
