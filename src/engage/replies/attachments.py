@@ -30,17 +30,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..config import Workspace
+from ..mailparts import size_text
 from ..store.schema import attachments
 from ..webhooks.base import Attachment
 
 CHUNK = 1024 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def size_text(n: int) -> str:
-    if n < 1024 * 1024:
-        return f"{max(1, round(n / 1024))} KB" if n else "0 KB"
-    return f"{n / (1024 * 1024):.1f} MB"
 
 
 def safe_name(given: str, content_type: str = "", position: int = 1) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import email.utils
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
 from email.errors import CloseBoundaryNotFoundDefect, MessageError, StartBoundaryNotFoundDefect
@@ -18,12 +17,10 @@ from email.message import Message
 from email.parser import BytesParser
 
 from ..errors import EngageError
-from ..webhooks.base import Attachment, InboundMessage
+from ..mailparts import BIG_PART, attachments_of, is_attachment, own_parts, without_big_attachments
+from ..webhooks.base import InboundMessage
 from .clean import decode
 
-# Attachments bigger than this are left out of the stored original mail: their bytes are kept
-# once, as files (replies/attachments.py). Smaller ones stay, so a small mail is kept as it came.
-BIG_PART = 256 * 1024
 _TAGGED = ("reply+", "unsubscribe+")
 _RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "to", "cc")
 _STATUS = re.compile(r"\b([245])\.\d{1,3}\.\d{1,3}\b")
@@ -116,40 +113,6 @@ def parse(raw: bytes, provider: str) -> Parsed:
     return Parsed(inbound, without_big_attachments(message) if big else raw, notes, bounce)
 
 
-def _attachment_parts(message: Message) -> Iterator[Message]:
-    for part in _own_parts(message):
-        if not part.is_multipart() and _is_attachment(part):
-            yield part
-
-
-def attachments_of(message: Message) -> list[Attachment]:
-    """The files attached to a mail (not those inside a mail it carries), with their bytes."""
-    return [
-        Attachment(
-            name=header_text(part.get_filename() or ""),
-            content_type=part.get_content_type(),
-            data=part.get_payload(decode=True) or b"",
-            content_id=str(part.get("Content-ID") or ""),
-        )
-        for part in _attachment_parts(message)
-    ]
-
-
-def without_big_attachments(message: Message) -> bytes:
-    """The mail with each big attachment's bytes replaced by a line naming it: the bytes are
-    kept as files (replies/attachments.py), not twice in the database."""
-    for part in list(_attachment_parts(message)):
-        payload = part.get_payload(decode=True) or b""
-        if len(payload) <= BIG_PART:
-            continue
-        name = header_text(part.get_filename() or "an attachment")
-        for header in ("Content-Transfer-Encoding", "Content-Type"):
-            del part[header]
-        part["Content-Type"] = "text/plain; charset=utf-8"
-        part.set_payload(f"[{name}, {_size(len(payload))}: see the reply's attachments]\n")
-    return message.as_bytes()
-
-
 def _header(headers: list[tuple[str, str]], name: str) -> str:
     return next((value for key, value in headers if key.lower() == name), "")
 
@@ -168,30 +131,15 @@ def _recipient(headers: list[tuple[str, str]]) -> str:
     return (to or found or [""])[0]
 
 
-def _is_attachment(part: Message) -> bool:
-    return (part.get("Content-Disposition") or "").lower().startswith("attachment") or bool(
-        part.get_filename()
-    )
-
-
 def _param(part: Message, name: str) -> str:
     """A Content-Type parameter in lower case; "" when missing."""
     return email.utils.collapse_rfc2231_value(part.get_param(name) or "").strip().lower()
 
 
-def _own_parts(part: Message) -> Iterator[Message]:
-    """The parts of a mail, not looking inside a mail it carries: the returned message in a
-    failure notice, or one forwarded as an attachment, are not the words of the reply."""
-    yield part
-    if part.is_multipart() and part.get_content_maintype() != "message":
-        for inner in part.get_payload():
-            yield from _own_parts(inner)
-
-
 def _bodies(message: Message, notes: list[str]) -> tuple[str, str]:
     text = html = ""
-    for part in _own_parts(message):
-        if part.is_multipart() or _is_attachment(part):
+    for part in own_parts(message):
+        if part.is_multipart() or is_attachment(part):
             continue
         kind = part.get_content_type()
         if kind not in ("text/plain", "text/html"):
@@ -240,10 +188,6 @@ def unflow(text: str, delsp: bool = False) -> str:
 
 def _quoted(depth: int, words: str) -> str:
     return ">" * depth + (" " if depth and words else "") + words
-
-
-def _size(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MB"
 
 
 def _bounce(message: Message, inbound: InboundMessage) -> Bounce | None:
