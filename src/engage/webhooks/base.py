@@ -57,9 +57,10 @@ class Upload:
     """A part of a form post kept in a temporary file: a file, or a field too big to hold."""
 
     name: str  # the form field
-    filename: str  # as the sender gave it (never used as a path); "" for a field
+    filename: str  # as the sender gave it (never used as a path)
     content_type: str
     path: Path
+    file: bool = True  # False: a form field too big to hold in memory
 
 
 @dataclass(frozen=True)
