@@ -206,7 +206,8 @@ def _inbound_body(request: Request) -> Any:
     if request.body_file is None:
         return json_body(request.body, "Postmark inbound webhook")
     try:
-        with request.body_file.open("rb") as body:
+        # As text, so the bytes are not held beside the text while it is parsed.
+        with request.body_file.open(encoding="utf-8") as body:
             return json.load(body)
     except (ValueError, RecursionError) as exc:
         raise ValueError(f"Postmark inbound webhook: the body is not valid JSON ({exc})") from None
