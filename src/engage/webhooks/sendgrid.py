@@ -191,7 +191,8 @@ def parse_inbound(request: Request) -> InboundMessage:
         if any(a.size > BIG_PART for a in found):  # their bytes are kept as files, not twice
             text["email"] = without_big_attachments(message).decode("utf-8", "replace")
         else:
-            text["email"] = _decode(fields.get("email") or message.as_bytes(), "utf-8")
+            whole = fields.get("email") or (big_email.path.read_bytes() if big_email else b"")
+            text["email"] = _decode(whole, "utf-8")
     elif "headers" in fields:
         message = HeaderParser(policy=policy.default).parsestr(text["headers"])
         body_text, body_html = text.get("text", ""), text.get("html", "")
