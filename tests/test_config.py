@@ -110,6 +110,16 @@ def test_given_folder_without_config(tmp_path) -> None:
             '[organisation]\nname = "A"\naddress = "B"\n[topics]\n" " = "Walking"\n',
             'engage.toml: [topics] has an empty name: write a tag, like walking = "..."',
         ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[replies]\nattachment_max_mb = 0\n',
+            "engage.toml:5: replies.attachment_max_mb is 0: give the size in MB of the biggest "
+            "file to keep, more than 0 and at most 1024, like attachment_max_mb = 25",
+        ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[replies]\nattachments_dir = " "\n',
+            "engage.toml:5: replies.attachments_dir is empty: name a folder, like "
+            'attachments_dir = "attachments"',
+        ),
     ],
 )
 def test_bad_settings_are_named(tmp_path, toml, message) -> None:

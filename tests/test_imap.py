@@ -266,7 +266,7 @@ def big_attachment() -> bytes:
     message["Message-ID"] = "<photos@example.org>"
     message.set_content("Here are the photos.\n")
     message.add_attachment(
-        b"\x00" * (20 * 1024 * 1024), maintype="application", subtype="zip", filename="photos.zip"
+        b"\x00" * (30 * 1024 * 1024), maintype="application", subtype="zip", filename="photos.zip"
     )
     return message.as_bytes()
 
@@ -304,8 +304,9 @@ def test_odd_mails_are_stored_with_notes_and_the_fetch_goes_on(project, mailbox)
     assert (result.exit_code, result.stderr) == (0, "")
     assert result.stdout == (
         f"{WHERE}: 5 new, 0 already here, 1 refused.\n"
-        "  UID 1, reply 1: The attachment photos.zip (20.0 MB) was too big to keep in engage; "
-        "it is still in the mailbox or the saved file.\n"
+        "  UID 1, reply 1: The attachment photos.zip (30.0 MB) is bigger than the 25.0 MB engage "
+        "keeps, so it was set aside; the words are kept. It is still in the mailbox or the "
+        "saved file.\n"
         "  UID 2, reply 2: The mail has no text in it (only attachments, or nothing).\n"
         "  UID 3, reply 3: The message said it was in 'x-made-up', which is not a character set "
         "we know; it was read as UTF-8.\n"

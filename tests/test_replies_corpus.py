@@ -11,6 +11,7 @@ the messages the outbox really sent: {{REPLY_TO}} (the Reply-To address with its
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import shutil
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from engage.contacts import core
+from engage.replies import attachments
 from engage.replies.inbox import Taken, for_workspace
 from engage.replies.mime import NotAMail, parse, unflow
 from engage.store import open_store
@@ -782,9 +784,10 @@ def test_taking_each_mail_again_changes_nothing(corpus: Corpus) -> None:
 # -- mail too big, and bytes that are not mail -----------------------------------------------
 
 
-def test_a_20_mb_attachment_is_left_in_the_mailbox(corpus: Corpus) -> None:
+def test_a_20_mb_video_is_kept_as_a_file_not_in_the_database(corpus: Corpus) -> None:
     amira = placeholders(corpus.sent[("amira.hassan@example.org", STORY)])
-    video = base64.encodebytes(bytes(range(256)) * (20 * 4096)).decode("ascii")
+    video_bytes = bytes(range(256)) * (20 * 4096)
+    video = base64.encodebytes(video_bytes).decode("ascii")
     raw = (
         "From: Amira Hassan <amira.hassan@example.org>\n"
         f"To: {amira['REPLY_TO']}\n"
@@ -806,11 +809,20 @@ def test_a_20_mb_attachment_is_left_in_the_mailbox(corpus: Corpus) -> None:
     with corpus.store.begin() as c:
         taken = for_workspace(corpus.project.workspace).take_raw(c, raw, "import")
     row = corpus.row(taken.id)
-    note = (
-        "The attachment first-match.mp4 (20.0 MB) was too big to keep in engage; "
-        "it is still in the mailbox or the saved file."
-    )
-    assert (taken.new, taken.kind, taken.notes, row.notes) == (True, "story", [note], [note])
+    assert (taken.new, taken.kind, taken.notes, row.notes) == (True, "story", [], [])
+    with corpus.store.connect() as c:
+        [kept] = attachments.listing(c, taken.id)
+    folder = corpus.project.root / "attachments"
+    assert kept == {
+        "name": "first-match.mp4",
+        "type": "video/mp4",
+        "size": len(video_bytes),
+        "sha256": hashlib.sha256(video_bytes).hexdigest(),
+        "path": kept["path"],
+        "set_aside": "",
+    }
+    assert kept["path"].startswith(f"{taken.id}-") and kept["path"].endswith("/1-first-match.mp4")
+    assert (folder / kept["path"]).read_bytes() == video_bytes
     assert (row.contact, row.campaign, row.matched_by) == (
         "amira.hassan@example.org",
         STORY,
@@ -821,7 +833,7 @@ def test_a_20_mb_attachment_is_left_in_the_mailbox(corpus: Corpus) -> None:
     )
     assert len(raw) > 27_000_000
     assert len(row.original) < 2_000
-    assert b"[first-match.mp4, 20.0 MB, not kept]" in row.original
+    assert b"[first-match.mp4, 20.0 MB: see the reply's attachments]" in row.original
     kept = parse(row.original, "import")
     assert (kept.message.text, kept.notes) == (
         "Here is a video of my first wheelchair basketball match. My coach filmed it for me.",

@@ -140,6 +140,10 @@ class Imap:
 @dataclass(frozen=True)
 class Replies:
     imap: Imap | None = None
+    # Where the files that come with replies are kept (inside the workspace unless absolute),
+    # and the biggest file kept: a bigger one is set aside with a note; the words are kept.
+    attachments_dir: str = "attachments"
+    attachment_max_mb: float = 25.0
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,7 @@ def load_config(path: Path) -> Config:
     data = read_toml(path, text, first_line=1, what=CONFIG_NAME)
     try:
         config = build(Config, data)
+        _check_replies(config.replies)
         return dataclasses.replace(config, topics=_topics(config.topics))
     except SchemaError as exc:
         raise schema_error(exc, path.name, text, 1, ConfigError) from None
@@ -277,6 +282,18 @@ def _topics(topics: dict[str, str]) -> dict[str, str]:
             raise SchemaError(f"topics.{tag} is there twice (tags do not care about capitals)")
         found[name] = " ".join(words.split())
     return found
+
+
+def _check_replies(replies: Replies) -> None:
+    if not replies.attachments_dir.strip():
+        raise SchemaError(
+            'replies.attachments_dir is empty: name a folder, like attachments_dir = "attachments"'
+        )
+    if not 0 < replies.attachment_max_mb <= 1024:
+        raise SchemaError(
+            f"replies.attachment_max_mb is {replies.attachment_max_mb:g}: give the size in MB of "
+            "the biggest file to keep, more than 0 and at most 1024, like attachment_max_mb = 25"
+        )
 
 
 def read_text(path: Path, shown: str, error: type[EngageError]) -> str:

@@ -11,6 +11,7 @@ from .. import subscriptions
 from ..contacts import audiences, core
 from ..contacts.importer import Options, Report, import_file, problems, write_rejects
 from ..errors import sentence
+from ..replies import attachments
 from ..store.schema import BASES, FORMATS, STATUSES
 from .common import format_option, people_csv, printable, store, table, when, workspace
 
@@ -334,7 +335,8 @@ def erase(ctx: click.Context, email: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Erase {email} and all their records? This cannot be undone", abort=True)
     with store(ctx).begin() as connection:
-        core.erase(connection, email)
+        files = core.erase(connection, email)
+    attachments.for_workspace(workspace(ctx)).remove_files(files)  # once the rows are gone
     click.echo(
         f"Erased {printable(email.strip())}. Only a hash is kept, so they are never mailed again."
     )

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from ..mailparts import size_text
+from ..replies import attachments
 from ..replies import listing as inbox_listing
 from ..replies.inbox import for_workspace
 from ..replies.mime import NotAMail
@@ -128,6 +130,10 @@ def show(ctx: click.Context, reply_id: int, original: bool, fmt: str) -> None:
     """Show one reply: its words, who and what it answers, and the person's other replies."""
     with store(ctx).connect() as connection:
         reply = inbox_listing.show(connection, reply_id)
+    folder = attachments.for_workspace(workspace(ctx)).shown
+    for item in reply["attachments"]:
+        path = item.pop("path")
+        item["file"] = f"{folder}/{path}" if path else None
     if fmt == "json":
         if not original:
             reply.pop("original")
@@ -170,6 +176,13 @@ def show_lines(reply: dict[str, Any], original: bool) -> list[str]:
         lines.append(f"Set aside: {' and '.join(set_aside)}. See it all with --original.")
     for note in reply["notes"]:
         lines.append(f"Note: {note}")
+    if reply["attachments"]:
+        lines.append("Attachments:")
+        lines += [
+            f"  {a['name']} ({a['type']}, {size_text(a['size'])}): "
+            + (a["file"] or f"set aside, {a['set_aside']}")
+            for a in reply["attachments"]
+        ]
     if reply["others"]:
         lines.append("Their other replies:")
         lines += [

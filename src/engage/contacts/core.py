@@ -29,6 +29,7 @@ from ..addresses import (  # noqa: F401  (every way in reads addresses through t
 )
 from ..errors import EngageError
 from ..store.schema import (
+    attachments,
     consents,
     contact_changes,
     contact_handles,
@@ -450,7 +451,7 @@ def _activity(connection: sa.Connection, contact: Contact) -> dict[str, Any]:
         .order_by(events.c.id)
     ).all()
     wrote = connection.execute(
-        sa.select(inbound.c.subject, inbound.c.text, inbound.c.received_at)
+        sa.select(inbound.c.id, inbound.c.subject, inbound.c.text, inbound.c.received_at)
         .where(_their_replies(contact))
         .order_by(inbound.c.id)
     ).all()
@@ -464,6 +465,21 @@ def _activity(connection: sa.Connection, contact: Contact) -> dict[str, Any]:
         .where(_their_unreadable(contact))
         .order_by(unreadable_events.c.id)
     ).all()
+    files: dict[int, list[dict[str, Any]]] = {}
+    for row in connection.execute(
+        sa.select(attachments)
+        .where(attachments.c.inbound_id.in_([r.id for r in wrote]))
+        .order_by(attachments.c.inbound_id, attachments.c.position)
+    ):
+        files.setdefault(row.inbound_id, []).append(
+            {
+                "name": row.name,
+                "type": row.content_type,
+                "size": row.size,
+                "file": row.path,
+                "set_aside": row.set_aside,
+            }
+        )
     handles = connection.execute(
         sa.select(contact_handles.c.network, contact_handles.c.handle)
         .where(contact_handles.c.contact_id == contact.id)
@@ -473,7 +489,15 @@ def _activity(connection: sa.Connection, contact: Contact) -> dict[str, Any]:
         "handles": [{"network": n, "handle": h} for n, h in handles],
         "emails": [{"campaign": c, "status": s, "sent_at": iso(at)} for c, s, at in sent],
         "events": [{"provider": p, "type": t, "at": iso(at)} for p, t, at in told],
-        "replies": [{"subject": s, "text": t, "received_at": iso(at)} for s, t, at in wrote],
+        "replies": [
+            {
+                "subject": r.subject,
+                "text": r.text,
+                "received_at": iso(r.received_at),
+                "attachments": files.get(r.id, []),
+            }
+            for r in wrote
+        ],
         # provider events engage could not read that name them (see docs/webhooks.md)
         "unreadable_events": [
             {"provider": p, "reason": r, "raw": raw, "received_at": iso(at)}
@@ -564,11 +588,21 @@ def remove_handle(connection: sa.Connection, email: str, network: str, handle: s
     )
 
 
-def erase(connection: sa.Connection, email: str) -> None:
+def erase(connection: sa.Connection, email: str) -> list[str]:
     """Remove the person and all their records; keep only a hash so they are never mailed,
-    under any spelling of their address."""
+    under any spelling of their address. Returns the files of their replies' attachments (in
+    the attachments folder), for the caller to remove once this transaction is committed."""
     contact = get(connection, email)
     connection.execute(events.delete().where(_their_events(contact)))
+    replies = sa.select(inbound.c.id).where(_their_replies(contact))
+    files = list(
+        connection.execute(
+            sa.select(attachments.c.path).where(
+                attachments.c.inbound_id.in_(replies), attachments.c.path.is_not(None)
+            )
+        ).scalars()
+    )
+    connection.execute(attachments.delete().where(attachments.c.inbound_id.in_(replies)))
     connection.execute(inbound.delete().where(_their_replies(contact)))
     connection.execute(unreadable_events.delete().where(_their_unreadable(contact)))
     connection.execute(contacts.delete().where(contacts.c.id == contact.id))
@@ -588,6 +622,7 @@ def erase(connection: sa.Connection, email: str) -> None:
             created_at=since or now(),
         )
     )
+    return files
 
 
 def listing(

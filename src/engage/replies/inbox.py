@@ -23,6 +23,8 @@ from ..errors import EngageError
 from ..store.schema import contact_handles, contacts, deliveries, inbound, posts, sends
 from ..tokens import BadToken, Signer, signer
 from ..webhooks.base import Event, InboundMessage
+from .attachments import Attachments
+from .attachments import for_workspace as attachments_for
 from .clean import clean
 from .match import Match, match
 from .mime import Bounce, parse
@@ -60,10 +62,14 @@ def handle_key(network: str, handle: str) -> str:
 
 class Inbox:
     def __init__(
-        self, signer: Signer | Callable[[], Signer], campaign_kind: Callable[[str], str]
+        self,
+        signer: Signer | Callable[[], Signer],
+        campaign_kind: Callable[[str], str],
+        attachments: Attachments | None = None,
     ) -> None:
         self._signer = signer  # or a function making one: social replies never need it
         self.campaign_kind = campaign_kind  # slug -> "newsletter" | "call-for-stories"
+        self.attachments = attachments  # None: attachments are noted, not kept
 
     @property
     def signer(self) -> Signer:
@@ -80,7 +86,6 @@ class Inbox:
             original=parsed.original,
             notes=parsed.notes,
             bounce=parsed.bounce,
-            media=bool(parsed.media),
         )
 
     def take(
@@ -92,7 +97,6 @@ class Inbox:
         original: bytes | None = None,
         notes: list[str] | tuple[str, ...] = (),
         bounce: Bounce | None = None,
-        media: bool = False,
     ) -> Taken:
         key = dedupe_key(message, network)
         found = connection.execute(
@@ -117,7 +121,7 @@ class Inbox:
                 recipient=message.recipient,
                 text=cleaned.text,
                 is_bounce=bounce is not None,
-                has_media=media,
+                has_media=any(a.is_media for a in message.attachments),
                 answers_call_for_stories=bool(campaign)
                 and self.campaign_kind(campaign) == "call-for-stories",
             )
@@ -155,6 +159,7 @@ class Inbox:
             )
         ).inserted_primary_key[0]
         noted = len(notes)
+        notes += self._keep_attachments(connection, inbound_id, message, at)
         if kind == "unsubscribe":
             notes += self._unsubscribe(connection, message, matched)
         elif kind == "bounce" and bounce is not None:
@@ -164,6 +169,20 @@ class Inbox:
                 inbound.update().where(inbound.c.id == inbound_id).values(notes=notes)
             )
         return Taken(inbound_id, True, kind, matched.matched_by, notes)
+
+    def _keep_attachments(
+        self, connection: sa.Connection, inbound_id: int, message: InboundMessage, at: dt.datetime
+    ) -> list[str]:
+        if not message.attachments:
+            return []
+        if self.attachments is None:
+            return [f"{len(message.attachments)} attachment(s) came with it and were not kept."]
+        where = (
+            "It is still in the mailbox or the saved file."
+            if message.provider in ("imap", "import")
+            else ""
+        )
+        return self.attachments.keep(connection, inbound_id, message.attachments, at, where)
 
     # -- matching --------------------------------------------------------------------------
 
@@ -314,7 +333,7 @@ def for_workspace(workspace: Workspace, signing: Signer | None = None) -> Inbox:
                 known[slug] = "newsletter"
         return known[slug]
 
-    return Inbox(signing or (lambda: signer(workspace)), campaign_kind)
+    return Inbox(signing or (lambda: signer(workspace)), campaign_kind, attachments_for(workspace))
 
 
 def when(value: dt.datetime | None) -> str:

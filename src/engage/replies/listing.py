@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from ..contacts import core
 from ..errors import EngageError
 from ..store.schema import contacts, inbound, stories
+from . import attachments
 
 
 class ReplyError(EngageError):
@@ -117,6 +118,7 @@ def show(connection: sa.Connection, reply_id: int) -> dict[str, Any]:
         "notes": list(full.notes or []),
         "url": (full.raw or {}).get("url", ""),
         "original": original,
+        "attachments": attachments.listing(connection, reply_id),
         "others": [_summary(other) for other in others],
     }
 

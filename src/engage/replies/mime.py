@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import email.utils
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
 from email.errors import CloseBoundaryNotFoundDefect, MessageError, StartBoundaryNotFoundDefect
@@ -18,13 +17,10 @@ from email.message import Message
 from email.parser import BytesParser
 
 from ..errors import EngageError
+from ..mailparts import BIG_PART, attachments_of, is_attachment, own_parts, without_big_attachments
 from ..webhooks.base import InboundMessage
 from .clean import decode
 
-# Mails bigger than this are kept without their big attachments (the mailbox or the file
-# still has them); the words are always kept.
-KEEP_LIMIT = 10 * 1024 * 1024
-BIG_PART = 256 * 1024
 _TAGGED = ("reply+", "unsubscribe+")
 _RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "to", "cc")
 _STATUS = re.compile(r"\b([245])\.\d{1,3}\.\d{1,3}\b")
@@ -55,10 +51,9 @@ class Bounce:
 @dataclass(frozen=True)
 class Parsed:
     message: InboundMessage
-    original: bytes  # the mail as it came, or without its big attachments (see notes)
+    original: bytes  # the mail as it came, each attachment's bytes left out (kept as files)
     notes: list[str] = field(default_factory=list)
     bounce: Bounce | None = None
-    media: list[str] = field(default_factory=list)  # attached sound, video and pictures (types)
 
 
 def header_text(value: object) -> str:
@@ -98,9 +93,7 @@ def parse(raw: bytes, provider: str) -> Parsed:
     if not text and not html:
         notes.append("The mail has no text in it (only attachments, or nothing).")
     name, sender = email.utils.parseaddr(_header(headers, "from"))
-    original = raw
-    if len(raw) > KEEP_LIMIT:
-        original = _without_big_parts(message, notes)
+    found = attachments_of(message)
     inbound = InboundMessage(
         provider=provider,
         sender=sender,
@@ -113,13 +106,11 @@ def parse(raw: bytes, provider: str) -> Parsed:
         in_reply_to=_header(headers, "in-reply-to"),
         references=_header(headers, "references"),
         headers=headers,
+        attachments=tuple(found),
     )
-    media = [
-        part.get_content_type()
-        for part in _own_parts(message)
-        if _is_attachment(part) and part.get_content_maintype() in ("audio", "video", "image")
-    ]
-    return Parsed(inbound, original, notes, _bounce(message, inbound), media)
+    bounce = _bounce(message, inbound)
+    big = any(len(a.data or b"") > BIG_PART for a in found)
+    return Parsed(inbound, without_big_attachments(message) if big else raw, notes, bounce)
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str:
@@ -140,30 +131,15 @@ def _recipient(headers: list[tuple[str, str]]) -> str:
     return (to or found or [""])[0]
 
 
-def _is_attachment(part: Message) -> bool:
-    return (part.get("Content-Disposition") or "").lower().startswith("attachment") or bool(
-        part.get_filename()
-    )
-
-
 def _param(part: Message, name: str) -> str:
     """A Content-Type parameter in lower case; "" when missing."""
     return email.utils.collapse_rfc2231_value(part.get_param(name) or "").strip().lower()
 
 
-def _own_parts(part: Message) -> Iterator[Message]:
-    """The parts of a mail, not looking inside a mail it carries: the returned message in a
-    failure notice, or one forwarded as an attachment, are not the words of the reply."""
-    yield part
-    if part.is_multipart() and part.get_content_maintype() != "message":
-        for inner in part.get_payload():
-            yield from _own_parts(inner)
-
-
 def _bodies(message: Message, notes: list[str]) -> tuple[str, str]:
     text = html = ""
-    for part in _own_parts(message):
-        if part.is_multipart() or _is_attachment(part):
+    for part in own_parts(message):
+        if part.is_multipart() or is_attachment(part):
             continue
         kind = part.get_content_type()
         if kind not in ("text/plain", "text/html"):
@@ -212,29 +188,6 @@ def unflow(text: str, delsp: bool = False) -> str:
 
 def _quoted(depth: int, words: str) -> str:
     return ">" * depth + (" " if depth and words else "") + words
-
-
-def _size(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MB"
-
-
-def _without_big_parts(message: Message, notes: list[str]) -> bytes:
-    for part in message.walk():
-        if part.is_multipart() or not _is_attachment(part):
-            continue
-        payload = part.get_payload(decode=True) or b""
-        if len(payload) <= BIG_PART:
-            continue
-        name = header_text(part.get_filename() or "an attachment")
-        notes.append(
-            f"The attachment {name} ({_size(len(payload))}) was too big to keep in engage; "
-            "it is still in the mailbox or the saved file."
-        )
-        for header in ("Content-Transfer-Encoding", "Content-Type"):
-            del part[header]
-        part["Content-Type"] = "text/plain; charset=utf-8"
-        part.set_payload(f"[{name}, {_size(len(payload))}, not kept]\n")
-    return message.as_bytes()
 
 
 def _bounce(message: Message, inbound: InboundMessage) -> Bounce | None:

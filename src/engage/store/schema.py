@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -457,4 +458,23 @@ unreadable_events = Table(
     Column("raw", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("provider", "key", name="uq_unreadable_events_provider_key"),
+)
+
+# The files that came with replies (replies/attachments.py): kept in the workspace's attachments
+# folder (path is inside it), or set aside with the reason (too big), never in the database.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("inbound_id", ForeignKey("inbound.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("name", Text, nullable=False),  # as the sender gave it: shown, never a path
+    Column("content_type", String(200), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False, default=""),
+    Column("path", Text, nullable=True),  # None: not kept (see set_aside)
+    Column("set_aside", Text, nullable=False, default=""),
+    Column("content_id", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("inbound_id", "position", name="uq_attachments_inbound_id_position"),
 )

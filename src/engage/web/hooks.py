@@ -17,7 +17,7 @@ from ..store.schema import seen_tokens
 from ..webhooks.base import Request, Unreadable, WebhookRefused
 from ..webhooks.common import unreadable
 from ..webhooks.store import record_events, record_inbound
-from . import log
+from . import inbound_body, log
 from . import state as _engage
 
 blueprint = Blueprint("hooks", __name__)
@@ -119,8 +119,23 @@ def webhook(provider: str):  # noqa: ANN201
 
 @blueprint.post("/inbound/<provider>")
 def inbound(provider: str):  # noqa: ANN201
-    message = _received(provider, "inbound", "parse_inbound")
-    new = _store(lambda c: record_inbound(c, message, _engage()["inbox"]))
+    """A reply, however big the provider may send it: the body is spooled to disk (see
+    inbound_body.py), the attachments kept as files by the inbox, the spool then removed."""
+    if provider not in PROVIDERS:
+        abort(404)
+    request.max_content_length = inbound_body.LIMITS[provider]
+    with inbound_body.spool_folder() as folder:
+        if provider != "mailgun":  # HTTP Basic: checked before a byte of the body is read
+            _verify(provider, "inbound", inbound_body.headers_only(request))
+        incoming = inbound_body.read(request, folder)
+        if provider == "mailgun":  # its signature is in the form fields
+            _verify(provider, "inbound", incoming)
+        try:
+            message = _module(provider).parse_inbound(incoming)
+        except ValueError as exc:
+            log.warning("unreadable %s inbound: %s", provider, exc)
+            abort(400)
+        new = _store(lambda c: record_inbound(c, message, _engage()["inbox"]))
     return {"stored": 1 if new else 0, "repeated": 0 if new else 1}
 
 

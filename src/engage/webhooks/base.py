@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..errors import EngageError
@@ -45,6 +46,46 @@ class Request:
     body: bytes
     form: list[tuple[str, str]] = field(default_factory=list)  # parsed form fields, if a form
     content_type: str = ""
+    # Inbound mail only (web/inbound_body.py): the body or its big parts spooled to disk.
+    parts: list[tuple[str, bytes]] = field(default_factory=list)  # form fields, as sent
+    files: list[Upload] = field(default_factory=list)  # file parts, and fields too big to hold
+    body_file: Path | None = None  # the whole body, when it was spooled rather than read
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A part of a form post kept in a temporary file: a file, or a field too big to hold."""
+
+    name: str  # the form field
+    filename: str  # as the sender gave it (never used as a path)
+    content_type: str
+    path: Path
+    file: bool = True  # False: a form field too big to hold in memory
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that came with a reply: its bytes in a temporary file or in memory. The inbox
+    keeps it (replies/attachments.py); the name given is shown, never used as a path."""
+
+    name: str
+    content_type: str
+    path: Path | None = None
+    data: bytes | None = None
+    content_id: str = ""
+
+    @property
+    def size(self) -> int:
+        return (
+            len(self.data)
+            if self.data is not None
+            else (self.path.stat().st_size if self.path else 0)
+        )
+
+    @property
+    def is_media(self) -> bool:
+        """A sound, video or picture: sent to a call for stories, it is a story."""
+        return self.content_type.split("/", 1)[0].lower() in ("audio", "video", "image")
 
 
 @dataclass(frozen=True)
@@ -88,4 +129,5 @@ class InboundMessage:
     in_reply_to: str
     references: str
     headers: list[tuple[str, str]]
-    raw: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)  # without attachments' bytes
+    attachments: tuple[Attachment, ...] = ()

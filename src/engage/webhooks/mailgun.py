@@ -41,7 +41,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .base import Event, InboundMessage, Request, Unreadable, WebhookRefused
+from .base import Attachment, Event, InboundMessage, Request, Unreadable, WebhookRefused
 from .common import (
     bracketed,
     check_time,
@@ -319,11 +319,33 @@ def parse_inbound(request: Request) -> InboundMessage:
         references=first_header(headers, "References"),
         headers=headers,
         raw=fields,
+        attachments=_attachments(request, fields),
+    )
+
+
+def _attachments(request: Request, fields: dict[str, str]) -> tuple[Attachment, ...]:
+    """The file parts (attachment-1, attachment-2, ...), with the Content-IDs Mailgun maps to
+    them in `content-id-map`."""
+    try:
+        ids = json.loads(fields.get("content-id-map") or "{}")
+    except (ValueError, RecursionError):
+        ids = {}
+    by_field = {str(v): str(k) for k, v in ids.items()} if isinstance(ids, dict) else {}
+    return tuple(
+        Attachment(
+            name=upload.filename,
+            content_type=upload.content_type or "application/octet-stream",
+            path=upload.path,
+            content_id=by_field.get(upload.name, ""),
+        )
+        for upload in request.files
+        if upload.file
     )
 
 
 def _form(request: Request) -> dict[str, str]:
-    """The first value of each form field: the parsed form, else an urlencoded body."""
+    """The first value of each form field: the parsed form, else an urlencoded body; a field
+    too big to hold in memory is read from its file."""
     pairs = request.form
     if not pairs and "x-www-form-urlencoded" in (request.content_type or "").lower():
         pairs = urllib.parse.parse_qsl(
@@ -332,6 +354,9 @@ def _form(request: Request) -> dict[str, str]:
     fields: dict[str, str] = {}
     for name, value in pairs:
         fields.setdefault(name, value)
+    for upload in request.files:
+        if not upload.file:
+            fields.setdefault(upload.name, upload.path.read_bytes().decode("utf-8", "replace"))
     return fields
 
 

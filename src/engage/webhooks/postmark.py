@@ -29,13 +29,16 @@ A verified event engage cannot read comes back as an Unreadable, kept with the r
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import email.utils
+import json
 from collections.abc import Callable
 from typing import Any
 
 from .. import clock
-from .base import Event, InboundMessage, Request, Unreadable
+from .base import Attachment, Event, InboundMessage, Request, Unreadable
 from .common import (
     check_basic_auth,
     choose_recipient,
@@ -182,7 +185,7 @@ def _timestamp(data: dict[str, Any], record: str) -> dt.datetime:
 
 
 def parse_inbound(request: Request) -> InboundMessage:
-    data = json_body(request.body, "Postmark inbound webhook")
+    data = _inbound_body(request)
     if not isinstance(data, dict):
         raise ValueError("Postmark inbound webhook: the body is not a JSON object")
     if data.get("RecordType", "Inbound") != "Inbound":
@@ -221,7 +224,58 @@ def parse_inbound(request: Request) -> InboundMessage:
         references=first_header(headers, "References"),
         headers=headers,
         raw=data,
+        attachments=_attachments(data, request),
     )
+
+
+def _inbound_body(request: Request) -> Any:
+    if request.body_file is None:
+        return json_body(request.body, "Postmark inbound webhook")
+    try:
+        # As text, so the bytes are not held beside the text while it is parsed.
+        with request.body_file.open(encoding="utf-8") as body:
+            return json.load(body)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"Postmark inbound webhook: the body is not valid JSON ({exc})") from None
+
+
+B64_CHUNK = 4 * 1024 * 1024  # characters of base64 decoded at a time (a multiple of 4)
+
+
+def _attachments(data: dict[str, Any], request: Request) -> tuple[Attachment, ...]:
+    """Each of `Attachments` [{Name, Content (base64), ContentType, ContentLength, ContentID}],
+    decoded to a file beside the spooled body (or to bytes when the body is in memory). Its
+    base64 is taken out of the raw payload, which notes where it went."""
+    found = []
+    items = data.get("Attachments")
+    for number, item in enumerate(items if isinstance(items, list) else [], start=1):
+        if not isinstance(item, dict):
+            continue
+        text = str(item.pop("Content", None) or "")
+        if any(space in text for space in " \r\n\t"):
+            text = "".join(text.split())
+        try:
+            if request.body_file is not None:
+                path = request.body_file.parent / f"postmark-attachment-{number}"
+                with path.open("wb") as out:
+                    for start in range(0, len(text), B64_CHUNK):
+                        out.write(base64.b64decode(text[start : start + B64_CHUNK], validate=True))
+                kept: dict[str, Any] = {"path": path}
+            else:
+                kept = {"data": base64.b64decode(text, validate=True)}
+        except (binascii.Error, ValueError):
+            item["Content"] = "(not base64, so engage could not keep it)"
+            continue
+        item["Content"] = "(moved to a file: see the reply's attachments)"
+        found.append(
+            Attachment(
+                name=str(item.get("Name") or ""),
+                content_type=str(item.get("ContentType") or "application/octet-stream"),
+                content_id=str(item.get("ContentID") or ""),
+                **kept,
+            )
+        )
+    return tuple(found)
 
 
 def _full(value: Any) -> dict[str, str]:

@@ -43,7 +43,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .base import Event, InboundMessage, Request, Unreadable, WebhookRefused
+from ..mailparts import BIG_PART, attachments_of, without_big_attachments
+from .base import Attachment, Event, InboundMessage, Request, Unreadable, Upload, WebhookRefused
 from .common import (
     check_basic_auth,
     check_time,
@@ -189,15 +190,22 @@ def parse_inbound(request: Request) -> InboundMessage:
             raise ValueError
     except (ValueError, RecursionError):
         raise ValueError(f"{what}: 'charsets' or 'envelope' is not a JSON object") from None
-    text = {name: _decode(value, charsets.get(name)) for name, value in fields.items()}
-    if "email" in fields:  # raw mode: the whole message
-        raw_email = fields["email"]
-        message: Message = (
-            BytesParser(policy=policy.default).parsebytes(raw_email)
-            if isinstance(raw_email, bytes)
-            else Parser(policy=policy.default).parsestr(raw_email)
-        )
+    big_email = next((u for u in request.files if u.name == "email" and not u.file), None)
+    text = {
+        name: _decode(value, charsets.get(name))
+        for name, value in fields.items()
+        if name != "email"
+    }
+    found: tuple[Attachment, ...] = ()
+    if "email" in fields or big_email is not None:  # raw mode: the whole message
+        message = _raw_message(fields.get("email"), big_email)
         body_text, body_html = _body(message, "plain"), _body(message, "html")
+        found = tuple(attachments_of(message))
+        if any(a.size > BIG_PART for a in found):  # their bytes are kept as files, not twice
+            text["email"] = without_big_attachments(message).decode("utf-8", "replace")
+        else:
+            whole = fields.get("email") or (big_email.path.read_bytes() if big_email else b"")
+            text["email"] = _decode(whole, "utf-8")
     elif "headers" in fields:
         message = HeaderParser(policy=policy.default).parsestr(text["headers"])
         body_text, body_html = text.get("text", ""), text.get("html", "")
@@ -226,11 +234,52 @@ def parse_inbound(request: Request) -> InboundMessage:
         references=first_header(headers, "References"),
         headers=headers,
         raw=text,
+        attachments=found or _parsed_attachments(request, text),
     )
 
 
+def _raw_message(value: bytes | str | None, spooled: Upload | None) -> Message:
+    if spooled is not None:
+        with spooled.path.open("rb") as mail:
+            return BytesParser(policy=policy.default).parse(mail)
+    if isinstance(value, bytes):
+        return BytesParser(policy=policy.default).parsebytes(value)
+    return Parser(policy=policy.default).parsestr(value or "")
+
+
+def _parsed_attachments(request: Request, text: dict[str, str]) -> tuple[Attachment, ...]:
+    """The file parts (attachment1, attachment2, ...), named and typed as the part says, else
+    as `attachment-info` says."""
+    try:
+        info = json.loads(text.get("attachment-info") or "{}")
+    except (ValueError, RecursionError):
+        info = {}
+    info = info if isinstance(info, dict) else {}
+    found = []
+    for upload in request.files:
+        if not upload.file:
+            continue
+        about = info.get(upload.name) if isinstance(info.get(upload.name), dict) else {}
+        found.append(
+            Attachment(
+                name=upload.filename or str(about.get("filename") or about.get("name") or ""),
+                content_type=upload.content_type
+                or str(about.get("type") or "application/octet-stream"),
+                path=upload.path,
+                content_id=str(about.get("content-id") or ""),
+            )
+        )
+    return tuple(found)
+
+
 def _fields(request: Request) -> dict[str, bytes | str]:
-    """Form fields other than files: bytes from a raw multipart body, else the parsed form."""
+    """Form fields other than files: as sent, when the body was read part by part; bytes from
+    a raw multipart body; else the parsed form."""
+    if request.parts or request.files:
+        fields: dict[str, bytes | str] = {}
+        for name, value in request.parts:
+            fields.setdefault(name, value)
+        return fields
     content_type = request.content_type or request.headers.get("content-type", "")
     if request.body and content_type.lower().startswith("multipart/form-data"):
         head = f"Content-Type: {content_type}\r\n\r\n".encode("ascii", "replace")

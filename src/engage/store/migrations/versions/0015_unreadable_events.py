@@ -9,14 +9,14 @@ An event whose Message-ID or ids named a delivery to another person used to chan
 person. Now only the event's own recipient is changed; the note says which delivery it named.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

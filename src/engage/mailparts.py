@@ -1,0 +1,82 @@
+"""The parts of a mail that are its attachments, one rule for every way mail comes in: IMAP and
+.eml files (replies/mime.py) and SendGrid's raw inbound mail (webhooks/sendgrid.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from email.errors import MessageError
+from email.header import decode_header, make_header
+from email.message import Message
+
+from .webhooks.base import Attachment
+
+# Attachments bigger than this are left out of the stored original mail: their bytes are kept
+# once, as files (replies/attachments.py). Smaller ones stay, so a small mail is kept as it came.
+BIG_PART = 256 * 1024
+
+
+def is_attachment(part: Message) -> bool:
+    return (part.get("Content-Disposition") or "").lower().startswith("attachment") or bool(
+        part.get_filename()
+    )
+
+
+def own_parts(part: Message) -> Iterator[Message]:
+    """The parts of a mail, not looking inside a mail it carries: the returned message in a
+    failure notice, or one forwarded as an attachment, are not the words of the reply."""
+    yield part
+    if part.is_multipart() and part.get_content_maintype() != "message":
+        for inner in part.get_payload():
+            yield from own_parts(inner)
+
+
+def attachment_parts(message: Message) -> Iterator[Message]:
+    for part in own_parts(message):
+        if not part.is_multipart() and is_attachment(part):
+            yield part
+
+
+def filename(part: Message) -> str:
+    """The part's file name as a person reads it (encoded words decoded); "" for none."""
+    raw = str(part.get_filename() or "")
+    try:
+        text = str(make_header(decode_header(raw)))
+    except (ValueError, LookupError, UnicodeError, MessageError):
+        text = raw
+    return " ".join(text.split())
+
+
+def attachments_of(message: Message) -> list[Attachment]:
+    """The files attached to a mail (not those inside a mail it carries), with their bytes."""
+    return [
+        Attachment(
+            name=filename(part),
+            content_type=part.get_content_type(),
+            data=part.get_payload(decode=True) or b"",
+            content_id=str(part.get("Content-ID") or ""),
+        )
+        for part in attachment_parts(message)
+    ]
+
+
+def without_big_attachments(message: Message) -> bytes:
+    """The mail with each big attachment's bytes replaced by a line naming it: the bytes are
+    kept as files (replies/attachments.py), not twice in the database."""
+    for part in list(attachment_parts(message)):
+        payload = part.get_payload(decode=True) or b""
+        if len(payload) <= BIG_PART:
+            continue
+        name = filename(part) or "an attachment"
+        for header in ("Content-Transfer-Encoding", "Content-Type"):
+            del part[header]
+        part["Content-Type"] = "text/plain; charset=utf-8"
+        part.set_payload(f"[{name}, {size_text(len(payload))}: see the reply's attachments]\n")
+    return message.as_bytes()
+
+
+def size_text(n: int) -> str:
+    """A size as people say it: "512 KB", "20.0 MB"."""
+    if n < 1024 * 1024:
+        return f"{max(1, round(n / 1024)) if n else 0} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
