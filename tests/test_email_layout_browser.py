@@ -135,7 +135,9 @@ def test_a_table_stacks_on_a_320px_phone_with_no_word_broken(project, page, tmp_
     assert {(b["left"], b["right"]) for b in cells} == {(24, 296)}
     tops = [b["top"] for b in cells]
     assert tops == sorted(tops) and len(set(tops)) == len(tops)
-    assert all(after["top"] >= before["bottom"] for before, after in zip(cells, cells[1:]))
+    assert all(
+        after["top"] >= before["bottom"] for before, after in zip(cells, cells[1:], strict=False)
+    )
 
 
 def test_a_table_on_a_wide_screen_has_padded_cells_and_whole_words(project, page, tmp_path) -> None:
@@ -158,7 +160,9 @@ def test_a_table_on_a_wide_screen_has_padded_cells_and_whole_words(project, page
     ]
     for row in (cells[:5], cells[5:]):
         assert len({b["top"] for b in row}) == 1
-        assert all(after["left"] >= before["right"] for before, after in zip(row, row[1:]))
+        assert all(
+            after["left"] >= before["right"] for before, after in zip(row, row[1:], strict=False)
+        )
     assert {(b["paddingLeft"], b["paddingRight"], b["paddingTop"]) for b in cells} == {(12, 12, 8)}
 
 
@@ -180,7 +184,9 @@ def test_large_print_lays_each_row_out_as_lines(project, page, tmp_path, width) 
     ]
     assert len(cells) == 10
     assert len({b["left"] for b in cells}) == 1
-    assert all(after["top"] >= before["bottom"] for before, after in zip(cells, cells[1:]))
+    assert all(
+        after["top"] >= before["bottom"] for before, after in zip(cells, cells[1:], strict=False)
+    )
 
 
 @pytest.mark.parametrize(
