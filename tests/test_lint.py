@@ -362,7 +362,7 @@ def test_template_image_without_alt(project) -> None:
         '      <mj-column>\n        <mj-image src="https://x.example/logo.png" />\n'
         "        <mj-text font-size",
     )
-    assert found == [("image-alt-missing", f"{LAYOUT}:32", "The image logo.png has no alt text.")]
+    assert found == [("image-alt-missing", f"{LAYOUT}:48", "The image logo.png has no alt text.")]
 
 
 def test_template_image_marked_decorative_or_described(project) -> None:
@@ -517,8 +517,8 @@ def test_layout_table_without_role(project) -> None:
     )
     message = 'A layout table has no role="presentation"; screen readers will read out its rows and columns'
     assert [f for f in found if f[0] == "layout-table-role"] == [
-        ("layout-table-role", f"{LAYOUT}:39", message + "."),
-        ("layout-table-role", f"{LAYOUT}:39", message + " (in the large-print version)."),
+        ("layout-table-role", f"{LAYOUT}:55", message + "."),
+        ("layout-table-role", f"{LAYOUT}:55", message + " (in the large-print version)."),
     ]
 
 

@@ -173,7 +173,7 @@ def test_a_send_is_refused(project) -> None:
     with pytest.raises(LintFailed) as caught:
         require_clean(ws, campaigns.load(ws, SLUG))
     assert str(caught.value) == (
-        f'{SLUG} has 1 lint error, so nothing was sent. {LAYOUT}:40: The filter "upper" '
+        f'{SLUG} has 1 lint error, so nothing was sent. {LAYOUT}:56: The filter "upper" '
         f"cannot work on recipient.first_name: {AFTER}, so the filter would print a code into "
         "the email. Fix: Write {{ recipient.first_name }}: names and addresses are shown the "
         "way each person gave them."

@@ -1,7 +1,8 @@
 """A campaign, rendered once per variant and ready to personalise for each recipient.
 
-Markdown → safe HTML fragment → Jinja layout → MJML → HTML (mjml-python) → inline CSS →
-`PersonalTemplate`. The plain-text twin comes from the Markdown tokens, through a text layout.
+Markdown → safe HTML fragment → tables laid out for the variant → Jinja layout → MJML → HTML
+(mjml-python) → preheader hidden → inline CSS → `PersonalTemplate`. The plain-text twin comes
+from the Markdown tokens, through a text layout.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from markupsafe import Markup
 from ..campaigns import Campaign
 from ..config import Workspace
 from ..errors import CampaignError, EngageError, TemplateError
-from . import inline_css, layout, personal_use
+from . import inline_css, layout, personal_use, preheader, tables
 from .markdown import Body, parse_body
 from .personal import Markers, PersonalTemplate, Recipient
 from .plaintext import render_text
@@ -69,8 +70,9 @@ def build(workspace: Workspace, campaign: Campaign) -> Built:
     templates: dict[str, list[Path]] = {}
     for variant in VARIANTS:
         templates[variant] = layout.sources(env, names[variant])
+        content = Markup(tables.for_email(body.html, stacked=variant == "large-print"))
         source = layout.render(
-            env, names[variant], {**context, "content": Markup(body.html), "variant": variant}
+            env, names[variant], {**context, "content": content, "variant": variant}
         )
         _refuse_changed_fields(markers, source, names[variant])
         html[variant] = PersonalTemplate(to_html(source, names[variant]), markers, html=True)
@@ -105,16 +107,17 @@ def _refuse_changed_fields(markers: Markers, rendered: str, template: str) -> No
 
 
 def to_html(source: str, template: str) -> str:
-    """MJML → HTML, with `mj-style inline` rules written into the elements."""
+    """MJML → HTML, with the preheader hidden and `mj-style inline` rules written into the
+    elements."""
     try:
-        stripped, rules = inline_css.extract(source)
+        stripped, css = inline_css.extract(source)
     except inline_css.CSSError as exc:
         raise TemplateError(f"templates/{template}: mj-style inline: {exc}") from None
     try:
         converted = mjml.mjml2html(stripped)
     except (ValueError, RuntimeError) as exc:
         raise TemplateError(f"templates/{template} did not give valid MJML: {exc}") from None
-    return inline_css.apply(converted, rules)
+    return inline_css.inline(preheader.hide(converted), css)
 
 
 def _context(workspace: Workspace, campaign: Campaign, markers: Markers) -> dict[str, Any]:

@@ -1,110 +1,88 @@
 """`<mj-style inline="inline">`: CSS written into each element's style attribute.
 
-MJML's own tool inlines these rules; the Rust port we use (mjml-python) leaves them in the
-head, where some mail apps drop them. So we take them out of the MJML before conversion and
-write them into the finished HTML ourselves. Only simple selectors are allowed: a tag (`a`),
-a class (`.footer`) or both (`p.note`), comma-separated. An element's own style attribute
-still wins, as it would in a browser.
+MJML's own tool inlines these rules (with juice); the Rust port we use (mjml-python) leaves them
+in the head, where some mail apps drop them. So we take them out of the MJML before conversion
+and write them into the finished HTML with css-inline, which follows the cascade as a browser
+does: the more specific selector wins (`p.note` beats `p`), then the later rule; `!important`
+beats a normal rule; an element's own style attribute beats every normal rule.
+
+A rule that only works in a style sheet (`@media`, `:hover`, `::before`) cannot be written into
+an element, so it is refused here with a clear message: put it in a plain `<mj-style>` (without
+`inline`), which stays in the head. Every other style block in the HTML is left as it is.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+import css_inline
 
 _INLINE_STYLE = re.compile(
     r"<mj-style\b[^>]*\binline\s*=\s*[\"']inline[\"'][^>]*>(.*?)</mj-style>", re.S | re.I
 )
+_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 _RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
-_SELECTOR = re.compile(r"^(?P<tag>[a-z][a-z0-9]*)?(?:\.(?P<cls>[A-Za-z_][\w-]*))?$")
-_TAG = re.compile(r"<(?P<tag>[a-zA-Z][a-zA-Z0-9]*)(?P<attrs>(?:\s[^<>]*?)?)(?P<end>/?)>")
-_ATTR = re.compile(r"""\s(class|style)\s*=\s*("([^"]*)"|'([^']*)')""", re.I)
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_AT_RULE = re.compile(r"@[a-zA-Z-]+")
+_ATTRIBUTE_SELECTOR = re.compile(r"\[[^\]]*\]")
 
 
 class CSSError(ValueError):
     """A rule we cannot inline; the message says which and why."""
 
 
-@dataclass(frozen=True)
-class Rule:
-    tag: str | None
-    cls: str | None
-    declarations: str
-
-    def matches(self, tag: str, classes: list[str]) -> bool:
-        return (self.tag is None or self.tag == tag) and (self.cls is None or self.cls in classes)
+def extract(mjml: str) -> tuple[str, str]:
+    """The MJML without its inline style blocks, and the CSS they held (checked)."""
+    css = "\n".join(block.strip() for block in _INLINE_STYLE.findall(mjml))
+    check(css)
+    return _INLINE_STYLE.sub("", mjml), css
 
 
-def extract(mjml: str) -> tuple[str, list[Rule]]:
-    """The MJML without its inline style blocks, and the rules they held."""
-    rules: list[Rule] = []
-    for block in _INLINE_STYLE.findall(mjml):
-        rules.extend(parse_rules(block))
-    return _INLINE_STYLE.sub("", mjml), rules
-
-
-def parse_rules(css: str) -> list[Rule]:
-    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
-    rules: list[Rule] = []
+def check(css: str) -> None:
+    """Raise CSSError for CSS that cannot be read, or that cannot be written into an element."""
+    css = _COMMENT.sub("", css)
+    at_rule = _AT_RULE.search(css)
+    if at_rule:
+        raise CSSError(
+            f"'{at_rule.group(0)}' cannot be written into an element's style; put it in an "
+            '<mj-style> without inline="inline"'
+        )
     consumed = 0
     for match in _RULE.finditer(css):
-        if css[consumed : match.start()].strip():
-            raise CSSError(
-                f"cannot read the CSS near '{css[consumed : match.start()].strip()[:40]}'"
-            )
+        _readable(css[consumed : match.start()])
         consumed = match.end()
-        declarations = " ".join(match.group(2).split()).strip().rstrip(";").replace('"', "'")
         for selector in match.group(1).split(","):
-            rules.append(_rule(selector.strip(), declarations))
-    if css[consumed:].strip():
-        raise CSSError(f"cannot read the CSS near '{css[consumed:].strip()[:40]}'")
-    return rules
+            _inlinable(selector.strip())
+    _readable(css[consumed:])
 
 
-def _rule(selector: str, declarations: str) -> Rule:
-    found = _SELECTOR.match(selector)
-    if not selector or not found:
+def _readable(between: str) -> None:
+    if between.strip():
+        raise CSSError(f"cannot read the CSS near '{between.strip()[:40]}'")
+
+
+def _inlinable(selector: str) -> None:
+    if not selector:
+        raise CSSError("a rule has an empty selector; write one before the '{'")
+    if ":" in _ATTRIBUTE_SELECTOR.sub("", selector):
         raise CSSError(
-            f"the selector '{selector}' is too complex to inline; use a tag (a), "
-            "a class (.footer) or both (p.footer)"
+            f"the selector '{selector}' needs a state or a part of an element (:hover, "
+            "::before), which cannot be written into an element's style; put it in an "
+            '<mj-style> without inline="inline"'
         )
-    return Rule(found.group("tag"), found.group("cls"), declarations)
 
 
-def apply(html: str, rules: list[Rule]) -> str:
-    """Write matching rules into each start tag's style attribute, outside comments."""
-    if not rules:
+def inline(html: str, css: str) -> str:
+    """Write `css` into the style attribute of each element of `html` it matches.
+
+    The HTML's own `<style>` and `<link>` elements stay where they are, unread; nothing is
+    fetched from the network."""
+    if not _COMMENT.sub("", css).strip():
         return html
-    out: list[str] = []
-    position = 0
-    for comment in _COMMENT.finditer(html):
-        out.append(_apply_to_tags(html[position : comment.start()], rules))
-        out.append(comment.group(0))
-        position = comment.end()
-    out.append(_apply_to_tags(html[position:], rules))
-    return "".join(out)
-
-
-def _apply_to_tags(html: str, rules: list[Rule]) -> str:
-    def rewrite(match: re.Match[str]) -> str:
-        tag = match.group("tag").lower()
-        attrs = match.group("attrs")
-        found = {m.group(1).lower(): m for m in _ATTR.finditer(attrs)}
-        classes = _value(found["class"]).split() if "class" in found else []
-        added = [r.declarations for r in rules if r.matches(tag, classes) and r.declarations]
-        if not added:
-            return match.group(0)
-        if "style" in found:
-            own = _value(found["style"]).strip().rstrip(";")
-            style = ";".join([*added, own] if own else added)
-            attrs = attrs.replace(found["style"].group(0), f' style="{style}"')
-        else:
-            attrs = f'{attrs} style="{";".join(added)}"'
-        return f"<{match.group('tag')}{attrs}{match.group('end')}>"
-
-    return _TAG.sub(rewrite, html)
-
-
-def _value(match: re.Match[str]) -> str:
-    return match.group(3) if match.group(3) is not None else match.group(4)
+    inliner = css_inline.CSSInliner(
+        inline_style_tags=False,
+        keep_style_tags=True,
+        keep_link_tags=True,
+        load_remote_stylesheets=False,
+        extra_css=css,
+    )
+    return inliner.inline(html)

@@ -18,6 +18,7 @@ ALLOWED_TAGS = {
     "br",
     "code",
     "del",
+    "div",
     "em",
     "h1",
     "h2",
@@ -33,6 +34,7 @@ ALLOWED_TAGS = {
     "p",
     "pre",
     "s",
+    "span",
     "strong",
     "sub",
     "sup",
@@ -45,6 +47,9 @@ ALLOWED_TAGS = {
     "ul",
 }
 ALLOWED_ATTRIBUTES = {
+    # On any element: `lang` marks a word or passage in another language (WCAG 3.1.2), as in
+    # <span lang="cy">Diolch</span>; `dir` sets its direction (dir="rtl" for Urdu or Arabic).
+    "*": {"lang", "dir", "title"},
     "a": {"href", "title"},
     "abbr": {"title"},
     "img": {"src", "alt", "title", "width", "height"},
