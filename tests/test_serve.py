@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -31,8 +32,8 @@ IDLE = 500
 
 
 class Served:
-    def __init__(self, base: str, process: subprocess.Popen) -> None:
-        self.base, self.process = base, process
+    def __init__(self, base: str, process: subprocess.Popen, started: str) -> None:
+        self.base, self.process, self.started = base, process, started
 
     def stop(self) -> str:
         """Stop the server; what it said after it started serving."""
@@ -41,8 +42,15 @@ class Served:
 
 
 @contextmanager
-def engage_serve(project, env: dict[str, str], *options: str) -> Iterator[Served]:
-    """`engage serve` in its own process, once it says it is serving."""
+def engage_serve(
+    project, env: dict[str, str], *options: str, open_files: int | None = None
+) -> Iterator[Served]:
+    """`engage serve` in its own process, once it says it is serving; `open_files` is the
+    system's limit on the files it may open."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     port = free_port()
     command = [sys.executable, "-m", "engage", "--workspace", str(project.root), "serve"]
     process = subprocess.Popen(
@@ -51,6 +59,7 @@ def engage_serve(project, env: dict[str, str], *options: str) -> Iterator[Served
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=limit if open_files else None,
     )
     try:
         said = []
@@ -60,7 +69,7 @@ def engage_serve(project, env: dict[str, str], *options: str) -> Iterator[Served
                 break
         else:
             raise AssertionError("engage serve stopped: " + "".join(said))
-        yield Served(f"http://127.0.0.1:{port}", process)
+        yield Served(f"http://127.0.0.1:{port}", process, "".join(said))
     finally:
         if process.poll() is None:
             process.terminate()
@@ -143,3 +152,14 @@ def test_the_visitor_address_comes_from_the_proxy_alone(project, options, seen_a
         + r": Mailgun webhook: no timestamp, token, signature in the request\n",
         said,
     ), said
+
+
+def test_a_low_limit_on_open_files_means_fewer_connections_and_says_so(project) -> None:
+    env = {"ENGAGE_SECRET_KEY": KEY}
+    with engage_serve(project, env, "--connections", "1000", open_files=300) as served:
+        assert requests.get(served.base + "/subscribe", timeout=20).status_code == 200
+    assert re.search(
+        r"\| Problem: This system lets engage open 300 files, so it will keep 236 connections "
+        r"open, not 1000\. Raise the limit \(ulimit -n\) to allow more\.\n",
+        served.started,
+    ), served.started
