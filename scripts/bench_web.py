@@ -2,6 +2,8 @@
 process, and 20 concurrent clients on loopback posting signed Mailgun webhook events (one in
 ten a repeat of an earlier event, signed anew, as a provider's retry is) and sign-ups.
 Checks that every distinct event is stored exactly once; reports latency and throughput.
+Then holds IDLE connections open that say nothing (or half a request), as a slow or hostile
+client does, and reports how fast pages and webhooks are still answered.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 KEY, MG_KEY = "bench-secret", "bench-mailgun-signing-key"
 CLIENTS = 20
+WHILE_IDLE = 100  # requests of each kind while the idle connections are held
 
 
 def free_port() -> int:
@@ -85,16 +88,42 @@ def report(name: str, results: list[tuple[float, int]], seconds: float) -> None:
     errors = sum(1 for _, status in results if status >= 400)
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     print(
-        f"{name}: {len(results):,} requests in {seconds:.1f} s, {len(results) / seconds:,.0f} a second; "
+        f"{name}: {len(results):,} requests in {seconds:.1f} s, "
+        f"{len(results) / seconds:,.0f} a second; "
         f"p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms; "
         f"{errors} errors"
     )
+
+
+def with_idle_connections(base: str, port: int, count: int, first_event: int) -> None:
+    """Pages and webhooks, one at a time, while `count` connections sit idle."""
+    idle = []
+    try:
+        for i in range(count):
+            connection = socket.create_connection(("127.0.0.1", port), 5)
+            if i % 2:
+                connection.sendall(b"GET /subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            idle.append(connection)
+        started = time.perf_counter()
+        pages = [timed("GET", f"{base}/subscribe") for _ in range(WHILE_IDLE)]
+        report(f"pages with {count} idle connections", pages, time.perf_counter() - started)
+        started = time.perf_counter()
+        hooks = [
+            timed("POST", f"{base}/webhooks/mailgun", json=signed_event(first_event + i))
+            for i in range(WHILE_IDLE)
+        ]
+        took = time.perf_counter() - started
+        report(f"webhook events with {count} idle connections", hooks, took)
+    finally:
+        for connection in idle:
+            connection.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("events", nargs="?", type=int, default=10_000)
     parser.add_argument("signups", nargs="?", type=int, default=1_000)
+    parser.add_argument("--idle", type=int, default=500, help="idle connections to hold open")
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
@@ -157,6 +186,8 @@ def main() -> None:
                     )
                 )
                 report("sign-ups", signups, time.perf_counter() - started)
+            with_idle_connections(base, port, args.idle, args.events)
+            distinct += WHILE_IDLE
         finally:
             server.terminate()
             server.wait(timeout=30)

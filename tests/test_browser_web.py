@@ -166,3 +166,22 @@ def test_pages_work_at_200_percent_zoom(site, page, path) -> None:
     page.goto(base + path)
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
     assert page.locator("h1").is_visible()
+
+
+@pytest.mark.parametrize("path", ["/subscribe", "/confirm/broken", "/nowhere"])
+def test_the_pages_styles_pass_their_content_security_policy(site, page, path) -> None:
+    """The policy allows the page's own style block by its hash, and nothing else: the page
+    keeps its colours, and the browser reports no refusals."""
+    base, _ = site
+    refused = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    answer = page.goto(base + path)
+    assert "default-src 'none'" in answer.headers["content-security-policy"]
+    header = page.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor")
+    assert header == "rgb(11, 79, 138)"
+    assert refused == []

@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import base64
 import hmac
+import re
 
 from .config import Workspace, secret
 from .errors import EngageError
 
 SIGNATURE_BYTES = 10  # 80 bits, written as 16 base32 characters
 DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+# The shape of every token we make: numbers in base 36, then the signature, joined by dots.
+# A confirmation link carries a number for each topic chosen; 1,000 characters is room for
+# hundreds of them, and still a size whose signature is quick to check.
+SHAPE = re.compile(r"(?:[0-9a-z]{1,30}\.)+[a-z2-7]{16}")
+MAX_LENGTH = 1000
 
 
 class BadToken(EngageError):
@@ -28,8 +34,9 @@ class BadToken(EngageError):
 
 
 class BadSignature(BadToken):
-    """A token whose signature matches none of our keys: cut short, changed, or made with a key
-    we no longer have (see KEY_HINT)."""
+    """A token of the right shape whose signature matches none of our keys: changed, or made
+    with a key we no longer have (see KEY_HINT). Text that is not shaped like a token at all
+    (cut short in its signature, typed in, sent by a robot) is a plain BadToken."""
 
 
 class ExpiredToken(BadToken):
@@ -62,13 +69,28 @@ class Signer:
         body = ".".join(_base36(n) for n in numbers)
         return f"{body}.{self._signature(self._keys[0], kind, body)}"
 
-    def verify(self, kind: str, token: str) -> tuple[int, ...]:
-        body, _, signature = token.strip().lower().rpartition(".")
-        if not body or not any(
+    def verify(self, kind: str, token: object) -> tuple[int, ...]:
+        """The numbers in `token`, or BadToken for anything we did not sign: any text of any
+        length, with any characters (non-ASCII, NUL, lone surrogates), and non-text too.
+        BadSignature when it has our tokens' shape but none of our keys made it."""
+        token = _shaped(token)
+        body, _, signature = token.rpartition(".")
+        if not any(
             hmac.compare_digest(signature, self._signature(key, kind, body)) for key in self._keys
         ):
             raise BadSignature(NOT_OURS)
         return tuple(int(part, 36) for part in body.split("."))
+
+
+def _shaped(token: object) -> str:
+    """The token in lower case, if it has the shape of one of ours; BadToken if not. Checked
+    before any signature is worked out, so what reaches the HMAC is always short ASCII."""
+    if not isinstance(token, str) or len(token) > MAX_LENGTH:
+        raise BadToken(NOT_OURS)
+    token = token.strip().lower()  # after the length check: lower() can make text longer
+    if not SHAPE.fullmatch(token):  # ASCII letters and digits only: no NUL, no é, no ５
+        raise BadToken(NOT_OURS)
+    return token
 
 
 NOT_OURS = "This link is not valid. It may have been cut short or changed."

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import resource
 import socket
 
 import click
 
 from .common import workspace
+
+CONNECTIONS = 1000  # open connections, idle or busy: waitress's default is 100
+IDLE_SECONDS = 30  # an idle connection is closed after this; a reverse proxy can be stricter
+SPARE_FILES = 64  # files the process needs besides its connections: database, templates, logs
 
 
 @click.command()
@@ -26,8 +31,23 @@ from .common import workspace
     type=click.IntRange(1, 64),
     help="How many requests to handle at once.",
 )
+@click.option(
+    "--connections",
+    default=CONNECTIONS,
+    show_default=True,
+    type=click.IntRange(10, 100_000),
+    help="How many connections to keep open at once, idle ones too.",
+)
+@click.option(
+    "--proxy",
+    metavar="ADDRESS",
+    help="The address of your reverse proxy. engage then reads the visitor's address and "
+    "https from the X-Forwarded-For and X-Forwarded-Proto headers it adds (docs/serving.md).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
+def serve(
+    ctx: click.Context, host: str, port: int, threads: int, connections: int, proxy: str | None
+) -> None:
     """Run the web app (sign-up, unsubscribe, preferences, webhooks, archive) with waitress."""
     from waitress.server import create_server
 
@@ -39,7 +59,15 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     _can_listen(host, port)  # before the app sets up a database for a server that cannot start
     app = create_app(workspace(ctx))
     try:
-        server = create_server(app, host=host, port=port, threads=threads, ident="engage")
+        server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="engage",
+            **_limits(connections),
+            **_behind(proxy),
+        )
     except OSError as exc:
         raise _cannot_listen(host, port, exc) from None
     click.echo(
@@ -47,6 +75,58 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
         f"{workspace(ctx).config.web.base_url}). Press Ctrl+C to stop."
     )
     server.run()
+
+
+def _limits(connections: int) -> dict[str, object]:
+    """Waitress settings that keep the app answering when many connections sit idle.
+
+    Waitress reads each request whole before a thread handles it, so an idle connection costs
+    a file descriptor, not a thread. With its defaults, though, 100 open connections stop it
+    taking any more, and an idle one is closed only after 2 minutes: 110 idle connections stop
+    every page, unsubscribe and webhook. So: room for `connections`, idle ones closed after
+    IDLE_SECONDS (checked every few seconds), and poll() rather than select(), which cannot
+    watch more than 1,024 sockets. The process may open as many files as that needs."""
+    return {
+        "connection_limit": _room_for(connections),
+        "channel_timeout": IDLE_SECONDS,
+        "cleanup_interval": 5,
+        "backlog": 2048,
+        "asyncore_use_poll": True,
+    }
+
+
+def _behind(proxy: str | None) -> dict[str, object]:
+    """Waitress settings to trust the forwarding headers of the proxy at `proxy`, and only
+    its: from anyone else they are removed, so nobody can pretend to be another address."""
+    if not proxy:
+        return {}
+    return {
+        "trusted_proxy": proxy,
+        "trusted_proxy_count": 1,
+        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+        "clear_untrusted_proxy_headers": True,
+    }
+
+
+def _room_for(connections: int) -> int:
+    """`connections`, raising this process's limit on open files to allow it if need be (up to
+    the system's hard limit; fewer connections, with a warning, if that is too low)."""
+    wanted = connections + SPARE_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        fewer = max(soft - SPARE_FILES, 10)
+        logging.getLogger("engage").warning(
+            "This system lets engage open %d files, so it will keep %d connections open, not "
+            "%d. Raise the limit (ulimit -n) to allow more.",
+            soft,
+            fewer,
+            connections,
+        )
+        return fewer
+    return connections
 
 
 def _can_listen(host: str, port: int) -> None:

@@ -125,8 +125,9 @@ def create_app(workspace: Workspace | None = None, **settings: Any) -> Flask:
     def organisation() -> dict[str, Any]:
         return {"organisation": workspace.config.organisation}
 
-    from . import hooks, pages, stories
+    from . import headers, hooks, pages, stories
 
+    headers.install(app, workspace.config.web.base_url)
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(hooks.blueprint)
     app.register_blueprint(stories.blueprint)
@@ -152,6 +153,12 @@ ERRORS = [
         429,
         "Too many tries",
         "We have had a lot of tries from here. Please wait an hour and try again.",
+    ),
+    (
+        500,
+        "Something went wrong",
+        "Something went wrong on our side. Please try again later. If it still does not work, "
+        "reply to any email from us and we will help.",
     ),
 ]
 
