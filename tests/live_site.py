@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from waitress.server import create_server
 
 from engage.config import load_workspace
+from engage.outgoing import Worker
 from engage.web import create_app
 
 
@@ -29,8 +30,11 @@ def serve(project) -> Iterator[str]:  # noqa: ANN001 - the conftest Project
     app = create_app(load_workspace(project.root / "engage.toml"))
     server = create_server(app, host="127.0.0.1", port=port, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
+    engage = app.extensions["engage"]
+    worker = Worker(engage["store"], engage["workspace"], engage["signer"], every=0.2).start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.close()
+        worker.stop()
         app.extensions["engage"]["store"].engine.dispose()

@@ -46,7 +46,20 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
         f"engage is serving http://{host}:{port}/ (links in emails use "
         f"{workspace(ctx).config.web.base_url}). Press Ctrl+C to stop."
     )
-    server.run()
+    worker = _own_emails_worker(app)
+    try:
+        server.run()
+    finally:
+        worker.stop()
+
+
+def _own_emails_worker(app):  # noqa: ANN001, ANN202 - a Flask app; an outgoing.Worker
+    """Sends the emails the web app queues (sign-up links, story emails) outside the requests
+    that queue them, so every sign-up answers alike. Stops with the server."""
+    from ..outgoing import Worker
+
+    engage = app.extensions["engage"]
+    return Worker(engage["store"], engage["workspace"], engage["signer"]).start()
 
 
 def _can_listen(host: str, port: int) -> None:
