@@ -44,7 +44,7 @@ from .email.base import (
     Unsendable,
     system_message_id,
 )
-from .errors import EngageError
+from .errors import EngageError, sentence
 from .store import Store
 from .store.schema import outgoing
 from .store.schema import stories as story_rows
@@ -268,7 +268,8 @@ def _send_row(
     try:
         outcome = provider.send_system(message)
     except LostAnswer as exc:
-        _finish(store, row, "unknown", done, f"{exc} It may or may not have gone.")
+        said = f"{sentence(str(exc))} engage does not send it again by itself."
+        _finish(store, row, "unknown", done, said)
         return True
     except AuthFailed as exc:
         _again(store, row, done, str(exc), None)
