@@ -16,10 +16,12 @@ from engage import outgoing, subscriptions
 from engage.contacts import core
 from engage.store import open_store
 from engage.store.schema import outgoing as queue
+from engage.store.schema import stories, story_history
 from engage.web import create_app
 
 from .fakes import FakePostmark
 from .test_faults import use_provider
+from .test_stories_rules import mails, page_form, to_draft
 
 KEY = "outgoing-test-key"
 
@@ -249,3 +251,44 @@ def test_engage_run_sends_what_the_web_app_queued(project, monkeypatch, db_url, 
     )
     assert len(list(folder.glob("*.eml"))) == 1
     assert project.run("run").output == "engage run: nothing was due.\n"
+
+
+@pytest.fixture
+def team(project, monkeypatch, clock, db_url):
+    """Sam, a contributor, on the outbox provider."""
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
+    assert project.run("contacts", "add", "sam@example.org", "--consent", "Yes").exit_code == 0
+    return project
+
+
+def test_a_story_page_queues_its_emails_and_the_queue_tells_the_story(team, project, clock) -> None:
+    """Approving a draft on the contributor's page queues their update and the team's email;
+    sending them starts the story's follow-up clock again, as sending at once did."""
+    assert team.run("stories", "open", "sam@example.org", "--quiet").exit_code == 0
+    path = to_draft(team)
+    updates = len(mails(project, "story-update"))  # "we are working on it", from the CLI
+    app = create_app(project.workspace, TESTING=True)
+    try:
+        client = app.test_client()
+        form = {**page_form(client, path), "action": "approve", "place-newsletter": "yes"}
+        assert client.post(path, data=form).status_code == 200
+        assert len(mails(project, "story-update")) == updates
+        assert mails(project, "story-team-approved") == []
+        with store(app).connect() as c:
+            told_before = c.execute(sa.select(stories.c.told_at)).scalar()
+        clock.advance(minutes=5)
+        done = drain(app)
+        assert (done.sent, done.problems) == (2, [])
+        update = mails(project, "story-update")[updates]
+        [for_team] = mails(project, "story-team-approved")
+        assert (update["To"], for_team["To"]) == ("sam@example.org", "news@example.org")
+        with store(app).connect() as c:
+            history = c.execute(
+                sa.select(story_history.c.action, story_history.c.note).order_by(story_history.c.id)
+            ).all()
+            told_after = c.execute(sa.select(stories.c.told_at)).scalar()
+        assert history[-1] == ("told", "update")
+        assert (told_after - told_before).total_seconds() == 300  # told when it was sent
+    finally:
+        app.extensions["engage"]["store"].engine.dispose()
