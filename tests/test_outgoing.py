@@ -93,6 +93,7 @@ def test_a_sign_up_calls_no_provider_and_the_queue_sends_its_email_once(app, fak
     assert rows(app) == [("kim@example.org", "sent", 1, "")]
     with store(app).connect() as c:
         assert core.find(c, "kim@example.org").status == "pending"
+        assert c.execute(sa.select(queue.c.payload)).scalar() == {}  # the name is not kept
     assert drain(app).sent == 0
     assert sent_to(fake) == ["kim@example.org"]
 

@@ -299,7 +299,7 @@ def _prepare(
             message, contact_id = _story_message(row), None
         values: dict[str, Any] = {"contact_id": contact_id}
         if message is None:
-            values.update(state="skipped", done_at=core.now())
+            values.update(state="skipped", done_at=core.now(), payload=_kept(row))
         else:
             values.update(state="sending", message_id=message.message_id, claimed_at=core.now())
         connection.execute(
@@ -395,7 +395,13 @@ def _finish(
         connection.execute(
             outgoing.update()
             .where(outgoing.c.id == row.id)
-            .values(state=state, error=error, provider_id=provider_id, done_at=core.now())
+            .values(
+                state=state,
+                error=error,
+                provider_id=provider_id,
+                done_at=core.now(),
+                payload=_kept(row),
+            )
         )
         if row.kind == "story":
             _story_news(connection, row, state, error)
@@ -408,6 +414,13 @@ def _finish(
     log.error("%s", problem)
 
 
+def _kept(row: sa.Row) -> dict[str, Any]:
+    """What a row keeps once it is done: which email it was, never the person's name, choices
+    or the words of the email."""
+    return {key: value for key, value in row.payload.items() if key in _KEEP}
+
+
+_KEEP = ("template", "status", "to_team")
 _WORDS = {"failed": "was not sent", "unknown": "may or may not have gone"}
 
 

@@ -28,7 +28,10 @@ from .common import workspace
 )
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
-    """Run the web app (sign-up, unsubscribe, preferences, webhooks, archive) with waitress."""
+    """Run the web app (sign-up, unsubscribe, preferences, webhooks, archive) with waitress.
+
+    It also sends the emails the web pages queue (like sign-up links), as soon as they are
+    queued."""
     from waitress.server import create_server
 
     from ..tokens import signer

@@ -486,8 +486,9 @@ OUTGOING_STATES = ("waiting", "claimed", "sending", "sent", "skipped", "failed",
 # the next, like deliveries: `sending` is written before the provider sees the message, so one
 # whose answer was lost is unknown, never sent again by itself. `payload` holds what is needed
 # to make the email: for a sign-up, the name, format and topics from the form; for a story
-# email, the message itself. `address_key` is the address's identity, so erasing a person
-# removes their rows (a sign-up's row is there before any contact is).
+# email, the message itself; once a row is done only which email it was is kept.
+# `address_key` is the address's identity, so erasing a person removes their rows (a sign-up's
+# row is there before any contact is).
 outgoing = Table(
     "outgoing",
     metadata,
