@@ -293,3 +293,16 @@ def test_a_story_page_queues_its_emails_and_the_queue_tells_the_story(team, proj
         assert (told_after - told_before).total_seconds() == 300  # told when it was sent
     finally:
         app.extensions["engage"]["store"].engine.dispose()
+
+
+def test_a_missing_key_leaves_every_email_waiting(app, fake, monkeypatch) -> None:
+    sign_up(app, "kim@example.org")
+    monkeypatch.delenv("TEST_PM_TOKEN")
+    done = drain(app)
+    assert done.sent == 0
+    assert [p.split(":")[0] for p in done.problems] == ["engage's own emails"]
+    assert "TEST_PM_TOKEN" in done.problems[0]
+    assert rows(app) == [("kim@example.org", "waiting", 0, "")]
+    assert fake.requests == []
+    monkeypatch.setenv("TEST_PM_TOKEN", "pm-1")
+    assert drain(app).sent == 1

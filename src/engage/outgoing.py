@@ -166,11 +166,13 @@ def drain(
                 break
             if row is _NOT_THIS_ONE:
                 continue
-            if provider is None:
+            if provider is None:  # what sending needs, checked before any row is handed over
                 signer = signer or make_signer(workspace)
-                provider = provider_for(workspace)
-                provider.open()
-            if not _send_row(store, workspace, signer, provider, row, done):  # type: ignore[arg-type]
+                chosen = provider_for(workspace)
+                chosen.check()
+                chosen.open()
+                provider = chosen
+            if not _send_row(store, workspace, signer, provider, row, done):
                 break
     except EngageError as exc:  # the provider could not even start (a missing key, say)
         done.problems.append(f"engage's own emails: {exc}")
@@ -251,7 +253,7 @@ def settle_left(store: Store) -> None:
 def _send_row(
     store: Store,
     workspace: Workspace,
-    signer: Signer,
+    signer: Signer | None,
     provider: Provider,
     row: sa.Row,
     done: Drained,
@@ -280,6 +282,9 @@ def _send_row(
     except (ProviderError, Unsendable) as exc:
         _finish(store, row, "failed", done, str(exc))
         return True
+    except EngageError as exc:  # a setting or secret it needs, missing before anything went
+        _again(store, row, done, str(exc), None)
+        return False
     if not outcome.sent:
         _finish(store, row, "failed", done, outcome.error or "refused, with no reason given")
         return True
@@ -288,7 +293,7 @@ def _send_row(
 
 
 def _prepare(
-    store: Store, workspace: Workspace, signer: Signer, row: sa.Row
+    store: Store, workspace: Workspace, signer: Signer | None, row: sa.Row
 ) -> SystemMessage | None:
     """The message for a claimed row, marked `sending` before the provider sees it; None for
     a sign-up that needs no email (marked skipped)."""
@@ -311,9 +316,10 @@ def _prepare(
 
 
 def _signup(
-    connection: sa.Connection, workspace: Workspace, signer: Signer, row: sa.Row
+    connection: sa.Connection, workspace: Workspace, signer: Signer | None, row: sa.Row
 ) -> tuple[SystemMessage | None, int | None]:
     form = row.payload
+    signer = signer or make_signer(workspace)
     found = subscriptions.sign_up(
         connection, signer, row.address, form["name"], form["format"], form["topics"]
     )
