@@ -15,7 +15,7 @@ from engage.config import load_workspace
 from .browser import axe, format_violations
 from .browser import chromium as chromium_fixture  # noqa: F401
 from .browser import page as page_fixture  # noqa: F401
-from .live_site import serve
+from .live_site import queue_sent, serve
 
 KEY = "browser-test-key"
 
@@ -33,6 +33,7 @@ def check(page, what: str) -> None:
 
 
 def outbox_link(project, kind: str, pattern: str) -> str:
+    queue_sent(project)  # the page queued the email; the server's worker sends it
     [path] = sorted((project.root / "outbox" / "system" / kind).glob("*.eml"))
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     return re.search(pattern, message.get_body(("plain",)).get_content()).group(0)

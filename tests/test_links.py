@@ -32,6 +32,8 @@ from engage.webhooks import postmark, sendgrid
 from engage.webhooks.base import Event, InboundMessage, Request
 from engage.webhooks.store import record_events
 
+from .test_web import send_queued
+
 KEY = "links-test-key"
 BASE = "http://127.0.0.1:8025"
 WORDING = "Yes, please send me news by email. I know I can stop at any time, with one click."
@@ -78,6 +80,7 @@ def sign_up(client, address: str = "sam@example.org") -> str:
         data={"email": address, "name": "Sam Jones", "format": "html", "consent": "yes"},
     )
     assert "<h1>Check your email</h1>" in page.get_data(as_text=True)
+    send_queued(client.application)
     sent = links_sent(client.application)
     assert len(sent) == before + 1, "a confirmation mail was sent"
     return sent[-1]

@@ -14,7 +14,7 @@ from engage.store.schema import contact_changes
 from engage.tokens import Signer
 from engage.web import create_app
 
-from .test_web import set_topics
+from .test_web import send_queued, set_topics
 
 KEY = "signups-test-key"
 TOPICS = '[topics]\nwalking = "Walking groups near you"\nboccia = "Boccia sessions"\n'
@@ -41,6 +41,7 @@ def sign_up_and_confirm(app, address: str, topics: list[str]) -> None:
     client = app.test_client()
     data = {"email": address, "consent": "yes", "format": "html", "topic": topics}
     assert client.post("/subscribe", data=data).status_code == 200
+    send_queued(app)
     folder = app.project.root / "outbox" / "system" / "confirm"
     newest = max(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
     link = re.search(r"/confirm/[a-z0-9.]+", newest.read_text()).group(0)
@@ -74,10 +75,12 @@ def test_a_pending_sign_up_has_no_tags_and_a_subscriber_signing_up_again_changes
     client = site.test_client()
     data = {"email": "kim@example.org", "consent": "yes", "topic": ["boccia"]}
     client.post("/subscribe", data=data)
+    send_queued(site)
     assert tags_of(site, "kim@example.org") == []
     with store(site).begin() as c:
         core.add(c, "sub@example.org", core.ConsentGiven(), tag_names={"walking"})
     client.post("/subscribe", data={"email": "sub@example.org", "consent": "yes", "topic": []})
+    send_queued(site)
     assert tags_of(site, "sub@example.org") == ["walking"]
 
 

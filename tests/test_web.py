@@ -9,6 +9,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from engage import outgoing
 from engage.contacts import core
 from engage.store.schema import consents, suppressions
 from engage.tokens import Signer
@@ -64,7 +65,14 @@ def contact(app, address):
         return core.find(c, address)
 
 
+def send_queued(app) -> outgoing.Drained:
+    """What the worker in `engage serve` (or `engage run`) does: send the queued emails."""
+    engage = app.extensions["engage"]
+    return outgoing.drain(engage["store"], engage["workspace"], engage["signer"])
+
+
 def sign_up(client, address="sam@example.org", **extra):
+    """Sign up on the form; then the queued confirmation goes, as engage serve sends it."""
     data = {
         "email": address,
         "name": "Sam Jones",
@@ -72,7 +80,9 @@ def sign_up(client, address="sam@example.org", **extra):
         "consent": "yes",
         **extra,
     }
-    return client.post("/subscribe", data=data)
+    page = client.post("/subscribe", data=data)
+    send_queued(client.application)
+    return page
 
 
 def test_sign_up_and_confirm(app, client) -> None:

@@ -166,13 +166,18 @@ def _forget(store: Store, name: str, owner: str) -> None:
 
 
 def _current(row: sa.Row) -> bool:
-    """A SQLite lock row still holds. An owner on this computer holds it while its process
-    runs, however long a provider keeps it waiting (a lease that ran out must never let a
-    second sender in beside a live one); an owner elsewhere holds it until its lease runs
-    out."""
-    if _here(row.owner):
-        return alive(row.owner)
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
+    """A SQLite lock row still holds (see working)."""
+    return working(row.owner, row.expires_at)
+
+
+def working(owner: str, expires_at: dt.datetime) -> bool:
+    """Whether `owner` still holds what it took. An owner on this computer holds it while its
+    process runs, however long a provider keeps it waiting (a lease that ran out must never
+    let a second sender in beside a live one); an owner elsewhere holds it until its lease
+    (`expires_at`) runs out."""
+    if _here(owner):
+        return alive(owner)
+    expires = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=dt.UTC)
     return expires > clock.now()
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from . import campaigns as campaign_files
-from . import locks
+from . import locks, outgoing
 from .config import Workspace
 from .contacts import core
 from .email import provider_for
@@ -55,6 +55,7 @@ class RunSummary:
     posts: int = 0
     replies: int = 0  # new replies fetched
     story_emails: int = 0  # emails to contributors (thanks, "it went out", follow-ups)
+    own_emails: int = 0  # engage's own emails the web app queued (outgoing.py)
     webhook_problems: int = 0  # provider events in the last day engage could not use
 
     @property
@@ -69,7 +70,14 @@ class RunSummary:
     def line(self) -> str:
         sent = sum(r.this_run for r in self.reports)
         worked = self.reports or self.errors or self.elsewhere
-        if not (worked or self.posts or self.replies or self.story_emails or self.webhook_problems):
+        if not (
+            worked
+            or self.posts
+            or self.replies
+            or self.story_emails
+            or self.own_emails
+            or self.webhook_problems
+        ):
             return "engage run: nothing was due."
         parts = [f"{len(self.reports)} campaign(s) worked on, {sent} message(s) handed over"]
         if self.elsewhere:
@@ -82,6 +90,8 @@ class RunSummary:
             parts.append(f"{self.replies} new repl{'y' if self.replies == 1 else 'ies'}")
         if self.story_emails:
             parts.append(f"{self.story_emails} email(s) to story contributors")
+        if self.own_emails:
+            parts.append(f"{self.own_emails} email(s) the web app queued (like sign-up links)")
         if self.webhook_problems:
             parts.append(
                 f"{self.webhook_problems} provider event(s) in the last day engage could not "
@@ -155,6 +165,7 @@ def run(
     options = options or Options()
     summary = RunSummary()
     with run_lock(store):
+        _send_own_emails(store, workspace, summary)
         found = due(store, workspace, now or core.now())
         summary.errors += found.unreadable
         summary.elsewhere += found.elsewhere
@@ -188,6 +199,14 @@ def _send(
         summary.elsewhere.append(f"{slug} ({exc.owner and locks.shown(exc.owner)})")
     except EngageError as exc:
         summary.errors.append(f"{slug}: {exc}")
+
+
+def _send_own_emails(store: Store, workspace: Workspace, summary: RunSummary) -> None:
+    """The emails the web app queued (sign-up links, story emails): cron setups with no
+    `engage serve` worker send them here."""
+    drained = outgoing.drain(store, workspace)
+    summary.own_emails += drained.sent
+    summary.errors += drained.problems
 
 
 def _fetch_replies(store: Store, workspace: Workspace, summary: RunSummary) -> None:

@@ -316,8 +316,9 @@ def _skipped(report: Report) -> str:
 )
 @click.pass_context
 def run_(ctx: click.Context, quiet: bool) -> None:
-    """Do everything that is due: send campaigns whose send_at has passed, carry on sends that
-    were interrupted (never ones a person stopped), post, fetch replies.
+    """Do everything that is due: send the emails the web app queued (like sign-up links), send
+    campaigns whose send_at has passed, carry on sends that were interrupted (never ones a
+    person stopped), post, fetch replies.
 
     For cron. Safe to run twice at once: the second run does nothing and exits 0 (with --quiet
     it prints nothing). Exits 1 if any part failed, and reports every campaign file it cannot

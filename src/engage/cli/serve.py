@@ -48,7 +48,10 @@ SPARE_FILES = 64  # files the process needs besides its connections: database, t
 def serve(
     ctx: click.Context, host: str, port: int, threads: int, connections: int, proxy: str | None
 ) -> None:
-    """Run the web app (sign-up, unsubscribe, preferences, webhooks, archive) with waitress."""
+    """Run the web app (sign-up, unsubscribe, preferences, webhooks, archive) with waitress.
+
+    It also sends the emails the web pages queue (like sign-up links), as soon as they are
+    queued."""
     from waitress.server import create_server
 
     from ..tokens import signer
@@ -74,7 +77,20 @@ def serve(
         f"engage is serving http://{host}:{port}/ (links in emails use "
         f"{workspace(ctx).config.web.base_url}). Press Ctrl+C to stop."
     )
-    server.run()
+    worker = _own_emails_worker(app)
+    try:
+        server.run()
+    finally:
+        worker.stop()
+
+
+def _own_emails_worker(app):  # noqa: ANN001, ANN202 - a Flask app; an outgoing.Worker
+    """Sends the emails the web app queues (sign-up links, story emails) outside the requests
+    that queue them, so every sign-up answers alike. Stops with the server."""
+    from ..outgoing import Worker
+
+    engage = app.extensions["engage"]
+    return Worker(engage["store"], engage["workspace"], engage["signer"]).start()
 
 
 def _limits(connections: int) -> dict[str, object]:

@@ -478,3 +478,37 @@ attachments = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("inbound_id", "position", name="uq_attachments_inbound_id_position"),
 )
+
+OUTGOING_STATES = ("waiting", "claimed", "sending", "sent", "skipped", "failed", "unknown")
+
+# engage's own emails waiting to go, sent outside the web request (outgoing.py). A row moves
+# waiting → claimed → sending → sent (or skipped, failed, unknown), each step committed before
+# the next, like deliveries: `sending` is written before the provider sees the message, so one
+# whose answer was lost is unknown, never sent again by itself. `payload` holds what is needed
+# to make the email: for a sign-up, the name, format and topics from the form; for a story
+# email, the message itself; once a row is done only which email it was is kept.
+# `address_key` is the address's identity, so erasing a person removes their rows (a sign-up's
+# row is there before any contact is).
+outgoing = Table(
+    "outgoing",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(40), nullable=False),  # signup | story
+    Column("address", String(320), nullable=False),
+    Column("address_key", String(320), nullable=False),
+    Column("contact_id", Integer, nullable=True),
+    Column("story_id", Integer, nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("owner", String(200), nullable=True),
+    Column("claimed_at", DateTime(timezone=True), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("not_before", DateTime(timezone=True), nullable=False),
+    Column("message_id", String(250), nullable=True),
+    Column("provider_id", String(250), nullable=True),
+    Column("error", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True), nullable=True),
+    Index("ix_outgoing_state_not_before", "state", "not_before"),
+    Index("ix_outgoing_address_key", "address_key"),
+)

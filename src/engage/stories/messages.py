@@ -108,8 +108,7 @@ def send(
     reply_to: str | None = None,
 ) -> Outcome:
     """Render one story email and send it to `to`; raise StoryMailError when it does not go."""
-    rendered = render(workspace, template, context)
-    message = _message(workspace, to, template, rendered, reply_to or "")
+    message = build(workspace, to, template, context, reply_to=reply_to)
     try:
         with provider_for(workspace) as provider:
             outcome = provider.send_system(message)
@@ -130,6 +129,20 @@ def send(
             f"provider: {outcome.error or 'no reason given'}"
         )
     return outcome
+
+
+def build(
+    workspace: Workspace,
+    to: str,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    reply_to: str | None = None,
+) -> StoryMessage:
+    """One story email to `to`, ready to send (now, or later from engage's queue: see
+    outgoing.py); StoryMailError when it cannot be made."""
+    rendered = render(workspace, template, context)
+    return _message(workspace, to, template, rendered, reply_to or "")
 
 
 def placeholders(workspace: Workspace, template: str) -> set[str]:

@@ -16,6 +16,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
+from .. import outgoing
 from ..config import Workspace, read_text
 from ..contacts import core as people
 from ..errors import EngageError
@@ -113,10 +114,15 @@ def tell(
     story_id: int,
     template: str,
     told: Told,
+    *,
+    later: bool = False,
     **extra: Any,
 ) -> bool:
-    """Send one story email and, once it is sent, start the follow-up clock again."""
+    """Send one story email and, once it is sent, start the follow-up clock again. `later`
+    (for a web page): queue it, so the worker sends it and starts the clock (outgoing.py)."""
     try:
+        if later:
+            return queue(store, workspace, signer, story_id, template, **extra)
         sent = deliver(store, workspace, signer, story_id, template, **extra)
     except EngageError as exc:
         not_told(store, story_id, template, exc, told)
@@ -138,6 +144,24 @@ def deliver(
     messages.send(workspace, story.email, template, context(workspace, signer, story, **extra))
     with store.begin() as connection:
         core.told(connection, story.id, template, story.status)
+    return True
+
+
+def queue(
+    store: Store, workspace: Workspace, signer: Signer, story_id: int, template: str, **extra: Any
+) -> bool:
+    """Make one story email to its contributor and queue it (see outgoing.py); False for
+    someone erased. Raises EngageError when it cannot be made."""
+    with store.connect() as connection:
+        story = core.get(connection, story_id)
+    if story.contact_status in ("erased",):
+        return False
+    values = context(workspace, signer, story, **extra)
+    message = messages.build(workspace, story.email, template, values)
+    with store.begin() as connection:
+        outgoing.add_story_email(
+            connection, message, story.id, template, story.status, to_team=False
+        )
     return True
 
 
@@ -262,6 +286,7 @@ def withdraw(
     how: str,
     *,
     note: str = "",
+    later: bool = False,
 ) -> tuple[core.Story, Told, list[dict[str, Any]]]:
     """The story is taken back (on the contributor's page, or by the team for them): they
     get a goodbye (with the team's `note`, if any), and the team gets every place to take it
@@ -270,9 +295,9 @@ def withdraw(
     with store.begin() as connection:
         done = coproduce.withdraw(connection, story_id, reason, actor)
     story, take_down = done["story"], done["take_down"]
-    tell(store, workspace, signer, story.id, "update", told, note=note.strip())
+    tell(store, workspace, signer, story.id, "update", told, later=later, note=note.strip())
     extra = {"take_down": take_down, "reason": reason.strip()}
-    tell_team(store, workspace, story, "team-withdrawn", how, told, **extra)
+    tell_team(store, workspace, story, "team-withdrawn", how, told, later=later, **extra)
     return story, told, take_down
 
 
@@ -354,31 +379,40 @@ def answer_draft(
     approve: bool,
     comment: str,
     allowed: dict[str, bool],
+    *,
+    later: bool = False,
 ) -> Told:
-    """The contributor's answer to a draft: they hear back, and so does the team."""
+    """The contributor's answer to a draft: they hear back, and so does the team. `later`:
+    the emails are queued (see tell)."""
     words = labels(workspace)
     with store.begin() as connection:
         story = coproduce.decide(connection, story_id, version, approve, comment, allowed, words)
     told = Told()
-    tell(store, workspace, signer, story.id, "update", told)
+    tell(store, workspace, signer, story.id, "update", told, later=later)
     template = "team-approved" if approve else "team-changes"
     extra = {"version": version, "comment": comment.strip()}
     extra["choices"] = _choices(store, workspace, story, changed=[])
-    tell_team(store, workspace, story, template, PAGE, told, **extra)
+    tell_team(store, workspace, story, template, PAGE, told, later=later, **extra)
     return told
 
 
 def save_choices(
-    store: Store, workspace: Workspace, story_id: int, allowed: dict[str, bool]
+    store: Store,
+    workspace: Workspace,
+    story_id: int,
+    allowed: dict[str, bool],
+    *,
+    later: bool = False,
 ) -> tuple[list[str], Told]:
-    """The contributor changes where their story may appear; the team hears what changed."""
+    """The contributor changes where their story may appear; the team hears what changed.
+    `later`: the email is queued (see tell)."""
     with store.begin() as connection:
         changed = coproduce.choose(connection, story_id, allowed, labels(workspace))
         story = core.get(connection, story_id)
     told = Told()
     if changed:
         choices = _choices(store, workspace, story, changed)
-        tell_team(store, workspace, story, "team-choices", PAGE, told, choices=choices)
+        tell_team(store, workspace, story, "team-choices", PAGE, told, later=later, choices=choices)
     return changed, told
 
 
@@ -407,11 +441,13 @@ def tell_team(
     template: str,
     how: str,
     told: Told,
+    *,
+    later: bool = False,
     **extra: Any,
 ) -> bool:
     """Tell the team (at its own address, the From address of our mail) what a contributor
     did, through the same send as every story email. A failure is reported and kept in the
-    story's history."""
+    story's history. `later` (for a web page): queue it (see outgoing.py)."""
     team = parseaddr(workspace.config.email.from_)[1]
     values = {
         "organisation": workspace.config.organisation,
@@ -425,7 +461,14 @@ def tell_team(
             raise EngageError(
                 "[email] from is not set in engage.toml, so there is no team address."
             )
-        messages.send(workspace, team, template, values)
+        if later:
+            message = messages.build(workspace, team, template, values)
+            with store.begin() as connection:
+                outgoing.add_story_email(
+                    connection, message, story.id, template, story.status, to_team=True
+                )
+        else:
+            messages.send(workspace, team, template, values)
     except EngageError as exc:
         with store.begin() as connection:
             core.note(connection, story.id, "team-not-told", story.status, f"{template}: {exc}")

@@ -5,12 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-import jinja2
 from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -18,12 +16,10 @@ from flask import (
 )
 
 from .. import archive as archived
-from .. import subscriptions
+from .. import outgoing, subscriptions
 from ..contacts import core
-from ..email import provider_for
-from ..email.base import ProviderError, SystemMessage, system_message_id
 from ..tokens import BadToken
-from . import bad_link, check_form, csrf_token, log, small_form
+from . import bad_link, check_form, csrf_token, small_form
 from . import state as _engage
 
 blueprint = Blueprint("pages", __name__)
@@ -79,11 +75,9 @@ def subscribe():  # noqa: ANN201
             connection, _hash("address", core.identity(address)), per_address, dt.timedelta(days=1)
         ):
             return _check_your_email()  # the same page: nothing about the address is given away
-        outcome = subscriptions.sign_up(
-            connection, _engage()["signer"], address, form["name"], form["format"], form["topics"]
-        )
-    if outcome.confirm_to and outcome.token:
-        _send_confirmation(outcome.confirm_to, form["name"], outcome.token, wording)
+        # The same work for every address: its email is made and sent outside this request.
+        outgoing.ask_to_confirm(connection, address, form["name"], form["format"], form["topics"])
+    outgoing.wake()
     return _check_your_email()
 
 
@@ -124,39 +118,6 @@ def _check_your_email() -> str:
             "No email? Look in your spam folder. The link works for 7 days.",
         ],
     )
-
-
-def _send_confirmation(address: str, name: str, token: str, wording: str) -> None:
-    workspace = _engage()["workspace"]
-    base = workspace.config.web.base_url.rstrip("/")
-    context = {
-        "name": name.split(" ")[0] if name else "",
-        "confirm_url": f"{base}/confirm/{token}",
-        "organisation": workspace.config.organisation,
-    }
-    env = current_app.jinja_env.overlay(loader=_email_loader(workspace))
-    sender = workspace.config.email.from_
-    message = SystemMessage(
-        to=address,
-        subject="Please confirm your email address",
-        text=env.get_template("confirm.txt.j2").render(context),
-        html=env.get_template("confirm.html.j2").render(context),
-        sender=sender,
-        message_id=system_message_id(sender, "confirm"),
-        kind="confirm",
-    )
-    try:
-        with provider_for(workspace) as provider:
-            outcome = provider.send_system(message)
-    except ProviderError as exc:
-        log.error("confirmation email not sent: %s", exc)
-        return
-    if not outcome.sent:
-        log.error("confirmation email refused: %s", outcome.error)
-
-
-def _email_loader(workspace):  # noqa: ANN001, ANN202
-    return jinja2.FileSystemLoader(str(workspace.templates_dir / "email"))
 
 
 @blueprint.route("/confirm/<token>", methods=["GET", "POST"])

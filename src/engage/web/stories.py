@@ -7,6 +7,7 @@ import re
 
 from flask import Blueprint, abort, render_template, request, url_for
 
+from .. import outgoing
 from ..render.markdown import parse_body
 from ..stories import coproduce, core, service, steps
 from ..tokens import BadToken
@@ -106,17 +107,26 @@ def answer(token: str):  # noqa: ANN201
         abort(400)
     try:
         if action == "choices":
-            _changed, told = service.save_choices(store, workspace, story.id, allowed)
+            _changed, told = service.save_choices(store, workspace, story.id, allowed, later=True)
         else:
             comment = request.form.get("comment", "")
             approve = action == "approve"
             told = service.answer_draft(
-                store, workspace, signer, story.id, int(version), approve, comment, allowed
+                store,
+                workspace,
+                signer,
+                story.id,
+                int(version),
+                approve,
+                comment,
+                allowed,
+                later=True,  # the emails go from engage's queue, outside this request
             )
     except coproduce.OutdatedDraft as exc:
         return _message("There is a newer draft", str(exc), token=token, status=409)
     except core.StoryError as exc:
         return _message("We could not save that", str(exc), token=token, status=400)
+    outgoing.wake()
     for problem in told.problems:
         log.error("%s", problem)
     if action == "choices":
@@ -152,10 +162,11 @@ def _withdraw(story: core.Story, token: str):  # noqa: ANN202
     reason = request.form.get("reason", "")
     try:
         told = service.withdraw(
-            store, workspace, signer, story.id, reason, story.email, service.PAGE
+            store, workspace, signer, story.id, reason, story.email, service.PAGE, later=True
         )[1]
     except core.StoryError as exc:
         return _message("Your story is already withdrawn", str(exc), token=token)
+    outgoing.wake()
     for problem in told.problems:
         log.error("%s", problem)
     return _message(
