@@ -18,6 +18,8 @@ from engage.cli import cli
 from engage.config import Workspace, load_workspace
 from engage.store import resolve_url
 
+from . import mailcheck
+
 PG_ENV = "ENGAGE_TEST_DATABASE_URL"
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,6 +36,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for marker, fixtures in MARKED_BY_FIXTURE.items():
             if used & fixtures:
                 item.add_marker(marker)
+
+
+@pytest.fixture(autouse=True)
+def _every_message_checked(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test if a message it made breaks a rule of mailcheck.py: those the SMTP sink
+    and the fake providers received, and every .eml file written in an outbox folder."""
+    mailcheck.take()  # anything left by a server of an earlier test is not this test's
+    used = "tmp_path" in request.fixturenames
+    root = request.getfixturevalue("tmp_path") if used else None
+    yield
+    if root is not None:
+        for path in sorted(root.rglob("*.eml")):
+            if "outbox" in path.relative_to(root).parts:
+                mailcheck.note(path.read_bytes(), str(path.relative_to(root)))
+    found = mailcheck.take()
+    if found:
+        pytest.fail("A message breaks the mail rules (tests/mailcheck.py):\n" + "\n".join(found))
 
 
 @pytest.fixture(autouse=True)

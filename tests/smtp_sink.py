@@ -11,6 +11,8 @@ from email import message_from_bytes, policy
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
 
+from . import mailcheck
+
 
 class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
@@ -47,6 +49,7 @@ class _Handler:
         if fault == "421":  # answer, then close the connection
             asyncio.get_running_loop().call_later(0.01, server.transport.close)
             return "421 4.3.2 Service shutting down"
+        mailcheck.note(envelope.original_content, f"the SMTP message to {envelope.rcpt_tos}")
         with self.sink.lock:
             self.sink.sessions.add(id(session))
             for address in envelope.rcpt_tos:

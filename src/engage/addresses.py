@@ -90,6 +90,28 @@ def mailbox(raw: str) -> Mailbox:
     return Mailbox(f"{local}@{shown}", key, f"{local}@{ascii_domain}", local, checked.domain)
 
 
+_NAMED = re.compile(r"(?P<name>[^<>]*?)\s*<(?P<address>[^<>]*)>")
+
+
+def named_mailbox(raw: str) -> tuple[str, Mailbox]:
+    """An address written alone (`zoe@example.org`) or with a name (`Zoë Brontë
+    <zoe@example.org>`, `"Brontë, Zoë" <zoe@example.org>`): the name on one line, and the
+    address read by `mailbox`. Raises InvalidEmail saying how to write it."""
+    text = raw.strip()
+    if "<" not in text and ">" not in text:
+        return "", mailbox(text)
+    found = _NAMED.fullmatch(text)
+    if not found:
+        raise InvalidEmail(
+            f"'{text}' is not an email address: write it as name@example.org, or with a name "
+            "as Name <name@example.org>"
+        )
+    name = found["name"].strip()
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        name = re.sub(r"\\(.)", r"\1", name[1:-1])
+    return " ".join(name.split()), mailbox(found["address"])
+
+
 def normalise_email(raw: str) -> str:
     """The address as stored and shown: the domain in lower case, the local part as written."""
     return mailbox(raw).email

@@ -39,6 +39,7 @@ from email.utils import parseaddr
 import sqlalchemy as sa
 
 from . import locks, pace, recipients
+from .addresses import InvalidEmail, named_mailbox
 from .campaigns import Campaign
 from .config import Workspace
 from .contacts import audiences, core
@@ -1014,11 +1015,18 @@ def send_test(
     sign = signer(workspace)
     sender = Sender(None, workspace, campaign, provider)
     try:
-        to = core.normalise_email(address)
-    except core.InvalidEmail as exc:
+        name, box = named_mailbox(address)
+    except InvalidEmail as exc:
         raise SendError(f"--test-to: {sentence(str(exc))}") from None
+    first = name.split(" ")[0] if name else ""
     row = _TestRow(
-        id=0, contact_id=0, email=to, name="", first_name="", format="html", status="subscribed"
+        id=0,
+        contact_id=0,
+        email=box.email,
+        name=name,
+        first_name=first,
+        format="html",
+        status="subscribed",
     )
     item = sender.item(sign, 0, row)  # type: ignore[arg-type]
     batch = Batch(

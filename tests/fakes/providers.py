@@ -38,6 +38,8 @@ from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
+from .. import mailcheck
+
 __all__ = ["FakeMailgun", "FakePostmark", "FakeProvider", "FakeSendGrid", "RecordedRequest"]
 
 JSON = "application/json"
@@ -84,7 +86,9 @@ def message(
     tags: list[str],
     provider_id: str,
 ) -> dict[str, Any]:
-    """The normalised form of what one recipient receives."""
+    """The normalised form of what one recipient receives; its headers pass mailcheck."""
+    fields = {"to": to, "from": sender, "subject": subject or "", **headers}
+    mailcheck.note_fields(fields, f"the message to {email} the fake provider took")
     return {
         "to": to,
         "email": email,

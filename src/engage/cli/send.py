@@ -27,7 +27,10 @@ STOPPED_EXIT = {"SIGINT": 130, "SIGTERM": 143, "asked": 1}  # the shell's codes 
 @click.argument("campaign")
 @click.option("--dry-run", is_flag=True, help="Render every message and send nothing.")
 @click.option(
-    "--test-to", metavar="ADDRESS", help="Send one copy marked [Test] to ADDRESS; record nothing."
+    "--test-to",
+    metavar="ADDRESS",
+    help="Send one copy marked [Test] to ADDRESS, with a name if you like "
+    '("Zoë Brontë <zoe@example.org>"); record nothing.',
 )
 @click.option(
     "--force", is_flag=True, help="With --test-to: send the test copy even with lint errors."

@@ -11,22 +11,21 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
-import email.header
+import email
 import email.policy
-import email.utils
 import secrets
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
+from .. import clock
 from ..addresses import InvalidEmail, ascii_address
 from ..config import Workspace
 from ..errors import EngageError
 from ..render.build import Built, Message
 from ..render.personal import Recipient
-
-POLICY = email.policy.SMTP.clone(max_line_length=998)
+from .headers import date, display_address, header
 
 
 class ProviderError(EngageError):
@@ -90,8 +89,7 @@ class Item:
 
     @property
     def to(self) -> str:
-        name = " ".join(self.name.split())  # a name never adds a line to a header
-        return format_address(name, self.email) if name else self.email
+        return display_address(self.name, self.email)
 
 
 @dataclass
@@ -136,44 +134,34 @@ class Batch:
         """The whole message as bytes, ready for SMTP or an .eml file (CRLF line ends).
 
         Written directly rather than through email.message, which takes about 4 ms a message;
-        this takes a few hundred microseconds. `mime()` gives the same message as an object.
+        this takes a few hundred microseconds. `mime()` reads it back as an object.
         """
         body = self.rendered(item)
         return compose(self.sender, item.to, self.subject, self.headers(item), body.text, body.html)
 
     def mime(self, item: Item) -> EmailMessage:
-        """The whole message as an email.message object."""
-        message = EmailMessage(policy=POLICY)
-        message["From"] = self.sender
-        message["To"] = item.to
-        message["Subject"] = self.subject
-        message["Date"] = email.utils.formatdate(usegmt=True)
-        for name, value in self.headers(item).items():
-            message[name] = value
-        body = self.rendered(item)
-        message.set_content(body.text, charset="utf-8")
-        if body.html:
-            message.add_alternative(body.html, subtype="html", charset="utf-8")
-        return message
+        """The whole message, as `raw` writes it, read back as an email.message object."""
+        return email.message_from_bytes(self.raw(item), policy=email.policy.SMTP)  # type: ignore[return-value]
 
 
 def compose(
     sender: str, to: str, subject: str, headers: dict[str, str], text: str, html: str
 ) -> bytes:
-    """A whole message as bytes (CRLF line ends): text, or text and HTML as alternatives."""
+    """A whole message as bytes (CRLF line ends): text, or text and HTML as alternatives.
+    Every header is written by `headers.header`: folded, and encoded where it has to be."""
     lines = [
-        f"From: {_encoded_address(sender)}",
-        f"To: {_encoded_address(to)}",
-        f"Subject: {_encoded(subject)}",
-        f"Date: {email.utils.formatdate(usegmt=True)}",
-        *(f"{name}: {value}" for name, value in headers.items()),
+        header("From", sender),
+        header("To", to),
+        header("Subject", subject),
+        header("Date", date(clock.now())),
+        *(header(name, value) for name, value in headers.items()),
         "MIME-Version: 1.0",
     ]
     text_part = _qp_part("plain", text)
     if not html:
         return ("\r\n".join(lines) + "\r\n").encode("utf-8") + text_part
     boundary = f"=_engage_{secrets.token_hex(12)}"
-    lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+    lines.append(header("Content-Type", f'multipart/alternative; boundary="{boundary}"'))
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
     mark = f"--{boundary}\r\n".encode("ascii")
     end = f"--{boundary}--\r\n".encode("ascii")
@@ -203,33 +191,6 @@ class SystemMessage:
         return compose(self.sender, self.to, self.subject, headers, self.text, self.html)
 
 
-def _encoded(value: str) -> str:
-    """A header value; anything beyond ASCII in RFC 2047 form."""
-    if value.isascii():
-        return value
-    return email.header.Header(value, "utf-8").encode()
-
-
-def _encoded_address(value: str) -> str:
-    name, address = email.utils.parseaddr(value)
-    if address.isascii():
-        return email.utils.formataddr((name, address), charset="utf-8")
-    # An internationalised address (RFC 6532): the header is UTF-8 as it stands, which only a
-    # server offering SMTPUTF8 is given (the SMTP provider checks; the others never see one).
-    return format_address(name, address)
-
-
-def format_address(name: str, address: str) -> str:
-    """`Name <address>` for a header; RFC 2047 for the name when the address is ASCII."""
-    if address.isascii():
-        return email.utils.formataddr((name, address), charset="utf-8")
-    if not name:
-        return address
-    special = any(c in name for c in '()<>@,;:\\".[]')
-    quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"' if special else name
-    return f"{quoted} <{address}>"
-
-
 def needs_smtputf8(address: str) -> bool:
     """Whether the part before the @ has letters beyond ASCII (an EAI address, RFC 6531)."""
     return not address.rpartition("@")[0].isascii()
@@ -252,6 +213,9 @@ def ascii_domain(address: str) -> str:
 
 def _qp_part(subtype: str, content: str) -> bytes:
     """A body part in quoted-printable UTF-8, so no line is longer than SMTP allows."""
+    # One kind of line end going in (a CR from a pasted name must not become a bare CR, and
+    # binascii keeps CRLF as it is), so every line end coming out is CRLF.
+    content = content.replace("\r\n", "\n").replace("\r", "\n")
     encoded = binascii.b2a_qp(content.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
     return (
         f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
