@@ -11,6 +11,7 @@ import shlex
 
 import pytest
 
+from engage import outgoing
 from engage.store import open_store
 from engage.stories import core, service
 from engage.tokens import Signer
@@ -69,7 +70,10 @@ class Page:
         version = re.search(r'name="version" value="(\d+)"', page)
         if version:
             form["version"] = version.group(1)
-        return self.client.post(self.path, data={**form, "action": action, **fields})
+        answer = self.client.post(self.path, data={**form, "action": action, **fields})
+        engage = self.app.extensions["engage"]  # then the emails it queued go, as engage serve's
+        outgoing.drain(engage["store"], engage["workspace"], engage["signer"])  # worker sends them
+        return answer
 
     def close(self) -> None:
         self.app.extensions["engage"]["store"].engine.dispose()
