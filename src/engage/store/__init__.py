@@ -1,7 +1,9 @@
 """The store: one SQLAlchemy engine for the workspace's database, with its schema kept current.
 
 SQLite (the default, one file in the workspace) runs in WAL mode with a busy timeout so the
-web app and cron can share it; PostgreSQL is chosen by URL. A new, empty database gets the
+web app and cron can share it, and with secure_delete on, so what is deleted is overwritten
+with zeros; PostgreSQL is chosen by URL. After an erasure, `Store.scrub` clears the space the
+deleted rows took (see docs/erasure.md). A new, empty database gets the
 schema on first use; an older one is brought up to date with `engage db upgrade`.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +57,39 @@ class Store:
     def connect(self) -> Iterator[sa.Connection]:
         with self.engine.connect() as connection:
             yield connection
+
+    def scrub(self, tables: Iterable[str]) -> str:
+        """Clear the space deleted rows took, so no old copy of them is left in the database's
+        files. Call it once the transaction that deleted them is committed. Returns a problem
+        to report, or "".
+
+        PostgreSQL keeps each deleted row until VACUUM, and even then its bytes stay in the
+        page's free space until something overwrites them, so each table is rewritten (VACUUM
+        FULL: a short lock on that one table). SQLite overwrites deleted rows with zeros
+        (secure_delete), but a database written before engage turned that on, or by another
+        program, may hold older copies in free space: VACUUM rewrites the file, and a
+        checkpoint then empties the write-ahead log (the -wal file), which held the old pages."""
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as connection:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                for table in tables:
+                    connection.exec_driver_sql(f'VACUUM FULL "{table}"')
+            return ""
+        raw = self.engine.raw_connection()  # no BEGIN: VACUUM cannot run inside a transaction
+        try:
+            cursor = raw.cursor()
+            cursor.execute("VACUUM")
+            busy, *_ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            raw.close()
+        if busy:
+            return (
+                f"another program has the database {self.shown_place} open, so its log (the "
+                "-wal file beside it) may still hold old copies of the erased records. SQLite "
+                "clears it when the last program using the database closes it: stop engage "
+                "serve or the web app for a moment."
+            )
+        return ""
 
     @property
     def shown_url(self) -> str:
@@ -136,6 +171,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not just freed
     cursor.close()
     dbapi_connection.isolation_level = None  # engage says BEGIN itself (see _sqlite_begin)
 
