@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from engage import store as store_module
+from engage.contacts import core
 from engage.email import outbox
-from engage.store import open_url
+from engage.store import open_url, scrub
 
 KEY = "erase-test-key"
 ADDRESS = "rhiannon.okoro@example.org"
@@ -147,8 +149,8 @@ def test_erase_leaves_no_trace_in_the_database_files_or_the_outbox(people) -> No
         0,
         "Erased Rhiannon.Okoro@EXAMPLE.org. Only a hash is kept, so they are never mailed "
         "again.\n"
-        "Removed 5 emails to or about them from the outbox. Cleared the space their records took in "
-        "the database.\n",
+        "Removed 5 emails to or about them from the outbox.\n"
+        "No old copy of their records is left in the database's files.\n",
     )
     assert traces(people) == {}
     # Nobody else's mail is touched.
@@ -212,3 +214,60 @@ def test_the_outbox_search_finds_every_spelling_and_only_that_person(tmp_path) -
     assert (tmp_path / "engage.toml").exists()  # only ever files in the outbox
     assert not (tmp_path / "outbox" / "system" / "confirm").exists()  # emptied folders go
     assert outbox.remove_mail_for(tmp_path / "nowhere", spellings) == 0
+
+
+def test_a_log_another_program_holds_open_is_reported(people, monkeypatch) -> None:
+    if not people.url.startswith("sqlite"):
+        pytest.skip("the write-ahead log here is SQLite's")
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 200)
+    path = sa.make_url(people.url).database
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as reader:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM contacts").fetchone()  # reads, and keeps reading
+        erased = people.run("contacts", "erase", ADDRESS, "--yes")
+    assert (erased.exit_code, erased.stdout, erased.stderr) == (
+        1,
+        "Erased rhiannon.okoro@example.org. Only a hash is kept, so they are never mailed "
+        "again.\nRemoved 5 emails to or about them from the outbox.\n",
+        f"Problem: another program has the database {path} open, so its log (the -wal file "
+        "beside it) may still hold old copies of the erased records. SQLite clears it when "
+        "the last program using the database closes it: stop engage serve or the web app for "
+        "a moment.\n",
+    )
+
+
+def test_a_transaction_older_than_the_erasure_is_waited_for_then_reported(people, monkeypatch):
+    """PostgreSQL keeps a deleted row while any transaction could still see it."""
+    if people.url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's")
+    monkeypatch.setattr(scrub, "WAIT_SECONDS", 0.5)
+    store = open_url(people.url, upgrade_new=False)
+    try:
+        with store.engine.connect() as reader:
+            reader.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+            assert reader.execute(sa.text("SELECT count(*) FROM contacts")).scalar() == 2
+            erased = people.run("contacts", "erase", ADDRESS, "--yes")
+            # It still sees her: the old copy is kept for it.
+            assert reader.execute(sa.text("SELECT count(*) FROM contacts")).scalar() == 2
+        kept = traces(people)
+        assert kept and all(not place.startswith("outbox") for place in kept)
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            for table in core.PERSONAL_TABLES:  # what the message says to run
+                c.execute(sa.text(f'VACUUM FULL "{table}"'))
+    finally:
+        store.engine.dispose()
+    assert (erased.exit_code, erased.stdout) == (
+        1,
+        "Erased rhiannon.okoro@example.org. Only a hash is kept, so they are never mailed "
+        "again.\nRemoved 5 emails to or about them from the outbox.\n",
+    )
+    start, _, end = erased.stderr.partition(" is still open (process ")
+    assert start == (
+        "Problem: PostgreSQL still keeps old copies of the erased records: a transaction that "
+        "began before the erasure"
+    )
+    tables = " ".join(f'VACUUM FULL "{table}";' for table in core.PERSONAL_TABLES)
+    assert end.endswith(
+        ". When it has ended, run this in psql as the owner of the tables: " + tables + "\n"
+    )
+    assert traces(people) == {}  # once it has ended, those clear them

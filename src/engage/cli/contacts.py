@@ -340,14 +340,13 @@ def erase(ctx: click.Context, email: str, yes: bool) -> None:
     click.echo(
         f"Erased {printable(email.strip())}. Only a hash is kept, so they are never mailed again."
     )
-    emails = "1 email" if erased.emails == 1 else f"{erased.emails} emails"
-    click.echo(
-        f"Removed {emails} to or about them from the outbox. Cleared the space their records "
-        "took in the database."
-    )
+    if erased.emails:
+        emails = "1 email" if erased.emails == 1 else f"{erased.emails} emails"
+        click.echo(f"Removed {emails} to or about them from the outbox.")
     if erased.problem:
         click.echo(f"Problem: {erased.problem}", err=True)
         ctx.exit(1)
+    click.echo("No old copy of their records is left in the database's files.")
 
 
 def register(cli: click.Group) -> None:

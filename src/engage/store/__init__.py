@@ -28,9 +28,6 @@ from ..errors import EngageError, sentence
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 log = logging.getLogger("engage.store")
-# Alembic logs "Context impl SQLiteImpl." and each step of an upgrade each time a store opens.
-# Those lines are for developers: engage says what matters (a new database, an upgrade) itself.
-logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class StoreError(EngageError):
@@ -60,36 +57,11 @@ class Store:
 
     def scrub(self, tables: Iterable[str]) -> str:
         """Clear the space deleted rows took, so no old copy of them is left in the database's
-        files. Call it once the transaction that deleted them is committed. Returns a problem
-        to report, or "".
+        files (see scrub.py). Call it once the transaction that deleted them is committed.
+        Returns a problem to report, or ""."""
+        from .scrub import scrub
 
-        PostgreSQL keeps each deleted row until VACUUM, and even then its bytes stay in the
-        page's free space until something overwrites them, so each table is rewritten (VACUUM
-        FULL: a short lock on that one table). SQLite overwrites deleted rows with zeros
-        (secure_delete), but a database written before engage turned that on, or by another
-        program, may hold older copies in free space: VACUUM rewrites the file, and a
-        checkpoint then empties the write-ahead log (the -wal file), which held the old pages."""
-        if self.engine.dialect.name == "postgresql":
-            with self.engine.connect() as connection:
-                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-                for table in tables:
-                    connection.exec_driver_sql(f'VACUUM FULL "{table}"')
-            return ""
-        raw = self.engine.raw_connection()  # no BEGIN: VACUUM cannot run inside a transaction
-        try:
-            cursor = raw.cursor()
-            cursor.execute("VACUUM")
-            busy, *_ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        finally:
-            raw.close()
-        if busy:
-            return (
-                f"another program has the database {self.shown_place} open, so its log (the "
-                "-wal file beside it) may still hold old copies of the erased records. SQLite "
-                "clears it when the last program using the database closes it: stop engage "
-                "serve or the web app for a moment."
-            )
-        return ""
+        return scrub(self, list(tables))
 
     @property
     def shown_url(self) -> str:
