@@ -554,6 +554,7 @@ def test_contacts_commands(project) -> None:
     assert (
         erased.output
         == "Erased sam@example.org. Only a hash is kept, so they are never mailed again.\n"
+        "No old copy of their records is left in the database's files.\n"
     )
     gone = project.run("contacts", "show", "sam@example.org")
     assert (gone.exit_code, gone.stderr) == (

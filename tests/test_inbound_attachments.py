@@ -455,6 +455,6 @@ def test_the_erase_query_is_for_that_person_only(app) -> None:
         )
         assert answer.json == {"stored": 1, "repeated": 0}
     with app.extensions["engage"]["store"].begin() as c:
-        gone = core.erase(c, "ann@example.org")
+        gone = core.erase(c, "ann@example.org").attachments
     [(left,)] = query(app, sa.select(attachments.c.path))
     assert len(gone) == 1 and gone[0] != left

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import click
 
-from .. import subscriptions
+from .. import erasure, subscriptions
 from ..contacts import audiences, core
 from ..contacts.importer import Options, Report, import_file, problems, write_rejects
 from ..errors import sentence
-from ..replies import attachments
 from ..store.schema import BASES, FORMATS, STATUSES
 from .common import format_option, people_csv, printable, store, table, when, workspace
 
@@ -331,15 +330,23 @@ def export(ctx: click.Context, email: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask: erase at once.")
 @click.pass_context
 def erase(ctx: click.Context, email: str, yes: bool) -> None:
-    """Erase a person and everything about them, keeping only a hash so they are never mailed."""
+    """Erase a person and everything about them, keeping only a hash so they are never mailed.
+
+    Their records, their replies' files and their emails in the outbox go, and the database is
+    cleared of old copies of their rows (see docs/erasure.md)."""
     if not yes:
         click.confirm(f"Erase {email} and all their records? This cannot be undone", abort=True)
-    with store(ctx).begin() as connection:
-        files = core.erase(connection, email)
-    attachments.for_workspace(workspace(ctx)).remove_files(files)  # once the rows are gone
+    erased = erasure.erase(store(ctx), workspace(ctx), email)
     click.echo(
         f"Erased {printable(email.strip())}. Only a hash is kept, so they are never mailed again."
     )
+    if erased.emails:
+        emails = "1 email" if erased.emails == 1 else f"{erased.emails} emails"
+        click.echo(f"Removed {emails} to or about them from the outbox.")
+    if erased.problem:
+        click.echo(f"Problem: {erased.problem}", err=True)
+        ctx.exit(1)
+    click.echo("No old copy of their records is left in the database's files.")
 
 
 def register(cli: click.Group) -> None:

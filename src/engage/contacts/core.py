@@ -588,10 +588,42 @@ def remove_handle(connection: sa.Connection, email: str, network: str, handle: s
     )
 
 
-def erase(connection: sa.Connection, email: str) -> list[str]:
+# Every table that may hold something of a person (a row of theirs, or one naming them): what
+# `erase` deletes from, so the store can clear the space those rows took (Store.scrub).
+PERSONAL_TABLES = (
+    "contacts",
+    "contact_tags",
+    "contact_handles",
+    "contact_changes",
+    "consents",
+    "suppressions",
+    "deliveries",
+    "events",
+    "unreadable_events",
+    "inbound",
+    "attachments",
+    "stories",
+    "story_drafts",
+    "story_history",
+    "story_uses",
+)
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What `erase` leaves for the caller to do once its transaction is committed."""
+
+    spellings: list[str]  # every lower-cased way their address may have been written down
+    attachments: list[str]  # their replies' files, in the attachments folder
+    emails: list[str]  # the outbox files of the emails they were sent (outbox/...)
+    tables: tuple[str, ...] = PERSONAL_TABLES
+
+
+def erase(connection: sa.Connection, email: str) -> Erasure:
     """Remove the person and all their records; keep only a hash so they are never mailed,
-    under any spelling of their address. Returns the files of their replies' attachments (in
-    the attachments folder), for the caller to remove once this transaction is committed."""
+    under any spelling of their address. Their stories, consents, handles, changes and
+    deliveries go with their contact row (ON DELETE CASCADE). The files named in the answer are
+    for the caller to remove once this transaction is committed (contacts.erasure does all)."""
     contact = get(connection, email)
     connection.execute(events.delete().where(_their_events(contact)))
     replies = sa.select(inbound.c.id).where(_their_replies(contact))
@@ -599,6 +631,14 @@ def erase(connection: sa.Connection, email: str) -> list[str]:
         connection.execute(
             sa.select(attachments.c.path).where(
                 attachments.c.inbound_id.in_(replies), attachments.c.path.is_not(None)
+            )
+        ).scalars()
+    )
+    emails = list(
+        connection.execute(
+            sa.select(deliveries.c.provider_id).where(
+                deliveries.c.contact_id == contact.id,
+                deliveries.c.provider_id.startswith("outbox/"),
             )
         ).scalars()
     )
@@ -622,7 +662,7 @@ def erase(connection: sa.Connection, email: str) -> list[str]:
             created_at=since or now(),
         )
     )
-    return files
+    return Erasure(_spellings(contact), files, emails)
 
 
 def listing(

@@ -1,7 +1,9 @@
 """The store: one SQLAlchemy engine for the workspace's database, with its schema kept current.
 
 SQLite (the default, one file in the workspace) runs in WAL mode with a busy timeout so the
-web app and cron can share it; PostgreSQL is chosen by URL. A new, empty database gets the
+web app and cron can share it, and with secure_delete on, so what is deleted is overwritten
+with zeros; PostgreSQL is chosen by URL. After an erasure, `Store.scrub` clears the space the
+deleted rows took (see docs/erasure.md). A new, empty database gets the
 schema on first use; an older one is brought up to date with `engage db upgrade`.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +28,6 @@ from ..errors import EngageError, sentence
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 log = logging.getLogger("engage.store")
-# Alembic logs "Context impl SQLiteImpl." and each step of an upgrade each time a store opens.
-# Those lines are for developers: engage says what matters (a new database, an upgrade) itself.
-logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class StoreError(EngageError):
@@ -55,6 +54,14 @@ class Store:
     def connect(self) -> Iterator[sa.Connection]:
         with self.engine.connect() as connection:
             yield connection
+
+    def scrub(self, tables: Iterable[str]) -> str:
+        """Clear the space deleted rows took, so no old copy of them is left in the database's
+        files (see scrub.py). Call it once the transaction that deleted them is committed.
+        Returns a problem to report, or ""."""
+        from .scrub import scrub
+
+        return scrub(self, list(tables))
 
     @property
     def shown_url(self) -> str:
@@ -136,6 +143,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not just freed
     cursor.close()
     dbapi_connection.isolation_level = None  # engage says BEGIN itself (see _sqlite_begin)
 
