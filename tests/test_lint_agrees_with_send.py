@@ -250,8 +250,14 @@ def test_the_outbox_may_keep_links_on_this_computer(team) -> None:
 
 
 def test_a_send_on_one_computer_is_only_warned_and_a_picture_nobody_can_see_is_refused() -> None:
-    severity = {rule: RULES[rule][0] for rule in ("base-url-local-allowed", "image-local")}
-    assert severity == {"base-url-local-allowed": "warning", "image-local": "error"}
+    severity = {
+        rule: RULES[rule][0] for rule in ("image-local", "base-url-local-allowed", "base-url")
+    }
+    assert severity == {
+        "image-local": "error",
+        "base-url-local-allowed": "warning",
+        "base-url": "error",
+    }
 
 
 @pytest.mark.parametrize(
