@@ -45,6 +45,8 @@ def workspace(folder: Path, n: int, rate: int, url: str) -> Path:
             'provider = "outbox"',
             f'provider = "mailgun"\nrate_per_second = {rate}\nreconcile_settle_seconds = 0',
         )
+        # A real provider needs links everyone can reach (lint's base-url rule).
+        .replace('base_url = "http://127.0.0.1:8025"', 'base_url = "https://news.example.org"')
     )
     config += (
         f'\n[email.mailgun]\ndomain = "mg.example.org"\nbase_url = "{url}"\n'

@@ -46,6 +46,10 @@ def workspace(folder: Path, n: int, provider: str, settings: str) -> Path:
         shutil.copytree(ROOT / name, root / name)
     config = (ROOT / "engage.toml").read_text()
     config = config.replace('provider = "outbox"', f'provider = "{provider}"')
+    # A real provider needs links everyone can reach (lint's base-url rule); nothing follows them.
+    config = config.replace(
+        'base_url = "http://127.0.0.1:8025"', 'base_url = "https://news.example.org"'
+    )
     (root / "engage.toml").write_text(config + "\n" + settings)
     with (root / "people.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)

@@ -98,6 +98,11 @@ class Project:
         assert old in text, f"{old!r} not in {relative}"
         self.write(relative, text.replace(old, new))
 
+    def public_links(self, base: str = "https://news.example.org") -> None:
+        """Point the email's links at a public https address, as a real send through any
+        provider but the outbox needs (lint's base-url rule)."""
+        self.replace("engage.toml", 'base_url = "http://127.0.0.1:8025"', f'base_url = "{base}"')
+
     def campaign(self, slug: str, body: str, **front: object) -> Path:
         front = {"subject": "Our news", "preheader": "What we did this month.", **front}
         lines = [f"{key} = {_toml(value)}" for key, value in front.items() if value is not None]

@@ -79,7 +79,8 @@ def test_given_folder_without_config(tmp_path) -> None:
         (
             '[organisation]\nname = "A"\naddress = "B"\n[web]\nold_secret_key = "abc"\n',
             "engage.toml:5: unknown key 'web.old_secret_key'; the keys allowed in [web] are: "
-            "base_url, confirmations_per_day_per_address, consent_wording, old_secret_keys_env, "
+            "allow_local_links, base_url, confirmations_per_day_per_address, consent_wording, "
+            "old_secret_keys_env, "
             "secret_key_env, signup_tags, signups_per_hour_per_ip. Did you mean old_secret_keys_env? "
             "Secrets are never read from "
             "engage.toml: put the value in an environment variable and name that variable with "

@@ -80,6 +80,7 @@ def use_provider(project, monkeypatch, name: str, fake, settle: float | None = N
     project.replace(
         "engage.toml", 'provider = "outbox"', f'provider = "{name}"\ntimeout = 1{extra}'
     )
+    project.public_links()
     project.write(
         "engage.toml", project.read("engage.toml") + "\n" + SETTINGS[name].format(url=fake.url)
     )

@@ -28,6 +28,7 @@ from .test_sending import SLUG, outbox
 KEY = "identity-test-key"
 WORDING = "Yes, please send me news by email"
 LONG = "a" * 65 + "@example.org"
+WIDE = "é" * 33 + "@example.org"  # 33 letters, but 66 bytes as sent: RFC 5321 counts bytes
 
 
 def sha(text: str) -> str:
@@ -98,7 +99,12 @@ def test_the_spelling_given_is_kept_and_the_domain_is_sent_as_punycode(
 @pytest.mark.parametrize(
     ("written", "reason"),
     [
-        (LONG, "The email address is too long before the @-sign (1 character too many)"),
+        (LONG, "the part before the @ is 65 characters long, and mail servers take at most 64"),
+        (
+            WIDE,
+            "the part before the @ is 66 bytes long (letters like é take 2 bytes each), and mail "
+            "servers take at most 64",
+        ),
         ("user@xn--zz.de", "The part after the @-sign is not valid IDNA (Invalid A-label)"),
         ("sam@exa mple.org", "The part after the @-sign contains invalid characters: SPACE"),
     ],
@@ -333,7 +339,7 @@ def test_webhook_events_find_the_contact_by_any_spelling(store, clock) -> None:
 
 
 def test_an_address_that_cannot_be_an_identity_is_refused_at_every_way_in(people, store) -> None:
-    reason = "The email address is too long before the @-sign (1 character too many)"
+    reason = "the part before the @ is 65 characters long, and mail servers take at most 64"
     added = people.run("contacts", "add", LONG)
     assert (added.exit_code, added.stderr) == (
         1,
@@ -356,6 +362,30 @@ def test_an_address_that_cannot_be_an_identity_is_refused_at_every_way_in(people
         sign_up(c, Signer(KEY), LONG, "Long", "html")
     with store.begin() as c:
         assert match(c, Signer(KEY), "hello@replies.example.org", "", "", LONG).contact_id is None
+
+
+def test_a_part_before_the_at_over_64_bytes_is_refused_at_every_way_in(people, store) -> None:
+    """33 letters, 66 bytes: short enough by count, too long for a mail server."""
+    reason = (
+        "the part before the @ is 66 bytes long (letters like é take 2 bytes each), and mail "
+        "servers take at most 64"
+    )
+    added = people.run("contacts", "add", WIDE)
+    assert (added.exit_code, added.stderr) == (
+        1,
+        f"Error: '{WIDE}' is not a valid email address: {reason}.\n",
+    )
+    path = people.write("wide.csv", f"name,email\nOk,ok@example.org\nWide,{WIDE}\n")
+    imported = people.run("contacts", "import", str(path))
+    assert imported.exit_code == 3
+    assert imported.output.splitlines()[1:3] == [
+        "Rejected 1 row:",
+        f"  line 3, column email: '{WIDE}' is not a valid email address: {reason}.",
+    ]
+    with store.begin() as c, pytest.raises(core.LocalPartTooLong):
+        sign_up(c, Signer(KEY), WIDE, "Wide", "html")
+    fits = "é" * 32 + "@example.org"  # 64 bytes: the most a mail server must take
+    assert core.identity(fits) == fits
 
 
 # --- Migration 0009 ----------------------------------------------------------------------------

@@ -41,6 +41,7 @@ def provider(request, project, monkeypatch):
     monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
     monkeypatch.setenv(ENV[name], KEYS[name])
     project.replace("engage.toml", 'provider = "outbox"', f'provider = "{name}"\ntimeout = 1')
+    project.public_links()
     project.write(
         "engage.toml", project.read("engage.toml") + "\n" + SETTINGS[name].format(url=fake.url)
     )
@@ -182,6 +183,7 @@ def test_mailgun_batches_of_a_thousand(project, monkeypatch) -> None:
         monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
         monkeypatch.setenv("TEST_MG_KEY", "key-1")
         project.replace("engage.toml", 'provider = "outbox"', 'provider = "mailgun"')
+        project.public_links()
         project.write(
             "engage.toml",
             project.read("engage.toml") + "\n" + SETTINGS["mailgun"].format(url=fake.url),
@@ -203,6 +205,7 @@ def test_mailgun_unknown_domain(project, monkeypatch) -> None:
         monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
         monkeypatch.setenv("TEST_MG_KEY", "key-1")
         project.replace("engage.toml", 'provider = "outbox"', 'provider = "mailgun"')
+        project.public_links()
         project.write(
             "engage.toml",
             project.read("engage.toml")

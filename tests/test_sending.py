@@ -299,8 +299,13 @@ def test_header_line_breaks(sending) -> None:
         f"campaigns/{SLUG}.md", 'subject = "Doing with', 'subject = "Line\\nbreak. Doing with'
     )
     result = sending.run("send", SLUG, "--yes")
-    assert result.exit_code == 1
-    assert "has a line break in it" in result.stderr
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"Error: {SLUG} has 1 lint error, so nothing was sent. campaigns/{SLUG}.md:2: The "
+        "subject has a line break or control character in it: 'Line\\nbreak. Doing with, not "
+        "doing to: our winter news'. Fix: Put the subject on one line, with no \\n or \\r in "
+        "it.\n",
+    )
     assert outbox(sending) == {}
 
 
@@ -332,6 +337,7 @@ def sink():
 
 def smtp_config(project, port: int) -> None:
     project.replace("engage.toml", 'provider = "outbox"', 'provider = "smtp"')
+    project.public_links()
     project.write(
         "engage.toml",
         project.read("engage.toml")

@@ -146,6 +146,11 @@ def test_a_suppressed_address_needs_a_fresh_confirmation(app, client) -> None:
     ("data", "message"),
     [
         ({"email": "not an address"}, "Enter your email address, like name@example.org"),
+        (
+            {"email": "é" * 33 + "@example.org"},  # 66 bytes before the @: over RFC 5321's 64
+            "The part before the @ is too long. Email can only use 64 letters or numbers there. "
+            "Check your email address",
+        ),
         ({"consent": ""}, "Tick the box to say you want our emails"),
     ],
 )

@@ -316,6 +316,7 @@ def postmark_app(project, monkeypatch, sg_private, db_url):
     fake = FakePostmark(api_key="pm-1").start()
     monkeypatch.setenv("TEST_PM_TOKEN", "pm-1")
     project.replace("engage.toml", 'provider = "outbox"', 'provider = "postmark"\ntimeout = 1')
+    project.public_links()
     project.write(
         "engage.toml",
         project.read("engage.toml")

@@ -351,7 +351,7 @@ def test_run_says_its_problems_with_one_full_stop(project, clock, monkeypatch) -
         "1 problem(s): doing-with-not-doing-to: doing-with-not-doing-to has 1 lint error, so "
         "nothing was sent. campaigns/doing-with-not-doing-to.md:24: The image walking-group.jpg "
         "has no alt text. Fix: Describe what the picture shows: ![Two people playing "
-        "boccia](image.jpg).\n"
+        "boccia](https://www.example.org/boccia.jpg).\n"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -73,6 +74,21 @@ def when_text(value: dt.datetime) -> str:
     offset = value.utcoffset()
     zone = "UTC" if not offset else f"(UTC{value.strftime('%z')[:3]}:{value.strftime('%z')[3:]})"
     return f"{value.day} {value:%B %Y} at {value:%H:%M} {zone}"
+
+
+def front_matter_line(campaign: Campaign, key: str) -> int:
+    """The file line of a top-level key in the front matter (1 when it is not there)."""
+    try:
+        lines = campaign.path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError:
+        return 1
+    pattern = re.compile(rf"\s*{re.escape(key)}\s*=")
+    for number, line in enumerate(lines[1 : campaign.body_line - 2], start=2):
+        if line.lstrip().startswith("["):
+            break  # a table: keys after it are not top-level
+        if pattern.match(line):
+            return number
+    return 1
 
 
 def resolve(workspace: Workspace, ref: str) -> Path:

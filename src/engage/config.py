@@ -95,6 +95,10 @@ class Email:
 class Web:
     __unknown_key_hint__ = SECRET_HINT
     base_url: str = "http://127.0.0.1:8025"
+    # Only for trying engage on one computer: lets a real send (not the outbox) go with
+    # base_url on this computer or a private network, where nobody else can reach the links.
+    # Lint still warns.
+    allow_local_links: bool = False
     secret_key_env: str = "ENGAGE_SECRET_KEY"
     # Variables holding keys used before: links signed with them still work (key rotation).
     old_secret_keys_env: list[str] = field(default_factory=list)

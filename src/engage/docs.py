@@ -40,6 +40,31 @@ def lint_rules() -> str:
 
 
 NOTES = """
+## Links and pictures that work for everyone
+
+`base-url` is about the links engage puts in every email: unsubscribe, preferences and the
+web version. They go to `[web] base_url`. When a real provider sends the email (smtp, mailgun,
+postmark or sendgrid; not the outbox, which only writes files), that address must be https,
+because one-click unsubscribe (`List-Unsubscribe-Post`, RFC 8058) needs https. It must also be
+a place everyone can reach: not `localhost` or a `.localhost` name, not 127.x.x.x or `::1`, not
+a private network (10.x.x.x, 172.16.x.x to 172.31.x.x, 192.168.x.x, 169.254.x.x, fc00::/7,
+fe80::/10), and not a `.local`, `.internal`, `.lan` or `.home.arpa` name or a name with no dot.
+Otherwise people get links that do nothing, and cannot stop your emails.
+
+To try engage with a real mail server on one computer, `allow_local_links = true` in `[web]`
+lets the send go; lint still warns (`base-url-local-allowed`). Remove it before you send to
+anyone else.
+
+Pictures must be full https web addresses too (`image-data`, `image-path`, `image-local`,
+`image-not-https`). An email has no folder, so `images/walk.jpg` shows nothing. Many mail
+programs, like Gmail and Outlook, never show a picture written into the email as data
+(`data:image/png;base64,...`), and engage leaves such a picture out. Put the picture on your
+website and use its address, like `![Two people playing boccia](https://www.example.org/images/boccia.jpg)`.
+
+`engage send` runs lint first and refuses every error, in the same words. A subject with a line
+break (`subject-line-break`) is refused even for a test copy with `--force`, because a line
+break in a header could add headers of its own.
+
 ## Reading level
 
 `reading-level` looks at each heading, paragraph and list item, and says in plain words what

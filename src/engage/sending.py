@@ -59,8 +59,9 @@ from .email.base import (
 from .errors import EngageError, sentence
 from .locks import alive as _alive  # noqa: F401  (social/posting.py uses these)
 from .locks import owner_name
+from .render import rules_audience, rules_source
 from .render.build import Built, build
-from .render.lint import require_clean
+from .render.lint import refusal, require_clean
 from .render.personal import Recipient
 from .send_status import (  # noqa: F401  (CampaignState, campaign_states: for older imports)
     BUSY,
@@ -211,7 +212,8 @@ class Sender:
             raise SendError(
                 'Set from in [email] of engage.toml, like from = "Our news <news@example.org>".'
             )
-        self.subject = clean_header(campaign.meta.subject, f"subject of {campaign.slug}")
+        self.subject = campaign.meta.subject  # one line: lint's subject-line-break, run first
+        self.linted = False  # lint has passed (check_campaign)
         self.domain = parseaddr(self.sender)[1].rpartition("@")[2]
         self.reply_domain = email.reply_domain
         self.base = workspace.config.web.base_url.rstrip("/")
@@ -219,8 +221,15 @@ class Sender:
 
     # --- starting ---------------------------------------------------------------------
 
+    def check_campaign(self) -> None:
+        """Lint, which refuses everything a send would refuse about the campaign itself (its
+        subject, its audience, where its links point), in lint's own words. Once is enough."""
+        if not self.linted:
+            require_clean(self.workspace, self.campaign)
+            self.linted = True
+
     def prepare(self) -> tuple[Built, Signer]:
-        require_clean(self.workspace, self.campaign)
+        self.check_campaign()
         self.provider.check()
         return build(self.workspace, self.campaign), signer(self.workspace)
 
@@ -292,20 +301,12 @@ class Sender:
         )
 
     def audience(self) -> tuple[str, audiences.Audience]:
-        name = self.campaign.meta.audience
-        if not name:
-            raise SendError(
-                f'{self.campaign.slug} has no audience: add audience = "newsletter" to its '
-                "front matter."
-            )
-        try:
-            return name, audiences.load(self.workspace, name)
-        except audiences.AudienceError as exc:
-            shown = self.workspace.relative(self.campaign.path)
-            raise SendError(
-                f'{shown} is for the audience "{name}", which engage cannot use, so nothing '
-                f"was sent. {exc} Fix audience in its front matter."
-            ) from None
+        """The campaign's audience, read as lint reads it (rules_audience.load); a refusal
+        says what lint says."""
+        found, problem = rules_audience.load(self.workspace, self.campaign)
+        if found is None:
+            raise SendError(refusal(self.campaign.slug, [problem]))  # type: ignore[list-item]
+        return found.name, found
 
     def refuse_nobody(
         self, connection: sa.Connection, name: str, audience: audiences.Audience
@@ -1010,7 +1011,11 @@ def _chunks(items: list, size: int) -> Iterator[list]:
 def send_test(
     workspace: Workspace, campaign: Campaign, provider: Provider, address: str
 ) -> Outcome:
-    """One marked copy to `address`, for checking; nothing is recorded."""
+    """One marked copy to `address`, for checking; nothing is recorded. Even with --force, a
+    subject with a line break never goes: it would add headers of its own."""
+    broken = rules_source.subject_line_break(campaign, workspace.relative(campaign.path))
+    if broken:
+        raise SendError(refusal(campaign.slug, [broken]))
     built = build(workspace, campaign)
     sign = signer(workspace)
     sender = Sender(None, workspace, campaign, provider)

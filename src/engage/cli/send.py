@@ -115,6 +115,7 @@ def _options(flags: dict[str, object]) -> Options:
 
 def _send(ctx: click.Context, sender: Sender, flags: dict[str, object]) -> None:
     dry_run = sender.options.dry_run
+    sender.check_campaign()  # lint first: its refusals, in its words, before any question
     early = _early(sender)
     if early and flags["yes"] and not flags["now"] and not dry_run:
         raise SendError(

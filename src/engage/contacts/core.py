@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from .. import clock
 from ..addresses import (  # noqa: F401  (every way in reads addresses through these)
     InvalidEmail,
+    LocalPartTooLong,
     Mailbox,
     ascii_address,
     email_hash,

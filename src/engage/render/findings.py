@@ -10,6 +10,11 @@ Severity = Literal["error", "warning", "info"]
 # rule id → (severity, what it checks). docs/lint-rules.md is generated from this table.
 RULES: dict[str, tuple[Severity, str]] = {
     "subject-missing": ("error", "The front matter has a subject."),
+    "subject-line-break": (
+        "error",
+        "The subject is one line: a line break in an email header could add headers of its own, "
+        "so `engage send` refuses it.",
+    ),
     "subject-long": ("warning", "The subject is 78 characters or fewer."),
     "preheader-missing": ("warning", "There is a preheader (the preview line after the subject)."),
     "preheader-repeats": (
@@ -34,6 +39,38 @@ RULES: dict[str, tuple[Severity, str]] = {
         "warning",
         "Nobody who confirmed on the sign-up form before sign-ups got tags is left out of a "
         "newsletter's audience (`engage contacts tag-signups` fixes it).",
+    ),
+    "image-data": (
+        "error",
+        "No picture is written into the email as data (a data: address): many mail programs, "
+        "like Gmail and Outlook, never show them. Use the picture's https web address.",
+    ),
+    "image-path": (
+        "error",
+        "Every picture is a full web address, not a file path: an email has no folder to load "
+        "a picture from.",
+    ),
+    "image-local": (
+        "error",
+        "No picture is on this computer or a private network (localhost, 127.0.0.1, "
+        "192.168.x.x, a .local or .internal name), where nobody who gets the email can see it.",
+    ),
+    "image-not-https": (
+        "error",
+        "Every picture's address is https: the web version (on https) blocks http pictures, and "
+        "anyone on the reader's network can see an http picture being fetched.",
+    ),
+    "base-url": (
+        "error",
+        "For a real send (any provider but the outbox), [web] base_url is an https address "
+        "that everyone can reach: not localhost, 127.x, ::1, a private network (10.x, 172.16-31.x, "
+        "192.168.x, 169.254.x, fc00::/7, fe80::/10) or a .local or .internal name. Otherwise the "
+        "unsubscribe links are dead, and one-click unsubscribe needs https (RFC 8058).",
+    ),
+    "base-url-local-allowed": (
+        "warning",
+        "[web] allow_local_links = true lets a real send go with base_url on this computer or a "
+        "private network, for trying engage on one computer. Nobody else can use the links.",
     ),
     "image-alt-missing": ("error", "Every image in the Markdown and the templates has alt text."),
     "image-alt-filename": ("warning", "Alt text is words, not a file name."),

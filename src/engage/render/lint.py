@@ -16,7 +16,7 @@ from ..errors import LintFailed, sentence
 from ..social import channels
 from ..store import open_store
 from ..stories import usage as story_usage
-from . import layout, personal_use, rules_audience, rules_html, rules_source
+from . import layout, personal_use, rules_audience, rules_html, rules_links, rules_source
 from .build import VARIANTS, Built, build, sample_recipient, template_names
 from .findings import Finding, sort_key
 from .htmlscan import scan
@@ -31,6 +31,7 @@ def lint(workspace: Workspace, campaign: Campaign) -> list[Finding]:
     findings += story_usage.check(workspace, campaign, shown)
     findings += _social(workspace, campaign)
     findings += audience_findings(workspace, campaign, shown)
+    findings += rules_links.base_url(workspace)
     if any(f.rule == "subject-missing" for f in findings):
         return sorted(findings, key=sort_key)  # nothing can be built without a subject
     misused = _personal_fields(workspace, campaign)

@@ -7,12 +7,10 @@ empty audience: see REFUSED_BY_SEND), so lint and send always agree.
 
 from __future__ import annotations
 
-import re
-
 import sqlalchemy as sa
 
 from .. import subscriptions
-from ..campaigns import Campaign
+from ..campaigns import Campaign, front_matter_line
 from ..config import Workspace
 from ..contacts import audiences
 from ..store.schema import contacts
@@ -28,28 +26,42 @@ def check(
     """Findings about the campaign's audience: none named, no such audience, a file that
     cannot be read, nobody in it now, and (for a newsletter) one that web sign-ups can never
     join, or earlier sign-ups left out of it."""
-    where = f"{shown or workspace.relative(campaign.path)}:{_line(campaign, 'audience')}"
-    name = campaign.meta.audience.strip()
-    if not name:
-        return [_missing(workspace, where)]
-    try:
-        audience = audiences.load(workspace, name)
-    except audiences.UnknownAudience as exc:
-        return [
-            Finding(
-                "audience-unknown",
-                where,
-                str(exc),
-                "Change audience in the front matter to one of those, or add the audience "
-                "file. See docs/audiences.md.",
-            )
-        ]
-    except audiences.AudienceError as exc:
-        return [Finding("audience-invalid", where, str(exc), "Fix the audience file.")]
+    audience, problem = load(workspace, campaign, shown)
+    if audience is None:
+        return [problem] if problem else []
+    where = _where(workspace, campaign, shown)
     found = _empty(connection, audience, where)
     if campaign.meta.kind == "newsletter":
         found += _signups(workspace, connection, audience, where)
     return found
+
+
+def load(
+    workspace: Workspace, campaign: Campaign, shown: str = ""
+) -> tuple[audiences.Audience | None, Finding | None]:
+    """The campaign's audience, or the finding that says why it cannot be used. The one
+    reading of `audience = ...` that lint and a real send (sending.Sender.audience) share."""
+    where = _where(workspace, campaign, shown)
+    name = campaign.meta.audience.strip()
+    if not name:
+        return None, _missing(workspace, where)
+    try:
+        return audiences.load(workspace, name), None
+    except audiences.UnknownAudience as exc:
+        return None, Finding(
+            "audience-unknown",
+            where,
+            str(exc),
+            "Change audience in the front matter to one of those, or add the audience "
+            "file. See docs/audiences.md.",
+        )
+    except audiences.AudienceError as exc:
+        return None, Finding("audience-invalid", where, str(exc), "Fix the audience file.")
+
+
+def _where(workspace: Workspace, campaign: Campaign, shown: str) -> str:
+    shown = shown or workspace.relative(campaign.path)
+    return f"{shown}:{front_matter_line(campaign, 'audience')}"
 
 
 def _missing(workspace: Workspace, where: str) -> Finding:
@@ -126,18 +138,3 @@ def _signups(
             f"Run `engage contacts tag-signups` to give them the sign-up tags ({given}).",
         )
     ]
-
-
-def _line(campaign: Campaign, key: str) -> int:
-    """The file line of a top-level key in the front matter (1 when it is not there)."""
-    try:
-        lines = campaign.path.read_text(encoding="utf-8-sig").splitlines()
-    except OSError:
-        return 1
-    pattern = re.compile(rf"\s*{re.escape(key)}\s*=")
-    for number, line in enumerate(lines[1 : campaign.body_line - 2], start=2):
-        if line.lstrip().startswith("["):
-            break  # a table: keys after it are not top-level
-        if pattern.match(line):
-            return number
-    return 1

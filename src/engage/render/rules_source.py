@@ -9,8 +9,8 @@ from pathlib import Path
 
 from markdown_it.token import Token
 
-from ..campaigns import Campaign
-from . import readability
+from ..campaigns import Campaign, front_matter_line
+from . import readability, rules_links
 from .findings import Finding
 
 VAGUE_LINK_TEXT = {
@@ -62,6 +62,8 @@ def front_matter(campaign: Campaign, shown: str) -> Iterator[Finding]:
             "The campaign has no subject.",
             'Add a subject to the front matter, like subject = "Our winter news".',
         )
+    elif broken := subject_line_break(campaign, shown):
+        yield broken
     elif len(subject) > 78:
         yield Finding(
             "subject-long",
@@ -85,6 +87,26 @@ def front_matter(campaign: Campaign, shown: str) -> Iterator[Finding]:
             f'The preheader "{preheader}" adds nothing.',
             "Say something the subject does not, like what is inside.",
         )
+
+
+# What ends a line in an email header, or in any program that reads one: CR and LF, and the
+# other breaks Python's str.splitlines knows; and control characters, which no subject needs.
+_BREAK = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+
+
+def subject_line_break(campaign: Campaign, shown: str) -> Finding | None:
+    """A subject on more than one line: in the Subject header a line break could start headers
+    of its own. Lint reports it, and `engage send` (a test copy too, even with --force) refuses
+    it, in these words."""
+    subject = campaign.meta.subject
+    if not _BREAK.search(subject):
+        return None
+    return Finding(
+        "subject-line-break",
+        f"{shown}:{front_matter_line(campaign, 'subject')}",
+        f"The subject has a line break or control character in it: {subject!r}.",
+        "Put the subject on one line, with no \\n or \\r in it.",
+    )
 
 
 def inline_items(campaign: Campaign, tokens: list[Token]) -> tuple[list[InlineLink], list[Image]]:
@@ -119,7 +141,10 @@ def images(items: list[Image], shown: str) -> Iterator[Finding]:
     for image in items:
         where = f"{shown}:{image.line}"
         name = Path(image.src).name or image.src
+        if image.src.startswith("data:"):
+            name = "written in as data"
         yield from alt_text(image.alt, name, where)
+        yield from rules_links.image_source(image.src, where, name)
 
 
 def alt_text(alt: str, name: str, where: str) -> Iterator[Finding]:
@@ -129,7 +154,8 @@ def alt_text(alt: str, name: str, where: str) -> Iterator[Finding]:
             "image-alt-missing",
             where,
             f"The image {name} has no alt text.",
-            "Describe what the picture shows: ![Two people playing boccia](image.jpg)",
+            "Describe what the picture shows: "
+            "![Two people playing boccia](https://www.example.org/boccia.jpg)",
         )
     elif _FILE_NAME.match(alt):
         yield Finding(
@@ -291,6 +317,8 @@ def template_images(paths: list[Path], shown: dict[Path, str]) -> Iterator[Findi
             alt = re.search(r"""\balt\s*=\s*("([^"]*)"|'([^']*)')""", match.group(2))
             src = re.search(r"""\bsrc\s*=\s*["']([^"']*)""", match.group(2))
             name = Path(src.group(1)).name if src else match.group(1)
+            if src:
+                yield from rules_links.image_source(src.group(1), f"{shown[path]}:{line}", name)
             if alt is None:
                 yield from alt_text("", name, f"{shown[path]}:{line}")
             elif alt.group(2) or alt.group(3):

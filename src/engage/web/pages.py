@@ -85,6 +85,11 @@ def _check(form: dict) -> dict[str, str]:
     errors = {}
     try:
         core.normalise_email(form["email"])
+    except core.LocalPartTooLong:
+        errors["email"] = (
+            "The part before the @ is too long. Email can only use 64 letters or numbers there. "
+            "Check your email address"
+        )
     except core.InvalidEmail:
         errors["email"] = "Enter your email address, like name@example.org"
     if form["format"] not in {value for value, _ in FORMATS}:
