@@ -21,6 +21,8 @@ BIG_PART = 256 * 1024
 # real mail goes a few levels deep; thousands of levels would overflow Python's stack.
 MAX_DEPTH = 30
 LEFT_OUT = "[Parts nested more than {depth} levels deep were left out here.]\n"
+# Not text/plain: the words left in their place are not the sender's.
+LEFT_OUT_TYPE = "text/x-engage-left-out"
 
 
 def parse_mail(source: bytes | str | BinaryIO, policy: Policy) -> tuple[Message, str]:
@@ -71,7 +73,7 @@ def _prune(message: Message) -> bool:
 def _leave_out(part: Message) -> None:
     for header in ("Content-Transfer-Encoding", "Content-Type"):
         del part[header]
-    part["Content-Type"] = "text/plain; charset=utf-8"
+    part["Content-Type"] = f"{LEFT_OUT_TYPE}; charset=utf-8"
     part.set_payload(LEFT_OUT.format(depth=MAX_DEPTH))
 
 
