@@ -25,6 +25,7 @@ from engage.store.schema import contacts, events, inbound, unreadable_events
 from engage.tokens import Signer
 from engage.web import create_app
 
+from .imap_server import imap_server as imap_server_fixture  # noqa: F401
 from .test_inbound_attachments import basic
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -304,8 +305,8 @@ def nested_rfc822(depth: int, to: str, message_id: str) -> bytes:
     )
 
 
-@pytest.mark.parametrize("depth", [40, 1000, 5000])
-def test_sendgrid_raw_mail_nested_deep_is_kept_with_a_note(app, depth) -> None:
+@pytest.mark.parametrize(("depth", "note"), [(40, DEEP), (1000, TOO_DEEP), (5000, TOO_DEEP)])
+def test_sendgrid_raw_mail_nested_deep_is_kept_with_a_note(app, depth, note) -> None:
     to = reply_to(app, "ann@example.org")
     mail = nested_multipart(depth, to, f"<deep.{depth}@example.org>")
     parts = [
@@ -320,7 +321,7 @@ def test_sendgrid_raw_mail_nested_deep_is_kept_with_a_note(app, depth) -> None:
     assert (answer.status_code, answer.json) == (200, {"stored": 1, "repeated": 0})
     [row] = query(app, sa.select(inbound))
     assert row.sender == "ann@example.org" and row.subject == "Re: deep"
-    assert row.notes[0] in (DEEP, TOO_DEEP)
+    assert row.notes[0] == note
     assert row.raw["email"] == mail.decode()  # the mail as it came is kept
 
 
@@ -341,7 +342,25 @@ def test_an_eml_nested_deep_is_imported_with_a_note(app, make, depth, words, not
     assert result.exit_code == 0, result.output
     assert "\n1 new, 0 already here.\n" in result.output
     [row] = query(app, sa.select(inbound))
-    assert (row.original, row.text.strip(), row.notes[0]) == (mail, words, note)
+    assert (row.original, row.text.strip(), row.notes) == (mail, words, [note])
+
+
+def test_imap_fetch_takes_a_mail_nested_deep_with_a_note(app, imap_server, monkeypatch) -> None:
+    from .test_imap import PASSWORD, use_imap
+
+    monkeypatch.setenv("IMAP_PASSWORD", PASSWORD)
+    use_imap(app.project, imap_server.port)
+    mail = nested_multipart(2000, reply_to(app, "ann@example.org"), "<imap.deep@example.org>")
+    imap_server.append(mail)
+    result = app.project.run("replies", "fetch", "--imap")
+    assert result.exit_code == 0, result.output
+    [row] = query(app, sa.select(inbound))
+    assert (row.provider, row.subject, row.original, row.notes) == (
+        "imap",
+        "Re: deep",
+        mail,
+        [TOO_DEEP],
+    )
 
 
 # -- CSV import -------------------------------------------------------------------------------

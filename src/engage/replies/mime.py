@@ -96,7 +96,7 @@ def parse(raw: bytes, provider: str) -> Parsed:
     ):
         notes.append("The mail seems cut short (a part has no end marker); what arrived is kept.")
     text, html = _bodies(message, notes)
-    if not text and not html:
+    if not text and not html and not deep:  # too deep to read: that note says so
         notes.append("The mail has no text in it (only attachments, or nothing).")
     name, sender = email.utils.parseaddr(_header(headers, "from"))
     found = attachments_of(message)
