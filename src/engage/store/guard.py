@@ -87,7 +87,11 @@ def clean(value: str, limit: int | None = None) -> Cleaned:
 
 def fit(value: Any, limit: int | None = None) -> Any:
     """A value fit for the store, said nothing about: strings cleaned, others as they are."""
-    return clean(value, limit).text if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    if (limit is None or len(value) <= limit) and not _BAD.search(value):
+        return value  # nearly every value: checked in well under a microsecond
+    return clean(value, limit).text
 
 
 def problem(value: str, limit: int | None = None) -> str:
@@ -119,7 +123,7 @@ def clean_json(value: Any) -> tuple[Any, int]:
 
     if isinstance(value, str):
         return one(value), changed
-    if not isinstance(value, dict | list | tuple):
+    if not isinstance(value, dict | list | tuple) or not _needs_cleaning(value):
         return value, 0
     root: list[Any] = [None]
     stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]  # (source, parent, key in parent)
@@ -138,6 +142,22 @@ def clean_json(value: Any) -> tuple[Any, int]:
             copy = one(source) if isinstance(source, str) else source
         parent[key] = copy
     return root[0], changed
+
+
+def _needs_cleaning(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _BAD.search(item):
+                return True
+        elif isinstance(item, dict):
+            if any(isinstance(k, str) and _BAD.search(k) for k in item):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
 
 
 def limit_of(column: sa.Column) -> int | None:
