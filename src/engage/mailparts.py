@@ -8,12 +8,73 @@ from collections.abc import Iterator
 from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.message import Message
+from email.parser import BytesParser, Parser
+from email.policy import Policy
+from typing import BinaryIO
 
 from .webhooks.base import Attachment
 
 # Attachments bigger than this are left out of the stored original mail: their bytes are kept
 # once, as files (replies/attachments.py). Smaller ones stay, so a small mail is kept as it came.
 BIG_PART = 256 * 1024
+# Parts inside parts (multipart, or a mail carried in a mail) deeper than this are left out:
+# real mail goes a few levels deep; thousands of levels would overflow Python's stack.
+MAX_DEPTH = 30
+LEFT_OUT = "[Parts nested more than {depth} levels deep were left out here.]\n"
+# Not text/plain: the words left in their place are not the sender's.
+LEFT_OUT_TYPE = "text/x-engage-left-out"
+
+
+def parse_mail(source: bytes | str | BinaryIO, policy: Policy) -> tuple[Message, str]:
+    """A whole mail, parsed with its parts no deeper than MAX_DEPTH, and a note saying what
+    was left out ("" for nothing). The mail as it came is the caller's to keep."""
+    try:
+        message = _parse(source, policy, headersonly=False)
+    except RecursionError:  # nested far too deep even to parse: read its headers only
+        if not isinstance(source, bytes | str):
+            source.seek(0)
+        message = _parse(source, policy, headersonly=True)
+        _leave_out(message)
+        return message, (
+            f"The mail has parts nested more than {MAX_DEPTH} levels deep, too deep to read, "
+            "so its words could not be read here. The mail as it came is kept."
+        )
+    if _prune(message):
+        return message, (
+            f"The mail has parts nested more than {MAX_DEPTH} levels deep; those parts were "
+            "left out here. The mail as it came is kept."
+        )
+    return message, ""
+
+
+def _parse(source: bytes | str | BinaryIO, policy: Policy, headersonly: bool) -> Message:
+    if isinstance(source, str):
+        return Parser(policy=policy).parsestr(source, headersonly=headersonly)
+    if isinstance(source, bytes):
+        return BytesParser(policy=policy).parsebytes(source, headersonly=headersonly)
+    return BytesParser(policy=policy).parse(source, headersonly=headersonly)
+
+
+def _prune(message: Message) -> bool:
+    """Leave out the parts deeper than MAX_DEPTH, without recursion. True if any were."""
+    stack, pruned = [(message, 0)], False
+    while stack:
+        part, depth = stack.pop()
+        if not part.is_multipart():
+            continue
+        if depth >= MAX_DEPTH:
+            _leave_out(part)
+            pruned = True
+            continue
+        stack.extend((inner, depth + 1) for inner in part.get_payload())
+    return pruned
+
+
+def _leave_out(part: Message) -> None:
+    for header in ("Content-Transfer-Encoding", "Content-Type"):
+        del part[header]
+    part["Content-Type"] = f"{LEFT_OUT_TYPE}; charset=utf-8"
+    part.set_payload(LEFT_OUT.format(depth=MAX_DEPTH))
 
 
 def is_attachment(part: Message) -> bool:

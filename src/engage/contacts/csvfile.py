@@ -3,10 +3,17 @@
 Column names are matched ignoring case, spaces, `_` and `-` ("First name" is first_name). Known
 columns are email (required), name, first_name, tags (separated by `;`) and format; any other
 column becomes an attribute. The file is streamed: one row at a time, never all at once.
+
+Limits, so a wrong file is refused at once rather than read without end: a line of at most
+MAX_LINE characters, at most MAX_COLUMNS columns with names of at most MAX_HEADING characters,
+no NUL byte on the first line (a file with one there is not text). A cell longer than MAX_CELL,
+or with a character the store cannot keep (store/guard.py), rejects its row, with line and
+column; the other rows go in.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -16,6 +23,7 @@ from pathlib import Path
 
 from ..addresses import InvalidEmail, mailbox
 from ..errors import EngageError, sentence
+from ..store import guard
 from ..store.schema import FORMATS
 
 IGNORED = ""
@@ -32,6 +40,10 @@ KNOWN = {
 }
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_TAG_LENGTH = 100
+MAX_LINE = 1_000_000  # characters on one line, and in one row when a cell spans lines
+MAX_CELL = 10_000
+MAX_COLUMNS = 200
+MAX_HEADING = 1_000  # a long question from a form export is a column name too
 
 
 class ImportFileError(EngageError):
@@ -79,10 +91,17 @@ class ContactFile:
         self.shown = shown or str(path)
         self._handle = self._open()
         try:
-            first = self._handle.readline()
+            first = self._handle.readline(MAX_LINE + 1)
         except UnicodeDecodeError:
             self._handle.close()
             raise self._not_utf8() from None
+        if "\x00" in first:
+            raise self._fatal(
+                "the file has zero (NUL) bytes, so it is not a CSV text file. Check that it "
+                "is the right file, saved as CSV UTF-8"
+            )
+        if len(first) > MAX_LINE:
+            raise self._fatal(TOO_LONG)
         if not first.strip():
             self._handle.close()
             raise ImportFileError(
@@ -101,15 +120,26 @@ class ContactFile:
 
     def _columns(self) -> list[str]:
         """The stored name for each column: a known field, or the attribute name."""
+        if len(self.header) > MAX_COLUMNS:
+            raise self._fatal(
+                f"it names {len(self.header):,} columns, and engage takes at most "
+                f"{MAX_COLUMNS}. Keep the columns you need (like email, name, tags) and import "
+                "again"
+            )
         columns: list[str] = []
+        named: set[str] = set()
         for number, heading in enumerate(self.header, 1):
+            wrong = guard.problem(heading, MAX_HEADING)
+            if wrong:
+                raise self._fatal(f"the name of column {number} is not usable: {wrong}")
             key = header_key(heading)
             if not key:
                 raise self._fatal(f"column {number} has no name on the first line")
             name = KNOWN.get(key, heading.strip())
-            if name in columns and name != IGNORED:
+            if name != IGNORED and name in named:
                 raise self._fatal(f"the column '{heading.strip()}' appears twice")
             columns.append(name)
+            named.add(name)
         if "email" not in columns:
             found = ", ".join(h.strip() for h in self.header)
             raise self._fatal(
@@ -129,18 +159,37 @@ class ContactFile:
         return ImportFileError(f"{self.shown}, line 1: {reason}.")
 
     def rows(self) -> Iterator[Row]:
-        reader = csv.reader(self._handle, delimiter=self.delimiter)
+        lines = _Lines(self._handle, self.shown)
+        reader = csv.reader(lines, delimiter=self.delimiter)
         line = 1
+        limit = csv.field_size_limit(MAX_LINE)  # the module's own limit is for the process
         try:
             with self._handle:
                 for raw in reader:
                     start, line = line + 1, reader.line_num + 1
+                    lines.record = []
                     if any(value.strip() for value in raw):
                         yield self._row(start, raw)
         except UnicodeDecodeError:
             raise self._not_utf8() from None
         except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise self._runaway(line + 1, lines.record) from None
             raise ImportFileError(f"{self.shown}, line {line}: {sentence(str(exc))}") from None
+        finally:
+            csv.field_size_limit(limit)
+
+    def _runaway(self, line: int, record: list[str]) -> ImportFileError:
+        """A cell that goes on past MAX_LINE characters: a quote mark never closed."""
+        csv.field_size_limit(3 * MAX_LINE)  # the record kept is cut soon after MAX_LINE
+        fields = next(csv.reader(io.StringIO("".join(record) + '"'), delimiter=self.delimiter))
+        number = min(len(fields), len(self.columns))
+        column = self.header[number - 1].strip() if number else "1"
+        return ImportFileError(
+            f"{self.shown}, line {line}, column {column}: the cell goes on for more than "
+            f'{MAX_LINE:,} characters. Most often a quote mark (") is not closed: check the '
+            "quotes in that cell, then import again. Nothing was imported."
+        )
 
     def _row(self, line: int, raw: list[str]) -> Row:
         row = Row(line=line, raw=raw)
@@ -150,18 +199,60 @@ class ContactFile:
             )
             return row
         for column, value in zip(self.columns, raw, strict=True):
-            _cell(row, column, unguard(value.strip()))
+            wrong = guard.problem(value, MAX_CELL) if column != IGNORED else ""
+            if wrong:
+                row.errors.append((column, wrong))
+            else:
+                _cell(row, column, unguard(value.strip()))
         return row
 
 
+class _Lines:
+    """The file's lines for the CSV reader, none longer than MAX_LINE characters; `record`
+    holds the lines of the row being read (the reader empties it after each row)."""
+
+    def __init__(self, handle: io.TextIOWrapper, shown: str) -> None:
+        self.handle, self.shown, self.number = handle, shown, 1
+        self.record: list[str] = []
+        self.kept = 0  # characters in record
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        text = self.handle.readline(MAX_LINE + 1)
+        if not text:
+            raise StopIteration
+        self.number += 1
+        if len(text) > MAX_LINE:
+            raise ImportFileError(f"{self.shown}, line {self.number}: {TOO_LONG}.")
+        if not self.record:
+            self.kept = 0
+        if self.kept <= MAX_LINE:
+            self.record.append(text)
+            self.kept += len(text)
+        return text
+
+
+TOO_LONG = (
+    f"the line is longer than {MAX_LINE:,} characters, so this does not look like a CSV of "
+    "contacts. Check that it is the right file. Nothing was imported"
+)
+
+
 def _bad_line(path: Path) -> int:
-    """The line of the first byte that is not UTF-8 (read again, on this rare path only)."""
-    data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return data[: exc.start].count(b"\n") + 1
-    return 1
+    """The line of the first byte that is not UTF-8 (read again, on this rare path only, a
+    piece at a time: the file may have no end)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = 1
+    with path.open("rb") as handle:
+        while piece := handle.read(64 * 1024):
+            try:
+                decoder.decode(piece)
+            except UnicodeDecodeError as exc:
+                return lines + piece[: exc.start].count(b"\n")
+            lines += piece.count(b"\n")
+    return lines
 
 
 def _cell(row: Row, column: str, value: str) -> None:

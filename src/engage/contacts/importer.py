@@ -27,7 +27,7 @@ from ..store import Store
 from ..store.schema import consents, contact_tags, contacts, imports
 from ..store.schema import tags as tag_table
 from .core import SUPPRESSED_STATUSES, ConsentGiven, now, suppressed_among, tag_ids
-from .csvfile import REJECTS_COLUMN, ContactFile, Row, safe_cell
+from .csvfile import REJECTS_COLUMN, ContactFile, ImportFileError, Row, safe_cell
 
 CHUNK = 500
 # The mailboxes one import has seen, with the line each was first on (per connection).
@@ -79,6 +79,14 @@ def import_file(store: Store, path: Path, options: Options, shown: str | None = 
             for chunk in _chunks(contact_file.rows(), CHUNK):
                 run.chunk(chunk)
             run.finish()
+        except sa.exc.SQLAlchemyError as exc:
+            transaction.rollback()
+            # Never the database's own words: they hold the SQL and people's details.
+            raise ImportFileError(
+                f"{contact_file.shown}: the database could not take this import "
+                f"({type(getattr(exc, 'orig', exc)).__name__}), so nothing was imported. "
+                "Set ENGAGE_DEBUG=1 to see why."
+            ) from exc
         except BaseException:
             transaction.rollback()
             raise

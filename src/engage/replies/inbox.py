@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from ..config import Workspace
 from ..contacts import core
 from ..errors import EngageError
+from ..store import guard
 from ..store.schema import contact_handles, contacts, deliveries, inbound, posts, sends
 from ..tokens import BadToken, Signer, signer
 from ..webhooks.base import Event, InboundMessage
@@ -41,6 +42,47 @@ class Taken:
     kind: str = ""
     matched_by: str = ""
     notes: list[str] = field(default_factory=list)
+
+
+# The parts of a reply that are text, and how a note names each.
+_PARTS = {
+    "sender": "the sender's address",
+    "sender_name": "the sender's name",
+    "recipient": "the address it was sent to",
+    "subject": "the subject",
+    "text": "the text",
+    "html": "the HTML",
+    "message_id": "the Message-ID",
+    "in_reply_to": "the In-Reply-To header",
+    "references": "the References header",
+}
+
+
+def fit(message: InboundMessage) -> tuple[InboundMessage, list[str]]:
+    """The reply made fit for the store (store/guard.py), and a note saying what was cleaned:
+    a reply is never lost because of what is in it."""
+    changes: dict[str, object] = {}
+    said = []
+    for name, words in _PARTS.items():
+        done = guard.clean(getattr(message, name), guard.limit_of(inbound.c[name]))
+        if done.changed:
+            changes[name] = done.text
+            said.append(f"{words} ({done.said()})")
+    headers, changed = guard.clean_json([list(h) for h in message.headers])
+    if changed:
+        changes["headers"] = [tuple(h) for h in headers]
+        said.append(f"{changed} header line{'s' if changed > 1 else ''} (characters taken out)")
+    raw, changed = guard.clean_json(message.raw)
+    if changed:
+        changes["raw"] = raw
+        said.append("the fields as the provider sent them (characters taken out)")
+    if not said:
+        return message, []
+    note = (
+        "Some of this reply could not be stored exactly as it came, so a cleaned copy is "
+        "kept: " + "; ".join(said) + "."
+    )
+    return replace(message, **changes), [note]
 
 
 def dedupe_key(message: InboundMessage, network: str) -> str:
@@ -98,6 +140,7 @@ class Inbox:
         notes: list[str] | tuple[str, ...] = (),
         bounce: Bounce | None = None,
     ) -> Taken:
+        message, fitted = fit(message)
         key = dedupe_key(message, network)
         found = connection.execute(
             sa.select(inbound.c.id).where(inbound.c.dedupe_key == key)
@@ -105,7 +148,7 @@ class Inbox:
         if found is not None:
             return Taken(found.id, new=False)
         at = core.now()
-        notes = list(notes)
+        notes = [*message.notes, *fitted, *notes]
         if network == "email":
             matched = self._match_mail(connection, message, bounce)
             cleaned = clean(message.text, message.html)

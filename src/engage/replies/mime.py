@@ -14,10 +14,16 @@ from email import policy
 from email.errors import CloseBoundaryNotFoundDefect, MessageError, StartBoundaryNotFoundDefect
 from email.header import decode_header, make_header
 from email.message import Message
-from email.parser import BytesParser
 
 from ..errors import EngageError
-from ..mailparts import BIG_PART, attachments_of, is_attachment, own_parts, without_big_attachments
+from ..mailparts import (
+    BIG_PART,
+    attachments_of,
+    is_attachment,
+    own_parts,
+    parse_mail,
+    without_big_attachments,
+)
 from ..webhooks.base import InboundMessage
 from .clean import decode
 
@@ -73,7 +79,7 @@ def header_text(value: object) -> str:
 def parse(raw: bytes, provider: str) -> Parsed:
     if not raw.strip():
         raise NotAMail("It is empty.")
-    message = BytesParser(policy=policy.compat32).parsebytes(raw)
+    message, deep = parse_mail(raw, policy.compat32)
     # raw_items: items() would turn bytes beyond ASCII into "\ufffd" before we see them.
     headers = [(name, header_text(value)) for name, value in message.raw_items()]
     names = {name.lower() for name, _ in headers}
@@ -82,7 +88,7 @@ def parse(raw: bytes, provider: str) -> Parsed:
             "It has no From, Date, Subject or Message-ID header, so it does not look like a "
             "mail. Save the message from your mail program as an .eml file and try again."
         )
-    notes: list[str] = []
+    notes: list[str] = [deep] if deep else []
     if any(
         isinstance(d, StartBoundaryNotFoundDefect | CloseBoundaryNotFoundDefect)
         for part in message.walk()
@@ -90,7 +96,7 @@ def parse(raw: bytes, provider: str) -> Parsed:
     ):
         notes.append("The mail seems cut short (a part has no end marker); what arrived is kept.")
     text, html = _bodies(message, notes)
-    if not text and not html:
+    if not text and not html and not deep:  # too deep to read: that note says so
         notes.append("The mail has no text in it (only attachments, or nothing).")
     name, sender = email.utils.parseaddr(_header(headers, "from"))
     found = attachments_of(message)

@@ -8,7 +8,6 @@ history hangs off one row, and erasing a person is one place to start.
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -19,14 +18,19 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    String,
     Table,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
 
 from ..addresses import identity
+
+# Every text, string and JSON column is guarded (guard.py): what is written is made fit for the
+# store (no NUL or other control characters, no broken characters, no longer than the column),
+# the same on SQLite and PostgreSQL.
+from .guard import GuardedJSON as JSON
+from .guard import GuardedString as String
+from .guard import GuardedText as Text
 
 metadata = MetaData(
     naming_convention={

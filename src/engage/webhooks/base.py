@@ -131,3 +131,4 @@ class InboundMessage:
     headers: list[tuple[str, str]]
     raw: dict[str, Any] = field(default_factory=dict)  # without attachments' bytes
     attachments: tuple[Attachment, ...] = ()
+    notes: tuple[str, ...] = ()  # what the team should know about how it was read

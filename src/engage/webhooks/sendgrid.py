@@ -36,14 +36,14 @@ import json
 from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage, Message
-from email.parser import BytesParser, HeaderParser, Parser
+from email.parser import HeaderParser
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..mailparts import BIG_PART, attachments_of, without_big_attachments
+from ..mailparts import BIG_PART, attachments_of, parse_mail, without_big_attachments
 from .base import Attachment, Event, InboundMessage, Request, Unreadable, Upload, WebhookRefused
 from .common import (
     check_basic_auth,
@@ -197,8 +197,10 @@ def parse_inbound(request: Request) -> InboundMessage:
         if name != "email"
     }
     found: tuple[Attachment, ...] = ()
+    notes: tuple[str, ...] = ()
     if "email" in fields or big_email is not None:  # raw mode: the whole message
-        message = _raw_message(fields.get("email"), big_email)
+        message, deep = _raw_message(fields.get("email"), big_email)
+        notes = (deep,) if deep else ()
         body_text, body_html = _body(message, "plain"), _body(message, "html")
         found = tuple(attachments_of(message))
         if any(a.size > BIG_PART for a in found):  # their bytes are kept as files, not twice
@@ -235,16 +237,16 @@ def parse_inbound(request: Request) -> InboundMessage:
         headers=headers,
         raw=text,
         attachments=found or _parsed_attachments(request, text),
+        notes=notes,
     )
 
 
-def _raw_message(value: bytes | str | None, spooled: Upload | None) -> Message:
+def _raw_message(value: bytes | str | None, spooled: Upload | None) -> tuple[Message, str]:
+    """The whole mail, no deeper than mailparts.MAX_DEPTH, and a note on what was left out."""
     if spooled is not None:
         with spooled.path.open("rb") as mail:
-            return BytesParser(policy=policy.default).parse(mail)
-    if isinstance(value, bytes):
-        return BytesParser(policy=policy.default).parsebytes(value)
-    return Parser(policy=policy.default).parsestr(value or "")
+            return parse_mail(mail, policy.default)
+    return parse_mail(value or "", policy.default)
 
 
 def _parsed_attachments(request: Request, text: dict[str, str]) -> tuple[Attachment, ...]:
@@ -283,7 +285,7 @@ def _fields(request: Request) -> dict[str, bytes | str]:
     content_type = request.content_type or request.headers.get("content-type", "")
     if request.body and content_type.lower().startswith("multipart/form-data"):
         head = f"Content-Type: {content_type}\r\n\r\n".encode("ascii", "replace")
-        form = BytesParser(policy=policy.compat32).parsebytes(head + request.body)
+        form, _ = parse_mail(head + request.body, policy.compat32)  # a form is one level
         if form.is_multipart():
             fields: dict[str, bytes | str] = {}
             for part in form.get_payload():

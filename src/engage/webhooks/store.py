@@ -18,16 +18,19 @@ unreadable_events with the reason, once, and changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from ..addresses import same_mailbox
 from ..contacts import core
+from ..store import guard
 from ..store.schema import contacts, deliveries, events, unreadable_events
 from .base import Event, InboundMessage, Unreadable
+from .common import unreadable
 
 if TYPE_CHECKING:
     from ..replies.inbox import Inbox
@@ -51,7 +54,7 @@ class Match:
 
 def record_events(connection: sa.Connection, found: Sequence[Event | Unreadable]) -> Stored:
     stored = Stored()
-    for event in found:
+    for event in map(_fit, found):
         if isinstance(event, Unreadable):
             _keep_unreadable(connection, event)
             stored.unreadable += 1
@@ -85,6 +88,24 @@ def record_events(connection: sa.Connection, found: Sequence[Event | Unreadable]
     return stored
 
 
+def _fit(event: Event | Unreadable) -> Event | Unreadable:
+    """The event fit for the store (store/guard.py). A recipient longer than any address
+    (320 characters) is not a person's: the event is kept as unreadable and changes nothing."""
+    if isinstance(event, Unreadable):
+        return event
+    recipient = guard.fit(event.recipient)
+    most = guard.limit_of(events.c.recipient)
+    if most is not None and len(recipient) > most:
+        return unreadable(
+            event.provider,
+            f"{event.provider} {event.event_type} event: the recipient is {len(recipient):,} "
+            f"characters long, longer than any email address ({most})",
+            json.dumps(event.raw, default=str),
+            stable=[event.provider, event.event_id],
+        )
+    return replace(event, recipient=recipient)
+
+
 def _keep_unreadable(connection: sa.Connection, event: Unreadable) -> None:
     exists = connection.execute(
         sa.select(unreadable_events.c.id).where(
@@ -114,7 +135,7 @@ def _match(connection: sa.Connection, event: Event) -> Match:
     contact_id = person.id if person else None
     keys = []
     wanted = event.metadata.get("engage_delivery", "")
-    if wanted.isdigit():
+    if wanted.isascii() and wanted.isdigit() and len(wanted) < 10:  # ids fit in 32 bits
         keys.append((deliveries.c.id == int(wanted), "the ids sent with the message"))
     if event.message_id:
         keys.append(
