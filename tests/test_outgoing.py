@@ -306,3 +306,18 @@ def test_a_missing_key_leaves_every_email_waiting(app, fake, monkeypatch) -> Non
     assert fake.requests == []
     monkeypatch.setenv("TEST_PM_TOKEN", "pm-1")
     assert drain(app).sent == 1
+
+
+def test_erasure_removes_the_emails_queued_for_them(app, fake) -> None:
+    sign_up(app, "kim@example.org")
+    drain(app)  # sent: the row keeps the address it went to
+    sign_up(app, "Kim@EXAMPLE.org", ip="192.0.2.2")  # another spelling, still waiting
+    sign_up(app, "lee@example.org", ip="192.0.2.3")
+    assert [r[:2] for r in rows(app)] == [
+        ("kim@example.org", "sent"),
+        ("Kim@example.org", "waiting"),  # the domain is kept in lower case
+        ("lee@example.org", "waiting"),
+    ]
+    with store(app).begin() as c:
+        core.erase(c, "kim@example.org")
+    assert [r[:2] for r in rows(app)] == [("lee@example.org", "waiting")]

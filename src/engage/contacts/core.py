@@ -39,7 +39,9 @@ from ..store.schema import (
     deliveries,
     events,
     inbound,
+    outgoing,
     sends,
+    stories,
     suppressions,
     tags,
     unreadable_events,
@@ -601,6 +603,7 @@ PERSONAL_TABLES = (
     "deliveries",
     "events",
     "unreadable_events",
+    "outgoing",
     "inbound",
     "attachments",
     "stories",
@@ -646,6 +649,17 @@ def erase(connection: sa.Connection, email: str) -> Erasure:
     connection.execute(attachments.delete().where(attachments.c.inbound_id.in_(replies)))
     connection.execute(inbound.delete().where(_their_replies(contact)))
     connection.execute(unreadable_events.delete().where(_their_unreadable(contact)))
+    connection.execute(  # engage's own emails to them or about their stories, sent or waiting
+        outgoing.delete().where(
+            sa.or_(
+                outgoing.c.contact_id == contact.id,
+                outgoing.c.address_key == identity(contact.email),
+                outgoing.c.story_id.in_(
+                    sa.select(stories.c.id).where(stories.c.contact_id == contact.id)
+                ),
+            )
+        )
+    )
     connection.execute(contacts.delete().where(contacts.c.id == contact.id))
     hashes = email_hashes(contact.email)
     since = connection.execute(
