@@ -309,3 +309,51 @@ def test_reconcile_and_send_wait_for_a_running_sender(many) -> None:
         assert counts(many) == {"sent": 5, "pending": N - 5}
     finally:
         store.engine.dispose()
+
+
+def test_two_workspaces_in_one_postgresql_database_never_hold_each_others_locks(
+    tmp_path,
+) -> None:
+    """PostgreSQL's advisory locks belong to the whole database: two workspaces that share one
+    database, each in its own schema, may send campaigns with the same name at the same time,
+    while a second sender in the same schema is still refused."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from engage import locks
+    from engage.store import Store, make_engine
+
+    from .conftest import PG_ENV
+
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"set {PG_ENV} to run the store tests on PostgreSQL")
+    schemas = [f"test_{uuid.uuid4().hex[:12]}" for _ in range(2)]
+    admin = sa.create_engine(base)
+    with admin.begin() as connection:
+        for schema in schemas:
+            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    stores = []
+    try:
+        for schema in schemas:
+            url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+            store = Store(make_engine(url.render_as_string(hide_password=False)))
+            with store.begin() as connection:
+                locks.locks.create(connection)  # the one table a lock needs
+            stores.append(store)
+        first, second = stores
+        with locks.hold(first, "send:news", "busy{who}"):
+            # the other workspace: free
+            with locks.hold(second, "send:news", "busy{who}"), first.connect() as connection:
+                assert locks.holder(connection, "send:news") is not None  # still held here
+            # the same workspace: refused
+            with pytest.raises(locks.Busy), locks.hold(first, "send:news", "busy{who}"):
+                pass
+    finally:
+        for store in stores:
+            store.engine.dispose()
+        with admin.begin() as connection:
+            for schema in schemas:
+                connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -118,14 +118,20 @@ def holder(connection: sa.Connection, name: str) -> str | None:
     return row.owner
 
 
-def _key(name: str) -> int:
-    return zlib.crc32(name.encode())
+def _key(connection: sa.Connection, name: str) -> int:
+    """The advisory lock's number. PostgreSQL's advisory locks belong to the whole database,
+    so the schema is part of it: two workspaces sharing one database in their own schemas
+    never hold each other's campaigns."""
+    schema = connection.execute(sa.select(sa.func.current_schema())).scalar() or ""
+    return zlib.crc32(f"{schema}:{name}".encode())
 
 
 @contextmanager
 def _advisory(store: Store, name: str, busy: str) -> Iterator[None]:
     with store.engine.connect() as connection:
-        taken = connection.execute(sa.select(sa.func.pg_try_advisory_lock(_key(name)))).scalar()
+        taken = connection.execute(
+            sa.select(sa.func.pg_try_advisory_lock(_key(connection, name)))
+        ).scalar()
         connection.commit()
         if not taken:
             owner = holder(connection, name) or ""
@@ -133,7 +139,7 @@ def _advisory(store: Store, name: str, busy: str) -> Iterator[None]:
         try:
             yield
         finally:
-            connection.execute(sa.select(sa.func.pg_advisory_unlock(_key(name))))
+            connection.execute(sa.select(sa.func.pg_advisory_unlock(_key(connection, name))))
             connection.commit()
 
 
@@ -147,7 +153,7 @@ def _advisory_held(connection: sa.Connection, name: str) -> bool:
                 "AND classid = 0 AND objid = CAST(:key AS oid) AND objsubid = 1 "
                 "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
-            {"key": _key(name)},
+            {"key": _key(connection, name)},
         ).scalar()
     )
 
