@@ -203,8 +203,8 @@ def test_the_outbox_search_finds_every_spelling_and_only_that_person(tmp_path) -
         mail("news/0000002-other.eml", "Named by its delivery, nothing inside"),
     ]
     kept = [
-        mail("news/0000003-joann.eml", "To: joann@example.org, ann@example.org.uk\r\n"),
-        mail("news/0000004-anne.eml", "To: ann.e@example.org\r\nann@example.orgs"),
+        mail("news/0000003-joann.eml", "To: joann@example.org, ann@example.org.uk\r\n\r\nHi\r\n"),
+        mail("news/0000004-anne.eml", "To: ann.e@example.org\r\n\r\nann@example.orgs\r\n"),
     ]
     spellings = ["ann@example.org", "ann@bücher.de", "ann@xn--bcher-kva.de"]
     named = ["outbox/news/0000002-other.eml", "outbox/../engage.toml"]

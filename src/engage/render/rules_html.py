@@ -44,6 +44,10 @@ class Variant:
         return "" if self.name == "standard" else f" (in the {self.name} version)"
 
 
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def document(v: Variant, subject: str) -> Iterator[Finding]:
     lang = (v.scan.lang or "").strip()
     if not lang or _BAD_LANG.match(lang) or not _LANG.match(lang):
@@ -62,7 +66,7 @@ def document(v: Variant, subject: str) -> Iterator[Finding]:
             f"The email has no <title>{v.label}.",
             "Add <mj-title>{{ campaign.subject }}</mj-title> inside <mj-head>.",
         )
-    elif v.scan.title != subject:
+    elif _lines(v.scan.title) != _lines(subject):  # HTML reads CR LF as LF
         yield Finding(
             "html-title",
             v.locate("<mj-title"),
