@@ -853,7 +853,7 @@ def test_a_missing_or_broken_audience_is_an_error(on_db) -> None:
     ]
 
 
-def test_an_empty_audience_is_a_warning_that_says_how_many_people(on_db) -> None:
+def test_an_empty_audience_is_a_warning_that_says_how_many_people_and_lint_fails(on_db) -> None:
     on_db.write("audiences/swimmers.toml", 'tags_any = ["swimming"]\n')
     assert audience_findings(on_db, "swimmers", kind="call-for-stories") == [
         (
@@ -865,10 +865,10 @@ def test_an_empty_audience_is_a_warning_that_says_how_many_people(on_db) -> None
             "people have. A send to nobody is refused.",
         )
     ]
-    result = on_db.run("lint", "t")
+    result = on_db.run("lint", "t")  # a send now would be refused, so lint does not pass it
     assert (result.exit_code, result.output.splitlines()[-1]) == (
-        0,
-        "0 errors, 1 warning. Ready to send.",
+        1,
+        "0 errors, 1 warning. Not ready to send: it would go to nobody now, and a send is refused.",
     )
     for email in ("amira.hassan@example.org", "femi.adeyemi@example.org"):
         on_db.run("contacts", "unsubscribe", email)

@@ -14,6 +14,7 @@ from ..render.build import build as build_campaign
 from ..render.build import sample_recipient, write
 from ..render.findings import Finding
 from ..render.lint import lint as lint_campaign
+from ..render.rules_audience import REFUSED_BY_SEND
 from ..sending import campaign_states
 from .common import format_option, store, table, workspace
 
@@ -65,7 +66,8 @@ def preview(ctx: click.Context, campaign: str, out: str | None) -> None:
 def lint(ctx: click.Context, campaign: str, fmt: str) -> None:
     """Check CAMPAIGN for accessibility, readability and required parts.
 
-    Exits 1 when any finding is an error: the campaign cannot be sent until it is fixed.
+    Exits 1 when any finding is an error, or when a send now would be refused all the same
+    (its audience has nobody in it): the campaign cannot be sent until it is fixed.
     """
     ws = workspace(ctx)
     findings = lint_campaign(ws, campaign_files.load(ws, campaign))
@@ -75,7 +77,7 @@ def lint(ctx: click.Context, campaign: str, fmt: str) -> None:
         for finding in findings:
             click.echo(format_finding(finding))
         click.echo(summary(findings))
-    if any(f.severity == "error" for f in findings):
+    if any(f.severity == "error" for f in findings) or _refused_by_send(findings):
         ctx.exit(1)
 
 
@@ -89,7 +91,15 @@ def summary(findings: list[Finding]) -> str:
     counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}."
     if errors:
         return f"{counts} Fix the errors before this campaign can be sent."
+    if _refused_by_send(findings):
+        return f"{counts} Not ready to send: it would go to nobody now, and a send is refused."
     return f"{counts} Ready to send."
+
+
+def _refused_by_send(findings: list[Finding]) -> bool:
+    """A warning that a real send refuses all the same (an empty audience): a test copy may
+    still go, so it is not an error, but lint does not say the campaign is ready."""
+    return any(f.rule in REFUSED_BY_SEND for f in findings)
 
 
 def _plural(n: int, word: str) -> str:
