@@ -27,7 +27,7 @@ from engage.tokens import Signer
 from engage.web import create_app
 
 from .imap_server import imap_server as imap_server_fixture  # noqa: F401
-from .test_inbound_attachments import basic
+from .test_inbound_attachments import basic, delivery_id, query
 
 PAYLOADS = Path(__file__).parent / "payloads"
 KEY, MG_KEY, SG_PASSWORD = "hostile-key", "mg-hostile-signing-key", "sg-hostile-pass"
@@ -55,22 +55,6 @@ def app(project, monkeypatch, db_url):
     app.project = project
     yield app
     app.extensions["engage"]["store"].engine.dispose()
-
-
-def query(app, statement):
-    with app.extensions["engage"]["store"].connect() as c:
-        return c.execute(statement).all()
-
-
-def delivery_id(app, address: str) -> int:
-    [(found,)] = query(
-        app,
-        sa.text(
-            "SELECT d.id FROM deliveries d JOIN contacts c ON c.id = d.contact_id "
-            "WHERE c.email = :e"
-        ).bindparams(e=address),
-    )
-    return found
 
 
 def reply_to(app, address: str) -> str:

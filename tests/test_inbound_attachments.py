@@ -77,15 +77,19 @@ def query(app, statement):
         return c.execute(statement).all()
 
 
-def reply_to(app, address: str) -> str:
-    [(delivery_id,)] = query(
+def delivery_id(app, address: str) -> int:
+    [(found,)] = query(
         app,
         sa.text(
             "SELECT d.id FROM deliveries d JOIN contacts c ON c.id = d.contact_id "
             "WHERE c.email = :e"
         ).bindparams(e=address),
     )
-    return f"reply+{Signer(KEY).sign('r', delivery_id)}@replies.example.org"
+    return found
+
+
+def reply_to(app, address: str) -> str:
+    return f"reply+{Signer(KEY).sign('r', delivery_id(app, address))}@replies.example.org"
 
 
 def basic(user: str, password: str) -> dict[str, str]:
