@@ -66,8 +66,23 @@ def _prune(message: Message) -> bool:
             _leave_out(part)
             pruned = True
             continue
-        stack.extend((inner, depth + 1) for inner in part.get_payload())
+        stack.extend((inner, depth + 1) for inner in inner_parts(part))
     return pruned
+
+
+def inner_parts(part: Message) -> list[Message]:
+    """The parts directly inside a multipart part (or the mail a message/rfc822 part carries);
+    none for a part that holds text or bytes."""
+    payload = part.get_payload()
+    if not isinstance(payload, list):
+        return []
+    return [inner for inner in payload if isinstance(inner, Message)]
+
+
+def payload_bytes(part: Message) -> bytes:
+    """A leaf part's content, its transfer encoding undone; b"" for a multipart part."""
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
 
 
 def _leave_out(part: Message) -> None:
@@ -88,7 +103,7 @@ def own_parts(part: Message) -> Iterator[Message]:
     failure notice, or one forwarded as an attachment, are not the words of the reply."""
     yield part
     if part.is_multipart() and part.get_content_maintype() != "message":
-        for inner in part.get_payload():
+        for inner in inner_parts(part):
             yield from own_parts(inner)
 
 
@@ -114,7 +129,7 @@ def attachments_of(message: Message) -> list[Attachment]:
         Attachment(
             name=filename(part),
             content_type=part.get_content_type(),
-            data=part.get_payload(decode=True) or b"",
+            data=payload_bytes(part),
             content_id=str(part.get("Content-ID") or ""),
         )
         for part in attachment_parts(message)
@@ -125,7 +140,7 @@ def without_big_attachments(message: Message) -> bytes:
     """The mail with each big attachment's bytes replaced by a line naming it: the bytes are
     kept as files (replies/attachments.py), not twice in the database."""
     for part in list(attachment_parts(message)):
-        payload = part.get_payload(decode=True) or b""
+        payload = payload_bytes(part)
         if len(payload) <= BIG_PART:
             continue
         name = filename(part) or "an attachment"

@@ -109,7 +109,7 @@ def convert(hint: Any, value: Any, key: str) -> Any:
         if not isinstance(value, dict):
             raise SchemaError(f"{key} must be a table")
         return {k: convert(item, v, f"{key}.{k}") for k, v in value.items()}
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise SchemaError(f"{key} must be a table, like [{key}]")
         return build(hint, value, key + ".")

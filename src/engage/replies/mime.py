@@ -19,9 +19,11 @@ from ..errors import EngageError
 from ..mailparts import (
     BIG_PART,
     attachments_of,
+    inner_parts,
     is_attachment,
     own_parts,
     parse_mail,
+    payload_bytes,
     without_big_attachments,
 )
 from ..webhooks.base import InboundMessage
@@ -152,10 +154,7 @@ def _bodies(message: Message, notes: list[str]) -> tuple[str, str]:
             continue
         if kind == "text/plain" and text or kind == "text/html" and html:
             continue
-        payload = part.get_payload(decode=True)
-        if payload is None:
-            continue
-        decoded, warning = decode(payload, part.get_content_charset())
+        decoded, warning = decode(payload_bytes(part), part.get_content_charset())
         if warning and warning not in notes:
             notes.append(warning)
         if kind == "text/html":
@@ -244,9 +243,7 @@ def _bounce(message: Message, inbound: InboundMessage) -> Bounce | None:
 
 
 def _status_fields(part: Message) -> list[Failed]:
-    blocks = part.get_payload()
-    if not isinstance(blocks, list):
-        return []
+    blocks = inner_parts(part)
     found = []
     for block in blocks[1:]:  # the first block is about the message, the rest per recipient
         recipient = str(block.get("Final-Recipient") or block.get("Original-Recipient") or "")
@@ -267,9 +264,10 @@ def _status_fields(part: Message) -> list[Failed]:
 
 
 def _returned_ids(part: Message) -> list[str]:
-    inner = part.get_payload()
-    if isinstance(inner, list) and inner:
-        value = inner[0].get("Message-ID")
+    carried = inner_parts(part)
+    if carried:
+        value = carried[0].get("Message-ID")
         return [str(value).strip()] if value else []
+    inner = part.get_payload()
     text = inner if isinstance(inner, str) else ""
     return re.findall(r"(?im)^message-id:\s*(<[^<>\s]+>)", text)

@@ -407,11 +407,15 @@ def _split_words(letters: str) -> list[str] | None:
                 best[end] = (prev[0] + 1, prev[1], start)
             elif prev[0] + 1 == here[0]:
                 best[end] = (here[0], here[1] + prev[1], here[2])
-    if best[n] is None or best[n][1] != 1:
+    last = best[n]
+    if last is None or last[1] != 1:
         return None
-    found, end = [], n
+    found: list[str] = []
+    end = n
     while end:
-        start = best[end][2]
+        step = best[end]
+        assert step is not None  # every cut on the one best way was reached
+        start = step[2]
         found.insert(0, letters[start:end])
         end = start
     return found
