@@ -1,6 +1,6 @@
 """One mailbox, one contact: contacts.email_key, and duplicates merged.
 
-Every contact gets the identity of its address (`identity` in engage/addresses.py). Contacts
+Every contact gets the identity of its address (`identity` in engage/contacts/identity.py). Contacts
 that are spellings of one mailbox (Sam.Case@example.org and sam.case@example.org) become one:
 the oldest row stays, and everything that refers to the others moves to it (consent records,
 deliveries, replies, events, tags, handles, stories). The most restrictive status wins. Where
@@ -21,7 +21,8 @@ Revises: 0008
 import sqlalchemy as sa
 from alembic import op
 
-from engage.addresses import InvalidEmail, email_hash, email_hashes, identity
+from engage.addresses import InvalidEmail
+from engage.contacts.identity import email_hash, email_hashes, identity
 
 revision = "0009"
 down_revision = "0008"
