@@ -173,14 +173,15 @@ def unsubscribe(connection: sa.Connection, signer: Signer, token: str, method: s
     """The person unsubscribes with the link from an email (`method` "one-click" for their mail
     app's button, "web-page" for the button on our page); returns the address. The records
     say the person did it, and which email's link they used."""
-    contact_id, send_id = signer.verify("u", token)
+    contact_id, link_send = signer.verify("u", token)
     row = connection.execute(sa.select(contacts.c.email).where(contacts.c.id == contact_id)).first()
     if row is None:
         raise BadToken("This link is not valid any more.")
-    if not send_id:  # the link on the preferences page
-        source, send_id = "the unsubscribe link on the preferences page", None
+    send_id: int | None = None
+    if not link_send:  # the link on the preferences page
+        source = "the unsubscribe link on the preferences page"
     else:
-        source, send_id = _link_source(connection, send_id)
+        source, send_id = _link_source(connection, link_send)
     life.unsubscribe(
         connection, row.email, method=method, source=source, by=core.PERSON, send_id=send_id
     )

@@ -281,5 +281,5 @@ def listing(
         ids = ids.where(contacts.c.id.in_(within))
     rows = connection.execute(sa.select(*CONTACT_COLUMNS).where(contacts.c.id.in_(ids))).all()
     names = tags_of(connection, ids)
-    found = [Contact(*row, tags=sorted(names.get(row[0], []))) for row in rows]
+    found = [_contact(row, names.get(row.id, [])) for row in rows]
     return sorted(found, key=lambda c: c.email)  # code-point order, the same on every database

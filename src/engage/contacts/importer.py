@@ -111,7 +111,7 @@ class _Run:
         self.connection, self.options, self.report = connection, options, report
         SEEN.create(connection)
         self.at = now()
-        self.import_id = connection.execute(
+        key = connection.execute(
             imports.insert().values(
                 file_name=file,
                 actor=options.actor,
@@ -122,7 +122,9 @@ class _Run:
                 skipped=0,
                 rejected=0,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert key is not None  # an insert always has its key
+        self.import_id = key[0]
         self.consent = ConsentGiven(
             basis=options.basis,
             method="import",

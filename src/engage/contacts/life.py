@@ -55,7 +55,9 @@ def _insert(
 ) -> int:
     row = {"name": "", "first_name": "", "format": "html", "attributes": {}, **values}
     query = contacts.insert().values(email=email, status=status, created_at=at, updated_at=at)
-    return int(connection.execute(query.values(**row)).inserted_primary_key[0])
+    inserted = connection.execute(query.values(**row)).inserted_primary_key
+    assert inserted is not None  # an insert always has its key
+    return int(inserted[0])
 
 
 def add(
