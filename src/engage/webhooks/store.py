@@ -6,10 +6,11 @@ the contact's status; an unsubscribe event withdraws consent.
 An event changes only the person it is about: its recipient. It is linked to a delivery by the
 ids sent with the message (engage_delivery), else by our Message-ID, else by the provider's id
 for the message (deliveries.provider_id, among that person's own deliveries), but only when
-that delivery went to the same mailbox (contacts.identity.same_mailbox). Providers do share one id
-across recipients (SendGrid's smtp-id, Mailgun's batches), so an id that names another
+that delivery went to the same mailbox (contacts.identity.same_mailbox). Providers do share
+one id across recipients (SendGrid's smtp-id, Mailgun's batches), so an id that names another
 person's delivery is never followed: the event keeps its own recipient, and a note on it says
-which delivery was named. An event with no recipient at all trusts its delivery.
+which delivery was named. An event with no recipient at all trusts its delivery. What an event
+does to the person (a bounce, a complaint, an unsubscribe) is contacts/life.py's to do.
 
 An event the provider signed but that engage cannot read (an Unreadable) is kept in
 unreadable_events with the reason, once, and changes nothing.
