@@ -25,7 +25,8 @@ EVERY = frozenset(STATUSES)
 @dataclass(frozen=True)
 class Move:
     """One change to a contact's life: the statuses it may start from, the status it leaves
-    (None: as it was), who may make it, and what it records besides."""
+    (None: as it was; an erasure leaves no contact at all), who may make it, and what it
+    records besides."""
 
     start: frozenset[str]
     to: str | None
@@ -93,6 +94,7 @@ def check(name: str, status: str, by: str) -> bool:
 
 
 def who(by: str) -> str:
+    """Who made a change, for the table: the person, or (any team member's name) the team."""
     return PERSON if by == PERSON else TEAM
 
 
