@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from engage.contacts import core, life, records
 from engage.contacts.csvfile import ImportFileError
+from engage.contacts.identity import email_hash
 from engage.contacts.importer import Options, import_file
 from engage.store import Store, open_url
 from engage.store.schema import consents, contact_tags, contacts, imports, suppressions, tags
@@ -372,7 +373,7 @@ def test_add_unsubscribe_export_erase(store) -> None:
         rows = c.execute(sa.select(suppressions)).all()
         assert c.execute(sa.select(sa.func.count()).select_from(consents)).scalar() == 0
     assert [(r.email, r.reason, r.email_hash) for r in rows] == [
-        (None, "erased", core.email_hash("dee@example.org"))
+        (None, "erased", email_hash("dee@example.org"))
     ]
     with store.begin() as c, pytest.raises(core.ContactError) as caught:
         life.add(c, "DEE@example.org", consent)

@@ -15,6 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from engage.contacts import core, life
+from engage.contacts.identity import email_hash
 from engage.replies.match import match
 from engage.store import Store, head_revision, make_engine, open_url, upgrade
 from engage.store.schema import contacts, metadata, suppressions
@@ -77,7 +78,7 @@ def count(store: Store) -> int:
 )
 def test_every_spelling_of_a_mailbox_has_one_identity(spellings, key) -> None:
     assert {core.identity(s) for s in spellings} == {key}
-    assert len({core.email_hash(s) for s in spellings}) == 1
+    assert len({email_hash(s) for s in spellings}) == 1
 
 
 @pytest.mark.parametrize(

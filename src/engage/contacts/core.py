@@ -36,7 +36,7 @@ from ..store.schema import (
     suppressions,
     tags,
 )
-from .identity import email_hash, email_hashes, identity  # noqa: F401  (as addresses above)
+from .identity import email_hashes, identity
 
 SUPPRESSED_STATUSES = ("unsubscribed", "bounced", "complained", "erased")
 # Who made a change the person made themselves (a link in an email, a web page, a reply), as
