@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engage.contacts import core
+from engage.contacts import core, life, records
 from engage.contacts.csvfile import ImportFileError
+from engage.contacts.identity import email_hash
 from engage.contacts.importer import Options, import_file
 from engage.store import Store, open_url
 from engage.store.schema import consents, contact_tags, contacts, imports, suppressions, tags
@@ -262,9 +263,9 @@ def test_suppressed_addresses_are_never_resubscribed(store, tmp_path) -> None:
     path = write_csv(tmp_path, SAMPLE)
     run_import(store, path)
     with store.begin() as c:
-        core.unsubscribe(c, "amira@example.org", method="manual", source="test", by="test-runner")
-        core.erase(c, "cara@example.org")
-        core.suppress(c, "new@example.org", "bounced", "test")
+        life.unsubscribe(c, "amira@example.org", method="manual", source="test", by="test-runner")
+        life.erase(c, "cara@example.org")
+        life.suppress(c, "new@example.org", "bounced", "test")
     text = SAMPLE + "new@example.org,New,,,,\n"
     report = run_import(store, write_csv(tmp_path, text, "again.csv"))
     assert report.skipped == [
@@ -337,7 +338,7 @@ def test_not_utf8_far_into_a_big_file_imports_nothing(store, tmp_path) -> None:
 def test_add_unsubscribe_export_erase(store) -> None:
     consent = core.ConsentGiven(method="manual", source="phone call", wording=WORDING, actor="bo")
     with store.begin() as c:
-        added = core.add(
+        added = life.add(
             c,
             "Dee@Example.org",
             consent,
@@ -352,10 +353,10 @@ def test_add_unsubscribe_export_erase(store) -> None:
         ["newsletter"],
     )
     with store.begin() as c:
-        core.unsubscribe(
+        life.unsubscribe(
             c, "dee@example.org", method="manual", source="phone call", by="test-runner"
         )
-        data = core.export(c, "Dee@example.org")
+        data = records.export(c, "Dee@example.org")
     assert data["contact"]["status"] == "unsubscribed"
     assert [(r["action"], r["source"]) for r in data["consents"]] == [
         ("given", "phone call"),
@@ -366,16 +367,16 @@ def test_add_unsubscribe_export_erase(store) -> None:
         "phone call",
     )
     with store.begin() as c:
-        core.erase(c, "Dee@example.org")
+        life.erase(c, "Dee@example.org")
     with store.connect() as c:
         assert core.find(c, "Dee@example.org") is None
         rows = c.execute(sa.select(suppressions)).all()
         assert c.execute(sa.select(sa.func.count()).select_from(consents)).scalar() == 0
     assert [(r.email, r.reason, r.email_hash) for r in rows] == [
-        (None, "erased", core.email_hash("dee@example.org"))
+        (None, "erased", email_hash("dee@example.org"))
     ]
     with store.begin() as c, pytest.raises(core.ContactError) as caught:
-        core.add(c, "DEE@example.org", consent)
+        life.add(c, "DEE@example.org", consent)
     assert str(caught.value).startswith("DEE@example.org is on the suppression list (erased on ")
     assert str(caught.value).endswith("); engage never subscribes it again.")
 
@@ -383,15 +384,15 @@ def test_add_unsubscribe_export_erase(store) -> None:
 def test_add_refuses_a_bad_or_known_address(store) -> None:
     consent = core.ConsentGiven()
     with store.begin() as c:
-        core.add(c, "eve@example.org", consent)
+        life.add(c, "eve@example.org", consent)
     with store.begin() as c, pytest.raises(core.ContactError) as caught:
-        core.add(c, "eve@EXAMPLE.org", consent)
+        life.add(c, "eve@EXAMPLE.org", consent)
     assert (
         str(caught.value)
         == "eve@example.org is already a contact. See it with `engage contacts show`."
     )
     with store.begin() as c, pytest.raises(core.ContactError) as caught:
-        core.add(c, "eve", consent)
+        life.add(c, "eve", consent)
     assert str(caught.value) == (
         "'eve' is not a valid email address: An email address must have an @-sign."
     )

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from engage import store as store_module
-from engage.contacts import core
+from engage.contacts.traces import PERSONAL_TABLES
 from engage.email import outbox
 from engage.store import open_url, scrub
 
@@ -252,7 +252,7 @@ def test_a_transaction_older_than_the_erasure_is_waited_for_then_reported(people
         kept = traces(people)
         assert kept and all(not place.startswith("outbox") for place in kept)
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            for table in core.PERSONAL_TABLES:  # what the message says to run
+            for table in PERSONAL_TABLES:  # what the message says to run
                 c.execute(sa.text(f'VACUUM FULL "{table}"'))
     finally:
         store.engine.dispose()
@@ -266,7 +266,7 @@ def test_a_transaction_older_than_the_erasure_is_waited_for_then_reported(people
         "Problem: PostgreSQL still keeps old copies of the erased records: a transaction that "
         "began before the erasure"
     )
-    tables = " ".join(f'VACUUM FULL "{table}";' for table in core.PERSONAL_TABLES)
+    tables = " ".join(f'VACUUM FULL "{table}";' for table in PERSONAL_TABLES)
     assert end.endswith(
         ". When it has ended, run this in psql as the owner of the tables: " + tables + "\n"
     )

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from engage.contacts import core
+from engage.contacts import core, life
+from engage.contacts.identity import email_hash
 from engage.replies.match import match
 from engage.store import Store, head_revision, make_engine, open_url, upgrade
 from engage.store.schema import contacts, metadata, suppressions
@@ -52,7 +53,7 @@ def store(db_url: str) -> Store:
 
 def add(store: Store, email: str, name: str = "") -> core.Contact:
     with store.begin() as c:
-        return core.add(c, email, core.ConsentGiven(wording=WORDING), name=name)
+        return life.add(c, email, core.ConsentGiven(wording=WORDING), name=name)
 
 
 def count(store: Store) -> int:
@@ -77,7 +78,7 @@ def count(store: Store) -> int:
 )
 def test_every_spelling_of_a_mailbox_has_one_identity(spellings, key) -> None:
     assert {core.identity(s) for s in spellings} == {key}
-    assert len({core.email_hash(s) for s in spellings}) == 1
+    assert len({email_hash(s) for s in spellings}) == 1
 
 
 @pytest.mark.parametrize(
@@ -228,7 +229,7 @@ def test_unsubscribe_and_erase_by_any_spelling(people) -> None:
 def test_the_suppression_covers_every_spelling(store) -> None:
     add(store, "user@bücher.de", "Ute")
     with store.begin() as c:
-        core.erase(c, "USER@xn--bcher-kva.de")
+        life.erase(c, "USER@xn--bcher-kva.de")
     with store.connect() as c:
         rows = c.execute(sa.select(suppressions.c.email_hash, suppressions.c.email)).all()
         assert [tuple(r) for r in rows] == [(sha("user@xn--bcher-kva.de"), None)]
@@ -257,7 +258,7 @@ def test_suppressions_made_the_old_way_still_hold(store, clock) -> None:
         ("Mixed@EXAMPLE.org", "erased"),
     ):
         with store.begin() as c, pytest.raises(core.ContactError) as caught:
-            core.add(c, spelling, core.ConsentGiven())
+            life.add(c, spelling, core.ConsentGiven())
         assert str(caught.value).endswith(
             f"({reason} on 2026-12-01); engage never subscribes it again."
         )
@@ -270,7 +271,7 @@ def test_suppressions_made_the_old_way_still_hold(store, clock) -> None:
 def test_sign_up_under_another_spelling_finds_the_one_contact(store) -> None:
     sam = add(store, "Sam.Case@example.org", "Sam")
     with store.begin() as c:
-        core.unsubscribe(
+        life.unsubscribe(
             c, "sam.case@example.org", method="manual", source="test", by="test-runner"
         )
         signed = sign_up(c, Signer(KEY), "SAM.CASE@Example.ORG", "Sam", "html")
@@ -606,9 +607,9 @@ def test_migration_merges_spellings_keeping_every_record(db_url) -> None:
     with store.begin() as c:
         assert core.get(c, "SAM.CASE@EXAMPLE.ORG").id == 1
         assert core.get(c, "user@bücher.de").id == 5
-        core.erase(c, "erased@bücher.de")
+        life.erase(c, "erased@bücher.de")
         assert core.find(c, "erased@xn--bcher-kva.de") is None
-        assert core.add(c, "new@example.org", core.ConsentGiven()).status == "subscribed"
+        assert life.add(c, "new@example.org", core.ConsentGiven()).status == "subscribed"
     store.engine.dispose()
 
 

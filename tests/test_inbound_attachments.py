@@ -26,7 +26,7 @@ import requests
 import sqlalchemy as sa
 from urllib3 import encode_multipart_formdata
 
-from engage.contacts import core
+from engage.contacts import life
 from engage.replies import attachments as kept_files
 from engage.store.schema import attachments, inbound, stories
 from engage.stories import service
@@ -459,6 +459,6 @@ def test_the_erase_query_is_for_that_person_only(app) -> None:
         )
         assert answer.json == {"stored": 1, "repeated": 0}
     with app.extensions["engage"]["store"].begin() as c:
-        gone = core.erase(c, "ann@example.org").attachments
+        gone = life.erase(c, "ann@example.org").attachments
     [(left,)] = query(app, sa.select(attachments.c.path))
     assert len(gone) == 1 and gone[0] != left

@@ -14,7 +14,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from engage.contacts import core
+from engage.contacts import core, life
 from engage.replies import inbox
 from engage.store.schema import (
     consents,
@@ -218,7 +218,7 @@ def test_an_erased_address_can_come_back_only_as_a_new_confirmed_sign_up(app, cl
     old = sign_up(client)
     press_confirm(client, old)
     with store(app).begin() as c:
-        core.erase(c, "sam@example.org")
+        life.erase(c, "sam@example.org")
     assert person(app) == ("gone", "erased", [])
     assert main_of(client.get(old).get_data(as_text=True)) == UNSUBSCRIBED_PAGE
 
@@ -272,9 +272,9 @@ def test_opening_any_link_changes_nothing(app, client) -> None:
     pending = sign_up(client)
     signer = Signer(KEY)
     with store(app).begin() as c:
-        ann = core.add(c, "ann@example.org", core.ConsentGiven(), tag_names={"walking"})
-        gone = core.add(c, "bo@example.org", core.ConsentGiven())
-        core.unsubscribe(c, "bo@example.org", method="manual", source="test", by="test-runner")
+        ann = life.add(c, "ann@example.org", core.ConsentGiven(), tag_names={"walking"})
+        gone = life.add(c, "bo@example.org", core.ConsentGiven())
+        life.unsubscribe(c, "bo@example.org", method="manual", source="test", by="test-runner")
     assert app.project.run("stories", "open", "ann@example.org", "--quiet").exit_code == 0
     with store(app).connect() as c:
         story = stories_core.get(c, 1)
@@ -307,10 +307,10 @@ def test_provider_resubscriptions_do_not_lift_our_suppression(app, client) -> No
     """Postmark's SubscriptionChange with SuppressSending false and SendGrid's
     group_resubscribe are stored as `subscribed` events, and change nothing."""
     with store(app).begin() as c:
-        core.add(c, "ann@example.com", core.ConsentGiven())
-        core.add(c, "bo@example.org", core.ConsentGiven())
-        core.unsubscribe(c, "ann@example.com", method="manual", source="test", by="test-runner")
-        core.unsubscribe(c, "bo@example.org", method="manual", source="test", by="test-runner")
+        life.add(c, "ann@example.com", core.ConsentGiven())
+        life.add(c, "bo@example.org", core.ConsentGiven())
+        life.unsubscribe(c, "ann@example.com", method="manual", source="test", by="test-runner")
+        life.unsubscribe(c, "bo@example.org", method="manual", source="test", by="test-runner")
     change = {
         "RecordType": "SubscriptionChange",
         "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
@@ -349,7 +349,7 @@ def test_every_way_a_person_stops_is_recorded_as_theirs(app, client) -> None:
     names the person and where they did it. Only `contacts unsubscribe` names the team."""
     people = ["page", "oneclick", "prefs", "mail", "provider", "team"]
     with store(app).begin() as c:
-        ids = {p: core.add(c, f"{p}@example.org", core.ConsentGiven()).id for p in people}
+        ids = {p: life.add(c, f"{p}@example.org", core.ConsentGiven()).id for p in people}
     signer = Signer(KEY)
     client.post(f"/unsubscribe/{signer.sign('u', ids['page'], 7)}")
     client.post(

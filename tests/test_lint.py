@@ -685,7 +685,7 @@ def _story(project, status: str, allowed: dict[str, bool], name: str = "Sam Jone
     """A story by a real contributor, moved to `status`, with their choices recorded."""
     import sqlalchemy as sa
 
-    from engage.contacts import core
+    from engage.contacts import core, life
     from engage.store import open_store
     from engage.store.schema import stories
     from engage.stories import coproduce
@@ -693,7 +693,7 @@ def _story(project, status: str, allowed: dict[str, bool], name: str = "Sam Jone
 
     store = open_store(project.workspace)
     with store.begin() as connection:
-        person = core.add(
+        person = life.add(
             connection, "sam@example.org", core.ConsentGiven(wording="Yes please"), name=name
         )
         story_id = story_core.open_story(connection, person.id)
@@ -930,13 +930,13 @@ def test_sign_ups_can_join_through_a_topic_or_their_tags(on_db) -> None:
 
 
 def test_earlier_sign_ups_left_out_of_the_newsletter(on_db) -> None:
-    from engage.contacts import core
+    from engage.contacts import core, life
     from engage.store import open_store
 
     store = open_store(on_db.workspace)
     with store.begin() as c:  # as the form left them before sign-ups got tags
         form = core.ConsentGiven(method="form", source="web-form", actor="the person")
-        core.add(c, "early@example.org", form)
+        life.add(c, "early@example.org", form)
     store.engine.dispose()
     assert audience_findings(on_db, "newsletter") == [
         (

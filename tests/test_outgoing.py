@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from engage import outgoing, subscriptions
-from engage.contacts import core
+from engage.contacts import core, life
 from engage.store import open_store
 from engage.store.schema import outgoing as queue
 from engage.store.schema import stories, story_history
@@ -116,9 +116,9 @@ def statements(app, address: str, ip: str) -> list[str]:
 
 def test_every_sign_up_does_the_same_work_whatever_the_address(app, fake) -> None:
     with store(app).begin() as c:
-        core.add(c, "sub@example.org", core.ConsentGiven())
-        core.add(c, "left@example.org", core.ConsentGiven())
-        core.unsubscribe(c, "left@example.org", method="manual", source="test", by="test-runner")
+        life.add(c, "sub@example.org", core.ConsentGiven())
+        life.add(c, "left@example.org", core.ConsentGiven())
+        life.unsubscribe(c, "left@example.org", method="manual", source="test", by="test-runner")
         subscriptions.sign_up(c, app.extensions["engage"]["signer"], "pend@example.org", "", "html")
     assert contact_status(app, "pend@example.org") == "pending"
     seen = {
@@ -319,5 +319,5 @@ def test_erasure_removes_the_emails_queued_for_them(app, fake) -> None:
         ("lee@example.org", "waiting"),
     ]
     with store(app).begin() as c:
-        core.erase(c, "kim@example.org")
+        life.erase(c, "kim@example.org")
     assert [r[:2] for r in rows(app)] == [("lee@example.org", "waiting")]

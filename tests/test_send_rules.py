@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from engage import clock as engage_clock
-from engage.contacts import core
+from engage.contacts import life
 from engage.store import open_store
 from engage.store.schema import contacts, deliveries, sends
 
@@ -325,7 +325,7 @@ def mixed(project) -> None:
     set_status(project, "di@example.org", "bounced")
     store = open_store(project.workspace)
     with store.begin() as c:
-        core.suppress(c, "ed@example.org", "manual", "test")
+        life.suppress(c, "ed@example.org", "manual", "test")
     store.engine.dispose()
 
 

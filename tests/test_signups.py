@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from engage.contacts import audiences, core
+from engage.contacts import audiences, core, life
 from engage.store import open_store
 from engage.store.schema import contact_changes
 from engage.tokens import Signer
@@ -78,7 +78,7 @@ def test_a_pending_sign_up_has_no_tags_and_a_subscriber_signing_up_again_changes
     send_queued(site)
     assert tags_of(site, "kim@example.org") == []
     with store(site).begin() as c:
-        core.add(c, "sub@example.org", core.ConsentGiven(), tag_names={"walking"})
+        life.add(c, "sub@example.org", core.ConsentGiven(), tag_names={"walking"})
     client.post("/subscribe", data={"email": "sub@example.org", "consent": "yes", "topic": []})
     send_queued(site)
     assert tags_of(site, "sub@example.org") == ["walking"]
@@ -87,11 +87,11 @@ def test_a_pending_sign_up_has_no_tags_and_a_subscriber_signing_up_again_changes
 def test_tag_signups_gives_earlier_sign_ups_the_tags_once(site) -> None:
     project = site.project
     with store(site).begin() as c:  # as the form left people before sign-ups got tags
-        core.add(c, "early@example.org", FORM)
-        core.add(c, "chose@example.org", FORM)
-        core.add(c, "left@example.org", FORM)
-        core.unsubscribe(c, "left@example.org", method="web-page", source="x", by="the person")
-        core.add(c, "imported@example.org", core.ConsentGiven(method="import"))
+        life.add(c, "early@example.org", FORM)
+        life.add(c, "chose@example.org", FORM)
+        life.add(c, "left@example.org", FORM)
+        life.unsubscribe(c, "left@example.org", method="web-page", source="x", by="the person")
+        life.add(c, "imported@example.org", core.ConsentGiven(method="import"))
     chose = site.test_client()  # this one has since chosen their own topics
     with store(site).connect() as c:
         chose_id = core.get(c, "chose@example.org").id

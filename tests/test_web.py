@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from engage import outgoing
-from engage.contacts import core
+from engage.contacts import core, life, records
 from engage.store.schema import consents, suppressions
 from engage.tokens import Signer
 from engage.web import create_app
@@ -132,8 +132,8 @@ def test_an_address_already_subscribed_learns_nothing(app, client) -> None:
 def test_a_suppressed_address_needs_a_fresh_confirmation(app, client) -> None:
     store = app.extensions["engage"]["store"]
     with store.begin() as c:
-        core.add(c, "sam@example.org", core.ConsentGiven())
-        core.unsubscribe(c, "sam@example.org", method="manual", source="test", by="test-runner")
+        life.add(c, "sam@example.org", core.ConsentGiven())
+        life.unsubscribe(c, "sam@example.org", method="manual", source="test", by="test-runner")
     sign_up(client)
     assert contact(app, "sam@example.org").status == "unsubscribed"
     confirm_by_button(client, confirm_link(confirmations(app.project)[0]))
@@ -220,7 +220,7 @@ def test_a_form_left_open_too_long_says_so(app, client, clock) -> None:
 
 def _subscribed(app, address="ann@example.org") -> int:
     with app.extensions["engage"]["store"].begin() as c:
-        return core.add(c, address, core.ConsentGiven(), tag_names={"walking"}).id
+        return life.add(c, address, core.ConsentGiven(), tag_names={"walking"}).id
 
 
 def test_one_click_unsubscribe(app, client) -> None:
@@ -273,7 +273,7 @@ def test_preferences_show_the_workspace_topics_and_need_the_form_token(topics_ap
     app, client = topics_app, topics_app.test_client()
     contact_id = _subscribed(app)  # tagged walking
     with app.extensions["engage"]["store"].begin() as c:
-        core.add_tags(c, contact_id, {"newsletter"}, ["walking"])
+        life.add_tags(c, contact_id, {"newsletter"}, ["walking"])
     token = Signer(KEY).sign("p", contact_id)
     page = client.get(f"/preferences/{token}")
     html = page.get_data(as_text=True)
@@ -306,7 +306,7 @@ def test_preferences_show_the_workspace_topics_and_need_the_form_token(topics_ap
     # walking taken off, boccia added; tags that are not topics stay as they were
     assert (after.format, after.tags) == ("plain", ["boccia", "newsletter"])
     with app.extensions["engage"]["store"].connect() as c:
-        changes = core.export(c, "ann@example.org")["changes"]
+        changes = records.export(c, "ann@example.org")["changes"]
     assert [(x["kind"], x["detail"], x["actor"], x["source"]) for x in changes] == [
         (
             "preferences",
@@ -320,7 +320,7 @@ def test_preferences_show_the_workspace_topics_and_need_the_form_token(topics_ap
     )
     assert again.status_code == 200
     with app.extensions["engage"]["store"].connect() as c:
-        assert len(core.export(c, "ann@example.org")["changes"]) == 1  # nothing changed
+        assert len(records.export(c, "ann@example.org")["changes"]) == 1  # nothing changed
     assert client.get("/preferences/bad.token").status_code == 400
 
 

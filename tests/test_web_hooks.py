@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from engage.contacts import core
+from engage.contacts import core, life, records
 from engage.store.schema import deliveries, events, inbound, suppressions
 from engage.tokens import Signer
 from engage.web import create_app
@@ -316,14 +316,14 @@ def test_export_shows_and_erase_removes_everything_about_a_person(app) -> None:
     assert client.post("/inbound/postmark", json=mail, headers=auth).status_code == 200
     store = app.extensions["engage"]["store"]
     with store.connect() as c:
-        data = core.export(c, "ann@example.org")
+        data = records.export(c, "ann@example.org")
     assert [(e["campaign"], e["status"]) for e in data["emails"]] == [
         ("doing-with-not-doing-to", "sent")
     ]
     assert [(e["provider"], e["type"]) for e in data["events"]] == [("mailgun", "bounced")]
     assert [r["subject"] for r in data["replies"]] == [mail["Subject"]]
     with store.begin() as c:
-        core.erase(c, "ann@example.org")
+        life.erase(c, "ann@example.org")
     assert query(app, sa.select(events)) == []
     assert query(app, sa.select(inbound)) == []
     assert query(

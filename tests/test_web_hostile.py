@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engage.contacts import core
+from engage.contacts import core, life
 from engage.tokens import BadSignature, BadToken, Signer
 from engage.web import create_app
 
@@ -108,7 +108,7 @@ def test_a_slash_in_a_token_is_page_not_found(app) -> None:
 
 def _subscribed(app, address: str = "ann@example.org") -> int:
     with app.extensions["engage"]["store"].begin() as c:
-        return core.add(c, address, core.ConsentGiven()).id
+        return life.add(c, address, core.ConsentGiven()).id
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from engage.contacts import core
+from engage.contacts import core, life, records
 from engage.scheduler import RunSummary
 from engage.store.schema import contacts, deliveries, events, unreadable_events
 from engage.web import create_app
@@ -206,7 +206,7 @@ def test_erasing_a_person_removes_the_unreadable_events_about_them(app, sg_priva
     store = app.extensions["engage"]["store"]
     [kept] = query(app, sa.select(unreadable_events))
     with store.connect() as c:
-        assert core.export(c, "ann@example.org")["unreadable_events"] == [
+        assert records.export(c, "ann@example.org")["unreadable_events"] == [
             {
                 "provider": "sendgrid",
                 "reason": kept.reason,
@@ -214,9 +214,9 @@ def test_erasing_a_person_removes_the_unreadable_events_about_them(app, sg_priva
                 "received_at": core.iso(kept.received_at),
             }
         ]
-        assert core.export(c, "bo@example.org")["unreadable_events"] == []
+        assert records.export(c, "bo@example.org")["unreadable_events"] == []
     with store.begin() as c:
-        core.erase(c, "ann@example.org")
+        life.erase(c, "ann@example.org")
     assert query(app, sa.select(unreadable_events)) == []
 
 

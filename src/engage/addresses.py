@@ -1,16 +1,17 @@
-"""Email addresses: what one address is, and which mailbox it belongs to.
+"""Email addresses: how one is read, shown and sent.
 
 Every way into engage (import, `contacts add`, sign-up, replies, webhooks, the suppression list)
-reads an address with `mailbox`, so two spellings of one mailbox are always one person: the
-domain is compared in its ASCII (punycode) form without case, the local part without case
-(casefold). The spelling the person gave is kept for display; sending uses `ascii_address`.
+reads an address with `mailbox`. It also works out the mailbox's key (`Mailbox.key`): the domain
+in its ASCII (punycode) form without case, the local part without case (casefold). The store
+needs that key below every other package (contacts.email_key is made from it), so it is made
+here; what the key means for a person (one contact, one suppression entry) is
+engage/contacts/identity.py. The spelling the person gave is kept for display; sending uses
+`ascii_address`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -143,48 +144,7 @@ def normalise_email(raw: str) -> str:
     return mailbox(raw).email
 
 
-def identity(raw: str) -> str:
-    """Whose mailbox this is: every spelling of one mailbox gives the same identity (stored
-    in contacts.email_key). Raises InvalidEmail for an address that cannot be one."""
-    return mailbox(raw).key
-
-
-def same_mailbox(one: str, other: str) -> bool:
-    """True if both are one mailbox, however each is spelled. Something that cannot be an
-    address is compared as written, without case or surrounding space."""
-
-    def key(raw: str) -> str:
-        try:
-            return identity(raw)
-        except InvalidEmail:
-            return raw.strip().lower()
-
-    return bool(one.strip()) and key(one) == key(other)
-
-
 def ascii_address(raw: str) -> str:
     """The address to send to: the domain in ASCII (punycode), the local part as written. A
     local part that is not ASCII stays so; only a server that offers SMTPUTF8 takes it."""
     return mailbox(raw).ascii
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def email_hash(email: str) -> str:
-    """What the suppression list keeps: enough to recognise a mailbox, not to read it. The hash
-    of its identity, so every spelling of the mailbox gives the same hash."""
-    try:
-        return _sha256(identity(email))
-    except InvalidEmail:  # a provider may tell us of an address we could never send to
-        return _sha256(email.strip().lower())
-
-
-def email_hashes(email: str) -> list[str]:
-    """Every hash the suppression list may hold for this mailbox: its identity's first, then
-    the ones engage made before it had identities (sha256 of the lower-cased address)."""
-    hashes = [email_hash(email), _sha256(email.strip().lower())]
-    with contextlib.suppress(InvalidEmail):
-        hashes += [_sha256(spelling) for spelling in sorted(mailbox(email).spellings)]
-    return list(dict.fromkeys(hashes))

@@ -31,6 +31,11 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def minute() -> int:
+    """Now, as whole minutes since 1970: what a signed link or form carries to tell its age."""
+    return int(now().timestamp() // 60)
+
+
 def set(when: dt.datetime | None) -> None:  # noqa: A001 - clock.set reads well
     """Fix the time (aware), or None to follow the real clock again. For tests."""
     global _fixed

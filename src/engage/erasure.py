@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import Workspace
-from .contacts import core
+from .contacts import life
 from .email import outbox
 from .replies import attachments
 from .store import Store
@@ -23,7 +23,7 @@ def erase(store: Store, workspace: Workspace, email: str) -> Erased:
     """Erase the person with this address (any spelling); raises ContactError when there is
     no such contact, and then nothing is changed."""
     with store.begin() as connection:
-        erasure = core.erase(connection, email)
+        erasure = life.erase(connection, email)
     # Files only once their rows are gone: a crash before this leaves files no row names, never
     # a row that names a missing file.
     attachments.for_workspace(workspace).remove_files(erasure.attachments)

@@ -30,9 +30,9 @@ import jinja2
 import sqlalchemy as sa
 
 from . import locks, subscriptions
-from .addresses import identity
 from .config import Workspace
 from .contacts import core
+from .contacts.identity import identity
 from .email import provider_for
 from .email.base import (
     AuthFailed,

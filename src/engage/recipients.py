@@ -15,7 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .contacts import audiences, core
+from .contacts import audiences
+from .contacts.identity import email_hash, email_hashes
 from .store.schema import contacts, suppressions
 
 # Why a person was skipped, in the words of `engage send`'s summary line and of the report.
@@ -74,7 +75,7 @@ def _listed(connection: sa.Connection, rows: Sequence[Any]) -> dict[int, str]:
 
 
 def _hashes(email: str) -> list[str]:
-    return [core.email_hash(email)] if email.isascii() else core.email_hashes(email)
+    return [email_hash(email)] if email.isascii() else email_hashes(email)
 
 
 def describe(skipped: Counter | dict) -> str:

@@ -21,16 +21,16 @@ recorded as made by the person, and from which page.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import sqlalchemy as sa
 
+from . import clock
 from .config import Workspace
-from .contacts import audiences, core
-from .store.schema import consents, contact_changes, contacts, sends, tags, throttle
+from .contacts import audiences, core, life
+from .store.schema import consents, contact_changes, contacts, sends, tags
 from .tokens import BadToken, ExpiredToken, Signer
 
 CONFIRM_DAYS = 7
@@ -63,10 +63,6 @@ class Signup:
     token: str | None = None
 
 
-def _minute() -> int:
-    return int(core.now().timestamp() // 60)
-
-
 def _state(connection: sa.Connection, contact_id: int, email: str, status: str) -> tuple[int, ...]:
     """What a confirmation link must find unchanged: the person's latest consent record, their
     suppression entry and their status, as numbers."""
@@ -97,25 +93,13 @@ def sign_up(
     if contact is not None and contact.status == "subscribed":
         return Signup(confirm_to=None)
     if contact is None:
-        at = core.now()
-        contact_id = connection.execute(
-            contacts.insert().values(
-                email=address,
-                name=name,
-                first_name=name.split(" ")[0] if name else "",
-                format=fmt,
-                status="pending",
-                attributes={},
-                created_at=at,
-                updated_at=at,
-            )
-        ).inserted_primary_key[0]
+        contact_id = life.sign_up(connection, address, name, fmt)
         email_held, status = address, "pending"
     else:
         contact_id, email_held, status = contact.id, contact.email, contact.status
     state = _state(connection, contact_id, email_held, status)
-    chosen = sorted(core.tag_ids(connection, set(topics)).values())
-    token = signer.sign("c", contact_id, _minute(), *state, *chosen)
+    chosen = sorted(life.tag_ids(connection, set(topics)).values())
+    token = signer.sign("c", contact_id, clock.minute(), *state, *chosen)
     return Signup(confirm_to=address, token=token)
 
 
@@ -132,6 +116,7 @@ class Confirmation:
     contact_id: int | None = None
     email: str = ""
     topic_ids: tuple[int, ...] = ()  # the tags of the topics they ticked on the form
+    status: str = ""  # the person's status when the link was checked
 
 
 def check_confirmation(
@@ -141,7 +126,7 @@ def check_confirmation(
     has expired. `lock` holds the person's row until the transaction ends (for confirm)."""
     contact_id, minute, *rest = signer.verify("c", token)
     made_in, topic_ids = rest[:3], tuple(rest[3:])
-    if _minute() - minute > CONFIRM_DAYS * 24 * 60:
+    if clock.minute() - minute > CONFIRM_DAYS * 24 * 60:
         raise ExpiredToken("This confirmation link has expired. Please sign up again.")
     query = sa.select(contacts.c.id, contacts.c.email, contacts.c.status).where(
         contacts.c.id == contact_id
@@ -150,13 +135,14 @@ def check_confirmation(
     if row is None:  # erased since: the link is for somebody who is no longer here
         return Confirmation("unsubscribed")
     if row.status == "subscribed":
-        return Confirmation("already", row.id, row.email)
+        return Confirmation("already", row.id, row.email, status=row.status)
     now_state = _state(connection, row.id, row.email, row.status)
     if made_in:
         fresh = tuple(made_in) == now_state
     else:  # a link made before links carried a state: it can only confirm a plain sign-up
         fresh = row.status == "pending" and now_state[1] == 0
-    return Confirmation("ready" if fresh else "unsubscribed", row.id, row.email, topic_ids)
+    outcome: Outcome = "ready" if fresh else "unsubscribed"
+    return Confirmation(outcome, row.id, row.email, topic_ids, row.status)
 
 
 def confirm(
@@ -169,52 +155,34 @@ def confirm(
     found = check_confirmation(connection, signer, token, lock=True)
     if found.outcome != "ready" or found.contact_id is None:
         return found
-    at = core.now()
-    connection.execute(
-        contacts.update()
-        .where(contacts.c.id == found.contact_id)
-        .values(status="subscribed", updated_at=at)
-    )
     consent = core.ConsentGiven(
         basis="consent", method="form", source=SOURCE, wording=wording, actor=core.PERSON
     )
-    connection.execute(consents.insert().values(**consent.record(found.contact_id, at)))
-    core.lift_suppression(connection, found.email)  # under every spelling
+    life.confirm(connection, found.contact_id, found.email, found.status, consent)
     chosen = connection.execute(
         sa.select(tags.c.name).where(tags.c.id.in_(found.topic_ids)).order_by(tags.c.name)
     ).scalars()
     wanted = [*offer.tags, *(name for name in chosen if name in offer.topics)]
-    give_tags(connection, found.contact_id, wanted, by=core.PERSON, source=FORM_PAGE)
-    return replace(found, outcome="confirmed")
-
-
-def give_tags(
-    connection: sa.Connection, contact_id: int, names: Iterable[str], *, by: str, source: str
-) -> list[str]:
-    """Give a sign-up its tags (those it lacks), recorded as a change; returns those given."""
-    have = core.tags_of(connection, [contact_id]).get(contact_id, [])
-    new = [name for name in dict.fromkeys(names) if name not in have]
-    if new:
-        core.add_tags(connection, contact_id, set(new), have)
-        core.note_change(
-            connection, contact_id, "signup-tags", ", ".join(new), by=by, source=source
-        )
-    return new
+    contact = core.by_id(connection, found.contact_id)
+    if contact is not None:  # always: check_confirmation holds their row
+        life.give_tags(connection, contact, wanted, by=core.PERSON, source=FORM_PAGE)
+    return replace(found, outcome="confirmed", status="subscribed")
 
 
 def unsubscribe(connection: sa.Connection, signer: Signer, token: str, method: str) -> str:
     """The person unsubscribes with the link from an email (`method` "one-click" for their mail
     app's button, "web-page" for the button on our page); returns the address. The records
     say the person did it, and which email's link they used."""
-    contact_id, send_id = signer.verify("u", token)
+    contact_id, link_send = signer.verify("u", token)
     row = connection.execute(sa.select(contacts.c.email).where(contacts.c.id == contact_id)).first()
     if row is None:
         raise BadToken("This link is not valid any more.")
-    if not send_id:  # the link on the preferences page
-        source, send_id = "the unsubscribe link on the preferences page", None
+    send_id: int | None = None
+    if not link_send:  # the link on the preferences page
+        source = "the unsubscribe link on the preferences page"
     else:
-        source, send_id = _link_source(connection, send_id)
-    core.unsubscribe(
+        source, send_id = _link_source(connection, link_send)
+    life.unsubscribe(
         connection, row.email, method=method, source=source, by=core.PERSON, send_id=send_id
     )
     return row.email
@@ -261,21 +229,12 @@ def save_preferences(
     changes += [f"{tag} added" for tag in added] + [f"{tag} taken off" for tag in dropped]
     if not changes:
         return
-    connection.execute(
-        contacts.update()
-        .where(contacts.c.id == prefs.contact_id)
-        .values(format=fmt, updated_at=core.now())
-    )
-    core.remove_tags(connection, prefs.contact_id, set(dropped))
-    core.add_tags(connection, prefs.contact_id, set(added), [])
-    core.note_change(
-        connection,
-        prefs.contact_id,
-        "preferences",
-        "; ".join(changes),
-        by=core.PERSON,
-        source=PREFERENCES_PAGE,
-    )
+    contact = core.by_id(connection, prefs.contact_id)
+    if contact is None:  # erased while the page was open
+        return
+    tags_changed = (set(added), set(dropped))
+    said = "; ".join(changes)
+    life.save_preferences(connection, contact, fmt, tags_changed, said, PREFERENCES_PAGE)
 
 
 def earlier_signups(connection: sa.Connection, offer: Offer) -> list[tuple[int, str]]:
@@ -312,22 +271,8 @@ def tag_earlier_signups(connection: sa.Connection, offer: Offer, by: str) -> lis
     """Give each earlier sign-up (see earlier_signups) the sign-up tags; returns their emails."""
     found = earlier_signups(connection, offer)
     for contact_id, _ in found:
-        give_tags(connection, contact_id, offer.tags, by=by, source="engage contacts tag-signups")
+        contact = core.by_id(connection, contact_id)
+        if contact is not None:
+            source = "engage contacts tag-signups"
+            life.give_tags(connection, contact, list(offer.tags), by=by, source=source)
     return [email for _, email in found]
-
-
-def allow(connection: sa.Connection, key: str, limit: int, window: dt.timedelta) -> bool:
-    """Count one hit against `key` (already hashed); False once `limit` is passed in `window`."""
-    now = core.now()
-    row = connection.execute(sa.select(throttle).where(throttle.c.key == key)).first()
-    if row is None:
-        connection.execute(throttle.insert().values(key=key, window_start=now, hits=1))
-        return True
-    start = row.window_start if row.window_start.tzinfo else row.window_start.replace(tzinfo=dt.UTC)
-    if now - start > window:
-        connection.execute(
-            throttle.update().where(throttle.c.key == key).values(window_start=now, hits=1)
-        )
-        return True
-    connection.execute(throttle.update().where(throttle.c.key == key).values(hits=row.hits + 1))
-    return row.hits + 1 <= limit

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from .. import erasure, subscriptions
-from ..contacts import audiences, core
+from ..contacts import audiences, core, life, records
 from ..contacts.importer import Options, Report, import_file, problems, write_rejects
 from ..errors import sentence
 from ..store.schema import BASES, FORMATS, STATUSES
@@ -151,7 +151,7 @@ def add(
     _check_basis(ctx, basis)
     consent = core.ConsentGiven(basis=basis, method="manual", source=source, wording=wording)
     with store(ctx).begin() as connection:
-        contact = core.add(
+        contact = life.add(
             connection,
             email,
             consent,
@@ -195,7 +195,7 @@ def list_(
 def show(ctx: click.Context, email: str) -> None:
     """Show one person: details, tags and consent history."""
     with store(ctx).connect() as connection:
-        data = core.export(connection, email)
+        data = records.export(connection, email)
     click.echo(printable("\n".join(show_lines(data)), keep_newlines=True))
 
 
@@ -252,11 +252,11 @@ def handle(ctx: click.Context, email: str, network: str, handle: str, remove: bo
     """
     with store(ctx).begin() as connection:
         if remove:
-            if not core.remove_handle(connection, email, network, handle):
+            if not life.remove_handle(connection, email, network, handle):
                 raise click.ClickException(f"{email} has no {network} handle {handle}.")
             click.echo(f"Removed the {network} handle {handle} from {email}.")
             return
-        earlier = core.add_handle(connection, email, network, handle)
+        earlier = life.add_handle(connection, email, network, handle)
     shown = handle.strip().lstrip("@").lower()
     click.echo(
         f"{email} is {shown} on {network}."
@@ -274,7 +274,7 @@ def handle(ctx: click.Context, email: str, network: str, handle: str, remove: bo
 def unsubscribe(ctx: click.Context, email: str) -> None:
     """Unsubscribe a person: they get no more emails, and it is recorded."""
     with store(ctx).begin() as connection:
-        contact = core.unsubscribe(
+        contact = life.unsubscribe(
             connection, email, method="manual", source="engage contacts", by=core.actor()
         )
     click.echo(f"Unsubscribed {printable(contact.email)}. They will not get any more emails.")
@@ -321,7 +321,7 @@ def tag_signups(ctx: click.Context, dry_run: bool) -> None:
 def export(ctx: click.Context, email: str) -> None:
     """Print everything held about a person, as JSON (for a subject access request)."""
     with store(ctx).connect() as connection:
-        data = core.export(connection, email)
+        data = records.export(connection, email)
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 

@@ -26,8 +26,10 @@ import sqlalchemy as sa
 from ..store import Store
 from ..store.schema import consents, contact_tags, contacts, imports
 from ..store.schema import tags as tag_table
-from .core import SUPPRESSED_STATUSES, ConsentGiven, now, suppressed_among, tag_ids
+from . import life
+from .core import ConsentGiven, now, suppressed_among
 from .csvfile import REJECTS_COLUMN, ContactFile, ImportFileError, Row, safe_cell
+from .moves import may_import
 
 CHUNK = 500
 # The mailboxes one import has seen, with the line each was first on (per connection).
@@ -109,7 +111,7 @@ class _Run:
         self.connection, self.options, self.report = connection, options, report
         SEEN.create(connection)
         self.at = now()
-        self.import_id = connection.execute(
+        key = connection.execute(
             imports.insert().values(
                 file_name=file,
                 actor=options.actor,
@@ -120,7 +122,9 @@ class _Run:
                 skipped=0,
                 rejected=0,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert key is not None  # an insert always has its key
+        self.import_id = key[0]
         self.consent = ConsentGiven(
             basis=options.basis,
             method="import",
@@ -147,7 +151,7 @@ class _Run:
         for row in good:
             contact = existing.get(row.key)
             reason = blocked.get(row.email)
-            if reason is None and contact is not None and contact.status in SUPPRESSED_STATUSES:
+            if reason is None and contact is not None and not may_import(contact.status):
                 reason = contact.status
             if reason:
                 self.report.skipped.append((row.line, _skip_reason(row.email, reason)))
@@ -224,33 +228,14 @@ class _Run:
         return set(self.connection.execute(query).scalars())
 
     def _write(self, new: list[Row], changed: list[dict], tags: list, given: list[dict]) -> None:
-        connection = self.connection
-        if new:
-            inserted = (
-                connection.execute(
-                    contacts.insert().returning(contacts.c.id, sort_by_parameter_order=True),
-                    [_new_contact(row, self.at) for row in new],
-                )
-                .scalars()
-                .all()
-            )
-            for contact_id, row in zip(inserted, new, strict=True):
-                tags += [(contact_id, t) for t in row.tags | self.options.tags]
-                given.append(self.consent.record(contact_id, self.at))
-            self.report.added += len(new)
-        if changed:
-            connection.execute(
-                contacts.update().where(contacts.c.id == sa.bindparam("id_")), changed
-            )
-        if tags:
-            ids = tag_ids(connection, {name for _, name in tags})
-            connection.execute(
-                contact_tags.insert(),
-                [{"contact_id": c, "tag_id": ids[name]} for c, name in tags],
-            )
-        if given:
-            connection.execute(consents.insert(), given)
-            self.report.consents += len(given)
+        """The chunk's changes, through the one writer of contacts (contacts/life.py)."""
+        inserted = life.import_new(self.connection, [_new_contact(row, self.at) for row in new])
+        for contact_id, row in zip(inserted, new, strict=True):
+            tags += [(contact_id, t) for t in row.tags | self.options.tags]
+            given.append(self.consent.record(contact_id, self.at))
+        self.report.added += len(new)
+        life.import_changes(self.connection, changed, tags, given)
+        self.report.consents += len(given)
 
     def finish(self) -> None:
         SEEN.drop(self.connection)

@@ -25,8 +25,9 @@ from typing import Protocol
 import requests
 
 from .. import clock
-from ..addresses import InvalidEmail, identity
+from ..addresses import InvalidEmail
 from ..config import Email
+from ..contacts.identity import identity
 from .base import ProviderError, Reconciled, Unknown
 
 MARGIN = dt.timedelta(minutes=5)  # clocks differ: search from a little before the hand-over
@@ -87,7 +88,7 @@ def by_send(unknown: Iterable[Unknown]) -> dict[int, list[Unknown]]:
 
 
 def mailbox(address: str) -> str:
-    """Whose mailbox an address names (engage.addresses' identity), so a provider may hand it
+    """Whose mailbox an address names (engage.contacts.identity), so a provider may hand it
     back in any spelling; something that is not an address stays as it is, without case."""
     text = address.strip().strip("<>")
     try:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import sqlalchemy as sa
 
 from ..config import Workspace
-from ..contacts import core
+from ..contacts import core, life
 from ..errors import EngageError
 from ..store import guard
 from ..store.schema import contact_handles, contacts, deliveries, inbound, posts, sends
@@ -308,7 +308,7 @@ class Inbox:
             return []
         method = "email" if matched.matched_by == "unsubscribe-token" else "reply"
         source = f"reply by {message.provider}"
-        core.unsubscribe(
+        life.unsubscribe(
             connection,
             address,
             method=method,

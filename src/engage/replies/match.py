@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
-from ..contacts import core
-from ..store.schema import contacts, deliveries
+from ..contacts import core, life
+from ..store.schema import deliveries
 from ..tokens import KEY_HINT, BadSignature, BadToken, Signer
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
@@ -103,17 +103,4 @@ def _by_sender(connection: sa.Connection, sender: str) -> Match:
         return Match(
             found.id, latest.send_id if latest else None, latest.id if latest else None, "sender"
         )
-    at = core.now()
-    new_id = connection.execute(
-        contacts.insert().values(
-            email=address.email,
-            name="",
-            first_name="",
-            format="html",
-            status="pending",
-            attributes={},
-            created_at=at,
-            updated_at=at,
-        )
-    ).inserted_primary_key[0]
-    return Match(new_id, matched_by="new-contact")
+    return Match(life.add_sender(connection, address.email), matched_by="new-contact")

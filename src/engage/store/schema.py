@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
 
-from ..addresses import identity
+from ..addresses import mailbox
 
 # Every text, string and JSON column is guarded (guard.py): what is written is made fit for the
 # store (no NUL or other control characters, no broken characters, no longer than the column),
@@ -51,7 +51,7 @@ SUPPRESSION_REASONS = ("unsubscribed", "bounced", "complained", "erased", "manua
 def _email_key(context: DefaultExecutionContext) -> str:
     """A new contact's key, from its email: one rule for every insert (import, `contacts add`,
     sign-up, a reply from someone new). An insert may also give the key itself."""
-    return identity(context.get_current_parameters()["email"])
+    return mailbox(context.get_current_parameters()["email"]).key  # contacts/identity.py
 
 
 contacts = Table(

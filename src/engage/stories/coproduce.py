@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from ..contacts import core
-from ..store.schema import consents, inbound, stories, story_drafts, story_history, story_uses
+from ..contacts import core, life
+from ..store.schema import inbound, stories, story_drafts, story_history, story_uses
 from .core import Story, StoryError, current_draft, get, note, story_consents, uses
 from .steps import find_step
 
@@ -171,8 +171,9 @@ def record_choices(
     for channel, yes in allowed.items():
         if before.get(channel, False) == yes and channel in before:
             continue
-        connection.execute(
-            consents.insert().values(
+        life.record_story_choice(
+            connection,
+            dict(
                 contact_id=story.contact_id,
                 story_id=story.id,
                 action="given" if yes else "withdrawn",
@@ -184,7 +185,7 @@ def record_choices(
                 opt_out_offered=True,
                 actor=story.email,
                 recorded_at=at,
-            )
+            ),
         )
         changed.append(channel)
     if changed:

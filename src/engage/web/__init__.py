@@ -38,13 +38,9 @@ def state() -> dict[str, Any]:
     return current_app.extensions["engage"]
 
 
-def _minute() -> int:
-    return int(clock.now().timestamp() // 60)
-
-
 def csrf_token(contact_id: int) -> str:
     """The hidden field for a form that changes something for this person."""
-    return state()["signer"].sign("x", contact_id, _minute())
+    return state()["signer"].sign("x", contact_id, clock.minute())
 
 
 def small_form() -> None:
@@ -63,7 +59,7 @@ def check_form(contact_id: int) -> None:
         abort(400)
     if owner != contact_id:
         abort(400)
-    if _minute() - minute > CSRF_MINUTES:
+    if clock.minute() - minute > CSRF_MINUTES:
         page = render_template(
             "message.html.j2",
             title="This page was open too long",

@@ -19,7 +19,7 @@ from .. import archive as archived
 from .. import outgoing, subscriptions
 from ..contacts import core
 from ..tokens import BadToken
-from . import bad_link, check_form, csrf_token, small_form
+from . import bad_link, check_form, csrf_token, limits, small_form
 from . import state as _engage
 
 blueprint = Blueprint("pages", __name__)
@@ -65,13 +65,11 @@ def subscribe():  # noqa: ANN201
     store, web = _engage()["store"], _engage()["workspace"].config.web
     with store.begin() as connection:
         ip = _hash("ip", request.remote_addr or "")
-        if not subscriptions.allow(
-            connection, ip, web.signups_per_hour_per_ip, dt.timedelta(hours=1)
-        ):
+        if not limits.allow(connection, ip, web.signups_per_hour_per_ip, dt.timedelta(hours=1)):
             abort(429)
         address = core.normalise_email(form["email"])
         per_address = web.confirmations_per_day_per_address
-        if not subscriptions.allow(
+        if not limits.allow(
             connection, _hash("address", core.identity(address)), per_address, dt.timedelta(days=1)
         ):
             return _check_your_email()  # the same page: nothing about the address is given away

@@ -6,10 +6,11 @@ the contact's status; an unsubscribe event withdraws consent.
 An event changes only the person it is about: its recipient. It is linked to a delivery by the
 ids sent with the message (engage_delivery), else by our Message-ID, else by the provider's id
 for the message (deliveries.provider_id, among that person's own deliveries), but only when
-that delivery went to the same mailbox (addresses.same_mailbox). Providers do share one id
-across recipients (SendGrid's smtp-id, Mailgun's batches), so an id that names another
+that delivery went to the same mailbox (contacts.identity.same_mailbox). Providers do share
+one id across recipients (SendGrid's smtp-id, Mailgun's batches), so an id that names another
 person's delivery is never followed: the event keeps its own recipient, and a note on it says
-which delivery was named. An event with no recipient at all trusts its delivery.
+which delivery was named. An event with no recipient at all trusts its delivery. What an event
+does to the person (a bounce, a complaint, an unsubscribe) is contacts/life.py's to do.
 
 An event the provider signed but that engage cannot read (an Unreadable) is kept in
 unreadable_events with the reason, once, and changes nothing.
@@ -25,8 +26,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from ..addresses import same_mailbox
-from ..contacts import core
+from ..contacts import core, life
+from ..contacts.identity import same_mailbox
 from ..store import guard
 from ..store.schema import contacts, deliveries, events, unreadable_events
 from .base import Event, InboundMessage, Unreadable
@@ -182,18 +183,12 @@ def _apply(connection: sa.Connection, event: Event, contact_id: int | None) -> N
         return
     suppress = event.event_type == "complained" or (event.event_type == "bounced" and event.hard)
     if suppress:
-        reason = STATUS_FOR[event.event_type]
-        core.suppress(
-            connection, address, reason, event.raw.get("source") or f"{event.provider} webhook"
+        source = event.raw.get("source") or f"{event.provider} webhook"
+        life.stopped_by_provider(
+            connection, address, contact_id, STATUS_FOR[event.event_type], source
         )
-        if contact_id is not None:
-            connection.execute(
-                contacts.update()
-                .where(contacts.c.id == contact_id)
-                .values(status=reason, updated_at=core.now())
-            )
     elif event.event_type == "unsubscribed" and contact_id is not None:
-        core.unsubscribe(  # the person used their provider's unsubscribe link or button
+        life.unsubscribe(  # the person used their provider's unsubscribe link or button
             connection,
             address,
             method="provider",

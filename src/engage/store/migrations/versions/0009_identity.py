@@ -1,6 +1,6 @@
 """One mailbox, one contact: contacts.email_key, and duplicates merged.
 
-Every contact gets the identity of its address (`identity` in engage/addresses.py). Contacts
+Every contact gets the identity of its address (`identity` in engage/contacts/identity.py). Contacts
 that are spellings of one mailbox (Sam.Case@example.org and sam.case@example.org) become one:
 the oldest row stays, and everything that refers to the others moves to it (consent records,
 deliveries, replies, events, tags, handles, stories). The most restrictive status wins. Where
@@ -18,10 +18,13 @@ Revision ID: 0009
 Revises: 0008
 """
 
+import contextlib
+import hashlib
+
 import sqlalchemy as sa
 from alembic import op
 
-from engage.addresses import InvalidEmail, email_hash, email_hashes, identity
+from engage.addresses import InvalidEmail, mailbox
 
 revision = "0009"
 down_revision = "0008"
@@ -121,6 +124,31 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER contacts_email_key_required_update")
     op.drop_index("ix_contacts_email_key", "contacts")
     op.drop_column("contacts", "email_key")
+
+
+# The identity and its hashes as engage/contacts/identity.py makes them, written out here: the
+# store sits below the contacts package, and a migration must go on doing what it did when it
+# was written, whatever the contacts package does later.
+def identity(raw: str) -> str:
+    return mailbox(raw).key
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def email_hash(email: str) -> str:
+    try:
+        return _sha256(identity(email))
+    except InvalidEmail:
+        return _sha256(email.strip().lower())
+
+
+def email_hashes(email: str) -> list[str]:
+    hashes = [email_hash(email), _sha256(email.strip().lower())]
+    with contextlib.suppress(InvalidEmail):
+        hashes += [_sha256(spelling) for spelling in sorted(mailbox(email).spellings)]
+    return list(dict.fromkeys(hashes))
 
 
 def _key(email: str) -> str:

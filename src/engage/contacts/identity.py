@@ -1,0 +1,56 @@
+"""Whose mailbox an address is: the identity that makes two spellings one person, and the
+hashes the suppression list keeps of it.
+
+Every way a contact is found or written (import, `contacts add`, sign-up, replies, webhooks,
+the suppression list) compares addresses through these, so two spellings of one mailbox are
+always one contact. The identity itself is `Mailbox.key` (engage/addresses.py): the store
+makes `contacts.email_key` from it on every insert, below this package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+
+from ..addresses import InvalidEmail, mailbox
+
+
+def identity(raw: str) -> str:
+    """Whose mailbox this is: every spelling of one mailbox gives the same identity (stored
+    in contacts.email_key). Raises InvalidEmail for an address that cannot be one."""
+    return mailbox(raw).key
+
+
+def same_mailbox(one: str, other: str) -> bool:
+    """True if both are one mailbox, however each is spelled. Something that cannot be an
+    address is compared as written, without case or surrounding space."""
+
+    def key(raw: str) -> str:
+        try:
+            return identity(raw)
+        except InvalidEmail:
+            return raw.strip().lower()
+
+    return bool(one.strip()) and key(one) == key(other)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def email_hash(email: str) -> str:
+    """What the suppression list keeps: enough to recognise a mailbox, not to read it. The hash
+    of its identity, so every spelling of the mailbox gives the same hash."""
+    try:
+        return _sha256(identity(email))
+    except InvalidEmail:  # a provider may tell us of an address we could never send to
+        return _sha256(email.strip().lower())
+
+
+def email_hashes(email: str) -> list[str]:
+    """Every hash the suppression list may hold for this mailbox: its identity's first, then
+    the ones engage made before it had identities (sha256 of the lower-cased address)."""
+    hashes = [email_hash(email), _sha256(email.strip().lower())]
+    with contextlib.suppress(InvalidEmail):
+        hashes += [_sha256(spelling) for spelling in sorted(mailbox(email).spellings)]
+    return list(dict.fromkeys(hashes))
