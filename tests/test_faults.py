@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from engage import campaigns
 from engage.email import provider_for
-from engage.email.base import ProviderError
+from engage.errors import ProviderError
 from engage.sending import Options, Report, Sender
 from engage.store import open_store
 

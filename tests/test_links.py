@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from engage.contacts import core
+from engage.models import Event, InboundMessage, Request
 from engage.replies import inbox
 from engage.store.schema import (
     consents,
@@ -29,7 +30,6 @@ from engage.stories import service
 from engage.tokens import Signer
 from engage.web import create_app
 from engage.webhooks import postmark, sendgrid
-from engage.webhooks.base import Event, InboundMessage, Request
 from engage.webhooks.store import record_events
 
 from .test_web import send_queued

@@ -22,15 +22,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from engage.errors import WebhookRefused
+from engage.models import EVENT_TYPES, Event, InboundMessage, Request, Unreadable
 from engage.webhooks import mailgun, postmark, sendgrid
-from engage.webhooks.base import (
-    EVENT_TYPES,
-    Event,
-    InboundMessage,
-    Request,
-    Unreadable,
-    WebhookRefused,
-)
 
 PAYLOADS = Path(__file__).parent / "payloads"
 MG_KEY = "engage-test-mailgun-signing-key"

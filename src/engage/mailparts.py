@@ -12,7 +12,7 @@ from email.parser import BytesParser, Parser
 from email.policy import Policy
 from typing import BinaryIO
 
-from .webhooks.base import Attachment
+from .models import Attachment
 
 # Attachments bigger than this are left out of the stored original mail: their bytes are kept
 # once, as files (replies/attachments.py). Smaller ones stay, so a small mail is kept as it came.

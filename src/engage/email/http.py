@@ -20,17 +20,9 @@ from markupsafe import escape
 
 from .. import __version__
 from ..config import secret
+from ..errors import AuthFailed, LostAnswer, ProviderError, TryLater
 from ..render.personal import FIELDS
-from .base import (
-    AuthFailed,
-    Batch,
-    Item,
-    LostAnswer,
-    Outcome,
-    Provider,
-    ProviderError,
-    TryLater,
-)
+from .base import Batch, Item, Outcome, Provider
 
 READ_TRIES = 3  # tries of one read of a provider's records that is asked to wait
 READ_WAIT_MAX = 60.0  # seconds: a longer wait is passed on to the caller as TryLater

@@ -14,7 +14,8 @@ import datetime as dt
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .base import Batch, Item, Outcome, ProviderError, Reconciled, SystemMessage, Unknown
+from ..errors import ProviderError
+from .base import Batch, Item, Outcome, Reconciled, SystemMessage, Unknown
 from .http import BatchRefused, HttpProvider, error_text
 from .records import Wanted, Window, by_send, read_json, search_window, verdict
 

@@ -27,7 +27,8 @@ import requests
 from .. import clock
 from ..addresses import InvalidEmail, identity
 from ..config import Email
-from .base import ProviderError, Reconciled, Unknown
+from ..errors import ProviderError
+from .base import Reconciled, Unknown
 
 MARGIN = dt.timedelta(minutes=5)  # clocks differ: search from a little before the hand-over
 

@@ -16,16 +16,8 @@ import datetime as dt
 import email.utils
 from urllib.parse import urlsplit
 
-from .base import (
-    Batch,
-    CannotReconcile,
-    Item,
-    Outcome,
-    ProviderError,
-    Reconciled,
-    SystemMessage,
-    Unknown,
-)
+from ..errors import CannotReconcile, ProviderError
+from .base import Batch, Item, Outcome, Reconciled, SystemMessage, Unknown
 from .http import BatchRefused, HttpProvider, error_text, merge_values, merged_bodies
 from .records import by_send, mailbox, read_json, still_kept, verdict
 

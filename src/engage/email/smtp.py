@@ -19,19 +19,8 @@ import ssl
 from email.utils import parseaddr
 
 from ..config import secret
-from .base import (
-    AuthFailed,
-    Batch,
-    Item,
-    LostAnswer,
-    Outcome,
-    Provider,
-    ProviderError,
-    SystemMessage,
-    TryLater,
-    ascii_domain,
-    needs_smtputf8,
-)
+from ..errors import AuthFailed, LostAnswer, ProviderError, TryLater
+from .base import Batch, Item, Outcome, Provider, SystemMessage, ascii_domain, needs_smtputf8
 
 TIMEOUT = 30
 

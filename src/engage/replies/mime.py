@@ -24,7 +24,7 @@ from ..mailparts import (
     parse_mail,
     without_big_attachments,
 )
-from ..webhooks.base import InboundMessage
+from ..models import InboundMessage
 from .clean import decode
 
 _TAGGED = ("reply+", "unsubscribe+")

@@ -1,4 +1,5 @@
-"""What every social channel shares: the post it is given, what it returns, its errors.
+"""What every social channel shares: the post it is given and what it returns. Its errors
+are the providers' family in errors.py (AuthFailed, TryLater, Rejected, ProviderError).
 
 A channel declares its `network`, how it measures text (`measure`) and its limits, and
 implements `publish` for one part of a thread. The posting journal (posting.py) decides what
@@ -12,27 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import SocialChannel, Workspace
-from ..errors import EngageError
-
-
-class ChannelError(EngageError):
-    """A channel could not post; the message names the channel."""
-
-
-class ChannelAuthFailed(ChannelError):
-    """The credentials were refused: this channel stops, the others go on."""
-
-
-class RateLimited(ChannelError):
-    """Too many posts for now: left for the next run, never retried in a loop."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class Rejected(ChannelError):
-    """The network refused this post; the reason is recorded."""
 
 
 @dataclass(frozen=True)

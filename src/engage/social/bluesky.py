@@ -7,17 +7,10 @@ import datetime as dt
 import requests
 
 from ..config import secret
+from ..errors import AuthFailed, ProviderError, Rejected, TryLater
+from ..models import SocialReply
 from . import counting
-from .base import (
-    Channel,
-    ChannelAuthFailed,
-    ChannelError,
-    Limits,
-    Part,
-    Posted,
-    RateLimited,
-    Rejected,
-)
+from .base import Channel, Limits, Part, Posted
 
 TIMEOUT = (5, 30)
 
@@ -38,7 +31,7 @@ class BlueskyChannel(Channel):
 
     def check(self) -> None:
         if not self.settings.handle:
-            raise ChannelError(f"Set handle in [social.{self.name}] (like team.bsky.social).")
+            raise ProviderError(f"Set handle in [social.{self.name}] (like team.bsky.social).")
         self._password()
 
     def _password(self) -> str:
@@ -56,16 +49,16 @@ class BlueskyChannel(Channel):
                 method, f"{self.base}/xrpc/{name}", headers=headers, timeout=TIMEOUT, **kwargs
             )  # type: ignore[arg-type]
         except requests.RequestException as exc:
-            raise ChannelError(f"Cannot reach {self.base}: {exc}") from None
+            raise ProviderError(f"Cannot reach {self.base}: {exc}") from None
         if response.status_code == 429:
-            raise RateLimited(f"{self.base} says too many requests")
+            raise TryLater(f"{self.base} says too many requests")
         if response.status_code >= 500:
-            raise ChannelError(f"{self.base} answered HTTP {response.status_code}")
+            raise ProviderError(f"{self.base} answered HTTP {response.status_code}")
         body = response.json() if response.content else {}
         if response.status_code in (400, 401) and body.get("error") == "ExpiredToken":
             raise _Expired()
         if response.status_code == 401 or (name.endswith("createSession") and not response.ok):
-            raise ChannelAuthFailed(
+            raise AuthFailed(
                 f"{self.base} refused the handle or app password for "
                 f"[social.{self.name}]. Check {self.settings.app_password_env}."
             )
@@ -135,8 +128,6 @@ class BlueskyChannel(Channel):
         return Posted(remote_id=f"{made['uri']} {made['cid']}", url=url)
 
     def fetch_replies(self, since: str | None) -> list:
-        from .replies import SocialReply
-
         body = self._authed(
             "GET",
             "app.bsky.notification.listNotifications",

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import functools
+import html
+import re
 
 import requests
 
 from .. import __version__
 from ..config import secret
+from ..errors import AuthFailed, ProviderError, Rejected, TryLater
+from ..models import SocialReply
 from . import counting
-from .base import (
-    Channel,
-    ChannelAuthFailed,
-    ChannelError,
-    Limits,
-    Part,
-    Posted,
-    RateLimited,
-    Rejected,
-)
+from .base import Channel, Limits, Part, Posted
 
 TIMEOUT = (5, 30)
 
@@ -29,7 +24,7 @@ class MastodonChannel(Channel):
     @property
     def base(self) -> str:
         if not self.settings.base_url:
-            raise ChannelError(f"Set base_url in [social.{self.name}] (your Mastodon instance).")
+            raise ProviderError(f"Set base_url in [social.{self.name}] (your Mastodon instance).")
         return self.settings.base_url.rstrip("/")
 
     @functools.cached_property
@@ -72,16 +67,16 @@ class MastodonChannel(Channel):
                 method, f"{self.base}{path}", headers=headers, timeout=TIMEOUT, **kwargs
             )  # type: ignore[arg-type]
         except requests.RequestException as exc:
-            raise ChannelError(f"Cannot reach {self.base}: {exc}") from None
+            raise ProviderError(f"Cannot reach {self.base}: {exc}") from None
         if response.status_code in (401, 403):
-            raise ChannelAuthFailed(
+            raise AuthFailed(
                 f"{self.base} refused the access token for [social.{self.name}] "
                 f"(HTTP {response.status_code}). Check {self.settings.access_token_env}."
             )
         if response.status_code == 429:
-            raise RateLimited(f"{self.base} says too many requests")
+            raise TryLater(f"{self.base} says too many requests")
         if response.status_code >= 500:
-            raise ChannelError(f"{self.base} answered HTTP {response.status_code}")
+            raise ProviderError(f"{self.base} answered HTTP {response.status_code}")
         if not response.ok:
             raise Rejected(_error(response))
         return response.json()
@@ -109,8 +104,6 @@ class MastodonChannel(Channel):
         return Posted(remote_id=str(status["id"]), url=str(status.get("url", "")))
 
     def fetch_replies(self, since: str | None) -> list:
-        from .replies import SocialReply, plain
-
         params: dict[str, object] = {"types[]": ["mention"], "limit": 40}
         if since:
             params["since_id"] = since
@@ -135,3 +128,9 @@ def _error(response: requests.Response) -> str:
         return f"HTTP {response.status_code}: {response.json().get('error', response.text[:200])}"
     except ValueError:
         return f"HTTP {response.status_code}: {response.text[:200]}"
+
+
+def plain(fragment: str) -> str:
+    """Mastodon sends HTML: a readable text with line breaks kept."""
+    text = re.sub(r"<br\s*/?>|</p>\s*<p>", "\n", fragment)
+    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()

@@ -23,17 +23,8 @@ import jinja2.meta
 
 from ..config import Workspace, read_toml
 from ..email import provider_for
-from ..email.base import (
-    LostAnswer,
-    Outcome,
-    ProviderError,
-    SystemMessage,
-    TryLater,
-    clean_header,
-    compose,
-    system_message_id,
-)
-from ..errors import EngageError, sentence
+from ..email.base import Outcome, SystemMessage, clean_header, compose, system_message_id
+from ..errors import EngageError, LostAnswer, ProviderError, TryLater, sentence
 from ..render import placeholders as undefined
 from ..tomlcheck import line_of
 

@@ -12,10 +12,10 @@ from flask import Blueprint, Response, abort, request
 
 from ..config import secret
 from ..contacts.core import now
-from ..errors import ConfigError
+from ..errors import ConfigError, WebhookRefused
+from ..models import Request, Unreadable
+from ..providers.common import unreadable
 from ..store.schema import seen_tokens
-from ..webhooks.base import Request, Unreadable, WebhookRefused
-from ..webhooks.common import unreadable
 from ..webhooks.store import record_events, record_inbound
 from . import inbound_body, log
 from . import state as _engage

@@ -30,7 +30,7 @@ from flask import Request as FlaskRequest
 from werkzeug.exceptions import BadRequest
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
-from ..webhooks.base import Request, Upload
+from ..models import Request, Upload
 
 MB = 1024 * 1024
 LIMITS = {"mailgun": 50 * MB, "postmark": 64 * MB, "sendgrid": 50 * MB}

@@ -41,8 +41,9 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .base import Attachment, Event, InboundMessage, Request, Unreadable, WebhookRefused
-from .common import (
+from ..errors import WebhookRefused
+from ..models import Attachment, Event, InboundMessage, Request, Unreadable
+from ..providers.common import (
     bracketed,
     check_time,
     choose_recipient,

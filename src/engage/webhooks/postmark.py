@@ -38,8 +38,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import clock
-from .base import Attachment, Event, InboundMessage, Request, Unreadable
-from .common import (
+from ..models import Attachment, Event, InboundMessage, Request, Unreadable
+from ..providers.common import (
     check_basic_auth,
     choose_recipient,
     digest_id,

@@ -27,10 +27,10 @@ import sqlalchemy as sa
 
 from ..addresses import same_mailbox
 from ..contacts import core
+from ..models import Event, InboundMessage, Unreadable
+from ..providers.common import unreadable
 from ..store import guard
 from ..store.schema import contacts, deliveries, events, unreadable_events
-from .base import Event, InboundMessage, Unreadable
-from .common import unreadable
 
 if TYPE_CHECKING:
     from ..replies.inbox import Inbox

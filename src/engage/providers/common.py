@@ -13,7 +13,8 @@ import math
 import time
 from typing import Any
 
-from .base import Request, Unreadable, WebhookRefused
+from ..errors import WebhookRefused
+from ..models import Request, Unreadable
 
 METADATA_KEYS = ("engage_campaign", "engage_send", "engage_delivery")
 TAGGED = ("reply+", "unsubscribe+")  # the local parts of the addresses replies come back to

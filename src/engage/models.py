@@ -1,4 +1,8 @@
-"""What every provider's webhook module returns, and the error for a request we refuse."""
+"""The things that come in to engage, shared by every layer above: a provider's events
+(`Event`, `Unreadable`), an inbound message and its attachments (`InboundMessage`,
+`Attachment`), the request a webhook arrives in (`Request`, `Upload`), and a reply fetched
+from a social network (`SocialReply`). Only the standard library here, so providers,
+webhooks, replies and social can all use them without importing each other."""
 
 from __future__ import annotations
 
@@ -6,8 +10,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from ..errors import EngageError
 
 # Normalised event types (as django-anymail names them).
 EVENT_TYPES = (
@@ -27,15 +29,6 @@ EVENT_TYPES = (
     "inbound",
     "unknown",
 )
-
-
-class WebhookRefused(EngageError):
-    """A request that did not prove it came from the provider. `status` is 401 or 403;
-    the message is for the log, never shown to the caller."""
-
-    def __init__(self, message: str, status: int = 403) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -132,3 +125,16 @@ class InboundMessage:
     raw: dict[str, Any] = field(default_factory=dict)  # without attachments' bytes
     attachments: tuple[Attachment, ...] = ()
     notes: tuple[str, ...] = ()  # what the team should know about how it was read
+
+
+@dataclass(frozen=True)
+class SocialReply:
+    """A reply to or mention of one of our posts, as a network gives it (it is stored as an
+    InboundMessage, like an email reply)."""
+
+    remote_id: str
+    author: str  # the handle, like sam@example.social or sam.bsky.social
+    text: str
+    url: str
+    in_reply_to: str = ""  # the post it answers, when it is a reply
+    raw: dict[str, Any] = field(default_factory=dict)
