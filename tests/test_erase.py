@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from engage import store as store_module
 from engage.contacts import core
-from engage.email import outbox
+from engage.providers import outbox
 from engage.store import open_url, scrub
 
 KEY = "erase-test-key"

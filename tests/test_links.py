@@ -16,6 +16,8 @@ import sqlalchemy as sa
 
 from engage.contacts import core
 from engage.models import Event, InboundMessage, Request
+from engage.providers.postmark import events as postmark
+from engage.providers.sendgrid import events as sendgrid
 from engage.replies import inbox
 from engage.store.schema import (
     consents,
@@ -29,7 +31,6 @@ from engage.stories import core as stories_core
 from engage.stories import service
 from engage.tokens import Signer
 from engage.web import create_app
-from engage.webhooks import postmark, sendgrid
 from engage.webhooks.store import record_events
 
 from .test_web import send_queued

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from engage.email.base import Outcome
-from engage.email.outbox import Outbox
 from engage.errors import EngageError, TryLater
+from engage.providers.outbox import Outbox
 from engage.render import readability
 from engage.stories import messages
 from engage.stories.messages import StoryMailError

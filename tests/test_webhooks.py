@@ -24,7 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from engage.errors import WebhookRefused
 from engage.models import EVENT_TYPES, Event, InboundMessage, Request, Unreadable
-from engage.webhooks import mailgun, postmark, sendgrid
+from engage.providers.mailgun import events as mailgun
+from engage.providers.postmark import events as postmark
+from engage.providers.sendgrid import events as sendgrid
 
 PAYLOADS = Path(__file__).parent / "payloads"
 MG_KEY = "engage-test-mailgun-signing-key"

@@ -37,9 +37,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .. import clock
-from ..models import Attachment, Event, InboundMessage, Request, Unreadable
-from ..providers.common import (
+from ... import clock
+from ...models import Attachment, Event, InboundMessage, Request, Unreadable
+from ..common import (
     check_basic_auth,
     choose_recipient,
     digest_id,

@@ -16,10 +16,10 @@ import datetime as dt
 import email.utils
 from urllib.parse import urlsplit
 
-from ..errors import CannotReconcile, ProviderError
-from .base import Batch, Item, Outcome, Reconciled, SystemMessage, Unknown
-from .http import BatchRefused, HttpProvider, error_text, merge_values, merged_bodies
-from .records import by_send, mailbox, read_json, still_kept, verdict
+from ...email.base import Batch, Item, Outcome, Reconciled, SystemMessage, Unknown
+from ...email.http import BatchRefused, HttpProvider, error_text, merge_values, merged_bodies
+from ...email.records import by_send, mailbox, read_json, still_kept, verdict
+from ...errors import CannotReconcile, ProviderError
 
 EU_API = "api.eu.sendgrid.com"  # EU regional subusers: SendGrid keeps no Email Activity there
 CHECK_BY_HAND = (

@@ -43,10 +43,10 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..errors import WebhookRefused
-from ..mailparts import BIG_PART, attachments_of, parse_mail, without_big_attachments
-from ..models import Attachment, Event, InboundMessage, Request, Unreadable, Upload
-from ..providers.common import (
+from ...errors import WebhookRefused
+from ...mailparts import BIG_PART, attachments_of, parse_mail, without_big_attachments
+from ...models import Attachment, Event, InboundMessage, Request, Unreadable, Upload
+from ..common import (
     check_basic_auth,
     check_time,
     choose_recipient,

@@ -15,7 +15,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from .base import Batch, Outcome, Provider, Reconciled, SystemMessage, Unknown
+from ..email.base import Batch, Outcome, Provider, Reconciled, SystemMessage, Unknown
+from .base import Unit
 
 
 class Outbox(Provider):
@@ -114,3 +115,12 @@ def _mentions(path: Path, found: re.Pattern[str]) -> bool:
     return any(
         found.search(text.decode("utf-8", "replace")) for text in (data, quopri.decodestring(data))
     )
+
+
+UNIT = Unit(
+    name="outbox",
+    sender=Outbox,
+    reports_delivery=False,  # a folder never says an email arrived
+    sends_raw_message=True,
+    reconciles=True,  # the files are its records
+)

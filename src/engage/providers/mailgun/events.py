@@ -41,9 +41,9 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import WebhookRefused
-from ..models import Attachment, Event, InboundMessage, Request, Unreadable
-from ..providers.common import (
+from ...errors import WebhookRefused
+from ...models import Attachment, Event, InboundMessage, Request, Unreadable
+from ..common import (
     bracketed,
     check_time,
     choose_recipient,
