@@ -159,3 +159,6 @@ def _ref(remote_id: str) -> dict[str, str]:
 
 class _Expired(Exception):
     """The access token has expired: refresh the session and try once more."""
+
+
+CHANNEL = BlueskyChannel

@@ -134,3 +134,6 @@ def plain(fragment: str) -> str:
     """Mastodon sends HTML: a readable text with line breaks kept."""
     text = re.sub(r"<br\s*/?>|</p>\s*<p>", "\n", fragment)
     return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+
+
+CHANNEL = MastodonChannel

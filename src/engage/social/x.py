@@ -169,3 +169,6 @@ def _raise_for(response: requests.Response, name: str) -> None:
         raise TryLater("X says too many uploads for now")
     if not response.ok:
         raise Rejected(f"X refused the image: HTTP {response.status_code} {response.text[:200]}")
+
+
+CHANNEL = XChannel
