@@ -8,11 +8,13 @@ to post and records it before and after, so a channel never needs to worry about
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import SocialChannel, Workspace
+from ..http import SOCIAL_TIMEOUT, Client
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,11 @@ class Channel:
 
     def __init__(self, name: str, settings: SocialChannel, workspace: Workspace) -> None:
         self.name, self.settings, self.workspace = name, settings, workspace
+
+    @functools.cached_property
+    def http(self) -> Client:
+        """The channel's HTTP session (the one HTTP base, engage/http.py), made when used."""
+        return Client(SOCIAL_TIMEOUT)
 
     def limits(self) -> Limits:
         raise NotImplementedError

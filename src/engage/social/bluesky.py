@@ -7,12 +7,11 @@ import datetime as dt
 import requests
 
 from ..config import secret
-from ..errors import AuthFailed, ProviderError, Rejected, TryLater
+from ..errors import AuthFailed, ProviderError, Rejected
+from ..http import refusal
 from ..models import SocialReply
 from . import counting
 from .base import Channel, Limits, Part, Posted
-
-TIMEOUT = (5, 30)
 
 
 class BlueskyChannel(Channel):
@@ -45,15 +44,21 @@ class BlueskyChannel(Channel):
         if token:
             headers = {**headers, "Authorization": f"Bearer {token}"}  # type: ignore[dict-item]
         try:
-            response = requests.request(
-                method, f"{self.base}/xrpc/{name}", headers=headers, timeout=TIMEOUT, **kwargs
-            )  # type: ignore[arg-type]
+            response = self.http.request(
+                method, f"{self.base}/xrpc/{name}", headers=headers, **kwargs
+            )
         except requests.RequestException as exc:
             raise ProviderError(f"Cannot reach {self.base}: {exc}") from None
-        if response.status_code == 429:
-            raise TryLater(f"{self.base} says too many requests")
-        if response.status_code >= 500:
-            raise ProviderError(f"{self.base} answered HTTP {response.status_code}")
+        busy = refusal(  # the key is checked below, once an expired token has been renewed
+            response,
+            auth="",
+            auth_statuses=(),
+            busy=f"{self.base} says too many requests",
+            server_error=f"{self.base} answered HTTP {response.status_code}",
+            wait=False,
+        )
+        if busy:
+            raise busy
         body = response.json() if response.content else {}
         if response.status_code in (400, 401) and body.get("error") == "ExpiredToken":
             raise _Expired()

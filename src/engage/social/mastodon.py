@@ -8,14 +8,12 @@ import re
 
 import requests
 
-from .. import __version__
 from ..config import secret
-from ..errors import AuthFailed, ProviderError, Rejected, TryLater
+from ..errors import ProviderError, Rejected
+from ..http import refusal
 from ..models import SocialReply
 from . import counting
 from .base import Channel, Limits, Part, Posted
-
-TIMEOUT = (5, 30)
 
 
 class MastodonChannel(Channel):
@@ -31,7 +29,7 @@ class MastodonChannel(Channel):
     def instance(self) -> dict:
         """The instance's configuration (no login needed); defaults if it cannot be read."""
         try:
-            response = requests.get(f"{self.base}/api/v2/instance", timeout=TIMEOUT)
+            response = self.http.request("GET", f"{self.base}/api/v2/instance")
             return response.json().get("configuration", {}) if response.ok else {}
         except (requests.RequestException, ValueError):
             return {}
@@ -59,24 +57,22 @@ class MastodonChannel(Channel):
     def _call(self, method: str, path: str, **kwargs: object) -> dict:
         headers = {
             "Authorization": f"Bearer {self._token()}",
-            "User-Agent": f"engage/{__version__}",
             **kwargs.pop("headers", {}),
         }  # type: ignore[dict-item]
         try:
-            response = requests.request(
-                method, f"{self.base}{path}", headers=headers, timeout=TIMEOUT, **kwargs
-            )  # type: ignore[arg-type]
+            response = self.http.request(method, f"{self.base}{path}", headers=headers, **kwargs)
         except requests.RequestException as exc:
             raise ProviderError(f"Cannot reach {self.base}: {exc}") from None
-        if response.status_code in (401, 403):
-            raise AuthFailed(
-                f"{self.base} refused the access token for [social.{self.name}] "
-                f"(HTTP {response.status_code}). Check {self.settings.access_token_env}."
-            )
-        if response.status_code == 429:
-            raise TryLater(f"{self.base} says too many requests")
-        if response.status_code >= 500:
-            raise ProviderError(f"{self.base} answered HTTP {response.status_code}")
+        refused = refusal(
+            response,
+            auth=f"{self.base} refused the access token for [social.{self.name}] "
+            f"(HTTP {response.status_code}). Check {self.settings.access_token_env}.",
+            busy=f"{self.base} says too many requests",
+            server_error=f"{self.base} answered HTTP {response.status_code}",
+            wait=False,
+        )
+        if refused:
+            raise refused
         if not response.ok:
             raise Rejected(_error(response))
         return response.json()

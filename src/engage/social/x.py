@@ -15,12 +15,12 @@ from requests_oauthlib import OAuth1Session
 
 from ..config import secret
 from ..errors import AuthFailed, ProviderError, Rejected, TryLater
+from ..http import SOCIAL_TIMEOUT
 from ..models import SocialReply
 from . import counting
 from .base import Channel, Limits, Part, Posted
 
 API = "https://api.x.com"
-TIMEOUT = 30
 PRICE, PRICE_WITH_LINK = 0.015, 0.20  # US dollars a post (pay-per-use, 2026)
 
 
@@ -64,7 +64,7 @@ class XChannel(Channel):
     @functools.cached_property
     def client(self) -> tweepy.Client:
         client = tweepy.Client(**self._keys())
-        client.session.request = functools.partial(client.session.request, timeout=TIMEOUT)  # type: ignore[method-assign]
+        client.session.request = functools.partial(client.session.request, timeout=SOCIAL_TIMEOUT)  # type: ignore[method-assign]
         return client
 
     def _upload(self, part: Part) -> list[str]:
@@ -80,7 +80,7 @@ class XChannel(Channel):
             with image.path.open("rb") as handle:
                 response = session.post(
                     f"{API}/2/media/upload",
-                    timeout=TIMEOUT,
+                    timeout=SOCIAL_TIMEOUT,
                     files={"media": (image.path.name, handle, image.mime)},
                     data={"media_category": "tweet_image"},
                 )
@@ -89,7 +89,7 @@ class XChannel(Channel):
             _raise_for(
                 session.post(
                     f"{API}/2/media/metadata",
-                    timeout=TIMEOUT,
+                    timeout=SOCIAL_TIMEOUT,
                     json={"id": media_id, "metadata": {"alt_text": {"text": image.alt[:1000]}}},
                 ),
                 self.name,
