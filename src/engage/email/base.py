@@ -103,7 +103,7 @@ class Batch:
 
     def mime(self, item: Item) -> EmailMessage:
         """The whole message, as `raw` writes it, read back as an email.message object."""
-        return email.message_from_bytes(self.raw(item), policy=email.policy.SMTP)  # type: ignore[return-value]
+        return email.message_from_bytes(self.raw(item), policy=email.policy.SMTP)
 
 
 def compose(

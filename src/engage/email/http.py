@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import cast
 
 import requests
 from markupsafe import escape
@@ -19,7 +20,7 @@ from markupsafe import escape
 from ..config import secret
 from ..errors import LostAnswer, ProviderError, TryLater
 from ..http import Client, never_connected, refusal
-from ..render.personal import FIELDS
+from ..render.personal import FIELDS, Recipient
 from .base import Batch, Item, Outcome, Provider
 
 READ_TRIES = 3  # tries of one read of a provider's records that is asked to wait
@@ -197,8 +198,9 @@ def merged_bodies(batch: Batch, tag: Callable[[str], str]) -> tuple[str, str]:
     HTML fields are named h_<field> and text fields t_<field>, because a value goes into the
     HTML escaped and into the text as it is."""
     variant = "standard" if batch.variant == "plain" else batch.variant
-    html = "" if batch.variant == "plain" else batch.built.html[variant].render(_Tags("h_", tag))
-    text = batch.built.text.render(_Tags("t_", tag))
+    html_tags, text_tags = cast(Recipient, _Tags("h_", tag)), cast(Recipient, _Tags("t_", tag))
+    html = "" if batch.variant == "plain" else batch.built.html[variant].render(html_tags)
+    text = batch.built.text.render(text_tags)
     return html, text
 
 

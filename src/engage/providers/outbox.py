@@ -89,7 +89,7 @@ def remove_mail_for(root: Path, spellings: list[str], named: Iterable[str] = ())
     }
     found = _finder(spellings) if spellings else None
     for path in outbox.rglob("*") if found else ():
-        if path not in theirs and path.is_file() and _mentions(path, found):
+        if path not in theirs and path.is_file() and found and _mentions(path, found):
             theirs.add(path)
     for path in theirs:
         path.unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import requests
 
@@ -40,9 +41,9 @@ class BlueskyChannel(Channel):
         )
 
     def _xrpc(self, method: str, name: str, token: str | None = None, **kwargs: object) -> dict:
-        headers = kwargs.pop("headers", {})  # type: ignore[assignment]
+        headers: Any = kwargs.pop("headers", {})
         if token:
-            headers = {**headers, "Authorization": f"Bearer {token}"}  # type: ignore[dict-item]
+            headers = {**headers, "Authorization": f"Bearer {token}"}
         try:
             response = self.http.request(
                 method, f"{self.base}/xrpc/{name}", headers=headers, **kwargs

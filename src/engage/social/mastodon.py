@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import html
 import re
+from typing import Any
 
 import requests
 
@@ -55,10 +56,8 @@ class MastodonChannel(Channel):
         self._token()
 
     def _call(self, method: str, path: str, **kwargs: object) -> dict:
-        headers = {
-            "Authorization": f"Bearer {self._token()}",
-            **kwargs.pop("headers", {}),
-        }  # type: ignore[dict-item]
+        extra: Any = kwargs.pop("headers", {})
+        headers = {"Authorization": f"Bearer {self._token()}", **extra}
         try:
             response = self.http.request(method, f"{self.base}{path}", headers=headers, **kwargs)
         except requests.RequestException as exc:

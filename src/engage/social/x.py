@@ -64,7 +64,8 @@ class XChannel(Channel):
     @functools.cached_property
     def client(self) -> tweepy.Client:
         client = tweepy.Client(**self._keys())
-        client.session.request = functools.partial(client.session.request, timeout=SOCIAL_TIMEOUT)  # type: ignore[method-assign]
+        timed = functools.partial(client.session.request, timeout=SOCIAL_TIMEOUT)
+        client.session.request = timed
         return client
 
     def _upload(self, part: Part) -> list[str]:

@@ -147,7 +147,7 @@ def parse_events(request: Request) -> list[Event | Unreadable]:
         try:
             return [_legacy_event(fields)]
         except ValueError as exc:
-            stable = sorted((k, v) for k, v in fields.items() if k not in SIGNATURE_FIELDS)
+            stable: Any = sorted((k, v) for k, v in fields.items() if k not in SIGNATURE_FIELDS)
             raw = json.dumps(fields, ensure_ascii=False)  # readable, addresses as written
             return [
                 unreadable(

@@ -262,7 +262,8 @@ def _parsed_attachments(request: Request, text: dict[str, str]) -> tuple[Attachm
     for upload in request.files:
         if not upload.file:
             continue
-        about = info.get(upload.name) if isinstance(info.get(upload.name), dict) else {}
+        named = info.get(upload.name)
+        about: dict[str, Any] = named if isinstance(named, dict) else {}
         found.append(
             Attachment(
                 name=upload.filename or str(about.get("filename") or about.get("name") or ""),
@@ -278,8 +279,8 @@ def _parsed_attachments(request: Request, text: dict[str, str]) -> tuple[Attachm
 def _fields(request: Request) -> dict[str, bytes | str]:
     """Form fields other than files: as sent, when the body was read part by part; bytes from
     a raw multipart body; else the parsed form."""
+    fields: dict[str, bytes | str] = {}
     if request.parts or request.files:
-        fields: dict[str, bytes | str] = {}
         for name, value in request.parts:
             fields.setdefault(name, value)
         return fields
@@ -288,13 +289,14 @@ def _fields(request: Request) -> dict[str, bytes | str]:
         head = f"Content-Type: {content_type}\r\n\r\n".encode("ascii", "replace")
         form, _ = parse_mail(head + request.body, policy.compat32)  # a form is one level
         if form.is_multipart():
-            fields: dict[str, bytes | str] = {}
-            for part in form.get_payload():
+            parts: list[Message] = form.get_payload()  # type: ignore[assignment]
+            for part in parts:
                 name = email.utils.collapse_rfc2231_value(
                     part.get_param("name", "", header="content-disposition")
                 )
                 if name and part.get_filename() is None and name not in fields:
-                    fields[name] = part.get_payload(decode=True) or b""
+                    payload: bytes | None = part.get_payload(decode=True)  # type: ignore[assignment]
+                    fields[name] = payload or b""
             return fields
     return dict(reversed(request.form))  # the first value of each name wins
 
@@ -318,4 +320,5 @@ def _body(message: Message, subtype: str) -> str:
     try:
         return part.get_content()
     except (LookupError, ValueError):  # an unknown charset: UTF-8 is the best guess
-        return (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
+        payload: bytes | None = part.get_payload(decode=True)  # type: ignore[assignment]
+        return (payload or b"").decode("utf-8", "replace")
