@@ -1,5 +1,5 @@
 """The parts of a mail that are its attachments, one rule for every way mail comes in: IMAP and
-.eml files (replies/mime.py) and SendGrid's raw inbound mail (webhooks/sendgrid.py).
+.eml files (replies/mime.py) and SendGrid's raw inbound mail (providers/sendgrid/events.py).
 """
 
 from __future__ import annotations
