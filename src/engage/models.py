@@ -7,9 +7,13 @@ webhooks, replies and social can all use them without importing each other."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+RAW_LIMIT = 100_000  # characters of an unreadable event that are kept
 
 # Normalised event types (as django-anymail names them).
 EVENT_TYPES = (
@@ -107,6 +111,28 @@ class Unreadable:
     reason: str  # what is wrong with it, in plain words
     raw: str  # the event as it came (cut at RAW_LIMIT characters)
     recipient: str = ""  # whose it seems to be, when that much could be read
+
+
+def unreadable(
+    provider: str, reason: str, raw: str | bytes, *, stable: Any = None, recipient: Any = ""
+) -> Unreadable:
+    """An event engage cannot read, kept as it came. Its key is the digest of `stable` (the part
+    that is the same on every retry: not a signature that changes each time), else of `raw`."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    if stable is None:
+        key = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+    else:
+        key = digest_id(stable)
+    if len(text) > RAW_LIMIT:
+        text = text[:RAW_LIMIT] + f"\n[cut: only the first {RAW_LIMIT:,} characters are kept]"
+    address = recipient if isinstance(recipient, str) else ""
+    return Unreadable(provider, key, reason, text, address.strip()[:320])
+
+
+def digest_id(payload: Any) -> str:
+    """A SHA-256 of the canonical JSON: the same payload always gives the same id."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,8 @@ from flask import Blueprint, Response, abort, request
 from .. import providers
 from ..contacts.core import now
 from ..errors import ConfigError, WebhookRefused
-from ..models import Request, Unreadable
+from ..models import Request, Unreadable, unreadable
 from ..providers.base import Hook
-from ..providers.common import unreadable
 from ..store.schema import seen_tokens
 from ..webhooks.store import record_events, record_inbound
 from . import inbound_body, log
@@ -54,7 +53,7 @@ def _verify(provider: str, kind: str, incoming: Request) -> None:
     """Check the request came from the provider, or stop with 401/403 (and a log line)."""
     settings = _engage()["workspace"].config.email
     try:
-        _hook(provider, kind).verify(incoming, settings, _seen_token)
+        _hook(provider, kind).verify(incoming, settings, lambda t: _seen_token(provider, t))
     except WebhookRefused as refused:
         log.warning(
             "refused %s %s webhook from %s: %s", provider, kind, request.remote_addr, refused
@@ -67,12 +66,13 @@ def _verify(provider: str, kind: str, incoming: Request) -> None:
         abort(403)
 
 
-def _seen_token(token: str) -> bool:
-    """Mailgun's replay check: True if this signature token was used before (and note it)."""
+def _seen_token(provider: str, token: str) -> bool:
+    """A replay check for providers that sign a one-time token (Mailgun): True if this
+    provider's token was used before (and note it)."""
     try:
         with _engage()["store"].begin() as connection:
             connection.execute(
-                seen_tokens.insert().values(provider="mailgun", token=token, seen_at=now())
+                seen_tokens.insert().values(provider=provider, token=token, seen_at=now())
             )
     except sa.exc.IntegrityError:
         return True

@@ -27,8 +27,7 @@ import sqlalchemy as sa
 
 from ..addresses import same_mailbox
 from ..contacts import core
-from ..models import Event, InboundMessage, Unreadable
-from ..providers.common import unreadable
+from ..models import Event, InboundMessage, Unreadable, unreadable
 from ..store import guard
 from ..store.schema import contacts, deliveries, events, unreadable_events
 

@@ -42,18 +42,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...errors import WebhookRefused
-from ...models import Attachment, Event, InboundMessage, Request, Unreadable
+from ...models import Attachment, Event, InboundMessage, Request, Unreadable, digest_id, unreadable
 from ..common import (
     bracketed,
     check_time,
     choose_recipient,
-    digest_id,
     engage_metadata,
     epoch_time,
     first_header,
     header_addresses,
     json_body,
-    unreadable,
 )
 
 PROVIDER = "mailgun"

@@ -45,18 +45,25 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ...errors import WebhookRefused
 from ...mailparts import BIG_PART, attachments_of, parse_mail, without_big_attachments
-from ...models import Attachment, Event, InboundMessage, Request, Unreadable, Upload
+from ...models import (
+    Attachment,
+    Event,
+    InboundMessage,
+    Request,
+    Unreadable,
+    Upload,
+    digest_id,
+    unreadable,
+)
 from ..common import (
     check_basic_auth,
     check_time,
     choose_recipient,
-    digest_id,
     engage_metadata,
     epoch_time,
     first_header,
     header_addresses,
     json_body,
-    unreadable,
 )
 
 PROVIDER = "sendgrid"
