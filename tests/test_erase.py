@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from engage import store as store_module
 from engage.contacts.traces import PERSONAL_TABLES
-from engage.email import outbox
+from engage.providers import outbox
 from engage.store import open_url, scrub
 
 KEY = "erase-test-key"

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from engage import campaigns
-from engage.email import provider_for
-from engage.email.base import ProviderError
+from engage.errors import ProviderError
+from engage.providers import provider_for
 from engage.sending import Options, Report, Sender
 from engage.store import open_store
 

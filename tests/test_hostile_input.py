@@ -457,7 +457,9 @@ def test_an_oversized_or_broken_csv_is_refused_at_once(people, content, message)
         ),
     ],
 )
-def test_an_endless_or_binary_file_is_refused_without_reading_it_all(people, source, message) -> None:
+def test_an_endless_or_binary_file_is_refused_without_reading_it_all(
+    people, source, message
+) -> None:
     if source == "picture.csv":  # a picture given by mistake: 50 MB of bytes that are not text
         path = people.root / source
         with path.open("wb") as picture:

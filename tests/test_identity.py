@@ -16,12 +16,12 @@ from alembic.runtime.migration import MigrationContext
 
 from engage.contacts import core, life
 from engage.contacts.identity import email_hash
+from engage.models import Event
 from engage.replies.match import match
 from engage.store import Store, head_revision, make_engine, open_url, upgrade
 from engage.store.schema import contacts, metadata, suppressions
 from engage.subscriptions import sign_up
 from engage.tokens import Signer
-from engage.webhooks.base import Event
 from engage.webhooks.store import record_events
 
 from .test_sending import SLUG, outbox

@@ -16,13 +16,13 @@ import pytest
 
 from engage.contacts import core
 from engage.errors import ConfigError
+from engage.models import InboundMessage
 from engage.replies import inbox
 from engage.store import open_store
 from engage.stories import core as stories_core
 from engage.stories import service
 from engage.tokens import BadSignature, Signer, signer
 from engage.web import create_app
-from engage.webhooks.base import InboundMessage
 
 from .test_sending import PEOPLE, SLUG
 from .test_web import send_queued

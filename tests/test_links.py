@@ -15,6 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from engage.contacts import core, life
+from engage.models import Event, InboundMessage, Request
+from engage.providers.postmark import events as postmark
+from engage.providers.sendgrid import events as sendgrid
 from engage.replies import inbox
 from engage.store.schema import (
     consents,
@@ -28,8 +31,6 @@ from engage.stories import core as stories_core
 from engage.stories import service
 from engage.tokens import Signer
 from engage.web import create_app
-from engage.webhooks import postmark, sendgrid
-from engage.webhooks.base import Event, InboundMessage, Request
 from engage.webhooks.store import record_events
 
 from .test_web import send_queued

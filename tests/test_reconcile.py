@@ -11,20 +11,11 @@ from dataclasses import dataclass
 import pytest
 
 from engage import campaigns
-from engage.email.base import (
-    AuthFailed,
-    Batch,
-    CannotReconcile,
-    Item,
-    Provider,
-    ProviderError,
-    Reconciled,
-    TryLater,
-    Unknown,
-)
-from engage.email.mailgun import Mailgun
-from engage.email.postmark import Postmark
-from engage.email.sendgrid import SendGrid
+from engage.email.base import Batch, Item, Provider, Reconciled, Unknown
+from engage.errors import AuthFailed, CannotReconcile, ProviderError, TryLater
+from engage.providers.mailgun import Mailgun
+from engage.providers.postmark import Postmark
+from engage.providers.sendgrid import SendGrid
 from engage.render.build import build
 from engage.render.personal import Recipient
 

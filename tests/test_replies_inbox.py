@@ -12,10 +12,10 @@ from email.message import EmailMessage
 import pytest
 import sqlalchemy as sa
 
+from engage.models import InboundMessage
 from engage.replies.inbox import for_workspace
 from engage.store import open_store
 from engage.store.schema import contacts, inbound, suppressions
-from engage.webhooks.base import InboundMessage
 
 KEY = "test-secret-key"
 CALL = "share-your-story"

@@ -18,12 +18,12 @@ import sqlalchemy as sa
 
 from engage import report as reports
 from engage.cli.report import describe
+from engage.models import Event, InboundMessage
 from engage.replies.inbox import for_workspace
 from engage.replies.mime import Bounce, Failed
 from engage.store import open_store
 from engage.store.schema import STORY_STATUSES, contacts, deliveries
 from engage.web import create_app
-from engage.webhooks.base import Event, InboundMessage
 from engage.webhooks.store import record_events
 
 from .browser import axe, axe_results, blocked_requests, format_violations

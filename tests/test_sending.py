@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from engage import campaigns
 from engage import clock as engage_clock
-from engage.email import provider_for
 from engage.errors import LintFailed
+from engage.providers import provider_for
 from engage.scheduler import Busy, run_lock
 from engage.sending import Options, Sender
 from engage.store import open_store

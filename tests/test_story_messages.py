@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from engage.email.base import Outcome, TryLater
-from engage.email.outbox import Outbox
-from engage.errors import EngageError
+from engage.email.base import Outcome
+from engage.errors import EngageError, TryLater
+from engage.providers.outbox import Outbox
 from engage.render import readability
 from engage.stories import messages
 from engage.stories.messages import StoryMailError

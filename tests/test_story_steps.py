@@ -370,8 +370,8 @@ def test_a_misfiled_reply_becomes_a_story_and_its_sender_is_thanked(team) -> Non
 
 def mention(project, handle: str, text: str) -> None:
     """A mention on Mastodon from someone who is not a contact, taken in as engage does."""
+    from engage.models import InboundMessage
     from engage.replies.inbox import for_workspace
-    from engage.webhooks.base import InboundMessage
 
     ws = project.workspace
     store = open_store(ws)

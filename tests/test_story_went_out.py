@@ -14,8 +14,9 @@ import sqlalchemy as sa
 
 from engage import campaigns as campaign_files
 from engage import clock as engage_clock
-from engage.email.base import LostAnswer, Outcome
-from engage.email.outbox import Outbox
+from engage.email.base import Outcome
+from engage.errors import LostAnswer
+from engage.providers.outbox import Outbox
 from engage.store import Store, make_engine, open_store, upgrade
 from engage.stories import coproduce, service, usage, wentout
 from engage.web import create_app

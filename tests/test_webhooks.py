@@ -22,15 +22,11 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from engage.webhooks import mailgun, postmark, sendgrid
-from engage.webhooks.base import (
-    EVENT_TYPES,
-    Event,
-    InboundMessage,
-    Request,
-    Unreadable,
-    WebhookRefused,
-)
+from engage.errors import WebhookRefused
+from engage.models import EVENT_TYPES, Event, InboundMessage, Request, Unreadable
+from engage.providers.mailgun import events as mailgun
+from engage.providers.postmark import events as postmark
+from engage.providers.sendgrid import events as sendgrid
 
 PAYLOADS = Path(__file__).parent / "payloads"
 MG_KEY = "engage-test-mailgun-signing-key"

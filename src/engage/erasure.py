@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .config import Workspace
 from .contacts import life
-from .email import outbox
+from .providers import outbox
 from .replies import attachments
 from .store import Store
 

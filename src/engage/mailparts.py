@@ -1,5 +1,5 @@
 """The parts of a mail that are its attachments, one rule for every way mail comes in: IMAP and
-.eml files (replies/mime.py) and SendGrid's raw inbound mail (webhooks/sendgrid.py).
+.eml files (replies/mime.py) and SendGrid's raw inbound mail (providers/sendgrid/events.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from email.parser import BytesParser, Parser
 from email.policy import Policy
 from typing import BinaryIO
 
-from .webhooks.base import Attachment
+from .models import Attachment
 
 # Attachments bigger than this are left out of the stored original mail: their bytes are kept
 # once, as files (replies/attachments.py). Smaller ones stay, so a small mail is kept as it came.

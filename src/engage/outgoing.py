@@ -33,18 +33,9 @@ from . import locks, subscriptions
 from .config import Workspace
 from .contacts import core
 from .contacts.identity import identity
-from .email import provider_for
-from .email.base import (
-    AuthFailed,
-    LostAnswer,
-    Provider,
-    ProviderError,
-    SystemMessage,
-    TryLater,
-    Unsendable,
-    system_message_id,
-)
-from .errors import EngageError, sentence
+from .email.base import Provider, SystemMessage, Unsendable, system_message_id
+from .errors import AuthFailed, EngageError, LostAnswer, ProviderError, TryLater, sentence
+from .providers import provider_for
 from .store import Store
 from .store.schema import outgoing
 from .store.schema import stories as story_rows

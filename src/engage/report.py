@@ -39,7 +39,7 @@ from typing import Any
 import jinja2
 import sqlalchemy as sa
 
-from . import clock, recipients
+from . import clock, providers, recipients
 from .campaigns import FrontMatter
 from .errors import EngageError
 from .send_status import state
@@ -47,7 +47,7 @@ from .sending import delivery_counts, skip_counts
 from .store.schema import REPLY_KINDS, consents, deliveries, events, inbound, sends
 
 PERSON_KINDS = ("story", "question", "unsubscribe", "other")  # a person wrote these themselves
-SILENT_PROVIDERS = ("outbox", "smtp")  # they never tell us that an email arrived
+SILENT_PROVIDERS = providers.silent()  # they never tell us that an email arrived
 WAITING = ("pending", "claimed", "sending")
 
 # What each number means, in the words the table and the HTML page use.

@@ -23,9 +23,9 @@ from . import campaigns as campaign_files
 from . import locks, outgoing
 from .config import Workspace
 from .contacts import core
-from .email import provider_for
 from .errors import CampaignError, EngageError, sentence
 from .locks import Busy, hold
+from .providers import provider_for
 from .send_status import state
 from .sending import Options, Report, Sender
 from .store import Store

@@ -43,20 +43,8 @@ from .addresses import InvalidEmail, named_mailbox
 from .campaigns import Campaign
 from .config import Workspace
 from .contacts import audiences, core
-from .email.base import (
-    Batch,
-    CannotReconcile,
-    Item,
-    LostAnswer,
-    Outcome,
-    Provider,
-    ProviderError,
-    TryLater,
-    Unknown,
-    Unsendable,
-    clean_header,
-)
-from .errors import EngageError, sentence
+from .email.base import Batch, Item, Outcome, Provider, Unknown, Unsendable, clean_header
+from .errors import CannotReconcile, EngageError, LostAnswer, ProviderError, TryLater, sentence
 from .locks import alive as _alive  # noqa: F401  (social/posting.py uses these)
 from .locks import owner_name
 from .render import rules_audience, rules_source

@@ -10,9 +10,10 @@ import click
 from .. import campaigns as campaign_files
 from .. import clock, recipients, scheduler
 from ..contacts import core
-from ..email import provider_for
-from ..email.base import CannotReconcile, Outcome, Provider
+from ..email.base import Outcome, Provider
+from ..errors import CannotReconcile
 from ..locks import Busy
+from ..providers import provider_for
 from ..render.lint import lint as lint_campaign
 from ..send_status import ask_to_stop
 from ..sending import Options, Report, Sender, SendError, send_test

@@ -1,30 +1,3 @@
-"""Sending email: one interface, several providers (outbox, SMTP, Mailgun, Postmark, SendGrid)."""
-
-from __future__ import annotations
-
-from ..config import Workspace
-from .base import Provider
-
-
-def provider_for(workspace: Workspace) -> Provider:
-    """The provider `[email] provider` names, set up from engage.toml."""
-    name = workspace.config.email.provider
-    if name == "outbox":
-        from .outbox import Outbox
-
-        return Outbox(workspace)
-    if name == "smtp":
-        from .smtp import Smtp
-
-        return Smtp(workspace)
-    if name == "mailgun":
-        from .mailgun import Mailgun
-
-        return Mailgun(workspace)
-    if name == "postmark":
-        from .postmark import Postmark
-
-        return Postmark(workspace)
-    from .sendgrid import SendGrid
-
-    return SendGrid(workspace)
+"""Sending email: the interface every provider implements (base.py), the header writer
+(headers.py), the HTTP providers' shared steps (http.py) and their records (records.py). The
+providers themselves, one unit each, are in engage/providers/."""

@@ -22,48 +22,10 @@ from typing import Any
 from .. import clock
 from ..addresses import InvalidEmail, ascii_address
 from ..config import Workspace
-from ..errors import EngageError
+from ..errors import CannotReconcile, EngageError
 from ..render.build import Built, Message
 from ..render.personal import Recipient
 from .headers import date, display_address, header
-
-
-class ProviderError(EngageError):
-    """The provider refused or failed; the message names the provider. `done` holds the
-    outcomes of messages it answered before it stopped, so they are recorded, not resent."""
-
-    done: list[Outcome] = []  # read only here; an instance sets its own
-
-
-class AuthFailed(ProviderError):
-    """The key was refused: nothing more can be sent until it is fixed."""
-
-
-class TryLater(ProviderError):
-    """Proof that the rest of this batch did not go, though it may later: a refused
-    connection, a 429 or 5xx answer, an SMTP 4xx. `done` holds the outcomes of the messages
-    answered before it happened (SMTP answers message by message); every other message of the
-    batch was not sent and may be tried again."""
-
-    def __init__(
-        self, message: str, retry_after: float | None = None, done: list[Outcome] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.done = list(done or [])
-
-
-class LostAnswer(ProviderError):
-    """Some messages went out and their answer never came (a read time-out, a connection
-    dropped after the request or the DATA was sent): they may or may not have been accepted,
-    so they are *unknown* and never sent again automatically. `done` holds the outcomes
-    answered before; `unknown` the delivery ids in doubt; any other message of the batch was
-    not sent."""
-
-    def __init__(self, message: str, unknown: list[int], done: list[Outcome] | None = None) -> None:
-        super().__init__(message)
-        self.unknown = list(unknown)
-        self.done = list(done or [])
 
 
 class HeaderInjection(EngageError):
@@ -141,7 +103,7 @@ class Batch:
 
     def mime(self, item: Item) -> EmailMessage:
         """The whole message, as `raw` writes it, read back as an email.message object."""
-        return email.message_from_bytes(self.raw(item), policy=email.policy.SMTP)  # type: ignore[return-value]
+        return email.message_from_bytes(self.raw(item), policy=email.policy.SMTP)
 
 
 def compose(
@@ -255,11 +217,6 @@ class Reconciled:
     sent: dict[int, str] = field(default_factory=dict)
     not_sent: set[int] = field(default_factory=set)
     note: str = ""
-
-
-class CannotReconcile(ProviderError):
-    """The provider keeps no records engage can ask about (SMTP, the outbox, an account
-    without the API); the message says what to check by hand."""
 
 
 class Provider:

@@ -10,27 +10,18 @@ else still gets it.
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Callable
+from typing import cast
 
 import requests
-import urllib3
 from markupsafe import escape
 
-from .. import __version__
 from ..config import secret
-from ..render.personal import FIELDS
-from .base import (
-    AuthFailed,
-    Batch,
-    Item,
-    LostAnswer,
-    Outcome,
-    Provider,
-    ProviderError,
-    TryLater,
-)
+from ..errors import LostAnswer, ProviderError, TryLater
+from ..http import Client, never_connected, refusal
+from ..render.personal import FIELDS, Recipient
+from .base import Batch, Item, Outcome, Provider
 
 READ_TRIES = 3  # tries of one read of a provider's records that is asked to wait
 READ_WAIT_MAX = 60.0  # seconds: a longer wait is passed on to the caller as TryLater
@@ -57,18 +48,16 @@ class HttpProvider(Provider):
         self.key()
 
     def open(self) -> None:
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = f"engage/{__version__}"
+        self.client = Client(self.config.timeout)
 
     def close(self) -> None:
-        self.session.close()
+        self.client.close()
 
     def post(self, url: str, **kwargs: object) -> requests.Response:
         """POST to the provider; what a failure proves is in the module's docstring. A
         LostAnswer raised here names no messages: send_batch adds the ones the request held."""
         try:
-            timeout = (min(5.0, self.config.timeout), self.config.timeout)  # connect, read
-            response = self.session.post(url, timeout=timeout, **kwargs)  # type: ignore[arg-type]
+            response = self.client.request("POST", url, **kwargs)
         except (
             requests.exceptions.InvalidURL,
             requests.exceptions.InvalidSchema,
@@ -95,15 +84,14 @@ class HttpProvider(Provider):
             ) from None
         except requests.RequestException as exc:  # the answer came but could not be read
             raise LostAnswer(f"{self.title}'s answer could not be read: {exc}", []) from None
-        if response.status_code in (401, 403):
-            raise AuthFailed(
-                f"{self.title} refused the key (HTTP {response.status_code}). Check the "
-                f"environment variable {self.key_env()} (named by {self.key_setting})."
-            )
-        if response.status_code == 429 or response.status_code >= 500:
-            raise TryLater(
-                f"{self.title} answered HTTP {response.status_code}", retry_after(response)
-            )
+        refused = refusal(
+            response,
+            auth=f"{self.title} refused the key (HTTP {response.status_code}). Check the "
+            f"environment variable {self.key_env()} (named by {self.key_setting}).",
+            busy=f"{self.title} answered HTTP {response.status_code}",
+        )
+        if refused:
+            raise refused
         return response
 
     def get(
@@ -126,8 +114,7 @@ class HttpProvider(Provider):
 
     def _read(self, url: str, key_refused: tuple[int, ...], **kwargs: object) -> requests.Response:
         try:
-            timeout = (min(5.0, self.config.timeout), self.config.timeout)  # connect, read
-            response = self.session.get(url, timeout=timeout, **kwargs)  # type: ignore[arg-type]
+            response = self.client.request("GET", url, **kwargs)
         except (
             requests.Timeout,
             requests.ConnectionError,
@@ -138,18 +125,17 @@ class HttpProvider(Provider):
             raise ProviderError(
                 f"Could not ask {self.title} for its records at {url}: {exc}"
             ) from None
-        if response.status_code in key_refused:
-            raise AuthFailed(
-                f"{self.title} refused the key (HTTP {response.status_code}) when engage asked "
-                f"for its records. Check the environment variable {self.key_env()} (named by "
-                f"{self.key_setting})."
-            )
-        if response.status_code == 429 or response.status_code >= 500:
-            raise TryLater(
-                f"{self.title} answered HTTP {response.status_code} when engage asked for its "
-                "records",
-                retry_after(response),
-            )
+        refused = refusal(
+            response,
+            auth=f"{self.title} refused the key (HTTP {response.status_code}) when engage asked "
+            f"for its records. Check the environment variable {self.key_env()} (named by "
+            f"{self.key_setting}).",
+            busy=f"{self.title} answered HTTP {response.status_code} when engage asked for its "
+            "records",
+            auth_statuses=key_refused,
+        )
+        if refused:
+            raise refused
         return response
 
     @property
@@ -161,21 +147,6 @@ class HttpProvider(Provider):
 
     def send_items(self, batch: Batch, items: list[Item]) -> list[Outcome]:
         raise NotImplementedError
-
-
-def never_connected(exc: requests.ConnectionError) -> bool:
-    """Whether the error proves the request never reached the provider: the connection was
-    refused, the name did not resolve, or TLS failed before anything was sent. Anything else
-    (a reset or close after the request went out) leaves it unknown."""
-    reason = exc.args[0] if exc.args else None
-    if isinstance(reason, urllib3.exceptions.MaxRetryError):
-        reason = reason.reason
-    return isinstance(
-        reason,
-        urllib3.exceptions.NewConnectionError
-        | urllib3.exceptions.NameResolutionError
-        | urllib3.exceptions.ConnectTimeoutError,
-    ) or isinstance(exc, requests.exceptions.SSLError)
 
 
 def split_on_refusal(
@@ -205,21 +176,6 @@ def split_on_refusal(
     return outcomes
 
 
-def retry_after(response: requests.Response) -> float | None:
-    """Seconds to wait, from Retry-After (seconds or a date) or X-RateLimit-Reset (epoch)."""
-    value = response.headers.get("Retry-After")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            when = email.utils.parsedate_to_datetime(value)
-            return max(0.0, when.timestamp() - time.time()) if when else None
-    reset = response.headers.get("X-RateLimit-Reset")
-    if reset and reset.isdigit():
-        return max(0.0, int(reset) - time.time())
-    return None
-
-
 def error_text(response: requests.Response) -> str:
     try:
         data = response.json()
@@ -242,8 +198,9 @@ def merged_bodies(batch: Batch, tag: Callable[[str], str]) -> tuple[str, str]:
     HTML fields are named h_<field> and text fields t_<field>, because a value goes into the
     HTML escaped and into the text as it is."""
     variant = "standard" if batch.variant == "plain" else batch.variant
-    html = "" if batch.variant == "plain" else batch.built.html[variant].render(_Tags("h_", tag))
-    text = batch.built.text.render(_Tags("t_", tag))
+    html_tags, text_tags = cast(Recipient, _Tags("h_", tag)), cast(Recipient, _Tags("t_", tag))
+    html = "" if batch.variant == "plain" else batch.built.html[variant].render(html_tags)
+    text = batch.built.text.render(text_tags)
     return html, text
 
 

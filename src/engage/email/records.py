@@ -28,7 +28,8 @@ from .. import clock
 from ..addresses import InvalidEmail
 from ..config import Email
 from ..contacts.identity import identity
-from .base import ProviderError, Reconciled, Unknown
+from ..errors import ProviderError
+from .base import Reconciled, Unknown
 
 MARGIN = dt.timedelta(minutes=5)  # clocks differ: search from a little before the hand-over
 

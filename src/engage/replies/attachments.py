@@ -31,8 +31,8 @@ import sqlalchemy as sa
 
 from ..config import Workspace
 from ..mailparts import size_text
+from ..models import Attachment
 from ..store.schema import attachments
-from ..webhooks.base import Attachment
 
 CHUNK = 1024 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

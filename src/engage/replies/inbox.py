@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from ..config import Workspace
 from ..contacts import core, life
 from ..errors import EngageError
+from ..models import Event, InboundMessage
 from ..store import guard
 from ..store.schema import contact_handles, contacts, deliveries, inbound, posts, sends
 from ..tokens import BadToken, Signer, signer
-from ..webhooks.base import Event, InboundMessage
 from .attachments import Attachments
 from .attachments import for_workspace as attachments_for
 from .clean import clean

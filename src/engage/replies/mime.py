@@ -26,7 +26,7 @@ from ..mailparts import (
     payload_bytes,
     without_big_attachments,
 )
-from ..webhooks.base import InboundMessage
+from ..models import InboundMessage
 from .clean import decode
 
 _TAGGED = ("reply+", "unsubscribe+")

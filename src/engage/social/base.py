@@ -1,4 +1,5 @@
-"""What every social channel shares: the post it is given, what it returns, its errors.
+"""What every social channel shares: the post it is given and what it returns. Its errors
+are the providers' family in errors.py (AuthFailed, TryLater, Rejected, ProviderError).
 
 A channel declares its `network`, how it measures text (`measure`) and its limits, and
 implements `publish` for one part of a thread. The posting journal (posting.py) decides what
@@ -7,32 +8,13 @@ to post and records it before and after, so a channel never needs to worry about
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import SocialChannel, Workspace
-from ..errors import EngageError
-
-
-class ChannelError(EngageError):
-    """A channel could not post; the message names the channel."""
-
-
-class ChannelAuthFailed(ChannelError):
-    """The credentials were refused: this channel stops, the others go on."""
-
-
-class RateLimited(ChannelError):
-    """Too many posts for now: left for the next run, never retried in a loop."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class Rejected(ChannelError):
-    """The network refused this post; the reason is recorded."""
+from ..http import SOCIAL_TIMEOUT, Client
 
 
 @dataclass(frozen=True)
@@ -70,6 +52,11 @@ class Channel:
 
     def __init__(self, name: str, settings: SocialChannel, workspace: Workspace) -> None:
         self.name, self.settings, self.workspace = name, settings, workspace
+
+    @functools.cached_property
+    def http(self) -> Client:
+        """The channel's HTTP session (the one HTTP base, engage/http.py), made when used."""
+        return Client(SOCIAL_TIMEOUT)
 
     def limits(self) -> Limits:
         raise NotImplementedError

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import requests
 
 from ..config import secret
+from ..errors import AuthFailed, ProviderError, Rejected
+from ..http import refusal
+from ..models import SocialReply
 from . import counting
-from .base import (
-    Channel,
-    ChannelAuthFailed,
-    ChannelError,
-    Limits,
-    Part,
-    Posted,
-    RateLimited,
-    Rejected,
-)
-
-TIMEOUT = (5, 30)
+from .base import Channel, Limits, Part, Posted
 
 
 class BlueskyChannel(Channel):
@@ -38,7 +31,7 @@ class BlueskyChannel(Channel):
 
     def check(self) -> None:
         if not self.settings.handle:
-            raise ChannelError(f"Set handle in [social.{self.name}] (like team.bsky.social).")
+            raise ProviderError(f"Set handle in [social.{self.name}] (like team.bsky.social).")
         self._password()
 
     def _password(self) -> str:
@@ -48,24 +41,30 @@ class BlueskyChannel(Channel):
         )
 
     def _xrpc(self, method: str, name: str, token: str | None = None, **kwargs: object) -> dict:
-        headers = kwargs.pop("headers", {})  # type: ignore[assignment]
+        headers: Any = kwargs.pop("headers", {})
         if token:
-            headers = {**headers, "Authorization": f"Bearer {token}"}  # type: ignore[dict-item]
+            headers = {**headers, "Authorization": f"Bearer {token}"}
         try:
-            response = requests.request(
-                method, f"{self.base}/xrpc/{name}", headers=headers, timeout=TIMEOUT, **kwargs
-            )  # type: ignore[arg-type]
+            response = self.http.request(
+                method, f"{self.base}/xrpc/{name}", headers=headers, **kwargs
+            )
         except requests.RequestException as exc:
-            raise ChannelError(f"Cannot reach {self.base}: {exc}") from None
-        if response.status_code == 429:
-            raise RateLimited(f"{self.base} says too many requests")
-        if response.status_code >= 500:
-            raise ChannelError(f"{self.base} answered HTTP {response.status_code}")
+            raise ProviderError(f"Cannot reach {self.base}: {exc}") from None
+        busy = refusal(  # the key is checked below, once an expired token has been renewed
+            response,
+            auth="",
+            auth_statuses=(),
+            busy=f"{self.base} says too many requests",
+            server_error=f"{self.base} answered HTTP {response.status_code}",
+            wait=False,
+        )
+        if busy:
+            raise busy
         body = response.json() if response.content else {}
         if response.status_code in (400, 401) and body.get("error") == "ExpiredToken":
             raise _Expired()
         if response.status_code == 401 or (name.endswith("createSession") and not response.ok):
-            raise ChannelAuthFailed(
+            raise AuthFailed(
                 f"{self.base} refused the handle or app password for "
                 f"[social.{self.name}]. Check {self.settings.app_password_env}."
             )
@@ -135,8 +134,6 @@ class BlueskyChannel(Channel):
         return Posted(remote_id=f"{made['uri']} {made['cid']}", url=url)
 
     def fetch_replies(self, since: str | None) -> list:
-        from .replies import SocialReply
-
         body = self._authed(
             "GET",
             "app.bsky.notification.listNotifications",
@@ -168,3 +165,6 @@ def _ref(remote_id: str) -> dict[str, str]:
 
 class _Expired(Exception):
     """The access token has expired: refresh the session and try once more."""
+
+
+CHANNEL = BlueskyChannel

@@ -16,6 +16,7 @@ from .. import archive
 from ..campaigns import Campaign, SocialPost
 from ..config import SocialChannel, Workspace
 from ..errors import CampaignError, ConfigError
+from . import networks
 from .base import Channel
 
 
@@ -139,22 +140,9 @@ def table_line(campaign: Campaign, key: str) -> int:
 
 
 def channel(workspace: Workspace, name: str) -> Channel:
+    """The channel `[social.NAME]` sets up, made by its network's unit (networks.py)."""
     settings = configured(workspace).get(name)
     if settings is None:
         known = ", ".join(sorted(configured(workspace)))
         raise ConfigError(f"No social channel '{name}' in engage.toml. Channels: {known}.")
-    if settings.network == "outbox":
-        from .outbox import OutboxChannel
-
-        return OutboxChannel(name, settings, workspace)
-    if settings.network == "mastodon":
-        from .mastodon import MastodonChannel
-
-        return MastodonChannel(name, settings, workspace)
-    if settings.network == "bluesky":
-        from .bluesky import BlueskyChannel
-
-        return BlueskyChannel(name, settings, workspace)
-    from .x import XChannel
-
-    return XChannel(name, settings, workspace)
+    return networks.get(settings.network)(name, settings, workspace)

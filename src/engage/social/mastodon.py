@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import functools
+import html
+import re
+from typing import Any
 
 import requests
 
-from .. import __version__
 from ..config import secret
+from ..errors import ProviderError, Rejected
+from ..http import refusal
+from ..models import SocialReply
 from . import counting
-from .base import (
-    Channel,
-    ChannelAuthFailed,
-    ChannelError,
-    Limits,
-    Part,
-    Posted,
-    RateLimited,
-    Rejected,
-)
-
-TIMEOUT = (5, 30)
+from .base import Channel, Limits, Part, Posted
 
 
 class MastodonChannel(Channel):
@@ -29,14 +23,14 @@ class MastodonChannel(Channel):
     @property
     def base(self) -> str:
         if not self.settings.base_url:
-            raise ChannelError(f"Set base_url in [social.{self.name}] (your Mastodon instance).")
+            raise ProviderError(f"Set base_url in [social.{self.name}] (your Mastodon instance).")
         return self.settings.base_url.rstrip("/")
 
     @functools.cached_property
     def instance(self) -> dict:
         """The instance's configuration (no login needed); defaults if it cannot be read."""
         try:
-            response = requests.get(f"{self.base}/api/v2/instance", timeout=TIMEOUT)
+            response = self.http.request("GET", f"{self.base}/api/v2/instance")
             return response.json().get("configuration", {}) if response.ok else {}
         except (requests.RequestException, ValueError):
             return {}
@@ -62,26 +56,22 @@ class MastodonChannel(Channel):
         self._token()
 
     def _call(self, method: str, path: str, **kwargs: object) -> dict:
-        headers = {
-            "Authorization": f"Bearer {self._token()}",
-            "User-Agent": f"engage/{__version__}",
-            **kwargs.pop("headers", {}),
-        }  # type: ignore[dict-item]
+        extra: Any = kwargs.pop("headers", {})
+        headers = {"Authorization": f"Bearer {self._token()}", **extra}
         try:
-            response = requests.request(
-                method, f"{self.base}{path}", headers=headers, timeout=TIMEOUT, **kwargs
-            )  # type: ignore[arg-type]
+            response = self.http.request(method, f"{self.base}{path}", headers=headers, **kwargs)
         except requests.RequestException as exc:
-            raise ChannelError(f"Cannot reach {self.base}: {exc}") from None
-        if response.status_code in (401, 403):
-            raise ChannelAuthFailed(
-                f"{self.base} refused the access token for [social.{self.name}] "
-                f"(HTTP {response.status_code}). Check {self.settings.access_token_env}."
-            )
-        if response.status_code == 429:
-            raise RateLimited(f"{self.base} says too many requests")
-        if response.status_code >= 500:
-            raise ChannelError(f"{self.base} answered HTTP {response.status_code}")
+            raise ProviderError(f"Cannot reach {self.base}: {exc}") from None
+        refused = refusal(
+            response,
+            auth=f"{self.base} refused the access token for [social.{self.name}] "
+            f"(HTTP {response.status_code}). Check {self.settings.access_token_env}.",
+            busy=f"{self.base} says too many requests",
+            server_error=f"{self.base} answered HTTP {response.status_code}",
+            wait=False,
+        )
+        if refused:
+            raise refused
         if not response.ok:
             raise Rejected(_error(response))
         return response.json()
@@ -109,8 +99,6 @@ class MastodonChannel(Channel):
         return Posted(remote_id=str(status["id"]), url=str(status.get("url", "")))
 
     def fetch_replies(self, since: str | None) -> list:
-        from .replies import SocialReply, plain
-
         params: dict[str, object] = {"types[]": ["mention"], "limit": 40}
         if since:
             params["since_id"] = since
@@ -135,3 +123,12 @@ def _error(response: requests.Response) -> str:
         return f"HTTP {response.status_code}: {response.json().get('error', response.text[:200])}"
     except ValueError:
         return f"HTTP {response.status_code}: {response.text[:200]}"
+
+
+def plain(fragment: str) -> str:
+    """Mastodon sends HTML: a readable text with line breaks kept."""
+    text = re.sub(r"<br\s*/?>|</p>\s*<p>", "\n", fragment)
+    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+
+
+CHANNEL = MastodonChannel

@@ -34,3 +34,6 @@ class OutboxChannel(Channel):
         temporary.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
         temporary.replace(path)
         return Posted(remote_id=key, url=path.as_uri())
+
+
+CHANNEL = OutboxChannel

@@ -17,22 +17,13 @@ from .. import archive
 from ..campaigns import Campaign, SocialPost
 from ..config import Workspace
 from ..contacts import core
-from ..errors import EngageError
+from ..errors import AuthFailed, EngageError, ProviderError, Rejected, TryLater
 from ..sending import _alive, owner_name
 from ..store import Store
 from ..store.schema import posts
 from ..stories import usage as story_usage
 from . import channels, counting
-from .base import (
-    Channel,
-    ChannelAuthFailed,
-    ChannelError,
-    Image,
-    Part,
-    Posted,
-    RateLimited,
-    Rejected,
-)
+from .base import Channel, Image, Part, Posted
 from .channels import channel as make_channel
 from .channels import configured
 
@@ -208,7 +199,7 @@ def post(store: Store, campaign: Campaign, plan: Plan) -> Outcome:
         key = f"engage-{campaign.slug}-{plan.channel.name}-{part.index}"
         try:
             done = plan.channel.publish(part, thread, key)
-        except (RateLimited, ChannelAuthFailed) as exc:
+        except (TryLater, AuthFailed) as exc:
             _set(store, row.id, status="pending", owner=None, error=str(exc))
             outcome.problems.append(f"{plan.channel.name}: {exc}; left for the next run")
             return outcome
@@ -216,7 +207,7 @@ def post(store: Store, campaign: Campaign, plan: Plan) -> Outcome:
             _set(store, row.id, status="failed", error=str(exc))
             outcome.problems.append(f"{plan.channel.name} refused post {part.index + 1}: {exc}")
             return outcome
-        except ChannelError as exc:
+        except ProviderError as exc:
             _set(store, row.id, status="unknown", error=str(exc))
             outcome.problems.append(
                 f"{plan.channel.name}: post {part.index + 1} may or may not "

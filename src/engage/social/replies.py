@@ -3,30 +3,18 @@ store as email replies (the inbound table), each stored once."""
 
 from __future__ import annotations
 
-import html
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from ..config import Workspace
 from ..errors import EngageError
+from ..models import InboundMessage, SocialReply
 from ..replies.inbox import Inbox, for_workspace
 from ..store import Store
 from ..store.schema import inbound
-from ..webhooks.base import InboundMessage
 from .channels import channel as make_channel
 from .channels import configured
-
-
-@dataclass(frozen=True)
-class SocialReply:
-    remote_id: str
-    author: str  # the handle, like sam@example.social or sam.bsky.social
-    text: str
-    url: str
-    in_reply_to: str = ""  # the post it answers, when it is a reply
-    raw: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -35,12 +23,6 @@ class Fetched:
     new: int = 0
     seen: int = 0
     problem: str = ""
-
-
-def plain(fragment: str) -> str:
-    """Mastodon sends HTML: a readable text with line breaks kept."""
-    text = re.sub(r"<br\s*/?>|</p>\s*<p>", "\n", fragment)
-    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
 
 
 def fetch_all(store: Store, workspace: Workspace, inbox: Inbox | None = None) -> list[Fetched]:

@@ -14,20 +14,13 @@ import tweepy
 from requests_oauthlib import OAuth1Session
 
 from ..config import secret
+from ..errors import AuthFailed, ProviderError, Rejected, TryLater
+from ..http import SOCIAL_TIMEOUT
+from ..models import SocialReply
 from . import counting
-from .base import (
-    Channel,
-    ChannelAuthFailed,
-    ChannelError,
-    Limits,
-    Part,
-    Posted,
-    RateLimited,
-    Rejected,
-)
+from .base import Channel, Limits, Part, Posted
 
 API = "https://api.x.com"
-TIMEOUT = 30
 PRICE, PRICE_WITH_LINK = 0.015, 0.20  # US dollars a post (pay-per-use, 2026)
 
 
@@ -71,7 +64,8 @@ class XChannel(Channel):
     @functools.cached_property
     def client(self) -> tweepy.Client:
         client = tweepy.Client(**self._keys())
-        client.session.request = functools.partial(client.session.request, timeout=TIMEOUT)  # type: ignore[method-assign]
+        timed = functools.partial(client.session.request, timeout=SOCIAL_TIMEOUT)
+        client.session.request = timed
         return client
 
     def _upload(self, part: Part) -> list[str]:
@@ -87,7 +81,7 @@ class XChannel(Channel):
             with image.path.open("rb") as handle:
                 response = session.post(
                     f"{API}/2/media/upload",
-                    timeout=TIMEOUT,
+                    timeout=SOCIAL_TIMEOUT,
                     files={"media": (image.path.name, handle, image.mime)},
                     data={"media_category": "tweet_image"},
                 )
@@ -96,7 +90,7 @@ class XChannel(Channel):
             _raise_for(
                 session.post(
                     f"{API}/2/media/metadata",
-                    timeout=TIMEOUT,
+                    timeout=SOCIAL_TIMEOUT,
                     json={"id": media_id, "metadata": {"alt_text": {"text": image.alt[:1000]}}},
                 ),
                 self.name,
@@ -113,9 +107,9 @@ class XChannel(Channel):
                 in_reply_to_tweet_id=thread[-1].remote_id if thread else None,
             )
         except tweepy.TooManyRequests as exc:
-            raise RateLimited(f"X says too many posts for now ({exc})") from None
+            raise TryLater(f"X says too many posts for now ({exc})") from None
         except tweepy.Unauthorized:
-            raise ChannelAuthFailed(
+            raise AuthFailed(
                 f"X refused the keys for [social.{self.name}]; check the four *_env settings there."
             ) from None
         except tweepy.Forbidden as exc:
@@ -123,13 +117,11 @@ class XChannel(Channel):
         except tweepy.BadRequest as exc:
             raise Rejected(f"X refused the post: {exc}") from None
         except (tweepy.TwitterServerError, requests.RequestException) as exc:
-            raise ChannelError(f"X did not answer clearly: {exc}") from None
+            raise ProviderError(f"X did not answer clearly: {exc}") from None
         post_id = str(response.data["id"])
         return Posted(remote_id=post_id, url=f"https://x.com/i/web/status/{post_id}")
 
     def fetch_replies(self, since: str | None) -> list:
-        from .replies import SocialReply
-
         try:
             me = self.client.get_me(user_auth=True).data
             found = self.client.get_users_mentions(
@@ -140,14 +132,14 @@ class XChannel(Channel):
                 expansions=["author_id"],
             )
         except tweepy.Forbidden:
-            raise ChannelError(
+            raise ProviderError(
                 f"[social.{self.name}]: this X account's API access does not include reading "
                 "mentions, so replies on X are not collected. Read them on X itself."
             ) from None
         except tweepy.Unauthorized:
-            raise ChannelAuthFailed(f"X refused the keys for [social.{self.name}].") from None
+            raise AuthFailed(f"X refused the keys for [social.{self.name}].") from None
         except tweepy.TooManyRequests:
-            raise RateLimited("X says too many requests; mentions are fetched next time") from None
+            raise TryLater("X says too many requests; mentions are fetched next time") from None
         users = {u.id: u.username for u in (found.includes or {}).get("users", [])}
         replies = []
         for tweet in found.data or []:
@@ -173,10 +165,11 @@ def _has_link(text: str) -> bool:
 
 def _raise_for(response: requests.Response, name: str) -> None:
     if response.status_code in (401, 403):
-        raise ChannelAuthFailed(
-            f"X refused the keys for [social.{name}] (HTTP {response.status_code})."
-        )
+        raise AuthFailed(f"X refused the keys for [social.{name}] (HTTP {response.status_code}).")
     if response.status_code == 429:
-        raise RateLimited("X says too many uploads for now")
+        raise TryLater("X says too many uploads for now")
     if not response.ok:
         raise Rejected(f"X refused the image: HTTP {response.status_code} {response.text[:200]}")
+
+
+CHANNEL = XChannel

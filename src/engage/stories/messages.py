@@ -22,18 +22,9 @@ import jinja2
 import jinja2.meta
 
 from ..config import Workspace, read_toml
-from ..email import provider_for
-from ..email.base import (
-    LostAnswer,
-    Outcome,
-    ProviderError,
-    SystemMessage,
-    TryLater,
-    clean_header,
-    compose,
-    system_message_id,
-)
-from ..errors import EngageError, sentence
+from ..email.base import Outcome, SystemMessage, clean_header, compose, system_message_id
+from ..errors import EngageError, LostAnswer, ProviderError, TryLater, sentence
+from ..providers import provider_for, sending_raw
 from ..render import placeholders as undefined
 from ..tomlcheck import line_of
 
@@ -53,7 +44,7 @@ OPTIONAL = {"first_name": "", "note": ""}
 # Every other variable an email uses must be given and not empty, except these.
 MAY_BE_EMPTY = frozenset({*OPTIONAL, "take_down", "comment", "reason"})
 # Providers whose send_system sends `message.raw()`, so a Reply-To header goes with it.
-_RAW_PROVIDERS = frozenset({"outbox", "smtp"})
+_RAW_PROVIDERS = sending_raw()
 _SEE = "Check the spelling; docs/templates.md (Story emails) lists each email's placeholders."
 
 

@@ -27,7 +27,7 @@ from ..replies import inbox
 from ..store import open_store
 from ..tokens import KEY_HINT, BadSignature, BadToken, ExpiredToken, signer
 
-MAX_BODY = 10 * 1024 * 1024  # every route but inbound mail (web/inbound_body.py LIMITS)
+MAX_BODY = 10 * 1024 * 1024  # every route but inbound mail (web/inbound_body.py limit)
 MAX_FORM = 64 * 1024
 CSRF_MINUTES = 24 * 60  # how long a page's form may wait before it is sent
 log = logging.getLogger("engage.web")

@@ -5,27 +5,32 @@ verified event engage cannot read is kept with the reason and answered 200 all t
 
 from __future__ import annotations
 
-import importlib
-
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, request
 
-from ..config import secret
+from .. import providers
 from ..contacts.core import now
-from ..errors import ConfigError
+from ..errors import ConfigError, WebhookRefused
+from ..models import Request, Unreadable, unreadable
+from ..providers.base import Hook
 from ..store.schema import seen_tokens
-from ..webhooks.base import Request, Unreadable, WebhookRefused
-from ..webhooks.common import unreadable
 from ..webhooks.store import record_events, record_inbound
 from . import inbound_body, log
 from . import state as _engage
 
 blueprint = Blueprint("hooks", __name__)
-PROVIDERS = ("mailgun", "postmark", "sendgrid")
 
 
-def _module(provider: str):  # noqa: ANN202
-    return importlib.import_module(f"engage.webhooks.{provider}")
+def _hook(provider: str, kind: str) -> Hook:
+    """The provider's hook for `kind` ("events" or "inbound"), or 404: a provider that takes
+    no such request has no such route."""
+    try:
+        hook = getattr(providers.get(provider), kind)
+    except KeyError:
+        hook = None
+    if hook is None:
+        abort(404)
+    return hook
 
 
 def _request() -> Request:
@@ -48,7 +53,7 @@ def _verify(provider: str, kind: str, incoming: Request) -> None:
     """Check the request came from the provider, or stop with 401/403 (and a log line)."""
     settings = _engage()["workspace"].config.email
     try:
-        verify_request(provider, kind, incoming, settings, _seen_token)
+        _hook(provider, kind).verify(incoming, settings, lambda t: _seen_token(provider, t))
     except WebhookRefused as refused:
         log.warning(
             "refused %s %s webhook from %s: %s", provider, kind, request.remote_addr, refused
@@ -61,38 +66,13 @@ def _verify(provider: str, kind: str, incoming: Request) -> None:
         abort(403)
 
 
-def verify_request(provider, kind, incoming, settings, seen_token) -> None:  # noqa: ANN001
-    module = _module(provider)
-    if provider == "mailgun":
-        key = secret(
-            settings.mailgun.webhook_signing_key_env, "email.mailgun.webhook_signing_key_env"
-        )
-        verify = module.verify_events if kind == "events" else module.verify_inbound
-        verify(incoming, key, seen_token=seen_token)
-    elif provider == "postmark":
-        password = secret(
-            settings.postmark.webhook_password_env, "email.postmark.webhook_password_env"
-        )
-        verify = module.verify_events if kind == "events" else module.verify_inbound
-        verify(incoming, password, user=settings.postmark.webhook_user)
-    elif kind == "events":
-        key = secret(
-            settings.sendgrid.webhook_public_key_env, "email.sendgrid.webhook_public_key_env"
-        )
-        module.verify_events(incoming, key)
-    else:
-        password = secret(
-            settings.sendgrid.inbound_password_env, "email.sendgrid.inbound_password_env"
-        )
-        module.verify_inbound(incoming, password, user=settings.sendgrid.inbound_user)
-
-
-def _seen_token(token: str) -> bool:
-    """Mailgun's replay check: True if this signature token was used before (and note it)."""
+def _seen_token(provider: str, token: str) -> bool:
+    """A replay check for providers that sign a one-time token (Mailgun): True if this
+    provider's token was used before (and note it)."""
     try:
         with _engage()["store"].begin() as connection:
             connection.execute(
-                seen_tokens.insert().values(provider="mailgun", token=token, seen_at=now())
+                seen_tokens.insert().values(provider=provider, token=token, seen_at=now())
             )
     except sa.exc.IntegrityError:
         return True
@@ -107,7 +87,7 @@ def webhook(provider: str):  # noqa: ANN201
     anything but 2xx for a day; a retry would bring back the good events with the bad)."""
     incoming = _verified(provider, "events")
     try:
-        found = _module(provider).parse_events(incoming)
+        found = _hook(provider, "events").parse(incoming)
     except ValueError as exc:  # not even a list of events: keep the whole body
         found = [unreadable(provider, str(exc), incoming.body)]
     for problem in found:
@@ -121,17 +101,16 @@ def webhook(provider: str):  # noqa: ANN201
 def inbound(provider: str):  # noqa: ANN201
     """A reply, however big the provider may send it: the body is spooled to disk (see
     inbound_body.py), the attachments kept as files by the inbox, the spool then removed."""
-    if provider not in PROVIDERS:
-        abort(404)
-    request.max_content_length = inbound_body.LIMITS[provider]
+    hook = _hook(provider, "inbound")
+    request.max_content_length = inbound_body.limit(provider)
     with inbound_body.spool_folder() as folder:
-        if provider != "mailgun":  # HTTP Basic: checked before a byte of the body is read
+        if not hook.signed_in_body:  # HTTP Basic: checked before a byte of the body is read
             _verify(provider, "inbound", inbound_body.headers_only(request))
         incoming = inbound_body.read(request, folder)
-        if provider == "mailgun":  # its signature is in the form fields
+        if hook.signed_in_body:  # the signature is in the form fields (Mailgun)
             _verify(provider, "inbound", incoming)
         try:
-            message = _module(provider).parse_inbound(incoming)
+            message = hook.parse(incoming)
         except ValueError as exc:
             log.warning("unreadable %s inbound: %s", provider, exc)
             abort(400)
@@ -141,21 +120,10 @@ def inbound(provider: str):  # noqa: ANN201
 
 def _verified(provider: str, kind: str) -> Request:
     """The request, verified (or refused)."""
-    if provider not in PROVIDERS:
-        abort(404)
+    _hook(provider, kind)
     incoming = _request()
     _verify(provider, kind, incoming)
     return incoming
-
-
-def _received(provider: str, kind: str, parser: str):  # noqa: ANN202
-    """The request verified (or refused) and parsed (or answered 400)."""
-    incoming = _verified(provider, kind)
-    try:
-        return getattr(_module(provider), parser)(incoming)
-    except ValueError as exc:
-        log.warning("unreadable %s %s: %s", provider, kind, exc)
-        abort(400)
 
 
 def _store(action):  # noqa: ANN001, ANN202

@@ -1,15 +1,10 @@
 """Reading an inbound mail's request body without holding it in memory.
 
-Inbound mail can be big: a voice note or a video comes as tens of megabytes. The providers'
-largest inbound posts (see docs/replies.md, "How big a reply can be"):
-
-- Mailgun routes forward messages of up to 25 MB, as a form with each attachment a file part.
-- Postmark posts JSON with attachments in base64 (a third bigger), up to 35 MB of attachments.
-- SendGrid Inbound Parse takes messages of up to 30 MB, as a form; in raw mode the whole mail
-  is one field.
-
-`LIMITS` allows each of those with room for encoding and the form around it. Every other route
-keeps the app's small limit (web/__init__.py MAX_BODY).
+Inbound mail can be big: a voice note or a video comes as tens of megabytes. Each provider
+declares the largest inbound post it may send, with room for encoding and the form around it
+(its inbound hook's `body_limit`, in engage/providers/; see docs/replies.md, "How big a reply
+can be"). `limit` reads it. Every other route keeps the app's small limit (web/__init__.py
+MAX_BODY).
 
 A multipart body is read part by part: file parts, and any field bigger than `HOLD`, go to
 temporary files in `folder`; small fields stay in memory as the bytes sent (so each can be
@@ -30,13 +25,21 @@ from flask import Request as FlaskRequest
 from werkzeug.exceptions import BadRequest
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
-from ..webhooks.base import Request, Upload
+from .. import providers
+from ..models import Request, Upload
 
 MB = 1024 * 1024
-LIMITS = {"mailgun": 50 * MB, "postmark": 64 * MB, "sendgrid": 50 * MB}
 HOLD = 1 * MB  # a form field bigger than this is kept in a temporary file, not in memory
 CHUNK = 64 * 1024
 MAX_PARTS = 1000
+
+
+def limit(provider: str) -> int:
+    """The largest inbound body `provider` may post, as its unit declares it."""
+    hook = providers.get(provider).inbound
+    if hook is None:
+        raise KeyError(f"{provider} takes no inbound mail")
+    return hook.body_limit
 
 
 @contextmanager

@@ -1,2 +1,2 @@
-"""Provider webhooks and inbound mail: each provider's module verifies a request with that
-provider's own scheme, then turns it into normalised events or an inbound message."""
+"""Storing what the providers' webhooks bring: events, each once, and inbound mail (store.py).
+Verifying and parsing a request is each provider's own (engage/providers/)."""

@@ -28,10 +28,9 @@ import sqlalchemy as sa
 
 from ..contacts import core, life
 from ..contacts.identity import same_mailbox
+from ..models import Event, InboundMessage, Unreadable, unreadable
 from ..store import guard
 from ..store.schema import contacts, deliveries, events, unreadable_events
-from .base import Event, InboundMessage, Unreadable
-from .common import unreadable
 
 if TYPE_CHECKING:
     from ..replies.inbox import Inbox

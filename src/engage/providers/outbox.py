@@ -15,7 +15,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from .base import Batch, Outcome, Provider, Reconciled, SystemMessage, Unknown
+from ..email.base import Batch, Outcome, Provider, Reconciled, SystemMessage, Unknown
+from .base import Unit
 
 
 class Outbox(Provider):
@@ -88,7 +89,7 @@ def remove_mail_for(root: Path, spellings: list[str], named: Iterable[str] = ())
     }
     found = _finder(spellings) if spellings else None
     for path in outbox.rglob("*") if found else ():
-        if path not in theirs and path.is_file() and _mentions(path, found):
+        if path not in theirs and path.is_file() and found and _mentions(path, found):
             theirs.add(path)
     for path in theirs:
         path.unlink(missing_ok=True)
@@ -114,3 +115,12 @@ def _mentions(path: Path, found: re.Pattern[str]) -> bool:
     return any(
         found.search(text.decode("utf-8", "replace")) for text in (data, quopri.decodestring(data))
     )
+
+
+UNIT = Unit(
+    name="outbox",
+    sender=Outbox,
+    reports_delivery=False,  # a folder never says an email arrived
+    sends_raw_message=True,
+    reconciles=True,  # the files are its records
+)

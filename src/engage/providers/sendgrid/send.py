@@ -16,18 +16,10 @@ import datetime as dt
 import email.utils
 from urllib.parse import urlsplit
 
-from .base import (
-    Batch,
-    CannotReconcile,
-    Item,
-    Outcome,
-    ProviderError,
-    Reconciled,
-    SystemMessage,
-    Unknown,
-)
-from .http import BatchRefused, HttpProvider, error_text, merge_values, merged_bodies
-from .records import by_send, mailbox, read_json, still_kept, verdict
+from ...email.base import Batch, Item, Outcome, Reconciled, SystemMessage, Unknown
+from ...email.http import BatchRefused, HttpProvider, error_text, merge_values, merged_bodies
+from ...email.records import by_send, mailbox, read_json, still_kept, verdict
+from ...errors import CannotReconcile, ProviderError
 
 EU_API = "api.eu.sendgrid.com"  # EU regional subusers: SendGrid keeps no Email Activity there
 CHECK_BY_HAND = (
@@ -98,7 +90,7 @@ class SendGrid(HttpProvider):
             "custom_args": {"engage_delivery": str(item.delivery_id)},
         }
         if reply_to:
-            personalization["headers"]["Reply-To"] = reply_to
+            headers["Reply-To"] = reply_to  # the dict personalization holds
         del name, address
         return personalization
 
@@ -156,9 +148,9 @@ class SendGrid(HttpProvider):
         single = {address: items[0] for address, items in by_address.items() if len(items) == 1}
         messages = self._messages(activity_query(send_id, part))
         for message in messages:
-            item = single.get(mailbox(str(message.get("to_email") or "")))
-            if item is not None:  # msg_id is the X-Message-Id a send records, then more
-                found[item.delivery_id] = str(message.get("msg_id") or "").split(".")[0]
+            one = single.get(mailbox(str(message.get("to_email") or "")))
+            if one is not None:  # msg_id is the X-Message-Id a send records, then more
+                found[one.delivery_id] = str(message.get("msg_id") or "").split(".")[0]
         if len(messages) < self.limit:
             complete.update(item.delivery_id for item in single.values())
 

@@ -6,18 +6,17 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import email.utils
-import hashlib
 import hmac
 import json
 import math
 import time
 from typing import Any
 
-from .base import Request, Unreadable, WebhookRefused
+from ..errors import WebhookRefused
+from ..models import Request
 
 METADATA_KEYS = ("engage_campaign", "engage_send", "engage_delivery")
 TAGGED = ("reply+", "unsubscribe+")  # the local parts of the addresses replies come back to
-RAW_LIMIT = 100_000  # characters of an unreadable event that are kept
 
 
 def check_time(value: object, now: float | None, tolerance: float, what: str) -> None:
@@ -52,28 +51,6 @@ def epoch_time(value: Any, what: str) -> dt.datetime:
         return dt.datetime.fromtimestamp(float(value), dt.UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         raise ValueError(f"{what}: the timestamp {value!r} is not a time") from None
-
-
-def digest_id(payload: Any) -> str:
-    """A SHA-256 of the canonical JSON: the same payload always gives the same id."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def unreadable(
-    provider: str, reason: str, raw: str | bytes, *, stable: Any = None, recipient: Any = ""
-) -> Unreadable:
-    """An event engage cannot read, kept as it came. Its key is the digest of `stable` (the part
-    that is the same on every retry: not a signature that changes each time), else of `raw`."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    if stable is None:
-        key = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
-    else:
-        key = digest_id(stable)
-    if len(text) > RAW_LIMIT:
-        text = text[:RAW_LIMIT] + f"\n[cut: only the first {RAW_LIMIT:,} characters are kept]"
-    address = recipient if isinstance(recipient, str) else ""
-    return Unreadable(provider, key, reason, text, address.strip()[:320])
 
 
 def engage_metadata(values: Any) -> dict[str, str]:

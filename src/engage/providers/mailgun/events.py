@@ -41,18 +41,17 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .base import Attachment, Event, InboundMessage, Request, Unreadable, WebhookRefused
-from .common import (
+from ...errors import WebhookRefused
+from ...models import Attachment, Event, InboundMessage, Request, Unreadable, digest_id, unreadable
+from ..common import (
     bracketed,
     check_time,
     choose_recipient,
-    digest_id,
     engage_metadata,
     epoch_time,
     first_header,
     header_addresses,
     json_body,
-    unreadable,
 )
 
 PROVIDER = "mailgun"
@@ -146,7 +145,7 @@ def parse_events(request: Request) -> list[Event | Unreadable]:
         try:
             return [_legacy_event(fields)]
         except ValueError as exc:
-            stable = sorted((k, v) for k, v in fields.items() if k not in SIGNATURE_FIELDS)
+            stable: Any = sorted((k, v) for k, v in fields.items() if k not in SIGNATURE_FIELDS)
             raw = json.dumps(fields, ensure_ascii=False)  # readable, addresses as written
             return [
                 unreadable(

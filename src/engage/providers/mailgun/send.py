@@ -18,9 +18,10 @@ import math
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from .base import Batch, Item, Outcome, ProviderError, Reconciled, SystemMessage, Unknown
-from .http import BatchRefused, HttpProvider, error_text, merge_values, merged_bodies
-from .records import Wanted, read_json, search_window, verdict
+from ...email.base import Batch, Item, Outcome, Reconciled, SystemMessage, Unknown
+from ...email.http import BatchRefused, HttpProvider, error_text, merge_values, merged_bodies
+from ...email.records import Wanted, read_json, search_window, verdict
+from ...errors import ProviderError
 
 
 def tag(name: str) -> str:
@@ -46,8 +47,6 @@ class Mailgun(HttpProvider):
     def check(self) -> None:
         super().check()
         if not self.config.mailgun.domain:
-            from .base import ProviderError
-
             raise ProviderError(
                 "Set domain in [email.mailgun] of engage.toml (your sending domain)."
             )
@@ -87,8 +86,6 @@ class Mailgun(HttpProvider):
             files=[(name, (None, value)) for name, value in data],  # multipart: no %-escaping
         )
         if response.status_code == 404:
-            from .base import ProviderError
-
             raise ProviderError(
                 f"Mailgun does not know the domain {settings.domain} at {settings.base_url} "
                 f"({error_text(response)}). Check domain and base_url in [email.mailgun]: "

@@ -1,13 +1,19 @@
-"""What every provider's webhook module returns, and the error for a request we refuse."""
+"""The things that come in to engage, shared by every layer above: a provider's events
+(`Event`, `Unreadable`), an inbound message and its attachments (`InboundMessage`,
+`Attachment`), the request a webhook arrives in (`Request`, `Upload`), and a reply fetched
+from a social network (`SocialReply`). Only the standard library here, so providers,
+webhooks, replies and social can all use them without importing each other."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import EngageError
+RAW_LIMIT = 100_000  # characters of an unreadable event that are kept
 
 # Normalised event types (as django-anymail names them).
 EVENT_TYPES = (
@@ -27,15 +33,6 @@ EVENT_TYPES = (
     "inbound",
     "unknown",
 )
-
-
-class WebhookRefused(EngageError):
-    """A request that did not prove it came from the provider. `status` is 401 or 403;
-    the message is for the log, never shown to the caller."""
-
-    def __init__(self, message: str, status: int = 403) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -116,6 +113,28 @@ class Unreadable:
     recipient: str = ""  # whose it seems to be, when that much could be read
 
 
+def unreadable(
+    provider: str, reason: str, raw: str | bytes, *, stable: Any = None, recipient: Any = ""
+) -> Unreadable:
+    """An event engage cannot read, kept as it came. Its key is the digest of `stable` (the part
+    that is the same on every retry: not a signature that changes each time), else of `raw`."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    if stable is None:
+        key = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+    else:
+        key = digest_id(stable)
+    if len(text) > RAW_LIMIT:
+        text = text[:RAW_LIMIT] + f"\n[cut: only the first {RAW_LIMIT:,} characters are kept]"
+    address = recipient if isinstance(recipient, str) else ""
+    return Unreadable(provider, key, reason, text, address.strip()[:320])
+
+
+def digest_id(payload: Any) -> str:
+    """A SHA-256 of the canonical JSON: the same payload always gives the same id."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class InboundMessage:
     provider: str
@@ -132,3 +151,16 @@ class InboundMessage:
     raw: dict[str, Any] = field(default_factory=dict)  # without attachments' bytes
     attachments: tuple[Attachment, ...] = ()
     notes: tuple[str, ...] = ()  # what the team should know about how it was read
+
+
+@dataclass(frozen=True)
+class SocialReply:
+    """A reply to or mention of one of our posts, as a network gives it (it is stored as an
+    InboundMessage, like an email reply)."""
+
+    remote_id: str
+    author: str  # the handle, like sam@example.social or sam.bsky.social
+    text: str
+    url: str
+    in_reply_to: str = ""  # the post it answers, when it is a reply
+    raw: dict[str, Any] = field(default_factory=dict)

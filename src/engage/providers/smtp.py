@@ -19,19 +19,9 @@ import ssl
 from email.utils import parseaddr
 
 from ..config import secret
-from .base import (
-    AuthFailed,
-    Batch,
-    Item,
-    LostAnswer,
-    Outcome,
-    Provider,
-    ProviderError,
-    SystemMessage,
-    TryLater,
-    ascii_domain,
-    needs_smtputf8,
-)
+from ..email.base import Batch, Item, Outcome, Provider, SystemMessage, ascii_domain, needs_smtputf8
+from ..errors import AuthFailed, LostAnswer, ProviderError, TryLater
+from .base import Unit
 
 TIMEOUT = 30
 
@@ -225,3 +215,12 @@ class Smtp(Provider):
 
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+UNIT = Unit(
+    name="smtp",
+    sender=Smtp,
+    reports_delivery=False,  # a server takes the message and never says it arrived
+    sends_raw_message=True,
+    reconciles=False,
+)

@@ -14,9 +14,10 @@ import datetime as dt
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .base import Batch, Item, Outcome, ProviderError, Reconciled, SystemMessage, Unknown
-from .http import BatchRefused, HttpProvider, error_text
-from .records import Wanted, Window, by_send, read_json, search_window, verdict
+from ...email.base import Batch, Item, Outcome, Reconciled, SystemMessage, Unknown
+from ...email.http import BatchRefused, HttpProvider, error_text
+from ...email.records import Wanted, Window, by_send, read_json, search_window, verdict
+from ...errors import ProviderError
 
 EASTERN = "America/New_York"  # Postmark reads fromdate and todate as Eastern Time
 

@@ -37,17 +37,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .. import clock
-from .base import Attachment, Event, InboundMessage, Request, Unreadable
-from .common import (
-    check_basic_auth,
-    choose_recipient,
-    digest_id,
-    engage_metadata,
-    first_header,
-    json_body,
-    unreadable,
-)
+from ... import clock
+from ...models import Attachment, Event, InboundMessage, Request, Unreadable, digest_id, unreadable
+from ..common import check_basic_auth, choose_recipient, engage_metadata, first_header, json_body
 
 PROVIDER = "postmark"
 RECORD_TYPES = {

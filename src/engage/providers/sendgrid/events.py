@@ -43,19 +43,27 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..mailparts import BIG_PART, attachments_of, parse_mail, without_big_attachments
-from .base import Attachment, Event, InboundMessage, Request, Unreadable, Upload, WebhookRefused
-from .common import (
+from ...errors import WebhookRefused
+from ...mailparts import BIG_PART, attachments_of, parse_mail, without_big_attachments
+from ...models import (
+    Attachment,
+    Event,
+    InboundMessage,
+    Request,
+    Unreadable,
+    Upload,
+    digest_id,
+    unreadable,
+)
+from ..common import (
     check_basic_auth,
     check_time,
     choose_recipient,
-    digest_id,
     engage_metadata,
     epoch_time,
     first_header,
     header_addresses,
     json_body,
-    unreadable,
 )
 
 PROVIDER = "sendgrid"
@@ -261,7 +269,8 @@ def _parsed_attachments(request: Request, text: dict[str, str]) -> tuple[Attachm
     for upload in request.files:
         if not upload.file:
             continue
-        about = info.get(upload.name) if isinstance(info.get(upload.name), dict) else {}
+        named = info.get(upload.name)
+        about: dict[str, Any] = named if isinstance(named, dict) else {}
         found.append(
             Attachment(
                 name=upload.filename or str(about.get("filename") or about.get("name") or ""),
@@ -277,8 +286,8 @@ def _parsed_attachments(request: Request, text: dict[str, str]) -> tuple[Attachm
 def _fields(request: Request) -> dict[str, bytes | str]:
     """Form fields other than files: as sent, when the body was read part by part; bytes from
     a raw multipart body; else the parsed form."""
+    fields: dict[str, bytes | str] = {}
     if request.parts or request.files:
-        fields: dict[str, bytes | str] = {}
         for name, value in request.parts:
             fields.setdefault(name, value)
         return fields
@@ -287,13 +296,14 @@ def _fields(request: Request) -> dict[str, bytes | str]:
         head = f"Content-Type: {content_type}\r\n\r\n".encode("ascii", "replace")
         form, _ = parse_mail(head + request.body, policy.compat32)  # a form is one level
         if form.is_multipart():
-            fields: dict[str, bytes | str] = {}
-            for part in form.get_payload():
+            parts: list[Message] = form.get_payload()  # type: ignore[assignment]
+            for part in parts:
                 name = email.utils.collapse_rfc2231_value(
                     part.get_param("name", "", header="content-disposition")
                 )
                 if name and part.get_filename() is None and name not in fields:
-                    fields[name] = part.get_payload(decode=True) or b""
+                    payload: bytes | None = part.get_payload(decode=True)  # type: ignore[assignment]
+                    fields[name] = payload or b""
             return fields
     return dict(reversed(request.form))  # the first value of each name wins
 
@@ -317,4 +327,5 @@ def _body(message: Message, subtype: str) -> str:
     try:
         return part.get_content()
     except (LookupError, ValueError):  # an unknown charset: UTF-8 is the best guess
-        return (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
+        payload: bytes | None = part.get_payload(decode=True)  # type: ignore[assignment]
+        return (payload or b"").decode("utf-8", "replace")
