@@ -1,15 +1,16 @@
 """engage's own emails, queued in the store and sent outside the web request.
 
 A web page that sets off an email (a sign-up's confirmation link, the story emails a
-contributor's page sends) only adds a row to `outgoing`; a worker in `engage serve` and every
-`engage run` send the rows. So a page answers alike whatever happens to the email: a sign-up
+contributor's page sends) only adds a row to `outgoing`; the worker of `engage serve`
+(workflow/worker.py) and every `engage run` send the rows. The emails themselves are made by
+own_emails.py. So a page answers alike whatever happens to the email: a sign-up
 does the same work for a new, pending, subscribed or suppressed address (two throttle counts
 and one row), and how long it takes tells nobody which it was. The sign-up itself (the pending
 contact and its link) is made when its row is sent (see subscriptions.sign_up).
 
 Sending keeps the promises campaign sends keep (sending.py), row by row:
-- a row is claimed in one statement (skipping rows another process has locked on
-  PostgreSQL; SQLite takes its write lock first), so several drainers send each row once;
+- a row is claimed in one statement, so several drainers send each row once
+  (outgoing_claims.py);
 - it is marked `sending` before the provider sees it; a lost answer (a read time-out, a
   dropped connection) leaves it `unknown`, never sent again by itself;
 - only an error that proves nothing was sent (a refused connection, a 429 or 5xx, an SMTP
@@ -29,7 +30,8 @@ from typing import Any
 import jinja2
 import sqlalchemy as sa
 
-from . import locks, subscriptions
+from . import locks, own_emails, subscriptions
+from . import outgoing_claims as claims
 from .addresses import identity
 from .config import Workspace
 from .contacts import core
@@ -42,7 +44,6 @@ from .email.base import (
     SystemMessage,
     TryLater,
     Unsendable,
-    system_message_id,
 )
 from .errors import EngageError, sentence
 from .store import Store
@@ -55,7 +56,6 @@ log = logging.getLogger("engage.outgoing")
 
 ATTEMPTS = 5  # tries for an email the provider proved it did not take
 BACKOFF = (30, 120, 600, 1800)  # seconds before each next try (Retry-After when longer)
-CONFIRM_SUBJECT = "Please confirm your email address"
 
 
 # --- adding rows -----------------------------------------------------------------------------
@@ -130,8 +130,18 @@ _added = threading.Event()
 
 
 def wake() -> None:
-    """Tell the worker in this process (if any) that a row is waiting."""
+    """Tell the worker in this process (if any) that a row (or other work) is waiting."""
     _added.set()
+
+
+def wait_for_work(seconds: float) -> None:
+    """The worker's pause: until something wakes it, or `seconds` pass."""
+    _added.wait(seconds)
+
+
+def heard() -> None:
+    """The worker is about to look for work: wakes until now are answered."""
+    _added.clear()
 
 
 # --- sending ---------------------------------------------------------------------------------
@@ -157,14 +167,14 @@ def drain(
     (for confirmation links) is the workspace's unless given."""
     done = Drained()
     owner = locks.owner_name()
-    settle_left(store)
+    claims.settle_left(store)
     provider: Provider | None = None
     try:
         for _ in range(limit):
-            row = claim(store, owner)
+            row = claims.claim(store, owner)
             if row is None:
                 break
-            if row is _NOT_THIS_ONE:
+            if row is claims.NOT_THIS_ONE:
                 continue
             if provider is None:  # what sending needs, checked before any row is handed over
                 signer = signer or make_signer(workspace)
@@ -178,76 +188,10 @@ def drain(
         done.problems.append(f"engage's own emails: {exc}")
         log.error("engage's own emails wait: %s", exc)
     finally:
-        release(store, owner)
+        claims.release(store, owner)
         if provider is not None:
             provider.close()
     return done
-
-
-_NOT_THIS_ONE: Any = object()
-
-
-def claim(store: Store, owner: str) -> sa.Row | None:
-    """Take the oldest row that is due, for `owner`, or None when none is (or _NOT_THIS_ONE
-    when another process took the row this one picked)."""
-    with store.begin() as connection:
-        pick = (
-            sa.select(outgoing.c.id)
-            .where(outgoing.c.state == "waiting", outgoing.c.not_before <= core.now())
-            .order_by(outgoing.c.id)
-            .limit(1)
-        )
-        if connection.dialect.name == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
-        row_id = connection.execute(pick).scalar()
-        if row_id is None:
-            return None
-        taken = connection.execute(
-            outgoing.update()
-            .where(outgoing.c.id == row_id, outgoing.c.state == "waiting")
-            .values(state="claimed", owner=owner, claimed_at=core.now())
-        ).rowcount
-        if taken != 1:  # another drainer was first: the caller's next claim takes the next row
-            return _NOT_THIS_ONE
-        return connection.execute(sa.select(outgoing).where(outgoing.c.id == row_id)).first()
-
-
-def release(store: Store, owner: str) -> None:
-    """Rows `owner` claimed and never handed over wait again."""
-    with store.begin() as connection:
-        connection.execute(
-            outgoing.update()
-            .where(outgoing.c.owner == owner, outgoing.c.state == "claimed")
-            .values(state="waiting", owner=None, claimed_at=None)
-        )
-
-
-def settle_left(store: Store) -> None:
-    """Rows left by a process that ended: claimed ones wait again; sending ones are unknown
-    (they may have reached the provider)."""
-    with store.begin() as connection:
-        left = connection.execute(
-            sa.select(outgoing.c.id, outgoing.c.state, outgoing.c.owner, outgoing.c.claimed_at)
-            .where(outgoing.c.state.in_(("claimed", "sending")))
-            .with_for_update()
-        ).all()
-        for row in left:
-            if locks.working(row.owner or "", row.claimed_at + locks.LEASE):
-                continue
-            if row.state == "claimed":
-                values: dict[str, Any] = {"state": "waiting", "owner": None, "claimed_at": None}
-            else:
-                values = {
-                    "state": "unknown",
-                    "error": "engage stopped while handing it to the provider, so it may "
-                    "or may not have gone. It is not sent again by itself.",
-                    "done_at": core.now(),
-                }
-            connection.execute(
-                outgoing.update()
-                .where(outgoing.c.id == row.id, outgoing.c.state == row.state)
-                .values(**values)
-            )
 
 
 def _send_row(
@@ -301,7 +245,7 @@ def _prepare(
         if row.kind == "signup":
             message, contact_id = _signup(connection, workspace, signer, row)
         else:
-            message, contact_id = _story_message(row), None
+            message, contact_id = own_emails.queued_story_email(row.address, row.payload), None
         values: dict[str, Any] = {"contact_id": contact_id}
         if message is None:
             values.update(state="skipped", done_at=core.now(), payload=_kept(row))
@@ -327,48 +271,9 @@ def _signup(
     contact_id = contact.id if contact is not None else None
     if not (found.confirm_to and found.token):
         return None, contact_id
-    return confirmation(workspace, found.confirm_to, form["name"], found.token), contact_id
-
-
-def confirmation(workspace: Workspace, address: str, name: str, token: str) -> SystemMessage:
-    """The email with a sign-up's confirmation link, from templates/email/confirm.*.j2."""
-    base = workspace.config.web.base_url.rstrip("/")
-    context = {
-        "name": name.split(" ")[0] if name else "",
-        "confirm_url": f"{base}/confirm/{token}",
-        "organisation": workspace.config.organisation,
-    }
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(workspace.templates_dir / "email")),
-        autoescape=jinja2.select_autoescape(["html.j2"]),
-        undefined=jinja2.StrictUndefined,
-    )
-    sender = workspace.config.email.from_
-    return SystemMessage(
-        to=address,
-        subject=CONFIRM_SUBJECT,
-        text=env.get_template("confirm.txt.j2").render(context),
-        html=env.get_template("confirm.html.j2").render(context),
-        sender=sender,
-        message_id=system_message_id(sender, "confirm"),
-        kind="confirm",
-    )
-
-
-def _story_message(row: sa.Row) -> SystemMessage:
-    from .stories.messages import StoryMessage
-
-    made = row.payload
-    return StoryMessage(
-        to=row.address,
-        subject=made["subject"],
-        text=made["text"],
-        html=made["html"],
-        sender=made["sender"],
-        message_id=made["message_id"],
-        kind=made["kind"],
-        reply_to=made["reply_to"],
-    )
+    return own_emails.confirmation(
+        workspace, found.confirm_to, form["name"], found.token
+    ), contact_id
 
 
 def _again(store: Store, row: sa.Row, done: Drained, error: str, retry_after: float | None) -> None:
@@ -454,37 +359,3 @@ def _story_news(connection: sa.Connection, row: sa.Row, state: str, error: str) 
         return
     action = "team-not-told" if made["to_team"] else "not-told"
     stories.note(connection, row.story_id, action, made["status"], f"{made['template']}: {error}")
-
-
-# --- the worker in `engage serve` ------------------------------------------------------------
-
-
-class Worker:
-    """A thread that sends waiting rows: at once when this process adds one (wake), and every
-    `every` seconds for rows other processes added or that wait to be tried again."""
-
-    def __init__(
-        self, store: Store, workspace: Workspace, signer: Signer, every: float = 5.0
-    ) -> None:
-        self.store, self.workspace, self.signer, self.every = store, workspace, signer, every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="engage-outgoing", daemon=True)
-
-    def start(self) -> Worker:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Finish the email in hand, then stop."""
-        self._stop.set()
-        _added.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            _added.clear()
-            try:
-                drain(self.store, self.workspace, self.signer)
-            except Exception:  # noqa: BLE001 - a worker that dies sends nothing again
-                log.exception("engage's own emails: the worker met a problem; it carries on")
-            _added.wait(self.every)

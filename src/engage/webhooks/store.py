@@ -21,7 +21,6 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -29,11 +28,8 @@ from ..addresses import same_mailbox
 from ..contacts import core
 from ..store import guard
 from ..store.schema import contacts, deliveries, events, unreadable_events
-from .base import Event, InboundMessage, Unreadable
+from .base import Event, Unreadable
 from .common import unreadable
-
-if TYPE_CHECKING:
-    from ..replies.inbox import Inbox
 
 STATUS_FOR = {"bounced": "bounced", "complained": "complained"}
 
@@ -244,9 +240,3 @@ def problems(connection: sa.Connection, since: dt.datetime | None = None) -> lis
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)  # SQLite gives naive UTC
-
-
-def record_inbound(connection: sa.Connection, message: InboundMessage, inbox: Inbox) -> bool:
-    """Keep the mail whole, once, through the replies inbox (matched, cleaned, triaged; a mail
-    to the unsubscribe address unsubscribes). True if new."""
-    return inbox.take(connection, message).new
