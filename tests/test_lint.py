@@ -12,7 +12,7 @@ from engage import campaigns
 from engage.render import rules_html
 from engage.render.findings import RULES, Finding
 from engage.render.htmlscan import scan
-from engage.render.lint import lint
+from engage.workflow.lint import lint
 
 from .conftest import REPO, Project
 from .test_web import set_topics

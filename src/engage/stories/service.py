@@ -269,5 +269,3 @@ def _choices(
             }
         )
     return found
-
-
