@@ -197,7 +197,8 @@ def _send(
     try:
         campaign = campaign_files.load(workspace, slug)
         sender = Sender(store, workspace, campaign, provider_for(workspace), options)
-        summary.reports.append(send_campaign(sender, inform=False).report)  # informed at the end
+        sent = send_campaign(store, sender, inform=False)  # contributors: at the end of the run
+        summary.reports.append(sent.report)
     except Busy as exc:  # `engage send` took it a moment ago
         summary.elsewhere.append(f"{slug} ({exc.owner and locks.shown(exc.owner)})")
     except EngageError as exc:

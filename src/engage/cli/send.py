@@ -124,7 +124,7 @@ def _send(ctx: click.Context, sender: Sender, flags: dict[str, object]) -> None:
     if not flags["yes"] and not dry_run:
         _confirm(ctx, sender, early)
     try:
-        sent = workflow.send_campaign(sender, progress=_progress())
+        sent = workflow.send_campaign(store(ctx), sender, progress=_progress())
     except KeyboardInterrupt:  # before the send began, or a second Ctrl-C during it
         slug = sender.campaign.slug
         said = _stopped_at_once(slug) if sender.started else "Stopped: nothing was sent."

@@ -171,7 +171,7 @@ def open_(
         told = service.open_from_replies(store(ctx), ws, signer(ws), reply_id=reply_id, title=title)
         for line in told.done:
             click.echo(f"Reply {reply_id}: {line[0].lower()}{line[1:]}")
-    else:
+    elif email is not None:
         story_id, told = service.open_by_hand(store(ctx), ws, signer(ws), email, title, not quiet_)
         click.echo(f"Opened story {story_id} for {email}.{_told(told, 'thank-you')}")
     _report(told)

@@ -153,7 +153,7 @@ def _bodies(message: Message, notes: list[str]) -> tuple[str, str]:
         if kind == "text/plain" and text or kind == "text/html" and html:
             continue
         payload = part.get_payload(decode=True)
-        if payload is None:
+        if not isinstance(payload, bytes):  # None: no body to decode
             continue
         decoded, warning = decode(payload, part.get_content_charset())
         if warning and warning not in notes:
@@ -249,6 +249,8 @@ def _status_fields(part: Message) -> list[Failed]:
         return []
     found = []
     for block in blocks[1:]:  # the first block is about the message, the rest per recipient
+        if not isinstance(block, Message):
+            continue
         recipient = str(block.get("Final-Recipient") or block.get("Original-Recipient") or "")
         address = recipient.split(";", 1)[-1].strip()
         action = str(block.get("Action") or "").strip().lower()
@@ -268,7 +270,7 @@ def _status_fields(part: Message) -> list[Failed]:
 
 def _returned_ids(part: Message) -> list[str]:
     inner = part.get_payload()
-    if isinstance(inner, list) and inner:
+    if isinstance(inner, list) and inner and isinstance(inner[0], Message):
         value = inner[0].get("Message-ID")
         return [str(value).strip()] if value else []
     text = inner if isinstance(inner, str) else ""

@@ -201,7 +201,8 @@ def open_story(
             return found
     at = core.now()
     story_id = connection.execute(
-        stories.insert().values(
+        stories.insert()
+        .values(
             contact_id=contact_id,
             reply_id=reply_id,
             campaign=campaign,
@@ -213,7 +214,8 @@ def open_story(
             updated_at=at,
             told_at=at,
         )
-    ).inserted_primary_key[0]
+        .returning(stories.c.id)
+    ).scalar_one()
     if reply_id is not None:  # the reply is dealt with: the story carries it on
         connection.execute(
             inbound.update().where(inbound.c.id == reply_id).values(status="done", updated_at=at)
@@ -269,15 +271,17 @@ def file_as_story(connection: sa.Connection, reply_id: int) -> None:
 def unopened_story_replies(connection: sa.Connection) -> list[sa.Row]:
     """Story replies from a known person that have no story yet."""
     opened = sa.select(stories.c.reply_id).where(stories.c.reply_id.is_not(None))
-    return connection.execute(
-        sa.select(inbound.c.id, inbound.c.contact_id, inbound.c.campaign, inbound.c.subject)
-        .where(
-            inbound.c.kind == "story",
-            inbound.c.contact_id.is_not(None),
-            inbound.c.id.not_in(opened),
-        )
-        .order_by(inbound.c.id)
-    ).all()
+    return list(
+        connection.execute(
+            sa.select(inbound.c.id, inbound.c.contact_id, inbound.c.campaign, inbound.c.subject)
+            .where(
+                inbound.c.kind == "story",
+                inbound.c.contact_id.is_not(None),
+                inbound.c.id.not_in(opened),
+            )
+            .order_by(inbound.c.id)
+        ).all()
+    )
 
 
 def current_draft(connection: sa.Connection, story_id: int) -> sa.Row | None:

@@ -228,7 +228,7 @@ def _render(workspace: Workspace, folder: Path, name: str, values: dict[str, Any
     try:
         return environment.get_template(name).render(values)
     except jinja2.TemplateNotFound as exc:
-        raise StoryMailError(_missing(workspace, folder / exc.name)) from None
+        raise StoryMailError(_missing(workspace, folder / str(exc.name))) from None
     except jinja2.TemplateSyntaxError as exc:
         raise _syntax_error(workspace, folder / name, exc) from None
     except jinja2.UndefinedError as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..sending import Progress, Report, Sender
+from ..store import Store
 from ..stories.telling import Told
 from ..stories.usage import record_sent
 from .lint import require_clean
@@ -31,13 +32,16 @@ def check(sender: Sender) -> None:
         setattr(sender, _LINTED, True)
 
 
-def send_campaign(sender: Sender, progress: Progress | None = None, *, inform: bool = True) -> Sent:
-    """Lint, send, note where the campaign's stories went out, and (`inform`, not for a dry
-    run) tell contributors what is owed. `engage run` informs once after all its work."""
+def send_campaign(
+    store: Store, sender: Sender, progress: Progress | None = None, *, inform: bool = True
+) -> Sent:
+    """Lint, send through `sender` (made on `store`), note where the campaign's stories went
+    out, and (`inform`, not for a dry run) tell contributors what is owed. `engage run`
+    informs once after all its work."""
     check(sender)
     report = sender.run(progress=progress)
     if report.finished:
-        record_sent(sender.store, sender.workspace, sender.campaign)  # once: it adds no twin
+        record_sent(store, sender.workspace, sender.campaign)  # once: it adds no twin
     if not inform or sender.options.dry_run:
         return Sent(report)
-    return Sent(report, keep_contributors_informed(sender.store, sender.workspace))
+    return Sent(report, keep_contributors_informed(store, sender.workspace))
