@@ -49,6 +49,7 @@ from .errors import EngageError, sentence
 from .store import Store
 from .store.schema import outgoing
 from .store.schema import stories as story_rows
+from .stories import messages
 from .tokens import Signer
 from .tokens import signer as make_signer
 
@@ -245,7 +246,7 @@ def _prepare(
         if row.kind == "signup":
             message, contact_id = _signup(connection, workspace, signer, row)
         else:
-            message, contact_id = own_emails.queued_story_email(row.address, row.payload), None
+            message, contact_id = messages.queued_story_email(row.address, row.payload), None
         values: dict[str, Any] = {"contact_id": contact_id}
         if message is None:
             values.update(state="skipped", done_at=core.now(), payload=_kept(row))
@@ -271,9 +272,8 @@ def _signup(
     contact_id = contact.id if contact is not None else None
     if not (found.confirm_to and found.token):
         return None, contact_id
-    return own_emails.confirmation(
-        workspace, found.confirm_to, form["name"], found.token
-    ), contact_id
+    message = own_emails.confirmation(workspace, found.confirm_to, form["name"], found.token)
+    return message, contact_id
 
 
 def _again(store: Store, row: sa.Row, done: Drained, error: str, retry_after: float | None) -> None:

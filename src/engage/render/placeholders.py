@@ -4,7 +4,7 @@ Every template engage renders uses StrictUndefined, so `{{ campaign.titel }}` st
 instead of leaving a gap in an email. Jinja's own words for that ("'dict object' has no
 attribute 'titel'") are for developers; this module turns them into a sentence a media team
 can act on. The campaign layouts (render/layout.py) and the story emails
-(stories/messages.py) both call it.
+(own_emails.py) both call it.
 """
 
 from __future__ import annotations

@@ -12,10 +12,11 @@ from typing import Any
 
 from ..config import Workspace, read_text
 from ..contacts import core as people
+from ..own_emails import Rendered, render_story
 from ..social.channels import configured
 from ..store import Store
 from ..tokens import Signer
-from . import coproduce, core, messages, steps
+from . import coproduce, core, steps
 from .telling import STATUS_WORDS, Told, context, tell, tell_team
 
 # Said before where things stand when the team undoes a decline or a publication.
@@ -106,14 +107,14 @@ def preview(
     note_text: str,
     *,
     without_approval: bool = False,
-) -> tuple[core.Story, messages.Rendered]:
+) -> tuple[core.Story, Rendered]:
     """The email the contributor would get if the team set the story to `status` now, for
     the team to read before it goes. Raises StoryError when the step is not allowed."""
     with store.connect() as connection:
         story = steps.check_status(connection, story_id, status, without_approval=without_approval)
     after = dataclasses.replace(story, status=status)
     values = context(workspace, signer, after, note=note_text.strip())
-    return story, messages.render(workspace, core.TEMPLATE_FOR[status], values)
+    return story, render_story(workspace, core.TEMPLATE_FOR[status], values)
 
 
 def reopen(
