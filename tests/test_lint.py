@@ -690,13 +690,14 @@ def _story(project, status: str, allowed: dict[str, bool], name: str = "Sam Jone
     from engage.store.schema import stories
     from engage.stories import coproduce
     from engage.stories import core as story_core
+    from engage.stories import opening as story_opening
 
     store = open_store(project.workspace)
     with store.begin() as connection:
         person = core.add(
             connection, "sam@example.org", core.ConsentGiven(wording="Yes please"), name=name
         )
-        story_id = story_core.open_story(connection, person.id)
+        story_id = story_opening.open_story(connection, person.id)
         connection.execute(sa.update(stories).values(status=status))
         story = story_core.get(connection, story_id)
         coproduce.record_choices(connection, story, allowed, {})

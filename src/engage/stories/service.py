@@ -16,7 +16,7 @@ from ..own_emails import Rendered, render_story
 from ..social.channels import configured
 from ..store import Store
 from ..tokens import Signer
-from . import coproduce, core, steps
+from . import coproduce, core, opening, steps
 from .telling import STATUS_WORDS, Told, context, tell, tell_team
 
 # Said before where things stand when the team undoes a decline or a publication.
@@ -41,9 +41,9 @@ def open_from_replies(
     told = Told()
     with store.begin() as connection:
         if reply_id is not None:
-            core.file_as_story(connection, reply_id)
+            opening.file_as_story(connection, reply_id)
         actor = "engage" if reply_id is None else people.actor()
-        opened = core.open_replies(connection, actor, only=reply_id, title=title)
+        opened = opening.open_replies(connection, actor, only=reply_id, title=title)
     for story_id in opened:
         thanked = tell(store, workspace, signer, story_id, "acknowledgement", told)
         told.done.append(
@@ -58,7 +58,7 @@ def open_by_hand(
     told = Told()
     with store.begin() as connection:
         person = people.get(connection, email)
-        story_id = core.open_story(connection, person.id, title=" ".join(title.split()))
+        story_id = opening.open_story(connection, person.id, title=" ".join(title.split()))
     if tell_them:
         tell(store, workspace, signer, story_id, "acknowledgement", told)
     return story_id, told

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..config import Workspace
 from ..store import Store
-from ..stories import coproduce, core, service
+from ..stories import coproduce, opening, service
 from ..stories.telling import Told
 from ..stories.wentout import announce_uses
 from ..tokens import signer as make_signer
@@ -28,7 +28,7 @@ def catch_up(store: Store, workspace: Workspace) -> Told:
     """Everything owed after replies or a send, with nothing to do in three reads when there
     is nothing new (it runs after every command that could make work for it)."""
     with store.connect() as connection:
-        replies = core.unopened_story_replies(connection)
+        replies = opening.unopened_story_replies(connection)
         uses = coproduce.untold_uses(connection)
         stops = coproduce.untold_stops(connection)
     if not replies and not uses and not stops:
