@@ -18,6 +18,7 @@ from engage.store import open_store
 from engage.store.schema import outgoing as queue
 from engage.store.schema import stories, story_history
 from engage.web import create_app
+from engage.workflow.own_emails import send_own_emails
 from engage.workflow.worker import Worker
 
 from .fakes import FakePostmark
@@ -51,7 +52,7 @@ def store(app):
 
 def drain(app) -> outgoing.Drained:
     engage = app.extensions["engage"]
-    return outgoing.drain(engage["store"], engage["workspace"], engage["signer"])
+    return send_own_emails(engage["store"], engage["workspace"], engage["signer"])
 
 
 def sign_up(app, address: str, ip: str = "192.0.2.1"):

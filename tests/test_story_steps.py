@@ -11,11 +11,11 @@ import shlex
 
 import pytest
 
-from engage import outgoing
 from engage.store import open_store
 from engage.stories import core, telling
 from engage.tokens import Signer
 from engage.web import create_app
+from engage.workflow.own_emails import send_own_emails
 
 from .test_stories_rules import mails
 
@@ -72,7 +72,7 @@ class Page:
             form["version"] = version.group(1)
         answer = self.client.post(self.path, data={**form, "action": action, **fields})
         engage = self.app.extensions["engage"]  # then the emails it queued go, as engage serve's
-        outgoing.drain(engage["store"], engage["workspace"], engage["signer"])  # worker sends them
+        send_own_emails(engage["store"], engage["workspace"], engage["signer"])  # worker sends them
         return answer
 
     def close(self) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,8 +48,6 @@ from .email.base import (
 from .errors import EngageError, sentence
 from .store import Store
 from .store.schema import outgoing
-from .store.schema import stories as story_rows
-from .stories import messages
 from .tokens import Signer
 from .tokens import signer as make_signer
 
@@ -126,6 +124,9 @@ def add_story_email(
     _add(connection, "story", message.to, payload, story_id=story_id)
 
 
+# What to do, in its transaction, when a row is done: (connection, row, state, error).
+Finished = Callable[[sa.Connection, sa.Row, str, str], None]
+
 # The worker in this process waits on this; wake() after committing a row sends it at once.
 _added = threading.Event()
 
@@ -161,11 +162,18 @@ class Drained:
 
 
 def drain(
-    store: Store, workspace: Workspace, signer: Signer | None = None, limit: int = 200
+    store: Store,
+    workspace: Workspace,
+    signer: Signer | None = None,
+    limit: int = 200,
+    *,
+    after: Finished | None = None,
 ) -> Drained:
     """Send the rows that are due, up to `limit`, each once. Problems are in the result (and
     logged); a stopped provider (its key refused, say) leaves the rest waiting. The signer
-    (for confirmation links) is the workspace's unless given."""
+    (for confirmation links) is the workspace's unless given. `after` is called for each row
+    that is done (sent, failed or unknown), in the transaction that records it: the story
+    emails' news in their story's history is the workflow's (workflow/own_emails.py)."""
     done = Drained()
     owner = locks.owner_name()
     claims.settle_left(store)
@@ -183,7 +191,7 @@ def drain(
                 chosen.check()
                 chosen.open()
                 provider = chosen
-            if not _send_row(store, workspace, signer, provider, row, done):
+            if not _send_row(store, workspace, signer, provider, row, done, after):
                 break
     except EngageError as exc:  # the provider could not even start (a missing key, say)
         done.problems.append(f"engage's own emails: {exc}")
@@ -202,12 +210,13 @@ def _send_row(
     provider: Provider,
     row: sa.Row,
     done: Drained,
+    after: Finished | None,
 ) -> bool:
     """Make and send one claimed row; False when the provider cannot send anything now."""
     try:
         message = _prepare(store, workspace, signer, row)
     except (EngageError, jinja2.TemplateError, core.InvalidEmail) as exc:
-        _finish(store, row, "failed", done, f"could not be made: {exc}")
+        _finish(store, row, "failed", done, f"could not be made: {exc}", after)
         return True
     if message is None:
         done.skipped += 1
@@ -216,24 +225,24 @@ def _send_row(
         outcome = provider.send_system(message)
     except LostAnswer as exc:
         said = f"{sentence(str(exc))} engage does not send it again by itself."
-        _finish(store, row, "unknown", done, said)
+        _finish(store, row, "unknown", done, said, after)
         return True
     except AuthFailed as exc:
-        _again(store, row, done, str(exc), None)
+        _again(store, row, done, str(exc), None, after)
         return False
     except TryLater as exc:
-        _again(store, row, done, str(exc), exc.retry_after)
+        _again(store, row, done, str(exc), exc.retry_after, after)
         return True
     except (ProviderError, Unsendable) as exc:
-        _finish(store, row, "failed", done, str(exc))
+        _finish(store, row, "failed", done, str(exc), after)
         return True
     except EngageError as exc:  # a setting or secret it needs, missing before anything went
-        _again(store, row, done, str(exc), None)
+        _again(store, row, done, str(exc), None, after)
         return False
     if not outcome.sent:
-        _finish(store, row, "failed", done, outcome.error or "refused, with no reason given")
+        _finish(store, row, "failed", done, outcome.error or "refused, with no reason given", after)
         return True
-    _finish(store, row, "sent", done, "", provider_id=outcome.provider_id)
+    _finish(store, row, "sent", done, "", after, provider_id=outcome.provider_id)
     return True
 
 
@@ -246,7 +255,7 @@ def _prepare(
         if row.kind == "signup":
             message, contact_id = _signup(connection, workspace, signer, row)
         else:
-            message, contact_id = messages.queued_story_email(row.address, row.payload), None
+            message, contact_id = own_emails.queued_story_email(row.address, row.payload), None
         values: dict[str, Any] = {"contact_id": contact_id}
         if message is None:
             values.update(state="skipped", done_at=core.now(), payload=_kept(row))
@@ -276,11 +285,18 @@ def _signup(
     return message, contact_id
 
 
-def _again(store: Store, row: sa.Row, done: Drained, error: str, retry_after: float | None) -> None:
+def _again(
+    store: Store,
+    row: sa.Row,
+    done: Drained,
+    error: str,
+    retry_after: float | None,
+    after: Finished | None,
+) -> None:
     """Not sent, with proof: wait and try again, or give up after ATTEMPTS tries."""
     tries = row.attempts + 1
     if tries >= ATTEMPTS:
-        _finish(store, row, "failed", done, f"{error} (tried {tries} times)")
+        _finish(store, row, "failed", done, f"{error} (tried {tries} times)", after)
         return
     wait = max(BACKOFF[min(tries, len(BACKOFF)) - 1], retry_after or 0)
     with store.begin() as connection:
@@ -300,7 +316,13 @@ def _again(store: Store, row: sa.Row, done: Drained, error: str, retry_after: fl
 
 
 def _finish(
-    store: Store, row: sa.Row, state: str, done: Drained, error: str, provider_id: str = ""
+    store: Store,
+    row: sa.Row,
+    state: str,
+    done: Drained,
+    error: str,
+    after: Finished | None,
+    provider_id: str = "",
 ) -> None:
     with store.begin() as connection:
         connection.execute(
@@ -314,8 +336,8 @@ def _finish(
                 payload=_kept(row),
             )
         )
-        if row.kind == "story":
-            _story_news(connection, row, state, error)
+        if after is not None:
+            after(connection, row, state, error)
     if state == "sent":
         done.sent += 1
         return
@@ -339,23 +361,3 @@ def _what(row: sa.Row) -> str:
     if row.kind == "signup":
         return "The confirmation email"
     return f"The {row.payload['template']} story email"
-
-
-def _story_news(connection: sa.Connection, row: sa.Row, state: str, error: str) -> None:
-    """What the story's history says once its email is sent or has not gone."""
-    from .stories import core as stories
-
-    made = row.payload
-    if (
-        row.story_id is None
-        or not connection.execute(
-            sa.select(sa.func.count()).where(story_rows.c.id == row.story_id)
-        ).scalar()
-    ):
-        return  # the story is gone (its contributor erased)
-    if state == "sent":
-        if not made["to_team"]:
-            stories.told(connection, row.story_id, made["template"], made["status"])
-        return
-    action = "team-not-told" if made["to_team"] else "not-told"
-    stories.note(connection, row.story_id, action, made["status"], f"{made['template']}: {error}")

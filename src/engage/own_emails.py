@@ -24,7 +24,7 @@ import jinja2
 import jinja2.meta
 
 from .config import Workspace, read_toml
-from .email.base import SystemMessage, system_message_id
+from .email.base import SystemMessage, compose, system_message_id
 from .errors import EngageError, sentence
 from .render import placeholders as undefined
 from .tomlcheck import line_of
@@ -62,6 +62,19 @@ class Rendered:
     subject: str
     text: str
     html: str
+
+
+@dataclass(frozen=True)
+class StoryMessage(SystemMessage):
+    """A SystemMessage that may carry a Reply-To header."""
+
+    reply_to: str = ""
+
+    def raw(self) -> bytes:
+        headers = {"Message-ID": self.message_id}
+        if self.reply_to:
+            headers["Reply-To"] = self.reply_to
+        return compose(self.sender, self.to, self.subject, headers, self.text, self.html)
 
 
 def confirmation(workspace: Workspace, address: str, name: str, token: str) -> SystemMessage:
@@ -233,3 +246,17 @@ def _tidy(text: str) -> str:
     """No trailing spaces, never more than one blank line, one newline at the end."""
     lines = [line.rstrip() for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+def queued_story_email(address: str, made: dict[str, Any]) -> SystemMessage:
+    """A story email as it was made when a web page queued it (outgoing.add_story_email)."""
+    return StoryMessage(
+        to=address,
+        subject=made["subject"],
+        text=made["text"],
+        html=made["html"],
+        sender=made["sender"],
+        message_id=made["message_id"],
+        kind=made["kind"],
+        reply_to=made["reply_to"],
+    )

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from . import campaigns as campaign_files
-from . import locks, outgoing
+from . import locks
 from .config import Workspace
 from .contacts import core
 from .email import provider_for
@@ -31,6 +31,7 @@ from .sending import Options, Report, Sender
 from .store import Store
 from .store.schema import sends
 from .webhooks.store import problems as webhook_problems
+from .workflow.own_emails import send_own_emails
 from .workflow.posting import post_campaign
 from .workflow.replies import fetch_replies
 from .workflow.sending import send_campaign
@@ -208,7 +209,7 @@ def _send(
 def _send_own_emails(store: Store, workspace: Workspace, summary: RunSummary) -> None:
     """The emails the web app queued (sign-up links, story emails): cron setups with no
     `engage serve` worker send them here."""
-    drained = outgoing.drain(store, workspace)
+    drained = send_own_emails(store, workspace)
     summary.own_emails += drained.sent
     summary.errors += drained.problems
 

@@ -7,7 +7,6 @@ to the team, with a Reply-To where the provider can carry one, and sends it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
 
@@ -17,29 +16,14 @@ from ..email.base import (
     LostAnswer,
     Outcome,
     ProviderError,
-    SystemMessage,
     TryLater,
     clean_header,
-    compose,
     system_message_id,
 )
-from ..own_emails import Rendered, StoryMailError, render_story
+from ..own_emails import Rendered, StoryMailError, StoryMessage, render_story
 
 # Providers whose send_system sends `message.raw()`, so a Reply-To header goes with it.
 _RAW_PROVIDERS = frozenset({"outbox", "smtp"})
-
-
-@dataclass(frozen=True)
-class StoryMessage(SystemMessage):
-    """A SystemMessage that may carry a Reply-To header."""
-
-    reply_to: str = ""
-
-    def raw(self) -> bytes:
-        headers = {"Message-ID": self.message_id}
-        if self.reply_to:
-            headers["Reply-To"] = self.reply_to
-        return compose(self.sender, self.to, self.subject, headers, self.text, self.html)
 
 
 def send(
@@ -118,18 +102,4 @@ def _message(
         message_id=system_message_id(sender, f"story-{template}"),
         kind=f"story-{template}",
         reply_to=reply_to,
-    )
-
-
-def queued_story_email(address: str, made: dict[str, Any]) -> SystemMessage:
-    """A story email as it was made when a web page queued it (outgoing.add_story_email)."""
-    return StoryMessage(
-        to=address,
-        subject=made["subject"],
-        text=made["text"],
-        html=made["html"],
-        sender=made["sender"],
-        message_id=made["message_id"],
-        kind=made["kind"],
-        reply_to=made["reply_to"],
     )

@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from typing import Any
 
+import sqlalchemy as sa
+
 from .. import outgoing
 from ..config import Workspace
 from ..contacts import core as people
 from ..errors import EngageError
 from ..store import Store
+from ..store.schema import stories as story_rows
 from ..tokens import Signer
 from . import core, messages
 
@@ -203,3 +206,24 @@ def tell_team(
         told.problems.append(f"story {story.id}: the team was not sent the {template} email: {exc}")
         return False
     return True
+
+
+def queued_email_done(connection: sa.Connection, row: sa.Row, state: str, error: str) -> None:
+    """What the story's history says once a story email from engage's queue is sent or has
+    not gone (outgoing.drain calls it, in the transaction that records the row)."""
+    if row.kind != "story":
+        return
+    made = row.payload
+    if (
+        row.story_id is None
+        or not connection.execute(
+            sa.select(sa.func.count()).where(story_rows.c.id == row.story_id)
+        ).scalar()
+    ):
+        return  # the story is gone (its contributor erased)
+    if state == "sent":
+        if not made["to_team"]:
+            core.told(connection, row.story_id, made["template"], made["status"])
+        return
+    action = "team-not-told" if made["to_team"] else "not-told"
+    core.note(connection, row.story_id, action, made["status"], f"{made['template']}: {error}")

@@ -12,6 +12,7 @@ from .. import outgoing
 from ..config import Workspace
 from ..store import Store
 from ..tokens import Signer
+from .own_emails import send_own_emails
 from .stories import keep_contributors_informed
 
 log = logging.getLogger("engage.outgoing")
@@ -53,7 +54,7 @@ class Worker:
             outgoing.heard()
             self._inform()
             try:
-                outgoing.drain(self.store, self.workspace, self.signer)
+                send_own_emails(self.store, self.workspace, self.signer)
             except Exception:  # noqa: BLE001 - a worker that dies sends nothing again
                 log.exception("engage's own emails: the worker met a problem; it carries on")
             outgoing.wait_for_work(self.every)
