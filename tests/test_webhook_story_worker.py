@@ -24,7 +24,8 @@ KEY, PM_PASSWORD = "worker-test-key", "pm-pass"
 
 
 @pytest.fixture
-def app(project, monkeypatch, clock):
+def app(project, monkeypatch, clock, db_url):
+    monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
     monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
     monkeypatch.setenv("POSTMARK_WEBHOOK_PASSWORD", PM_PASSWORD)
     path = project.write("people.csv", PEOPLE)
