@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from waitress.server import create_server
 
 from engage.config import load_workspace
-from engage.outgoing import Worker
 from engage.store import open_store
 from engage.store.schema import outgoing
 from engage.web import create_app
+from engage.workflow.worker import Worker
 
 
 def queue_sent(project, seconds: float = 10) -> None:  # noqa: ANN001 - the conftest Project

@@ -18,13 +18,13 @@ import pytest
 import sqlalchemy as sa
 from urllib3 import encode_multipart_formdata
 
-from engage import outgoing
 from engage.contacts import core
 from engage.mailparts import MAX_DEPTH
 from engage.store import guard
 from engage.store.schema import contacts, events, inbound, unreadable_events
 from engage.tokens import Signer
 from engage.web import create_app
+from engage.workflow.own_emails import send_own_emails
 
 from .imap_server import imap_server as imap_server_fixture  # noqa: F401
 from .test_inbound_attachments import basic, delivery_id, query
@@ -135,7 +135,7 @@ def test_a_sign_up_name_with_nul_and_control_characters_is_kept_clean(app) -> No
     answer = app.test_client().post("/subscribe", data={**data, "format": "html"})
     assert answer.status_code == 200
     engage = app.extensions["engage"]  # the queued confirmation goes, as engage serve sends it
-    assert outgoing.drain(engage["store"], engage["workspace"], engage["signer"]).sent == 1
+    assert send_own_emails(engage["store"], engage["workspace"], engage["signer"]).sent == 1
     with engage["store"].connect() as c:
         assert core.get(c, "cy@example.org").name == "Cy Jones"
 

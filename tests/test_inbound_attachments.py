@@ -29,9 +29,9 @@ from urllib3 import encode_multipart_formdata
 from engage.contacts import life
 from engage.replies import attachments as kept_files
 from engage.store.schema import attachments, inbound, stories
-from engage.stories import service
 from engage.tokens import Signer
 from engage.web import create_app
+from engage.workflow.stories import catch_up
 
 from .imap_server import imap_server as imap_server_fixture  # noqa: F401
 
@@ -261,7 +261,7 @@ def test_a_30_mb_voice_note_is_kept_byte_for_byte_and_opens_a_story(app, provide
     assert path.startswith(f"{row.id}-") and path.endswith("/1-voice_note.ogg")
     assert (app.project.root / "attachments" / path).read_bytes() == note30
     # What `engage run` does after replies come in: the story opens.
-    service.catch_up(app.extensions["engage"]["store"], app.project.workspace)
+    catch_up(app.extensions["engage"]["store"], app.project.workspace)
     [story] = query(app, sa.select(stories.c.reply_id, stories.c.campaign))
     assert tuple(story) == (row.id, "share-your-story")
     # The same delivery again: nothing new, no second file.

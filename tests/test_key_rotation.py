@@ -20,7 +20,7 @@ from engage.models import InboundMessage
 from engage.replies import inbox
 from engage.store import open_store
 from engage.stories import core as stories_core
-from engage.stories import service
+from engage.stories import telling
 from engage.tokens import BadSignature, Signer, signer
 from engage.web import create_app
 
@@ -90,7 +90,7 @@ def story_link(project) -> str:
     with store.connect() as c:
         story = stories_core.get(c, 1)
     store.engine.dispose()
-    return service.link_for(project.workspace, Signer(OLD), story).removeprefix(BASE)
+    return telling.link_for(project.workspace, Signer(OLD), story).removeprefix(BASE)
 
 
 def test_links_sent_before_the_key_changed_still_work(sent, app_after) -> None:

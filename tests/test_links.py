@@ -28,7 +28,7 @@ from engage.store.schema import (
     suppressions,
 )
 from engage.stories import core as stories_core
-from engage.stories import service
+from engage.stories import telling
 from engage.tokens import Signer
 from engage.web import create_app
 from engage.webhooks.store import record_events
@@ -279,7 +279,7 @@ def test_opening_any_link_changes_nothing(app, client) -> None:
     assert app.project.run("stories", "open", "ann@example.org", "--quiet").exit_code == 0
     with store(app).connect() as c:
         story = stories_core.get(c, 1)
-    story_link = service.link_for(app.project.workspace, signer, story).removeprefix(BASE)
+    story_link = telling.link_for(app.project.workspace, signer, story).removeprefix(BASE)
     bos_old_link = f"/confirm/{signer.sign('c', gone.id, int(core.now().timestamp() // 60))}"
     links = [
         pending,

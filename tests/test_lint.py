@@ -12,7 +12,7 @@ from engage import campaigns
 from engage.render import rules_html
 from engage.render.findings import RULES, Finding
 from engage.render.htmlscan import scan
-from engage.render.lint import lint
+from engage.workflow.lint import lint
 
 from .conftest import REPO, Project
 from .test_web import set_topics
@@ -690,13 +690,14 @@ def _story(project, status: str, allowed: dict[str, bool], name: str = "Sam Jone
     from engage.store.schema import stories
     from engage.stories import coproduce
     from engage.stories import core as story_core
+    from engage.stories import opening as story_opening
 
     store = open_store(project.workspace)
     with store.begin() as connection:
         person = life.add(
             connection, "sam@example.org", core.ConsentGiven(wording="Yes please"), name=name
         )
-        story_id = story_core.open_story(connection, person.id)
+        story_id = story_opening.open_story(connection, person.id)
         connection.execute(sa.update(stories).values(status=status))
         story = story_core.get(connection, story_id)
         coproduce.record_choices(connection, story, allowed, {})

@@ -18,6 +18,8 @@ from engage.store import open_store
 from engage.store.schema import outgoing as queue
 from engage.store.schema import stories, story_history
 from engage.web import create_app
+from engage.workflow.own_emails import send_own_emails
+from engage.workflow.worker import Worker
 
 from .fakes import FakePostmark
 from .test_faults import use_provider
@@ -50,7 +52,7 @@ def store(app):
 
 def drain(app) -> outgoing.Drained:
     engage = app.extensions["engage"]
-    return outgoing.drain(engage["store"], engage["workspace"], engage["signer"])
+    return send_own_emails(engage["store"], engage["workspace"], engage["signer"])
 
 
 def sign_up(app, address: str, ip: str = "192.0.2.1"):
@@ -221,7 +223,7 @@ def test_rows_left_by_a_process_that_ended(app, fake) -> None:
 
 def test_the_worker_sends_a_queued_email_and_stops_cleanly(app, fake) -> None:
     engage = app.extensions["engage"]
-    worker = outgoing.Worker(engage["store"], engage["workspace"], engage["signer"], every=30)
+    worker = Worker(engage["store"], engage["workspace"], engage["signer"], every=30)
     worker.start()
     try:
         sign_up(app, "kim@example.org")  # wakes it: no 30 s wait

@@ -10,7 +10,7 @@ import pytest
 from engage import campaigns
 from engage.errors import LintFailed
 from engage.render.build import build, sample_recipient
-from engage.render.lint import lint, require_clean
+from engage.workflow.lint import lint, require_clean
 
 SLUG = "doing-with-not-doing-to"
 LAYOUT = "templates/_layout.mjml.j2"

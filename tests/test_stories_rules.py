@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from engage import clock as engage_clock
 from engage.store import open_store
 from engage.store.schema import stories
-from engage.stories import service
+from engage.stories import telling
 from engage.tokens import Signer
 from engage.web import create_app
 
@@ -236,7 +236,7 @@ def test_links_that_are_tampered_old_or_for_an_outdated_draft(team, project, clo
     assert shown["drafts"][-1]["comment"] == "Please say I swim at Leeds pool."
 
     # A link older than LINK_DAYS can only take the story back.
-    clock.advance(days=service.LINK_DAYS + 1)
+    clock.advance(days=telling.LINK_DAYS + 1)
     old_page = client.get(path)
     assert old_page.status_code == 200
     text = old_page.get_data(as_text=True)
@@ -306,7 +306,7 @@ def test_the_token_names_the_story_and_its_contributor(team) -> None:
     assert team.run("stories", "open", "kim@example.org").exit_code == 0
     signer = Signer(KEY)
     sam = link_in(mails(team, "story-acknowledgement")[0]).rsplit("/", 1)[1]
-    assert service.read_link(signer, sam).story_id == 1
+    assert telling.read_link(signer, sam).story_id == 1
     store = open_store(team.workspace)
     with store.connect() as connection:
         kim_id = connection.execute(sa.select(stories.c.contact_id).where(stories.c.id == 2))

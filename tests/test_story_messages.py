@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from engage import own_emails
 from engage.email.base import Outcome
 from engage.errors import EngageError, TryLater
+from engage.own_emails import StoryMailError
 from engage.providers.outbox import Outbox
 from engage.render import readability
 from engage.stories import messages
-from engage.stories.messages import StoryMailError
 
 from .browser import axe, format_violations
 from .browser import chromium as chromium_fixture  # noqa: F401
@@ -50,7 +51,7 @@ SUBJECTS = {
     "went-out": "Your story went out on Tuesday 1 December",
 }
 
-EVERY = pytest.mark.parametrize("template", messages.TEMPLATES)
+EVERY = pytest.mark.parametrize("template", own_emails.TEMPLATES)
 
 
 def outbox(project, kind: str) -> list[email.message.EmailMessage]:
@@ -107,7 +108,7 @@ def structure(html: str) -> Structure:
 
 
 def test_the_six_story_emails() -> None:
-    assert messages.TEMPLATES == (
+    assert own_emails.TEMPLATES == (
         "acknowledgement",
         "draft",
         "update",
@@ -115,17 +116,17 @@ def test_the_six_story_emails() -> None:
         "declined",
         "went-out",
     )
-    assert set(SUBJECTS) == set(messages.TEMPLATES)
+    assert set(SUBJECTS) == set(own_emails.TEMPLATES)
 
 
 @EVERY
 def test_subject_lines(project, template: str) -> None:
-    assert messages.render(project.workspace, template, FULL).subject == SUBJECTS[template]
+    assert own_emails.render_story(project.workspace, template, FULL).subject == SUBJECTS[template]
 
 
 @EVERY
 def test_full_context_greets_by_name_and_shows_the_note(project, template: str) -> None:
-    rendered = messages.render(project.workspace, template, FULL)
+    rendered = own_emails.render_story(project.workspace, template, FULL)
 
     assert rendered.text.startswith("Hello Sam,\n\n")
     assert "We are picking a photo with you in mind.\n" in rendered.text
@@ -135,7 +136,7 @@ def test_full_context_greets_by_name_and_shows_the_note(project, template: str) 
 
 @EVERY
 def test_no_name_and_no_note(project, template: str) -> None:
-    rendered = messages.render(project.workspace, template, BARE)
+    rendered = own_emails.render_story(project.workspace, template, BARE)
 
     assert rendered.text.startswith("Hello,\n\n")
     assert "<p>Hello,</p>" in rendered.html
@@ -147,14 +148,14 @@ def test_no_name_and_no_note(project, template: str) -> None:
 
 def test_an_empty_name_and_note_are_the_same_as_none(project) -> None:
     given = {**BARE, "first_name": "", "note": None}
-    assert messages.render(project.workspace, "update", given) == messages.render(
+    assert own_emails.render_story(project.workspace, "update", given) == own_emails.render_story(
         project.workspace, "update", BARE
     )
 
 
 @EVERY
 def test_every_email_has_the_private_link_and_says_reply(project, template: str) -> None:
-    text = messages.render(project.workspace, template, BARE).text
+    text = own_emails.render_story(project.workspace, template, BARE).text
 
     assert f"\n{LINK}\nThis link is just for you, so please do not share it.\n" in text
     assert "Just reply to this email." in text
@@ -162,7 +163,7 @@ def test_every_email_has_the_private_link_and_says_reply(project, template: str)
 
 
 def test_acknowledgement_says_what_happens_next_and_when(project) -> None:
-    text = messages.render(project.workspace, "acknowledgement", BARE).text
+    text = own_emails.render_story(project.workspace, "acknowledgement", BARE).text
 
     assert "Thank you for sharing your story with us." in text
     assert "Here is what happens next:\n- We will read your story with care.\n" in text
@@ -174,7 +175,7 @@ def test_acknowledgement_says_what_happens_next_and_when(project) -> None:
 
 
 def test_draft_asks_for_approval_and_where_it_may_appear(project) -> None:
-    text = messages.render(project.workspace, "draft", BARE).text
+    text = own_emails.render_story(project.workspace, "draft", BARE).text
 
     assert f"Open this link to read your story:\n{LINK}\n" in text
     assert "- say yes, it is ready to share\n- ask us to change something\n" in text
@@ -183,7 +184,7 @@ def test_draft_asks_for_approval_and_where_it_may_appear(project) -> None:
 
 
 def test_update_says_where_things_stand(project) -> None:
-    text = messages.render(project.workspace, "update", BARE).text
+    text = own_emails.render_story(project.workspace, "update", BARE).text
 
     assert (
         "Here is some news about your story.\n\n"
@@ -199,7 +200,7 @@ def test_update_after_a_withdrawal_says_goodbye(project) -> None:
         "story": {"id": 7, "title": "Rugby", "status": "withdrawn"},
         "status_words": "You took your story back. We will not use it.",
     }
-    rendered = messages.render(project.workspace, "update", given)
+    rendered = own_emails.render_story(project.workspace, "update", given)
 
     assert rendered.text.startswith(
         "Hello,\n\nHere is some news about your story.\n\n"
@@ -213,7 +214,7 @@ def test_update_after_a_withdrawal_says_goodbye(project) -> None:
 
 
 def test_published_gives_the_link_and_thanks(project) -> None:
-    rendered = messages.render(project.workspace, "published", BARE)
+    rendered = own_emails.render_story(project.workspace, "published", BARE)
 
     assert f"You can read it here:\n{PUBLISHED}\n" in rendered.text
     assert "Thank you so much for sharing it with us." in rendered.text
@@ -223,7 +224,7 @@ def test_published_gives_the_link_and_thanks(project) -> None:
 
 def test_declined_is_kind_and_thanks_them(project) -> None:
     given = {**BARE, "note": "We had many stories about rugby this year."}
-    text = messages.render(project.workspace, "declined", given).text
+    text = own_emails.render_story(project.workspace, "declined", given).text
 
     assert text.startswith(
         "Hello,\n\nThank you for sharing your story with us. "
@@ -236,7 +237,7 @@ def test_declined_is_kind_and_thanks_them(project) -> None:
 
 
 def test_went_out_lists_each_place_in_plain_words(project) -> None:
-    rendered = messages.render(project.workspace, "went-out", BARE)
+    rendered = own_emails.render_story(project.workspace, "went-out", BARE)
 
     assert (
         "Your story went out on Tuesday 1 December. Thank you for letting us share it.\n\n"
@@ -253,7 +254,7 @@ def test_went_out_lists_each_place_in_plain_words(project) -> None:
 
 @EVERY
 def test_html_structure(project, template: str) -> None:
-    rendered = messages.render(project.workspace, template, FULL)
+    rendered = own_emails.render_story(project.workspace, template, FULL)
     found = structure(rendered.html)
 
     assert found.lang == "en-GB"
@@ -271,7 +272,7 @@ def test_html_structure(project, template: str) -> None:
 
 def test_html_is_escaped_and_text_is_not(project) -> None:
     given = {**BARE, "first_name": "Sam <b>", "note": "Tom & Jo say hi."}
-    rendered = messages.render(project.workspace, "update", given)
+    rendered = own_emails.render_story(project.workspace, "update", given)
 
     assert "Hello Sam <b>,\n" in rendered.text
     assert "Tom & Jo say hi." in rendered.text
@@ -311,8 +312,8 @@ TEAM = {
 
 
 WITHDRAWN = {**BARE, "story": {"id": 7, "title": "", "status": "withdrawn"}}
-READ = [(t, BARE) for t in messages.TEMPLATES] + [("update", WITHDRAWN)]
-READ += [(t, TEAM) for t in messages.TEAM_TEMPLATES]
+READ = [(t, BARE) for t in own_emails.TEMPLATES] + [("update", WITHDRAWN)]
+READ += [(t, TEAM) for t in own_emails.TEAM_TEMPLATES]
 
 
 @pytest.mark.parametrize(
@@ -321,8 +322,8 @@ READ += [(t, TEAM) for t in messages.TEAM_TEMPLATES]
 def test_every_text_email_reads_at_beginner_level(project, template: str, context: dict) -> None:
     """The same check lint's reading-level rule makes of a campaign, block by block."""
     level = readability.LEVELS["beginner"]
-    blocks = body_blocks(messages.render(project.workspace, template, context).text)
-    if template in messages.TEAM_TEMPLATES + ("went-out",):  # lists of names, not sentences
+    blocks = body_blocks(own_emails.render_story(project.workspace, template, context).text)
+    if template in own_emails.TEAM_TEMPLATES + ("went-out",):  # lists of names, not sentences
         blocks = [block for block in blocks if not block.startswith("- ")]
 
     hard = {
@@ -339,9 +340,9 @@ def test_every_text_email_reads_at_beginner_level(project, template: str, contex
 def test_missing_and_empty_variables_are_named(project) -> None:
     ws = project.workspace
     with pytest.raises(StoryMailError) as missing:
-        messages.render(ws, "draft", {"link": LINK})
+        own_emails.render_story(ws, "draft", {"link": LINK})
     with pytest.raises(StoryMailError) as empty:
-        messages.render(ws, "went-out", {**BARE, "places": [], "link": ""})
+        own_emails.render_story(ws, "went-out", {**BARE, "places": [], "link": ""})
 
     assert str(missing.value) == (
         "templates/emails/draft.txt.j2:16: there is no placeholder {{ next_update_by }}. The "
@@ -356,7 +357,7 @@ def test_missing_and_empty_variables_are_named(project) -> None:
 
 def test_each_email_asks_only_for_its_own_variables(project) -> None:
     common = {"first_name", "note", "organisation", "link", "subject"}
-    asks = {t: messages.placeholders(project.workspace, t) - common for t in messages.TEMPLATES}
+    asks = {t: own_emails.placeholders(project.workspace, t) - common for t in own_emails.TEMPLATES}
 
     assert asks == {
         "acknowledgement": {"next_update_by"},
@@ -377,7 +378,7 @@ TEAM_END = (
 
 def test_the_team_hears_where_to_take_a_withdrawn_story_down(project) -> None:
     given = {**TEAM, "reason": "I changed my mind."}
-    rendered = messages.render(project.workspace, "team-withdrawn", given)
+    rendered = own_emails.render_story(project.workspace, "team-withdrawn", given)
 
     assert rendered.subject == "Story 7 was taken back: please stop using it"
     assert rendered.text == (
@@ -410,7 +411,7 @@ def test_the_team_hears_even_when_there_is_nothing_to_take_down(project) -> None
 
 
 def test_the_team_hears_when_a_contributor_approves(project) -> None:
-    rendered = messages.render(project.workspace, "team-approved", TEAM)
+    rendered = own_emails.render_story(project.workspace, "team-approved", TEAM)
 
     assert rendered.subject == "Story 7 is approved by its contributor"
     assert rendered.text == (
@@ -429,7 +430,7 @@ def test_the_team_hears_when_a_contributor_approves(project) -> None:
 
 def test_the_team_hears_when_a_contributor_asks_for_changes(project) -> None:
     given = {**TEAM, "comment": "Please say I play for Leeds.\nAnd that I love it."}
-    rendered = messages.render(project.workspace, "team-changes", given)
+    rendered = own_emails.render_story(project.workspace, "team-changes", given)
 
     assert rendered.subject == "Story 7: the contributor asks for changes"
     assert rendered.text == (
@@ -443,7 +444,7 @@ def test_the_team_hears_when_a_contributor_asks_for_changes(project) -> None:
 
 
 def test_the_team_hears_when_a_contributor_changes_their_choices(project) -> None:
-    rendered = messages.render(project.workspace, "team-choices", TEAM)
+    rendered = own_emails.render_story(project.workspace, "team-choices", TEAM)
 
     assert rendered.subject == "Story 7: the contributor changed where it may appear"
     assert rendered.text == (
@@ -463,7 +464,7 @@ def test_the_team_hears_when_a_contributor_changes_their_choices(project) -> Non
 def test_the_team_hears_when_a_contributor_asks_us_to_stop_writing(project) -> None:
     given = {**TEAM, "story": {**TEAM["story"], "status": "in-progress"}}
     given["how"] = "They said it in a reply to us (see it with: engage replies show 4)."
-    rendered = messages.render(project.workspace, "team-stopped", given)
+    rendered = own_emails.render_story(project.workspace, "team-stopped", given)
 
     assert rendered.subject == "Story 7: the contributor asked us to stop writing"
     assert rendered.text == (
@@ -482,7 +483,7 @@ def test_the_team_hears_when_a_contributor_asks_us_to_stop_writing(project) -> N
 
 def test_an_unknown_email(project) -> None:
     with pytest.raises(StoryMailError) as caught:
-        messages.render(project.workspace, "thanks", FULL)
+        own_emails.render_story(project.workspace, "thanks", FULL)
     assert str(caught.value) == (
         "There is no story email called 'thanks'. The story emails are: "
         "acknowledgement, draft, update, published, declined, went-out, team-approved, "
@@ -495,7 +496,7 @@ def test_a_missing_file_is_named(project, name: str) -> None:
     (project.root / "templates" / "emails" / name).unlink()
 
     with pytest.raises(StoryMailError) as caught:
-        messages.render(project.workspace, "draft", FULL)
+        own_emails.render_story(project.workspace, "draft", FULL)
 
     assert str(caught.value) == (
         f"The story email file templates/emails/{name} is missing (looked in {project.root}). "
@@ -508,7 +509,7 @@ def test_a_missing_subject_line(project) -> None:
     project.replace("templates/emails/subjects.toml", 'update = "News about your story"\n', "")
 
     with pytest.raises(StoryMailError) as caught:
-        messages.render(project.workspace, "update", FULL)
+        own_emails.render_story(project.workspace, "update", FULL)
 
     assert str(caught.value) == (
         "templates/emails/subjects.toml has no subject line for update. "
@@ -522,7 +523,7 @@ def test_a_subject_can_use_the_variables_and_stays_on_one_line(project) -> None:
         'update = "News about your story"',
         'update = "News for {{ first_name }}\\nabout your story"',
     )
-    assert messages.render(project.workspace, "update", FULL).subject == (
+    assert own_emails.render_story(project.workspace, "update", FULL).subject == (
         "News for Sam about your story"
     )
 
@@ -531,7 +532,7 @@ def test_a_template_mistake_names_the_file_and_line(project) -> None:
     project.replace("templates/emails/update.txt.j2", "{{ status_words }}", "{{ status_words }")
 
     with pytest.raises(StoryMailError) as caught:
-        messages.render(project.workspace, "update", FULL)
+        own_emails.render_story(project.workspace, "update", FULL)
 
     assert str(caught.value) == (
         "templates/emails/update.txt.j2:6: a placeholder is not written right: it needs {{ at "
@@ -543,7 +544,7 @@ def test_a_place_without_its_words_is_named(project) -> None:
     given = {**BARE, "places": [{"url": "https://www.example.org/archive/dec"}]}
 
     with pytest.raises(StoryMailError) as caught:
-        messages.render(project.workspace, "went-out", given)
+        own_emails.render_story(project.workspace, "went-out", given)
 
     assert str(caught.value) == (
         "templates/emails/went-out.txt.j2:8: there is no placeholder {{ place.words }}. The "
@@ -556,7 +557,7 @@ def test_a_mistake_in_a_layout_names_the_layout(project) -> None:
     project.replace("templates/emails/_layout.html.j2", "{% endblock %}", "{% endblok %}")
 
     with pytest.raises(StoryMailError) as caught:
-        messages.render(project.workspace, "update", FULL)
+        own_emails.render_story(project.workspace, "update", FULL)
 
     assert str(caught.value) == (
         "templates/emails/_layout.html.j2:13: there is no {% endblok %}: check the spelling "
@@ -658,11 +659,13 @@ def test_a_bad_address_sends_nothing(project, to: str) -> None:
     assert not (project.root / "outbox").exists()
 
 
-@pytest.mark.parametrize("template", messages.TEMPLATES + messages.TEAM_TEMPLATES)
+@pytest.mark.parametrize("template", own_emails.TEMPLATES + own_emails.TEAM_TEMPLATES)
 def test_story_email_has_no_axe_violations(project, page, tmp_path: Path, template: str) -> None:
-    context = TEAM if template in messages.TEAM_TEMPLATES else FULL
+    context = TEAM if template in own_emails.TEAM_TEMPLATES else FULL
     path = tmp_path / f"{template}.html"
-    path.write_text(messages.render(project.workspace, template, context).html, encoding="utf-8")
+    path.write_text(
+        own_emails.render_story(project.workspace, template, context).html, encoding="utf-8"
+    )
 
     page.goto(path.as_uri())
     violations = axe(page, email=True)

@@ -11,11 +11,11 @@ import shlex
 
 import pytest
 
-from engage import outgoing
 from engage.store import open_store
-from engage.stories import core, service
+from engage.stories import core, telling
 from engage.tokens import Signer
 from engage.web import create_app
+from engage.workflow.own_emails import send_own_emails
 
 from .test_stories_rules import mails
 
@@ -50,7 +50,7 @@ def page_link(project, story: int) -> str:
             found = core.get(connection, story)
     finally:
         store.engine.dispose()
-    return service.link_for(ws, Signer(KEY), found).removeprefix(ws.config.web.base_url)
+    return telling.link_for(ws, Signer(KEY), found).removeprefix(ws.config.web.base_url)
 
 
 class Page:
@@ -72,7 +72,7 @@ class Page:
             form["version"] = version.group(1)
         answer = self.client.post(self.path, data={**form, "action": action, **fields})
         engage = self.app.extensions["engage"]  # then the emails it queued go, as engage serve's
-        outgoing.drain(engage["store"], engage["workspace"], engage["signer"])  # worker sends them
+        send_own_emails(engage["store"], engage["workspace"], engage["signer"])  # worker sends them
         return answer
 
     def close(self) -> None:
@@ -545,7 +545,7 @@ def test_links_made_on_different_days_differ_and_every_one_still_works(team, clo
     clock.advance(days=1)
     second = page_link(team, 1)
     assert second != first
-    clock.advance(days=service.LINK_DAYS)
+    clock.advance(days=telling.LINK_DAYS)
     page = Page(team, 1)
     page.path = first  # the oldest link of all
     html = page.get()

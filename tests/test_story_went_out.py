@@ -18,7 +18,7 @@ from engage.email.base import Outcome
 from engage.errors import LostAnswer
 from engage.providers.outbox import Outbox
 from engage.store import Store, make_engine, open_store, upgrade
-from engage.stories import coproduce, service, usage, wentout
+from engage.stories import coproduce, telling, usage, wentout
 from engage.web import create_app
 
 from .fakes import FakeMastodon
@@ -192,7 +192,7 @@ def record(project, slug: str, subject: str) -> None:
         store.engine.dispose()
 
 
-def announce(project) -> service.Told:
+def announce(project) -> telling.Told:
     ws = project.workspace
     store = open_store(ws)
     try:
@@ -283,7 +283,7 @@ def test_two_processes_at_once_send_one_email(team, monkeypatch) -> None:
         return real(self, message)
 
     monkeypatch.setattr(Outbox, "send_system", slow)
-    results: list[service.Told] = []
+    results: list[telling.Told] = []
 
     def one() -> None:
         gate.wait()
@@ -339,7 +339,7 @@ def test_an_email_that_may_have_gone_is_never_sent_again(team, monkeypatch) -> N
     )
     monkeypatch.setattr(Outbox, "send_system", real)
     engage_clock.advance(days=1)
-    assert announce(team) == service.Told()
+    assert announce(team) == telling.Told()
     assert mails(team) == []
 
 
@@ -349,7 +349,7 @@ def test_a_story_taken_back_before_the_morning_gets_no_went_out_email(team) -> N
     taken = team.run("stories", "set", "1", "withdrawn", "--yes")
     assert taken.exit_code == 0, taken.output
     engage_clock.advance(days=1)
-    assert announce(team) == service.Told()
+    assert announce(team) == telling.Told()
     assert mails(team) == []
     [goodbye] = mails(team, "story-update")[-1:]
     assert "We will not write to you about this story again." in text_of(goodbye)

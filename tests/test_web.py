@@ -14,6 +14,7 @@ from engage.contacts import core, life, records
 from engage.store.schema import consents, suppressions
 from engage.tokens import Signer
 from engage.web import create_app
+from engage.workflow.own_emails import send_own_emails
 
 KEY = "web-test-key"
 WORDING = "Yes, please send me news by email. I know I can stop at any time, with one click."
@@ -68,7 +69,7 @@ def contact(app, address):
 def send_queued(app) -> outgoing.Drained:
     """What the worker in `engage serve` (or `engage run`) does: send the queued emails."""
     engage = app.extensions["engage"]
-    return outgoing.drain(engage["store"], engage["workspace"], engage["signer"])
+    return send_own_emails(engage["store"], engage["workspace"], engage["signer"])
 
 
 def sign_up(client, address="sam@example.org", **extra):

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
+from engage import own_emails
 from engage.errors import sentence
-from engage.stories import messages
-from engage.stories.messages import StoryMailError
+from engage.own_emails import StoryMailError
 from tests.live_site import free_port
 
 SEE = "Check the spelling; docs/templates.md (Story emails) lists each email's placeholders."
@@ -32,7 +32,7 @@ ORGANISATION = (
 
 def story_error(project, template: str = "update") -> str:
     with pytest.raises(StoryMailError) as caught:
-        messages.render(project.workspace, template, UPDATE)
+        own_emails.render_story(project.workspace, template, UPDATE)
     return str(caught.value)
 
 

@@ -1,15 +1,16 @@
 """engage's own emails, queued in the store and sent outside the web request.
 
 A web page that sets off an email (a sign-up's confirmation link, the story emails a
-contributor's page sends) only adds a row to `outgoing`; a worker in `engage serve` and every
-`engage run` send the rows. So a page answers alike whatever happens to the email: a sign-up
+contributor's page sends) only adds a row to `outgoing`; the worker of `engage serve`
+(workflow/worker.py) and every `engage run` send the rows. The emails themselves are made by
+own_emails.py. So a page answers alike whatever happens to the email: a sign-up
 does the same work for a new, pending, subscribed or suppressed address (two throttle counts
 and one row), and how long it takes tells nobody which it was. The sign-up itself (the pending
 contact and its link) is made when its row is sent (see subscriptions.sign_up).
 
 Sending keeps the promises campaign sends keep (sending.py), row by row:
-- a row is claimed in one statement (skipping rows another process has locked on
-  PostgreSQL; SQLite takes its write lock first), so several drainers send each row once;
+- a row is claimed in one statement, so several drainers send each row once
+  (outgoing_claims.py);
 - it is marked `sending` before the provider sees it; a lost answer (a read time-out, a
   dropped connection) leaves it `unknown`, never sent again by itself;
 - only an error that proves nothing was sent (a refused connection, a 429 or 5xx, an SMTP
@@ -22,23 +23,23 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
 import sqlalchemy as sa
 
-from . import locks, subscriptions
+from . import locks, own_emails, subscriptions
+from . import outgoing_claims as claims
 from .config import Workspace
 from .contacts import core
 from .contacts.identity import identity
-from .email.base import Provider, SystemMessage, Unsendable, system_message_id
+from .email.base import Provider, SystemMessage, Unsendable
 from .errors import AuthFailed, EngageError, LostAnswer, ProviderError, TryLater, sentence
 from .providers import provider_for
 from .store import Store
 from .store.schema import outgoing
-from .store.schema import stories as story_rows
 from .tokens import Signer
 from .tokens import signer as make_signer
 
@@ -46,7 +47,6 @@ log = logging.getLogger("engage.outgoing")
 
 ATTEMPTS = 5  # tries for an email the provider proved it did not take
 BACKOFF = (30, 120, 600, 1800)  # seconds before each next try (Retry-After when longer)
-CONFIRM_SUBJECT = "Please confirm your email address"
 
 
 # --- adding rows -----------------------------------------------------------------------------
@@ -116,13 +116,26 @@ def add_story_email(
     _add(connection, "story", message.to, payload, story_id=story_id)
 
 
+# What to do, in its transaction, when a row is done: (connection, row, state, error).
+Finished = Callable[[sa.Connection, sa.Row, str, str], None]
+
 # The worker in this process waits on this; wake() after committing a row sends it at once.
 _added = threading.Event()
 
 
 def wake() -> None:
-    """Tell the worker in this process (if any) that a row is waiting."""
+    """Tell the worker in this process (if any) that a row (or other work) is waiting."""
     _added.set()
+
+
+def wait_for_work(seconds: float) -> None:
+    """The worker's pause: until something wakes it, or `seconds` pass."""
+    _added.wait(seconds)
+
+
+def heard() -> None:
+    """The worker is about to look for work: wakes until now are answered."""
+    _added.clear()
 
 
 # --- sending ---------------------------------------------------------------------------------
@@ -141,21 +154,28 @@ class Drained:
 
 
 def drain(
-    store: Store, workspace: Workspace, signer: Signer | None = None, limit: int = 200
+    store: Store,
+    workspace: Workspace,
+    signer: Signer | None = None,
+    limit: int = 200,
+    *,
+    after: Finished | None = None,
 ) -> Drained:
     """Send the rows that are due, up to `limit`, each once. Problems are in the result (and
     logged); a stopped provider (its key refused, say) leaves the rest waiting. The signer
-    (for confirmation links) is the workspace's unless given."""
+    (for confirmation links) is the workspace's unless given. `after` is called for each row
+    that is done (sent, failed or unknown), in the transaction that records it: the story
+    emails' news in their story's history is the workflow's (workflow/own_emails.py)."""
     done = Drained()
     owner = locks.owner_name()
-    settle_left(store)
+    claims.settle_left(store)
     provider: Provider | None = None
     try:
         for _ in range(limit):
-            row = claim(store, owner)
+            row = claims.claim(store, owner)
             if row is None:
                 break
-            if row is _NOT_THIS_ONE:
+            if row is claims.NOT_THIS_ONE:
                 continue
             if provider is None:  # what sending needs, checked before any row is handed over
                 signer = signer or make_signer(workspace)
@@ -163,82 +183,16 @@ def drain(
                 chosen.check()
                 chosen.open()
                 provider = chosen
-            if not _send_row(store, workspace, signer, provider, row, done):
+            if not _send_row(store, workspace, signer, provider, row, done, after):
                 break
     except EngageError as exc:  # the provider could not even start (a missing key, say)
         done.problems.append(f"engage's own emails: {exc}")
         log.error("engage's own emails wait: %s", exc)
     finally:
-        release(store, owner)
+        claims.release(store, owner)
         if provider is not None:
             provider.close()
     return done
-
-
-_NOT_THIS_ONE: Any = object()
-
-
-def claim(store: Store, owner: str) -> sa.Row | None:
-    """Take the oldest row that is due, for `owner`, or None when none is (or _NOT_THIS_ONE
-    when another process took the row this one picked)."""
-    with store.begin() as connection:
-        pick = (
-            sa.select(outgoing.c.id)
-            .where(outgoing.c.state == "waiting", outgoing.c.not_before <= core.now())
-            .order_by(outgoing.c.id)
-            .limit(1)
-        )
-        if connection.dialect.name == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
-        row_id = connection.execute(pick).scalar()
-        if row_id is None:
-            return None
-        taken = connection.execute(
-            outgoing.update()
-            .where(outgoing.c.id == row_id, outgoing.c.state == "waiting")
-            .values(state="claimed", owner=owner, claimed_at=core.now())
-        ).rowcount
-        if taken != 1:  # another drainer was first: the caller's next claim takes the next row
-            return _NOT_THIS_ONE
-        return connection.execute(sa.select(outgoing).where(outgoing.c.id == row_id)).first()
-
-
-def release(store: Store, owner: str) -> None:
-    """Rows `owner` claimed and never handed over wait again."""
-    with store.begin() as connection:
-        connection.execute(
-            outgoing.update()
-            .where(outgoing.c.owner == owner, outgoing.c.state == "claimed")
-            .values(state="waiting", owner=None, claimed_at=None)
-        )
-
-
-def settle_left(store: Store) -> None:
-    """Rows left by a process that ended: claimed ones wait again; sending ones are unknown
-    (they may have reached the provider)."""
-    with store.begin() as connection:
-        left = connection.execute(
-            sa.select(outgoing.c.id, outgoing.c.state, outgoing.c.owner, outgoing.c.claimed_at)
-            .where(outgoing.c.state.in_(("claimed", "sending")))
-            .with_for_update()
-        ).all()
-        for row in left:
-            if locks.working(row.owner or "", row.claimed_at + locks.LEASE):
-                continue
-            if row.state == "claimed":
-                values: dict[str, Any] = {"state": "waiting", "owner": None, "claimed_at": None}
-            else:
-                values = {
-                    "state": "unknown",
-                    "error": "engage stopped while handing it to the provider, so it may "
-                    "or may not have gone. It is not sent again by itself.",
-                    "done_at": core.now(),
-                }
-            connection.execute(
-                outgoing.update()
-                .where(outgoing.c.id == row.id, outgoing.c.state == row.state)
-                .values(**values)
-            )
 
 
 def _send_row(
@@ -248,12 +202,13 @@ def _send_row(
     provider: Provider,
     row: sa.Row,
     done: Drained,
+    after: Finished | None,
 ) -> bool:
     """Make and send one claimed row; False when the provider cannot send anything now."""
     try:
         message = _prepare(store, workspace, signer, row)
     except (EngageError, jinja2.TemplateError, core.InvalidEmail) as exc:
-        _finish(store, row, "failed", done, f"could not be made: {exc}")
+        _finish(store, row, "failed", done, f"could not be made: {exc}", after)
         return True
     if message is None:
         done.skipped += 1
@@ -262,24 +217,24 @@ def _send_row(
         outcome = provider.send_system(message)
     except LostAnswer as exc:
         said = f"{sentence(str(exc))} engage does not send it again by itself."
-        _finish(store, row, "unknown", done, said)
+        _finish(store, row, "unknown", done, said, after)
         return True
     except AuthFailed as exc:
-        _again(store, row, done, str(exc), None)
+        _again(store, row, done, str(exc), None, after)
         return False
     except TryLater as exc:
-        _again(store, row, done, str(exc), exc.retry_after)
+        _again(store, row, done, str(exc), exc.retry_after, after)
         return True
     except (ProviderError, Unsendable) as exc:
-        _finish(store, row, "failed", done, str(exc))
+        _finish(store, row, "failed", done, str(exc), after)
         return True
     except EngageError as exc:  # a setting or secret it needs, missing before anything went
-        _again(store, row, done, str(exc), None)
+        _again(store, row, done, str(exc), None, after)
         return False
     if not outcome.sent:
-        _finish(store, row, "failed", done, outcome.error or "refused, with no reason given")
+        _finish(store, row, "failed", done, outcome.error or "refused, with no reason given", after)
         return True
-    _finish(store, row, "sent", done, "", provider_id=outcome.provider_id)
+    _finish(store, row, "sent", done, "", after, provider_id=outcome.provider_id)
     return True
 
 
@@ -292,7 +247,7 @@ def _prepare(
         if row.kind == "signup":
             message, contact_id = _signup(connection, workspace, signer, row)
         else:
-            message, contact_id = _story_message(row), None
+            message, contact_id = own_emails.queued_story_email(row.address, row.payload), None
         values: dict[str, Any] = {"contact_id": contact_id}
         if message is None:
             values.update(state="skipped", done_at=core.now(), payload=_kept(row))
@@ -318,55 +273,22 @@ def _signup(
     contact_id = contact.id if contact is not None else None
     if not (found.confirm_to and found.token):
         return None, contact_id
-    return confirmation(workspace, found.confirm_to, form["name"], found.token), contact_id
+    message = own_emails.confirmation(workspace, found.confirm_to, form["name"], found.token)
+    return message, contact_id
 
 
-def confirmation(workspace: Workspace, address: str, name: str, token: str) -> SystemMessage:
-    """The email with a sign-up's confirmation link, from templates/email/confirm.*.j2."""
-    base = workspace.config.web.base_url.rstrip("/")
-    context = {
-        "name": name.split(" ")[0] if name else "",
-        "confirm_url": f"{base}/confirm/{token}",
-        "organisation": workspace.config.organisation,
-    }
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(workspace.templates_dir / "email")),
-        autoescape=jinja2.select_autoescape(["html.j2"]),
-        undefined=jinja2.StrictUndefined,
-    )
-    sender = workspace.config.email.from_
-    return SystemMessage(
-        to=address,
-        subject=CONFIRM_SUBJECT,
-        text=env.get_template("confirm.txt.j2").render(context),
-        html=env.get_template("confirm.html.j2").render(context),
-        sender=sender,
-        message_id=system_message_id(sender, "confirm"),
-        kind="confirm",
-    )
-
-
-def _story_message(row: sa.Row) -> SystemMessage:
-    from .stories.messages import StoryMessage
-
-    made = row.payload
-    return StoryMessage(
-        to=row.address,
-        subject=made["subject"],
-        text=made["text"],
-        html=made["html"],
-        sender=made["sender"],
-        message_id=made["message_id"],
-        kind=made["kind"],
-        reply_to=made["reply_to"],
-    )
-
-
-def _again(store: Store, row: sa.Row, done: Drained, error: str, retry_after: float | None) -> None:
+def _again(
+    store: Store,
+    row: sa.Row,
+    done: Drained,
+    error: str,
+    retry_after: float | None,
+    after: Finished | None,
+) -> None:
     """Not sent, with proof: wait and try again, or give up after ATTEMPTS tries."""
     tries = row.attempts + 1
     if tries >= ATTEMPTS:
-        _finish(store, row, "failed", done, f"{error} (tried {tries} times)")
+        _finish(store, row, "failed", done, f"{error} (tried {tries} times)", after)
         return
     wait = max(BACKOFF[min(tries, len(BACKOFF)) - 1], retry_after or 0)
     with store.begin() as connection:
@@ -386,7 +308,13 @@ def _again(store: Store, row: sa.Row, done: Drained, error: str, retry_after: fl
 
 
 def _finish(
-    store: Store, row: sa.Row, state: str, done: Drained, error: str, provider_id: str = ""
+    store: Store,
+    row: sa.Row,
+    state: str,
+    done: Drained,
+    error: str,
+    after: Finished | None,
+    provider_id: str = "",
 ) -> None:
     with store.begin() as connection:
         connection.execute(
@@ -400,8 +328,8 @@ def _finish(
                 payload=_kept(row),
             )
         )
-        if row.kind == "story":
-            _story_news(connection, row, state, error)
+        if after is not None:
+            after(connection, row, state, error)
     if state == "sent":
         done.sent += 1
         return
@@ -425,57 +353,3 @@ def _what(row: sa.Row) -> str:
     if row.kind == "signup":
         return "The confirmation email"
     return f"The {row.payload['template']} story email"
-
-
-def _story_news(connection: sa.Connection, row: sa.Row, state: str, error: str) -> None:
-    """What the story's history says once its email is sent or has not gone."""
-    from .stories import core as stories
-
-    made = row.payload
-    if (
-        row.story_id is None
-        or not connection.execute(
-            sa.select(sa.func.count()).where(story_rows.c.id == row.story_id)
-        ).scalar()
-    ):
-        return  # the story is gone (its contributor erased)
-    if state == "sent":
-        if not made["to_team"]:
-            stories.told(connection, row.story_id, made["template"], made["status"])
-        return
-    action = "team-not-told" if made["to_team"] else "not-told"
-    stories.note(connection, row.story_id, action, made["status"], f"{made['template']}: {error}")
-
-
-# --- the worker in `engage serve` ------------------------------------------------------------
-
-
-class Worker:
-    """A thread that sends waiting rows: at once when this process adds one (wake), and every
-    `every` seconds for rows other processes added or that wait to be tried again."""
-
-    def __init__(
-        self, store: Store, workspace: Workspace, signer: Signer, every: float = 5.0
-    ) -> None:
-        self.store, self.workspace, self.signer, self.every = store, workspace, signer, every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="engage-outgoing", daemon=True)
-
-    def start(self) -> Worker:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Finish the email in hand, then stop."""
-        self._stop.set()
-        _added.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            _added.clear()
-            try:
-                drain(self.store, self.workspace, self.signer)
-            except Exception:  # noqa: BLE001 - a worker that dies sends nothing again
-                log.exception("engage's own emails: the worker met a problem; it carries on")
-            _added.wait(self.every)

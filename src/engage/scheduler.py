@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from . import campaigns as campaign_files
-from . import locks, outgoing
+from . import locks
 from .config import Workspace
 from .contacts import core
 from .errors import CampaignError, EngageError, sentence
@@ -30,8 +30,12 @@ from .send_status import state
 from .sending import Options, Report, Sender
 from .store import Store
 from .store.schema import sends
-from .tokens import signer
 from .webhooks.store import problems as webhook_problems
+from .workflow.own_emails import send_own_emails
+from .workflow.posting import post_campaign
+from .workflow.replies import fetch_replies
+from .workflow.sending import send_campaign
+from .workflow.stories import keep_contributors_informed
 
 LOCK_NAME = "engage-run"
 RUN_BUSY = "another `engage run`{who} is working right now, so this one did nothing."
@@ -194,7 +198,8 @@ def _send(
     try:
         campaign = campaign_files.load(workspace, slug)
         sender = Sender(store, workspace, campaign, provider_for(workspace), options)
-        summary.reports.append(sender.run())
+        sent = send_campaign(store, sender, inform=False)  # contributors: at the end of the run
+        summary.reports.append(sent.report)
     except Busy as exc:  # `engage send` took it a moment ago
         summary.elsewhere.append(f"{slug} ({exc.owner and locks.shown(exc.owner)})")
     except EngageError as exc:
@@ -204,39 +209,28 @@ def _send(
 def _send_own_emails(store: Store, workspace: Workspace, summary: RunSummary) -> None:
     """The emails the web app queued (sign-up links, story emails): cron setups with no
     `engage serve` worker send them here."""
-    drained = outgoing.drain(store, workspace)
+    drained = send_own_emails(store, workspace)
     summary.own_emails += drained.sent
     summary.errors += drained.problems
 
 
 def _fetch_replies(store: Store, workspace: Workspace, summary: RunSummary) -> None:
     """Replies from every source engage.toml sets up: the shared mailbox and social channels
-    (the inbound webhooks need no fetching)."""
-    if workspace.config.replies.imap is not None:
-        from .replies.imap import fetch as fetch_imap
-
-        fetched = fetch_imap(store, workspace)
-        summary.replies += fetched.new
-        if fetched.problem:
-            summary.errors.append(f"replies from imap: {fetched.problem}")
-    if workspace.config.social:
-        from .social.replies import fetch_all
-
-        for result in fetch_all(store, workspace):
-            summary.replies += result.new
-            if result.problem:
-                summary.errors.append(f"replies from {result.channel}: {result.problem}")
+    (the inbound webhooks need no fetching). Contributors are informed at the end of the run."""
+    settings = workspace.config
+    mailbox, social = settings.replies.imap is not None, bool(settings.social)
+    if not (mailbox or social):
+        return
+    fetched = fetch_replies(store, workspace, mailbox=mailbox, social=social, inform=False)
+    summary.replies += fetched.new
+    summary.errors += [f"replies from {problem}" for problem in fetched.problems()]
 
 
 def _keep_contributors_informed(store: Store, workspace: Workspace, summary: RunSummary) -> None:
     """Open stories for story replies, say "your story went out", and (with [followups]
     auto = true) send the updates that are owed."""
-    from .stories import service
-
     try:
-        told = service.catch_up(store, workspace)
-        if workspace.config.followups.auto:
-            told.add(service.send_followups(store, workspace, signer(workspace)))
+        told = keep_contributors_informed(store, workspace, followups=True)
     except EngageError as exc:
         summary.errors.append(f"stories: {exc}")
         return
@@ -254,7 +248,7 @@ def _post(
         [plan] = posting.plans(workspace, campaign, [name])
         posting.require_valid([plan])
         posting.require_page(store, workspace, campaign, [plan])
-        outcome = posting.post(store, campaign, plan)
+        [outcome] = post_campaign(store, workspace, campaign, [plan], inform=False).outcomes
     except EngageError as exc:
         return [f"{slug} on {name}: {exc}"]
     summary.posts += len(outcome.posted)

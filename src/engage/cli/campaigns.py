@@ -13,10 +13,10 @@ from ..errors import CampaignError
 from ..render.build import build as build_campaign
 from ..render.build import sample_recipient, write
 from ..render.findings import Finding
-from ..render.lint import lint as lint_campaign
 from ..render.rules_audience import REFUSED_BY_SEND
 from ..sending import campaign_states
-from .common import format_option, store, table, workspace
+from ..workflow.lint import lint as lint_campaign
+from .common import format_finding, format_option, store, table, workspace
 
 out_option = click.option(
     "--out",
@@ -79,10 +79,6 @@ def lint(ctx: click.Context, campaign: str, fmt: str) -> None:
         click.echo(summary(findings))
     if any(f.severity == "error" for f in findings) or _refused_by_send(findings):
         ctx.exit(1)
-
-
-def format_finding(finding: Finding) -> str:
-    return finding.text()
 
 
 def summary(findings: list[Finding]) -> str:

@@ -11,7 +11,9 @@ import click
 
 from ..config import Workspace, find_workspace
 from ..contacts.csvfile import safe_cell
+from ..render.findings import Finding
 from ..store import Store, open_store
+from ..stories.telling import Told
 
 
 def workspace(ctx: click.Context) -> Workspace:
@@ -78,3 +80,21 @@ def people_csv(people: list[dict[str, Any]]) -> str:
         cells = {**person, "tags": ";".join(person["tags"])}
         writer.writerow([safe_cell(str(cells[c])) for c in PEOPLE_COLUMNS])
     return out.getvalue()
+
+
+def format_finding(finding: Finding) -> str:
+    return finding.text()
+
+
+def report_told(told: Told) -> int:
+    """What keeping contributors informed did, a line each, and its problems on stderr.
+    Returns how many problems there were."""
+    for line in told.done:
+        click.echo(line)
+    report_problems(told)
+    return len(told.problems)
+
+
+def report_problems(told: Told) -> None:
+    for problem in told.problems:
+        click.echo(f"Problem: {printable(problem)}", err=True)

@@ -14,9 +14,9 @@ from ..replies import listing as inbox_listing
 from ..replies.inbox import for_workspace
 from ..replies.mime import NotAMail
 from ..store.schema import REPLY_KINDS, REPLY_STATUSES
-from .common import format_option, printable, store, table, when, workspace
-from .replies import replies
-from .stories import catch_up
+from ..workflow.inbound import take_file
+from ..workflow.stories import keep_contributors_informed
+from .common import format_option, printable, report_told, store, table, when, workspace
 
 
 @click.command("import")
@@ -41,8 +41,7 @@ def import_(ctx: click.Context, files: tuple[Path, ...]) -> None:
             counts["refused"] += 1
             continue
         try:
-            with store(ctx).begin() as connection:
-                taken = inbox.take_raw(connection, raw, "import")
+            taken = take_file(store(ctx), inbox, raw)
         except NotAMail as exc:
             click.echo(f"Problem: {shown} is not a mail. {exc}", err=True)
             counts["refused"] += 1
@@ -59,7 +58,8 @@ def import_(ctx: click.Context, files: tuple[Path, ...]) -> None:
         f"{counts['new']} new, {counts['seen']} already here"
         + (f", {counts['refused']} not imported." if counts["refused"] else ".")
     )
-    if catch_up(ctx) or counts["refused"]:
+    told = keep_contributors_informed(store(ctx), workspace(ctx))
+    if report_told(told) or counts["refused"]:
         ctx.exit(1)
 
 
@@ -218,6 +218,9 @@ def done(ctx: click.Context, reply_id: int) -> None:
     click.echo(f"Reply {reply_id} is done.")
 
 
-def register(cli: click.Group) -> None:  # noqa: ARG001 - the same shape as the other modules
+def register(cli: click.Group) -> None:
+    """Under `engage replies` (cli/replies.py registers the group first)."""
+    replies = cli.commands["replies"]
+    assert isinstance(replies, click.Group)
     for command in (import_, list_, show, assign, done):
         replies.add_command(command)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from ..errors import ConfigError
-from .common import printable, store, workspace
-from .stories import catch_up
+from ..replies import imap as mailbox
+from ..social import replies as social_replies
+from ..workflow.replies import fetch_replies
+from .common import printable, report_told, store, workspace
 
 
 @click.group()
@@ -40,20 +42,15 @@ def fetch(ctx: click.Context, imap: bool, social: bool) -> None:
                 "table and no [social.*] channels. Email replies sent to a provider arrive "
                 "by its webhook."
             )
-    problems = 0
-    if imap:
-        problems += _fetch_imap(ctx)
-    if social:
-        problems += _fetch_social(ctx)
-    problems += catch_up(ctx)  # a story reply opens a story and thanks its contributor
+    fetched = fetch_replies(store(ctx), workspace(ctx), mailbox=imap, social=social)
+    problems = _show_imap(fetched.mailbox) if fetched.mailbox else 0
+    problems += _show_social(fetched.social)
+    problems += report_told(fetched.told)  # a story reply opens a story and thanks its contributor
     if problems:
         ctx.exit(1)
 
 
-def _fetch_imap(ctx: click.Context) -> int:
-    from ..replies.imap import fetch as fetch_imap
-
-    result = fetch_imap(store(ctx), workspace(ctx))
+def _show_imap(result: mailbox.Fetched) -> int:
     if result.waiting is not None:
         counts = f"{result.new} new, {result.seen} already here"
         counts += f", {result.refused} refused" if result.refused else ""
@@ -66,11 +63,9 @@ def _fetch_imap(ctx: click.Context) -> int:
     return 1 if result.problem else 0
 
 
-def _fetch_social(ctx: click.Context) -> int:
-    from ..social.replies import fetch_all
-
+def _show_social(results: list[social_replies.Fetched]) -> int:
     problems = 0
-    for result in fetch_all(store(ctx), workspace(ctx)):
+    for result in results:
         if result.problem:
             click.echo(f"Problem: {result.channel}: {result.problem}", err=True)
             problems += 1

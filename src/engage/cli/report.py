@@ -9,7 +9,7 @@ import click
 
 from .. import campaigns as campaign_files
 from .. import report as reports
-from ..stories.usage import report_section
+from ..stories.reporting import report_section
 from .common import printable, store, table, workspace
 
 

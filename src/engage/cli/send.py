@@ -14,12 +14,11 @@ from ..email.base import Outcome, Provider
 from ..errors import CannotReconcile
 from ..locks import Busy
 from ..providers import provider_for
-from ..render.lint import lint as lint_campaign
 from ..send_status import ask_to_stop
 from ..sending import Options, Report, Sender, SendError, send_test
-from .campaigns import format_finding
-from .common import store, workspace
-from .stories import catch_up
+from ..workflow import sending as workflow
+from ..workflow.lint import lint as lint_campaign
+from .common import format_finding, report_told, store, workspace
 
 STOPPED_EXIT = {"SIGINT": 130, "SIGTERM": 143, "asked": 1}  # the shell's codes for the signals
 
@@ -116,7 +115,7 @@ def _options(flags: dict[str, object]) -> Options:
 
 def _send(ctx: click.Context, sender: Sender, flags: dict[str, object]) -> None:
     dry_run = sender.options.dry_run
-    sender.check_campaign()  # lint first: its refusals, in its words, before any question
+    workflow.check(sender)  # lint first: its refusals, in its words, before any question
     early = _early(sender)
     if early and flags["yes"] and not flags["now"] and not dry_run:
         raise SendError(
@@ -126,15 +125,16 @@ def _send(ctx: click.Context, sender: Sender, flags: dict[str, object]) -> None:
     if not flags["yes"] and not dry_run:
         _confirm(ctx, sender, early)
     try:
-        report = sender.run(progress=_progress())
+        sent = workflow.send_campaign(store(ctx), sender, progress=_progress())
     except KeyboardInterrupt:  # before the send began, or a second Ctrl-C during it
         slug = sender.campaign.slug
         said = _stopped_at_once(slug) if sender.started else "Stopped: nothing was sent."
         click.echo(said, err=True)
         ctx.exit(130)
+    report = sent.report
     for line in describe(report, sender.provider.name, dry_run):
         click.echo(line)
-    untold = catch_up(ctx) if not dry_run else 0  # contributors whose story went out
+    untold = report_told(sent.told)  # contributors whose story went out
     if report.stop_note:
         click.echo(report.stop_note)
     for problem in report.problems:

@@ -77,17 +77,18 @@ def serve(
         f"engage is serving http://{host}:{port}/ (links in emails use "
         f"{workspace(ctx).config.web.base_url}). Press Ctrl+C to stop."
     )
-    worker = _own_emails_worker(app)
+    worker = _worker(app)
     try:
         server.run()
     finally:
         worker.stop()
 
 
-def _own_emails_worker(app):  # noqa: ANN001, ANN202 - a Flask app; an outgoing.Worker
+def _worker(app):  # noqa: ANN001, ANN202 - a Flask app; a workflow.worker.Worker
     """Sends the emails the web app queues (sign-up links, story emails) outside the requests
-    that queue them, so every sign-up answers alike. Stops with the server."""
-    from ..outgoing import Worker
+    that queue them, so every sign-up answers alike, and opens the story of a reply that came
+    by webhook and thanks its contributor. Stops with the server."""
+    from ..workflow.worker import Worker
 
     engage = app.extensions["engage"]
     return Worker(engage["store"], engage["workspace"], engage["signer"]).start()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import campaigns as campaign_files
-from .common import store, workspace
-from .stories import catch_up
+from .common import report_told, store, workspace
 
 
 @click.command()
@@ -63,9 +62,11 @@ def post(
             )
     if not yes:
         click.confirm("Post now?", abort=True)
+    from ..workflow.posting import post_campaign
+
+    posts = post_campaign(store(ctx), ws, found, plans)
     problems = 0
-    for plan in plans:
-        outcome = posting.post(store(ctx), found, plan)
+    for outcome in posts.outcomes:
         for done in outcome.posted:
             click.echo(f"Posted to {outcome.channel}: {done.url}")
         if outcome.already and not outcome.posted:
@@ -73,7 +74,7 @@ def post(
         for problem in outcome.problems:
             click.echo(f"Problem: {problem}", err=True)
         problems += len(outcome.problems)
-    problems += catch_up(ctx)
+    problems += report_told(posts.told)
     if problems:
         ctx.exit(1)
 

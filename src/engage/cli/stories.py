@@ -10,8 +10,10 @@ import click
 
 from ..store.schema import STORY_STATUSES
 from ..stories import coproduce, core, service, steps
+from ..stories.telling import Told
 from ..tokens import signer
 from .common import format_option, printable, store, table, when, workspace
+from .common import report_problems as _report
 
 
 @click.group()
@@ -19,22 +21,7 @@ def stories() -> None:
     """Contributors' stories, from their reply to publication."""
 
 
-def _report(told: service.Told) -> None:
-    for problem in told.problems:
-        click.echo(f"Problem: {printable(problem)}", err=True)
-
-
-def catch_up(ctx: click.Context) -> int:
-    """After replies come in or a campaign goes out: open stories, tell contributors. Prints
-    what happened; returns how many problems there were."""
-    told = service.catch_up(store(ctx), workspace(ctx))
-    for line in told.done:
-        click.echo(line)
-    _report(told)
-    return len(told.problems)
-
-
-def _told(told: service.Told, what: str) -> str:
+def _told(told: Told, what: str) -> str:
     return f" The contributor was sent the {what} email." if told.sent else ""
 
 
@@ -184,7 +171,7 @@ def open_(
         told = service.open_from_replies(store(ctx), ws, signer(ws), reply_id=reply_id, title=title)
         for line in told.done:
             click.echo(f"Reply {reply_id}: {line[0].lower()}{line[1:]}")
-    else:
+    elif email is not None:
         story_id, told = service.open_by_hand(store(ctx), ws, signer(ws), email, title, not quiet_)
         click.echo(f"Opened story {story_id} for {email}.{_told(told, 'thank-you')}")
     _report(told)

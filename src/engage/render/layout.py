@@ -20,7 +20,7 @@ def environment(templates_dir: Path) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir),
         undefined=jinja2.StrictUndefined,
-        autoescape=lambda name: bool(name) and name.endswith(HTML_SUFFIXES),
+        autoescape=lambda name: name is not None and name.endswith(HTML_SUFFIXES),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -40,7 +40,7 @@ def sources(env: jinja2.Environment, name: str) -> list[Path]:
         current = pending.pop(0)
         with template_errors(env):
             source, filename, _ = env.loader.get_source(env, current)  # type: ignore[union-attr]
-        path = Path(filename)
+        path = Path(filename or current)
         if path in seen:
             continue
         seen.append(path)
@@ -61,7 +61,7 @@ def template_errors(
         yield
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(
-            f"Template '{exc.name}' not found: looked for {folder / exc.name}. "
+            f"Template '{exc.name}' not found: looked for {folder / str(exc.name)}. "
             "Check the template name in the campaign's front matter, or add the file."
         ) from None
     except jinja2.TemplateSyntaxError as exc:

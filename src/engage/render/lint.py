@@ -3,19 +3,23 @@
 Lint runs before every real send and blocks it on errors. It reads the source (front matter,
 Markdown, templates), because MJML hides some mistakes (a missing alt becomes alt=""), and the
 output of each variant, because that is what people receive.
+
+The checks on what the campaign asks of the rest of engage (its audience, its [web] base_url,
+and from the layers above: its social tables, its stories) are given to `lint` as a list, as
+the report takes its extra sections, so rendering imports nothing above it. RENDER_CHECKS are
+the ones rendering owns; workflow/lint.py adds the others for `engage lint` and every send.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ..campaigns import Campaign
 from ..config import Workspace
 from ..errors import LintFailed, sentence
-from ..social import channels
 from ..store import open_store
-from ..stories import usage as story_usage
 from . import layout, personal_use, rules_audience, rules_html, rules_links, rules_source
 from .build import VARIANTS, Built, build, sample_recipient, template_names
 from .findings import Finding, sort_key
@@ -24,14 +28,40 @@ from .personal import Recipient
 
 MIN_FONT = {"standard": 16.0, "large-print": 24.0}
 
+# One check on a campaign before anything is built: (workspace, campaign, its path as shown)
+# to findings.
+Check = Callable[[Workspace, Campaign, str], Iterable[Finding]]
 
-def lint(workspace: Workspace, campaign: Campaign) -> list[Finding]:
+
+def front_matter(workspace: Workspace, campaign: Campaign, shown: str) -> Iterable[Finding]:  # noqa: ARG001
+    return rules_source.front_matter(campaign, shown)
+
+
+def base_url(workspace: Workspace, campaign: Campaign, shown: str) -> Iterable[Finding]:  # noqa: ARG001
+    return rules_links.base_url(workspace)
+
+
+def audience_findings(workspace: Workspace, campaign: Campaign, shown: str = "") -> list[Finding]:
+    """The audience rules (rules_audience.check, which a real send runs too), on the store."""
+    store = open_store(workspace)
+    try:
+        with store.connect() as connection:
+            return rules_audience.check(workspace, campaign, connection, shown)
+    finally:
+        store.engine.dispose()
+
+
+RENDER_CHECKS: tuple[Check, ...] = (front_matter, audience_findings, base_url)
+
+
+def lint(
+    workspace: Workspace, campaign: Campaign, checks: Sequence[Check] = RENDER_CHECKS
+) -> list[Finding]:
+    """Every finding on the campaign: the `checks` first, then the rules on what it builds."""
     shown = workspace.relative(campaign.path)
-    findings = list(rules_source.front_matter(campaign, shown))
-    findings += story_usage.check(workspace, campaign, shown)
-    findings += _social(workspace, campaign)
-    findings += audience_findings(workspace, campaign, shown)
-    findings += rules_links.base_url(workspace)
+    findings: list[Finding] = []
+    for check in checks:
+        findings += check(workspace, campaign, shown)
     if any(f.rule == "subject-missing" for f in findings):
         return sorted(findings, key=sort_key)  # nothing can be built without a subject
     misused = _personal_fields(workspace, campaign)
@@ -46,32 +76,11 @@ def lint(workspace: Workspace, campaign: Campaign) -> list[Finding]:
     return sorted(_unique(findings), key=sort_key)
 
 
-def _social(workspace: Workspace, campaign: Campaign) -> list[Finding]:
-    """The campaign's [social.NAME] tables, checked as `engage post` and `engage run` check
-    them (social/channels.py owns both rules)."""
-    return [
-        Finding(rule, p.where, p.message, p.fix)
-        for rule, problems in (
-            ("social-channel-unknown", channels.unknown_tables(workspace, campaign)),
-            ("social-before-send", channels.early_posts(workspace, campaign)),
-        )
-        for p in problems
-    ]
-
-
-def audience_findings(workspace: Workspace, campaign: Campaign, shown: str = "") -> list[Finding]:
-    """The audience rules (rules_audience.check, which a real send runs too), on the store."""
-    store = open_store(workspace)
-    try:
-        with store.connect() as connection:
-            return rules_audience.check(workspace, campaign, connection, shown)
-    finally:
-        store.engine.dispose()
-
-
-def require_clean(workspace: Workspace, campaign: Campaign) -> list[Finding]:
+def require_clean(
+    workspace: Workspace, campaign: Campaign, checks: Sequence[Check] = RENDER_CHECKS
+) -> list[Finding]:
     """Lint before a real send: raise when there is any error, return the rest."""
-    findings = lint(workspace, campaign)
+    findings = lint(workspace, campaign, checks)
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise LintFailed(refusal(campaign.slug, errors))

@@ -73,7 +73,7 @@ class Body:
     html: str
 
 
-def _render_th(self, tokens, idx, options, env):  # type: ignore[no-untyped-def]
+def _render_th(self, tokens, idx, options, env):  # noqa: ANN001, ANN202 - markdown-it's rule signature
     token = tokens[idx]
     if token.nesting == 1:
         token.attrSet("scope", "col")

@@ -4,7 +4,7 @@ Every template engage renders uses StrictUndefined, so `{{ campaign.titel }}` st
 instead of leaving a gap in an email. Jinja's own words for that ("'dict object' has no
 attribute 'titel'") are for developers; this module turns them into a sentence a media team
 can act on. The campaign layouts (render/layout.py) and the story emails
-(stories/messages.py) both call it.
+(own_emails.py) both call it.
 """
 
 from __future__ import annotations
@@ -151,7 +151,8 @@ _NEEDS_CLOSING = re.compile(r"The innermost block that needs to be closed is '(\
 def syntax(message: str) -> str:
     """A Jinja syntax error in plain words: what is not written right, and how to write it."""
     closing = _NEEDS_CLOSING.search(message)
-    block = f"{{% end{closing.group(1)} %}}" if closing else ""
+    opener = closing.group(1) if closing else ""
+    block = f"{{% end{opener} %}}" if closing else ""
     unknown = _UNKNOWN_TAG.search(message)
     if unknown:
         tag, opened = f"{{% {unknown.group(1)} %}}", closing and f"{{% {closing.group(1)} %}}"
@@ -161,7 +162,7 @@ def syntax(message: str) -> str:
             return f"{tag} does not belong here: the {opened} above needs {block}"
         return f"there is no {tag}: check the spelling (the {opened} above ends with {block})"
     if message.startswith("Unexpected end of template") and block:
-        return f"the template ends before {block}: every {{% {closing.group(1)} %}} needs one"
+        return f"the template ends before {block}: every {{% {opener} %}} needs one"
     if ("end of print statement" in message and "token 'name'" not in message) or (
         message.startswith("unexpected '}'")
     ):

@@ -131,13 +131,13 @@ def score_text(text: str) -> Score:
     sentences = [words for piece in _split_sentences(text) if (words := _WORD.findall(piece))]
     if not sentences:
         return Score(0, 0, 0, 0, 0.0, 0.0, 100.0)
-    lengths = [len(words) for words in sentences]
-    words = sum(lengths)
+    lengths = [len(found) for found in sentences]
+    count = sum(lengths)
     syllables = sum(_syllables(word) for sentence in sentences for word in sentence)
-    average = words / len(sentences)
-    per_word = syllables / words
+    average = count / len(sentences)
+    per_word = syllables / count
     return Score(
-        words=words,
+        words=count,
         sentences=len(sentences),
         syllables=syllables,
         longest_sentence=max(lengths),

@@ -101,8 +101,8 @@ def typography(v: Variant) -> Iterator[Finding]:
         more = len(texts) - 1
         others = f" (and {more} more piece{'s' if more != 1 else ''} of text)" if more else ""
         message, fix = _TYPOGRAPHY[rule]
-        text = message.format(snippet=_snippet(texts[0].text), detail=detail)
-        yield Finding(rule, where, f"{text}{others}{v.label}.", fix.format(min_font=v.min_font))
+        said = message.format(snippet=_snippet(texts[0].text), detail=detail)
+        yield Finding(rule, where, f"{said}{others}{v.label}.", fix.format(min_font=v.min_font))
 
 
 _TYPOGRAPHY = {

@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -61,7 +62,7 @@ _PARTS = {
 def fit(message: InboundMessage) -> tuple[InboundMessage, list[str]]:
     """The reply made fit for the store (store/guard.py), and a note saying what was cleaned:
     a reply is never lost because of what is in it."""
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     said = []
     for name, words in _PARTS.items():
         done = guard.clean(getattr(message, name), guard.limit_of(inbound.c[name]))
@@ -165,12 +166,14 @@ class Inbox:
                 text=cleaned.text,
                 is_bounce=bounce is not None,
                 has_media=any(a.is_media for a in message.attachments),
-                answers_call_for_stories=bool(campaign)
-                and self.campaign_kind(campaign) == "call-for-stories",
+                answers_call_for_stories=bool(
+                    campaign and self.campaign_kind(campaign) == "call-for-stories"
+                ),
             )
         )
         inbound_id = connection.execute(
-            inbound.insert().values(
+            inbound.insert()
+            .values(
                 provider=message.provider,
                 dedupe_key=key,
                 sender=message.sender,
@@ -200,7 +203,8 @@ class Inbox:
                 notes=notes,
                 updated_at=at,
             )
-        ).inserted_primary_key[0]
+            .returning(inbound.c.id)
+        ).scalar_one()
         noted = len(notes)
         notes += self._keep_attachments(connection, inbound_id, message, at)
         if kind == "unsubscribe":

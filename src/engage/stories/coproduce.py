@@ -247,19 +247,21 @@ def record_use(
 def untold_uses(connection: sa.Connection) -> list[sa.Row]:
     """Each place a story went out that its contributor has not heard about, oldest first;
     none for a withdrawn story (they said goodbye)."""
-    return connection.execute(
-        sa.select(
-            story_uses.c.id,
-            story_uses.c.story_id,
-            story_uses.c.place,
-            story_uses.c.channel,
-            story_uses.c.link,
-            story_uses.c.at,
-        )
-        .join(stories, stories.c.id == story_uses.c.story_id)
-        .where(story_uses.c.told.is_(False), stories.c.status != "withdrawn")
-        .order_by(story_uses.c.at, story_uses.c.id)
-    ).all()
+    return list(
+        connection.execute(
+            sa.select(
+                story_uses.c.id,
+                story_uses.c.story_id,
+                story_uses.c.place,
+                story_uses.c.channel,
+                story_uses.c.link,
+                story_uses.c.at,
+            )
+            .join(stories, stories.c.id == story_uses.c.story_id)
+            .where(story_uses.c.told.is_(False), stories.c.status != "withdrawn")
+            .order_by(story_uses.c.at, story_uses.c.id)
+        ).all()
+    )
 
 
 def claim_uses(connection: sa.Connection, use_ids: list[int]) -> bool:
@@ -286,19 +288,21 @@ def untold_stops(connection: sa.Connection) -> list[sa.Row]:
         story_history.c.action == "stop-asked",
         story_history.c.note == sa.literal("reply ", sa.String) + sa.cast(inbound.c.id, sa.String),
     )
-    return connection.execute(
-        sa.select(
-            inbound.c.id.label("reply_id"), inbound.c.clean_text, stories.c.id.label("story_id")
-        )
-        .join(stories, stories.c.contact_id == inbound.c.contact_id)
-        .where(
-            inbound.c.kind == "unsubscribe",
-            stories.c.status != "withdrawn",
-            stories.c.opened_at <= inbound.c.received_at,
-            ~sa.exists(told),
-        )
-        .order_by(inbound.c.id, stories.c.id)
-    ).all()
+    return list(
+        connection.execute(
+            sa.select(
+                inbound.c.id.label("reply_id"), inbound.c.clean_text, stories.c.id.label("story_id")
+            )
+            .join(stories, stories.c.contact_id == inbound.c.contact_id)
+            .where(
+                inbound.c.kind == "unsubscribe",
+                stories.c.status != "withdrawn",
+                stories.c.opened_at <= inbound.c.received_at,
+                ~sa.exists(told),
+            )
+            .order_by(inbound.c.id, stories.c.id)
+        ).all()
+    )
 
 
 def claim_stop(connection: sa.Connection, story_id: int, reply_id: int) -> bool:

@@ -1,93 +1,23 @@
-"""The emails a story's contributor gets from us, and the one function that sends them.
-
-Each email is two files in the workspace's `templates/emails/`, `NAME.txt.j2` and
-`NAME.html.j2`, with its subject line in `templates/emails/subjects.toml`. Templates use
-StrictUndefined, so a missing variable is an error that names it, never a blank in an email to
-a person. docs/templates.md lists the variables each email uses. Five more go to the team (the From
-address) when a contributor approves, asks for changes, changes their choices, takes their
-story back or replies asking us to stop writing: `team-approved`, `team-changes`,
-`team-choices`, `team-withdrawn` and `team-stopped`.
+"""The story emails as messages, and the one function that sends them. What each says (its
+templates, subject lines and checks) is rendered by own_emails.py, which renders every email
+engage writes itself; this module makes a rendered email into a message to a contributor or
+to the team, with a Reply-To where the provider can carry one, and sends it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from email.utils import parseaddr
-from pathlib import Path
 from typing import Any
 
-import jinja2
-import jinja2.meta
-
-from ..config import Workspace, read_toml
-from ..email.base import Outcome, SystemMessage, clean_header, compose, system_message_id
-from ..errors import EngageError, LostAnswer, ProviderError, TryLater, sentence
+from ..config import Workspace
+from ..email.base import Outcome, clean_header, system_message_id
+from ..errors import LostAnswer, ProviderError, TryLater
+from ..own_emails import Rendered, StoryMailError, StoryMessage, render_story
 from ..providers import provider_for, sending_raw
-from ..render import placeholders as undefined
-from ..tomlcheck import line_of
 
-TEMPLATES = ("acknowledgement", "draft", "update", "published", "declined", "went-out")
-# To the team, about a story, not to its contributor.
-TEAM_TEMPLATES = (
-    "team-approved",
-    "team-changes",
-    "team-choices",
-    "team-withdrawn",
-    "team-stopped",
-)
-FOLDER = "emails"  # under the workspace's templates/
-SUBJECTS = "subjects.toml"
-# Given to every email when the caller leaves them out: both are optional.
-OPTIONAL = {"first_name": "", "note": ""}
-# Every other variable an email uses must be given and not empty, except these.
-MAY_BE_EMPTY = frozenset({*OPTIONAL, "take_down", "comment", "reason"})
 # Providers whose send_system sends `message.raw()`, so a Reply-To header goes with it.
 _RAW_PROVIDERS = sending_raw()
-_SEE = "Check the spelling; docs/templates.md (Story emails) lists each email's placeholders."
-
-
-class StoryMailError(EngageError):
-    """A story email could not be made or was not sent; the message says which and why."""
-
-    def __init__(self, message: str, *, try_later: bool = False, maybe_sent: bool = False) -> None:
-        super().__init__(message)
-        self.try_later = try_later  # the provider may take it on a later try
-        self.maybe_sent = maybe_sent  # the answer was lost: it may have gone
-
-
-@dataclass(frozen=True)
-class Rendered:
-    subject: str
-    text: str
-    html: str
-
-
-@dataclass(frozen=True)
-class StoryMessage(SystemMessage):
-    """A SystemMessage that may carry a Reply-To header."""
-
-    reply_to: str = ""
-
-    def raw(self) -> bytes:
-        headers = {"Message-ID": self.message_id}
-        if self.reply_to:
-            headers["Reply-To"] = self.reply_to
-        return compose(self.sender, self.to, self.subject, headers, self.text, self.html)
-
-
-def render(workspace: Workspace, template: str, context: Mapping[str, Any]) -> Rendered:
-    """The subject, plain text and HTML of one story email, ready to send."""
-    folder = _folder(workspace, template)
-    values = {"organisation": workspace.config.organisation, **OPTIONAL, **context}
-    values.update({key: "" for key in OPTIONAL if values[key] is None})
-    _check(workspace, template, placeholders(workspace, template) - {"subject"}, values)
-    subject = _subject(workspace, folder, template, values)
-    values["subject"] = subject
-    text = _render(workspace, folder, f"{template}.txt.j2", values)
-    html = _render(workspace, folder, f"{template}.html.j2", values)
-    return Rendered(subject=subject, text=_tidy(text), html=html)
 
 
 def send(
@@ -132,141 +62,8 @@ def build(
 ) -> StoryMessage:
     """One story email to `to`, ready to send (now, or later from engage's queue: see
     outgoing.py); StoryMailError when it cannot be made."""
-    rendered = render(workspace, template, context)
+    rendered = render_story(workspace, template, context)
     return _message(workspace, to, template, rendered, reply_to or "")
-
-
-def placeholders(workspace: Workspace, template: str) -> set[str]:
-    """Every variable the email's two files (and the layouts they use) ask for."""
-    folder = _folder(workspace, template)
-    environment = _environment(folder, html=False)
-    found: set[str] = set()
-    waiting, seen = [f"{template}.txt.j2", f"{template}.html.j2"], set()
-    while waiting:
-        name = waiting.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        source = _source(workspace, folder / name)
-        try:
-            tree = environment.parse(source)
-        except jinja2.TemplateSyntaxError as exc:
-            raise _syntax_error(workspace, folder / name, exc) from None
-        found |= jinja2.meta.find_undeclared_variables(tree)
-        waiting += [n for n in jinja2.meta.find_referenced_templates(tree) if n]
-    return found
-
-
-def _folder(workspace: Workspace, template: str) -> Path:
-    if template not in TEMPLATES + TEAM_TEMPLATES:
-        raise StoryMailError(
-            f"There is no story email called '{template}'. "
-            f"The story emails are: {', '.join(TEMPLATES + TEAM_TEMPLATES)}."
-        )
-    return workspace.templates_dir / FOLDER
-
-
-def _source(workspace: Workspace, path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise StoryMailError(_missing(workspace, path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        shown = workspace.relative(path)
-        raise StoryMailError(f"Cannot read {shown}: {sentence(str(exc))}") from None
-
-
-def _missing(workspace: Workspace, path: Path) -> str:
-    return (
-        f"The story email file {workspace.relative(path)} is missing (looked in "
-        f"{workspace.root}). Copy it from templates/emails/ in engage's example workspace, "
-        "or write your own: docs/templates.md says what each story email needs."
-    )
-
-
-def _environment(folder: Path, *, html: bool) -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(folder)),
-        undefined=jinja2.StrictUndefined,
-        autoescape=html,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-
-
-def _check(workspace: Workspace, template: str, wanted: set[str], values: dict[str, Any]) -> None:
-    """Name a placeholder the email uses and was not given (where it is used, and the ones it
-    was given), or every one that was given empty."""
-    missing = sorted(wanted - set(values))
-    if missing:
-        environment = _environment(_folder(workspace, template), html=False)
-        files = [f"{template}.txt.j2", f"{template}.html.j2"]
-        found = undefined.first_use(environment, files, missing[0])
-        where = f"{workspace.relative(found[0])}:{found[1]}" if found else f"The {template} email"
-        raise StoryMailError(f"{where}: {undefined.unknown_name(missing[0], values)} {_SEE}")
-    empty = sorted(k for k in wanted - MAY_BE_EMPTY if values[k] in (None, "", []))
-    if empty:
-        were = "it was" if len(empty) == 1 else "they were"
-        raise StoryMailError(
-            f"The {template} story email needs {_words(empty)}, and {were} empty. "
-            "See docs/templates.md, Story emails."
-        )
-
-
-def _render(workspace: Workspace, folder: Path, name: str, values: dict[str, Any]) -> str:
-    environment = _environment(folder, html=name.endswith(".html.j2"))
-    try:
-        return environment.get_template(name).render(values)
-    except jinja2.TemplateNotFound as exc:
-        raise StoryMailError(_missing(workspace, folder / exc.name)) from None
-    except jinja2.TemplateSyntaxError as exc:
-        raise _syntax_error(workspace, folder / name, exc) from None
-    except jinja2.UndefinedError as exc:
-        found = undefined.frame(exc, folder) or (folder / name, 0)
-        where = f"{workspace.relative(found[0])}:{found[1]}"
-        said = undefined.missing(exc, values, _source(workspace, found[0]), found[1])
-        raise StoryMailError(f"{where}: {said} {_SEE}") from None
-
-
-def _syntax_error(
-    workspace: Workspace, path: Path, exc: jinja2.TemplateSyntaxError
-) -> StoryMailError:
-    where = Path(exc.filename) if exc.filename else path
-    said = undefined.syntax(exc.message or "")
-    return StoryMailError(f"{workspace.relative(where)}:{exc.lineno}: {said}.")
-
-
-def _subject(workspace: Workspace, folder: Path, template: str, values: dict[str, Any]) -> str:
-    path = folder / SUBJECTS
-    shown, text = workspace.relative(path), _source(workspace, path)
-    subjects = read_toml(Path(shown), text, 1, SUBJECTS, error=StoryMailError)
-    line = subjects.get(template)
-    if not isinstance(line, str) or not line.strip():
-        raise StoryMailError(
-            f"{shown} has no subject line for {template}. Add a line like "
-            f'{template} = "News about your story".'
-        )
-    environment = _environment(folder, html=False)
-    where = f"{shown}:{line_of(text, template) or 1}"
-    try:
-        subject = environment.from_string(line).render(values)
-    except jinja2.UndefinedError as exc:
-        raise StoryMailError(f"{where}: {undefined.missing(exc, values, line, 1)} {_SEE}") from None
-    except jinja2.TemplateError as exc:
-        said = undefined.syntax(exc.message or str(exc))
-        raise StoryMailError(f"{where}: in the {template} subject line, {said}.") from None
-    return " ".join(subject.split())  # a subject is always one line
-
-
-def _words(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-
-
-def _tidy(text: str) -> str:
-    """No trailing spaces, never more than one blank line, one newline at the end."""
-    lines = [line.rstrip() for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
 
 
 def _message(

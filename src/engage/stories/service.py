@@ -1,175 +1,30 @@
-"""Stories with their emails: every step that changes a story also tells its contributor,
-and every step the contributor takes also tells the team.
-
-The database change is committed first; then the email goes out; then the story's "last told"
-time moves on. An email that cannot be sent is recorded in the story's history and reported,
-and the story stays owed news, so `engage followups` finds it. "Your story went out" is in
-`wentout`.
+"""What the team and contributors do to stories, each step with its emails: every step that
+changes a story also tells its contributor, and every step the contributor takes also tells
+the team (through `telling`). "Your story went out" is in `wentout`; the chain run after
+replies come in or a campaign goes out is the workflow's (workflow/stories.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-from dataclasses import dataclass, field
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
-from .. import outgoing
 from ..config import Workspace, read_text
 from ..contacts import core as people
-from ..errors import EngageError
+from ..own_emails import Rendered, render_story
 from ..social.channels import configured
 from ..store import Store
 from ..tokens import Signer
-from ..tokens import signer as make_signer
-from . import coproduce, core, messages, steps
+from . import coproduce, core, opening, steps
+from .telling import STATUS_WORDS, Told, context, tell, tell_team
 
-# A story link names the story, its contributor and the day it was made, so every email
-# sent on one day carries the same link. It works this long (then only to take the story back).
-LINK_DAYS = 180
 # Said before where things stand when the team undoes a decline or a publication.
 REOPENED = {
     "declined": "We are sorry. We said we would not use your story, but that was a mistake.",
     "published": "We are sorry. We said your story was published, but that was too soon.",
 }
 PAGE = "They did this on their story page."  # how the team heard
-STATUS_WORDS = {
-    "received": "We have your story, and we are reading it.",
-    "in-progress": "We are working on your story now.",
-    "awaiting-approval": "We sent you a draft of your story. We are waiting to hear what you "
-    "think of it.",
-    "approved": "You said yes to the draft of your story. Thank you! We will tell you when it "
-    "goes out.",
-    "published": "Your story is out in the world.",
-    "declined": "We will not be using your story this time.",
-    "withdrawn": "You took your story back. We will not use it.",
-}
-
-
-@dataclass
-class Told:
-    """What happened when we tried to tell contributors something."""
-
-    sent: list[int] = field(default_factory=list)  # story ids
-    problems: list[str] = field(default_factory=list)
-    done: list[str] = field(default_factory=list)  # what happened, one line each
-
-    def add(self, other: Told) -> Told:
-        self.sent += other.sent
-        self.problems += other.problems
-        self.done += other.done
-        return self
-
-
-def _day(value: dt.datetime) -> int:
-    return int(value.timestamp() // 86400)
-
-
-def link_for(workspace: Workspace, signer: Signer, story: core.Story) -> str:
-    token = signer.sign("s", story.id, story.contact_id, _day(people.now()))
-    return f"{workspace.config.web.base_url.rstrip('/')}/story/{token}"
-
-
-@dataclass(frozen=True)
-class Link:
-    story_id: int
-    contact_id: int
-    fresh: bool  # False: older than LINK_DAYS, good only for taking the story back
-
-
-def read_link(signer: Signer, token: str) -> Link:
-    """The story and contributor a private link is for. Raises BadToken when it was changed.
-    An old link still lets its contributor take their story back, and nothing else."""
-    story_id, contact_id, day = signer.verify("s", token)
-    return Link(story_id, contact_id, _day(people.now()) - day <= LINK_DAYS)
-
-
-def _next_update(workspace: Workspace) -> str:
-    when = people.now() + dt.timedelta(days=workspace.config.followups.days)
-    return when.strftime("%A %-d %B")
-
-
-def context(
-    workspace: Workspace, signer: Signer, story: core.Story, **extra: Any
-) -> dict[str, Any]:
-    return {
-        "first_name": story.first_name,
-        "organisation": workspace.config.organisation,
-        "story": {"id": story.id, "title": story.title, "status": story.status},
-        "link": link_for(workspace, signer, story),
-        "published_link": story.link,
-        "next_update_by": _next_update(workspace),
-        "note": "",
-        "status_words": STATUS_WORDS[story.status],
-        **extra,
-    }
-
-
-def tell(
-    store: Store,
-    workspace: Workspace,
-    signer: Signer,
-    story_id: int,
-    template: str,
-    told: Told,
-    *,
-    later: bool = False,
-    **extra: Any,
-) -> bool:
-    """Send one story email and, once it is sent, start the follow-up clock again. `later`
-    (for a web page): queue it, so the worker sends it and starts the clock (outgoing.py)."""
-    try:
-        if later:
-            return queue(store, workspace, signer, story_id, template, **extra)
-        sent = deliver(store, workspace, signer, story_id, template, **extra)
-    except EngageError as exc:
-        not_told(store, story_id, template, exc, told)
-        return False
-    if sent:
-        told.sent.append(story_id)
-    return sent
-
-
-def deliver(
-    store: Store, workspace: Workspace, signer: Signer, story_id: int, template: str, **extra: Any
-) -> bool:
-    """Send one story email to its contributor and note it; False for someone erased. Raises
-    EngageError (a StoryMailError says whether it may have gone) when it was not sent."""
-    with store.connect() as connection:
-        story = core.get(connection, story_id)
-    if story.contact_status in ("erased",):
-        return False
-    messages.send(workspace, story.email, template, context(workspace, signer, story, **extra))
-    with store.begin() as connection:
-        core.told(connection, story.id, template, story.status)
-    return True
-
-
-def queue(
-    store: Store, workspace: Workspace, signer: Signer, story_id: int, template: str, **extra: Any
-) -> bool:
-    """Make one story email to its contributor and queue it (see outgoing.py); False for
-    someone erased. Raises EngageError when it cannot be made."""
-    with store.connect() as connection:
-        story = core.get(connection, story_id)
-    if story.contact_status in ("erased",):
-        return False
-    values = context(workspace, signer, story, **extra)
-    message = messages.build(workspace, story.email, template, values)
-    with store.begin() as connection:
-        outgoing.add_story_email(
-            connection, message, story.id, template, story.status, to_team=False
-        )
-    return True
-
-
-def not_told(store: Store, story_id: int, template: str, exc: EngageError, told: Told) -> None:
-    with store.begin() as connection:
-        story = core.get(connection, story_id)
-        core.note(connection, story.id, "not-told", story.status, f"{template}: {exc}")
-    told.problems.append(f"story {story_id}: the {template} email did not go: {exc}")
 
 
 def open_from_replies(
@@ -186,9 +41,9 @@ def open_from_replies(
     told = Told()
     with store.begin() as connection:
         if reply_id is not None:
-            core.file_as_story(connection, reply_id)
+            opening.file_as_story(connection, reply_id)
         actor = "engage" if reply_id is None else people.actor()
-        opened = core.open_replies(connection, actor, only=reply_id, title=title)
+        opened = opening.open_replies(connection, actor, only=reply_id, title=title)
     for story_id in opened:
         thanked = tell(store, workspace, signer, story_id, "acknowledgement", told)
         told.done.append(
@@ -203,7 +58,7 @@ def open_by_hand(
     told = Told()
     with store.begin() as connection:
         person = people.get(connection, email)
-        story_id = core.open_story(connection, person.id, title=" ".join(title.split()))
+        story_id = opening.open_story(connection, person.id, title=" ".join(title.split()))
     if tell_them:
         tell(store, workspace, signer, story_id, "acknowledgement", told)
     return story_id, told
@@ -252,14 +107,14 @@ def preview(
     note_text: str,
     *,
     without_approval: bool = False,
-) -> tuple[core.Story, messages.Rendered]:
+) -> tuple[core.Story, Rendered]:
     """The email the contributor would get if the team set the story to `status` now, for
     the team to read before it goes. Raises StoryError when the step is not allowed."""
     with store.connect() as connection:
         story = steps.check_status(connection, story_id, status, without_approval=without_approval)
     after = dataclasses.replace(story, status=status)
     values = context(workspace, signer, after, note=note_text.strip())
-    return story, messages.render(workspace, core.TEMPLATE_FOR[status], values)
+    return story, render_story(workspace, core.TEMPLATE_FOR[status], values)
 
 
 def reopen(
@@ -325,23 +180,6 @@ def send_followups(
     for story, _waited in owed(store, workspace, days):
         tell(store, workspace, signer, story.id, "update", told)
     return told
-
-
-def catch_up(store: Store, workspace: Workspace) -> Told:
-    """Open a story for each new story reply, tell each contributor whose story went out, and
-    tell the team when a contributor replied asking us to stop writing. Run after replies
-    come in and after a campaign is sent or posted."""
-    with store.connect() as connection:
-        replies = core.unopened_story_replies(connection)
-        uses = coproduce.untold_uses(connection)
-        stops = coproduce.untold_stops(connection)
-    if not replies and not uses and not stops:
-        return Told()
-    from .wentout import announce_uses  # it uses this module's telling
-
-    told = open_from_replies(store, workspace, make_signer(workspace)) if replies else Told()
-    told.add(announce_uses(store, workspace))  # it makes a signer only to send
-    return told.add(tell_team_of_stops(store, workspace))
 
 
 def tell_team_of_stops(store: Store, workspace: Workspace) -> Told:
@@ -432,46 +270,3 @@ def _choices(
             }
         )
     return found
-
-
-def tell_team(
-    store: Store,
-    workspace: Workspace,
-    story: core.Story,
-    template: str,
-    how: str,
-    told: Told,
-    *,
-    later: bool = False,
-    **extra: Any,
-) -> bool:
-    """Tell the team (at its own address, the From address of our mail) what a contributor
-    did, through the same send as every story email. A failure is reported and kept in the
-    story's history. `later` (for a web page): queue it (see outgoing.py)."""
-    team = parseaddr(workspace.config.email.from_)[1]
-    values = {
-        "organisation": workspace.config.organisation,
-        "story": {"id": story.id, "title": story.title, "status": story.status},
-        "contributor": story.email,
-        "how": how,
-        **extra,
-    }
-    try:
-        if not team:
-            raise EngageError(
-                "[email] from is not set in engage.toml, so there is no team address."
-            )
-        if later:
-            message = messages.build(workspace, team, template, values)
-            with store.begin() as connection:
-                outgoing.add_story_email(
-                    connection, message, story.id, template, story.status, to_team=True
-                )
-        else:
-            messages.send(workspace, team, template, values)
-    except EngageError as exc:
-        with store.begin() as connection:
-            core.note(connection, story.id, "team-not-told", story.status, f"{template}: {exc}")
-        told.problems.append(f"story {story.id}: the team was not sent the {template} email: {exc}")
-        return False
-    return True

@@ -20,7 +20,7 @@ from ..store import Store
 from ..tokens import Signer
 from ..tokens import signer as make_signer
 from . import coproduce
-from .service import Told, deliver, not_told
+from .telling import Told, deliver, not_told
 
 MORNING = dt.timedelta(hours=8)  # a day's "went out" email goes from 08:00 UTC the day after
 

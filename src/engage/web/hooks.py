@@ -14,7 +14,8 @@ from ..errors import ConfigError, WebhookRefused
 from ..models import Request, Unreadable, unreadable
 from ..providers.base import Hook
 from ..store.schema import seen_tokens
-from ..webhooks.store import record_events, record_inbound
+from ..webhooks.store import record_events
+from ..workflow import inbound as take_inbound
 from . import inbound_body, log
 from . import state as _engage
 
@@ -114,7 +115,9 @@ def inbound(provider: str):  # noqa: ANN201
         except ValueError as exc:
             log.warning("unreadable %s inbound: %s", provider, exc)
             abort(400)
-        new = _store(lambda c: record_inbound(c, message, _engage()["inbox"]))
+        new = _store(lambda c: take_inbound.record_inbound(c, message, _engage()["inbox"]))
+        if new:
+            take_inbound.arrived()  # the worker opens its story and thanks them now
     return {"stored": 1 if new else 0, "repeated": 0 if new else 1}
 
 

@@ -142,7 +142,7 @@ def confirm(token: str):  # noqa: ANN201
                 )
     except BadToken as exc:
         return bad_link(exc)
-    if found.outcome == "ready":
+    if found.outcome == "ready" and found.contact_id is not None:  # ready: they are known
         return render_template(
             "confirm.html.j2",
             title="Confirm that you want our newsletter",

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, render_template, request, url_for
 
 from .. import outgoing
 from ..render.markdown import parse_body
-from ..stories import coproduce, core, service, steps
+from ..stories import coproduce, core, service, steps, telling
 from ..tokens import BadToken
 from . import bad_link, check_form, csrf_token, log
 from . import state as _engage
@@ -25,7 +25,7 @@ def _story(token: str) -> tuple[core.Story, bool]:
     """The story this link is for and whether the link is still fresh, or a friendly 400
     page."""
     try:
-        link = service.read_link(_engage()["signer"], token)
+        link = telling.read_link(_engage()["signer"], token)
     except BadToken as exc:
         abort(bad_link(exc, also=TAKE_BACK))  # taking a story back must always be possible
     with _engage()["store"].connect() as connection:
@@ -63,7 +63,7 @@ def page(token: str):  # noqa: ANN201
         title="Your story",
         story=story,
         fresh=fresh,
-        status_words=service.STATUS_WORDS[story.status],
+        status_words=telling.STATUS_WORDS[story.status],
         draft=draft,
         draft_html=_under_h2(parse_body(draft.body).html) if draft else "",
         can_answer="approve" in can,

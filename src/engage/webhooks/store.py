@@ -22,18 +22,14 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from ..contacts import core, life
 from ..contacts.identity import same_mailbox
-from ..models import Event, InboundMessage, Unreadable, unreadable
+from ..models import Event, Unreadable, unreadable
 from ..store import guard
 from ..store.schema import contacts, deliveries, events, unreadable_events
-
-if TYPE_CHECKING:
-    from ..replies.inbox import Inbox
 
 STATUS_FOR = {"bounced": "bounced", "complained": "complained"}
 
@@ -238,9 +234,3 @@ def problems(connection: sa.Connection, since: dt.datetime | None = None) -> lis
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)  # SQLite gives naive UTC
-
-
-def record_inbound(connection: sa.Connection, message: InboundMessage, inbox: Inbox) -> bool:
-    """Keep the mail whole, once, through the replies inbox (matched, cleaned, triaged; a mail
-    to the unsubscribe address unsubscribes). True if new."""
-    return inbox.take(connection, message).new
