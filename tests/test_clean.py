@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engage.replies.clean import Cleaned, clean, clean_text, decode, html_to_text
+from engage.replies.charsets import decode
+from engage.replies.clean import Cleaned, clean, clean_text, html_to_text
 
 PAYLOADS = Path(__file__).parent / "payloads" / "replies"
 

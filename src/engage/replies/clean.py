@@ -8,10 +8,10 @@ thrown away: what is not in ``text`` is in ``quoted`` or ``signature``.
 
 from __future__ import annotations
 
-import codecs
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
+
+from .htmltext import marked_text
 
 
 @dataclass(frozen=True)
@@ -315,109 +315,12 @@ def clean_text(text: str) -> Cleaned:
     )
 
 
-_SKIP = {"style", "script", "head", "title", "template"}
-_BLOCK = {"div", "tr", "table", "ul", "ol", "section", "article", "header", "footer", "pre"}
-_PARAGRAPH = {"p", "h1", "h2", "h3", "h4", "h5", "h6"}
-
-
-class _TextParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.stack: list[list[str]] = [[]]  # one buffer per open <blockquote>
-        self.skip = 0
-        self.pre = 0
-        self.lists = 0
-        self.line = False  # in a Word paragraph, which is one line (see handle_starttag)
-        self.link: tuple[str, int] | None = None  # href, index in buffer where its text starts
-
-    def _put(self, s: str) -> None:
-        self.stack[-1].append(s)
-
-    def _newline(self) -> None:
-        """A line break, unless the text already ends with one (adjacent <div>s)."""
-        text = "".join(self.stack[-1][-3:]).rstrip(" ")
-        if text and not text.endswith("\n"):
-            self._put("\n")
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag in _SKIP:
-            self.skip += 1
-        elif tag == "br":
-            self._put("\n")
-        elif tag == "hr":
-            self._put("\n" + "_" * 32 + "\n")
-        elif tag == "p" and "msonormal" in a.get("class", "").lower():
-            # Outlook writes every line as <p class=MsoNormal> with no margin, and a blank
-            # line as one holding only &nbsp;: each is one line, not a paragraph.
-            self._newline()
-            self.line = True
-        elif tag in _PARAGRAPH:
-            self._put("\n\n")
-        elif tag in _BLOCK:
-            self.lists += tag in ("ul", "ol")
-            self.pre += tag == "pre"
-            self._newline()
-            if "gmail_signature" in a.get("class", ""):
-                self._put("-- \n")
-        elif tag == "li":
-            self._newline()  # \1 survives line stripping; it becomes indentation in _tidy
-            self._put("\1\1" * max(self.lists - 1, 0) + "- ")
-        elif tag == "td":
-            self._put(" ")
-        elif tag == "blockquote":
-            self.stack.append([])
-        elif tag == "a":
-            self.link = (a.get("href", "").strip(), len(self.stack[-1]))
-        elif tag == "img" and a.get("alt", "").strip():
-            self._put(f"[image: {a['alt'].strip()}]")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP:
-            self.skip = max(self.skip - 1, 0)
-        elif tag == "p" and self.line:
-            self._put("\n")
-            self.line = False
-        elif tag in _PARAGRAPH:
-            self._put("\n\n")
-        elif tag in _BLOCK:
-            self.lists -= tag in ("ul", "ol") and self.lists > 0
-            self.pre -= tag == "pre" and self.pre > 0
-            self._newline()
-        elif tag == "blockquote" and len(self.stack) > 1:
-            # marked with \2 for now: html_to_text decides whether it is a quote
-            inner = _tidy("".join(self.stack.pop()))
-            quoted = "\n".join("\2 " + ln if ln else "\2" for ln in inner.split("\n"))
-            self._put("\n" + quoted + "\n")
-        elif tag == "a" and self.link is not None:
-            href, start = self.link
-            self.link = None
-            label = "".join(self.stack[-1][start:]).strip()
-            bare = href.removeprefix("mailto:")
-            if href and not href.startswith("#") and bare not in (label, ""):
-                self._put(f" ({href})" if label else bare)
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self._put(data if self.pre else re.sub(r"\s+", " ", data))
-
-
-def _tidy(text: str) -> str:
-    lines = [ln.replace("\xa0", " ").strip() for ln in text.replace("\0", "").split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip().replace("\1", " ")
-
-
 def html_to_text(html: str) -> str:
     """Readable text from an HTML mail. A <blockquote> comes out as "> " lines when it quotes
     a message: when a reply header ("On ... wrote:") is just above it or is its first line.
     Otherwise it is the person's own indented text (some programs put a whole message in one)
     and comes out as plain lines."""
-    parser = _TextParser()
-    parser.feed(html or "")
-    parser.close()
-    while len(parser.stack) > 1:  # unclosed <blockquote>
-        parser.handle_endtag("blockquote")
-    return _mark_quotes(_tidy("".join(parser.stack[0])))
+    return _mark_quotes(marked_text(html))
 
 
 def _mark_quotes(text: str) -> str:
@@ -450,58 +353,3 @@ def clean(text: str | None, html: str | None) -> Cleaned:
     if text and text.strip():
         return clean_text(text)
     return clean_text(html_to_text(html) if html else "")
-
-
-_EIGHT_BIT = {"ascii", "latin_1", "iso8859_1", "iso8859_15", "cp1252"}
-
-
-def _fallback(payload: bytes) -> tuple[str, str]:
-    try:
-        return payload.decode("utf-8-sig"), "UTF-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return payload.decode("cp1252"), "Windows Latin-1"
-    except UnicodeDecodeError:
-        return payload.decode("latin-1"), "Latin-1"
-
-
-def decode(payload: bytes, charset: str | None) -> tuple[str, str | None]:
-    """Decode a message part; never raises. Returns the text and a warning, or None."""
-    if isinstance(payload, str):
-        return payload, None
-    payload = bytes(payload or b"")
-    name = (charset or "").strip().strip("\"'").strip()
-    if not name:
-        text, used = _fallback(payload)
-        if used == "UTF-8":
-            return text, None
-        return text, f"No character set was declared and the text is not UTF-8; read as {used}."
-    try:
-        codec = codecs.lookup(name).name
-        text = payload.decode("utf-8-sig" if codec == "utf-8" else codec)
-    except (LookupError, ValueError, TypeError) as exc:
-        text, used = _fallback(payload)
-        if isinstance(exc, UnicodeDecodeError):
-            problem = f"said it was in {name!r} but it is not"
-        else:
-            problem = f"said it was in {name!r}, which is not a character set we know"
-        doubt = "" if used == "UTF-8" else ", so some letters may be wrong"
-        return text, f"The message {problem}; it was read as {used}{doubt}."
-    if codec.replace("-", "_") in _EIGHT_BIT and not payload.isascii():
-        try:
-            utf8 = payload.decode("utf-8")
-        except UnicodeDecodeError:
-            return _windows(payload, text) if codec == "iso8859-1" else text, None
-        return utf8, f"The message said it was in {name!r} but it is UTF-8; it was read as UTF-8."
-    return text, None
-
-
-def _windows(payload: bytes, latin1: str) -> str:
-    """Text labelled ISO-8859-1 read as Windows Latin-1, as browsers do: mail programs on
-    Windows label their curly quotes and dashes (bytes 0x80-0x9F) as ISO-8859-1, where those
-    bytes are invisible control codes."""
-    try:
-        return payload.decode("cp1252")
-    except UnicodeDecodeError:  # one of the five bytes Windows Latin-1 leaves unused
-        return latin1

@@ -27,7 +27,7 @@ from ..mailparts import (
     without_big_attachments,
 )
 from ..models import InboundMessage
-from .clean import decode
+from .charsets import decode
 
 _TAGGED = ("reply+", "unsubscribe+")
 _RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "to", "cc")
