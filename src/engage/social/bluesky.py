@@ -11,7 +11,7 @@ from ..config import secret
 from ..errors import AuthFailed, ProviderError, Rejected
 from ..http import refusal
 from ..models import SocialReply
-from . import counting
+from . import counting, facets
 from .base import Channel, Limits, Part, Posted
 
 
@@ -108,7 +108,7 @@ class BlueskyChannel(Channel):
             "text": part.text,
             "createdAt": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
             "langs": [self.settings.language],
-            "facets": counting.bluesky_facets(part.text, self._resolve),
+            "facets": facets.bluesky_facets(part.text, self._resolve),
         }
         if part.images:
             images = []

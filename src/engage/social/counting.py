@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import regex
@@ -173,8 +172,8 @@ _MENTION = regex.compile(
     r"(?![@＠" + _LATIN + r"]|://)",
     regex.I,
 )
-_BSKY_HANDLE = regex.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*", regex.I)
-_SCHEME = regex.compile(r"https?://", regex.I)
+BSKY_HANDLE = regex.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*", regex.I)
+SCHEME = regex.compile(r"https?://", regex.I)
 
 # Hashtags, following twitter-text's extractHashtagsWithIndices (v3.1): after the # come
 # letters, marks, digits and the joiners and marks that some scripts use inside words (the
@@ -204,7 +203,7 @@ def _hashtags(text: str) -> list[Span]:
     return found
 
 
-def _spans(text: str) -> list[Span]:
+def spans(text: str) -> list[Span]:
     mentions = [Span("mention", m.start(), m.end(), m["handle"]) for m in _MENTION.finditer(text)]
     candidates = sorted(_urls(text) + mentions + _hashtags(text), key=lambda s: s.start)
     kept: list[Span] = []
@@ -225,7 +224,7 @@ def find_spans(text: str) -> list[Span]:
     URLs and hashtags are the ones twitter-text finds (see `_urls` and `_HASHTAG`). The spans
     do not overlap, come in text order and index the NFC form of `text`.
     """
-    return _spans(_nfc(text))
+    return spans(_nfc(text))
 
 
 # An emoji sequence, as twemoji-parser finds them: a flag, a keycap, a tag sequence (🏴 +
@@ -280,7 +279,7 @@ def x_length(text: str) -> int:
     return total
 
 
-def _graphemes(text: str) -> int:
+def graphemes(text: str) -> int:
     return len(regex.findall(r"\X", text))
 
 
@@ -289,8 +288,8 @@ def mastodon_length(text: str, url_length: int = 23) -> int:
     characters and each @user@domain as @user. Add the content warning's own count."""
     text = _nfc(text)
     pieces, done = [], 0
-    for span in _spans(text):
-        if span.kind == "url" and _SCHEME.match(span.value):
+    for span in spans(text):
+        if span.kind == "url" and SCHEME.match(span.value):
             stand_in = "x" * url_length
         elif span.kind == "mention":
             stand_in = "@" + span.value.split("@")[0]
@@ -299,86 +298,12 @@ def mastodon_length(text: str, url_length: int = 23) -> int:
         pieces += [text[done : span.start], stand_in]
         done = span.end
     pieces.append(text[done:])
-    return _graphemes("".join(pieces))
+    return graphemes("".join(pieces))
 
 
 def bluesky_length(text: str) -> int:
     """Bluesky's count (limit 300): grapheme clusters, URLs in full."""
-    return _graphemes(_nfc(text))
-
-
-def utf8_offsets(text: str, start: int, end: int) -> tuple[int, int]:
-    """Character offsets in `text` -> UTF-8 byte offsets (end exclusive)."""
-    if not 0 <= start <= end <= len(text):
-        raise ValueError(f"offsets {start}:{end} are outside a text of {len(text)} characters")
-    byte_start = len(text[:start].encode("utf-8"))
-    return byte_start, byte_start + len(text[start:end].encode("utf-8"))
-
-
-# Hashtags as Bluesky's own apps find them (@atproto/api RichText.detectFacets): a # at the
-# start or after white space, then everything up to the next white space or invisible
-# separator, if that holds something other than digits and punctuation; punctuation at the
-# end is left out, and a tag of more than 64 graphemes (or 640 bytes) gets no facet.
-# `_JS_SPACE` is what JavaScript counts as white space (\s), `_STOPS` the separators Bluesky
-# adds to it.
-_JS_SPACE = "\t\n\v\f\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-_STOPS = _JS_SPACE + "\xad\u2060\u200b\u200c\u200d\u20e2"
-_BSKY_TAG = regex.compile(
-    r"(?:^|(?<=[" + _JS_SPACE + r"]))[#＃](?!\ufe0f)"
-    r"(?P<tag>[^" + _STOPS + r"]*?[^0-9\p{P}" + _STOPS + r"][^" + _STOPS + r"]*+)"
-)
-_TRAILING_PUNCTUATION = regex.compile(r"\p{P}+\Z")
-BLUESKY_MAX_TAG, BLUESKY_MAX_TAG_BYTES = 64, 640  # the facet lexicon's limits
-
-
-def _bluesky_tags(text: str) -> list[Span]:
-    found = []
-    for m in _BSKY_TAG.finditer(text):
-        tag = _TRAILING_PUNCTUATION.sub("", m["tag"])
-        if (
-            tag
-            and _graphemes(tag) <= BLUESKY_MAX_TAG
-            and len(tag.encode()) <= BLUESKY_MAX_TAG_BYTES
-        ):
-            found.append(Span("hashtag", m.start(), m.start("tag") + len(tag), tag))
-    return found
-
-
-def bluesky_facets(text: str, resolve_handle: Callable[[str], str | None]) -> list[dict]:
-    """app.bsky.richtext.facet records for the links, mentions and hashtags in `text`.
-
-    Byte offsets index `text` exactly as given (post that same string). Links and mentions
-    are found as `find_spans` finds them; hashtags as Bluesky's own apps find them (see
-    `_BSKY_TAG`), so a tag reads the same in our post as in one written in the app. Mentions
-    are resolved with `resolve_handle(handle)` (lower-cased, without "@"), only for handles
-    shaped like domains; one that does not resolve gets no facet. Bare domains are linked
-    with "https://" in front. Where a tag and a link or mention overlap, the one that starts
-    first wins (facets must not overlap).
-    """
-    ns = "app.bsky.richtext.facet#"
-    links = [span for span in _spans(text) if span.kind != "hashtag"]
-    kept: list[tuple[Span, dict]] = []
-    for span in sorted(links + _bluesky_tags(text), key=lambda s: s.start):
-        if kept and span.start < kept[-1][0].end:
-            continue
-        if span.kind == "url":
-            uri = span.value if _SCHEME.match(span.value) else "https://" + span.value
-            feature = {"$type": ns + "link", "uri": uri}
-        elif span.kind == "mention":
-            did = resolve_handle(span.value.lower()) if _BSKY_HANDLE.fullmatch(span.value) else None
-            if not did:
-                continue
-            feature = {"$type": ns + "mention", "did": did}
-        else:
-            feature = {"$type": ns + "tag", "tag": span.value}
-        kept.append((span, feature))
-    facets = []
-    for span, feature in kept:
-        byte_start, byte_end = utf8_offsets(text, span.start, span.end)
-        facets.append(
-            {"index": {"byteStart": byte_start, "byteEnd": byte_end}, "features": [feature]}
-        )
-    return facets
+    return graphemes(_nfc(text))
 
 
 @functools.cache
@@ -436,7 +361,7 @@ def hashtag_warnings(text: str) -> list[str]:
     """Plain-English warnings for hashtags a screen reader cannot read well: all lower case
     and longer than 12 characters (unless one English word), or ALL CAPS and longer than 5."""
     warnings = []
-    for span in _spans(_nfc(text)):
+    for span in spans(_nfc(text)):
         tag = span.value
         if span.kind != "hashtag":
             continue
