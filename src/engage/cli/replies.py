@@ -6,7 +6,7 @@ import click
 
 from ..errors import ConfigError
 from ..replies import imap as mailbox
-from ..social import replies as social_replies
+from ..replies import social as social_replies
 from ..workflow.replies import fetch_replies
 from .common import printable, report_told, store, workspace
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ..config import Workspace
 from ..replies import imap
-from ..social import replies as social_replies
+from ..replies import social as social_replies
 from ..store import Store
 from ..stories.telling import Told
 from .stories import keep_contributors_informed

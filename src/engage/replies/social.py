@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from ..config import Workspace
 from ..errors import EngageError
 from ..models import InboundMessage, SocialReply
-from ..replies.inbox import Inbox, for_workspace
+from ..social.channels import channel as make_channel
+from ..social.channels import configured
 from ..store import Store
 from ..store.schema import inbound
-from .channels import channel as make_channel
-from .channels import configured
+from .inbox import Inbox, for_workspace
 
 
 @dataclass
