@@ -49,6 +49,9 @@ class Limits:
 
 class Channel:
     network = "channel"
+    # The network's name as a contributor knows it, in the emails about their story; "" for
+    # the outbox, which to them is simply "our social media".
+    title = ""
 
     def __init__(self, name: str, settings: SocialChannel, workspace: Workspace) -> None:
         self.name, self.settings, self.workspace = name, settings, workspace

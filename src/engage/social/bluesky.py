@@ -17,6 +17,7 @@ from .base import Channel, Limits, Part, Posted
 
 class BlueskyChannel(Channel):
     network = "bluesky"
+    title = "Bluesky"
     session: dict | None = None
 
     @property

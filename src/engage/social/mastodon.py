@@ -19,6 +19,7 @@ from .base import Channel, Limits, Part, Posted
 
 class MastodonChannel(Channel):
     network = "mastodon"
+    title = "Mastodon"
 
     @property
     def base(self) -> str:

@@ -26,3 +26,12 @@ def get(network: str) -> type[Channel]:
         raise KeyError(network)
     channel: type[Channel] = importlib.import_module(f"{__package__}.{network}").CHANNEL
     return channel
+
+
+def title(network: str) -> str:
+    """The network's name as a contributor knows it ("Mastodon"); "" for the outbox or a
+    network engage does not know."""
+    try:
+        return get(network).title
+    except KeyError:
+        return ""

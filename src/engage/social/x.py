@@ -26,6 +26,7 @@ PRICE, PRICE_WITH_LINK = 0.015, 0.20  # US dollars a post (pay-per-use, 2026)
 
 class XChannel(Channel):
     network = "x"
+    title = "X (Twitter)"
 
     def limits(self) -> Limits:
         return Limits(max_length=280, max_images=4, unit="weighted characters")

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from ..contacts import core, life
+from ..social import networks
 from ..store.schema import inbound, stories, story_drafts, story_history, story_uses
 from .core import Story, StoryError, current_draft, get, note, story_consents, uses
 from .steps import find_step
@@ -31,9 +32,6 @@ class OutdatedDraft(StoryError):
         self.current = current
 
 
-# The social networks, as a contributor knows them. The outbox is engage's stand-in for a
-# network (it writes posts to files): to a contributor it is simply "our social media".
-NETWORK_NAMES = {"mastodon": "Mastodon", "bluesky": "Bluesky", "x": "X (Twitter)"}
 # The same details, as the team reads them in its emails.
 TEAM_DETAILS = {"name": "Using their name", "photo": "Using their photo"}
 
@@ -43,7 +41,7 @@ def channels(social: dict[str, str]) -> dict[str, str]:
     `social` is each [social.NAME] channel's network, by name."""
     places = dict(PLACES)
     for name, network in sorted(social.items()):
-        known = NETWORK_NAMES.get(network, network if network != "outbox" else "")
+        known = networks.title(network)
         words = f"On our {known} account" if known else "On our social media"
         places[name] = words if name == network else f"{words} ({name})"
     return {**places, **DETAILS}
@@ -55,7 +53,7 @@ def place_words(channel: str, network: str = "", subject: str = "") -> str:
     if channel == "newsletter":
         subject = " ".join(subject.split())
         return f"in our newsletter “{subject}”" if subject else "in our newsletter"
-    known = NETWORK_NAMES.get(network, "")
+    known = networks.title(network)
     return f"on {known}" if known else "on our social media"
 
 
