@@ -9,6 +9,7 @@ import collections
 import random
 import signal
 import time
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from engage import campaigns
 from engage.email import provider_for
 from engage.email.base import ProviderError
+from engage.render.lint import require_clean
 from engage.sending import Options, Report, Sender
 from engage.store import open_store
 
@@ -64,7 +66,12 @@ def send(project, **options: object) -> Report:
     campaign = campaigns.load(workspace, SLUG)
     try:
         sender = Sender(
-            store, workspace, campaign, provider_for(workspace), Options(backoff=0.01, **options)
+            store,
+            workspace,
+            campaign,
+            provider_for(workspace),
+            Options(backoff=0.01, **options),
+            partial(require_clean, workspace, campaign),  # lint first, as every caller does
         )
         return sender.run()
     finally:

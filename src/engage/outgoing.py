@@ -29,7 +29,7 @@ from typing import Any
 import jinja2
 import sqlalchemy as sa
 
-from . import locks, subscriptions
+from . import journal, subscriptions
 from .addresses import identity
 from .config import Workspace
 from .contacts import core
@@ -156,7 +156,7 @@ def drain(
     logged); a stopped provider (its key refused, say) leaves the rest waiting. The signer
     (for confirmation links) is the workspace's unless given."""
     done = Drained()
-    owner = locks.owner_name()
+    owner = journal.owner_name()
     settle_left(store)
     provider: Provider | None = None
     try:
@@ -232,7 +232,7 @@ def settle_left(store: Store) -> None:
             .with_for_update()
         ).all()
         for row in left:
-            if locks.working(row.owner or "", row.claimed_at + locks.LEASE):
+            if journal.working(row.owner or "", row.claimed_at + journal.LEASE):
                 continue
             if row.state == "claimed":
                 values: dict[str, Any] = {"state": "waiting", "owner": None, "claimed_at": None}

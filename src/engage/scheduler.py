@@ -16,20 +16,23 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 import sqlalchemy as sa
 
 from . import campaigns as campaign_files
-from . import locks, outgoing
+from . import journal, outgoing
 from .config import Workspace
 from .contacts import core
 from .email import provider_for
 from .errors import CampaignError, EngageError, sentence
 from .locks import Busy, hold
+from .render.lint import require_clean
 from .send_status import state
 from .sending import Options, Report, Sender
 from .store import Store
 from .store.schema import sends
+from .stories.usage import record_sent
 from .tokens import signer
 from .webhooks.store import problems as webhook_problems
 
@@ -193,10 +196,14 @@ def _send(
 ) -> None:
     try:
         campaign = campaign_files.load(workspace, slug)
-        sender = Sender(store, workspace, campaign, provider_for(workspace), options)
-        summary.reports.append(sender.run())
+        check = partial(require_clean, workspace, campaign)  # lint refuses it first
+        sender = Sender(store, workspace, campaign, provider_for(workspace), options, check)
+        report = sender.run()
+        if report.finished:  # its contributors hear it went out
+            record_sent(store, workspace, campaign)
+        summary.reports.append(report)
     except Busy as exc:  # `engage send` took it a moment ago
-        summary.elsewhere.append(f"{slug} ({exc.owner and locks.shown(exc.owner)})")
+        summary.elsewhere.append(f"{slug} ({exc.owner and journal.shown(exc.owner)})")
     except EngageError as exc:
         summary.errors.append(f"{slug}: {exc}")
 

@@ -13,6 +13,9 @@ A campaign is one of:
 
 `sends.status` stores sending, stopped or sent; sending is told apart from interrupted by
 whether a process holds the campaign's lock (engage/locks.py).
+
+This is also the one place that reads deliveries and sends for others (the report, the web
+pages, the CLI): only the journal (engage/sending/journal.py) writes them.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from . import clock, locks
+from . import clock, journal, locks
 from .campaigns import when_text
 from .errors import EngageError
 from .store import Store
@@ -71,7 +74,7 @@ def state(connection: sa.Connection, row: sa.Row) -> tuple[str, str]:
     if row.status == "sending":
         owner = locks.holder(connection, lock_name(row.campaign))
         if owner:
-            return "sending", locks.shown(owner)
+            return "sending", journal.shown(owner)
     if is_stopped(row):
         return "stopped", row.stop_asked_by or ""
     return ("interrupted", "") if row.status == "sending" else (row.status, "")
@@ -90,7 +93,7 @@ def campaign_states(store: Store, found: list) -> dict[str, CampaignState]:
         known = {}
         for row in connection.execute(sa.select(sends)).all():
             status, by = state(connection, row)
-            at = _utc(row.stop_asked_at) if status == "stopped" else None
+            at = row.stop_asked_at if status == "stopped" else None
             known[row.campaign] = CampaignState(status, sent.get(row.id, 0), row.total, by, at)
     states = {}
     for campaign in found:
@@ -156,7 +159,7 @@ def stopped_text(connection: sa.Connection, row: sa.Row) -> str:
     """Why a stopped send does not go on by itself, and how to carry it on."""
     sent, total = _counts(connection, row)
     by = f" by {row.stop_asked_by}" if row.stop_asked_by else ""
-    at = f" on {when_text(_utc(row.stop_asked_at))}" if row.stop_asked_at else ""
+    at = f" on {when_text(row.stop_asked_at)}" if row.stop_asked_at else ""
     return (
         f"{row.campaign} was stopped{by}{at}: {sent} of {total} went. Nobody will get it "
         f"twice: to send the rest, run `engage send {row.campaign} --resume`."
@@ -186,7 +189,23 @@ def _counts(connection: sa.Connection, row: sa.Row) -> tuple[int, int]:
     return sent or 0, row.total
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+def delivery_counts(connection: sa.Connection, send_id: int) -> dict[str, int]:
+    """How many of a send's deliveries are in each status."""
+    return dict(
+        connection.execute(
+            sa.select(deliveries.c.status, sa.func.count())
+            .where(deliveries.c.send_id == send_id)
+            .group_by(deliveries.c.status)
+        ).all()
+    )
+
+
+def skip_counts(connection: sa.Connection, send_id: int) -> dict[str | None, int]:
+    """How many of a send's people were skipped, by reason (None: not recorded)."""
+    return dict(
+        connection.execute(
+            sa.select(deliveries.c.skip_reason, sa.func.count())
+            .where(deliveries.c.send_id == send_id, deliveries.c.status == "suppressed")
+            .group_by(deliveries.c.skip_reason)
+        ).all()
+    )

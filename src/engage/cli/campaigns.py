@@ -15,7 +15,7 @@ from ..render.build import sample_recipient, write
 from ..render.findings import Finding
 from ..render.lint import lint as lint_campaign
 from ..render.rules_audience import REFUSED_BY_SEND
-from ..sending import campaign_states
+from ..send_status import campaign_states
 from .common import format_option, store, table, workspace
 
 out_option = click.option(

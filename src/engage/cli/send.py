@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from functools import partial
 
 import click
 
@@ -14,8 +15,10 @@ from ..email import provider_for
 from ..email.base import CannotReconcile, Outcome, Provider
 from ..locks import Busy
 from ..render.lint import lint as lint_campaign
+from ..render.lint import require_clean
 from ..send_status import ask_to_stop
 from ..sending import Options, Report, Sender, SendError, send_test
+from ..stories.usage import record_sent
 from .campaigns import format_finding
 from .common import store, workspace
 from .stories import catch_up
@@ -83,7 +86,8 @@ def send(ctx: click.Context, campaign: str, **flags: object) -> None:
     if flags["test_to"]:
         _test_copy(ws, found, provider, str(flags["test_to"]), bool(flags["force"]))
         return
-    _send(ctx, Sender(store(ctx), ws, found, provider, _options(flags)), flags)
+    check = partial(require_clean, ws, found)  # lint refuses it first
+    _send(ctx, Sender(store(ctx), ws, found, provider, _options(flags), check), flags)
 
 
 ALONE = {
@@ -126,6 +130,8 @@ def _send(ctx: click.Context, sender: Sender, flags: dict[str, object]) -> None:
         _confirm(ctx, sender, early)
     try:
         report = sender.run(progress=_progress())
+        if report.finished:  # its contributors hear it went out
+            record_sent(sender.store, sender.workspace, sender.campaign)
     except KeyboardInterrupt:  # before the send began, or a second Ctrl-C during it
         slug = sender.campaign.slug
         said = _stopped_at_once(slug) if sender.started else "Stopped: nothing was sent."
