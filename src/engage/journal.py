@@ -1,8 +1,9 @@
 """Owner, lease and claim: the one idea behind every "exactly once" in engage.
 
-Three things are taken by one process at a time: a campaign's deliveries (engage/sending/),
-a social post's parts (engage/social/posting.py) and a named lock (engage/locks.py). Each keeps
-its own table, and each takes its rows the same way, here:
+Four things are taken by one process at a time: a campaign's deliveries (engage/sending/), a
+social post's parts (engage/social/posting.py), engage's own emails (engage/outgoing.py) and a
+named lock (engage/locks.py). Each keeps its own table, and each names owners and leases the
+same way, here:
 
 - an owner is `host:pid:random`, so a process on the same computer can tell whether the owner
   is still running, and people can be told which process it is;

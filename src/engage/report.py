@@ -299,7 +299,7 @@ def _count_events(connection: sa.Connection, send_id: int, report: Report) -> No
     types = ("delivered", "bounced", "complained")
     people = _with_event(send_id, types, deliveries.c.contact_id, events.c.event_type)
     found = people.distinct().subquery()
-    counts = dict(
+    counts: dict[str, int] = dict(
         connection.execute(
             sa.select(found.c.event_type, sa.func.count()).group_by(found.c.event_type)
         ).all()

@@ -83,7 +83,7 @@ def state(connection: sa.Connection, row: sa.Row) -> tuple[str, str]:
 def campaign_states(store: Store, found: list) -> dict[str, CampaignState]:
     """The state of each of `found` (campaigns), by slug."""
     with store.connect() as connection:
-        sent = dict(
+        sent: dict[int, int] = dict(
             connection.execute(
                 sa.select(deliveries.c.send_id, sa.func.count())
                 .where(deliveries.c.status == "sent")

@@ -72,7 +72,9 @@ def open_send(
 ) -> int:
     """A new send of `slug`, with nobody in it yet; its id."""
     return connection.execute(
-        sends.insert().values(
+        sends.insert()
+        .returning(sends.c.id)
+        .values(
             campaign=slug,
             subject=subject,
             audience=audience,
@@ -81,7 +83,7 @@ def open_send(
             total=0,
             started_at=core.now(),
         )
-    ).inserted_primary_key[0]
+    ).scalar_one()
 
 
 def snapshot(connection: sa.Connection, send_id: int, audience: audiences.Audience) -> None:

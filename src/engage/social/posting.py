@@ -172,8 +172,8 @@ def due_channels(
     `done`). A due table that names no channel gives its name alone, so the run reports it
     and posts nothing of this campaign."""
     social = configured(workspace)
-    for key, variant in campaign.meta.social.items():
-        when = variant.post_at or campaign.meta.send_at
+    for key, table in campaign.meta.social.items():
+        when = table.post_at or campaign.meta.send_at
         if not channels.targets(workspace, key) and when is not None and when <= now:
             return [key]
     due = []
@@ -249,7 +249,7 @@ def _row(store: Store, slug: str, channel: str, part: Part) -> sa.Row:
                     updated_at=core.now(),
                 )
             )
-            row = connection.execute(sa.select(posts).where(*where)).first()
+            row = connection.execute(sa.select(posts).where(*where)).one()
     return row
 
 
