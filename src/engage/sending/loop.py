@@ -91,15 +91,14 @@ class Sender:
 
     def __init__(
         self,
-        store: Store | None,
+        store: Store,
         workspace: Workspace,
         campaign: Campaign,
         provider: Provider,
         options: Options | None = None,
         check: Check | None = None,
     ) -> None:
-        self.store: Store = store  # type: ignore[assignment]  # None only for messages
-        self.workspace, self.campaign = workspace, campaign
+        self.store, self.workspace, self.campaign = store, workspace, campaign
         self.provider, self.options = provider, options or Options()
         self.check = check
         self.envelope = Envelope.of(workspace, campaign)
