@@ -16,8 +16,8 @@ from ..email.base import CannotReconcile, Outcome, Provider
 from ..locks import Busy
 from ..render.lint import lint as lint_campaign
 from ..render.lint import require_clean
-from ..send_status import ask_to_stop
 from ..sending import Options, Report, Sender, SendError, send_test
+from ..sending.stopping import ask_to_stop
 from ..stories.usage import record_sent
 from .campaigns import format_finding
 from .common import store, workspace

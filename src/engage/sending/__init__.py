@@ -6,6 +6,7 @@
   signals and --stop; handover.py: one batch to the provider, in the sending thread;
 - messages.py: each person's message (links, reply address, Message-ID) and `send_test`;
 - plan.py: who a send goes to, and who it skips; results.py: Options, Report and their words.
+- stopping.py: `engage send CAMPAIGN --stop` from another terminal.
 
 Reading where a send stands is engage/send_status.py's. The caller checks the campaign (lint:
 pass `check`) and acts when `Report.finished` says the send is complete (stories.usage's

@@ -279,6 +279,20 @@ def mark_stopped(store: Store, send_id: int, by: str) -> None:
         )
 
 
+def ask_stop(connection: sa.Connection, send_id: int, by: str) -> None:
+    """--stop: ask the send's sender to stop at its next batch (it reads this: stop_asked)."""
+    connection.execute(
+        sends.update()
+        .where(sends.c.id == send_id)
+        .values(stop_asked_at=core.now(), stop_asked_by=by)
+    )
+
+
+def stopped(connection: sa.Connection, send_id: int) -> None:
+    """The send is stopped now: nobody is sending it, and a person asked it to stop."""
+    connection.execute(sends.update().where(sends.c.id == send_id).values(status="stopped"))
+
+
 def total(store: Store, send_id: int) -> int:
     with store.connect() as connection:
         found = connection.execute(sa.select(sends.c.total).where(sends.c.id == send_id))
