@@ -9,6 +9,7 @@ import collections
 import random
 import signal
 import time
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from engage.errors import ProviderError
 from engage.providers import provider_for
 from engage.sending import Options, Report, Sender
 from engage.store import open_store
+from engage.workflow.lint import require_clean
 
 from . import kill_loop
 from .fakes import FakeMailgun, FakePostmark, FakeSendGrid
@@ -64,7 +66,12 @@ def send(project, **options: object) -> Report:
     campaign = campaigns.load(workspace, SLUG)
     try:
         sender = Sender(
-            store, workspace, campaign, provider_for(workspace), Options(backoff=0.01, **options)
+            store,
+            workspace,
+            campaign,
+            provider_for(workspace),
+            Options(backoff=0.01, **options),
+            partial(require_clean, workspace, campaign),  # lint first, as every caller does
         )
         return sender.run()
     finally:

@@ -9,6 +9,7 @@ import email.policy
 import os
 import re
 import time
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from engage.sending import Options, Sender
 from engage.store import open_store
 from engage.store.schema import contacts, deliveries, sends
 from engage.tokens import Signer
+from engage.workflow.lint import require_clean
 
 from .smtp_sink import SmtpSink
 
@@ -439,7 +441,9 @@ def test_run_takes_over_a_lock_left_by_a_dead_run(sending, clock) -> None:
 def test_sender_needs_an_audience(sending) -> None:
     sending.replace(f"campaigns/{SLUG}.md", 'audience = "newsletter"\n', "")
     ws = sending.workspace
-    sender = Sender(open_store(ws), ws, campaigns.load(ws, SLUG), provider_for(ws), Options())
+    campaign = campaigns.load(ws, SLUG)
+    check = partial(require_clean, ws, campaign)  # what every caller passes: lint first
+    sender = Sender(open_store(ws), ws, campaign, provider_for(ws), Options(), check)
     with pytest.raises(LintFailed) as caught:  # the lint check send runs first says why
         sender.run()
     assert str(caught.value) == (

@@ -6,16 +6,11 @@ row in `locks` names its owner, so others can say who has it. On SQLite the row 
 has an owner and an expiry. An owner on this computer holds it for as long as its process runs;
 one elsewhere (which SQLite hardly allows) until the expiry, which it renews while it works.
 
-An owner is `host:pid:random`, so a process on the same computer can tell whether the owner is
-still running.
+Owners and leases are engage/journal.py's, shared with the deliveries and the social posts.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import socket
-import uuid
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,12 +18,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from . import clock
 from .errors import EngageError
+from .journal import lease_end, owner_name, shown, working
 from .store import Store
 from .store.schema import locks
-
-LEASE = dt.timedelta(minutes=15)
 
 
 class Busy(EngageError):
@@ -39,32 +32,6 @@ class Busy(EngageError):
     def __init__(self, message: str, owner: str = "") -> None:
         super().__init__(message)
         self.owner = owner
-
-
-def owner_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def alive(owner: str | None) -> bool:
-    """Whether the process named `owner` may still be working."""
-    host, _, rest = (owner or "").partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another machine: trust it until its lease runs out
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def shown(owner: str) -> str:
-    """An owner as people read it: process 4242 on host-1."""
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    return f"process {pid} on {host}" if pid.isdigit() else "another engage"
 
 
 @dataclass
@@ -82,7 +49,7 @@ class Held:
             connection.execute(
                 locks.update()
                 .where(locks.c.name == self.name, locks.c.owner == self.owner)
-                .values(expires_at=clock.now() + LEASE)
+                .values(expires_at=lease_end())
             )
 
 
@@ -161,9 +128,7 @@ def _advisory_held(connection: sa.Connection, name: str) -> bool:
 def _name_owner(store: Store, name: str, owner: str) -> None:
     with store.begin() as connection:
         connection.execute(locks.delete().where(locks.c.name == name))
-        connection.execute(
-            locks.insert().values(name=name, owner=owner, expires_at=clock.now() + LEASE)
-        )
+        connection.execute(locks.insert().values(name=name, owner=owner, expires_at=lease_end()))
 
 
 def _forget(store: Store, name: str, owner: str) -> None:
@@ -176,27 +141,12 @@ def _current(row: sa.Row) -> bool:
     return working(row.owner, row.expires_at)
 
 
-def working(owner: str, expires_at: dt.datetime) -> bool:
-    """Whether `owner` still holds what it took. An owner on this computer holds it while its
-    process runs, however long a provider keeps it waiting (a lease that ran out must never
-    let a second sender in beside a live one); an owner elsewhere holds it until its lease
-    (`expires_at`) runs out."""
-    if _here(owner):
-        return alive(owner)
-    expires = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=dt.UTC)
-    return expires > clock.now()
-
-
-def _here(owner: str) -> bool:
-    return owner.partition(":")[0] == socket.gethostname()
-
-
 def _take_row(store: Store, name: str, owner: str, busy: str) -> None:
     with store.begin() as connection:
         row = connection.execute(sa.select(locks).where(locks.c.name == name)).first()
         if row is None:
             connection.execute(
-                locks.insert().values(name=name, owner=owner, expires_at=clock.now() + LEASE)
+                locks.insert().values(name=name, owner=owner, expires_at=lease_end())
             )
             return
         if _current(row):
@@ -204,7 +154,7 @@ def _take_row(store: Store, name: str, owner: str, busy: str) -> None:
         connection.execute(
             locks.update()
             .where(locks.c.name == name, locks.c.owner == row.owner)
-            .values(owner=owner, expires_at=clock.now() + LEASE)
+            .values(owner=owner, expires_at=lease_end())
         )
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import jinja2
 import sqlalchemy as sa
 
-from . import locks, own_emails, subscriptions
+from . import journal, own_emails, subscriptions
 from . import outgoing_claims as claims
 from .config import Workspace
 from .contacts import core
@@ -167,7 +167,7 @@ def drain(
     that is done (sent, failed or unknown), in the transaction that records it: the story
     emails' news in their story's history is the workflow's (workflow/own_emails.py)."""
     done = Drained()
-    owner = locks.owner_name()
+    owner = journal.owner_name()
     claims.settle_left(store)
     provider: Provider | None = None
     try:

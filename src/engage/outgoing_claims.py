@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import locks
+from . import journal
 from .contacts import core
 from .store import Store
 from .store.schema import outgoing
@@ -64,7 +64,7 @@ def settle_left(store: Store) -> None:
             .with_for_update()
         ).all()
         for row in left:
-            if locks.working(row.owner or "", row.claimed_at + locks.LEASE):
+            if journal.working(row.owner or "", row.claimed_at + journal.LEASE):
                 continue
             if row.state == "claimed":
                 values: dict[str, Any] = {"state": "waiting", "owner": None, "claimed_at": None}

@@ -39,18 +39,14 @@ def _book(store: Store, count: int, rate: float) -> float:
             query = query.with_for_update()
         booked = connection.execute(query).scalar()
         start = now
-        if booked is not None and now < _seconds(booked) < now + FURTHEST:
-            start = _seconds(booked)
+        if booked is not None and now < booked.timestamp() < now + FURTHEST:
+            start = booked.timestamp()
         values = {"window_start": _moment(start + count / rate), "hits": count}
         if booked is None:
             connection.execute(throttle.insert().values(key=KEY, **values))
         else:
             connection.execute(throttle.update().where(throttle.c.key == KEY).values(**values))
     return start - now
-
-
-def _seconds(value: dt.datetime) -> float:
-    return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
 
 
 def _moment(seconds: float) -> dt.datetime:

@@ -42,8 +42,7 @@ import sqlalchemy as sa
 from . import clock, providers, recipients
 from .campaigns import FrontMatter
 from .errors import EngageError
-from .send_status import state
-from .sending import delivery_counts, skip_counts
+from .send_status import delivery_counts, skip_counts, state
 from .store.schema import REPLY_KINDS, consents, deliveries, events, inbound, sends
 
 PERSON_KINDS = ("story", "question", "unsubscribe", "other")  # a person wrote these themselves
@@ -263,8 +262,8 @@ def build(
         report.subject, report.provider = send.subject, send.provider
         report.status, by = state(connection, send)
         if report.status == "stopped":
-            report.stopped_by, report.stopped_at = by, _utc(send.stop_asked_at)
-        report.started_at, report.finished_at = _utc(send.started_at), _utc(send.finished_at)
+            report.stopped_by, report.stopped_at = by, send.stop_asked_at
+        report.started_at, report.finished_at = send.started_at, send.finished_at
         _count_deliveries(connection, send.id, report)
         _count_events(connection, send.id, report)
         report.unsubscribed = _unsubscribed(connection, send.id, slug)
@@ -300,7 +299,7 @@ def _count_events(connection: sa.Connection, send_id: int, report: Report) -> No
     types = ("delivered", "bounced", "complained")
     people = _with_event(send_id, types, deliveries.c.contact_id, events.c.event_type)
     found = people.distinct().subquery()
-    counts = dict(
+    counts: dict[str, int] = dict(
         connection.execute(
             sa.select(found.c.event_type, sa.func.count()).group_by(found.c.event_type)
         ).all()
@@ -346,7 +345,7 @@ def _count_replies(connection: sa.Connection, slug: str, report: Report) -> None
     ).all()
     for kind, _ in rows:
         report.replies[kind if kind in report.replies else "other"] += 1
-    days = Counter(_utc(received).date() for _, received in rows)
+    days = Counter(received.date() for _, received in rows)
     if days:
         first, last = min(days), max(days)
         span = (last - first).days + 1
@@ -361,13 +360,6 @@ def percent(part: int, whole: int) -> float | None:
         return None
     exact = Decimal(part * 100) / Decimal(whole)
     return float(exact.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite gives back naive times; they were stored in UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def _iso(value: dt.datetime | None) -> str | None:

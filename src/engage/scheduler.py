@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from . import campaigns as campaign_files
-from . import locks
+from . import journal
 from .config import Workspace
 from .contacts import core
 from .errors import CampaignError, EngageError, sentence
 from .locks import Busy, hold
 from .providers import provider_for
 from .send_status import state
-from .sending import Options, Report, Sender
+from .sending import Options, Report
 from .store import Store
 from .store.schema import sends
 from .webhooks.store import problems as webhook_problems
@@ -35,6 +35,7 @@ from .workflow.own_emails import send_own_emails
 from .workflow.posting import post_campaign
 from .workflow.replies import fetch_replies
 from .workflow.sending import send_campaign
+from .workflow.sending import sender as make_sender
 from .workflow.stories import keep_contributors_informed
 
 LOCK_NAME = "engage-run"
@@ -197,11 +198,11 @@ def _send(
 ) -> None:
     try:
         campaign = campaign_files.load(workspace, slug)
-        sender = Sender(store, workspace, campaign, provider_for(workspace), options)
+        sender = make_sender(store, workspace, campaign, provider_for(workspace), options)
         sent = send_campaign(store, sender, inform=False)  # contributors: at the end of the run
         summary.reports.append(sent.report)
     except Busy as exc:  # `engage send` took it a moment ago
-        summary.elsewhere.append(f"{slug} ({exc.owner and locks.shown(exc.owner)})")
+        summary.elsewhere.append(f"{slug} ({exc.owner and journal.shown(exc.owner)})")
     except EngageError as exc:
         summary.errors.append(f"{slug}: {exc}")
 

@@ -14,7 +14,7 @@ from ..render.build import build as build_campaign
 from ..render.build import sample_recipient, write
 from ..render.findings import Finding
 from ..render.rules_audience import REFUSED_BY_SEND
-from ..sending import campaign_states
+from ..send_status import campaign_states
 from ..workflow.lint import lint as lint_campaign
 from .common import format_finding, format_option, store, table, workspace
 

@@ -14,8 +14,8 @@ from ..email.base import Outcome, Provider
 from ..errors import CannotReconcile
 from ..locks import Busy
 from ..providers import provider_for
-from ..send_status import ask_to_stop
 from ..sending import Options, Report, Sender, SendError, send_test
+from ..sending.stopping import ask_to_stop
 from ..workflow import sending as workflow
 from ..workflow.lint import lint as lint_campaign
 from .common import format_finding, report_told, store, workspace
@@ -83,7 +83,7 @@ def send(ctx: click.Context, campaign: str, **flags: object) -> None:
     if flags["test_to"]:
         _test_copy(ws, found, provider, str(flags["test_to"]), bool(flags["force"]))
         return
-    _send(ctx, Sender(store(ctx), ws, found, provider, _options(flags)), flags)
+    _send(ctx, workflow.sender(store(ctx), ws, found, provider, _options(flags)), flags)
 
 
 ALONE = {

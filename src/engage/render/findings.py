@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..errors import sentence
+
 Severity = Literal["error", "warning", "info"]
 
 # rule id → (severity, what it checks). docs/lint-rules.md is generated from this table.
@@ -160,3 +162,15 @@ def sort_key(finding: Finding) -> tuple[bool, str, int, str]:
     """Through each file from top to bottom; information last."""
     path, _, line = finding.where.partition(":")
     return (finding.severity == "info", path, int(line) if line.isdigit() else 0, finding.rule)
+
+
+def refusal(slug: str, errors: list[Finding]) -> str:
+    """Why a send was refused, on one line: the first error itself (where, what, the fix), not
+    only a count, so the team can mend it from the message in front of them."""
+    first, n = errors[0], len(errors)
+    fix = f" Fix: {first.fix}" if first.fix else ""
+    more = f" That is the first of {n}: `engage lint {slug}` shows them all." if n > 1 else ""
+    return (
+        f"{slug} has {n} lint error{'s' if n != 1 else ''}, so nothing was sent. "
+        f"{first.where}: {sentence(first.message)}{fix}{more}"
+    )

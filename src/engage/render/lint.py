@@ -18,11 +18,11 @@ from pathlib import Path
 
 from ..campaigns import Campaign
 from ..config import Workspace
-from ..errors import LintFailed, sentence
+from ..errors import LintFailed
 from ..store import open_store
 from . import layout, personal_use, rules_audience, rules_html, rules_links, rules_source
 from .build import VARIANTS, Built, build, sample_recipient, template_names
-from .findings import Finding, sort_key
+from .findings import Finding, refusal, sort_key
 from .htmlscan import scan
 from .personal import Recipient
 
@@ -85,18 +85,6 @@ def require_clean(
     if errors:
         raise LintFailed(refusal(campaign.slug, errors))
     return findings
-
-
-def refusal(slug: str, errors: list[Finding]) -> str:
-    """Why a send was refused, on one line: the first error itself (where, what, the fix), not
-    only a count, so the team can mend it from the message in front of them."""
-    first, n = errors[0], len(errors)
-    fix = f" Fix: {first.fix}" if first.fix else ""
-    more = f" That is the first of {n}: `engage lint {slug}` shows them all." if n > 1 else ""
-    return (
-        f"{slug} has {n} lint error{'s' if n != 1 else ''}, so nothing was sent. "
-        f"{first.where}: {sentence(first.message)}{fix}{more}"
-    )
 
 
 def _personal_fields(workspace: Workspace, campaign: Campaign) -> list[Finding]:

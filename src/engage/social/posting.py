@@ -3,7 +3,8 @@
 Each part of each channel's post has a row in `posts`, moved pending → in_flight → posted
 (or failed), each step committed. Taking a row is one UPDATE that only succeeds on a pending
 row, so two runs never post the same part. A row left in_flight by a run that stopped is
-unknown: reported, never posted again by engage.
+unknown: reported, never posted again by engage. Owners and claims are engage/journal.py's,
+shared with the deliveries and the locks.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..campaigns import Campaign, SocialPost
 from ..config import Workspace
 from ..contacts import core
 from ..errors import AuthFailed, EngageError, ProviderError, Rejected, TryLater
-from ..sending import _alive, owner_name
+from ..journal import alive, claim, owner_name
 from ..store import Store
 from ..store.schema import posts
 from ..stories import usage as story_usage
@@ -162,8 +163,8 @@ def due_channels(
     `done`). A due table that names no channel gives its name alone, so the run reports it
     and posts nothing of this campaign."""
     social = configured(workspace)
-    for key, variant in campaign.meta.social.items():
-        when = variant.post_at or campaign.meta.send_at
+    for key, table in campaign.meta.social.items():
+        when = table.post_at or campaign.meta.send_at
         if not channels.targets(workspace, key) and when is not None and when <= now:
             return [key]
     due = []
@@ -239,22 +240,22 @@ def _row(store: Store, slug: str, channel: str, part: Part) -> sa.Row:
                     updated_at=core.now(),
                 )
             )
-            row = connection.execute(sa.select(posts).where(*where)).first()
+            row = connection.execute(sa.select(posts).where(*where)).one()
     return row
 
 
 def _take(store: Store, row_id: int, owner: str) -> bool:
+    """Take the part's row for this run: only a pending row can be taken, and only once."""
+    free = sa.select(posts.c.id).where(posts.c.id == row_id, posts.c.status == "pending")
     with store.begin() as connection:
-        taken = connection.execute(
-            posts.update()
-            .where(posts.c.id == row_id, posts.c.status == "pending")
-            .values(status="in_flight", owner=owner, updated_at=core.now())
+        taken = claim(
+            connection, posts, free, status="in_flight", owner=owner, updated_at=core.now()
         )
-    return taken.rowcount == 1
+    return taken == 1
 
 
 def _unclear(store: Store, row: sa.Row, channel: str, part: Part) -> str:
-    if row.status == "in_flight" and not _alive(row.owner):
+    if row.status == "in_flight" and not alive(row.owner):
         _set(store, row.id, status="unknown", error="engage stopped while posting this")
         return (
             f"{channel}: post {part.index + 1} may or may not have gone (engage stopped while "

@@ -174,7 +174,7 @@ class GuardedString(TypeDecorator):
     def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
         if not isinstance(value, str):
             return value
-        limit = self.impl.length
+        limit: int | None = getattr(self.impl_instance, "length", None)
         if (limit is None or len(value) <= limit) and not _BAD.search(value):
             return value  # the fast path, as in fit(), for the bulk of every import
         return clean(value, limit).text

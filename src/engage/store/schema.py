@@ -12,7 +12,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -31,6 +30,9 @@ from ..addresses import mailbox
 from .guard import GuardedJSON as JSON
 from .guard import GuardedString as String
 from .guard import GuardedText as Text
+
+# Every time column stores UTC and reads back aware UTC datetimes (types.py).
+from .types import UTCDateTime as DateTime
 
 metadata = MetaData(
     naming_convention={
@@ -70,8 +72,8 @@ contacts = Table(
     Column("format", String(16), nullable=False, default="html"),
     Column("status", String(16), nullable=False, default="pending"),
     Column("attributes", JSON, nullable=False, default=dict),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
+    Column("updated_at", DateTime(), nullable=False),
     Index("ix_contacts_status", "status"),
     Index("ix_contacts_email_key", "email_key", unique=True),
 )
@@ -106,7 +108,7 @@ consents = Table(
     Column("wording", Text, nullable=False, default=""),
     Column("opt_out_offered", Boolean, nullable=False, default=True),
     Column("actor", Text, nullable=False, default=""),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(), nullable=False),
     Column("import_id", ForeignKey("imports.id", ondelete="SET NULL"), nullable=True),
     Index("ix_consents_contact_id", "contact_id"),
 )
@@ -120,7 +122,7 @@ suppressions = Table(
     Column("email", String(320), nullable=True),
     Column("reason", String(16), nullable=False),
     Column("source", Text, nullable=False, default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
 )
 
 # One row for each run of `engage contacts import`: who, when, what file, what happened.
@@ -130,7 +132,7 @@ imports = Table(
     Column("id", Integer, primary_key=True),
     Column("file_name", Text, nullable=False),
     Column("actor", Text, nullable=False, default=""),
-    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(), nullable=False),
     Column("added", Integer, nullable=False, default=0),
     Column("updated", Integer, nullable=False, default=0),
     Column("unchanged", Integer, nullable=False, default=0),
@@ -149,10 +151,10 @@ sends = Table(
     Column("provider", String(32), nullable=False),
     Column("status", String(16), nullable=False),  # sending | stopped | sent
     Column("total", Integer, nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("started_at", DateTime(), nullable=False),
+    Column("finished_at", DateTime(), nullable=True),
     # A person asked this send to stop (--stop, Ctrl-C, a --limit reached): when, and who.
-    Column("stop_asked_at", DateTime(timezone=True), nullable=True),
+    Column("stop_asked_at", DateTime(), nullable=True),
     Column("stop_asked_by", String(200), nullable=True),
 )
 
@@ -169,9 +171,9 @@ deliveries = Table(
     Column("status", String(16), nullable=False),
     Column("batch", String(40), nullable=True),
     Column("owner", String(200), nullable=True),
-    Column("claimed_at", DateTime(timezone=True), nullable=True),
+    Column("claimed_at", DateTime(), nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
-    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("sent_at", DateTime(), nullable=True),
     Column("message_id", String(250), nullable=True),
     Column("provider_id", String(250), nullable=True),
     Column("error", Text, nullable=True),
@@ -189,7 +191,7 @@ locks = Table(
     metadata,
     Column("name", String(100), primary_key=True),
     Column("owner", String(200), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(), nullable=False),
 )
 
 # What the providers tell us about each message. Stored once per provider event id.
@@ -203,8 +205,8 @@ events = Table(
     Column("recipient", String(320), nullable=False, default=""),
     Column("delivery_id", ForeignKey("deliveries.id", ondelete="SET NULL"), nullable=True),
     Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), nullable=True),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("occurred_at", DateTime(), nullable=False),
+    Column("received_at", DateTime(), nullable=False),
     Column("reason", Text, nullable=False, default=""),
     Column("raw", JSON, nullable=False),
     UniqueConstraint("provider", "event_id", name="uq_events_provider_event_id"),
@@ -229,7 +231,7 @@ inbound = Table(
     Column("references", Text, nullable=False, default=""),
     Column("headers", JSON, nullable=False),
     Column("raw", JSON, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(), nullable=False),
     UniqueConstraint("dedupe_key", name="uq_inbound_dedupe_key"),
 )
 
@@ -239,7 +241,7 @@ seen_tokens = Table(
     metadata,
     Column("provider", String(32), primary_key=True),
     Column("token", String(200), primary_key=True),
-    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Column("seen_at", DateTime(), nullable=False),
 )
 
 # Counters for rate limits on the web forms (keys are hashes, never addresses or IPs), and the
@@ -248,7 +250,7 @@ throttle = Table(
     "throttle",
     metadata,
     Column("key", String(80), primary_key=True),
-    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("window_start", DateTime(), nullable=False),
     Column("hits", Integer, nullable=False),
 )
 
@@ -269,7 +271,7 @@ posts = Table(
     Column("url", Text, nullable=True),
     Column("error", Text, nullable=True),
     Column("owner", String(200), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(), nullable=False),
     UniqueConstraint("campaign", "channel", "part", name="uq_posts_campaign_channel_part"),
 )
 
@@ -296,7 +298,7 @@ inbound.append_column(Column("status", String(16), nullable=False, default="new"
 inbound.append_column(Column("owner", Text, nullable=False, default=""))
 inbound.append_column(Column("campaign", String(200), nullable=True))
 inbound.append_column(Column("notes", JSON, nullable=False, default=list))
-inbound.append_column(Column("updated_at", DateTime(timezone=True), nullable=True))
+inbound.append_column(Column("updated_at", DateTime(), nullable=True))
 Index("ix_inbound_contact_id", inbound.c.contact_id)
 Index("ix_inbound_campaign", inbound.c.campaign)
 Index("ix_inbound_status", inbound.c.status)
@@ -335,9 +337,9 @@ stories = Table(
     Column("status", String(20), nullable=False),
     Column("owner", Text, nullable=False, default=""),
     Column("link", Text, nullable=False, default=""),  # where it was published
-    Column("opened_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("told_at", DateTime(timezone=True), nullable=False),  # our last word to them
+    Column("opened_at", DateTime(), nullable=False),
+    Column("updated_at", DateTime(), nullable=False),
+    Column("told_at", DateTime(), nullable=False),  # our last word to them
     Index("ix_stories_contact_id", "contact_id"),
     Index("ix_stories_status", "status"),
 )
@@ -350,9 +352,9 @@ story_drafts = Table(
     Column("story_id", ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
     Column("version", Integer, nullable=False),
     Column("body", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
     Column("decision", String(16), nullable=False, default=""),  # "" | approved | changes
-    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("decided_at", DateTime(), nullable=True),
     Column("comment", Text, nullable=False, default=""),
     UniqueConstraint("story_id", "version", name="uq_story_drafts_story_id_version"),
 )
@@ -363,7 +365,7 @@ story_history = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("story_id", ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", DateTime(), nullable=False),
     Column("action", String(32), nullable=False),
     Column("status", String(20), nullable=False, default=""),  # the status after it
     Column("note", Text, nullable=False, default=""),
@@ -381,7 +383,7 @@ story_uses = Table(
     Column("campaign", String(200), nullable=False),
     Column("channel", String(100), nullable=False),  # newsletter, or a [social.NAME] channel
     Column("link", Text, nullable=False, default=""),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", DateTime(), nullable=False),
     # Taken for (or sent in) a "your story went out" email.
     Column("told", Boolean, nullable=False, default=False),
     UniqueConstraint(
@@ -409,7 +411,7 @@ archive_pages = Table(
     Column("send_id", ForeignKey("sends.id", ondelete="SET NULL"), nullable=True),
     Column("subject", Text, nullable=False, default=""),
     Column("preheader", Text, nullable=False, default=""),
-    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("sent_at", DateTime(), nullable=True),
     Column("sent_on", Date, nullable=True),  # the day it went out, in the campaign's own zone
     Column("html", Text, nullable=True),  # the standard email as the archive shows it
     Column("large_print", Text, nullable=True),
@@ -417,8 +419,8 @@ archive_pages = Table(
     # send: frozen when the send started; file: copied from the campaign file later (a send
     # from before engage kept copies); "": no copy kept yet.
     Column("origin", String(16), nullable=False, default=""),
-    Column("frozen_at", DateTime(timezone=True), nullable=True),
-    Column("removed_at", DateTime(timezone=True), nullable=True),
+    Column("frozen_at", DateTime(), nullable=True),
+    Column("removed_at", DateTime(), nullable=True),
     Column("removed_by", Text, nullable=False, default=""),
     Column("removed_note", Text, nullable=False, default=""),
 )
@@ -440,7 +442,7 @@ contact_changes = Table(
     Column("detail", Text, nullable=False, default=""),
     Column("actor", Text, nullable=False, default=""),
     Column("source", Text, nullable=False, default=""),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", DateTime(), nullable=False),
     Index("ix_contact_changes_contact_id", "contact_id"),
 )
 
@@ -460,7 +462,7 @@ unreadable_events = Table(
     Column("reason", Text, nullable=False),
     Column("recipient", String(320), nullable=False, default=""),
     Column("raw", Text, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(), nullable=False),
     UniqueConstraint("provider", "key", name="uq_unreadable_events_provider_key"),
 )
 
@@ -479,7 +481,7 @@ attachments = Table(
     Column("path", Text, nullable=True),  # None: not kept (see set_aside)
     Column("set_aside", Text, nullable=False, default=""),
     Column("content_id", Text, nullable=False, default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
     UniqueConstraint("inbound_id", "position", name="uq_attachments_inbound_id_position"),
 )
 
@@ -505,14 +507,14 @@ outgoing = Table(
     Column("payload", JSON, nullable=False),
     Column("state", String(16), nullable=False),
     Column("owner", String(200), nullable=True),
-    Column("claimed_at", DateTime(timezone=True), nullable=True),
+    Column("claimed_at", DateTime(), nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
-    Column("not_before", DateTime(timezone=True), nullable=False),
+    Column("not_before", DateTime(), nullable=False),
     Column("message_id", String(250), nullable=True),
     Column("provider_id", String(250), nullable=True),
     Column("error", Text, nullable=False, default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("done_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(), nullable=False),
+    Column("done_at", DateTime(), nullable=True),
     Index("ix_outgoing_state_not_before", "state", "not_before"),
     Index("ix_outgoing_address_key", "address_key"),
 )

@@ -102,7 +102,7 @@ def _postgresql(store: Store, tables: list[str]) -> str:
 def _wait_for_older(connection: sa.Connection) -> str:
     """Wait for sessions that could still see the deleted rows; "" once there are none, else
     which one is still open."""
-    now = connection.execute(sa.text("SELECT pg_current_xact_id()::text")).scalar()
+    now = connection.execute(sa.text("SELECT pg_current_xact_id()::text")).scalar_one()
     now = str(int(now) % 2**32)  # the xid, without its epoch
     deadline = time.monotonic() + WAIT_SECONDS
     while True:

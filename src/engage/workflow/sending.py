@@ -5,17 +5,17 @@ noted as used once it is sent, then contributors kept informed."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
-from ..sending import Progress, Report, Sender
+from ..campaigns import Campaign
+from ..config import Workspace
+from ..email.base import Provider
+from ..sending import Options, Progress, Report, Sender
 from ..store import Store
 from ..stories.telling import Told
 from ..stories.usage import record_sent
 from .lint import require_clean
 from .stories import keep_contributors_informed
-
-# A Sender that has this set does not lint again. Today's Sender lints with the render checks
-# only (its own `check_campaign`); once lint is no longer the Sender's, this is all there is.
-_LINTED = "linted"
 
 
 @dataclass
@@ -24,12 +24,29 @@ class Sent:
     told: Told = field(default_factory=Told)  # what contributors were told after it
 
 
+def sender(
+    store: Store,
+    workspace: Workspace,
+    campaign: Campaign,
+    provider: Provider,
+    options: Options | None = None,
+) -> Sender:
+    """A Sender for a real send: its check is lint with every check, so a campaign with an
+    error is refused before anyone is asked anything."""
+    return Sender(
+        store,
+        workspace,
+        campaign,
+        provider,
+        options,
+        check=partial(require_clean, workspace, campaign),
+    )
+
+
 def check(sender: Sender) -> None:
     """Lint the campaign with every check, once: raise LintFailed (in lint's own words) when
-    a send would be refused, before anyone is asked anything."""
-    if not getattr(sender, _LINTED, False):
-        require_clean(sender.workspace, sender.campaign)
-        setattr(sender, _LINTED, True)
+    a send would be refused."""
+    sender.check_campaign()
 
 
 def send_campaign(
