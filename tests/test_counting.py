@@ -7,15 +7,14 @@ import pytest
 from engage.social.counting import (
     Span,
     bluesky_length,
-    fancy_letters,
     find_spans,
-    hashtag_warnings,
     mastodon_length,
     x_invalid_characters,
     x_length,
     x_valid,
 )
 from engage.social.facets import bluesky_facets, utf8_offsets
+from engage.social.readaloud import fancy_letters, hashtag_warnings
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # 👨‍👩‍👧‍👦, 7 code points
 NFD = "Cafe\u0301 ñ"  # "Café ñ" with the accents as combining marks

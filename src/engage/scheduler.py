@@ -31,8 +31,8 @@ from .sending import Options, Report
 from .store import Store
 from .store.schema import sends
 from .webhooks.store import problems as webhook_problems
+from .workflow import posting as workflow_posting
 from .workflow.own_emails import send_own_emails
-from .workflow.posting import post_campaign
 from .workflow.replies import fetch_replies
 from .workflow.sending import send_campaign
 from .workflow.sending import sender as make_sender
@@ -246,10 +246,12 @@ def _post(
 
     try:
         campaign = campaign_files.load(workspace, slug)
-        [plan] = posting.plans(workspace, campaign, [name])
+        [plan] = workflow_posting.plans(workspace, campaign, [name])
         posting.require_valid([plan])
         posting.require_page(store, workspace, campaign, [plan])
-        [outcome] = post_campaign(store, workspace, campaign, [plan], inform=False).outcomes
+        [outcome] = workflow_posting.post_campaign(
+            store, workspace, campaign, [plan], inform=False
+        ).outcomes
     except EngageError as exc:
         return [f"{slug} on {name}: {exc}"]
     summary.posts += len(outcome.posted)

@@ -30,10 +30,11 @@ def post(
     it again posts only what is missing.
     """
     from ..social import posting
+    from ..workflow import posting as workflow_posting
 
     ws = workspace(ctx)
     found = campaign_files.load(ws, campaign)
-    plans = posting.plans(ws, found, list(channels) or None)
+    plans = workflow_posting.plans(ws, found, list(channels) or None)
     for plan in plans:
         limits = plan.channel.limits()
         for part in plan.parts:
@@ -62,9 +63,7 @@ def post(
             )
     if not yes:
         click.confirm("Post now?", abort=True)
-    from ..workflow.posting import post_campaign
-
-    posts = post_campaign(store(ctx), ws, found, plans)
+    posts = workflow_posting.post_campaign(store(ctx), ws, found, plans)
     problems = 0
     for outcome in posts.outcomes:
         for done in outcome.posted:

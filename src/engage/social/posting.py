@@ -22,8 +22,7 @@ from ..errors import AuthFailed, EngageError, ProviderError, Rejected, TryLater
 from ..journal import alive, claim, owner_name
 from ..store import Store
 from ..store.schema import posts
-from ..stories import usage as story_usage
-from . import channels, counting
+from . import channels, readaloud
 from .base import Channel, Image, Part, Posted
 from .channels import channel as make_channel
 from .channels import configured
@@ -48,6 +47,8 @@ class Outcome:
     posted: list[Posted] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     already: int = 0
+    complete: bool = False  # every part is up, posted now or on an earlier run
+    link: str = ""  # then: the address of its first post
 
 
 def plans(workspace: Workspace, campaign: Campaign, names: list[str] | None = None) -> list[Plan]:
@@ -61,7 +62,6 @@ def plans(workspace: Workspace, campaign: Campaign, names: list[str] | None = No
         variant = channels.variant_for(campaign, name, chan.network) or _default(campaign)
         plan = Plan(chan, _parts(workspace, campaign, variant), variant.post_at)
         _check(plan)
-        plan.errors += [f"{name}: {why}" for why in story_usage.refusals(workspace, campaign, name)]
         found.append(plan)
     return found
 
@@ -101,8 +101,8 @@ def _check(plan: Plan) -> None:
                 )
             if not image.path.is_file():
                 plan.errors.append(f"{where}: the image {image.path} is not there.")
-        plan.warnings += [f"{where}: {w}" for w in counting.hashtag_warnings(part.text)]
-        for letter in counting.fancy_letters(part.text):
+        plan.warnings += [f"{where}: {w}" for w in readaloud.hashtag_warnings(part.text)]
+        for letter in readaloud.fancy_letters(part.text):
             plan.warnings.append(
                 f"{where}: '{letter}' is a fancy letter screen readers cannot read."
             )
@@ -219,9 +219,7 @@ def post(store: Store, campaign: Campaign, plan: Plan) -> Outcome:
         thread.append(done)
         outcome.posted.append(done)
     if thread and len(thread) == len(plan.parts):
-        story_usage.record_posted(
-            store, campaign, plan.channel.name, thread[0].url, plan.channel.network
-        )
+        outcome.complete, outcome.link = True, thread[0].url
     return outcome
 
 
