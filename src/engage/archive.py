@@ -184,11 +184,7 @@ def _copy(workspace: Workspace, campaign: Campaign) -> dict[str, str]:
 def _local_day(at: dt.datetime, campaign: Campaign | None) -> dt.date:
     """The day `at` falls on where the campaign was planned (its send_at's zone), else UTC."""
     zone = campaign.meta.send_at.tzinfo if campaign and campaign.meta.send_at else None
-    return _aware(at).astimezone(zone or dt.UTC).date()
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return at.astimezone(zone or dt.UTC).date()
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -238,7 +234,7 @@ def _entry(workspace: Workspace, row: sa.Row) -> Entry:
         address=address(workspace, row.campaign),
         reached=row.reached,
         origin=row.origin or "",
-        removed_at=_aware(row.removed_at) if row.removed_at else None,
+        removed_at=row.removed_at,
         removed_by=row.removed_by or "",
         removed_note=row.removed_note or "",
     )

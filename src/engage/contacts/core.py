@@ -93,8 +93,6 @@ CONTACT_COLUMNS = [contacts.c[f.name] for f in dataclasses.fields(Contact) if f.
 def iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is None:  # SQLite gives back naive datetimes; we only ever store UTC
-        value = value.replace(tzinfo=dt.UTC)
     return value.isoformat()
 
 

@@ -41,17 +41,14 @@ _STORY_WORDS = {
 _CHANGE_WORDS = {"signup-tags": "tags given for signing up", "preferences": "choices changed"}
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime:
-    if value is None:
-        return dt.datetime.min.replace(tzinfo=dt.UTC)
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)  # where a row has no time: first
 
 
 def timeline(connection: sa.Connection, contact: Contact) -> list[dict[str, Any]]:
     found: list[tuple[dt.datetime, int, dict[str, Any]]] = []
 
     def add(at: dt.datetime | None, order: int, what: str, detail: str) -> None:
-        found.append((_aware(at), order, {"at": iso(at), "what": what, "detail": detail}))
+        found.append((at or _NEVER, order, {"at": iso(at), "what": what, "detail": detail}))
 
     for row in connection.execute(
         sa.select(consents).where(consents.c.contact_id == contact.id).order_by(consents.c.id)

@@ -80,10 +80,6 @@ class Story:
         }
 
 
-def aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 def _select() -> sa.Select:
     return sa.select(
         stories.c.id,
@@ -105,10 +101,7 @@ def _select() -> sa.Select:
 
 
 def _story(row: sa.Row) -> Story:
-    values = row._asdict()
-    for key in ("opened_at", "updated_at", "told_at"):
-        values[key] = aware(values[key])
-    return Story(**values)
+    return Story(**row._asdict())
 
 
 def get(connection: sa.Connection, story_id: int) -> Story:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from ..contacts import core as people
 from ..store.schema import STORY_STATUSES, stories, story_history
-from .core import OPEN, Story, StoryError, aware, current_draft, get, note
+from .core import OPEN, Story, StoryError, current_draft, get, note
 
 REOPEN_WITHIN = dt.timedelta(hours=24)  # a decline or publication can be undone this long
 
@@ -115,7 +115,7 @@ def closing(connection: sa.Connection, story: Story) -> tuple[dt.datetime, str] 
     for row in rows:
         if row.status != story.status:
             return (since, row.status) if since is not None else None
-        since = aware(row.at)
+        since = row.at
     return None
 
 

@@ -26,8 +26,8 @@ MORNING = dt.timedelta(hours=8)  # a day's "went out" email goes from 08:00 UTC 
 
 
 def _utc_day(at: dt.datetime) -> dt.date:
-    """The day (UTC) of a time from the database (SQLite gives it without a zone)."""
-    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).date()
+    """The day (UTC) of a time from the database (always given back in UTC)."""
+    return at.astimezone(dt.UTC).date()
 
 
 def _day_words(day: dt.date) -> str:

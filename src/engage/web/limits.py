@@ -18,8 +18,7 @@ def allow(connection: sa.Connection, key: str, limit: int, window: dt.timedelta)
     if row is None:
         connection.execute(throttle.insert().values(key=key, window_start=now, hits=1))
         return True
-    start = row.window_start if row.window_start.tzinfo else row.window_start.replace(tzinfo=dt.UTC)
-    if now - start > window:
+    if now - row.window_start > window:
         connection.execute(
             throttle.update().where(throttle.c.key == key).values(window_start=now, hits=1)
         )

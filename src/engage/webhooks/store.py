@@ -215,14 +215,14 @@ def problems(connection: sa.Connection, since: dt.datetime | None = None) -> lis
         kept = kept.where(unreadable_events.c.received_at >= since)
         noted = noted.where(events.c.received_at >= since)
     found = [
-        Problem("unreadable", r.provider, _aware(r.received_at), r.recipient, r.reason, r.raw)
+        Problem("unreadable", r.provider, r.received_at, r.recipient, r.reason, r.raw)
         for r in connection.execute(kept)
     ]
     found += [
         Problem(
             "someone-else",
             r.provider,
-            _aware(r.received_at),
+            r.received_at,
             r.recipient,
             r.note,
             event_type=r.event_type,
@@ -230,7 +230,3 @@ def problems(connection: sa.Connection, since: dt.datetime | None = None) -> lis
         for r in connection.execute(noted)
     ]
     return sorted(found, key=lambda p: p.received_at)
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)  # SQLite gives naive UTC
