@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from engage import report as reports
+from engage import report_page
 from engage.cli.report import describe
 from engage.models import Event, InboundMessage
 from engage.replies.inbox import for_workspace
@@ -549,7 +550,7 @@ def test_other_parts_can_add_a_section(replied) -> None:
         "Received   2",
         "Published  1",
     ]
-    html = reports.as_html(found, organisation="Get Yourself Active", made_at=at(5))
+    html = report_page.as_html(found, organisation="Get Yourself Active", made_at=at(5))
     assert "<h2>Stories</h2>\n  <p>So far.</p>" in html
     assert '<tr><th scope="row">Published</th><td class="n">1</td></tr>' in html
 

@@ -9,6 +9,7 @@ import click
 
 from .. import campaigns as campaign_files
 from .. import report as reports
+from .. import report_page
 from ..stories.reporting import report_section
 from .common import printable, store, table, workspace
 
@@ -50,13 +51,13 @@ def report(ctx: click.Context, campaign: str, fmt: str, out: Path | None) -> Non
         text = json.dumps(result.as_dict(), indent=2, ensure_ascii=False) + "\n"
     elif fmt == "html":
         org = ws.config.organisation
-        text = reports.as_html(result, organisation=org.name, lang=org.lang)
+        text = report_page.as_html(result, organisation=org.name, lang=org.lang)
     else:
         text = describe(result) + "\n"
     if out is None:
         click.echo(text, nl=False)
         return
-    reports.save(text, out)
+    report_page.save(text, out)
     click.echo(f"Wrote the report to {out}.")
 
 
