@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 
+from .errors import EngageError
 
-class InvalidEmail(ValueError):
+
+class InvalidEmail(EngageError, ValueError):
     """Not an email address; the message says why in plain words."""
 
 

@@ -1,7 +1,14 @@
-"""The errors engage raises for things a person can fix, each with its exit code.
+"""The errors engage raises for things a person can fix, each with its exit code: one
+hierarchy, with EngageError at its root.
 
 Library code raises only these. The CLI turns them into `Error: <message>` on stderr and
-exits with `exit_code`; nobody sees a traceback for their own mistake.
+exits with `exit_code`; the web app into a page or a status; nobody sees a traceback for
+their own mistake. The families shared across the code live here (configuration, campaigns,
+lint, and ProviderError for every email provider and social network); a module's own kind of
+mistake subclasses EngageError beside the code that raises it (ContactError, StoryError,
+ImportFileError, ...). Those that began as ValueErrors (InvalidEmail, SchemaError, CSSError,
+Unsendable, HeaderTooLong) are still ValueErrors too. Anything that is not an EngageError is a
+bug in engage, and shows as one.
 """
 
 from __future__ import annotations

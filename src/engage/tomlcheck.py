@@ -16,6 +16,8 @@ import types
 import typing
 from typing import Any, TypeVar
 
+from .errors import EngageError
+
 T = TypeVar("T")
 
 _TYPE_NAMES = {
@@ -27,7 +29,7 @@ _TYPE_NAMES = {
 }
 
 
-class SchemaError(ValueError):
+class SchemaError(EngageError, ValueError):
     """Raised with a message that already names the key; callers add the file and line.
 
     `key` is the dotted key the message is about (email.rate_per_second); when not given, it

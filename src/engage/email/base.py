@@ -158,7 +158,7 @@ def needs_smtputf8(address: str) -> bool:
     return not address.rpartition("@")[0].isascii()
 
 
-class Unsendable(ValueError):
+class Unsendable(EngageError, ValueError):
     """This one address cannot go through this provider; the message says why."""
 
 

@@ -21,6 +21,8 @@ import email.utils
 import functools
 import re
 
+from ..errors import EngageError
+
 MAX_LINE = 78  # RFC 5322: lines SHOULD be no longer than 78 characters
 ENCODED_LINE = 76  # RFC 2047: a line with an encoded word is at most 76 characters
 HARD_LIMIT = 998  # RFC 5322: lines MUST be no longer than 998 characters
@@ -39,7 +41,7 @@ _ATOM_TEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")  # a phrase needing
 _Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
 
 
-class HeaderTooLong(ValueError):
+class HeaderTooLong(EngageError, ValueError):
     """A header with a part too long for one line (over 998 characters) and no space to fold
     it at."""
 

@@ -17,6 +17,8 @@ import re
 
 import css_inline
 
+from ..errors import EngageError
+
 _INLINE_STYLE = re.compile(
     r"<mj-style\b[^>]*\binline\s*=\s*[\"']inline[\"'][^>]*>(.*?)</mj-style>", re.S | re.I
 )
@@ -26,7 +28,7 @@ _AT_RULE = re.compile(r"@[a-zA-Z-]+")
 _ATTRIBUTE_SELECTOR = re.compile(r"\[[^\]]*\]")
 
 
-class CSSError(ValueError):
+class CSSError(EngageError, ValueError):
     """A rule we cannot inline; the message says which and why."""
 
 
