@@ -8,7 +8,7 @@ does the same work for a new, pending, subscribed or suppressed address (two thr
 and one row), and how long it takes tells nobody which it was. The sign-up itself (the pending
 contact and its link) is made when its row is sent (see subscriptions.sign_up).
 
-Sending keeps the promises campaign sends keep (sending.py), row by row:
+Sending keeps the promises campaign sends keep (the sending package), row by row:
 - a row is claimed in one statement, so several drainers send each row once
   (outgoing_claims.py);
 - it is marked `sending` before the provider sees it; a lost answer (a read time-out, a

@@ -40,7 +40,7 @@ def load(
     workspace: Workspace, campaign: Campaign, shown: str = ""
 ) -> tuple[audiences.Audience | None, Finding | None]:
     """The campaign's audience, or the finding that says why it cannot be used. The one
-    reading of `audience = ...` that lint and a real send (sending.Sender.audience) share."""
+    reading of `audience = ...` that lint and a real send (sending/plan.py) share."""
     where = _where(workspace, campaign, shown)
     name = campaign.meta.audience.strip()
     if not name:

@@ -1,4 +1,4 @@
-"""Storing what the providers send: events once each, with their effects; inbound mail whole.
+"""Storing what the providers tell engage about its emails: each event once, with its effects.
 
 Effects: a hard bounce or a complaint puts the address on the suppression list and changes
 the contact's status; an unsubscribe event withdraws consent.
