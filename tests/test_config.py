@@ -121,6 +121,23 @@ def test_given_folder_without_config(tmp_path) -> None:
             "engage.toml:5: replies.attachments_dir is empty: name a folder, like "
             'attachments_dir = "attachments"',
         ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[email]\ntimeout = 0\n',
+            "engage.toml:5: email.timeout is 0: give the seconds to wait for an answer, more "
+            "than 0 and at most 600, like timeout = 30",
+        ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[replies.imap]\nhost = "h"\n'
+            'user = "u"\ntimeout = -1\n',
+            "engage.toml:7: replies.imap.timeout is -1: give the seconds to wait for an answer, "
+            "more than 0 and at most 600, like timeout = 30",
+        ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[social.team]\nnetwork = "mastodon"\n'
+            "timeout = 3600\n",
+            "engage.toml:6: social.team.timeout is 3600: give the seconds to wait for an answer, "
+            "more than 0 and at most 600, like timeout = 30",
+        ),
     ],
 )
 def test_bad_settings_are_named(tmp_path, toml, message) -> None:

@@ -421,3 +421,26 @@ def test_x_refuses_a_post_with_an_invisible_character_before_any_call(project, m
         "Error: Nothing was posted: x, post 1: X does not take posts with U+FEFF (a zero width "
         "no-break space, or byte order mark) in them. Delete it: most editors do not show it."
     ]
+
+
+def test_a_network_that_does_not_answer_in_its_time_out_is_left_in_doubt(
+    project, monkeypatch
+) -> None:
+    """[social.NAME] timeout is how long engage waits for that network (the one HTTP base)."""
+    fake = FakeMastodon(access_token="tok", delay=3.0).start()
+    try:
+        monkeypatch.setenv("TEST_MASTODON_TOKEN", "tok")
+        configure(
+            project,
+            "mastodon",
+            f'network = "mastodon"\nbase_url = "{fake.url}"\n'
+            'access_token_env = "TEST_MASTODON_TOKEN"\ntimeout = 0.5\n',
+            image=False,
+        )
+        result = project.run("post", SLUG, "--channel", "mastodon", "--yes")
+    finally:
+        fake.stop()
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Problem: mastodon: post 1 may or may not have gone (")
+    assert "(read timeout=0.5)" in result.stderr  # its own time-out, not the default 30 s
+    assert result.stderr.endswith("check the account, engage will not repeat it\n")

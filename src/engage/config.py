@@ -126,6 +126,7 @@ class SocialChannel:
     consumer_secret_env: str = ""  # X: the app's API key secret
     access_token_secret_env: str = ""  # X: the access token secret
     language: str = "en"
+    timeout: float = 30.0  # seconds to wait for the network's answer
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,7 @@ def load_config(path: Path) -> Config:
     try:
         config = build(Config, data)
         _check_replies(config.replies)
+        _check_timeouts(config)
         return dataclasses.replace(config, topics=_topics(config.topics))
     except SchemaError as exc:
         raise schema_error(exc, path.name, text, 1, ConfigError) from None
@@ -298,6 +300,25 @@ def _check_replies(replies: Replies) -> None:
             f"replies.attachment_max_mb is {replies.attachment_max_mb:g}: give the size in MB of "
             "the biggest file to keep, more than 0 and at most 1024, like attachment_max_mb = 25"
         )
+
+
+MAX_TIMEOUT = 600.0  # seconds: longer, and a stuck server holds a send or a page for too long
+
+
+def _check_timeouts(config: Config) -> None:
+    """Every time-out is a number of seconds above 0 (a 0 would fail every request) and at
+    most MAX_TIMEOUT."""
+    found = [("email.timeout", config.email.timeout)]
+    if config.replies.imap is not None:
+        found.append(("replies.imap.timeout", config.replies.imap.timeout))
+    found += [(f"social.{name}.timeout", chan.timeout) for name, chan in config.social.items()]
+    for key, seconds in found:
+        if not 0 < seconds <= MAX_TIMEOUT:
+            raise SchemaError(
+                f"{key} is {seconds:g}: give the seconds to wait for an answer, more than 0 and "
+                f"at most {MAX_TIMEOUT:g}, like timeout = 30",
+                key,
+            )
 
 
 def read_text(path: Path, shown: str, error: type[EngageError]) -> str:

@@ -18,7 +18,6 @@ from .errors import AuthFailed, ProviderError, TryLater
 
 USER_AGENT = f"engage/{__version__}"
 CONNECT_MAX = 5.0  # seconds: a server that does not take the connection in this time is away
-SOCIAL_TIMEOUT = 30.0  # seconds to wait for a network's answer ([social] sets no time-out)
 
 
 def timeouts(read: float) -> tuple[float, float]:

@@ -203,11 +203,11 @@ def tag_ids(connection: sa.Connection, names: set[str]) -> dict[str, int]:
     if not names:
         return {}
     query = sa.select(tags.c.name, tags.c.id).where(tags.c.name.in_(names))
-    known = dict(connection.execute(query).tuples().all())
+    known = {row[0]: row[1] for row in connection.execute(query)}
     missing = sorted(names - set(known))
     if missing:
         connection.execute(tags.insert(), [{"name": n, "is_topic": False} for n in missing])
-        known.update(connection.execute(query).tuples().all())
+        known.update({row[0]: row[1] for row in connection.execute(query)})
     return known
 
 

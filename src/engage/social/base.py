@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import SocialChannel, Workspace
-from ..http import SOCIAL_TIMEOUT, Client
+from ..http import Client
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class Channel:
     @functools.cached_property
     def http(self) -> Client:
         """The channel's HTTP session (the one HTTP base, engage/http.py), made when used."""
-        return Client(SOCIAL_TIMEOUT)
+        return Client(self.settings.timeout)
 
     def limits(self) -> Limits:
         raise NotImplementedError

@@ -15,7 +15,6 @@ from requests_oauthlib import OAuth1Session
 
 from ..config import secret
 from ..errors import AuthFailed, ProviderError, Rejected, TryLater
-from ..http import SOCIAL_TIMEOUT
 from ..models import SocialReply
 from . import counting
 from .base import Channel, Limits, Part, Posted
@@ -65,7 +64,7 @@ class XChannel(Channel):
     @functools.cached_property
     def client(self) -> tweepy.Client:
         client = tweepy.Client(**self._keys())
-        timed = functools.partial(client.session.request, timeout=SOCIAL_TIMEOUT)
+        timed = functools.partial(client.session.request, timeout=self.settings.timeout)
         client.session.request = timed
         return client
 
@@ -82,7 +81,7 @@ class XChannel(Channel):
             with image.path.open("rb") as handle:
                 response = session.post(
                     f"{API}/2/media/upload",
-                    timeout=SOCIAL_TIMEOUT,
+                    timeout=self.settings.timeout,
                     files={"media": (image.path.name, handle, image.mime)},
                     data={"media_category": "tweet_image"},
                 )
@@ -91,7 +90,7 @@ class XChannel(Channel):
             _raise_for(
                 session.post(
                     f"{API}/2/media/metadata",
-                    timeout=SOCIAL_TIMEOUT,
+                    timeout=self.settings.timeout,
                     json={"id": media_id, "metadata": {"alt_text": {"text": image.alt[:1000]}}},
                 ),
                 self.name,
