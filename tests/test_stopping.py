@@ -39,9 +39,10 @@ def many(project, db_url, monkeypatch):
 
 @pytest.fixture
 def slow_sink():
-    """An SMTP server that takes 20 ms a message: 250 take five seconds, time enough for a
-    second engage process to start and act while the first sends."""
-    server = SmtpSink(password="pw", delay=0.02).start()
+    """An SMTP server that takes 50 ms a message: 250 take twelve seconds, time enough for a
+    second engage process to start and act while the first sends, even on a busy machine.
+    Tests set `delay = 0` once that race is over, so the rest goes quickly."""
+    server = SmtpSink(password="pw", delay=0.05).start()
     yield server
     server.stop()
 
@@ -72,6 +73,7 @@ def test_stop_from_another_process_then_resume(many, slow_sink, monkeypatch) -> 
         f"{SLUG} is stopped: {sent} of {N} went. Nobody will get it twice. To send the rest, "
         f"run `engage send {SLUG} --resume`. `engage run` leaves it alone until then.\n"
     )
+    slow_sink.delay = 0
     code, out, err = finish(sender)
     assert code == 1, out + err
     assert out.splitlines()[-2:] == [
@@ -149,6 +151,7 @@ def test_stop_with_nobody_sending_stops_an_interrupted_send(many, slow_sink, mon
     wait_for(lambda: len(slow_sink.received) >= 30)
     sender.kill()
     sender.wait()
+    slow_sink.delay = 0
     assert status(many).startswith("interrupted ")
     code, out, err = finish(engage(many, "send", SLUG, "--stop"))
     assert code == 0, out + err
@@ -207,6 +210,7 @@ def test_engage_run_leaves_a_campaign_engage_send_is_sending(many, slow_sink, mo
     )
     quiet = finish(engage(many, "run", "--quiet"))
     assert quiet[:3] == (0, "", "")
+    slow_sink.delay = 0
     code, out, err = finish(sender)
     assert code == 0, out + err
     assert out.splitlines()[0] == (
