@@ -41,7 +41,6 @@ from .send_status import delivery_counts, skip_counts, state
 from .store.schema import REPLY_KINDS, consents, deliveries, events, inbound, sends
 
 PERSON_KINDS = ("story", "question", "unsubscribe", "other")  # a person wrote these themselves
-SILENT_PROVIDERS = providers.silent()  # they never tell us that an email arrived
 WAITING = ("pending", "claimed", "sending")
 
 # What each number means, in the words the table and the HTML page use.
@@ -117,7 +116,7 @@ class Report:
     @property
     def deliveries_reported(self) -> bool:
         """False when the provider cannot tell us (outbox, SMTP) and nothing did."""
-        return self.is_sent and (self.provider not in SILENT_PROVIDERS or self.delivered > 0)
+        return self.is_sent and (providers.reports_delivery(self.provider) or self.delivered > 0)
 
     def counts(self) -> list[tuple[str, int | None]]:
         """What happened to the emails. Unknown, skipped and waiting only when there are any;

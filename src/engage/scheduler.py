@@ -31,7 +31,6 @@ from .sending import Options, Report
 from .store import Store
 from .store.schema import sends
 from .webhooks.store import problems as webhook_problems
-from .workflow import posting as workflow_posting
 from .workflow.own_emails import send_own_emails
 from .workflow.replies import fetch_replies
 from .workflow.sending import send_campaign
@@ -242,7 +241,8 @@ def _keep_contributors_informed(store: Store, workspace: Workspace, summary: Run
 def _post(
     store: Store, workspace: Workspace, slug: str, name: str, summary: RunSummary
 ) -> list[str]:
-    from .social import posting
+    from .social import posting  # posting's text rules load only when something is due
+    from .workflow import posting as workflow_posting
 
     try:
         campaign = campaign_files.load(workspace, slug)

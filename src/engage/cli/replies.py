@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from ..errors import ConfigError
-from ..replies import imap as mailbox
-from ..replies import social as social_replies
 from ..workflow.replies import fetch_replies
 from .common import printable, report_told, store, workspace
+
+if TYPE_CHECKING:
+    from ..replies import imap as mailbox
+    from ..replies import social as social_replies
 
 
 @click.group()

@@ -17,7 +17,17 @@ from .base import Hook, Unit
 
 NAMES = ("outbox", "smtp", "mailgun", "postmark", "sendgrid")
 
-__all__ = ["NAMES", "Hook", "Unit", "get", "names", "provider_for", "silent", "sending_raw"]
+__all__ = [
+    "NAMES",
+    "Hook",
+    "Unit",
+    "get",
+    "names",
+    "provider_for",
+    "reports_delivery",
+    "silent",
+    "sending_raw",
+]
 
 
 def names() -> tuple[str, ...]:
@@ -35,6 +45,16 @@ def get(name: str) -> Unit:
 def provider_for(workspace: Workspace) -> Provider:
     """The provider `[email] provider` names, set up from engage.toml."""
     return get(workspace.config.email.provider).sender(workspace)
+
+
+def reports_delivery(name: str) -> bool:
+    """Whether the provider tells engage that an email arrived (outbox and SMTP never do, so a
+    report cannot count their deliveries). Only that provider's module is loaded. A name
+    engage does not know (an old send's) is taken at its word: it may have reported."""
+    try:
+        return get(name).reports_delivery
+    except KeyError:
+        return True
 
 
 def silent() -> frozenset[str]:

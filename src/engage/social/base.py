@@ -12,9 +12,12 @@ import functools
 import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import SocialChannel, Workspace
-from ..http import Client
+
+if TYPE_CHECKING:
+    from ..http import Client
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,10 @@ class Channel:
 
     @functools.cached_property
     def http(self) -> Client:
-        """The channel's HTTP session (the one HTTP base, engage/http.py), made when used."""
+        """The channel's HTTP session (the one HTTP base, engage/http.py), made when used: so
+        `requests` loads only when a channel talks to its network, not for every command."""
+        from ..http import Client
+
         return Client(self.settings.timeout)
 
     def limits(self) -> Limits:

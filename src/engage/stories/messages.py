@@ -10,14 +10,14 @@ from collections.abc import Mapping
 from email.utils import parseaddr
 from typing import Any
 
+from .. import providers
 from ..config import Workspace
 from ..email.base import Outcome, clean_header, system_message_id
 from ..errors import LostAnswer, ProviderError, TryLater
 from ..own_emails import Rendered, StoryMailError, StoryMessage, render_story
-from ..providers import provider_for, sending_raw
+from ..providers import provider_for
 
 # Providers whose send_system sends `message.raw()`, so a Reply-To header goes with it.
-_RAW_PROVIDERS = sending_raw()
 
 
 def send(
@@ -81,7 +81,7 @@ def _message(
         raise StoryMailError(f"{to!r} is not an email address, so the {template} email can't go.")
     if reply_to:
         clean_header(reply_to, "reply-to address")
-        if settings.provider not in _RAW_PROVIDERS:
+        if not providers.get(settings.provider).sends_raw_message:
             # Unsupported options raise rather than being dropped without a word.
             raise StoryMailError(
                 f"A Reply-To on story emails works with the outbox and smtp providers, not "
