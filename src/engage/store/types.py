@@ -41,15 +41,14 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(dt.UTC)
 
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> dt.datetime | None:
-        return utc(value)
+        # Called for every time of every row read (100,000 contacts listed: 200,000 calls), so
+        # the common cases come first and cost one test each.
+        if value is None or value.tzinfo is dt.UTC:
+            return value
+        if value.tzinfo is None:  # SQLite: stored in UTC, read back without a zone
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
     @property
     def python_type(self) -> type:
         return dt.datetime
-
-
-def utc(value: dt.datetime | None) -> dt.datetime | None:
-    """`value` as an aware UTC datetime (a naive one was stored in UTC)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
