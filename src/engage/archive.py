@@ -31,8 +31,9 @@ from .contacts import core
 from .errors import EngageError
 from .render.build import build
 from .render.personal import Recipient
+from .send_status import reached_per_send
 from .store import Store
-from .store.schema import archive_pages, deliveries, sends
+from .store.schema import archive_pages, sends
 
 # A delivery that went, or may have gone: sent, handed to the provider with no answer yet
 # (sending), or whose answer was lost (unknown).
@@ -192,14 +193,7 @@ def _local_day(at: dt.datetime, campaign: Campaign | None) -> dt.date:
 
 def entries(store: Store, workspace: Workspace, slug: str | None = None) -> list[Entry]:
     """Every sent campaign (or only `slug`), newest first, with what its archive page shows."""
-    counted = sa.select(deliveries.c.send_id, sa.func.count().label("n")).where(
-        deliveries.c.status.in_(REACHED)
-    )
-    if slug is not None:
-        counted = counted.join(sends, sends.c.id == deliveries.c.send_id).where(
-            sends.c.campaign == slug
-        )
-    reached = counted.group_by(deliveries.c.send_id).subquery()
+    reached = reached_per_send(REACHED, slug)
     query = (
         sa.select(
             sends.c.campaign,

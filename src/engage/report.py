@@ -37,8 +37,8 @@ import sqlalchemy as sa
 
 from . import providers, recipients
 from .campaigns import FrontMatter
-from .send_status import delivery_counts, skip_counts, state
-from .store.schema import REPLY_KINDS, consents, deliveries, events, inbound, sends
+from .send_status import delivery_counts, people_on, people_with_event, skip_counts, state
+from .store.schema import REPLY_KINDS, consents, inbound, sends
 
 PERSON_KINDS = ("story", "question", "unsubscribe", "other")  # a person wrote these themselves
 WAITING = ("pending", "claimed", "sending")
@@ -276,23 +276,9 @@ def _count_deliveries(connection: sa.Connection, send_id: int, report: Report) -
     report.waiting = sum(counts.get(status, 0) for status in WAITING)
 
 
-def _on_send(send_id: int) -> sa.Select:
-    return sa.select(deliveries.c.contact_id).where(deliveries.c.send_id == send_id)
-
-
-def _with_event(send_id: int, types: tuple[str, ...], *columns: sa.ColumnElement) -> sa.Select:
-    """`columns` for the people on this send who have an event of one of `types`."""
-    return (
-        sa.select(*columns)
-        .select_from(deliveries.join(events, events.c.delivery_id == deliveries.c.id))
-        .where(deliveries.c.send_id == send_id, events.c.event_type.in_(types))
-    )
-
-
 def _count_events(connection: sa.Connection, send_id: int, report: Report) -> None:
     types = ("delivered", "bounced", "complained")
-    people = _with_event(send_id, types, deliveries.c.contact_id, events.c.event_type)
-    found = people.distinct().subquery()
+    found = people_with_event(send_id, types, with_type=True).distinct().subquery()
     counts: dict[str, int] = dict(
         connection.execute(
             sa.select(found.c.event_type, sa.func.count()).group_by(found.c.event_type)
@@ -304,23 +290,23 @@ def _count_events(connection: sa.Connection, send_id: int, report: Report) -> No
 
 
 def _unsubscribed(connection: sa.Connection, send_id: int, slug: str) -> int:
-    by_event = _with_event(send_id, ("unsubscribed",), deliveries.c.contact_id)
+    by_event = people_with_event(send_id, ("unsubscribed",))
     by_link = sa.select(consents.c.contact_id).where(
         consents.c.action == "withdrawn",
         consents.c.send_id == send_id,  # the unsubscribe link in this send's email
-        consents.c.contact_id.in_(_on_send(send_id)),
+        consents.c.contact_id.in_(people_on(send_id)),
     )
     by_reply = sa.select(inbound.c.contact_id).where(
         inbound.c.campaign == slug,
         inbound.c.kind == "unsubscribe",
-        inbound.c.contact_id.in_(_on_send(send_id)),
+        inbound.c.contact_id.in_(people_on(send_id)),
     )
     people = sa.union(by_event, by_link, by_reply).subquery()
     return connection.execute(sa.select(sa.func.count()).select_from(people)).scalar() or 0
 
 
 def _replied(connection: sa.Connection, send_id: int, slug: str) -> int:
-    sent_to = _on_send(send_id).where(deliveries.c.status == "sent")
+    sent_to = people_on(send_id, "sent")
     return (
         connection.execute(
             sa.select(sa.func.count(sa.distinct(inbound.c.contact_id))).where(

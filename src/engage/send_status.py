@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from . import journal, locks
 from .campaigns import when_text
 from .store import Store
-from .store.schema import deliveries, sends
+from .store.schema import deliveries, events, sends
 
 BUSY = (
     "{slug} is being sent right now by another engage{who}. Nobody gets it twice: wait for it "
@@ -137,3 +137,36 @@ def skip_counts(connection: sa.Connection, send_id: int) -> dict[str | None, int
             .group_by(deliveries.c.skip_reason)
         ).all()
     )
+
+
+# --- queries other reads build on (the report, the archive) -------------------------------
+
+
+def people_on(send_id: int, status: str | None = None) -> sa.Select:
+    """The contact ids of a send's deliveries (only those in `status`, when given)."""
+    query = sa.select(deliveries.c.contact_id).where(deliveries.c.send_id == send_id)
+    return query if status is None else query.where(deliveries.c.status == status)
+
+
+def people_with_event(send_id: int, types: tuple[str, ...], with_type: bool = False) -> sa.Select:
+    """The contact ids (and, `with_type`, each event type) of a send's people whose delivery
+    has a provider event of one of `types`."""
+    columns = [deliveries.c.contact_id] + ([events.c.event_type] if with_type else [])
+    return (
+        sa.select(*columns)
+        .select_from(deliveries.join(events, events.c.delivery_id == deliveries.c.id))
+        .where(deliveries.c.send_id == send_id, events.c.event_type.in_(types))
+    )
+
+
+def reached_per_send(statuses: tuple[str, ...], slug: str | None = None) -> sa.Subquery:
+    """(send_id, n): how many of each send's deliveries are in `statuses` (one campaign's
+    sends only, when `slug` is given)."""
+    counted = sa.select(deliveries.c.send_id, sa.func.count().label("n")).where(
+        deliveries.c.status.in_(statuses)
+    )
+    if slug is not None:
+        counted = counted.join(sends, sends.c.id == deliveries.c.send_id).where(
+            sends.c.campaign == slug
+        )
+    return counted.group_by(deliveries.c.send_id).subquery()
