@@ -220,14 +220,23 @@ def test_engage_run_leaves_a_campaign_engage_send_is_sending(many, slow_sink, mo
     assert copies(slow_sink) == collections.Counter(EVERYONE)
 
 
-def test_a_second_ctrl_c_stops_at_once_and_is_still_a_stop(many, slow_sink) -> None:
+@pytest.mark.parametrize("background", [False, True], ids=["terminal", "background"])
+def test_a_second_ctrl_c_stops_at_once_and_is_still_a_stop(many, slow_sink, background) -> None:
+    """Also for an engage started in the background (`engage send ... &` from a script), which
+    inherits Ctrl-C ignored: the first still asks for a clean stop, the second still stops it."""
     smtp_config(many, slow_sink.port)
-    sender = engage(many, "send", SLUG, "--yes")
+    ignored = signal.signal(signal.SIGINT, signal.SIG_IGN) if background else None
+    try:
+        sender = engage(many, "send", SLUG, "--yes")  # inherits SIGINT ignored when background
+    finally:
+        if background:
+            signal.signal(signal.SIGINT, ignored)
     wait_for(lambda: len(slow_sink.received) >= 30)
     sender.send_signal(signal.SIGINT)
     time.sleep(0.05)
     sender.send_signal(signal.SIGINT)
     code, out, err = finish(sender)
+    slow_sink.delay = 0
     assert code == 130, out + err
     assert err.splitlines()[-1] == (
         f"Stopped at once by a second Ctrl-C. {SLUG} is stopped. Anything that was with the "

@@ -66,8 +66,12 @@ def stop_on_signals(stop: Stop) -> Iterator[None]:
     def ask(signum: int, frame: object) -> None:
         stop.reason = signal.Signals(signum).name
         stop.set()
-        for each in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(each, previous[each])
+        # The second stops at once: Ctrl-C as Python's KeyboardInterrupt (the send is marked
+        # stopped on the way out), SIGTERM as the system's. Set here rather than put back as
+        # they were, because a process started in the background inherits both ignored, and
+        # then a second signal would never stop it.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     previous = {each: signal.getsignal(each) for each in (signal.SIGTERM, signal.SIGINT)}
     for each in previous:
