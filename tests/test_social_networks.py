@@ -3,6 +3,7 @@ APIs do; X through tweepy with its HTTP calls intercepted at the requests level.
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -98,23 +99,31 @@ def test_mastodon_thread_with_alt_text_and_idempotency_keys(mastodon) -> None:
     assert len(fake.statuses) == 2
 
 
-def test_mastodon_limit_comes_from_the_instance(project, monkeypatch) -> None:
-    fake = FakeMastodon(access_token="tok", max_characters=40).start()
+@contextlib.contextmanager
+def own_mastodon(project, monkeypatch, settings: str = "", **fake_options):
+    """A Mastodon of the test's own (`fake_options`: max_characters, delay) as the only
+    channel, with `settings` added to its [social.mastodon] table; stopped at the end."""
+    fake = FakeMastodon(access_token="tok", **fake_options).start()
     try:
         monkeypatch.setenv("TEST_MASTODON_TOKEN", "tok")
         configure(
             project,
             "mastodon",
             f'network = "mastodon"\nbase_url = "{fake.url}"\n'
-            'access_token_env = "TEST_MASTODON_TOKEN"\n',
+            'access_token_env = "TEST_MASTODON_TOKEN"\n' + settings,
             image=False,
         )
+        yield fake
+    finally:
+        fake.stop()
+
+
+def test_mastodon_limit_comes_from_the_instance(project, monkeypatch) -> None:
+    with own_mastodon(project, monkeypatch, max_characters=40) as fake:
         result = project.run("post", SLUG, "--channel", "mastodon", "--yes")
         assert result.exit_code == 1
         assert "mastodon allows 40" in result.stderr
         assert fake.statuses == []
-    finally:
-        fake.stop()
 
 
 def test_mastodon_wrong_token_stops_that_channel_only(mastodon, monkeypatch) -> None:
@@ -427,19 +436,8 @@ def test_a_network_that_does_not_answer_in_its_time_out_is_left_in_doubt(
     project, monkeypatch
 ) -> None:
     """[social.NAME] timeout is how long engage waits for that network (the one HTTP base)."""
-    fake = FakeMastodon(access_token="tok", delay=3.0).start()
-    try:
-        monkeypatch.setenv("TEST_MASTODON_TOKEN", "tok")
-        configure(
-            project,
-            "mastodon",
-            f'network = "mastodon"\nbase_url = "{fake.url}"\n'
-            'access_token_env = "TEST_MASTODON_TOKEN"\ntimeout = 0.5\n',
-            image=False,
-        )
+    with own_mastodon(project, monkeypatch, "timeout = 0.5\n", delay=3.0):
         result = project.run("post", SLUG, "--channel", "mastodon", "--yes")
-    finally:
-        fake.stop()
     assert result.exit_code == 1
     assert result.stderr.startswith("Problem: mastodon: post 1 may or may not have gone (")
     assert "(read timeout=0.5)" in result.stderr  # its own time-out, not the default 30 s
