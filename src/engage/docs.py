@@ -20,10 +20,14 @@ def cli_reference(cli: click.Group) -> str:
 
 
 def _commands(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
+    """Every command under `command`, asked through click, so commands loaded lazily come too."""
     found = [(path, command)]
     if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            found += _commands(command.commands[name], [*path, name])
+        ctx = click.Context(command)
+        for name in sorted(command.list_commands(ctx)):
+            sub = command.get_command(ctx, name)
+            if sub is not None:
+                found += _commands(sub, [*path, name])
     return found
 
 

@@ -16,26 +16,24 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from . import campaigns as campaign_files
-from . import journal
+from . import clock, journal
 from .config import Workspace
-from .contacts import core
 from .errors import CampaignError, EngageError, sentence
 from .locks import Busy, hold
-from .providers import provider_for
 from .send_status import state
-from .sending import Options, Report
 from .store import Store
 from .store.schema import sends
-from .webhooks.store import problems as webhook_problems
-from .workflow.own_emails import send_own_emails
-from .workflow.replies import fetch_replies
-from .workflow.sending import send_campaign
-from .workflow.sending import sender as make_sender
-from .workflow.stories import keep_contributors_informed
+
+if TYPE_CHECKING:
+    from .sending import Options, Report
+
+# Each action is imported where it runs: with nothing due, `engage run` loads none of sending,
+# rendering or replies.
 
 LOCK_NAME = "engage-run"
 RUN_BUSY = "another `engage run`{who} is working right now, so this one did nothing."
@@ -166,11 +164,10 @@ def run(
     now: dt.datetime | None = None,
     options: Options | None = None,
 ) -> RunSummary:
-    options = options or Options()
     summary = RunSummary()
     with run_lock(store):
         _send_own_emails(store, workspace, summary)
-        found = due(store, workspace, now or core.now())
+        found = due(store, workspace, now or clock.now())
         summary.errors += found.unreadable
         summary.elsewhere += found.elsewhere
         for slug in found.slugs:
@@ -178,7 +175,7 @@ def run(
             if summary.stopped:
                 return summary  # a signal: nothing more this run
         try:
-            posting_due = due_posts(store, workspace, now or core.now())
+            posting_due = due_posts(store, workspace, now or clock.now())
         except EngageError as exc:
             summary.errors.append(str(exc))
             posting_due = []
@@ -186,15 +183,19 @@ def run(
             summary.errors += _post(store, workspace, slug, name, summary)
         _fetch_replies(store, workspace, summary)
         _keep_contributors_informed(store, workspace, summary)
-        with store.connect() as connection:
-            since = (now or core.now()) - dt.timedelta(days=1)
-            summary.webhook_problems = len(webhook_problems(connection, since))
+        summary.webhook_problems = _webhook_problems(store, now or clock.now())
     return summary
 
 
 def _send(
-    store: Store, workspace: Workspace, slug: str, options: Options, summary: RunSummary
+    store: Store, workspace: Workspace, slug: str, options: Options | None, summary: RunSummary
 ) -> None:
+    from .providers import provider_for
+    from .sending import Options
+    from .workflow.sending import send_campaign
+    from .workflow.sending import sender as make_sender
+
+    options = options or Options()
     try:
         campaign = campaign_files.load(workspace, slug)
         sender = make_sender(store, workspace, campaign, provider_for(workspace), options)
@@ -206,9 +207,19 @@ def _send(
         summary.errors.append(f"{slug}: {exc}")
 
 
+def _webhook_problems(store: Store, now: dt.datetime) -> int:
+    """Provider events in the last day engage could not use."""
+    from .webhooks.store import problems
+
+    with store.connect() as connection:
+        return len(problems(connection, now - dt.timedelta(days=1)))
+
+
 def _send_own_emails(store: Store, workspace: Workspace, summary: RunSummary) -> None:
     """The emails the web app queued (sign-up links, story emails): cron setups with no
     `engage serve` worker send them here."""
+    from .workflow.own_emails import send_own_emails
+
     drained = send_own_emails(store, workspace)
     summary.own_emails += drained.sent
     summary.errors += drained.problems
@@ -221,6 +232,8 @@ def _fetch_replies(store: Store, workspace: Workspace, summary: RunSummary) -> N
     mailbox, social = settings.replies.imap is not None, bool(settings.social)
     if not (mailbox or social):
         return
+    from .workflow.replies import fetch_replies
+
     fetched = fetch_replies(store, workspace, mailbox=mailbox, social=social, inform=False)
     summary.replies += fetched.new
     summary.errors += [f"replies from {problem}" for problem in fetched.problems()]
@@ -229,6 +242,8 @@ def _fetch_replies(store: Store, workspace: Workspace, summary: RunSummary) -> N
 def _keep_contributors_informed(store: Store, workspace: Workspace, summary: RunSummary) -> None:
     """Open stories for story replies, say "your story went out", and (with [followups]
     auto = true) send the updates that are owed."""
+    from .workflow.stories import keep_contributors_informed
+
     try:
         told = keep_contributors_informed(store, workspace, followups=True)
     except EngageError as exc:

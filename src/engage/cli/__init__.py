@@ -1,36 +1,94 @@
 """The `engage` command: a thin skin over the library. Each command parses its options, calls
 one library function and prints the result. `EngageError` becomes `Error: ...` and its exit
-code; set ENGAGE_DEBUG=1 to see the traceback instead."""
+code; set ENGAGE_DEBUG=1 to see the traceback instead.
+
+Each command's module is imported only when that command runs (or its help is asked for), so
+`engage --help`, `engage --version` and a quick command do not pay for the whole library."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Any
 
 import click
+from click.utils import make_default_short_help
 
 from .. import __version__
 from ..errors import EngageError
-from . import (
-    archive,
-    audiences,
-    campaigns,
-    contacts,
-    db,
-    inbox,
-    init,
-    replies,
-    report,
-    send,
-    serve,
-    social,
-    stories,
-    webhooks,
-)
+
+# Each command: the modules that register it, in order, and its first paragraph of help as
+# `engage --help` lists it. tests/test_cli_startup.py checks these against the commands.
+COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "archive": (
+        ("archive",),
+        "The public archive of sent newsletters: list it, take a page down, put it back.",
+    ),
+    "audiences": (("audiences",), "The audiences in this workspace: who each campaign goes to."),
+    "build": (
+        ("campaigns",),
+        "Render CAMPAIGN (a slug or a path) for a sample recipient and write the files.",
+    ),
+    "campaigns": (("campaigns",), "The campaigns in this workspace."),
+    "contacts": (("contacts",), "The people engage writes to, and the consent they gave."),
+    "db": (("db",), "The database: its schema version and upgrades."),
+    "followups": (
+        ("stories",),
+        "Contributors owed news: open stories they have not heard about for a while.",
+    ),
+    "init": (("init",), "Make a new workspace in FOLDER (default: this folder)."),
+    "lint": (
+        ("campaigns",),
+        "Check CAMPAIGN for accessibility, readability and required parts.",
+    ),
+    "post": (("social",), "Post CAMPAIGN to its social channels, each part once."),
+    "preview": (("campaigns",), "Build CAMPAIGN and open it in your web browser."),
+    "replies": (("replies", "inbox"), "Replies from every channel, in one place."),
+    "report": (("report",), "Show how CAMPAIGN went: emails, replies and the reply rate."),
+    "run": (
+        ("send",),
+        "Do everything that is due: send the emails the web app queued (like sign-up links), "
+        "send campaigns whose send_at has passed, carry on sends that were interrupted (never "
+        "ones a person stopped), post, fetch replies.",
+    ),
+    "send": (("send",), "Send CAMPAIGN to its audience, exactly once per person."),
+    "serve": (
+        ("serve",),
+        "Run the web app (sign-up, unsubscribe, preferences, webhooks, archive) with waitress.",
+    ),
+    "stories": (("stories",), "Contributors' stories, from their reply to publication."),
+    "webhooks": (("webhooks",), "What the email providers told engage through its webhooks."),
+}
 
 
 class EngageGroup(click.Group):
+    """The top group: loads a command's module when the command is needed, lists every command
+    from COMMANDS without loading any, and turns `EngageError` into `Error: ...`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            for module in COMMANDS[cmd_name][0]:
+                importlib.import_module(f"{__name__}.{module}").register(self)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The list of commands, written as click writes it, from COMMANDS' help texts."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, self._short_help(ctx, name, limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def _short_help(self, ctx: click.Context, name: str, limit: int) -> str:
+        if name in COMMANDS and name not in self.commands:
+            return make_default_short_help(COMMANDS[name][1], limit)
+        command = self.get_command(ctx, name)
+        return command.get_short_help_str(limit) if command else ""
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -54,22 +112,6 @@ class EngageGroup(click.Group):
 def cli(ctx: click.Context, workspace: str | None) -> None:
     """engage: newsletters, social posts and stories for a small media team."""
     ctx.obj = {"workspace": workspace}
-
-
-init.register(cli)
-campaigns.register(cli)
-contacts.register(cli)
-db.register(cli)
-send.register(cli)
-serve.register(cli)
-social.register(cli)
-replies.register(cli)
-inbox.register(cli)  # import, list, show, assign and done, under `engage replies`
-audiences.register(cli)
-stories.register(cli)
-report.register(cli)
-archive.register(cli)
-webhooks.register(cli)
 
 
 def main() -> None:

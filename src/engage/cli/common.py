@@ -5,15 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..config import Workspace, find_workspace
-from ..contacts.csvfile import safe_cell
-from ..render.findings import Finding
-from ..store import Store, open_store
-from ..stories.telling import Told
+
+if TYPE_CHECKING:  # the rest loads when a command uses it (see cli/__init__.py)
+    from ..render.findings import Finding
+    from ..store import Store
+    from ..stories.telling import Told
 
 
 def workspace(ctx: click.Context) -> Workspace:
@@ -39,6 +40,8 @@ def format_option(*choices: str):  # noqa: ANN201
 
 def store(ctx: click.Context) -> Store:
     """The workspace's database, opened once per command (and given its schema if new)."""
+    from ..store import open_store
+
     root = ctx.find_root()
     cached = root.meta.get("engage.store")
     if cached is None:
@@ -73,6 +76,8 @@ PEOPLE_COLUMNS = ["email", "name", "first_name", "status", "format", "tags"]
 
 def people_csv(people: list[dict[str, Any]]) -> str:
     """People as CSV for a spreadsheet (tags joined by ;); no cell can start a formula."""
+    from ..contacts.csvfile import safe_cell
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(PEOPLE_COLUMNS)

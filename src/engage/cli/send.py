@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from .. import campaigns as campaign_files
-from .. import clock, recipients, scheduler
-from ..contacts import core
-from ..email.base import Outcome, Provider
-from ..errors import CannotReconcile
-from ..locks import Busy
-from ..providers import provider_for
-from ..sending import Options, Report, Sender, SendError, send_test
-from ..sending.stopping import ask_to_stop
-from ..workflow import sending as workflow
-from ..workflow.lint import lint as lint_campaign
 from .common import format_finding, report_told, store, workspace
+
+if TYPE_CHECKING:
+    from ..email.base import Outcome, Provider
+    from ..sending import Options, Report, Sender
+
+# Sending's modules are imported in the functions that use them, so `engage run` with
+# nothing due does not load them (see cli/__init__.py).
 
 STOPPED_EXIT = {"SIGINT": 130, "SIGTERM": 143, "asked": 1}  # the shell's codes for the signals
 
@@ -70,6 +68,10 @@ def send(ctx: click.Context, campaign: str, **flags: object) -> None:
     asked with --stop, 75 when another engage is sending this campaign, 130 after Ctrl-C and
     143 after SIGTERM.
     """
+    from ..providers import provider_for
+    from ..sending import Sender
+    from ..workflow import sending as workflow
+
     ws = workspace(ctx)
     found = campaign_files.load(ws, campaign)
     _check_together(flags)
@@ -105,6 +107,8 @@ def _check_together(flags: dict[str, object]) -> None:
 
 
 def _options(flags: dict[str, object]) -> Options:
+    from ..sending import Options
+
     return Options(
         dry_run=bool(flags["dry_run"]),
         limit=flags["limit"],  # type: ignore[arg-type]
@@ -114,6 +118,9 @@ def _options(flags: dict[str, object]) -> Options:
 
 
 def _send(ctx: click.Context, sender: Sender, flags: dict[str, object]) -> None:
+    from ..sending import SendError
+    from ..workflow import sending as workflow
+
     dry_run = sender.options.dry_run
     workflow.check(sender)  # lint first: its refusals, in its words, before any question
     early = _early(sender)
@@ -147,6 +154,8 @@ def _send(ctx: click.Context, sender: Sender, flags: dict[str, object]) -> None:
 
 def _early(sender: Sender) -> bool:
     """Sending now would be before send_at, and the send has not started yet."""
+    from .. import clock
+
     meta = sender.campaign.meta
     return campaign_files.early(meta, clock.now()) and sender.sent_before() is None
 
@@ -164,6 +173,9 @@ def _stopped_at_once(slug: str) -> str:
 
 
 def _stop(ctx: click.Context, slug: str) -> None:
+    from ..contacts import core
+    from ..sending.stopping import ask_to_stop
+
     answer = ask_to_stop(store(ctx), slug, core.actor())
     rest = f"To send the rest, run `engage send {slug} --resume`."
     if answer.outcome == "finished":
@@ -184,6 +196,8 @@ def _stop(ctx: click.Context, slug: str) -> None:
 
 
 def _reconcile(ctx: click.Context, sender: Sender) -> None:
+    from ..errors import CannotReconcile
+
     slug = sender.campaign.slug
     try:
         found = sender.check_records()
@@ -206,6 +220,9 @@ def _reconcile(ctx: click.Context, sender: Sender) -> None:
 
 def _test_copy(ws, campaign, provider: Provider, address: str, force: bool) -> None:  # noqa: ANN001
     """One copy marked [Test]: lint errors are shown, and stop it unless --force."""
+    from ..sending import send_test
+    from ..workflow.lint import lint as lint_campaign
+
     errors = [f for f in lint_campaign(ws, campaign) if f.severity == "error"]
     for finding in errors:
         click.echo(format_finding(finding), err=True)
@@ -252,6 +269,8 @@ def _confirm(ctx: click.Context, sender: Sender, early: bool) -> None:
 
 
 def _people(plan) -> str:  # noqa: ANN001
+    from .. import recipients
+
     going = f"{len(plan.going)} {'person' if len(plan.going) == 1 else 'people'}"
     said = f"{going} to send to now" if plan.started else f"{going} will get it"
     if plan.started:
@@ -307,6 +326,8 @@ def describe(report: Report, provider: str, dry_run: bool) -> list[str]:
 
 
 def _skipped(report: Report) -> str:
+    from .. import recipients
+
     if not report.suppressed:
         return "0 skipped"
     return f"{report.suppressed} skipped ({recipients.describe(report.skipped_because)})"
@@ -329,6 +350,9 @@ def run_(ctx: click.Context, quiet: bool) -> None:
     it prints nothing). Exits 1 if any part failed, and reports every campaign file it cannot
     read; 130 or 143 when Ctrl-C or SIGTERM stopped it.
     """
+    from .. import scheduler
+    from ..locks import Busy
+
     try:
         summary = scheduler.run(store(ctx), workspace(ctx))
     except Busy as exc:

@@ -15,15 +15,16 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 from ..config import Workspace
 from ..errors import EngageError, sentence
+from . import version
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
@@ -105,11 +106,12 @@ def open_store(workspace: Workspace) -> Store:
 
 
 def open_url(url: str, upgrade_new: bool = True) -> Store:
-    """Open the database; give a new, empty one the schema; refuse one that is out of date."""
+    """Open the database; give a new, empty one the schema; refuse one that is out of date.
+    When the version matches, as it nearly always does, Alembic is not loaded at all."""
     store = Store(make_engine(url))
     with _opening(store), store.engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-        has_tables = bool(sa.inspect(connection).get_table_names())
+        current = _current(connection)
+        has_tables = current is not None or bool(sa.inspect(connection).get_table_names())
     head = head_revision()
     if current is None and not has_tables and upgrade_new:
         upgrade(store)
@@ -161,6 +163,8 @@ def _opening(store: Store) -> Iterator[None]:
 
 
 def alembic_config(connection: sa.Connection) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -168,18 +172,37 @@ def alembic_config(connection: sa.Connection) -> AlembicConfig:
 
 
 def head_revision() -> str:
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(config).get_current_head() or ""
+    """The schema version this engage needs (store/version.py reads it from the migrations;
+    Alembic only when they are not plain)."""
+    try:
+        return version.head()
+    except version.NotPlain:
+        from alembic.config import Config as AlembicConfig
+        from alembic.script import ScriptDirectory
+
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        return ScriptDirectory.from_config(config).get_current_head() or ""
 
 
 def current_revision(store: Store) -> str | None:
     with store.engine.connect() as connection:
+        return _current(connection)
+
+
+def _current(connection: sa.Connection) -> str | None:
+    try:
+        return version.current(connection)
+    except version.NotPlain:
+        from alembic.runtime.migration import MigrationContext
+
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(store: Store, revision: str = "head") -> tuple[str | None, str | None]:
     """Bring the schema to `revision`; returns the versions before and after."""
+    from alembic import command
+
     before = current_revision(store)
     with _opening(store), store.engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
