@@ -13,7 +13,6 @@ import sys
 from typing import Any
 
 import click
-from click.utils import make_default_short_help
 
 from .. import __version__
 from ..errors import EngageError
@@ -84,8 +83,8 @@ class EngageGroup(click.Group):
             formatter.write_dl(rows)
 
     def _short_help(self, ctx: click.Context, name: str, limit: int) -> str:
-        if name in COMMANDS and name not in self.commands:
-            return make_default_short_help(COMMANDS[name][1], limit)
+        if name in COMMANDS and name not in self.commands:  # shortened as click shortens it
+            return click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit)
         command = self.get_command(ctx, name)
         return command.get_short_help_str(limit) if command else ""
 
