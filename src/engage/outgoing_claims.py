@@ -23,12 +23,7 @@ def claim(store: Store, owner: str) -> sa.Row | None:
     """Take the oldest row that is due, for `owner`, or None when none is (or NOT_THIS_ONE
     when another process took the row this one picked)."""
     with store.begin() as connection:
-        pick = (
-            sa.select(outgoing.c.id)
-            .where(outgoing.c.state == "waiting", outgoing.c.not_before <= core.now())
-            .order_by(outgoing.c.id)
-            .limit(1)
-        )
+        pick = sa.select(outgoing.c.id).where(_due()).order_by(outgoing.c.id).limit(1)
         if connection.dialect.name == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
         row_id = connection.execute(pick).scalar()
@@ -42,6 +37,19 @@ def claim(store: Store, owner: str) -> sa.Row | None:
         if taken != 1:  # another drainer was first: the caller's next claim takes the next row
             return NOT_THIS_ONE
         return connection.execute(sa.select(outgoing).where(outgoing.c.id == row_id)).first()
+
+
+def has_work(store: Store) -> bool:
+    """A row to claim now, or one a drainer holds (settle_left looks at those): with none,
+    `engage run` need not load what sending takes."""
+    with store.connect() as connection:
+        held = outgoing.c.state.in_(("claimed", "sending"))
+        found = connection.execute(sa.select(outgoing.c.id).where(_due() | held).limit(1))
+        return found.first() is not None
+
+
+def _due() -> sa.ColumnElement[bool]:
+    return (outgoing.c.state == "waiting") & (outgoing.c.not_before <= core.now())
 
 
 def release(store: Store, owner: str) -> None:

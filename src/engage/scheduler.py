@@ -25,6 +25,7 @@ from . import clock, journal
 from .config import Workspace
 from .errors import CampaignError, EngageError, sentence
 from .locks import Busy, hold
+from .outgoing_claims import has_work
 from .send_status import state
 from .store import Store
 from .store.schema import sends
@@ -138,7 +139,15 @@ def due(store: Store, workspace: Workspace, now: dt.datetime) -> Due:
 
 def due_posts(store: Store, workspace: Workspace, now: dt.datetime) -> list[tuple[str, str]]:
     """(campaign, channel) pairs whose social post is due and not all posted yet. Only
-    campaigns that declare [social.*] posts are posted by `engage run`."""
+    campaigns that declare [social.*] posts are posted by `engage run`, so without one
+    posting's modules are not even loaded."""
+    declared = [
+        campaign
+        for campaign in campaign_files.all_campaigns(workspace)
+        if not isinstance(campaign, EngageError) and campaign.meta.social  # `due` reports errors
+    ]
+    if not declared:
+        return []
     from .social.posting import due_channels
     from .store.schema import posts
 
@@ -151,9 +160,7 @@ def due_posts(store: Store, workspace: Workspace, now: dt.datetime) -> list[tupl
             if status != "pending"
         }
     pairs = []
-    for campaign in campaign_files.all_campaigns(workspace):
-        if isinstance(campaign, EngageError):
-            continue  # `due` reports it
+    for campaign in declared:
         pairs += [(campaign.slug, name) for name in due_channels(workspace, campaign, now, done)]
     return pairs
 
@@ -218,6 +225,8 @@ def _webhook_problems(store: Store, now: dt.datetime) -> int:
 def _send_own_emails(store: Store, workspace: Workspace, summary: RunSummary) -> None:
     """The emails the web app queued (sign-up links, story emails): cron setups with no
     `engage serve` worker send them here."""
+    if not has_work(store):
+        return
     from .workflow.own_emails import send_own_emails
 
     drained = send_own_emails(store, workspace)
@@ -242,8 +251,10 @@ def _fetch_replies(store: Store, workspace: Workspace, summary: RunSummary) -> N
 def _keep_contributors_informed(store: Store, workspace: Workspace, summary: RunSummary) -> None:
     """Open stories for story replies, say "your story went out", and (with [followups]
     auto = true) send the updates that are owed."""
-    from .workflow.stories import keep_contributors_informed
+    from .workflow.stories import keep_contributors_informed, owed
 
+    if not owed(store, workspace, followups=True):
+        return
     try:
         told = keep_contributors_informed(store, workspace, followups=True)
     except EngageError as exc:
