@@ -74,6 +74,17 @@ class EngageGroup(click.Group):
                 importlib.import_module(f"{__name__}.{module}").register(self)
         return self.commands.get(cmd_name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:  # "Did you mean": from every command
+            names = self.list_commands(ctx)
+            raise click.exceptions.NoSuchCommand(
+                exc.command_name, possibilities=names, ctx=ctx
+            ) from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The list of commands, written as click writes it, from COMMANDS' help texts."""
         names = self.list_commands(ctx)

