@@ -29,6 +29,9 @@ class _Handler:
     async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: ANN001, N802
         if address in self.sink.refuse:
             return "550 5.1.1 No such mailbox here"
+        if self.sink.fault(address, ("550-but-354",)):  # a broken server: DATA will say 354
+            envelope.rcpt_tos.append(address)
+            return "550 5.1.1 No such mailbox here"
         fault = self.sink.fault(address, ("drop-at-rcpt", "451-at-rcpt"))
         if fault == "drop-at-rcpt":
             server.transport.close()
@@ -62,6 +65,22 @@ class _Handler:
         return "250 Message accepted"
 
 
+class _PipeliningHandler(_Handler):
+    """Offers PIPELINING (RFC 2920), and counts the MAIL commands that came with their RCPT
+    and DATA already sent behind them."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: ANN001, N802
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_MAIL(self, server, session, envelope, address, options):  # noqa: ANN001, N802
+        waiting = bytes(server._reader._buffer).lower()  # what the client sent after MAIL
+        if b"rcpt to:" in waiting and b"data\r\n" in waiting:
+            with self.sink.lock:
+                self.sink.pipelined += 1
+        return await super().handle_MAIL(server, session, envelope, address, options)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -70,17 +89,23 @@ def _free_port() -> int:
 
 class SmtpSink:
     def __init__(
-        self, password: str | None = None, delay: float = 0.0, smtputf8: bool = False
+        self,
+        password: str | None = None,
+        delay: float = 0.0,
+        smtputf8: bool = False,
+        pipelining: bool = False,
     ) -> None:
         # Faults to inject, once each, keyed by recipient address: "451-at-rcpt" or
-        # "drop-at-rcpt" (at RCPT); "451", "421" (then close), "554" or "drop-after-data"
-        # (take the message, then close without answering) at the end of DATA.
+        # "drop-at-rcpt" (at RCPT), or "550-but-354" (refuse at RCPT, then say 354 to DATA
+        # all the same, as a broken server might); "451", "421" (then close), "554" or
+        # "drop-after-data" (take the message, then close without answering) at the end of DATA.
         self.faults: dict[str, str] = {}
         self.refuse_sender_after: int | None = None  # refuse MAIL FROM once it has this many
         self.received: list[tuple[str, bytes]] = []
         self.sessions: set[int] = set()
         self.refuse: set[str] = set()
         self.lock = threading.Lock()
+        self.pipelined = 0  # MAIL commands sent with their RCPT and DATA (with pipelining=True)
         self.delay = delay
         self.password = password
         kwargs = {}
@@ -88,7 +113,7 @@ class SmtpSink:
             kwargs = {"authenticator": self._auth, "auth_require_tls": False, "auth_required": True}
         self.port = _free_port()
         self.controller = Controller(
-            _Handler(self),
+            (_PipeliningHandler if pipelining else _Handler)(self),
             hostname="127.0.0.1",
             port=self.port,
             enable_SMTPUTF8=smtputf8,

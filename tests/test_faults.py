@@ -52,9 +52,11 @@ def many(project, db_url, monkeypatch):
     return project
 
 
-@pytest.fixture
-def sink():
-    server = SmtpSink(password="pw").start()
+@pytest.fixture(params=["step by step", "pipelining"])
+def sink(request):
+    """The SMTP server: one that answers each command before the next, and one that offers
+    PIPELINING, where engage sends MAIL, RCPT and DATA at once."""
+    server = SmtpSink(password="pw", pipelining=request.param == "pipelining").start()
     yield server
     server.stop()
 

@@ -9,6 +9,12 @@ Each message is its own SMTP transaction, and its own answer is the truth about 
   (`TryLater`, carrying the answers so far);
 - the connection lost or timed out after the whole body went and before its answer came: the
   server may have taken it, so it is *unknown* (`LostAnswer`) and never sent again by itself.
+
+When the server offers PIPELINING (RFC 2920), MAIL, RCPT and DATA go in one write and their
+three answers are read after it, so a message takes two round trips instead of four. The body
+still goes only after DATA's 354, so the answers are judged as above, one by one; in the odd
+case of a 354 after a refused MAIL or RCPT, the line is dropped without ending the data, and a
+server never delivers a message whose data did not end.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import contextlib
 import smtplib
 import ssl
 from email.utils import parseaddr
+from smtplib import quoteaddr
 
 from ..config import secret
 from ..email.base import Batch, Item, Outcome, Provider, SystemMessage, ascii_domain, needs_smtputf8
@@ -150,21 +157,20 @@ class Smtp(Provider):
         options = [f"SIZE={len(data)}"] if connection.has_extn("size") else []
         if utf8:
             options += ["SMTPUTF8", "BODY=8BITMIME"]
+        at_once = connection.has_extn("pipelining")
+        envelope = _envelope_at_once if at_once else _envelope_step_by_step
         try:
-            code, reply = connection.mail(sender, options)
-            if 500 <= code < 600 and code != 552:  # 552: this message is too big, the rest may go
-                raise _SenderRefused(f"{code} {_text(reply)}")
-            if code == 250:
-                code, reply = connection.rcpt(to)
-            if code in (250, 251):
-                connection.putcmd("data")
-                code, reply = connection.getreply()
+            step, code, reply, waiting = envelope(connection, sender, to, options)
         except UnicodeError as exc:  # refused by smtplib before a byte of it went
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 connection.rset()
             return Outcome(delivery_id, False, error=f"{to} cannot be written here: {exc}")
         except (OSError, smtplib.SMTPException) as exc:  # nothing of the body went yet
             raise _NotTaken(f"The SMTP connection was lost: {exc}") from None
+        if waiting:  # for data after a refusal: it never ends, so the server delivers nothing
+            self._drop()
+        if step == "mail" and 500 <= code < 600 and code != 552:  # 552: too big, the rest may go
+            raise _SenderRefused(f"{code} {_text(reply)}")
         if code not in (250, 251, 354):
             return self._refused(delivery_id, code, reply)
         body = smtplib._quote_periods(data)  # type: ignore[attr-defined]
@@ -189,8 +195,9 @@ class Smtp(Provider):
         """A 5xx fails this message; anything else means try it again later."""
         words = f"{code} {_text(reply)}"
         if 500 <= code < 600:
-            with contextlib.suppress(OSError, smtplib.SMTPException):
-                self.connection.rset()  # type: ignore[union-attr]
+            if self.connection is not None:
+                with contextlib.suppress(OSError, smtplib.SMTPException):
+                    self.connection.rset()
             return Outcome(delivery_id, False, error=words)
         raise _NotTaken(f"The SMTP server said {words}")
 
@@ -211,6 +218,44 @@ class Smtp(Provider):
             return Outcome(0, False, error=f"the sender was refused: {exc}")
         finally:
             self._drop(quit=True)
+
+
+def _envelope_step_by_step(
+    connection: smtplib.SMTP, sender: str, to: str, options: list[str]
+) -> tuple[str, int, bytes, bool]:
+    """MAIL, then RCPT, then DATA, each after the one before said yes. Returns the step whose
+    answer decides (the first that was not a yes, else DATA), that answer, and whether the
+    server waits for data that must not go (never, here)."""
+    code, reply = connection.mail(sender, options)
+    if code != 250:
+        return "mail", code, reply, False
+    code, reply = connection.rcpt(to)
+    if code not in (250, 251):
+        return "rcpt", code, reply, False
+    connection.putcmd("data")
+    code, reply = connection.getreply()
+    return "data", code, reply, False
+
+
+def _envelope_at_once(
+    connection: smtplib.SMTP, sender: str, to: str, options: list[str]
+) -> tuple[str, int, bytes, bool]:
+    """MAIL, RCPT and DATA in one write (PIPELINING), then their three answers, judged as
+    `_envelope_step_by_step` judges them. A 354 to DATA after MAIL or RCPT was refused means
+    the server waits for data that must not go."""
+    if "SMTPUTF8" in options:
+        connection.command_encoding = "utf-8"  # as smtplib's mail() does
+    extra = "".join(f" {option}" for option in options)
+    commands = [f"mail from:{quoteaddr(sender)}{extra}", f"rcpt to:{quoteaddr(to)}", "data"]
+    if any("\r" in command or "\n" in command for command in commands):
+        raise ValueError("an address with a line break")  # as smtplib's putcmd refuses it
+    connection.send("".join(f"{command}\r\n" for command in commands))
+    answers = [("mail", *connection.getreply())]
+    answers.append(("rcpt", *connection.getreply()))
+    answers.append(("data", *connection.getreply()))
+    yes = {"mail": (250,), "rcpt": (250, 251), "data": (250, 251, 354)}
+    step, code, reply = next((a for a in answers if a[1] not in yes[a[0]]), answers[2])
+    return step, code, reply, step != "data" and answers[2][1] == 354
 
 
 def _text(value: bytes | str) -> str:
