@@ -10,6 +10,7 @@ import threading
 
 from .. import outgoing
 from ..config import Workspace
+from ..outgoing_claims import has_work
 from ..store import Store
 from ..tokens import Signer
 from .own_emails import send_own_emails
@@ -54,7 +55,8 @@ class Worker:
             outgoing.heard()
             self._inform()
             try:
-                send_own_emails(self.store, self.workspace, self.signer)
+                if has_work(self.store):  # a read: no write lock taken every few seconds
+                    send_own_emails(self.store, self.workspace, self.signer)
             except Exception:  # noqa: BLE001 - a worker that dies sends nothing again
                 log.exception("engage's own emails: the worker met a problem; it carries on")
             outgoing.wait_for_work(self.every)
