@@ -13,7 +13,7 @@ import sys
 import click
 import pytest
 
-from engage.cli import COMMANDS, cli
+from engage.cli import COMMANDS, EngageGroup, cli
 from engage.docs import _commands
 
 from .conftest import CLOCK_START, REPO
@@ -112,3 +112,13 @@ def test_run_with_nothing_due_loads_no_sending_rendering_or_alembic(project) -> 
     heavy |= {"engage.render.build", "engage.outgoing", "engage.workflow.own_emails"}
     heavy |= {"engage.social.posting", "engage.stories.service", "engage.providers"}
     assert loaded & heavy == set()
+
+
+def test_a_command_missing_from_the_table_still_runs(monkeypatch) -> None:
+    """A command whose line was forgotten in COMMANDS is found by loading every module."""
+    monkeypatch.delitem(COMMANDS, "followups")  # cli/stories.py registers it with `stories`
+    group = EngageGroup(name="engage")
+    ctx = click.Context(group)
+    found = group.get_command(ctx, "followups")
+    assert found is not None and found.name == "followups"
+    assert group.get_command(ctx, "sned") is None

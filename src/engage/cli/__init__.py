@@ -65,14 +65,26 @@ class EngageGroup(click.Group):
     """The top group: loads a command's module when the command is needed, lists every command
     from COMMANDS without loading any, and turns `EngageError` into `Error: ...`."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loaded: set[str] = set()  # the modules of cli/ whose commands are registered
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*COMMANDS, *self.commands})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in COMMANDS:
-            for module in COMMANDS[cmd_name][0]:
-                importlib.import_module(f"{__name__}.{module}").register(self)
+        if cmd_name not in self.commands:
+            # A name not in the table (a typo, or a command added without its line there)
+            # loads every module, so such a command still runs.
+            every = dict.fromkeys(m for modules, _ in COMMANDS.values() for m in modules)
+            for module in COMMANDS[cmd_name][0] if cmd_name in COMMANDS else every:
+                self._load(module)
         return self.commands.get(cmd_name)
+
+    def _load(self, module: str) -> None:
+        if module not in self._loaded:
+            self._loaded.add(module)
+            importlib.import_module(f"{__name__}.{module}").register(self)
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
