@@ -16,8 +16,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from email_validator import EmailNotValidError, validate_email
-
 from .errors import EngageError
 
 
@@ -44,6 +42,8 @@ _PLAIN = re.compile(
 
 @functools.lru_cache(maxsize=4096)
 def _domain_ok(domain: str) -> bool:
+    from email_validator import EmailNotValidError, validate_email  # loads in 15 ms: when used
+
     try:
         validate_email(f"a@{domain}", check_deliverability=False)
     except EmailNotValidError:
@@ -89,6 +89,8 @@ def mailbox(raw: str) -> Mailbox:
         local, domain = plain["local"], plain["domain"].lower()
         email = f"{local}@{domain}"
         return Mailbox(email, email.lower(), email, local, domain)
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         # strict: email-validator refuses what mail servers refuse (the local part was
         # measured in bytes above)
