@@ -89,13 +89,12 @@ class EngageGroup(click.Group):
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
+        no_such: Any = getattr(click.exceptions, "NoSuchCommand", ())  # click 8.4 and later
         try:
             return super().resolve_command(ctx, args)
-        except click.exceptions.NoSuchCommand as exc:  # "Did you mean": from every command
+        except no_such as exc:  # its "Did you mean" from every command, not the loaded ones
             names = self.list_commands(ctx)
-            raise click.exceptions.NoSuchCommand(
-                exc.command_name, possibilities=names, ctx=ctx
-            ) from None
+            raise no_such(exc.command_name, possibilities=names, ctx=ctx) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The list of commands, written as click writes it, from COMMANDS' help texts."""
