@@ -108,3 +108,11 @@ def test_a_cache_folder_that_cannot_be_written_only_means_no_cache(tmp_path) -> 
     (tmp_path / "engage").write_text("a file where the folder should be", encoding="utf-8")
     done = _syllables_in_a_new_process(tmp_path)
     assert (done.returncode, done.stdout, done.stderr) == (0, "2 True\n", "")
+
+
+def test_no_cache_without_a_folder_given_in_full(monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    assert pronouncing.cache_folder() is None
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", "/home/someone")
+    assert pronouncing.cache_folder() == Path("/home/someone/.cache/engage")

@@ -52,9 +52,10 @@ def cache_folder() -> Path | None:
     if not base:
         try:
             base = str(Path.home() / ".cache")
-        except RuntimeError:  # no home folder to be found
+        except (RuntimeError, KeyError):  # no home folder to be found
             return None
-    return Path(base) / "engage"
+    folder = Path(base)
+    return folder / "engage" if folder.is_absolute() else None  # never beside whatever runs
 
 
 def _cache_file() -> Path | None:
