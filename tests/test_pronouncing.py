@@ -110,9 +110,12 @@ def test_a_cache_folder_that_cannot_be_written_only_means_no_cache(tmp_path) -> 
     assert (done.returncode, done.stdout, done.stderr) == (0, "2 True\n", "")
 
 
-def test_no_cache_without_a_folder_given_in_full(monkeypatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
-    assert pronouncing.cache_folder() is None
-    monkeypatch.delenv("XDG_CACHE_HOME")
+def test_the_cache_folder_is_always_a_full_path(monkeypatch) -> None:
     monkeypatch.setenv("HOME", "/home/someone")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # ignored, as the XDG rules say
     assert pronouncing.cache_folder() == Path("/home/someone/.cache/engage")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/var/cache/someone")
+    assert pronouncing.cache_folder() == Path("/var/cache/someone/engage")
+    monkeypatch.setenv("HOME", "nowhere")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert pronouncing.cache_folder() is None

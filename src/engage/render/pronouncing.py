@@ -47,15 +47,15 @@ def build() -> dict[str, int]:
 
 
 def cache_folder() -> Path | None:
-    """engage's folder in the user's cache folder ($XDG_CACHE_HOME, else ~/.cache)."""
-    base = os.environ.get("XDG_CACHE_HOME")
-    if not base:
+    """engage's folder in the user's cache folder ($XDG_CACHE_HOME, else ~/.cache); None
+    when there is none given as a full path."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or "relative")
+    if not base.is_absolute():  # unset, or relative: the XDG rules say to ignore it
         try:
-            base = str(Path.home() / ".cache")
+            base = Path.home() / ".cache"
         except (RuntimeError, KeyError):  # no home folder to be found
             return None
-    folder = Path(base)
-    return folder / "engage" if folder.is_absolute() else None  # never beside whatever runs
+    return base / "engage" if base.is_absolute() else None  # never beside whatever runs
 
 
 def _cache_file() -> Path | None:
