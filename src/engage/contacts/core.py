@@ -36,7 +36,7 @@ from ..store.schema import (
     suppressions,
     tags,
 )
-from .identity import email_hashes, identity
+from .identity import address_hashes, email_hashes, identity
 
 SUPPRESSED_STATUSES = ("unsubscribed", "bounced", "complained", "erased")
 # Who made a change the person made themselves (a link in an email, a web page, a reply), as
@@ -171,11 +171,16 @@ def suppression(connection: sa.Connection, email: str) -> sa.Row | None:
     return connection.execute(query).first()
 
 
-def suppressed_among(connection: sa.Connection, emails: Iterable[str]) -> dict[str, str]:
-    """For each of `emails` on the suppression list (under any spelling), the reason."""
+def suppressed_among(connection: sa.Connection, emails: Iterable[str | Mailbox]) -> dict[str, str]:
+    """For each of `emails` on the suppression list (under any spelling), the reason; an
+    address already read (a Mailbox) is found by its `email`."""
     wanted: dict[str, list[str]] = {}
-    for email in emails:
-        for hashed in email_hashes(email):
+    for given in emails:
+        if isinstance(given, Mailbox):
+            email, hashes = given.email, address_hashes(given)
+        else:
+            email, hashes = given, email_hashes(given)
+        for hashed in hashes:
             wanted.setdefault(hashed, []).append(email)
     found: dict[str, str] = {}
     query = sa.select(suppressions.c.email_hash, suppressions.c.reason).order_by(suppressions.c.id)

@@ -110,6 +110,11 @@ class _Run:
     def __init__(self, connection: sa.Connection, options: Options, report: Report, file: str):
         self.connection, self.options, self.report = connection, options, report
         SEEN.create(connection)
+        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        self.remember = (
+            f"INSERT INTO {SEEN.name} (email_key, line) VALUES ({mark}, {mark}) "
+            "ON CONFLICT DO NOTHING"
+        )
         self.at = now()
         key = connection.execute(
             imports.insert().values(
@@ -138,14 +143,14 @@ class _Run:
         good = self._first_time([row for row in rows if not self._rejected(row)])
         if not good:
             return
-        blocked = suppressed_among(self.connection, [row.email for row in good])
+        blocked = suppressed_among(self.connection, [row.address or row.email for row in good])
         existing = {
             r.email_key: r
             for r in self.connection.execute(
                 sa.select(contacts).where(contacts.c.email_key.in_([row.key for row in good]))
             )
         }
-        new, changed, tags, given = [], [], [], []
+        new, changed, tags, consenting = [], [], [], []
         have_tags = self._tags([r.id for r in existing.values()])
         have_consent = self._consented([r.id for r in existing.values()])
         for row in good:
@@ -165,12 +170,12 @@ class _Run:
                     changed.append({"id_": contact.id, **update})
                 tags += [(contact.id, t) for t in missing_tags]
                 if needs_consent:
-                    given.append(self.consent.record(contact.id, self.at))
+                    consenting.append(contact.id)
                 if update or missing_tags or needs_consent:
                     self.report.updated += 1
                 else:
                     self.report.unchanged += 1
-        self._write(new, changed, tags, given)
+        self._write(new, changed, tags, consenting)
 
     def _rejected(self, row: Row) -> bool:
         if row.errors:
@@ -183,15 +188,15 @@ class _Run:
         first: dict[str, int] = {}
         for row in rows:
             first.setdefault(row.key, row.line)
-        earlier = dict(
-            self.connection.execute(
-                sa.select(SEEN.c.email_key, SEEN.c.line).where(SEEN.c.email_key.in_(list(first)))
-            ).all()
-        )
-        fresh = [{"email_key": k, "line": n} for k, n in first.items() if k not in earlier]
-        if fresh:
-            self.connection.execute(SEEN.insert(), fresh)
-        earlier = {**first, **earlier}
+        # Plain keys and numbers into a table of our own: straight to the driver. A mailbox
+        # seen in an earlier chunk keeps its first line there.
+        added = self.connection.exec_driver_sql(self.remember, list(first.items())).rowcount
+        if added != len(first):  # some were there already (or the driver cannot say)
+            query = sa.select(SEEN.c.email_key, SEEN.c.line)
+            first = dict(
+                self.connection.execute(query.where(SEEN.c.email_key.in_(list(first)))).all()
+            )
+        earlier = first
         kept = []
         for row in rows:
             if earlier[row.key] == row.line:
@@ -227,15 +232,16 @@ class _Run:
             )
         return set(self.connection.execute(query).scalars())
 
-    def _write(self, new: list[Row], changed: list[dict], tags: list, given: list[dict]) -> None:
+    def _write(self, new: list[Row], changed: list[dict], tags: list, consenting: list) -> None:
         """The chunk's changes, through the one writer of contacts (contacts/life.py)."""
         inserted = life.import_new(self.connection, [_new_contact(row, self.at) for row in new])
         for contact_id, row in zip(inserted, new, strict=True):
             tags += [(contact_id, t) for t in row.tags | self.options.tags]
-            given.append(self.consent.record(contact_id, self.at))
+        consenting += inserted
         self.report.added += len(new)
-        life.import_changes(self.connection, changed, tags, given)
-        self.report.consents += len(given)
+        record = self.consent.record(0, self.at)
+        life.import_changes(self.connection, changed, tags, record, consenting)
+        self.report.consents += len(consenting)
 
     def finish(self) -> None:
         SEEN.drop(self.connection)
@@ -256,6 +262,7 @@ class _Run:
 def _new_contact(row: Row, at: Any) -> dict[str, Any]:
     return {
         "email": row.email,
+        "email_key": row.key,  # read from the email with the file (schema.py's _email_key)
         "name": row.name,
         "first_name": row.first_name,
         "format": row.format or "html",
