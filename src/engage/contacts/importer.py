@@ -110,10 +110,11 @@ class _Run:
     def __init__(self, connection: sa.Connection, options: Options, report: Report, file: str):
         self.connection, self.options, self.report = connection, options, report
         SEEN.create(connection)
-        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-        self.remember = (
-            f"INSERT INTO {SEEN.name} (email_key, line) VALUES ({mark}, {mark}) "
-            "ON CONFLICT DO NOTHING"
+        self.postgres = connection.dialect.name == "postgresql"
+        self.remember = (  # PostgreSQL takes the chunk as two arrays, in one statement
+            f"INSERT INTO {SEEN.name} (email_key, line) "
+            + ("SELECT * FROM unnest(%s::text[], %s::int[])" if self.postgres else "VALUES (?, ?)")
+            + " ON CONFLICT DO NOTHING"
         )
         self.at = now()
         key = connection.execute(
@@ -185,12 +186,15 @@ class _Run:
     def _first_time(self, rows: list[Row]) -> list[Row]:
         """Rows whose mailbox this file has not had before, in any spelling; the rest are
         reported. The mailboxes seen so far live in a temporary table, so memory stays flat."""
+        if not rows:
+            return rows
         first: dict[str, int] = {}
         for row in rows:
             first.setdefault(row.key, row.line)
         # Plain keys and numbers into a table of our own: straight to the driver. A mailbox
         # seen in an earlier chunk keeps its first line there.
-        added = self.connection.exec_driver_sql(self.remember, list(first.items())).rowcount
+        seen: Any = (list(first), list(first.values())) if self.postgres else list(first.items())
+        added = self.connection.exec_driver_sql(self.remember, seen).rowcount
         if added != len(first):  # some were there already (or the driver cannot say)
             query = sa.select(SEEN.c.email_key, SEEN.c.line)
             first = dict(
