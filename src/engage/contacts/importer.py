@@ -188,25 +188,23 @@ class _Run:
         reported. The mailboxes seen so far live in a temporary table, so memory stays flat."""
         if not rows:
             return rows
-        first: dict[str, int] = {}
+        first: dict[str, int] = {}  # each mailbox's first line: in this chunk, then in the file
         for row in rows:
             first.setdefault(row.key, row.line)
         # Plain keys and numbers into a table of our own: straight to the driver. A mailbox
-        # seen in an earlier chunk keeps its first line there.
+        # seen in an earlier chunk keeps its first line there, to be read back.
         seen: Any = (list(first), list(first.values())) if self.postgres else list(first.items())
         added = self.connection.exec_driver_sql(self.remember, seen).rowcount
         if added != len(first):  # some were there already (or the driver cannot say)
             query = sa.select(SEEN.c.email_key, SEEN.c.line)
-            first = dict(
-                self.connection.execute(query.where(SEEN.c.email_key.in_(list(first)))).all()
-            )
-        earlier = first
+            query = query.where(SEEN.c.email_key.in_(list(first)))
+            first = {key: line for key, line in self.connection.execute(query)}
         kept = []
         for row in rows:
-            if earlier[row.key] == row.line:
+            if first[row.key] == row.line:
                 kept.append(row)
             else:
-                self.report.duplicates.append((row.line, earlier[row.key], row.email))
+                self.report.duplicates.append((row.line, first[row.key], row.email))
         return kept
 
     def _tags(self, ids: list[int]) -> dict[int, set[str]]:
