@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from engage.addresses import mailbox
 from engage.contacts import core, importer, life
 from engage.contacts.csvfile import MAX_LINE, ImportFileError
+from engage.contacts.identity import address_hashes, email_hashes
 from engage.contacts.importer import Options, import_file
 from engage.store import Store, open_url
 from engage.store.schema import consents, contact_tags, contacts, imports, suppressions, tags
@@ -153,3 +155,22 @@ def test_a_fatal_error_in_the_second_chunk_writes_nothing(
     assert str(caught.value) == message
     assert written  # the first chunk went in before the error...
     assert snapshot(store) == before  # ...and came out again
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "sam@example.org",
+        "Sam.Case@EXAMPLE.org",
+        "user@bücher.de",
+        "user@xn--bcher-kva.de",
+        "Zoë@example.org",
+        "İlker@örnek.com.tr",
+    ],
+)
+def test_an_address_read_once_has_the_hashes_of_every_spelling(written) -> None:
+    """The import checks the suppression list with the address it read from the file; that
+    finds the same entries as reading the address again would."""
+    address = mailbox(written)
+    assert address_hashes(address) == email_hashes(address.email)
+    assert address_hashes(address, written) == email_hashes(written)
