@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -74,17 +76,42 @@ def table(columns: list[str], rows: list[dict[str, Any]]) -> str:
 PEOPLE_COLUMNS = ["email", "name", "first_name", "status", "format", "tags"]
 
 
-def people_csv(people: list[dict[str, Any]]) -> str:
+def json_pieces(items: Iterable[Any], lines: int = 1000) -> Iterator[str]:
+    """What `click.echo(json.dumps(list(items), indent=2, ensure_ascii=False))` writes, a
+    piece of `lines` items at a time, so a long list is written out without holding it all."""
+    pieces: list[str] = []
+    started = False
+    for item in items:
+        text = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        pieces.append((",\n  " if started else "[\n  ") + text)
+        started = True
+        if len(pieces) == lines:
+            yield "".join(pieces)
+            pieces.clear()
+    yield "".join(pieces) + ("\n]\n" if started else "[]\n")
+
+
+def people_csv(people: Iterable[dict[str, Any]]) -> str:
     """People as CSV for a spreadsheet (tags joined by ;); no cell can start a formula."""
+    return "".join(people_csv_pieces(people))
+
+
+def people_csv_pieces(people: Iterable[dict[str, Any]], lines: int = 1000) -> Iterator[str]:
+    """`people_csv` a piece of `lines` lines at a time, so a million people are written out
+    without holding them all."""
     from ..contacts.csvfile import safe_cell
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(PEOPLE_COLUMNS)
-    for person in people:
+    for number, person in enumerate(people, 1):
         cells = {**person, "tags": ";".join(person["tags"])}
         writer.writerow([safe_cell(str(cells[c])) for c in PEOPLE_COLUMNS])
-    return out.getvalue()
+        if number % lines == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
 
 
 def format_finding(finding: Finding) -> str:

@@ -12,7 +12,16 @@ from ..contacts import audiences, core, life, records
 from ..contacts.importer import Options, Report, import_file, problems, write_rejects
 from ..errors import sentence
 from ..store.schema import BASES, FORMATS, STATUSES
-from .common import format_option, people_csv, printable, store, table, when, workspace
+from .common import (
+    format_option,
+    json_pieces,
+    people_csv_pieces,
+    printable,
+    store,
+    table,
+    when,
+    workspace,
+)
 
 basis_option = click.option(
     "--basis",
@@ -177,12 +186,14 @@ def list_(
     if audience:
         within = audiences.member_ids(audiences.load(workspace(ctx), audience))
     with store(ctx).connect() as connection:
-        found = core.listing(connection, status=status, tag=tag, within=within)
-    if fmt == "json":
-        click.echo(json.dumps([c.as_dict() for c in found], indent=2, ensure_ascii=False))
-    elif fmt == "csv":
-        click.echo(people_csv([c.as_dict() for c in found]), nl=False)
-    elif not found:
+        each = core.each_contact(connection, status=status, tag=tag, within=within)
+        if fmt in ("json", "csv"):  # streamed: a million contacts in constant memory
+            pieces = json_pieces if fmt == "json" else people_csv_pieces
+            for piece in pieces(c.as_dict() for c in each):
+                click.echo(piece, nl=False)
+            return
+        found = list(each)  # a table is sized to its widest cell: it needs every row first
+    if not found:
         click.echo("No contacts match.")
     else:
         rows = [{**c.as_dict(), "tags": ", ".join(c.tags)} for c in found]

@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import getpass
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ from ..store.schema import (
     suppressions,
     tags,
 )
-from .identity import email_hashes, identity
+from .identity import address_hashes, email_hashes, identity
 
 SUPPRESSED_STATUSES = ("unsubscribed", "bounced", "complained", "erased")
 # Who made a change the person made themselves (a link in an email, a web page, a reply), as
@@ -171,11 +171,16 @@ def suppression(connection: sa.Connection, email: str) -> sa.Row | None:
     return connection.execute(query).first()
 
 
-def suppressed_among(connection: sa.Connection, emails: Iterable[str]) -> dict[str, str]:
-    """For each of `emails` on the suppression list (under any spelling), the reason."""
+def suppressed_among(connection: sa.Connection, emails: Iterable[str | Mailbox]) -> dict[str, str]:
+    """For each of `emails` on the suppression list (under any spelling), the reason; an
+    address already read (a Mailbox) is found by its `email`."""
     wanted: dict[str, list[str]] = {}
-    for email in emails:
-        for hashed in email_hashes(email):
+    for given in emails:
+        if isinstance(given, Mailbox):
+            email, hashes = given.email, address_hashes(given)
+        else:
+            email, hashes = given, email_hashes(given)
+        for hashed in hashes:
             wanted.setdefault(hashed, []).append(email)
     found: dict[str, str] = {}
     query = sa.select(suppressions.c.email_hash, suppressions.c.reason).order_by(suppressions.c.id)
@@ -265,6 +270,21 @@ def listing(
     within: sa.Select | None = None,
 ) -> list[Contact]:
     """Contacts ordered by email, filtered by status, tag and an id query (an audience)."""
+    return list(each_contact(connection, status, tag, within))
+
+
+PAGE = 1_000  # contacts read at a time, with their tags, while listing
+
+
+def each_contact(
+    connection: sa.Connection,
+    status: str | None = None,
+    tag: str | None = None,
+    within: sa.Select | None = None,
+) -> Iterator[Contact]:
+    """The contacts `listing` gives, one at a time: read from the database a page at a time
+    in one query, so listing a million holds a page in memory, not a million. Ordered by
+    email in code-point order, the same on every database (PostgreSQL's collation "C")."""
     ids = sa.select(contacts.c.id)
     if status:
         ids = ids.where(contacts.c.status == status)
@@ -277,7 +297,12 @@ def listing(
         ids = ids.where(contacts.c.id.in_(tagged))
     if within is not None:
         ids = ids.where(contacts.c.id.in_(within))
-    rows = connection.execute(sa.select(*CONTACT_COLUMNS).where(contacts.c.id.in_(ids))).all()
-    names = tags_of(connection, ids)
-    found = [_contact(row, names.get(row.id, [])) for row in rows]
-    return sorted(found, key=lambda c: c.email)  # code-point order, the same on every database
+    order: sa.ColumnElement[str] = contacts.c.email
+    if connection.dialect.name == "postgresql":
+        order = contacts.c.email.collate("C")
+    query = sa.select(*CONTACT_COLUMNS).where(contacts.c.id.in_(ids)).order_by(order)
+    rows = connection.execution_options(yield_per=PAGE).execute(query)
+    for page in rows.partitions():
+        names = tags_of(connection, [row.id for row in page])
+        for row in page:
+            yield _contact(row, names.get(row.id, []))

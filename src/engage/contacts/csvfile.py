@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..addresses import InvalidEmail, mailbox
+from ..addresses import InvalidEmail, Mailbox, mailbox
 from ..errors import EngageError, sentence
 from ..store import guard
 from ..store.schema import FORMATS
@@ -72,6 +72,7 @@ class Row:
     raw: list[str]
     email: str = ""
     key: str = ""  # whose mailbox: the same for every spelling of it
+    address: Mailbox | None = None  # the email cell, read once
     name: str = ""
     first_name: str = ""
     format: str = ""
@@ -262,7 +263,7 @@ def _cell(row: Row, column: str, value: str) -> None:
         except InvalidEmail as exc:
             row.errors.append(("email", str(exc)))
         else:
-            row.email, row.key = address.email, address.key
+            row.email, row.key, row.address = address.email, address.key, address
     elif column in ("name", "first_name"):
         setattr(row, column, value)
     elif column == "format":

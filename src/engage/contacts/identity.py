@@ -9,10 +9,9 @@ makes `contacts.email_key` from it on every insert, below this package.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 
-from ..addresses import InvalidEmail, mailbox
+from ..addresses import InvalidEmail, Mailbox, mailbox
 
 
 def identity(raw: str) -> str:
@@ -50,7 +49,23 @@ def email_hash(email: str) -> str:
 def email_hashes(email: str) -> list[str]:
     """Every hash the suppression list may hold for this mailbox: its identity's first, then
     the ones engage made before it had identities (sha256 of the lower-cased address)."""
-    hashes = [email_hash(email), _sha256(email.strip().lower())]
-    with contextlib.suppress(InvalidEmail):
-        hashes += [_sha256(spelling) for spelling in sorted(mailbox(email).spellings)]
-    return list(dict.fromkeys(hashes))
+    try:
+        address = mailbox(email)
+    except InvalidEmail:  # a provider may tell us of an address we could never send to
+        return [_sha256(email.strip().lower())]
+    return address_hashes(address, email)
+
+
+def address_hashes(address: Mailbox, written: str = "") -> list[str]:
+    """`email_hashes` of an address already read (`written` as it was given, if that was not
+    `address.email`), so an import of many rows reads each address once."""
+    lowered = (written or address.email).strip().lower()
+    local, _, domain = address.key.rpartition("@")
+    if (
+        lowered == address.key == address.email.lower()
+        and address.local.lower() == local
+        and address.unicode_domain == domain
+    ):  # nearly every address: each of its spellings is its key
+        return [_sha256(lowered)]
+    texts = [address.key, lowered, *sorted(address.spellings)]
+    return [_sha256(text) for text in dict.fromkeys(texts)]

@@ -110,6 +110,12 @@ class _Run:
     def __init__(self, connection: sa.Connection, options: Options, report: Report, file: str):
         self.connection, self.options, self.report = connection, options, report
         SEEN.create(connection)
+        self.postgres = connection.dialect.name == "postgresql"
+        self.remember = (  # PostgreSQL takes the chunk as two arrays, in one statement
+            f"INSERT INTO {SEEN.name} (email_key, line) "
+            + ("SELECT * FROM unnest(%s::text[], %s::int[])" if self.postgres else "VALUES (?, ?)")
+            + " ON CONFLICT DO NOTHING"
+        )
         self.at = now()
         key = connection.execute(
             imports.insert().values(
@@ -138,14 +144,14 @@ class _Run:
         good = self._first_time([row for row in rows if not self._rejected(row)])
         if not good:
             return
-        blocked = suppressed_among(self.connection, [row.email for row in good])
+        blocked = suppressed_among(self.connection, [row.address or row.email for row in good])
         existing = {
             r.email_key: r
             for r in self.connection.execute(
                 sa.select(contacts).where(contacts.c.email_key.in_([row.key for row in good]))
             )
         }
-        new, changed, tags, given = [], [], [], []
+        new, changed, tags, consenting = [], [], [], []
         have_tags = self._tags([r.id for r in existing.values()])
         have_consent = self._consented([r.id for r in existing.values()])
         for row in good:
@@ -165,12 +171,12 @@ class _Run:
                     changed.append({"id_": contact.id, **update})
                 tags += [(contact.id, t) for t in missing_tags]
                 if needs_consent:
-                    given.append(self.consent.record(contact.id, self.at))
+                    consenting.append(contact.id)
                 if update or missing_tags or needs_consent:
                     self.report.updated += 1
                 else:
                     self.report.unchanged += 1
-        self._write(new, changed, tags, given)
+        self._write(new, changed, tags, consenting)
 
     def _rejected(self, row: Row) -> bool:
         if row.errors:
@@ -180,24 +186,25 @@ class _Run:
     def _first_time(self, rows: list[Row]) -> list[Row]:
         """Rows whose mailbox this file has not had before, in any spelling; the rest are
         reported. The mailboxes seen so far live in a temporary table, so memory stays flat."""
-        first: dict[str, int] = {}
+        if not rows:
+            return rows
+        first: dict[str, int] = {}  # each mailbox's first line: in this chunk, then in the file
         for row in rows:
             first.setdefault(row.key, row.line)
-        earlier = dict(
-            self.connection.execute(
-                sa.select(SEEN.c.email_key, SEEN.c.line).where(SEEN.c.email_key.in_(list(first)))
-            ).all()
-        )
-        fresh = [{"email_key": k, "line": n} for k, n in first.items() if k not in earlier]
-        if fresh:
-            self.connection.execute(SEEN.insert(), fresh)
-        earlier = {**first, **earlier}
+        # Plain keys and numbers into a table of our own: straight to the driver. A mailbox
+        # seen in an earlier chunk keeps its first line there, to be read back.
+        seen: Any = (list(first), list(first.values())) if self.postgres else list(first.items())
+        added = self.connection.exec_driver_sql(self.remember, seen).rowcount
+        if added != len(first):  # some were there already (or the driver cannot say)
+            query = sa.select(SEEN.c.email_key, SEEN.c.line)
+            query = query.where(SEEN.c.email_key.in_(list(first)))
+            first = {key: line for key, line in self.connection.execute(query)}
         kept = []
         for row in rows:
-            if earlier[row.key] == row.line:
+            if first[row.key] == row.line:
                 kept.append(row)
             else:
-                self.report.duplicates.append((row.line, earlier[row.key], row.email))
+                self.report.duplicates.append((row.line, first[row.key], row.email))
         return kept
 
     def _tags(self, ids: list[int]) -> dict[int, set[str]]:
@@ -227,15 +234,16 @@ class _Run:
             )
         return set(self.connection.execute(query).scalars())
 
-    def _write(self, new: list[Row], changed: list[dict], tags: list, given: list[dict]) -> None:
+    def _write(self, new: list[Row], changed: list[dict], tags: list, consenting: list) -> None:
         """The chunk's changes, through the one writer of contacts (contacts/life.py)."""
         inserted = life.import_new(self.connection, [_new_contact(row, self.at) for row in new])
         for contact_id, row in zip(inserted, new, strict=True):
             tags += [(contact_id, t) for t in row.tags | self.options.tags]
-            given.append(self.consent.record(contact_id, self.at))
+        consenting += inserted
         self.report.added += len(new)
-        life.import_changes(self.connection, changed, tags, given)
-        self.report.consents += len(given)
+        record = self.consent.record(0, self.at)
+        life.import_changes(self.connection, changed, tags, record, consenting)
+        self.report.consents += len(consenting)
 
     def finish(self) -> None:
         SEEN.drop(self.connection)
@@ -256,6 +264,7 @@ class _Run:
 def _new_contact(row: Row, at: Any) -> dict[str, Any]:
     return {
         "email": row.email,
+        "email_key": row.key,  # read from the email with the file (schema.py's _email_key)
         "name": row.name,
         "first_name": row.first_name,
         "format": row.format or "html",

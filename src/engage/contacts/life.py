@@ -271,30 +271,64 @@ def _note(
 
 
 def import_new(connection: sa.Connection, new: list[dict[str, Any]]) -> list[int]:
-    """Add one chunk of an import's new contacts at once; returns their ids, in order."""
+    """Add one chunk of an import's new contacts at once, each given with its `email_key`;
+    returns their ids, in order. Ids are matched back by key: asking for them in the order
+    given would cost SQLite one statement a row."""
     if not new:
         return []
-    query = contacts.insert().returning(contacts.c.id, sort_by_parameter_order=True)
-    return list(connection.execute(query, new).scalars().all())
+    query = contacts.insert().returning(contacts.c.email_key, contacts.c.id)
+    ids = {key: id_ for key, id_ in connection.execute(query, new)}
+    return [ids[row["email_key"]] for row in new]
 
 
 def import_changes(
     connection: sa.Connection,
     changed: list[dict[str, Any]],
     tagged: list[tuple[int, str]],
-    given: list[dict[str, Any]],
+    consent: dict[str, Any],
+    consenting: list[int],
 ) -> None:
     """Write one chunk of an import's changes at once: the `changed` contacts (each with its
-    id as `id_`), the (contact id, tag) pairs to add and the consent records `given`. The
-    importer has asked `may_import` of each contact first."""
+    id as `id_`), the (contact id, tag) pairs to add, and the consent record `consent` (without
+    its contact_id) given to each contact in `consenting`. The importer has asked `may_import`
+    of each contact first."""
     if changed:
         connection.execute(contacts.update().where(contacts.c.id == sa.bindparam("id_")), changed)
     if tagged:
-        found = tag_ids(connection, {name for _, name in tagged})
-        pairs = [{"contact_id": c, "tag_id": found[name]} for c, name in tagged]
-        connection.execute(contact_tags.insert(), pairs)
-    if given:
-        connection.execute(consents.insert(), given)
+        _tag_many(connection, tagged)
+    if consenting:
+        # One statement with the record's values bound once, not a row of values for each.
+        names = [name for name in consent if name != "contact_id"]
+        each = [sa.literal(consent[n], consents.c[n].type) for n in names]
+        chosen = sa.select(contacts.c.id, *each).where(contacts.c.id.in_(consenting))
+        query = consents.insert().from_select(
+            ["contact_id", *names], chosen.order_by(contacts.c.id)
+        )
+        connection.execute(query)
+
+
+GROUPED = 20  # a tag given to at least this many contacts of a chunk is added in one statement
+
+
+def _tag_many(connection: sa.Connection, tagged: list[tuple[int, str]]) -> None:
+    """Add (contact id, tag) pairs: a tag most of the chunk shares in one statement for all
+    its contacts, the other pairs as rows."""
+    found = tag_ids(connection, {name for _, name in tagged})
+    by_tag: dict[int, list[int]] = {}
+    for contact_id, name in tagged:
+        by_tag.setdefault(found[name], []).append(contact_id)
+    rows = []
+    for tag_id, ids in by_tag.items():
+        if len(ids) < GROUPED:
+            rows += [{"contact_id": c, "tag_id": tag_id} for c in ids]
+            continue
+        chosen = sa.select(contacts.c.id, sa.literal(tag_id, sa.Integer))
+        query = contact_tags.insert().from_select(
+            ["contact_id", "tag_id"], chosen.where(contacts.c.id.in_(ids))
+        )
+        connection.execute(query)
+    if rows:
+        connection.execute(contact_tags.insert(), rows)
 
 
 def record_story_choice(connection: sa.Connection, values: dict[str, Any]) -> None:
