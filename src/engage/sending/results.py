@@ -20,6 +20,9 @@ class Options:
     limit: int | None = None
     resend_unknown: bool = False
     resume: bool = False  # carry on a send a person stopped
+    # Share the send with the senders already working on it (`engage send`): each claims its
+    # own batches. False (`engage run`): leave it to them (Busy).
+    join: bool = False
     max_tries: int = MAX_TRIES
     backoff: float = 1.0  # seconds before the first retry; doubles each time
     max_wait: float = 60.0
