@@ -307,6 +307,11 @@ def describe(report: Report, provider: str, dry_run: bool) -> list[str]:
     ]
     if report.finished:
         lines.append(f"{report.campaign} is sent.")
+    elif report.others:
+        lines.append(
+            f"Still sending the rest: {', '.join(report.others)}. The last sender to finish "
+            f"marks {report.campaign} sent."
+        )
     return lines
 
 

@@ -123,7 +123,7 @@ def join(connection: sa.Connection, send_id: int, owner: str) -> None:
 
 def renew(store: Store, send_id: int, owner: str) -> None:
     """Still working: a sender on another computer is trusted until its lease runs out."""
-    with store.begin() as connection:
+    with journal.writing(store) as connection:
         connection.execute(
             senders.update()
             .where(senders.c.send_id == send_id, senders.c.owner == owner)
@@ -133,7 +133,7 @@ def renew(store: Store, send_id: int, owner: str) -> None:
 
 def leave(store: Store, send_id: int, owner: str) -> None:
     """`owner` has stopped working on the send (its rows are settled: see release)."""
-    with store.begin() as connection:
+    with journal.writing(store) as connection:
         connection.execute(
             senders.delete().where(senders.c.send_id == send_id, senders.c.owner == owner)
         )
@@ -143,7 +143,7 @@ def recover(store: Store, send_id: int) -> int:
     """Rows left by senders that are no longer working (they died, or ended without settling
     them): claimed ones go back to pending, sending ones are unknown. A live sender's rows are
     never touched, whichever computer it is on. How many went back to pending."""
-    with store.begin() as connection:
+    with journal.writing(store) as connection:
         live = senders_of(connection, send_id)
         left = sa.and_(
             deliveries.c.send_id == send_id,
@@ -166,7 +166,7 @@ def recover(store: Store, send_id: int) -> int:
 def resend_unknown(store: Store, send_id: int) -> None:
     """--resend-unknown: the team checked, so unknown rows go out again. Anyone the
     provider had in fact taken gets a second copy; that is the risk the flag names."""
-    with store.begin() as connection:
+    with journal.writing(store) as connection:
         connection.execute(
             deliveries.update()
             .where(deliveries.c.send_id == send_id, deliveries.c.status == "unknown")
@@ -181,7 +181,7 @@ def claim(store: Store, send_id: int, size: int, fmt: str, owner: str) -> list[s
     """Take up to `size` pending rows of people who want `fmt`, in one statement; those who
     may not be sent to now are skipped (see skip), the rest come back to be sent."""
     batch = uuid.uuid4().hex
-    with store.begin() as connection:
+    with journal.writing(store) as connection:
         free = (
             sa.select(deliveries.c.id)
             .join(contacts, contacts.c.id == deliveries.c.contact_id)
@@ -240,7 +240,7 @@ def mark_sending(
     owner's must not send them): the ids marked come back, and only those may be sent."""
     before, after = message_ids
     marked: set[int] = set()
-    with store.begin() as connection:
+    with journal.writing(store) as connection:
         for chunk in _chunks(ids):
             marked.update(
                 connection.execute(
@@ -271,7 +271,7 @@ def record(store: Store, outcomes: list[Outcome]) -> None:
     alike: dict[tuple[bool, str, str], list[int]] = {}
     for o in outcomes:
         alike.setdefault((o.sent, o.provider_id, o.error), []).append(o.delivery_id)
-    with store.begin() as connection:
+    with journal.writing(store) as connection:
         if len(alike) > FEW:  # an id for each message: one statement, many rows
             connection.execute(
                 deliveries.update()
@@ -314,7 +314,7 @@ def _chunks(ids: list[int], size: int = 1000) -> list[list[int]]:
 
 def put(store: Store, ids: list[int], **values: Any) -> None:
     """Set `values` on the deliveries `ids` (claimed again, pending again, unknown...)."""
-    with store.begin() as connection:
+    with journal.writing(store) as connection:
         connection.execute(deliveries.update().where(deliveries.c.id.in_(ids)).values(**values))
 
 
@@ -326,7 +326,7 @@ def give_back(store: Store, ids: list[int], error: str | None = None) -> None:
 
 def release(store: Store, send_id: int, owner: str) -> None:
     """Rows `owner` claimed but never handed over go back to pending."""
-    with store.begin() as connection:
+    with journal.writing(store) as connection:
         connection.execute(
             deliveries.update()
             .where(

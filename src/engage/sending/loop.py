@@ -285,6 +285,8 @@ class Sender:
                         return
                     if progress and report.this_run:
                         progress(report.this_run, journal.total(self.store, send_id))
+                if self._stopping(send_id):  # what is queued and not started stays pending
+                    return
                 while queued:
                     if not self._settle(*queued.pop(0), report):
                         return
@@ -373,6 +375,10 @@ class Sender:
         report.suppressed, report.unknown = counts.get("suppressed", 0), counts.get("unknown", 0)
         report.pending = sum(counts.get(s, 0) for s in ("pending", "claimed", "sending"))
         report.finished = report.pending == 0 and not self.options.dry_run
+        if not report.finished:
+            with self.store.connect() as connection:
+                live = senders_of(connection, send_id)
+            report.others = [owners.shown(o) for o in live if o != self.owner]
         if not report.finished and stopped_by:
             journal.mark_stopped(self.store, send_id, stopped_by)
             report.stop_note = stop_note(

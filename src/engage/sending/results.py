@@ -45,6 +45,7 @@ class Report:
     this_run: int = 0
     problems: list[str] = field(default_factory=list)
     stop_note: str = ""  # a person stopped it (or --limit was reached): what went, what next
+    others: list[str] = field(default_factory=list)  # senders still on it as this one ended
     finished: bool = False
 
 
