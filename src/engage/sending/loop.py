@@ -108,7 +108,6 @@ class Sender:
         self.envelope = Envelope.of(workspace, campaign)
         self.owner = owners.owner_name()
         self.stop = Stop()
-        self.send_id: int | None = None  # the send this sender has joined, while it works
         self.renewed = 0.0  # when its lease was last renewed (time.monotonic)
         self.reached_limit = False  # --limit stopped the send
         self.started = False  # the send has begun (its rows are in deliveries)
@@ -139,7 +138,7 @@ class Sender:
             send_id = self._start()
         except sa.exc.IntegrityError:  # another sender started it at the same moment
             send_id = self._start()
-        self.send_id, self.renewed = send_id, time.monotonic()
+        self.renewed = time.monotonic()
         return send_id
 
     def _start(self) -> int:
