@@ -175,3 +175,87 @@ def test_stop_stops_every_sender_then_resume_sends_the_rest_once(crowd, sink) ->
     assert code == 0, out + err
     assert copies(sink) == collections.Counter(EVERYONE)
     assert states(crowd) == {"sent": N}
+
+
+def test_recovery_settles_only_what_dead_senders_left(project, db_url, monkeypatch) -> None:
+    """The rule under every test above: a sender's rows are settled (claimed → pending,
+    sending → unknown) only once it is no longer working: on this computer when its process
+    has ended, on another when its lease has run out. A live sender's rows are never touched,
+    and only dead senders leave the list."""
+    import datetime as dt
+    import socket
+
+    import sqlalchemy as sa
+
+    from engage import clock
+    from engage import journal as owners
+    from engage.sending import journal
+    from engage.store import open_store
+    from engage.store.schema import deliveries, senders
+
+    monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    rows = "".join(f"p{i}@example.org,Person {i},newsletter\n" for i in range(6))
+    assert (
+        project.run(
+            "contacts", "import", str(project.write("p.csv", "email,name,tags\n" + rows))
+        ).exit_code
+        == 0
+    )
+    assert project.run("send", SLUG, "--yes", "--now", "--limit", "1").exit_code == 0
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    here = socket.gethostname()
+    live_here, dead_here = owners.owner_name(), f"{here}:{ended.pid}:dead"
+    live_there, gone_there = "elsewhere:4242:live", "elsewhere:4243:gone"
+    hour = dt.timedelta(hours=1)
+    store = open_store(project.workspace)
+    try:
+        with store.begin() as connection:
+            send_id = journal.existing(connection, SLUG).id
+            for owner, expires in [
+                (live_here, clock.now() - hour),  # on this computer the process decides
+                (dead_here, clock.now() + hour),
+                (live_there, clock.now() + hour),
+                (gone_there, clock.now() - hour),
+            ]:
+                connection.execute(
+                    senders.insert().values(
+                        send_id=send_id, owner=owner, joined_at=clock.now(), expires_at=expires
+                    )
+                )
+            pending = (
+                connection.execute(
+                    sa.select(deliveries.c.id)
+                    .where(deliveries.c.send_id == send_id, deliveries.c.status == "pending")
+                    .order_by(deliveries.c.id)
+                )
+                .scalars()
+                .all()
+            )
+            left = [
+                ("claimed", live_here),
+                ("sending", live_there),
+                ("claimed", dead_here),
+                ("sending", dead_here),
+                ("claimed", gone_there),
+            ]
+            for row_id, (status_, owner) in zip(pending, left, strict=False):
+                connection.execute(
+                    deliveries.update()
+                    .where(deliveries.c.id == row_id)
+                    .values(status=status_, owner=owner)
+                )
+        assert journal.recover(store, send_id) == 2
+        with store.connect() as connection:
+            after = [
+                connection.execute(
+                    sa.select(deliveries.c.status).where(deliveries.c.id == row_id)
+                ).scalar()
+                for row_id in pending[:5]
+            ]
+            still = set(connection.execute(sa.select(senders.c.owner)).scalars())
+        assert after == ["claimed", "sending", "pending", "unknown", "pending"]
+        assert still == {live_here, live_there}
+    finally:
+        store.engine.dispose()
