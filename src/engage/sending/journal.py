@@ -177,9 +177,14 @@ def resend_unknown(store: Store, send_id: int) -> None:
 # --- claiming and recording -----------------------------------------------------------------
 
 
-def claim(store: Store, send_id: int, size: int, fmt: str, owner: str) -> list[sa.Row]:
-    """Take up to `size` pending rows of people who want `fmt`, in one statement; those who
-    may not be sent to now are skipped (see skip), the rest come back to be sent."""
+def claim(
+    store: Store, send_id: int, size: int, fmt: str, owner: str, after: int = 0
+) -> tuple[list[sa.Row], int]:
+    """Take up to `size` pending rows of people who want `fmt`, with ids above `after`, in one
+    statement; those who may not be sent to now are skipped (see skip), the rest come back to
+    be sent, with the highest id taken (0: none was). Reading on from `after` keeps each claim
+    to its own rows, however far into a million-row send it is, rather than stepping again
+    over every row of other formats before them."""
     batch = uuid.uuid4().hex
     with journal.writing(store) as connection:
         free = (
@@ -188,6 +193,7 @@ def claim(store: Store, send_id: int, size: int, fmt: str, owner: str) -> list[s
             .where(
                 deliveries.c.send_id == send_id,
                 deliveries.c.status == "pending",
+                deliveries.c.id > after,
                 contacts.c.format == fmt,
             )
             .order_by(deliveries.c.id)
@@ -211,7 +217,7 @@ def claim(store: Store, send_id: int, size: int, fmt: str, owner: str) -> list[s
             .where(deliveries.c.batch == batch)
             .order_by(deliveries.c.id)
         ).all()
-        return _skip(connection, list(rows))
+        return _skip(connection, list(rows)), rows[-1].id if rows else 0
 
 
 def _skip(connection: sa.Connection, rows: list[sa.Row]) -> list[sa.Row]:

@@ -314,14 +314,19 @@ class Sender:
         handed = 0
         while True:
             for fmt in VARIANT:
+                after = 0  # the highest id this sender has taken of this format
                 while True:
                     size = self._size(handed)
                     if size == 0:
                         self.reached_limit = True
                         return
-                    claimed = journal.claim(self.store, send_id, size, fmt, self.owner)
-                    if not claimed:
-                        break
+                    claimed, last = journal.claim(self.store, send_id, size, fmt, self.owner, after)
+                    if not last and not after:
+                        break  # none left of this format
+                    if not last:  # none further on: rows given back earlier may be pending
+                        after = 0
+                        continue
+                    after = last
                     for batch in self.envelope.batches(built, sign, send_id, claimed):
                         handed += len(batch.items)
                         yield batch
