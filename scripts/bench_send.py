@@ -78,15 +78,17 @@ def engage_send(roots: list[Path], url: str = "") -> tuple[float, float, float]:
             [sys.executable, "-m", "engage", "--workspace", str(root), "send", SLUG]
             + ["--yes", "--now"],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for root in roots
     ]
-    codes = [process.wait() for process in senders]
+    said = [process.communicate() for process in senders]
     seconds = time.perf_counter() - started
+    codes = [process.returncode for process in senders]
     if any(codes):
-        sys.exit(f"engage send failed: exit codes {codes}")
+        sys.exit(f"engage send failed: exit codes {codes}\n{said}"[-3000:])
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
     return seconds, cpu, usage.ru_maxrss / 1024

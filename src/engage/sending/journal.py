@@ -142,9 +142,19 @@ def leave(store: Store, send_id: int, owner: str) -> None:
 def recover(store: Store, send_id: int) -> int:
     """Rows left by senders that are no longer working (they died, or ended without settling
     them): claimed ones go back to pending, sending ones are unknown. A live sender's rows are
-    never touched, whichever computer it is on. How many went back to pending."""
+    never touched, whichever computer it is on. How many went back to pending.
+
+    The send's row is held first (PostgreSQL), as a joining sender holds it (existing): so no
+    sender joins, and no other recovery runs, between reading who is live and settling the
+    rest. Only dead senders leave the list."""
     with journal.writing(store) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.select(sends.c.id).where(sends.c.id == send_id).with_for_update())
+        listed = connection.execute(
+            sa.select(senders.c.owner).where(senders.c.send_id == send_id)
+        ).scalars()
         live = senders_of(connection, send_id)
+        dead = sorted(set(listed) - set(live))
         left = sa.and_(
             deliveries.c.send_id == send_id,
             sa.or_(deliveries.c.owner.is_(None), deliveries.c.owner.not_in(live)),
@@ -157,9 +167,10 @@ def recover(store: Store, send_id: int) -> int:
             .where(left, deliveries.c.status == "sending")
             .values(status="unknown", error=LEFT)
         )
-        connection.execute(
-            senders.delete().where(senders.c.send_id == send_id, senders.c.owner.not_in(live))
-        )
+        if dead:
+            connection.execute(
+                senders.delete().where(senders.c.send_id == send_id, senders.c.owner.in_(dead))
+            )
     return freed
 
 
