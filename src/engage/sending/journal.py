@@ -96,8 +96,10 @@ def open_send(
 
 def snapshot(connection: sa.Connection, send_id: int, audience: audiences.Audience) -> None:
     """Everyone in the audience now, one pending row each; the send's total."""
-    members = recipients.members(audience).add_columns(
-        sa.literal(send_id), sa.literal("pending"), sa.literal(0)
+    members = (
+        recipients.members(audience)
+        .add_columns(sa.literal(send_id), sa.literal("pending"), sa.literal(0))
+        .order_by(contacts.c.id)  # people go out in the order they were added, on any engine
     )
     connection.execute(
         deliveries.insert().from_select(["contact_id", "send_id", "status", "attempts"], members)
