@@ -1,8 +1,10 @@
 """engage send, end to end, in its own process, as cron would run it.
 
-Part 1: N recipients (default 100,000) through a fake Mailgun API on loopback that waits 50 ms
-before answering each call. Measured: wall time from start to "sent", the sending process's
-peak memory, and that the fake accepted every address exactly once.
+Part 1: N recipients (default 10,000, 100,000 and 1,000,000, one send each) through a fake
+Mailgun API on loopback that waits 50 ms before answering each call. Measured: wall time from
+start to "sent", the sending process's CPU time and peak memory, and that the fake accepted
+every address exactly once. With --workers W and --database-url (PostgreSQL), W `engage send`
+processes, each with its own workspace folder as if on its own host, share each send.
 
 Part 2: M recipients (default 2,000) over SMTP to a local aiosmtpd sink, by `engage send` and
 by `mailmerge` (the PyPI mail merge tool) with the same message, one after the other.
@@ -31,7 +33,7 @@ from engage import campaigns  # noqa: E402
 from engage.config import load_workspace  # noqa: E402
 from engage.contacts.importer import Options, import_file  # noqa: E402
 from engage.render.build import build, sample_recipient  # noqa: E402
-from engage.store import open_store  # noqa: E402
+from engage.store import open_store, open_url  # noqa: E402
 from tests.fakes import FakeMailgun  # noqa: E402
 from tests.smtp_sink import SmtpSink  # noqa: E402
 
@@ -39,7 +41,7 @@ SLUG = "doing-with-not-doing-to"
 ENV = {"ENGAGE_SECRET_KEY": "bench-secret", "BENCH_MG_KEY": "key-bench", "ENGAGE_USER": "bench"}
 
 
-def workspace(folder: Path, n: int, provider: str, settings: str) -> Path:
+def workspace(folder: Path, n: int, provider: str, settings: str, url: str = "") -> Path:
     root = folder / f"ws-{n}"
     root.mkdir()
     for name in ("templates", "campaigns", "audiences"):
@@ -58,49 +60,100 @@ def workspace(folder: Path, n: int, provider: str, settings: str) -> Path:
             fmt = ("html", "html", "html", "plain", "large-print")[i % 5]
             writer.writerow([f"person{i}@example.org", f"Person {i}", "Person", "newsletter", fmt])
     ws = load_workspace(root / "engage.toml")
-    store = open_store(ws)
+    store = open_url(url) if url else open_store(ws)
     import_file(store, root / "people.csv", Options(wording="Yes", actor="bench"))
     store.engine.dispose()
+    (root / "people.csv").unlink()
     return root
 
 
-def engage_send(root: Path) -> tuple[float, float]:
-    """Seconds, and the peak RSS (MB) of the sending process; prints its CPU time."""
+def engage_send(roots: list[Path], url: str = "") -> tuple[float, float, float]:
+    """Seconds, the CPU seconds of the sending processes together, and the peak RSS (MB) of the
+    largest. Several roots: one process each, all at once, sharing the send."""
+    env = {**os.environ, **ENV, **({"ENGAGE_DATABASE_URL": url} if url else {})}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "engage", "--workspace", str(root), "send", SLUG, "--yes", "--now"],
-        check=True,
-        env={**os.environ, **ENV},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    senders = [
+        subprocess.Popen(
+            [sys.executable, "-m", "engage", "--workspace", str(root), "send", SLUG]
+            + ["--yes", "--now"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for root in roots
+    ]
+    said = [process.communicate() for process in senders]
     seconds = time.perf_counter() - started
+    codes = [process.returncode for process in senders]
+    if any(codes):
+        sys.exit(f"engage send failed: exit codes {codes}\n{said}"[-3000:])
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(f"  (the sending process used {usage.ru_utime + usage.ru_stime:.1f} s of CPU)")
-    return seconds, usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
+    return seconds, cpu, usage.ru_maxrss / 1024
 
 
-def part_one(folder: Path, n: int) -> None:
+def part_one(folder: Path, n: int, workers: int = 1, url: str = "") -> None:
     fake = FakeMailgun(api_key="key-bench", domain="mg.example.org", delay=0.05)
     fake.keep_bodies = False
     fake.start()
+    schema = Schema(url) if url else None
     try:
         settings = (
             '[email.mailgun]\ndomain = "mg.example.org"\n'
             f'base_url = "{fake.url}"\napi_key_env = "BENCH_MG_KEY"\n'
         )
-        root = workspace(folder, n, "mailgun", settings)
-        seconds, peak = engage_send(root)
+        shared = schema.url if schema else ""
+        root = workspace(folder, n, "mailgun", settings, shared)
+        roots = [root] + [copy_of(root, i) for i in range(1, workers)]
+        seconds, cpu, peak = engage_send(roots, shared)
         counts = collections.Counter(m["email"] for m in fake.messages)
         once = len(counts) == n and max(counts.values()) == 1
         calls = sum(1 for r in fake.requests if r.path.endswith("/messages"))
+        where = "PostgreSQL" if url else "SQLite"
+        who = f"{workers} senders" if workers > 1 else "1 sender"
         print(
-            f"Mailgun-style API (50 ms a call): {n:,} recipients in {seconds:.1f} s "
-            f"({n / seconds:,.0f} a second, {calls} calls); peak RSS of the sender {peak:.0f} MB; "
-            f"every recipient exactly once: {'yes' if once else 'NO'}"
+            f"Mailgun-style API (50 ms a call), {who}, {where}: {n:,} recipients in "
+            f"{seconds:.1f} s ({n / seconds:,.0f} a second, {calls} calls, {cpu:.1f} s of CPU); "
+            f"peak RSS of a sender {peak:.0f} MB; every recipient exactly once: "
+            f"{'yes' if once else 'NO'}",
+            flush=True,
         )
     finally:
         fake.stop()
+        if schema:
+            schema.drop()
+
+
+def copy_of(root: Path, i: int) -> Path:
+    """Another host's workspace folder: the same files, the database shared by URL."""
+    other = root.parent / f"{root.name}-host{i}"
+    shutil.copytree(root, other, ignore=shutil.ignore_patterns("*.db*", "outbox"))
+    return other
+
+
+class Schema:
+    """A schema of its own in the PostgreSQL database at `base`, dropped at the end."""
+
+    def __init__(self, base: str) -> None:
+        import uuid
+
+        import sqlalchemy as sa
+
+        self.name = f"bench_{uuid.uuid4().hex[:10]}"
+        self.admin = sa.create_engine(base)
+        with self.admin.begin() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA "{self.name}"'))
+        url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={self.name}"})
+        self.url = url.render_as_string(hide_password=False)
+
+    def drop(self) -> None:
+        import sqlalchemy as sa
+
+        with self.admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{self.name}" CASCADE'))
+        self.admin.dispose()
 
 
 def mailmerge_files(folder: Path, root: Path, m: int, port: int) -> list[str]:
@@ -153,7 +206,7 @@ def part_two(folder: Path, m: int) -> None:
     try:
         settings = f'[email.smtp]\nhost = "127.0.0.1"\nport = {sink.port}\nsecurity = "none"\n'
         root = workspace(folder, m, "smtp", settings)
-        seconds, _ = engage_send(root)
+        seconds, _, _ = engage_send([root])
         ours = len(sink.received)
         sink.received.clear()
         args = mailmerge_files(folder, root, m, sink.port)
@@ -177,16 +230,22 @@ def part_two(folder: Path, m: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("n", nargs="?", type=int, default=100_000)
+    parser.add_argument(
+        "n", nargs="*", type=int, default=[10_000, 100_000, 1_000_000], help="recipients"
+    )
     parser.add_argument("--smtp", type=int, default=2_000)
+    parser.add_argument("--workers", type=int, default=1, help="senders sharing each send")
+    parser.add_argument("--database-url", default="", help="a PostgreSQL URL (for --workers)")
     args = parser.parse_args()
+    if args.workers > 1 and not args.database_url:
+        parser.error("--workers needs --database-url: several hosts share PostgreSQL")
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"{platform.python_implementation()} {platform.python_version()}"
     )
     with tempfile.TemporaryDirectory() as folder:
-        if args.n:
-            part_one(Path(folder), args.n)
+        for n in args.n:
+            part_one(Path(folder), n, args.workers, args.database_url)
         if args.smtp:
             part_two(Path(folder), args.smtp)
 

@@ -300,25 +300,28 @@ def test_ctrl_c_in_engage_run_is_a_stop_that_the_next_run_respects(many, slow_si
     assert len(copies(slow_sink)) == sent
 
 
-def test_reconcile_and_send_wait_for_a_running_sender(many) -> None:
-    """While a process holds the campaign's lock, `--reconcile` (which settles rows a sender
-    left) and a second send both refuse, naming the process, with exit 75."""
-    from engage import locks
-    from engage.send_status import lock_name
+def test_reconcile_resume_and_resend_unknown_wait_for_a_running_sender(many) -> None:
+    """While another process is one of the send's senders, what changes rows it may be
+    working on waits: `--reconcile`, `--resume` and `--resend-unknown` refuse, naming the
+    process, with exit 75, and change nothing."""
+    from engage import journal as owners
+    from engage.sending import journal
     from engage.store import open_store
 
     assert many.run("send", SLUG, "--yes", "--now", "--limit", "5").exit_code == 0
     store = open_store(many.workspace)
     try:
-        with locks.hold(store, lock_name(SLUG), "held{who}"):
-            busy = (
-                f"Error: {SLUG} is being sent right now by another engage (process "
-                f"{os.getpid()} on {HOST}). Nobody gets it twice: wait for it to finish, or stop "
-                f"it with `engage send {SLUG} --stop`.\n"
-            )
-            for args in (["--reconcile"], ["--yes", "--resume"]):
-                result = many.run("send", SLUG, *args)
-                assert (result.exit_code, result.stdout, result.stderr) == (75, "", busy)
+        with store.begin() as connection:
+            send_id = journal.existing(connection, SLUG).id
+            journal.join(connection, send_id, owners.owner_name())  # this test's process
+        busy = (
+            f"Error: {SLUG} is being sent right now by another engage (process "
+            f"{os.getpid()} on {HOST}). Nobody gets it twice: wait for it to finish, or stop "
+            f"it with `engage send {SLUG} --stop`.\n"
+        )
+        for args in (["--reconcile"], ["--yes", "--resume"], ["--yes", "--resend-unknown"]):
+            result = many.run("send", SLUG, *args)
+            assert (result.exit_code, result.stdout, result.stderr) == (75, "", busy)
         assert counts(many) == {"sent": 5, "pending": N - 5}
     finally:
         store.engine.dispose()

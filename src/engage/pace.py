@@ -16,6 +16,7 @@ import time
 
 import sqlalchemy as sa
 
+from .journal import writing
 from .store import Store
 from .store.schema import throttle
 
@@ -33,7 +34,7 @@ def book(store: Store, count: int, rate: float) -> float:
 
 def _book(store: Store, count: int, rate: float) -> float:
     now = time.time()
-    with store.begin() as connection:
+    with writing(store) as connection:
         query = sa.select(throttle.c.window_start).where(throttle.c.key == KEY)
         if connection.dialect.name == "postgresql":
             query = query.with_for_update()

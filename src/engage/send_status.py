@@ -4,7 +4,8 @@ A campaign is one of:
 
 - draft: no send_at, never sent;
 - scheduled: has a send_at, not sent yet (`engage run` sends it once that time has passed);
-- sending: a process is sending it right now (it holds the campaign's lock);
+- sending: one or more processes are sending it right now (each is in `senders`, renewing its
+  lease while it works);
 - stopped: a person stopped it (`engage send CAMPAIGN --stop`, Ctrl-C, or a `--limit` that was
   reached). Only `engage send CAMPAIGN --resume` carries it on;
 - interrupted: its sender ended without finishing and without anyone stopping it (killed,
@@ -12,7 +13,7 @@ A campaign is one of:
 - sent: everyone in it has been dealt with.
 
 `sends.status` stores sending, stopped or sent; sending is told apart from interrupted by
-whether a process holds the campaign's lock (engage/locks.py).
+whether any of its senders is still working (engage/journal.py: working).
 
 The report, the web pages and the CLI read deliveries and sends through here; only the journal
 (engage/sending/journal.py) writes them (stopping a send from another terminal is
@@ -26,10 +27,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from . import journal, locks
+from . import journal
 from .campaigns import when_text
 from .store import Store
-from .store.schema import deliveries, events, sends
+from .store.schema import deliveries, events, senders, sends
 
 BUSY = (
     "{slug} is being sent right now by another engage{who}. Nobody gets it twice: wait for it "
@@ -37,9 +38,15 @@ BUSY = (
 )
 
 
-def lock_name(slug: str) -> str:
-    """The lock that `engage send` and `engage run` both take to send campaign `slug`."""
-    return f"send:{slug}"
+def senders_of(connection: sa.Connection, send_id: int) -> list[str]:
+    """The owners of the processes still working on this send, in the order they joined: a
+    sender on this computer while its process runs, one elsewhere until its lease runs out."""
+    rows = connection.execute(
+        sa.select(senders.c.owner, senders.c.expires_at)
+        .where(senders.c.send_id == send_id)
+        .order_by(senders.c.joined_at, senders.c.owner)
+    ).all()
+    return [row.owner for row in rows if journal.working(row.owner, row.expires_at)]
 
 
 @dataclass(frozen=True)
@@ -66,9 +73,9 @@ def is_stopped(row: sa.Row) -> bool:
 def state(connection: sa.Connection, row: sa.Row) -> tuple[str, str]:
     """A send's status as people see it, and who: the process sending it, or who stopped it."""
     if row.status == "sending":
-        owner = locks.holder(connection, lock_name(row.campaign))
-        if owner:
-            return "sending", journal.shown(owner)
+        owners = senders_of(connection, row.id)
+        if owners:
+            return "sending", ", ".join(journal.shown(owner) for owner in owners)
     if is_stopped(row):
         return "stopped", row.stop_asked_by or ""
     return ("interrupted", "") if row.status == "sending" else (row.status, "")

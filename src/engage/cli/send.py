@@ -64,9 +64,12 @@ def send(ctx: click.Context, campaign: str, **flags: object) -> None:
     carries it on. A send that was killed carries on when you run this again (or at the next
     `engage run`).
 
+    Several `engage send` of one campaign, on this computer or on others sharing one
+    PostgreSQL database, share the work: each sends its own batches, and nobody gets it twice.
+
     Exits 0 when it is sent (or --limit was reached), 1 on a problem, a refusal or a stop
-    asked with --stop, 75 when another engage is sending this campaign, 130 after Ctrl-C and
-    143 after SIGTERM.
+    asked with --stop, 75 when another engage is sending this campaign and this one must wait
+    (--resume, --resend-unknown, --reconcile), 130 after Ctrl-C and 143 after SIGTERM.
     """
     from ..providers import provider_for
     from ..sending import Sender
@@ -114,6 +117,7 @@ def _options(flags: dict[str, object]) -> Options:
         limit=flags["limit"],  # type: ignore[arg-type]
         resend_unknown=bool(flags["resend_unknown"]),
         resume=bool(flags["resume"]),
+        join=True,  # several `engage send` share one campaign, each claiming its own batches
     )
 
 
@@ -322,6 +326,11 @@ def describe(report: Report, provider: str, dry_run: bool) -> list[str]:
     ]
     if report.finished:
         lines.append(f"{report.campaign} is sent.")
+    elif report.others:
+        lines.append(
+            f"Still sending the rest: {', '.join(report.others)}. The last sender to finish "
+            f"marks {report.campaign} sent."
+        )
     return lines
 
 

@@ -67,6 +67,8 @@ class Batch:
     campaign: str
     send_id: int | None = None  # None for a test copy
     tags: list[str] = field(default_factory=list)
+    # Each Message-ID is these two around the delivery id (sending/messages.py: message_ids)
+    message_ids: tuple[str, str] = ("<", "@localhost>")
 
     def headers(self, item: Item) -> dict[str, str]:
         headers = {
@@ -222,6 +224,9 @@ class Reconciled:
 class Provider:
     name = "provider"
     batch_size = 100
+    # How many batches the sender may have with the provider at once. One for a provider with
+    # one connection (SMTP) or one folder (the outbox); HTTP APIs take a few calls at a time.
+    in_flight = 1
     # Whether the provider takes addresses with letters beyond ASCII before the @ (RFC 6531).
     # Those that do also take internationalised domains as written; for the others the domain
     # is sent in its ASCII form.

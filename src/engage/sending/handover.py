@@ -19,16 +19,24 @@ class HandOver:
     """Hands batches of one send to `provider`; `stop` cuts the retries short."""
 
     def __init__(
-        self, store: Store, provider: Provider, options: Options, stop: threading.Event
+        self,
+        store: Store,
+        provider: Provider,
+        options: Options,
+        stop: threading.Event,
+        owner: str,
     ) -> None:
         self.store, self.provider, self.options, self.stop = store, provider, options, stop
+        self.owner = owner  # the sender whose claimed rows these are
 
     def __call__(self, batch: Batch) -> Handed:
         handed = Handed()
         items = self._addressable(batch, handed)
         wait, tries = self.options.backoff, 0
         while items:
-            journal.mark_sending(self.store, items)
+            items = self._mark_sending(batch, items, handed)
+            if not items:
+                break
             try:
                 outcomes = self.provider.send_batch(replace(batch, items=items))
             except TryLater as exc:
@@ -71,6 +79,17 @@ class HandOver:
                 self._answered(items, outcomes, handed)
                 items = []
         return handed
+
+    def _mark_sending(self, batch: Batch, items: list[Item], handed: Handed) -> list[Item]:
+        """Mark them sending; the ones this sender no longer holds are left alone, unsent."""
+        marked = journal.mark_sending(self.store, _ids(items), self.owner, batch.message_ids)
+        if len(marked) < len(items):
+            handed.lost.append(
+                f"{len(items) - len(marked)} message(s) were no longer this sender's to send "
+                "(another sender took them back after this one stopped renewing), so it left "
+                "them alone"
+            )
+        return items if len(marked) == len(items) else [i for i in items if i.delivery_id in marked]
 
     def _addressable(self, batch: Batch, handed: Handed) -> list[Item]:
         """The batch's people with each address as the provider takes it; anyone whose

@@ -8,7 +8,9 @@ each step committed before the next, so after a crash every row says how far it 
 - sending: handed over, result never recorded → unknown: reported, never resent unless asked.
 
 Claiming is engage/journal.py's one claim (owner, one UPDATE over a sub-select, SKIP LOCKED on
-PostgreSQL), so no row is ever claimed twice. Reading deliveries is send_status.py's.
+PostgreSQL), so no row is ever claimed twice. Several senders may share one send, on one
+computer or several: each is a row of `senders` (join, renew, leave), and what a sender left is
+settled only once it is no longer working (recover). Reading deliveries is send_status.py's.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ import sqlalchemy as sa
 
 from .. import journal, recipients
 from ..contacts import audiences, core
-from ..email.base import Item, Outcome, Provider, Unknown
-from ..send_status import delivery_counts, is_stopped, skip_counts, stopped_text
+from ..email.base import Outcome, Provider, Unknown
+from ..send_status import delivery_counts, is_stopped, senders_of, skip_counts, stopped_text
 from ..store import Store
-from ..store.schema import contacts, deliveries, sends
+from ..store.schema import contacts, deliveries, senders, sends
 from .results import SendError
 
 FREE = {"status": "pending", "batch": None, "owner": None}  # a row nobody has taken
+FEW = 20  # answers of more kinds than this (an id for each message) are written row by row
 LEFT = (
     "The sender stopped after handing these to the provider "
     "and before recording the result: they may or may not have been sent."
@@ -49,9 +52,14 @@ class Reconciliation:
 # --- starting -------------------------------------------------------------------------------
 
 
-def existing(connection: sa.Connection, slug: str) -> sa.Row | None:
-    """The send of campaign `slug`, when it has started."""
-    return connection.execute(sa.select(sends).where(sends.c.campaign == slug)).first()
+def existing(connection: sa.Connection, slug: str, lock: bool = False) -> sa.Row | None:
+    """The send of campaign `slug`, when it has started. `lock`: hold its row until the
+    transaction ends (PostgreSQL; SQLite's writes are one at a time already), so senders
+    joining at the same moment see each other."""
+    query = sa.select(sends).where(sends.c.campaign == slug)
+    if lock and connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return connection.execute(query).first()
 
 
 def carry_on(connection: sa.Connection, send: sa.Row, resume: bool) -> None:
@@ -88,8 +96,10 @@ def open_send(
 
 def snapshot(connection: sa.Connection, send_id: int, audience: audiences.Audience) -> None:
     """Everyone in the audience now, one pending row each; the send's total."""
-    members = recipients.members(audience).add_columns(
-        sa.literal(send_id), sa.literal("pending"), sa.literal(0)
+    members = (
+        recipients.members(audience)
+        .add_columns(sa.literal(send_id), sa.literal("pending"), sa.literal(0))
+        .order_by(contacts.c.id)  # people go out in the order they were added, on any engine
     )
     connection.execute(
         deliveries.insert().from_select(["contact_id", "send_id", "status", "attempts"], members)
@@ -100,26 +110,76 @@ def snapshot(connection: sa.Connection, send_id: int, audience: audiences.Audien
     connection.execute(sends.update().where(sends.c.id == send_id).values(total=total))
 
 
-def recover(store: Store, send_id: int) -> None:
-    """Rows left by a sender that ended before finishing: claimed ones go back to pending,
-    sending ones are unknown. Called with the campaign's lock held, so no other process
-    can be working on them."""
-    with store.begin() as connection:
-        left = deliveries.c.send_id == send_id
-        connection.execute(
-            deliveries.update().where(left, deliveries.c.status == "claimed").values(**FREE)
+# --- the senders of a send -----------------------------------------------------------------
+
+
+def join(connection: sa.Connection, send_id: int, owner: str) -> None:
+    """`owner` is one of the send's senders from now on, until it leaves (or stops renewing)."""
+    at = core.now()
+    connection.execute(
+        senders.insert().values(
+            send_id=send_id, owner=owner, joined_at=at, expires_at=at + journal.LEASE
         )
+    )
+
+
+def renew(store: Store, send_id: int, owner: str) -> None:
+    """Still working: a sender on another computer is trusted until its lease runs out."""
+    with journal.writing(store) as connection:
+        connection.execute(
+            senders.update()
+            .where(senders.c.send_id == send_id, senders.c.owner == owner)
+            .values(expires_at=journal.lease_end())
+        )
+
+
+def leave(store: Store, send_id: int, owner: str) -> None:
+    """`owner` has stopped working on the send (its rows are settled: see release)."""
+    with journal.writing(store) as connection:
+        connection.execute(
+            senders.delete().where(senders.c.send_id == send_id, senders.c.owner == owner)
+        )
+
+
+def recover(store: Store, send_id: int) -> int:
+    """Rows left by senders that are no longer working (they died, or ended without settling
+    them): claimed ones go back to pending, sending ones are unknown. A live sender's rows are
+    never touched, whichever computer it is on. How many went back to pending.
+
+    The send's row is held first (PostgreSQL), as a joining sender holds it (existing): so no
+    sender joins, and no other recovery runs, between reading who is live and settling the
+    rest. Only dead senders leave the list."""
+    with journal.writing(store) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.select(sends.c.id).where(sends.c.id == send_id).with_for_update())
+        listed = connection.execute(
+            sa.select(senders.c.owner).where(senders.c.send_id == send_id)
+        ).scalars()
+        live = senders_of(connection, send_id)
+        dead = sorted(set(listed) - set(live))
+        left = sa.and_(
+            deliveries.c.send_id == send_id,
+            sa.or_(deliveries.c.owner.is_(None), deliveries.c.owner.not_in(live)),
+        )
+        freed = connection.execute(
+            deliveries.update().where(left, deliveries.c.status == "claimed").values(**FREE)
+        ).rowcount
         connection.execute(
             deliveries.update()
             .where(left, deliveries.c.status == "sending")
             .values(status="unknown", error=LEFT)
         )
+        if dead:
+            connection.execute(
+                senders.delete().where(senders.c.send_id == send_id, senders.c.owner.in_(dead))
+            )
+    return freed
 
 
 def resend_unknown(store: Store, send_id: int) -> None:
     """--resend-unknown: the team checked, so unknown rows go out again. Anyone the
     provider had in fact taken gets a second copy; that is the risk the flag names."""
-    with store.begin() as connection:
+    with journal.writing(store) as connection:
         connection.execute(
             deliveries.update()
             .where(deliveries.c.send_id == send_id, deliveries.c.status == "unknown")
@@ -130,17 +190,23 @@ def resend_unknown(store: Store, send_id: int) -> None:
 # --- claiming and recording -----------------------------------------------------------------
 
 
-def claim(store: Store, send_id: int, size: int, fmt: str, owner: str) -> list[sa.Row]:
-    """Take up to `size` pending rows of people who want `fmt`, in one statement; those who
-    may not be sent to now are skipped (see skip), the rest come back to be sent."""
+def claim(
+    store: Store, send_id: int, size: int, fmt: str, owner: str, after: int = 0
+) -> tuple[list[sa.Row], int]:
+    """Take up to `size` pending rows of people who want `fmt`, with ids above `after`, in one
+    statement; those who may not be sent to now are skipped (see skip), the rest come back to
+    be sent, with the highest id taken (0: none was). Reading on from `after` keeps each claim
+    to its own rows, however far into a million-row send it is, rather than stepping again
+    over every row of other formats before them."""
     batch = uuid.uuid4().hex
-    with store.begin() as connection:
+    with journal.writing(store) as connection:
         free = (
             sa.select(deliveries.c.id)
             .join(contacts, contacts.c.id == deliveries.c.contact_id)
             .where(
                 deliveries.c.send_id == send_id,
                 deliveries.c.status == "pending",
+                deliveries.c.id > after,
                 contacts.c.format == fmt,
             )
             .order_by(deliveries.c.id)
@@ -164,7 +230,7 @@ def claim(store: Store, send_id: int, size: int, fmt: str, owner: str) -> list[s
             .where(deliveries.c.batch == batch)
             .order_by(deliveries.c.id)
         ).all()
-        return _skip(connection, list(rows))
+        return _skip(connection, list(rows)), rows[-1].id if rows else 0
 
 
 def _skip(connection: sa.Connection, rows: list[sa.Row]) -> list[sa.Row]:
@@ -184,51 +250,90 @@ def _skip(connection: sa.Connection, rows: list[sa.Row]) -> list[sa.Row]:
     return [row for row in rows if row.id not in reasons]
 
 
-def mark_sending(store: Store, items: list[Item]) -> None:
-    """Recorded before the provider sees them: if engage dies now, these are unknown."""
-    with store.begin() as connection:
-        connection.execute(
-            deliveries.update()
-            .where(deliveries.c.id == sa.bindparam("id_"))
-            .values(
-                status="sending",
-                message_id=sa.bindparam("mid"),
-                attempts=deliveries.c.attempts + 1,
-                claimed_at=core.now(),  # when it was handed over: reconciling counts from here
-            ),
-            [{"id_": i.delivery_id, "mid": i.message_id} for i in items],
-        )
+def mark_sending(
+    store: Store, ids: list[int], owner: str, message_ids: tuple[str, str]
+) -> set[int]:
+    """Recorded before the provider sees them: if engage dies now, these are unknown. One
+    statement for the batch; each row's Message-ID is `message_ids` around its id. Only rows
+    `owner` still holds as claimed are marked (a sender whose rows were settled as a dead
+    owner's must not send them): the ids marked come back, and only those may be sent."""
+    before, after = message_ids
+    marked: set[int] = set()
+    with journal.writing(store) as connection:
+        for chunk in _chunks(ids):
+            marked.update(
+                connection.execute(
+                    deliveries.update()
+                    .where(
+                        deliveries.c.id.in_(chunk),
+                        deliveries.c.status == "claimed",
+                        deliveries.c.owner == owner,
+                    )
+                    .values(
+                        status="sending",
+                        message_id=sa.literal(before)
+                        + sa.cast(deliveries.c.id, sa.String)
+                        + sa.literal(after),
+                        attempts=deliveries.c.attempts + 1,
+                        claimed_at=core.now(),  # handed over now: reconciling counts from here
+                    )
+                    .returning(deliveries.c.id)
+                ).scalars()
+            )
+    return marked
 
 
 def record(store: Store, outcomes: list[Outcome]) -> None:
-    """The provider's answers: sent (with its id) or failed (with why)."""
+    """The provider's answers: sent (with its id) or failed (with why). One statement for
+    each kind of answer (a provider that gives one id for the whole batch: one statement)."""
     at = core.now()
-    with store.begin() as connection:
-        connection.execute(
-            deliveries.update()
-            .where(deliveries.c.id == sa.bindparam("id_"))
-            .values(
-                status=sa.bindparam("st"),
-                provider_id=sa.bindparam("pid"),
-                error=sa.bindparam("err"),
-                sent_at=sa.bindparam("at"),
-            ),
-            [
-                {
-                    "id_": o.delivery_id,
-                    "st": "sent" if o.sent else "failed",
-                    "pid": o.provider_id or None,
-                    "err": o.error or None,
-                    "at": at if o.sent else None,
-                }
-                for o in outcomes
-            ],
-        )
+    alike: dict[tuple[bool, str, str], list[int]] = {}
+    for o in outcomes:
+        alike.setdefault((o.sent, o.provider_id, o.error), []).append(o.delivery_id)
+    with journal.writing(store) as connection:
+        if len(alike) > FEW:  # an id for each message: one statement, many rows
+            connection.execute(
+                deliveries.update()
+                .where(deliveries.c.id == sa.bindparam("id_"))
+                .values(
+                    status=sa.bindparam("st"),
+                    provider_id=sa.bindparam("pid"),
+                    error=sa.bindparam("err"),
+                    sent_at=sa.bindparam("at"),
+                ),
+                [
+                    {
+                        "id_": o.delivery_id,
+                        "st": "sent" if o.sent else "failed",
+                        "pid": o.provider_id or None,
+                        "err": o.error or None,
+                        "at": at if o.sent else None,
+                    }
+                    for o in outcomes
+                ],
+            )
+            return
+        for (sent, provider_id, error), ids in alike.items():
+            for chunk in _chunks(ids):
+                connection.execute(
+                    deliveries.update()
+                    .where(deliveries.c.id.in_(chunk))
+                    .values(
+                        status="sent" if sent else "failed",
+                        provider_id=provider_id or None,
+                        error=error or None,
+                        sent_at=at if sent else None,
+                    )
+                )
+
+
+def _chunks(ids: list[int], size: int = 1000) -> list[list[int]]:
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 def put(store: Store, ids: list[int], **values: Any) -> None:
     """Set `values` on the deliveries `ids` (claimed again, pending again, unknown...)."""
-    with store.begin() as connection:
+    with journal.writing(store) as connection:
         connection.execute(deliveries.update().where(deliveries.c.id.in_(ids)).values(**values))
 
 
@@ -240,7 +345,7 @@ def give_back(store: Store, ids: list[int], error: str | None = None) -> None:
 
 def release(store: Store, send_id: int, owner: str) -> None:
     """Rows `owner` claimed but never handed over go back to pending."""
-    with store.begin() as connection:
+    with journal.writing(store) as connection:
         connection.execute(
             deliveries.update()
             .where(

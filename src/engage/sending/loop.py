@@ -1,10 +1,13 @@
 """The send loop: one campaign going out through one provider, batch by batch.
 
-The Sender holds the campaign's lock (engage/locks.py) for the whole send, so a second one is
-told who has it. Batch by batch it claims rows (journal.py), builds their messages
-(messages.py), waits for its slot in the shared pace (engage/pace.py), marks them sending, hands
-them to the provider in a sending thread and records each answer as it arrives. Only what the
-provider proves it did not take is tried again; what it may have taken is unknown.
+A Sender joins the send as one of its senders (journal.py: join; `engage send` may share a
+campaign with senders already on it, on this computer or others, while `engage run` leaves it
+to them), and renews its lease while it works. Batch by batch it claims rows (journal.py),
+builds their messages (messages.py), waits for its slot in the shared pace (engage/pace.py),
+marks them sending, hands them to the provider in sending threads (a few calls at once, as the
+provider allows) and records each answer as it arrives. Only what the provider proves it did
+not take is tried again; what it may have taken is unknown. When no batch is left it settles
+what dead senders left (their claimed rows go back to pending, and it sends them) and leaves.
 
 Between batches it checks whether a person asked it to stop (`engage send CAMPAIGN --stop`);
 Ctrl-C is a person stopping it too. A send a person stopped is `stopped` and only `--resume`
@@ -23,15 +26,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import sqlalchemy as sa
 
 from .. import journal as owners
-from .. import locks, pace
+from .. import pace
 from ..archive import freeze
 from ..campaigns import Campaign
 from ..config import Workspace
 from ..contacts import core
 from ..email.base import Batch, Provider
 from ..errors import CannotReconcile, ProviderError
+from ..locks import Busy
 from ..render.build import Built, build
-from ..send_status import BUSY, lock_name
+from ..send_status import BUSY, senders_of
 from ..store import Store
 from ..tokens import Signer, signer
 from . import journal
@@ -41,7 +45,7 @@ from .journal import Reconciliation
 from .messages import VARIANT, Envelope
 from .results import Handed, Options, Report, SendError, sigterm_note, stop_note, unknown_advice
 
-RENEW_EVERY = 30.0  # seconds between renewals of the campaign's lock while sending
+RENEW_EVERY = 30.0  # seconds between renewals of this sender's lease while sending
 
 Progress = Callable[[int, int], None]  # (messages handed over so far in this run, total)
 Check = Callable[[], object]  # raises when the campaign may not be sent (lint, by the caller)
@@ -104,13 +108,12 @@ class Sender:
         self.envelope = Envelope.of(workspace, campaign)
         self.owner = owners.owner_name()
         self.stop = Stop()
-        self.held: locks.Held | None = None  # the campaign's lock, while sending
-        self.renewed = 0.0  # when the lock was last renewed (time.monotonic)
+        self.renewed = 0.0  # when its lease was last renewed (time.monotonic)
         self.reached_limit = False  # --limit stopped the send
         self.started = False  # the send has begun (its rows are in deliveries)
         self.cannot_reconcile = ""  # why the provider could not be asked, when it could not
         self.checked = False  # the caller's check has passed (check_campaign)
-        self.hand_over = HandOver(self.store, provider, self.options, self.stop)
+        self.hand_over = HandOver(self.store, provider, self.options, self.stop, self.owner)
 
     # --- starting ---------------------------------------------------------------------
 
@@ -126,25 +129,26 @@ class Sender:
         self.provider.check()
         return build(self.workspace, self.campaign), signer(self.workspace)
 
-    def locked(self) -> contextlib.AbstractContextManager[locks.Held]:
-        """The campaign's lock, held while this sender works; Busy if another process has it."""
-        slug = self.campaign.slug
-        return locks.hold(self.store, lock_name(slug), BUSY.replace("{slug}", slug))
-
     def start(self) -> int:
-        """The send's id; the first time, snapshot the audience into deliveries. Refuses a send
-        to nobody, and a send a person stopped unless options.resume."""
+        """Join the send as one of its senders; the first time, snapshot the audience into
+        deliveries (in the same transaction, so it happens once however many senders start at
+        the same moment). Refuses a send to nobody, a send a person stopped unless
+        options.resume, and a send others are working on unless this sender may join them."""
         try:
-            return self._start()
+            send_id = self._start()
         except sa.exc.IntegrityError:  # another sender started it at the same moment
-            return self._start()
+            send_id = self._start()
+        self.renewed = time.monotonic()
+        return send_id
 
     def _start(self) -> int:
         slug = self.campaign.slug
         with self.store.begin() as connection:
-            existing = journal.existing(connection, slug)
+            existing = journal.existing(connection, slug, lock=True)
             if existing is not None:
+                self._may_join(connection, existing.id, self.options.join)
                 journal.carry_on(connection, existing, self.options.resume)
+                journal.join(connection, existing.id, self.owner)
                 return existing.id
             if self.options.resume:
                 raise SendError(
@@ -158,7 +162,19 @@ class Sender:
             )
             freeze(connection, self.workspace, self.campaign, send_id)  # the archive's copy
             journal.snapshot(connection, send_id, audience)
+            journal.join(connection, send_id, self.owner)
             return send_id
+
+    def _may_join(self, connection: sa.Connection, send_id: int, join: bool) -> None:
+        """Busy when other senders are working on the send and this one may not share it:
+        `engage run`, and whatever changes rows they may be working on (--resume after a stop,
+        --resend-unknown, --reconcile) waits until they are done."""
+        others = senders_of(connection, send_id)
+        alone = self.options.resume or self.options.resend_unknown
+        if others and (not join or alone):
+            slug = self.campaign.slug
+            who = f" ({', '.join(owners.shown(owner) for owner in others)})"
+            raise Busy(BUSY.replace("{slug}", slug).replace("{who}", who), others[0])
 
     def sent_before(self) -> int | None:
         """The id of this campaign's send, when it has been started."""
@@ -174,15 +190,21 @@ class Sender:
     # --- reconciling ------------------------------------------------------------------
 
     def check_records(self) -> Reconciliation | None:
-        """`engage send CAMPAIGN --reconcile`: with the campaign's lock held (so no sender is
-        working on it), settle rows a sender left and ask the provider about the unknown ones.
+        """`engage send CAMPAIGN --reconcile`: as the send's only sender (Busy while others
+        work on it), settle rows dead senders left and ask the provider about the unknown ones.
         None when the campaign has not been sent."""
         send_id = self.sent_before()
         if send_id is None:
             return None
-        with self.locked():
+        with self.store.begin() as connection:
+            journal.existing(connection, self.campaign.slug, lock=True)
+            self._may_join(connection, send_id, join=False)
+            journal.join(connection, send_id, self.owner)
+        try:
             journal.recover(self.store, send_id)
             return self.reconcile(send_id)
+        finally:
+            journal.leave(self.store, send_id, self.owner)
 
     def reconcile(self, send_id: int) -> Reconciliation:
         return journal.reconcile(self.store, self.provider, send_id, self.campaign.slug)
@@ -210,12 +232,11 @@ class Sender:
         built, sign = self.prepare()
         if self.options.dry_run:
             return self.rehearse(built, sign)
-        with self.locked() as held:
-            self.held, self.renewed = held, time.monotonic()
-            report = Report(campaign=self.campaign.slug)
-            with stop_on_signals(self.stop):
-                send_id = self.start()
-                self.started = True
+        report = Report(campaign=self.campaign.slug)
+        with stop_on_signals(self.stop):
+            send_id = self.start()
+            self.started = True
+            try:
                 try:
                     self._send(built, sign, send_id, report, progress)
                 except KeyboardInterrupt:  # a second Ctrl-C stops at once: still a person's stop
@@ -223,37 +244,48 @@ class Sender:
                     raise
                 finally:
                     journal.release(self.store, send_id, self.owner)
-            return self.finish(send_id, report)
+                return self.finish(send_id, report)
+            finally:  # after finish, so `--stop` hears how the send ended once all have left
+                journal.leave(self.store, send_id, self.owner)
 
     def _send(
         self, built: Built, sign: Signer, send_id: int, report: Report, progress: Progress | None
     ) -> None:
         journal.recover(self.store, send_id)
-        self._reconcile_on_resume(send_id, report)
+        if self._alone(send_id):  # others on the send asked the provider when they started
+            self._reconcile_on_resume(send_id, report)
         if self.options.resend_unknown:
             journal.resend_unknown(self.store, send_id)
         self._loop(built, sign, send_id, report, progress)
 
+    def _alone(self, send_id: int) -> bool:
+        with self.store.connect() as connection:
+            return senders_of(connection, send_id) == [self.owner]
+
     def _loop(
         self, built: Built, sign: Signer, send_id: int, report: Report, progress: Progress | None
     ) -> None:
-        """Prepare the next batch while the provider works on this one (one call at a time).
-        The sending thread records each answer as it arrives; this thread only counts. Before
-        each batch: stop if asked, and wait for the batch's slot in the shared pace."""
+        """Keep up to the provider's `in_flight` calls going while the next batch is prepared.
+        Each sending thread records its batch's answers as they arrive; this thread only
+        counts, in the order the batches went. Before each batch: stop if asked, and wait for
+        the batch's slot in the shared pace."""
         rate = self.workspace.config.email.rate_per_second
+        calls = max(1, self.provider.in_flight)
         queued: list[tuple[Batch, Future[Handed]]] = []
-        with self.provider, ThreadPoolExecutor(1, thread_name_prefix="engage-send") as pool:
+        with self.provider, ThreadPoolExecutor(calls, thread_name_prefix="engage-send") as pool:
             try:
                 for batch in self._batches(built, sign, send_id):
                     if self._stopping(send_id):
                         return
                     if rate and self.stop.wait(pace.book(self.store, len(batch.items), rate)):
-                        return
+                        return  # this batch's rows are still claimed: released at the end
                     queued.append((batch, pool.submit(self.hand_over, batch)))
-                    if len(queued) == 2 and not self._settle(*queued.pop(0), report):
+                    if len(queued) > calls and not self._settle(*queued.pop(0), report):
                         return
                     if progress and report.this_run:
                         progress(report.this_run, journal.total(self.store, send_id))
+                if self._stopping(send_id):  # what is queued and not started stays pending
+                    return
                 while queued:
                     if not self._settle(*queued.pop(0), report):
                         return
@@ -265,38 +297,53 @@ class Sender:
 
     def _stopping(self, send_id: int) -> bool:
         """Whether to stop before the next batch: a signal came, or a person asked (--stop).
-        Also keeps the campaign's lock from running out."""
+        Also renews this sender's lease, so the others never take it for dead."""
         if not self.stop.is_set():
             asked_at, asked_by = journal.stop_asked(self.store, send_id)
             if asked_at is not None:
                 self.stop.reason, self.stop.by = "asked", asked_by or "someone"
                 self.stop.set()
-        if self.held is not None and time.monotonic() - self.renewed > RENEW_EVERY:
-            self.held.renew()
+        if time.monotonic() - self.renewed > RENEW_EVERY:
+            journal.renew(self.store, send_id, self.owner)
             self.renewed = time.monotonic()
         return self.stop.is_set()
 
     def _batches(self, built: Built, sign: Signer, send_id: int) -> Iterator[Batch]:
-        """Claim and prepare batches, one format at a time so each batch is one call."""
+        """Claim and prepare batches, one format at a time so each batch is one call. When
+        none is left, settle what dead senders left and go round again for their rows."""
+        handed = 0
+        while True:
+            for fmt in VARIANT:
+                after = 0  # the highest id this sender has taken of this format
+                while True:
+                    size = self._size(handed)
+                    if size == 0:
+                        self.reached_limit = True
+                        return
+                    claimed, last = journal.claim(self.store, send_id, size, fmt, self.owner, after)
+                    if not last and not after:
+                        break  # none left of this format
+                    if not last:  # none further on: rows given back earlier may be pending
+                        after = 0
+                        continue
+                    after = last
+                    for batch in self.envelope.batches(built, sign, send_id, claimed):
+                        handed += len(batch.items)
+                        yield batch
+            if not journal.recover(self.store, send_id):
+                return
+
+    def _size(self, handed: int) -> int:
+        """How many to claim next: the provider's batch, never more than a second's worth of
+        the rate, nor more than --limit leaves (0: the limit is reached)."""
         rate = self.workspace.config.email.rate_per_second
         limit = self.options.limit
-        handed = 0
-        for fmt in VARIANT:
-            while True:
-                if limit is not None and handed >= limit:
-                    self.reached_limit = True
-                    return
-                size = self.provider.batch_size
-                if rate:  # never more in one go than a second's worth
-                    size = min(size, max(1, int(rate)))
-                if limit is not None:
-                    size = min(size, limit - handed)
-                claimed = journal.claim(self.store, send_id, size, fmt, self.owner)
-                if not claimed:
-                    break
-                for batch in self.envelope.batches(built, sign, send_id, claimed):
-                    handed += len(batch.items)
-                    yield batch
+        size = self.provider.batch_size
+        if rate:
+            size = min(size, max(1, int(rate)))
+        if limit is not None:
+            size = min(size, limit - handed)
+        return max(size, 0)
 
     def _settle(self, batch: Batch, future: Future[Handed], report: Report) -> bool:
         """Count how a batch went (the sending thread recorded it); False to stop here."""
@@ -332,6 +379,10 @@ class Sender:
         report.suppressed, report.unknown = counts.get("suppressed", 0), counts.get("unknown", 0)
         report.pending = sum(counts.get(s, 0) for s in ("pending", "claimed", "sending"))
         report.finished = report.pending == 0 and not self.options.dry_run
+        if not report.finished:
+            with self.store.connect() as connection:
+                live = senders_of(connection, send_id)
+            report.others = [owners.shown(o) for o in live if o != self.owner]
         if not report.finished and stopped_by:
             journal.mark_stopped(self.store, send_id, stopped_by)
             report.stop_note = stop_note(

@@ -69,7 +69,13 @@ class Envelope:
             list_id=f"{workspace.config.organisation.name} <news.{domain}>",
         )
 
-    def item(self, sign: Signer, send_id: int, row: Any) -> Item:
+    def message_ids(self) -> tuple[str, str]:
+        """What goes before and after the delivery id in each Message-ID of one batch: the
+        random part is the batch's, so the journal can write every row's id in one statement
+        (journal.mark_sending) and a message sent again gets a new one."""
+        return f"<{self.slug}.", f".{secrets.token_hex(4)}@{self.domain}>"
+
+    def item(self, sign: Signer, send_id: int, row: Any, ids: tuple[str, str]) -> Item:
         """One person's message: their links, reply address and Message-ID."""
         unsubscribe = sign.sign("u", row.contact_id, send_id)
         reply = f"reply+{sign.sign('r', row.id)}@{self.reply_domain}" if self.reply_domain else ""
@@ -88,16 +94,17 @@ class Envelope:
             email=row.email,
             name=row.name,
             recipient=recipient,
-            message_id=f"<{self.slug}.{row.id}.{secrets.token_hex(4)}@{self.domain}>",
+            message_id=f"{ids[0]}{row.id}{ids[1]}",
             unsubscribe_mailto=f"mailto:{mailbox}?subject=unsubscribe",
         )
 
     def batches(self, built: Built, sign: Signer, send_id: int, rows: list[Any]) -> list[Batch]:
         """The rows' messages, one batch for each variant (one provider call each)."""
         by_variant: dict[str, list[Item]] = {}
+        ids = self.message_ids()
         for row in rows:
             by_variant.setdefault(VARIANT.get(row.format, "standard"), []).append(
-                self.item(sign, send_id, row)
+                self.item(sign, send_id, row, ids)
             )
         return [
             Batch(
@@ -110,6 +117,7 @@ class Envelope:
                 campaign=self.slug,
                 send_id=send_id,
                 tags=[self.slug],
+                message_ids=ids,
             )
             for variant, items in by_variant.items()
         ]
@@ -135,7 +143,7 @@ def send_test(
     batch = Batch(
         built=built,
         variant="standard",
-        items=[envelope.item(sign, 0, row)],
+        items=[envelope.item(sign, 0, row, envelope.message_ids())],
         sender=envelope.sender,
         subject=f"[Test] {envelope.subject}",
         list_id=envelope.list_id,

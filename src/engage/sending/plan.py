@@ -4,7 +4,6 @@ can be sent to, and the plan `--dry-run` renders and `engage send` asks about fi
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,13 +65,18 @@ def refuse_nobody(
 
 
 def anyone(connection: sa.Connection, audience: audiences.Audience) -> bool:
-    """Whether at least one person in the audience can be sent to now."""
-    ids = connection.execute(recipients.members(audience).order_by(contacts.c.id)).scalars()
-    for chunk in _chunks(list(ids), recipients.CHUNK):
+    """Whether at least one person in the audience can be sent to now. A page of ids at a
+    time, so a million people are never all in memory (the first page usually answers)."""
+    members = recipients.members(audience).order_by(contacts.c.id).limit(recipients.CHUNK)
+    last = 0
+    while True:
+        chunk = list(connection.execute(members.where(contacts.c.id > last)).scalars())
+        if not chunk:
+            return False
         found = people(connection, chunk)
         if len(recipients.skip_reasons(connection, found)) < len(found):
             return True
-    return False
+        last = chunk[-1]
 
 
 def people(connection: sa.Connection, within: Any) -> list[sa.Row]:
@@ -131,8 +135,3 @@ def _would_send(
         ).order_by(contacts.c.id)
     ).all()
     return existing is not None, [Row(*row) for row in rows]
-
-
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -20,6 +20,9 @@ class Options:
     limit: int | None = None
     resend_unknown: bool = False
     resume: bool = False  # carry on a send a person stopped
+    # Share the send with the senders already working on it (`engage send`): each claims its
+    # own batches. False (`engage run`): leave it to them (Busy).
+    join: bool = False
     max_tries: int = MAX_TRIES
     backoff: float = 1.0  # seconds before the first retry; doubles each time
     max_wait: float = 60.0
@@ -42,6 +45,7 @@ class Report:
     this_run: int = 0
     problems: list[str] = field(default_factory=list)
     stop_note: str = ""  # a person stopped it (or --limit was reached): what went, what next
+    others: list[str] = field(default_factory=list)  # senders still on it as this one ended
     finished: bool = False
 
 

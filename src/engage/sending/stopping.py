@@ -1,6 +1,6 @@
 """`engage send CAMPAIGN --stop`, from another terminal: ask the send to stop at its next
-batch and wait a while for its sender to say it has. A send nobody is sending (interrupted) is
-stopped at once, so `engage run` leaves it until `--resume`."""
+batch and wait a while for its senders (one or several) to say they have. A send nobody is
+sending (interrupted) is stopped at once, so `engage run` leaves it until `--resume`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from .. import locks
 from ..errors import EngageError
-from ..send_status import lock_name, sent_of
+from ..send_status import senders_of, sent_of
 from ..store import Store
 from . import journal
 
@@ -42,17 +41,18 @@ def ask_to_stop(store: Store, slug: str, by: str, wait: float = STOP_WAIT) -> St
         if row.status == "stopped":
             return StopAnswer("already", *sent_of(connection, row), row.stop_asked_by or "")
         journal.ask_stop(connection, row.id, by)
-        if locks.holder(connection, lock_name(slug)) is None:
+        if not senders_of(connection, row.id):
             journal.stopped(connection, row.id)
             return StopAnswer("stopped", *sent_of(connection, row), by)
-    return _wait_for_sender(store, slug, by, wait)
+    return _wait_for_sender(store, slug, row.id, by, wait)
 
 
-def _wait_for_sender(store: Store, slug: str, by: str, wait: float) -> StopAnswer:
+def _wait_for_sender(store: Store, slug: str, send_id: int, by: str, wait: float) -> StopAnswer:
+    """Every sender of the send reads the stop before its next batch: wait for all of them."""
     deadline = time.monotonic() + wait
     while True:
         with store.connect() as connection:
-            running = locks.holder(connection, lock_name(slug)) is not None
+            running = bool(senders_of(connection, send_id))
         if not running:
             return _settle_stop(store, slug, by)
         if time.monotonic() >= deadline:

@@ -185,6 +185,18 @@ deliveries = Table(
     Index("ix_deliveries_batch", "batch"),
 )
 
+# The processes sending each send now (several may share one campaign, each claiming its own
+# batches): each renews its lease while it works, so the others can tell a dead sender's rows
+# from a live one's (engage/journal.py: working).
+senders = Table(
+    "senders",
+    metadata,
+    Column("send_id", ForeignKey("sends.id", ondelete="CASCADE"), primary_key=True),
+    Column("owner", String(200), primary_key=True),
+    Column("joined_at", DateTime(), nullable=False),
+    Column("expires_at", DateTime(), nullable=False),
+)
+
 # Named locks for `engage run` on SQLite (PostgreSQL uses an advisory lock instead).
 locks = Table(
     "locks",

@@ -31,6 +31,7 @@ def tag(name: str) -> str:
 class Mailgun(HttpProvider):
     name = "mailgun"
     batch_size = 1000
+    in_flight = 3  # calls at once: the sender prepares the next batch meanwhile
     # Mailgun's API takes internationalised addresses as written: letters beyond ASCII before
     # the @ (it sends with SMTPUTF8) and IDN domains (it converts them to punycode itself).
     unicode_addresses = True

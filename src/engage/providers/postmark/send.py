@@ -25,6 +25,7 @@ EASTERN = "America/New_York"  # Postmark reads fromdate and todate as Eastern Ti
 class Postmark(HttpProvider):
     name = "postmark"
     batch_size = 500
+    in_flight = 3  # calls at once: the sender prepares the next batch meanwhile
     key_setting = "email.postmark.server_token_env"
     # Postmark documents no delay before a message shows in its search; this is a margin.
     settle = dt.timedelta(minutes=30)

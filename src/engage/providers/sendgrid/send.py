@@ -35,6 +35,7 @@ def tag(name: str) -> str:
 class SendGrid(HttpProvider):
     name = "sendgrid"
     batch_size = 1000
+    in_flight = 3  # calls at once: the sender prepares the next batch meanwhile
     key_setting = "email.sendgrid.api_key_env"
     # SendGrid documents no delay before a message shows in its Email Activity, and its queues
     # can run late in an outage; this is a margin.
