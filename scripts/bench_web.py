@@ -87,6 +87,12 @@ def timed(method: str, url: str, **kwargs) -> tuple[float, int]:
     return time.perf_counter() - started, status
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time process `pid` has used (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def report(name: str, results: list[tuple[float, int]], seconds: float) -> None:
     latencies = sorted(r[0] for r in results)
     errors = sum(1 for _, status in results if status >= 400)
@@ -202,7 +208,7 @@ def run(folder: Path, url: str, args: argparse.Namespace) -> None:
         distinct = args.events - args.events // 10
         numbers = [i if i < distinct else i - distinct for i in range(args.events)]
         with ThreadPoolExecutor(CLIENTS) as pool:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), cpu_seconds(server.pid)
             results = list(
                 pool.map(
                     lambda i: timed("POST", f"{base}/webhooks/mailgun", json=signed_event(i)),
@@ -210,6 +216,8 @@ def run(folder: Path, url: str, args: argparse.Namespace) -> None:
                 )
             )
             report("webhook events", results, time.perf_counter() - started)
+            used = (cpu_seconds(server.pid) - cpu) / len(results)
+            print(f"  the server's CPU: {used * 1000:.2f} ms an event")
             started = time.perf_counter()
             signups = list(
                 pool.map(

@@ -60,7 +60,7 @@ def serve(
     _log_plainly()
     signer(workspace(ctx))  # a missing key is the first thing to say: nothing works without it
     _can_listen(host, port)  # before the app sets up a database for a server that cannot start
-    app = create_app(workspace(ctx))
+    app = create_app(workspace(ctx), threads=threads)
     try:
         server = create_server(
             app,
