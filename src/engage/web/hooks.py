@@ -88,15 +88,19 @@ def _note_tokens(connection: sa.Connection, provider: str, tokens: list[str]) ->
     """The replay check for providers that sign a one-time token (Mailgun): note each token,
     in the transaction that stores what the request brought; _Replayed if one was used
     before. Noted with what was stored, a token is never spent on a request that was not."""
+    if not tokens:
+        return
+    name = connection.dialect.name
+    if name not in _NOTE:  # made once for each kind of database, as it costs more than it runs
+        insert = conflict.insert(connection, seen_tokens).on_conflict_do_nothing()
+        _NOTE[name] = insert.returning(seen_tokens.c.token)
     for token in tokens:
-        noted = connection.execute(
-            conflict.insert(connection, seen_tokens)
-            .values(provider=provider, token=token, seen_at=now())
-            .on_conflict_do_nothing()
-            .returning(seen_tokens.c.token)
-        ).first()
-        if noted is None:
+        values = {"provider": provider, "token": token, "seen_at": now()}
+        if connection.execute(_NOTE[name], values).first() is None:
             raise _Replayed
+
+
+_NOTE: dict[str, sa.Executable] = {}
 
 
 @blueprint.post("/webhooks/<provider>")
