@@ -93,8 +93,7 @@ class Writer:
 
 def _in_savepoint(connection: sa.Connection, work: _Work[Any]) -> None:
     """Run `work` so that, if it fails, only what it did is undone. The SAVEPOINT is said to
-    the driver directly: SQLAlchemy's begin_nested built its statement anew each time, which
-    cost more than the work itself."""
+    the driver directly: SQLAlchemy's begin_nested builds and compiles it anew each time."""
     connection.exec_driver_sql("SAVEPOINT work")
     try:
         work.result = work.action(connection)
