@@ -48,7 +48,7 @@ class Writer:
         self._starting = threading.Lock()
 
     def run(self, action: Callable[[sa.Connection], T]) -> T:
-        if not self.grouped:
+        if not self.grouped or threading.current_thread() is self._thread:  # never wait on itself
             with self.store.begin() as connection:
                 return action(connection)
         work = _Work(action)
@@ -80,12 +80,10 @@ class Writer:
             with self.store.begin() as connection:
                 for work in batch:
                     _in_savepoint(connection, work)
-        except BaseException as exc:  # the commit failed: none of the batch is stored
+        except BaseException as exc:  # noqa: BLE001 - the commit failed: none of the batch is stored
             for work in batch:
                 if work.error is None:
                     work.result, work.error = None, exc
-            if not isinstance(exc, Exception):
-                raise
         finally:
             for work in batch:
                 work.done.set()
