@@ -3,7 +3,8 @@ process, and 20 concurrent clients on loopback posting signed Mailgun webhook ev
 ten a repeat of an earlier event, signed anew, as a provider's retry is) and sign-ups.
 Checks that every distinct event is stored exactly once (none lost); reports latency and
 throughput after a warm-up, and the server's CPU for each event. On SQLite and PostgreSQL
-(--database-url; PostgreSQL in a schema of its own, dropped afterwards). Then holds IDLE connections open that say nothing (or half a request), as a slow or hostile
+(--database-url; PostgreSQL in a schema of its own, dropped afterwards).
+Then holds IDLE connections open that say nothing (or half a request), as a slow or hostile
 client does, and reports how fast pages and webhooks are still answered.
 """
 
