@@ -5,6 +5,7 @@ their work is stored before the commit that stores it."""
 from __future__ import annotations
 
 import datetime as dt
+import queue
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,17 +48,36 @@ def commits(store: Store) -> list[int]:
     return counted
 
 
+class CountingQueue(queue.Queue):
+    """The writer's queue, counting what was put in it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.puts = 0
+
+    def put(self, item, block: bool = True, timeout: float | None = None) -> None:  # noqa: ANN001
+        super().put(item, block, timeout)
+        self.puts += 1
+
+
+def wait_until(condition) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
 def queued_behind_a_writer(store: Store, writer: Writer, actions: list) -> list[Future]:
     """Run `actions` through `writer`, each from its own thread, while this thread holds the
-    write lock: the writer takes the first and waits; the others queue behind it."""
+    write lock: the writer takes the first and waits for the lock; the others queue behind."""
+    queued = writer._queue = CountingQueue()  # before the writer's thread waits on its queue
+    writer.run(lambda _connection: None)  # the writer's thread is up, waiting for work
     pool = ThreadPoolExecutor(len(actions))
     with store.begin():
         futures = [pool.submit(writer.run, actions[0])]
-        while not writer._queue.empty() or writer._thread is None:  # the writer took it
-            time.sleep(0.01)
+        wait_until(lambda: queued.puts == 2 and queued.empty())  # the writer took it
         futures += [pool.submit(writer.run, action) for action in actions[1:]]
-        while writer._queue.qsize() < len(actions) - 1:
-            time.sleep(0.01)
+        wait_until(lambda: queued.puts == 1 + len(actions))
         assert not any(f.done() for f in futures)  # nothing answered before its commit
     pool.shutdown(wait=False)
     return futures
@@ -69,7 +89,8 @@ def test_sqlite_commits_what_waits_together(store) -> None:
     writer, counted = Writer(store), commits(store)
     futures = queued_behind_a_writer(store, writer, [note(f"t{i}") for i in range(10)])
     assert [f.result(timeout=30) for f in futures] == [f"t{i}" for i in range(10)]
-    assert len(counted) == 1 + 2  # this test's own transaction, then two for the ten
+    # The helper's own two transactions, the first piece alone, then the nine that waited.
+    assert len(counted) == 2 + 1 + 1
     assert tokens(store) == sorted(f"t{i}" for i in range(10))
 
 
