@@ -1,7 +1,9 @@
 """The web app under load, as it runs in production: `engage serve` (waitress) in its own
 process, and 20 concurrent clients on loopback posting signed Mailgun webhook events (one in
 ten a repeat of an earlier event, signed anew, as a provider's retry is) and sign-ups.
-Checks that every distinct event is stored exactly once; reports latency and throughput.
+Checks that every distinct event is stored exactly once (none lost); reports latency and
+throughput after a warm-up, and the server's CPU for each event. On SQLite and PostgreSQL
+(--database-url; PostgreSQL in a schema of its own, dropped afterwards).
 Then holds IDLE connections open that say nothing (or half a request), as a slow or hostile
 client does, and reports how fast pages and webhooks are still answered.
 """
@@ -22,7 +24,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -32,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 KEY, MG_KEY = "bench-secret", "bench-mailgun-signing-key"
 CLIENTS = 20
 WHILE_IDLE = 100  # requests of each kind while the idle connections are held
+PG_ENV = "ENGAGE_TEST_DATABASE_URL"
+WARM_UP_FROM = 1_000_000  # the warm-up's event numbers, apart from the timed ones
 
 
 def free_port() -> int:
@@ -83,6 +90,12 @@ def timed(method: str, url: str, **kwargs) -> tuple[float, int]:
     return time.perf_counter() - started, status
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time process `pid` has used (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def report(name: str, results: list[tuple[float, int]], seconds: float) -> None:
     latencies = sorted(r[0] for r in results)
     errors = sum(1 for _, status in results if status >= 400)
@@ -124,87 +137,143 @@ def main() -> None:
     parser.add_argument("events", nargs="?", type=int, default=10_000)
     parser.add_argument("signups", nargs="?", type=int, default=1_000)
     parser.add_argument("--idle", type=int, default=500, help="idle connections to hold open")
+    parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=200,
+        help="events posted before the clock starts (the first requests open connections and "
+        "load code)",
+    )
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        metavar="URL",
+        help="a database to measure (repeat for several): sqlite (a new file) or a PostgreSQL "
+        f"URL, where a schema of its own is made and dropped. Default: sqlite, and ${PG_ENV} "
+        "when it is set",
+    )
     args = parser.parse_args()
+    urls = args.database_url or ["sqlite", *filter(None, [os.environ.get(PG_ENV)])]
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"{platform.python_implementation()} {platform.python_version()}; {CLIENTS} clients"
     )
-    with tempfile.TemporaryDirectory() as folder:
-        port = free_port()
-        root = workspace(Path(folder), port)
-        env = {**os.environ, "ENGAGE_SECRET_KEY": KEY, "MAILGUN_WEBHOOK_SIGNING_KEY": MG_KEY}
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "engage",
-                "--workspace",
-                str(root),
-                "serve",
-                "--port",
-                str(port),
-                "--threads",
-                str(CLIENTS),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    requests.get(f"{base}/subscribe", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
-            distinct = args.events - args.events // 10
-            numbers = [i if i < distinct else i - distinct for i in range(args.events)]
-            with ThreadPoolExecutor(CLIENTS) as pool:
-                started = time.perf_counter()
-                results = list(
-                    pool.map(
-                        lambda i: timed("POST", f"{base}/webhooks/mailgun", json=signed_event(i)),
-                        numbers,
-                    )
+    for url in urls:
+        with tempfile.TemporaryDirectory() as folder, database(url, Path(folder)) as chosen:
+            print(f"\n{chosen.name}:")
+            run(Path(folder), chosen.url, args)
+
+
+@dataclass
+class Database:
+    name: str
+    url: str
+
+
+@contextmanager
+def database(url: str, folder: Path) -> Iterator[Database]:
+    """`url` as a database of the bench's own: a new SQLite file, or a new schema in the
+    PostgreSQL database (dropped afterwards)."""
+    if url == "sqlite" or url.startswith("sqlite:"):
+        yield Database("SQLite", f"sqlite:///{folder / 'engage.db'}")
+        return
+    schema = f"bench_web_{secrets.token_hex(6)}"
+    base = sa.make_url(url).set(drivername="postgresql+psycopg")
+    admin = sa.create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    own = base.update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield Database("PostgreSQL", own.render_as_string(hide_password=False))
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def run(folder: Path, url: str, args: argparse.Namespace) -> None:
+    port = free_port()
+    root = workspace(folder, port)
+    env = {
+        **os.environ,
+        "ENGAGE_SECRET_KEY": KEY,
+        "MAILGUN_WEBHOOK_SIGNING_KEY": MG_KEY,
+        "ENGAGE_DATABASE_URL": url,
+    }
+    command = [sys.executable, "-m", "engage", "--workspace", str(root), "serve"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port), "--threads", str(CLIENTS)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                requests.get(f"{base}/subscribe", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        hook = f"{base}/webhooks/mailgun"
+        distinct = args.events - args.events // 10
+        numbers = [i if i < distinct else i - distinct for i in range(args.events)]
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            warm = [WARM_UP_FROM + i for i in range(args.warm_up)]  # not timed: first requests
+            list(pool.map(lambda i: timed("POST", hook, json=signed_event(i)), warm))
+            distinct += args.warm_up
+            started, cpu = time.perf_counter(), cpu_seconds(server.pid)
+            results = list(
+                pool.map(
+                    lambda i: timed("POST", hook, json=signed_event(i)),
+                    numbers,
                 )
-                report("webhook events", results, time.perf_counter() - started)
-                started = time.perf_counter()
-                signups = list(
-                    pool.map(
-                        lambda i: timed(
-                            "POST",
-                            f"{base}/subscribe",
-                            data={
-                                "email": f"new{i}@example.org",
-                                "name": f"New {i}",
-                                "format": "html",
-                                "consent": "yes",
-                            },
-                        ),
-                        range(args.signups),
-                    )
+            )
+            report("webhook events", results, time.perf_counter() - started)
+            used = (cpu_seconds(server.pid) - cpu) / len(results)
+            print(f"  the server's CPU: {used * 1000:.2f} ms an event")
+            started = time.perf_counter()
+            signups = list(
+                pool.map(
+                    lambda i: timed(
+                        "POST",
+                        f"{base}/subscribe",
+                        data={
+                            "email": f"new{i}@example.org",
+                            "name": f"New {i}",
+                            "format": "html",
+                            "consent": "yes",
+                        },
+                    ),
+                    range(args.signups),
                 )
-                report("sign-ups", signups, time.perf_counter() - started)
+            )
+            report("sign-ups", signups, time.perf_counter() - started)
+        if args.idle:
             with_idle_connections(base, port, args.idle, args.events)
             distinct += WHILE_IDLE
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-        engine = sa.create_engine(f"sqlite:///{root / 'engage.db'}")
-        with engine.connect() as connection:
-            stored = connection.execute(
-                sa.text("SELECT count(*), count(DISTINCT event_id) FROM events")
-            ).one()
-            pending = connection.execute(
-                sa.text("SELECT count(*) FROM contacts WHERE status = 'pending'")
-            ).scalar()
-        engine.dispose()
-        print(
-            f"events stored: {stored[0]:,} ({stored[1]:,} distinct; {distinct:,} sent, each once): "
-            f"{'exactly once' if stored[0] == stored[1] == distinct else 'WRONG'}; "
-            f"sign-ups waiting for confirmation: {pending:,}"
-        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    counted(url, distinct, args.signups)
+
+
+def counted(url: str, distinct: int, signups: int) -> None:
+    """Count what was stored: every distinct event once, and every sign-up queued once."""
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        stored = connection.execute(
+            sa.text("SELECT count(*), count(DISTINCT event_id) FROM events")
+        ).one()
+        queued = connection.execute(
+            sa.text("SELECT count(*) FROM outgoing WHERE kind = 'signup'")
+        ).scalar()
+    engine.dispose()
+    print(
+        f"events stored: {stored[0]:,} ({stored[1]:,} distinct; {distinct:,} sent, each once): "
+        f"{'exactly once' if stored[0] == stored[1] == distinct else 'WRONG'}, "
+        f"{distinct - stored[1]:,} lost; sign-ups queued: {queued:,} of {signups:,}"
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
+CONNECTIONS = 8  # the pool's size unless asked (Store.sized)
 log = logging.getLogger("engage.store")
 
 
@@ -43,10 +45,11 @@ class Store:
     def begin(self) -> Iterator[sa.Connection]:
         """One transaction that writes: everything in it is stored, or nothing is.
 
-        On SQLite it starts with BEGIN IMMEDIATE, taking the write lock at once (waiting up to
-        the busy timeout), so a transaction that reads and then writes never finds that
-        another process wrote in between."""
-        with self.engine.connect() as connection:
+        On SQLite it starts with BEGIN IMMEDIATE, taking the write lock at once, so a
+        transaction that reads and then writes never finds that another process wrote in
+        between. Threads of this process first queue for the one writer (_one_writer), so only
+        other processes (cron's `engage run`) are waited for with the busy timeout."""
+        with _one_writer(self.engine), self.engine.connect() as connection:
             connection = connection.execution_options(engage_write=True)
             with connection.begin():
                 yield connection
@@ -63,6 +66,14 @@ class Store:
         from .scrub import scrub
 
         return scrub(self, list(tables))
+
+    def sized(self, connections: int) -> Store:
+        """This database with a pool that lends `connections` at once without waiting (for
+        `engage serve`: one for each of its threads, and its worker). This store's engine is
+        closed."""
+        url = self.engine.url.render_as_string(hide_password=False)
+        self.engine.dispose()
+        return Store(make_engine(url, connections))
 
     @property
     def shown_url(self) -> str:
@@ -124,15 +135,44 @@ def open_url(url: str, upgrade_new: bool = True) -> Store:
     return store
 
 
-def make_engine(url: str) -> sa.Engine:
+def make_engine(url: str, connections: int = CONNECTIONS) -> sa.Engine:
+    """The engine for `url`, its pool keeping up to `connections` open (the pool opens them
+    only as they are needed); as many again may be opened for a moment at a busy time."""
     try:
-        engine = sa.create_engine(url)
+        parsed = sa.make_url(url)
+        memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+        pool = {} if memory else {"pool_size": connections, "max_overflow": connections}
+        engine = sa.create_engine(parsed, **pool)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
         raise StoreError(f"Cannot use the database URL {url}: {exc}") from None
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+_writers: dict[str, threading.RLock] = {}
+_writers_lock = threading.Lock()
+
+
+@contextmanager
+def _one_writer(engine: sa.Engine) -> Iterator[None]:
+    """On SQLite, one writing transaction at a time in this process, the others waiting in
+    turn. SQLite's own busy timeout makes a waiting writer sleep and retry, up to 100 ms at a
+    time, so under load some waited a second for a lock that was free after a few
+    milliseconds; a Python lock wakes the next one at once. Reentrant, and given up after the
+    busy timeout (SQLite's timeout then answers as before), so it can never deadlock."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    with _writers_lock:
+        lock = _writers.setdefault(str(engine.url), threading.RLock())
+    held = lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        yield
+    finally:
+        if held:
+            lock.release()
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:

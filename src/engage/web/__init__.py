@@ -25,6 +25,7 @@ from .. import clock
 from ..config import Workspace, find_workspace
 from ..replies import inbox
 from ..store import open_store
+from ..store.group import Writer
 from ..tokens import KEY_HINT, BadSignature, BadToken, ExpiredToken, signer
 
 MAX_BODY = 10 * 1024 * 1024  # every route but inbound mail (web/inbound_body.py limit)
@@ -34,7 +35,8 @@ log = logging.getLogger("engage.web")
 
 
 def state() -> dict[str, Any]:
-    """The workspace, store, signer and replies inbox of the app handling this request."""
+    """The workspace, store, writer (store/group.py), signer and replies inbox of the app
+    handling this request."""
     return current_app.extensions["engage"]
 
 
@@ -103,16 +105,24 @@ LINK_HELP = (
 )
 
 
-def create_app(workspace: Workspace | None = None, **settings: Any) -> Flask:
+def create_app(
+    workspace: Workspace | None = None, *, threads: int | None = None, **settings: Any
+) -> Flask:
+    """The app for `workspace`. `threads`: how many requests the server handles at once, so
+    each has a database connection ready, with one for the worker of `engage serve`."""
     workspace = workspace or find_workspace()
     app = Flask("engage", template_folder=str(workspace.templates_dir / "web"))
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, **settings)
     app.jinja_env.autoescape = True
     app.jinja_env.undefined = jinja2.StrictUndefined
     signing = signer(workspace)
+    store = open_store(workspace)
+    if threads is not None:
+        store = store.sized(threads + 1)
     app.extensions["engage"] = {
         "workspace": workspace,
-        "store": open_store(workspace),
+        "store": store,
+        "writer": Writer(store),
         "signer": signing,
         "inbox": inbox.for_workspace(workspace, signing),
     }

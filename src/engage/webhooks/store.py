@@ -46,6 +46,7 @@ class Match:
     delivery_id: int | None
     contact_id: int | None
     note: str = ""
+    address: str = ""  # the contact's own address, when there is a contact
 
 
 def record_events(connection: sa.Connection, found: Sequence[Event | Unreadable]) -> Stored:
@@ -55,33 +56,37 @@ def record_events(connection: sa.Connection, found: Sequence[Event | Unreadable]
             _keep_unreadable(connection, event)
             stored.unreadable += 1
             continue
-        exists = connection.execute(
-            sa.select(events.c.id).where(
-                events.c.provider == event.provider, events.c.event_id == event.event_id
-            )
-        ).first()
-        if exists is not None:
+        known = {"provider": event.provider, "event_id": event.event_id}
+        if connection.execute(KNOWN, known).first() is not None:
             stored.repeated += 1
             continue
         matched = _match(connection, event)
         connection.execute(
-            events.insert().values(
-                provider=event.provider,
-                event_id=event.event_id,
-                event_type=event.event_type,
-                recipient=event.recipient,
-                delivery_id=matched.delivery_id,
-                contact_id=matched.contact_id,
-                occurred_at=event.timestamp,
-                received_at=core.now(),
-                reason=event.reason,
-                raw=event.raw,
-                note=matched.note,
-            )
+            INSERT,
+            {
+                **known,
+                "event_type": event.event_type,
+                "recipient": event.recipient,
+                "delivery_id": matched.delivery_id,
+                "contact_id": matched.contact_id,
+                "occurred_at": event.timestamp,
+                "received_at": core.now(),
+                "reason": event.reason,
+                "raw": event.raw,
+                "note": matched.note,
+            },
         )
-        _apply(connection, event, matched.contact_id)
+        _apply(connection, event, matched)
         stored.new += 1
     return stored
+
+
+# Statements made once: under load, building them again for each event cost more than running
+# them. Their values are given when they run.
+KNOWN = sa.select(events.c.id).where(
+    events.c.provider == sa.bindparam("provider"), events.c.event_id == sa.bindparam("event_id")
+)
+INSERT = events.insert()
 
 
 def _fit(event: Event | Unreadable) -> Event | Unreadable:
@@ -121,34 +126,39 @@ def _keep_unreadable(connection: sa.Connection, event: Unreadable) -> None:
         )
 
 
-DELIVERY = sa.select(deliveries.c.id, deliveries.c.contact_id, contacts.c.email).join(
-    contacts, contacts.c.id == deliveries.c.contact_id
-)
-
-
 def _match(connection: sa.Connection, event: Event) -> Match:
     person = core.find(connection, event.recipient) if event.recipient else None
     contact_id = person.id if person else None
-    keys = []
+    keys: list[tuple[sa.Select, dict[str, object], str]] = []
     wanted = event.metadata.get("engage_delivery", "")
     if wanted.isascii() and wanted.isdigit() and len(wanted) < 10:  # ids fit in 32 bits
-        keys.append((deliveries.c.id == int(wanted), "the ids sent with the message"))
+        keys.append((BY_ID, {"id": int(wanted)}, "the ids sent with the message"))
     if event.message_id:
         keys.append(
-            (deliveries.c.message_id == event.message_id, f"its Message-ID {event.message_id}")
+            (BY_MESSAGE_ID, {"message_id": event.message_id}, f"its Message-ID {event.message_id}")
         )
     note = ""
-    for condition, how in keys:
-        named = connection.execute(DELIVERY.where(condition).order_by(deliveries.c.id)).first()
+    for statement, values, how in keys:
+        named = connection.execute(statement, values).first()
         if named is None:
             continue
         if not event.recipient or same_mailbox(event.recipient, named.email):
-            return Match(named.id, named.contact_id, note)
+            return Match(named.id, named.contact_id, note, named.email)
         note = note or (
             f"Not linked to delivery {named.id}: {how} named it, but it went to someone else. "
             "Only this event's own recipient was changed."
         )
-    return Match(_by_provider_id(connection, event, contact_id), contact_id, note)
+    delivery_id = _by_provider_id(connection, event, contact_id)
+    return Match(delivery_id, contact_id, note, person.email if person else "")
+
+
+DELIVERY = sa.select(deliveries.c.id, deliveries.c.contact_id, contacts.c.email).join(
+    contacts, contacts.c.id == deliveries.c.contact_id
+)
+BY_ID = DELIVERY.where(deliveries.c.id == sa.bindparam("id")).order_by(deliveries.c.id)
+BY_MESSAGE_ID = DELIVERY.where(deliveries.c.message_id == sa.bindparam("message_id")).order_by(
+    deliveries.c.id
+)
 
 
 def _by_provider_id(connection: sa.Connection, event: Event, contact_id: int | None) -> int | None:
@@ -165,15 +175,9 @@ def _by_provider_id(connection: sa.Connection, event: Event, contact_id: int | N
     ).scalar()
 
 
-def _apply(connection: sa.Connection, event: Event, contact_id: int | None) -> None:
-    address = event.recipient
-    if contact_id is not None:
-        address = (
-            connection.execute(
-                sa.select(contacts.c.email).where(contacts.c.id == contact_id)
-            ).scalar()
-            or address
-        )
+def _apply(connection: sa.Connection, event: Event, matched: Match) -> None:
+    contact_id = matched.contact_id
+    address = matched.address or event.recipient
     if not address:
         return
     suppress = event.event_type == "complained" or (event.event_type == "bounced" and event.hard)
