@@ -20,18 +20,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import sqlalchemy as sa
 
 from . import clock
-from .store import Store
 
 LEASE = dt.timedelta(minutes=15)
-_ONE_WRITER = threading.Lock()  # SQLite: this process's threads write one at a time
 
 
 def owner_name() -> str:
@@ -86,17 +81,3 @@ def claim(connection: sa.Connection, table: sa.Table, free: sa.Select, **values:
         table.update().where(table.c.id.in_(free.scalar_subquery())).values(**values)
     )
     return taken.rowcount
-
-
-@contextmanager
-def writing(store: Store) -> Iterator[sa.Connection]:
-    """store.begin() for the many small writes of a process with several threads at work (a
-    sender's main thread claims while its sending threads record). On SQLite they take turns
-    here, at once, rather than in SQLite's busy handler, which sleeps milliseconds at a time;
-    other processes are still waited for by the busy timeout."""
-    if store.engine.dialect.name != "sqlite":
-        with store.begin() as connection:
-            yield connection
-        return
-    with _ONE_WRITER, store.begin() as connection:
-        yield connection

@@ -16,7 +16,6 @@ import time
 
 import sqlalchemy as sa
 
-from .journal import writing
 from .store import Store
 from .store.schema import throttle
 
@@ -34,7 +33,7 @@ def book(store: Store, count: int, rate: float) -> float:
 
 def _book(store: Store, count: int, rate: float) -> float:
     now = time.time()
-    with writing(store) as connection:
+    with store.begin() as connection:
         query = sa.select(throttle.c.window_start).where(throttle.c.key == KEY)
         if connection.dialect.name == "postgresql":
             query = query.with_for_update()

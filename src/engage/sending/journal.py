@@ -125,7 +125,7 @@ def join(connection: sa.Connection, send_id: int, owner: str) -> None:
 
 def renew(store: Store, send_id: int, owner: str) -> None:
     """Still working: a sender on another computer is trusted until its lease runs out."""
-    with journal.writing(store) as connection:
+    with store.begin() as connection:
         connection.execute(
             senders.update()
             .where(senders.c.send_id == send_id, senders.c.owner == owner)
@@ -135,7 +135,7 @@ def renew(store: Store, send_id: int, owner: str) -> None:
 
 def leave(store: Store, send_id: int, owner: str) -> None:
     """`owner` has stopped working on the send (its rows are settled: see release)."""
-    with journal.writing(store) as connection:
+    with store.begin() as connection:
         connection.execute(
             senders.delete().where(senders.c.send_id == send_id, senders.c.owner == owner)
         )
@@ -149,7 +149,7 @@ def recover(store: Store, send_id: int) -> int:
     The send's row is held first (PostgreSQL), as a joining sender holds it (existing): so no
     sender joins, and no other recovery runs, between reading who is live and settling the
     rest. Only dead senders leave the list."""
-    with journal.writing(store) as connection:
+    with store.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.select(sends.c.id).where(sends.c.id == send_id).with_for_update())
         listed = connection.execute(
@@ -179,7 +179,7 @@ def recover(store: Store, send_id: int) -> int:
 def resend_unknown(store: Store, send_id: int) -> None:
     """--resend-unknown: the team checked, so unknown rows go out again. Anyone the
     provider had in fact taken gets a second copy; that is the risk the flag names."""
-    with journal.writing(store) as connection:
+    with store.begin() as connection:
         connection.execute(
             deliveries.update()
             .where(deliveries.c.send_id == send_id, deliveries.c.status == "unknown")
@@ -199,7 +199,7 @@ def claim(
     to its own rows, however far into a million-row send it is, rather than stepping again
     over every row of other formats before them."""
     batch = uuid.uuid4().hex
-    with journal.writing(store) as connection:
+    with store.begin() as connection:
         free = (
             sa.select(deliveries.c.id)
             .join(contacts, contacts.c.id == deliveries.c.contact_id)
@@ -259,7 +259,7 @@ def mark_sending(
     owner's must not send them): the ids marked come back, and only those may be sent."""
     before, after = message_ids
     marked: set[int] = set()
-    with journal.writing(store) as connection:
+    with store.begin() as connection:
         for chunk in _chunks(ids):
             marked.update(
                 connection.execute(
@@ -290,7 +290,7 @@ def record(store: Store, outcomes: list[Outcome]) -> None:
     alike: dict[tuple[bool, str, str], list[int]] = {}
     for o in outcomes:
         alike.setdefault((o.sent, o.provider_id, o.error), []).append(o.delivery_id)
-    with journal.writing(store) as connection:
+    with store.begin() as connection:
         if len(alike) > FEW:  # an id for each message: one statement, many rows
             connection.execute(
                 deliveries.update()
@@ -333,7 +333,7 @@ def _chunks(ids: list[int], size: int = 1000) -> list[list[int]]:
 
 def put(store: Store, ids: list[int], **values: Any) -> None:
     """Set `values` on the deliveries `ids` (claimed again, pending again, unknown...)."""
-    with journal.writing(store) as connection:
+    with store.begin() as connection:
         connection.execute(deliveries.update().where(deliveries.c.id.in_(ids)).values(**values))
 
 
@@ -345,7 +345,7 @@ def give_back(store: Store, ids: list[int], error: str | None = None) -> None:
 
 def release(store: Store, send_id: int, owner: str) -> None:
     """Rows `owner` claimed but never handed over go back to pending."""
-    with journal.writing(store) as connection:
+    with store.begin() as connection:
         connection.execute(
             deliveries.update()
             .where(

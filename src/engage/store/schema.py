@@ -183,6 +183,8 @@ deliveries = Table(
     UniqueConstraint("send_id", "contact_id", name="uq_deliveries_send_id_contact_id"),
     Index("ix_deliveries_send_id_status", "send_id", "status"),
     Index("ix_deliveries_batch", "batch"),
+    Index("ix_deliveries_message_id", "message_id"),
+    Index("ix_deliveries_contact_id", "contact_id"),
 )
 
 # The processes sending each send now (several may share one campaign, each claiming its own
