@@ -84,20 +84,22 @@ class _Replayed(Exception):
     """A signing token used before: the request is a replay."""
 
 
-def _note_tokens(connection: sa.Connection, provider: str, tokens: list[str]) -> None:
+def _note_tokens(connection: sa.Connection, provider: str, tokens: list[str]) -> bool:
     """The replay check for providers that sign a one-time token (Mailgun): note each token,
-    in the transaction that stores what the request brought; _Replayed if one was used
-    before. Noted with what was stored, a token is never spent on a request that was not."""
+    in the transaction that stores what the request brought; False if one was used before.
+    Noted with what was stored, a token is never spent on a request that was not."""
     if not tokens:
-        return
+        return True
     name = connection.dialect.name
     if name not in _NOTE:  # made once for each kind of database, as it costs more than it runs
         insert = conflict.insert(connection, seen_tokens).on_conflict_do_nothing()
         _NOTE[name] = insert.returning(seen_tokens.c.token)
+    fresh = True
     for token in tokens:
         values = {"provider": provider, "token": token, "seen_at": now()}
         if connection.execute(_NOTE[name], values).first() is None:
-            raise _Replayed
+            fresh = False
+    return fresh
 
 
 _NOTE: dict[str, sa.Executable] = {}
@@ -117,7 +119,9 @@ def webhook(provider: str):  # noqa: ANN201
     for problem in found:
         if isinstance(problem, Unreadable):
             log.warning("unreadable %s event kept: %s", provider, problem.reason)
-    stored = _store(provider, "events", tokens, lambda c: record_events(c, found))
+    stored = _store(
+        provider, "events", tokens, lambda c: record_events(c, found), lambda s: s.anything_new
+    )
     return {"stored": stored.new, "repeated": stored.repeated, "unreadable": stored.unreadable}
 
 
@@ -141,7 +145,11 @@ def inbound(provider: str):  # noqa: ANN201
             abort(400)
         inbox = _engage()["inbox"]
         new = _store(
-            provider, "inbound", tokens, lambda c: take_inbound.record_inbound(c, message, inbox)
+            provider,
+            "inbound",
+            tokens,
+            lambda c: take_inbound.record_inbound(c, message, inbox),
+            bool,
         )
         if new:
             take_inbound.arrived()  # the worker opens its story and thanks them now
@@ -155,15 +163,23 @@ def _verified(provider: str, kind: str) -> tuple[Request, list[str]]:
     return incoming, _verify(provider, kind, incoming)
 
 
-def _store(provider: str, kind: str, tokens: list[str], action):  # noqa: ANN001, ANN202
+def _store(provider: str, kind: str, tokens: list[str], action, brought):  # noqa: ANN001, ANN202
     """Run `action` in a transaction that notes the request's tokens, through the app's
     writer (store/group.py: on SQLite, with other requests' work in one commit), and only
     then answer: what is answered as stored is committed. A twin delivery that raced us in is
-    not an error."""
+    not an error.
+
+    A token used before is a replay, refused, unless the request brings nothing new
+    (`brought(result)` is false): that is the provider sending again a request whose answer
+    it never got (engage stored it, then was stopped before it could say so), and it is
+    answered as repeated, so the provider stops sending it."""
 
     def noted(connection: sa.Connection):  # noqa: ANN202
-        _note_tokens(connection, provider, tokens)
-        return action(connection)
+        fresh = _note_tokens(connection, provider, tokens)
+        result = action(connection)
+        if not fresh and brought(result):
+            raise _Replayed  # undoes what the action stored
+        return result
 
     for attempt in (1, 2):
         try:

@@ -39,6 +39,12 @@ class Stored:
     new: int = 0
     repeated: int = 0
     unreadable: int = 0  # kept in unreadable_events (new or not)
+    kept: int = 0  # of those, kept for the first time now
+
+    @property
+    def anything_new(self) -> bool:
+        """Whether this request brought something not stored before (a replayed one may not)."""
+        return bool(self.new or self.kept)
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ def record_events(connection: sa.Connection, found: Sequence[Event | Unreadable]
     stored = Stored()
     for event in map(_fit, found):
         if isinstance(event, Unreadable):
-            _keep_unreadable(connection, event)
+            stored.kept += _keep_unreadable(connection, event)
             stored.unreadable += 1
             continue
         known = {"provider": event.provider, "event_id": event.event_id}
@@ -107,7 +113,8 @@ def _fit(event: Event | Unreadable) -> Event | Unreadable:
     return replace(event, recipient=recipient)
 
 
-def _keep_unreadable(connection: sa.Connection, event: Unreadable) -> None:
+def _keep_unreadable(connection: sa.Connection, event: Unreadable) -> bool:
+    """Keep `event` once; whether it is new."""
     exists = connection.execute(
         sa.select(unreadable_events.c.id).where(
             unreadable_events.c.provider == event.provider, unreadable_events.c.key == event.key
@@ -124,6 +131,7 @@ def _keep_unreadable(connection: sa.Connection, event: Unreadable) -> None:
                 received_at=core.now(),
             )
         )
+    return exists is None
 
 
 def _match(connection: sa.Connection, event: Event) -> Match:
