@@ -60,7 +60,8 @@ def main() -> None:
     started = time.perf_counter()
     built = build(workspace, campaign)
     print(
-        f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}"
+        f"machine: {platform.machine()}, "
+        f"{platform.python_implementation()} {platform.python_version()}"
     )
     print(f"render once (3 variants): {(time.perf_counter() - started) * 1000:.1f} ms")
     run(built, min(n, 1000))  # warm up

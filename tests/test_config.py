@@ -138,6 +138,12 @@ def test_given_folder_without_config(tmp_path) -> None:
             "engage.toml:6: social.team.timeout is 3600: give the seconds to wait for an answer, "
             "more than 0 and at most 600, like timeout = 30",
         ),
+        (
+            '[organisation]\nname = "A"\naddress = "B"\n[email.smtp]\nconnections = 0\n',
+            "engage.toml:5: email.smtp.connections is 0: give how many connections a send may "
+            "open to the server at once, from 1 to 10, like connections = 2 (1, the default, if "
+            "your relay allows only one)",
+        ),
     ],
 )
 def test_bad_settings_are_named(tmp_path, toml, message) -> None:

@@ -119,11 +119,15 @@ def copies(sink: SmtpSink) -> collections.Counter:
 # --- SMTP: each message's own answer ----------------------------------------------------------
 
 
+@pytest.mark.parametrize("connections", [1, 2])
 @pytest.mark.parametrize("fault", ["451", "421", "drop-at-rcpt", "451-at-rcpt"])
-def test_smtp_temporary_failure_at_message_k_retries_only_from_k(many, sink, fault) -> None:
+def test_smtp_temporary_failure_at_message_k_retries_only_from_k(
+    many, sink, fault, connections
+) -> None:
     """The server takes messages 1..k-1, then says 4xx (or drops the line) before taking k:
-    k and the ones after it go again on a fresh connection; nobody before k gets two."""
-    smtp_config(many, sink.port)
+    k and the ones after it go again on a fresh connection; nobody before k gets two, with one
+    connection or with two at once."""
+    smtp_config(many, sink.port, connections)
     sink.faults[address(130)] = fault
     report = send(many)
     assert report.problems == []
@@ -132,13 +136,17 @@ def test_smtp_temporary_failure_at_message_k_retries_only_from_k(many, sink, fau
     assert set(received) == EVERYONE
     assert max(received.values()) == 1
     assert counts(many) == {"sent": N}
-    assert len(sink.sessions) == 2  # the first connection, and the fresh one after the fault
+    # The first connection(s), and one fresh one after the fault. With two, the second batch
+    # may find the first connection free, so it is two or three.
+    assert len(sink.sessions) in ({2} if connections == 1 else {2, 3})
 
 
-def test_smtp_answer_lost_after_data_is_unknown_never_resent(many, sink) -> None:
+@pytest.mark.parametrize("connections", [1, 2])
+def test_smtp_answer_lost_after_data_is_unknown_never_resent(many, sink, connections) -> None:
     """The server took message k, then the line dropped before its answer: k is unknown and
-    never sent again by itself; everyone after k still gets theirs, on a fresh connection."""
-    smtp_config(many, sink.port)
+    never sent again by itself; everyone after k still gets theirs, on a fresh connection
+    (and on the other one, with two at once)."""
+    smtp_config(many, sink.port, connections)
     sink.faults[address(130)] = "drop-after-data"
     report = send(many)
     assert (report.sent, report.unknown, report.pending) == (N - 1, 1, 0)

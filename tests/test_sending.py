@@ -337,7 +337,9 @@ def sink():
     server.stop()
 
 
-def smtp_config(project, port: int) -> None:
+def smtp_config(project, port: int, connections: int | None = None) -> None:
+    """Send through the SMTP server on `port`; `connections` at once (engage's own default
+    when None)."""
     project.replace("engage.toml", 'provider = "outbox"', 'provider = "smtp"')
     project.public_links()
     project.write(
@@ -346,7 +348,8 @@ def smtp_config(project, port: int) -> None:
         + (
             f'\n[email.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
             'username = "engage"\npassword_env = "TEST_SMTP_PASSWORD"\n'
-        ),
+        )
+        + ("" if connections is None else f"connections = {connections}\n"),
     )
 
 

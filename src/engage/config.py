@@ -75,6 +75,7 @@ class Smtp:
     security: Literal["starttls", "tls", "none"] = "starttls"
     username: str = ""
     password_env: str = "SMTP_PASSWORD"
+    connections: int = 1  # at once, for a send: more is faster, if your relay allows it
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,7 @@ def load_config(path: Path) -> Config:
         config = build(Config, data)
         _check_replies(config.replies)
         _check_timeouts(config)
+        _check_smtp(config.email.smtp)
         return dataclasses.replace(config, topics=_topics(config.topics))
     except SchemaError as exc:
         raise schema_error(exc, path.name, text, 1, ConfigError) from None
@@ -299,6 +301,19 @@ def _check_replies(replies: Replies) -> None:
         raise SchemaError(
             f"replies.attachment_max_mb is {replies.attachment_max_mb:g}: give the size in MB of "
             "the biggest file to keep, more than 0 and at most 1024, like attachment_max_mb = 25"
+        )
+
+
+MAX_CONNECTIONS = 10  # to one SMTP relay at once: more and most relays refuse or slow them
+
+
+def _check_smtp(smtp: Smtp) -> None:
+    if not 1 <= smtp.connections <= MAX_CONNECTIONS:
+        raise SchemaError(
+            f"email.smtp.connections is {smtp.connections}: give how many connections a send "
+            f"may open to the server at once, from 1 to {MAX_CONNECTIONS}, like connections = 2 "
+            "(1, the default, if your relay allows only one)",
+            "email.smtp.connections",
         )
 
 

@@ -1,4 +1,5 @@
-"""Any SMTP relay: one connection for the whole send, STARTTLS, TLS or neither.
+"""Any SMTP relay, over STARTTLS, TLS or neither: one connection for the whole send, or
+`[email.smtp] connections` at once (each carrying one batch at a time) if the relay allows.
 
 Each message is its own SMTP transaction, and its own answer is the truth about it:
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import smtplib
 import ssl
+import threading
 from email.utils import parseaddr
 from smtplib import quoteaddr
 
@@ -54,7 +56,25 @@ class Smtp(Provider):
     def __init__(self, workspace) -> None:  # noqa: ANN001
         super().__init__(workspace)
         self.settings = self.config.smtp
-        self.connection: smtplib.SMTP | None = None
+        # Batches at once, each on its own connection: while the server answers one message,
+        # the next is being written on the other.
+        self.in_flight = self.settings.connections
+        self._here = threading.local()  # each sending thread's own connection
+        self._open: set[smtplib.SMTP] = set()  # every thread's, for close()
+        self._lock = threading.Lock()
+
+    @property
+    def connection(self) -> smtplib.SMTP | None:
+        """This thread's connection, when it has one."""
+        return getattr(self._here, "connection", None)
+
+    @connection.setter
+    def connection(self, value: smtplib.SMTP | None) -> None:
+        with self._lock:
+            self._open.discard(self.connection)
+            if value is not None:
+                self._open.add(value)
+        self._here.connection = value
 
     def address(self, address: str) -> str:
         """Any domain as punycode, which every server takes; letters beyond ASCII before the
@@ -93,7 +113,13 @@ class Smtp(Provider):
         self.connection = None  # connect on the first batch, so a dry run never connects
 
     def close(self) -> None:
+        """Every thread's connection: called once the send's calls have all ended."""
         self._drop(quit=True)
+        with self._lock:
+            left, self._open = list(self._open), set()
+        for connection in left:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                connection.quit()
 
     def _drop(self, quit: bool = False) -> None:
         if self.connection is not None:
