@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -30,6 +31,11 @@ def many_people(project) -> None:
 def engage(project, *args: str) -> subprocess.Popen:
     """engage in its own process; its clock starts after the example campaigns' send_at, unless
     the test set ENGAGE_NOW."""
+    return engage_in(project.root, *args)
+
+
+def engage_in(root: Path, *args: str) -> subprocess.Popen:
+    """`engage` as above, in the workspace folder `root` (another host's copy, say)."""
     env = {
         "ENGAGE_NOW": AFTER.isoformat(),
         **os.environ,
@@ -38,7 +44,7 @@ def engage(project, *args: str) -> subprocess.Popen:
         "ENGAGE_USER": "test",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "engage", "--workspace", str(project.root), *args],
+        [sys.executable, "-m", "engage", "--workspace", str(root), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

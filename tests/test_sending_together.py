@@ -16,9 +16,9 @@ import sys
 import pytest
 
 from .smtp_sink import SmtpSink
-from .test_crash import states, unknown_addresses
+from .test_crash import engage_in, states, unknown_addresses
 from .test_faults import wait_for
-from .test_sending import AFTER, KEY, SLUG, smtp_config
+from .test_sending import KEY, SLUG, smtp_config
 from .test_stopping import status
 
 N = 500  # five SMTP batches of 100
@@ -55,20 +55,7 @@ def host(project, name: str):
 
 
 def sender(root, *args: str) -> subprocess.Popen:
-    env = {
-        "ENGAGE_NOW": AFTER.isoformat(),
-        **os.environ,
-        "ENGAGE_SECRET_KEY": KEY,
-        "TEST_SMTP_PASSWORD": "pw",
-        "ENGAGE_USER": "test",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "engage", "--workspace", str(root), "send", SLUG, "--yes", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    return engage_in(root, "send", SLUG, "--yes", *args)
 
 
 def finish(process) -> tuple[int, str, str]:
