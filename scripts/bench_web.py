@@ -145,6 +145,12 @@ def main() -> None:
         "load code)",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="engage serve's --threads (default: its own default, as it runs unless told)",
+    )
+    parser.add_argument(
         "--database-url",
         action="append",
         metavar="URL",
@@ -156,7 +162,8 @@ def main() -> None:
     urls = args.database_url or ["sqlite", *filter(None, [os.environ.get(PG_ENV)])]
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"{platform.python_implementation()} {platform.python_version()}; {CLIENTS} clients"
+        f"{platform.python_implementation()} {platform.python_version()}; {CLIENTS} clients; "
+        f"engage serve with {args.threads or 'its default'} threads"
     )
     for url in urls:
         with tempfile.TemporaryDirectory() as folder, database(url, Path(folder)) as chosen:
@@ -202,7 +209,12 @@ def run(folder: Path, url: str, args: argparse.Namespace) -> None:
     }
     command = [sys.executable, "-m", "engage", "--workspace", str(root), "serve"]
     server = subprocess.Popen(
-        [*command, "--port", str(port), "--threads", str(CLIENTS)],
+        [
+            *command,
+            "--port",
+            str(port),
+            *(["--threads", str(args.threads)] if args.threads else []),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from ..contacts import core, life
 from ..contacts.identity import same_mailbox
 from ..models import Event, Unreadable, unreadable
-from ..store import guard
+from ..store import conflict, guard
 from ..store.schema import contacts, deliveries, events, unreadable_events
 
 STATUS_FOR = {"bounced": "bounced", "complained": "complained"}
@@ -62,15 +62,12 @@ def record_events(connection: sa.Connection, found: Sequence[Event | Unreadable]
             stored.kept += _keep_unreadable(connection, event)
             stored.unreadable += 1
             continue
-        known = {"provider": event.provider, "event_id": event.event_id}
-        if connection.execute(KNOWN, known).first() is not None:
-            stored.repeated += 1
-            continue
         matched = _match(connection, event)
-        connection.execute(
-            INSERT,
+        added = connection.execute(
+            _insert(connection),
             {
-                **known,
+                "provider": event.provider,
+                "event_id": event.event_id,
                 "event_type": event.event_type,
                 "recipient": event.recipient,
                 "delivery_id": matched.delivery_id,
@@ -81,18 +78,30 @@ def record_events(connection: sa.Connection, found: Sequence[Event | Unreadable]
                 "raw": event.raw,
                 "note": matched.note,
             },
-        )
+        ).first()
+        if added is None:  # stored before (this provider, this event id): nothing to do
+            stored.repeated += 1
+            continue
         _apply(connection, event, matched)
         stored.new += 1
     return stored
 
 
-# Statements made once: under load, building them again for each event cost more than running
-# them. Their values are given when they run.
-KNOWN = sa.select(events.c.id).where(
-    events.c.provider == sa.bindparam("provider"), events.c.event_id == sa.bindparam("event_id")
-)
-INSERT = events.insert()
+def _insert(connection: sa.Connection) -> sa.Executable:
+    """The event, unless it is stored already, in one statement (a retry of it is common; two
+    at the same moment are not an error): its id comes back only when it is new. Made once for
+    each kind of database: under load, building a statement again for each event cost more
+    than running it. Its values are given when it runs."""
+    name = connection.dialect.name
+    if name not in _INSERT:
+        insert = conflict.insert(connection, events).on_conflict_do_nothing(
+            index_elements=["provider", "event_id"]
+        )
+        _INSERT[name] = insert.returning(events.c.id)
+    return _INSERT[name]
+
+
+_INSERT: dict[str, sa.Executable] = {}
 
 
 def _fit(event: Event | Unreadable) -> Event | Unreadable:
