@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from ..contacts import core, life
 from ..contacts.identity import same_mailbox
 from ..models import Event, Unreadable, unreadable
-from ..store import conflict, guard
+from ..store import guard
 from ..store.schema import contacts, deliveries, events, unreadable_events
 
 STATUS_FOR = {"bounced": "bounced", "complained": "complained"}
@@ -92,6 +92,8 @@ def _insert(connection: sa.Connection) -> sa.Executable:
     at the same moment are not an error): its id comes back only when it is new. Made once for
     each kind of database: under load, building a statement again for each event cost more
     than running it. Its values are given when it runs."""
+    from ..store import conflict  # both dialects' modules: only when an event comes in
+
     name = connection.dialect.name
     if name not in _INSERT:
         insert = conflict.insert(connection, events).on_conflict_do_nothing(
