@@ -34,17 +34,13 @@ from engage.store import open_url
 
 from .fakes import FakeMailgun
 from .live_site import free_port
-from .test_faults import use_provider
+from .test_faults import address, crowd_through_mailgun
 from .test_providers import ENV, KEYS
 
 SLUG = "doing-with-not-doing-to"
 NOW = dt.datetime(2026, 12, 3, 9, 30, tzinfo=dt.UTC)  # the newsletter is due (send_at 09:00)
 SIGNING_KEY = "chaos-signing-key"
 PEOPLE, EVENTS, RATE = 1500, 300, 300
-
-
-def address(i: int) -> str:
-    return f"person{i}@example.org"
 
 
 class Host:
@@ -173,11 +169,7 @@ def test_three_senders_two_web_two_runs_killed_at_random(
     rng = random.Random(2026)
     hosts: list[Host] = []
     try:
-        use_provider(project, monkeypatch, "mailgun", fake, settle=0)
-        project.replace("engage.toml", "timeout = 1", f"timeout = 5\nrate_per_second = {RATE}")
-        rows = "".join(f"{address(i)},Person {i},newsletter\n" for i in range(PEOPLE))
-        path = project.write("many.csv", "email,name,tags\n" + rows)
-        assert project.run("contacts", "import", str(path)).exit_code == 0
+        crowd_through_mailgun(project, monkeypatch, fake, PEOPLE, RATE)
 
         env = {**os.environ, ENV["mailgun"]: KEYS["mailgun"]}
 

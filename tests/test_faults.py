@@ -95,6 +95,16 @@ def use_provider(project, monkeypatch, name: str, fake, settle: float | None = N
     )
 
 
+def crowd_through_mailgun(project, monkeypatch, fake, n: int, rate: int) -> None:
+    """`n` newsletter subscribers (address(i)), sent to through the fake Mailgun `fake` at
+    `rate` a second, its records complete at once (settle 0), with a 5 s time-out."""
+    use_provider(project, monkeypatch, "mailgun", fake, settle=0)
+    project.replace("engage.toml", "timeout = 1", f"timeout = 5\nrate_per_second = {rate}")
+    rows = "".join(f"{address(i)},Person {i},newsletter\n" for i in range(n))
+    path = project.write("many.csv", "email,name,tags\n" + rows)
+    assert project.run("contacts", "import", str(path)).exit_code == 0
+
+
 def states(project) -> dict[str, tuple[str, str | None]]:
     store = open_store(project.workspace)
     with store.connect() as c:
@@ -624,11 +634,7 @@ def test_sigkill_at_random_moments_through_mailgun_then_once_each(
     fake.keep_bodies = False
     fake.start()
     try:
-        use_provider(project, monkeypatch, "mailgun", fake, settle=0)
-        project.replace("engage.toml", "timeout = 1", f"timeout = 5\nrate_per_second = {rate}")
-        rows = "".join(f"{address(i)},Person {i},newsletter\n" for i in range(n))
-        path = project.write("many.csv", "email,name,tags\n" + rows)
-        assert project.run("contacts", "import", str(path)).exit_code == 0
+        crowd_through_mailgun(project, monkeypatch, fake, n, rate)
         found = kill_loop.run(
             project.root,
             {"ENGAGE_SECRET_KEY": KEY, ENV["mailgun"]: KEYS["mailgun"]},
