@@ -1,6 +1,8 @@
-# Sourced by scripts/demo, scripts/test and the benchmarks: make sure .venv exists and has
-# this project installed (with the extras named in $1, if any). Re-installs only when
-# pyproject.toml has changed since the last install.
+# Sourced by scripts/demo, scripts/test and the benchmarks, always with one word: the extras
+# to install, or "" for none (sourced with no words, the calling script's own arguments would
+# be taken for extras). Makes sure .venv exists and has this project installed (with the
+# extras named in $1, if any). Re-installs only when pyproject.toml has changed since the
+# last install.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
