@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -163,3 +164,20 @@ def test_a_low_limit_on_open_files_means_fewer_connections_and_says_so(project) 
         r"open, not 1000\. Raise the limit \(ulimit -n\) to allow more\.\n",
         served.started,
     ), served.started
+
+
+def test_requests_waiting_for_a_thread_fill_no_log(project) -> None:
+    """With one thread and 20 requests at once, most wait their turn: that is normal, and the
+    log says nothing of it (waitress wrote "Task queue depth is N" for each one)."""
+    env = {"ENGAGE_SECRET_KEY": KEY}
+    with engage_serve(project, env, "--threads", "1") as served:
+
+        def page(_: int) -> int:
+            return requests.get(served.base + "/subscribe", timeout=30).status_code
+
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(page, range(100)))
+        said = served.stop()
+    assert answers == [200] * 100
+    assert "Task queue depth" not in said
+    assert "Problem" not in said, said

@@ -184,11 +184,15 @@ class _PlainFormatter(logging.Formatter):
 
 def _log_plainly() -> None:
     """What engage says while it serves: its own news, and anyone's warnings. Not Alembic's or
-    waitress's chatter (waitress's own "Serving on" line repeats ours)."""
+    waitress's chatter (waitress's own "Serving on" line repeats ours), nor waitress's "Task
+    queue depth is N" warning: it comes with every request that waits for a free thread, so a
+    busy minute filled the log with "Problem:" lines that asked nothing of anyone (and cost
+    the server a line written for each request)."""
     handler = logging.StreamHandler()
     handler.setFormatter(_PlainFormatter("%(asctime)s | %(message)s", "%Y-%m-%d %H:%M:%S"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])  # unless already set up
     logging.getLogger("engage").setLevel(logging.INFO)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 def register(cli: click.Group) -> None:
