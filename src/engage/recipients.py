@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .contacts import audiences
-from .contacts.identity import email_hash, email_hashes
+from .contacts.identity import email_hash, email_hashes, key_hash
 from .store.schema import contacts, suppressions
 
 # Why a person was skipped, in the words of `engage send`'s summary line and of the report.
@@ -47,8 +47,8 @@ def members(audience: audiences.Audience) -> sa.Select:
 
 
 def skip_reasons(connection: sa.Connection, rows: Sequence[Any]) -> dict[int, str]:
-    """For each of `rows` (with .id, .email and .status) that must not be sent to now: its id
-    and why."""
+    """For each of `rows` (with .id, .email and .status, and .email_key when read with it)
+    that must not be sent to now: its id and why."""
     reasons = {row.id: row.status for row in rows if row.status != "subscribed"}
     rest = [row for row in rows if row.id not in reasons]
     for start in range(0, len(rest), CHUNK):
@@ -59,7 +59,7 @@ def skip_reasons(connection: sa.Connection, rows: Sequence[Any]) -> dict[int, st
 def _listed(connection: sa.Connection, rows: Sequence[Any]) -> dict[int, str]:
     """Rows whose address is on the suppression list (an ASCII address has one hash; another
     may also be listed under older spellings), with the list's reason."""
-    pairs = [(hashed, row.id) for row in rows for hashed in _hashes(row.email)]
+    pairs = [(hashed, row.id) for row in rows for hashed in _hashes(row)]
     listed = dict(
         connection.execute(
             sa.select(suppressions.c.email_hash, suppressions.c.reason).where(
@@ -74,8 +74,14 @@ def _listed(connection: sa.Connection, rows: Sequence[Any]) -> dict[int, str]:
     return found
 
 
-def _hashes(email: str) -> list[str]:
-    return [email_hash(email)] if email.isascii() else email_hashes(email)
+def _hashes(row: Any) -> list[str]:
+    """The hashes the suppression list may hold for the row's address. An ASCII address has
+    one: of its identity, which a row read with its contact's email_key (as a send's claims
+    are) carries already."""
+    if not row.email.isascii():
+        return email_hashes(row.email)
+    key = getattr(row, "email_key", None)
+    return [key_hash(key)] if key else [email_hash(row.email)]
 
 
 def describe(skipped: Counter | dict) -> str:

@@ -41,9 +41,15 @@ def email_hash(email: str) -> str:
     """What the suppression list keeps: enough to recognise a mailbox, not to read it. The hash
     of its identity, so every spelling of the mailbox gives the same hash."""
     try:
-        return _sha256(identity(email))
+        return key_hash(identity(email))
     except InvalidEmail:  # a provider may tell us of an address we could never send to
         return _sha256(email.strip().lower())
+
+
+def key_hash(key: str) -> str:
+    """`email_hash` of a mailbox whose identity is known already (contacts.email_key), without
+    reading its address again."""
+    return _sha256(key)
 
 
 def email_hashes(email: str) -> list[str]:

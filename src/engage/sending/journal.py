@@ -221,6 +221,7 @@ def claim(
                 deliveries.c.id,
                 contacts.c.id.label("contact_id"),
                 contacts.c.email,
+                contacts.c.email_key,  # its suppression-list hash, without reading it again
                 contacts.c.name,
                 contacts.c.first_name,
                 contacts.c.format,
