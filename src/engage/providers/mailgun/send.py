@@ -19,7 +19,14 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from ...email.base import Batch, Item, Outcome, Reconciled, SystemMessage, Unknown
-from ...email.http import BatchRefused, HttpProvider, error_text, merge_values, merged_bodies
+from ...email.http import (
+    BatchRefused,
+    HttpProvider,
+    error_text,
+    form_data,
+    merge_values,
+    merged_bodies,
+)
 from ...email.records import Wanted, read_json, search_window, verdict
 from ...errors import ProviderError
 
@@ -84,7 +91,7 @@ class Mailgun(HttpProvider):
         response = self.post(
             f"{settings.base_url.rstrip('/')}/v3/{settings.domain}/messages",
             auth=("api", self.key()),
-            files=[(name, (None, value)) for name, value in data],  # multipart: no %-escaping
+            **form_data(data),
         )
         if response.status_code == 404:
             raise ProviderError(
@@ -112,7 +119,7 @@ class Mailgun(HttpProvider):
         response = self.post(
             f"{settings.base_url.rstrip('/')}/v3/{settings.domain}/messages",
             auth=("api", self.key()),
-            files=[(name, (None, value)) for name, value in data],
+            **form_data(data),
         )
         if response.status_code != 200:
             return Outcome(0, False, error=error_text(response))
