@@ -215,14 +215,20 @@ class _Tags:
         return self._values
 
 
-def merge_values(batch: Batch, item: Item) -> dict[str, str]:
-    """One person's values for merged_bodies' tags: only the fields the layouts use."""
+def merger(batch: Batch) -> Callable[[Item], dict[str, str]]:
+    """Each person's values for merged_bodies' tags, for the people of `batch`: only the
+    fields its layouts use. The names are worked out once for the batch, not for each person."""
     variant = "standard" if batch.variant == "plain" else batch.variant
     html_fields = () if batch.variant == "plain" else batch.built.html[variant].fields
-    text_fields = batch.built.text.fields
-    plain = dict(zip(FIELDS, item.recipient.values(), strict=True))
-    values = {f"t_{k}": plain[k] for k in text_fields}
-    values.update({f"h_{k}": str(escape(plain[k])) for k in html_fields})
+    text = [(f"t_{k}", FIELDS.index(k)) for k in batch.built.text.fields]
+    html = [(f"h_{k}", FIELDS.index(k)) for k in html_fields]
+
+    def values(item: Item) -> dict[str, str]:
+        plain = item.recipient.values()
+        merged = {name: plain[index] for name, index in text}
+        merged.update({name: str(escape(plain[index])) for name, index in html})
+        return merged
+
     return values
 
 

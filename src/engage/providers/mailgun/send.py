@@ -24,8 +24,8 @@ from ...email.http import (
     HttpProvider,
     error_text,
     form_data,
-    merge_values,
     merged_bodies,
+    merger,
 )
 from ...email.records import Wanted, read_json, search_window, verdict
 from ...errors import ProviderError
@@ -62,11 +62,11 @@ class Mailgun(HttpProvider):
     def send_items(self, batch: Batch, items: list[Item]) -> list[Outcome]:
         settings = self.config.mailgun
         html, text = merged_bodies(batch, tag)
-        variables = {}
+        variables, values = {}, merger(batch)
         for item in items:
             headers = batch.headers(item)
             variables[item.email] = {
-                **merge_values(batch, item),
+                **values(item),
                 "list_unsubscribe": headers["List-Unsubscribe"],
                 "message_id": headers["Message-ID"],
                 "reply_to": headers.get("Reply-To", ""),

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from ...email.base import Batch, Item, Outcome, Reconciled, SystemMessage, Unknown
-from ...email.http import BatchRefused, HttpProvider, error_text, merge_values, merged_bodies
+from ...email.http import BatchRefused, HttpProvider, error_text, merged_bodies, merger
 from ...email.records import by_send, mailbox, read_json, still_kept, verdict
 from ...errors import CannotReconcile, ProviderError
 
@@ -53,12 +54,13 @@ class SendGrid(HttpProvider):
 
     def send_items(self, batch: Batch, items: list[Item]) -> list[Outcome]:
         html, text = merged_bodies(batch, tag)
+        values = merger(batch)
         name, address = email.utils.parseaddr(batch.sender)
         content = [{"type": "text/plain", "value": text}]
         if html:
             content.append({"type": "text/html", "value": html})
         payload = {
-            "personalizations": [self._personalization(batch, item) for item in items],
+            "personalizations": [self._personalization(batch, item, values) for item in items],
             "from": {"email": address, **({"name": name} if name else {})},
             "subject": batch.subject,
             "content": content,
@@ -79,14 +81,16 @@ class SendGrid(HttpProvider):
         message_id = response.headers.get("X-Message-Id", "")
         return [Outcome(item.delivery_id, True, provider_id=message_id) for item in items]
 
-    def _personalization(self, batch: Batch, item: Item) -> dict:
+    def _personalization(
+        self, batch: Batch, item: Item, values: Callable[[Item], dict[str, str]]
+    ) -> dict:
         name, address = email.utils.parseaddr(item.to)
         to = {"email": item.email, **({"name": " ".join(item.name.split())} if item.name else {})}
         headers = batch.headers(item)
         reply_to = headers.pop("Reply-To", "")
         personalization = {
             "to": [to],
-            "substitutions": {tag(k): v for k, v in merge_values(batch, item).items()},
+            "substitutions": {tag(k): v for k, v in values(item).items()},
             "headers": headers,
             "custom_args": {"engage_delivery": str(item.delivery_id)},
         }
