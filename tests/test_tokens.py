@@ -46,3 +46,18 @@ def test_every_kind_of_number_gives_the_token_it_gave_before() -> None:
         kind = hashlib.sha256(str(n).encode()).hexdigest()[:1]  # a kind of its own for each
         assert sign.sign(kind, n, n // 7) == made_before(kind, n, n // 7), n
         assert sign.verify(kind, made_before(kind, n, n // 7)) == (n, n // 7)
+
+
+def test_the_signatures_are_hmac_sha256_for_keys_of_every_length() -> None:
+    """tokens.py works HMAC-SHA256 out itself, its key blocks hashed once: the same bytes as
+    the hmac module's, for short keys, a key of one block, longer keys (hashed first) and
+    keys that are not ASCII."""
+    from engage.tokens import _Keyed
+
+    pick = random.Random(5)
+    keys = ["", "k", "a" * 63, "b" * 64, "c" * 65, "d" * 200, "clé secrète ☂", KEY]
+    for key in keys:
+        keyed = _Keyed(key.encode())
+        for size in (0, 1, 55, 56, 64, 200):
+            message = bytes(pick.randrange(256) for _ in range(size))
+            assert keyed.digest(message) == hmac.digest(key.encode(), message, "sha256")
