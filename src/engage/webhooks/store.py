@@ -173,7 +173,7 @@ def _match(connection: sa.Connection, event: Event) -> Match:
         named = found.get(way)
         if named is None:
             continue
-        if not event.recipient or same_mailbox(event.recipient, named.email):
+        if not event.recipient or _same(event.recipient, key, named):
             return Match(named.delivery_id, named.contact_id, note, named.email)
         note = note or (
             f"Not linked to delivery {named.delivery_id}: {how} named it, but it went to someone "
@@ -181,6 +181,12 @@ def _match(connection: sa.Connection, event: Event) -> Match:
         )
     delivery_id = _by_provider_id(connection, event, contact_id)
     return Match(delivery_id, contact_id, note, person.email if person else "")
+
+
+def _same(recipient: str, key: str | None, named: sa.Row) -> bool:
+    """Whether the delivery went to the recipient's mailbox: their identity, read once for
+    the event, against the one the contact has stored (contacts.email_key)."""
+    return key == named.email_key if key is not None else same_mailbox(recipient, named.email)
 
 
 BY_ID, BY_MESSAGE_ID, PERSON = 1, 2, 3
@@ -194,6 +200,7 @@ def _candidates() -> sa.CompoundSelect:
                 deliveries.c.id.label("delivery_id"),
                 deliveries.c.contact_id,
                 contacts.c.email,
+                contacts.c.email_key,
             )
             .join(contacts, contacts.c.id == deliveries.c.contact_id)
             .where(which)
@@ -209,6 +216,7 @@ def _candidates() -> sa.CompoundSelect:
         sa.cast(sa.null(), sa.Integer),
         contacts.c.id,
         contacts.c.email,
+        contacts.c.email_key,
     ).where(contacts.c.email_key == sa.bindparam("key", type_=sa.String))
     return sa.union_all(
         delivery(BY_ID, deliveries.c.id == sa.bindparam("id", type_=sa.Integer)),
