@@ -163,7 +163,16 @@ def test_three_senders_two_web_two_runs_killed_at_random(
     monkeypatch.setenv("ENGAGE_DATABASE_URL", db_url)
     monkeypatch.setenv("ENGAGE_NOW", NOW.isoformat())
     monkeypatch.setenv("MAILGUN_WEBHOOK_SIGNING_KEY", SIGNING_KEY)
-    fake = FakeMailgun(api_key=KEYS["mailgun"], domain="mg.example.org", delay=0.05)
+    # Each process's clock starts at NOW when the process starts and runs on from there. The
+    # fake's records keep the time of the earliest start, so they are never earlier than the
+    # time a sender gave its hand-over, as they would be by real clocks.
+    began = time.monotonic()
+    fake = FakeMailgun(
+        api_key=KEYS["mailgun"],
+        domain="mg.example.org",
+        delay=0.05,
+        clock=lambda: NOW + dt.timedelta(seconds=time.monotonic() - began),
+    )
     fake.keep_bodies = False
     fake.start()
     rng = random.Random(2026)
@@ -225,12 +234,15 @@ def test_three_senders_two_web_two_runs_killed_at_random(
             elif each.running():
                 each.process.wait(timeout=300)
             each.reap()
+        # A sender that ran for 40 s recorded its hand-overs at NOW + 40 s. The last send comes
+        # after all of them, as it would by real clocks: its clock starts where the fake's is.
+        later = NOW + dt.timedelta(seconds=time.monotonic() - began + 1)
         final = subprocess.run(
             [sys.executable, "-m", "engage", "--workspace", str(senders[0].root)]
             + ["send", SLUG, "--yes"],
             capture_output=True,
             text=True,
-            env=env,
+            env={**env, "ENGAGE_NOW": later.isoformat()},
             timeout=300,
         )
         assert final.returncode == 0, final.stdout + final.stderr

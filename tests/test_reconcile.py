@@ -197,6 +197,27 @@ def test_settle_time_from_the_workspace(each, clock) -> None:
     assert (list(settled.sent), settled.not_sent, settled.note) == ([1], {2}, "")
 
 
+def test_a_hand_over_timed_ahead_of_this_clock_waits_for_it(each, clock) -> None:
+    """Several computers send one campaign; one's clock runs 40 s ahead of this one's. What it
+    handed over is not called "not sent" before this clock has passed it, even with no settle
+    time, and the note says why, not "less than 0 seconds ago"."""
+    each.project.replace("engage.toml", "timeout = 5", "timeout = 5\nreconcile_settle_seconds = 0")
+    provider = PROVIDERS[each.name](each.project.workspace)
+    ahead = T0 + dt.timedelta(seconds=40)
+    unknown = [Unknown(d, SEND, address(d), message_id(d), ahead) for d in (1, 2)]
+    with provider:
+        early = provider.reconcile(unknown)
+        clock.advance(seconds=40)
+        settled = provider.reconcile(unknown)
+    assert (early.sent, early.not_sent) == ({}, set())
+    assert early.note == (
+        f"2 messages were handed to {TITLES[each.name]} at a time this computer's clock has not "
+        "reached yet: the clocks of the computers that send may differ, so check that they keep "
+        "time. Ask again after 1 December 2026, 09:01 UTC."
+    )
+    assert (settled.sent, settled.not_sent, settled.note) == ({}, {1, 2}, "")
+
+
 def test_another_send_or_another_address_is_not_taken_for_ours(each, clock) -> None:
     each.send([1, 2], send_id=8)  # the same delivery ids, but another send
     clock.advance(hours=2)

@@ -166,11 +166,22 @@ def verdict(
             result.not_sent.add(item.delivery_id)
     title = provider.title
     notes = []
-    if waiting:
-        after = max(u.handed_at for u in waiting) + settle
+    ahead = [u for u in waiting if u.handed_at > now]
+    recent = [u for u in waiting if u.handed_at <= now]
+    if recent:
+        after = max(u.handed_at for u in recent) + settle
         notes.append(
-            f"{_count(waiting)} handed to {title} less than {span(settle)} ago, and its records "
+            f"{_count(recent)} handed to {title} less than {span(settle)} ago, and its records "
             f"may not be complete yet. Ask again after {moment(after)}."
+        )
+    if ahead:
+        # Another computer sending the same campaign recorded the hand-over by a clock that
+        # runs ahead of this one's: wait until this clock has passed it too.
+        after = max(u.handed_at for u in ahead) + settle
+        notes.append(
+            f"{_count(ahead)} handed to {title} at a time this computer's clock has not "
+            f"reached yet: the clocks of the computers that send may differ, so check that "
+            f"they keep time. Ask again after {moment(after)}."
         )
     if too_old:
         notes.append(
