@@ -100,7 +100,8 @@ def test_a_failing_piece_is_undone_alone(store) -> None:
     if writer.grouped:
         futures = queued_behind_a_writer(store, writer, actions)
     else:
-        futures = [ThreadPoolExecutor(1).submit(writer.run, action) for action in actions]
+        one_after_another = ThreadPoolExecutor(1)  # so the first "a" is the one that comes first
+        futures = [one_after_another.submit(writer.run, action) for action in actions]
     assert futures[0].result(timeout=30) == "a"
     with pytest.raises(sa.exc.IntegrityError):
         futures[1].result(timeout=30)
