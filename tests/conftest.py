@@ -19,6 +19,7 @@ from engage.config import Workspace, load_workspace
 from engage.store import resolve_url
 
 from . import mailcheck
+from .console import console_app  # noqa: F401 - a fixture for every console test
 
 PG_ENV = "ENGAGE_TEST_DATABASE_URL"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import getpass
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -161,6 +162,17 @@ class Followups:
 
 
 @dataclass(frozen=True)
+class Team:
+    """[team]: how the media team signs in to the console (`engage serve`, /console)."""
+
+    # "link": a single-use link by email, through the email provider; "password": a password
+    # each member sets with `engage team password EMAIL` (kept as an argon2 hash).
+    sign_in: Literal["link", "password"] = "link"
+    session_hours: int = 12  # a console session ends this long after sign-in
+    sign_ins_per_hour: int = 10  # tries from one network address, and for one email address
+
+
+@dataclass(frozen=True)
 class Config:
     organisation: Organisation
     database: Database = field(default_factory=Database)
@@ -169,6 +181,7 @@ class Config:
     social: dict[str, SocialChannel] = field(default_factory=dict)
     replies: Replies = field(default_factory=Replies)
     followups: Followups = field(default_factory=Followups)
+    team: Team = field(default_factory=Team)
     # [topics]: tags people may choose on the sign-up and preferences pages, each with the words
     # shown next to its tick box. Tags in lower case, in the order written.
     topics: dict[str, str] = field(default_factory=dict)
@@ -219,6 +232,14 @@ class Workspace:
         return str(path)
 
 
+def user() -> str:
+    """Who is running engage at a terminal or from cron: ENGAGE_USER, else the login name."""
+    try:
+        return os.environ.get("ENGAGE_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 def find_workspace(
     given: str | os.PathLike[str] | None = None, start: Path | None = None
 ) -> Workspace:
@@ -255,6 +276,7 @@ def load_config(path: Path) -> Config:
         _check_replies(config.replies)
         _check_timeouts(config)
         _check_smtp(config.email.smtp)
+        _check_team(config.team)
         return dataclasses.replace(config, topics=_topics(config.topics))
     except SchemaError as exc:
         raise schema_error(exc, path.name, text, 1, ConfigError) from None
@@ -318,6 +340,22 @@ def _check_smtp(smtp: Smtp) -> None:
 
 
 MAX_TIMEOUT = 600.0  # seconds: longer, and a stuck server holds a send or a page for too long
+
+
+def _check_team(team: Team) -> None:
+    """A session lasts 1 hour to 30 days; at least 1 sign-in try an hour is allowed."""
+    if not 1 <= team.session_hours <= 720:
+        raise SchemaError(
+            f"team.session_hours is {team.session_hours}: give the hours a console session "
+            "lasts, from 1 to 720 (30 days), like session_hours = 12",
+            "team.session_hours",
+        )
+    if team.sign_ins_per_hour < 1:
+        raise SchemaError(
+            f"team.sign_ins_per_hour is {team.sign_ins_per_hour}: give how many sign-in tries "
+            "an hour are allowed, 1 or more, like sign_ins_per_hour = 10",
+            "team.sign_ins_per_hour",
+        )
 
 
 def _check_timeouts(config: Config) -> None:

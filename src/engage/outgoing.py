@@ -40,6 +40,7 @@ from .errors import AuthFailed, EngageError, LostAnswer, ProviderError, TryLater
 from .providers import provider_for
 from .store import Store
 from .store.schema import outgoing
+from .team import members, sessions
 from .tokens import Signer
 from .tokens import signer as make_signer
 
@@ -87,6 +88,12 @@ def ask_to_confirm(
     (subscriptions.sign_up decides)."""
     payload = {"name": name, "format": fmt, "topics": sorted(topics)}
     _add(connection, "signup", core.normalise_email(address), payload)
+
+
+def ask_for_sign_in(connection: sa.Connection, member_id: int, address: str) -> None:
+    """A team member's sign-in link, asked for on the console's sign-in page. The link itself
+    is made when the row is sent, so its secret is never kept in the queue."""
+    _add(connection, "team-signin", address, {"member": member_id})
 
 
 def add_story_email(
@@ -246,6 +253,8 @@ def _prepare(
     with store.begin() as connection:
         if row.kind == "signup":
             message, contact_id = _signup(connection, workspace, signer, row)
+        elif row.kind == "team-signin":
+            message, contact_id = _team_sign_in(connection, workspace, row), None
         else:
             message, contact_id = own_emails.queued_story_email(row.address, row.payload), None
         values: dict[str, Any] = {"contact_id": contact_id}
@@ -275,6 +284,18 @@ def _signup(
         return None, contact_id
     message = own_emails.confirmation(workspace, found.confirm_to, form["name"], found.token)
     return message, contact_id
+
+
+def _team_sign_in(
+    connection: sa.Connection, workspace: Workspace, row: sa.Row
+) -> SystemMessage | None:
+    """The sign-in email with a new single-use link; None when the member has been removed
+    since they asked."""
+    member = members.by_id(connection, int(row.payload["member"]))
+    if member is None:
+        return None
+    secret = sessions.new_link(connection, member)
+    return own_emails.team_sign_in(workspace, member.email, member.name, secret)
 
 
 def _again(
@@ -352,4 +373,6 @@ _WORDS = {"failed": "was not sent", "unknown": "may or may not have gone"}
 def _what(row: sa.Row) -> str:
     if row.kind == "signup":
         return "The confirmation email"
+    if row.kind == "team-signin":
+        return "The console sign-in email"
     return f"The {row.payload['template']} story email"

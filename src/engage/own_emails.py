@@ -102,6 +102,42 @@ def confirmation(workspace: Workspace, address: str, name: str, token: str) -> S
     )
 
 
+SIGN_IN_SUBJECT = "Your link to sign in"
+
+
+def team_sign_in(workspace: Workspace, address: str, name: str, secret: str) -> SystemMessage:
+    """The email with a team member's single-use link to the console, from
+    templates/email/team-signin.*.j2 (engage's own copy when the workspace has none: a
+    workspace made before the console)."""
+    base = workspace.config.web.base_url.rstrip("/")
+    context = {
+        "name": name.split(" ")[0] if name else "",
+        "sign_in_url": f"{base}/console/sign-in/{secret}",
+        "organisation": workspace.config.organisation,
+    }
+    ours = Path(__file__).parent / "templates" / "email"
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.FileSystemLoader(str(workspace.templates_dir / "email")),
+                jinja2.FileSystemLoader(str(ours)),
+            ]
+        ),
+        autoescape=jinja2.select_autoescape(["html.j2"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    sender = workspace.config.email.from_
+    return SystemMessage(
+        to=address,
+        subject=SIGN_IN_SUBJECT,
+        text=env.get_template("team-signin.txt.j2").render(context),
+        html=env.get_template("team-signin.html.j2").render(context),
+        sender=sender,
+        message_id=system_message_id(sender, "signin"),
+        kind="signin",
+    )
+
+
 def render_story(workspace: Workspace, template: str, context: Mapping[str, Any]) -> Rendered:
     """The subject, plain text and HTML of one story email, ready to send."""
     folder = _folder(workspace, template)

@@ -57,6 +57,11 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "Run the web app (sign-up, unsubscribe, preferences, webhooks, archive) with waitress.",
     ),
     "stories": (("stories",), "Contributors' stories, from their reply to publication."),
+    "team": (
+        ("team",),
+        "The media team's accounts for the console (`engage serve`, /console), and the log of "
+        "who did what.",
+    ),
     "webhooks": (("webhooks",), "What the email providers told engage through its webhooks."),
 }
 

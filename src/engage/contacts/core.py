@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import getpass
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +25,7 @@ from ..addresses import (  # noqa: F401  (every way in reads addresses through t
     mailbox,
     normalise_email,
 )
+from ..config import user
 from ..errors import EngageError
 from ..store.schema import (
     consents,
@@ -53,11 +52,8 @@ def now() -> dt.datetime:
 
 
 def actor() -> str:
-    """Who is running engage: ENGAGE_USER, else the login name."""
-    try:
-        return os.environ.get("ENGAGE_USER") or getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    """Who is running engage: ENGAGE_USER, else the login name (config.user)."""
+    return user()
 
 
 @dataclass

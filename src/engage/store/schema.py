@@ -513,7 +513,7 @@ outgoing = Table(
     "outgoing",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("kind", String(40), nullable=False),  # signup | story
+    Column("kind", String(40), nullable=False),  # signup | story | team-signin
     Column("address", String(320), nullable=False),
     Column("address_key", String(320), nullable=False),
     Column("contact_id", Integer, nullable=True),
@@ -531,4 +531,67 @@ outgoing = Table(
     Column("done_at", DateTime(), nullable=True),
     Index("ix_outgoing_state_not_before", "state", "not_before"),
     Index("ix_outgoing_address_key", "address_key"),
+)
+
+TEAM_ROLES = ("editor", "sender", "admin")
+
+# The media team's accounts for the console (team/). `email_key` is the address's identity, so
+# two spellings are one account. `password_hash` is argon2's (never the password), empty when
+# the team signs in by email link. A removed member keeps their row (`removed_at`), so the
+# audit log still says who they were; `sessions_from` ends every session begun before it
+# ("sign out everywhere").
+team_members = Table(
+    "team_members",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("email_key", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(200), nullable=False, default=""),
+    Column("added_at", DateTime(), nullable=False),
+    Column("removed_at", DateTime(), nullable=True),
+    Column("sessions_from", DateTime(), nullable=True),
+)
+
+# A signed-in browser. Only the SHA-256 of the session's secret is kept: the cookie's value
+# cannot be read back from the store.
+team_sessions = Table(
+    "team_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("member_id", Integer, ForeignKey("team_members.id"), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
+    Column("seen_at", DateTime(), nullable=False),
+    Column("expires_at", DateTime(), nullable=False),
+    Column("ended_at", DateTime(), nullable=True),
+    Index("ix_team_sessions_member_id", "member_id"),
+)
+
+# Single-use sign-in links, by their SHA-256; `used_at` is set by the one request that uses it.
+team_links = Table(
+    "team_links",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("member_id", Integer, ForeignKey("team_members.id"), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
+    Column("expires_at", DateTime(), nullable=False),
+    Column("used_at", DateTime(), nullable=True),
+)
+
+# Who did what, and when: sends started, paused or cancelled, schedules, story moves, exports,
+# erasures, sign-ins and changes to the team. `actor` is a team member's address, or
+# "command line (USER)" for the CLI; `subject` names what it was done to.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(), nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("subject", String(400), nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+    Index("ix_audit_log_at", "at"),
 )

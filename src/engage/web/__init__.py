@@ -1,12 +1,14 @@
 """The web app: sign-up, confirmation, unsubscribe, preferences, archive, provider webhooks and
 inbound mail. `create_app()` returns a WSGI app for any WSGI server; `engage serve` runs one.
 
-Pages come from templates/web/ in the workspace, need no JavaScript, and set no cookies.
+Pages come from templates/web/ in the workspace and need no JavaScript. Only the team's
+console (/console, web/console/) sets a cookie: its session.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -112,6 +114,14 @@ def create_app(
     each has a database connection ready, with one for the worker of `engage serve`."""
     workspace = workspace or find_workspace()
     app = Flask("engage", template_folder=str(workspace.templates_dir / "web"))
+    # The workspace's pages first; engage's own for any it does not have (the console's pages,
+    # in a workspace made before there was a console).
+    app.jinja_loader = jinja2.ChoiceLoader(
+        [
+            jinja2.FileSystemLoader(str(workspace.templates_dir / "web")),
+            jinja2.FileSystemLoader(str(Path(__file__).parent.parent / "templates" / "web")),
+        ]
+    )
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, **settings)
     app.jinja_env.autoescape = True
     app.jinja_env.undefined = jinja2.StrictUndefined
@@ -131,12 +141,13 @@ def create_app(
     def organisation() -> dict[str, Any]:
         return {"organisation": workspace.config.organisation}
 
-    from . import headers, hooks, pages, stories
+    from . import console, headers, hooks, pages, stories
 
     headers.install(app, workspace.config.web.base_url)
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(hooks.blueprint)
     app.register_blueprint(stories.blueprint)
+    app.register_blueprint(console.blueprint)
     for status, title, text in ERRORS:
         app.register_error_handler(status, _error_page(status, title, text))
     return app

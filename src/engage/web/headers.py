@@ -7,8 +7,9 @@ the webhooks' JSON. One hook sets them all (see `secure`), so no route can forge
   styles, and pictures from the organisation's website, so it may show https pictures too.
 - Referrer-Policy: our links carry tokens, so no other website is told the address they came
   from.
-- Cache-Control: no-store on any page reached by a token link, and on every answer to a form or
-  webhook, so a shared computer or a proxy keeps no copy of someone's choices.
+- Cache-Control: no-store on any page reached by a token link, on every answer to a form or
+  webhook, and on every page of the team's console, so a shared computer or a proxy keeps no
+  copy of someone's choices or of the console's pages.
 - Strict-Transport-Security when `[web] base_url` is https: browsers then use only https.
 """
 
@@ -45,8 +46,13 @@ def _hash(css: str) -> str:
 
 
 def private() -> bool:
-    """True when the answer is for one person: a token link, a form sent or a webhook."""
-    return "token" in (request.view_args or {}) or request.method not in ("GET", "HEAD")
+    """True when the answer is for one person: a token link, a form sent, a webhook, or any
+    page of the team's console."""
+    return (
+        "token" in (request.view_args or {})
+        or request.method not in ("GET", "HEAD")
+        or request.blueprint == "console"
+    )
 
 
 def install(app: Flask, base_url: str) -> None:
