@@ -11,6 +11,7 @@ import click
 from ..store.schema import STORY_STATUSES
 from ..stories import coproduce, core, service, steps
 from ..stories.telling import Told
+from ..team import audit
 from ..tokens import signer
 from .common import format_option, printable, store, table, when, workspace
 from .common import report_problems as _report
@@ -186,7 +187,7 @@ def open_(
 def title_(ctx: click.Context, story_id: int, title: str) -> None:
     """Give a story its TITLE: a few words to know it by (its contributor sees them too)."""
     with store(ctx).begin() as connection:
-        story = core.set_title(connection, story_id, title)
+        story = core.set_title(connection, story_id, title, audit.command_line())
     click.echo(f"Story {story.id} is now called {printable(story.title)}.")
 
 
@@ -228,6 +229,7 @@ def set_(
         note_text=note_text,
         link=link,
         without_approval=without_approval,
+        actor=audit.command_line(),
     )
     click.echo(f"Story {story.id} is {story.status}.{_told(told, core.TEMPLATE_FOR[status])}")
     if take_down:
@@ -283,7 +285,9 @@ def reopen(ctx: click.Context, story_id: int, note_text: str) -> None:
     sorry, the last email was a mistake, and where things stand.
     """
     ws = workspace(ctx)
-    story, was, told = service.reopen(store(ctx), ws, signer(ws), story_id, note_text)
+    story, was, told = service.reopen(
+        store(ctx), ws, signer(ws), story_id, note_text, audit.command_line()
+    )
     click.echo(
         f"Story {story.id} is no longer {was}: it is {story.status} again." + _told(told, "update")
     )
@@ -299,7 +303,7 @@ def reopen(ctx: click.Context, story_id: int, note_text: str) -> None:
 def assign(ctx: click.Context, story_id: int, name: str) -> None:
     """Give a story to someone on the team to look after."""
     with store(ctx).begin() as connection:
-        story = core.assign(connection, story_id, name)
+        story = core.assign(connection, story_id, name, audit.command_line())
     click.echo(f"Story {story.id} is now with {printable(story.owner)}.")
 
 
@@ -310,7 +314,10 @@ def assign(ctx: click.Context, story_id: int, name: str) -> None:
 def draft(ctx: click.Context, story_id: int, file: Path) -> None:
     """Send the contributor the edited story (Markdown FILE) to approve or change."""
     ws = workspace(ctx)
-    story, version, told = service.send_draft(store(ctx), ws, signer(ws), story_id, file)
+    body = service.read_draft(file)
+    story, version, told = service.send_draft(
+        store(ctx), ws, signer(ws), story_id, body, audit.command_line()
+    )
     click.echo(
         f"Draft {version} of story {story.id} is with its contributor to read."
         + (" They were sent a private link." if told.sent else "")
@@ -375,7 +382,7 @@ def followups_send(ctx: click.Context, yes: bool) -> None:
         return
     if not yes:
         click.confirm(f"Send the update email to {len(waiting)} contributor(s)?", abort=True)
-    told = service.send_followups(store(ctx), ws, signer(ws), days)
+    told = service.send_followups(store(ctx), ws, signer(ws), days, actor=audit.command_line())
     click.echo(f"Sent {len(told.sent)} update email(s).")
     _report(told)
     if told.problems:

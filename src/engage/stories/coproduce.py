@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from ..contacts import core, life
 from ..social import networks
 from ..store.schema import inbound, stories, story_drafts, story_history, story_uses
-from .core import Story, StoryError, current_draft, get, note, story_consents, uses
-from .steps import find_step
+from ..team import audit
+from .core import Story, StoryError, current_draft, get, note, story_consents, uses, who
+from .steps import find_step, moved
 
 # Where a story may appear, besides each [social.NAME] channel, and what of the person may be
 # used. Each is a consent record for the story (consents.channel).
@@ -73,8 +74,9 @@ def public_link(url: str) -> str:
     return url.strip() if address.is_global else ""
 
 
-def add_draft(connection: sa.Connection, story_id: int, body: str) -> tuple[Story, int]:
-    """Attach an edited version; the story waits for its contributor. Returns the version."""
+def add_draft(connection: sa.Connection, story_id: int, body: str, actor: str) -> tuple[Story, int]:
+    """Attach an edited version; the story waits for its contributor. Returns the version.
+    `actor` did it (see team/audit.py)."""
     story = get(connection, story_id)
     if find_step(connection, story, "draft", "team") is None:
         if story.status == "received":
@@ -103,7 +105,9 @@ def add_draft(connection: sa.Connection, story_id: int, body: str) -> tuple[Stor
         .where(stories.c.id == story.id)
         .values(status="awaiting-approval", updated_at=at)
     )
-    note(connection, story.id, "draft", "awaiting-approval", f"Version {version}.")
+    said = f"Version {version}."
+    note(connection, story.id, "draft", "awaiting-approval", said, actor=who(actor))
+    audit.record(connection, actor, "story draft sent", f"story {story.id}", f"version {version}")
     return get(connection, story.id), version
 
 
@@ -192,9 +196,12 @@ def record_choices(
     return changed
 
 
-def withdraw(connection: sa.Connection, story_id: int, reason: str, actor: str) -> dict[str, Any]:
+def withdraw(
+    connection: sa.Connection, story_id: int, reason: str, actor: str, *, team: str = ""
+) -> dict[str, Any]:
     """The contributor (or the team, for them) takes the story back. Every consent for it is
-    withdrawn; returns the story and where it went out, for the team to take down."""
+    withdrawn; returns the story and where it went out, for the team to take down. `team`:
+    who on the team recorded it (as the audit log names them), when the team did."""
     story = get(connection, story_id)
     if find_step(connection, story, "withdraw", "contributor") is None:
         raise StoryError(f"Story {story.id} is already withdrawn.")
@@ -205,6 +212,8 @@ def withdraw(connection: sa.Connection, story_id: int, reason: str, actor: str) 
     given = [c for c, yes in story_consents(connection, story.id).items() if yes]
     record_choices(connection, story, dict.fromkeys(given, False), {})
     note(connection, story.id, "withdrawn", "withdrawn", reason.strip(), actor=actor)
+    if team:
+        moved(connection, team, story, "withdrawn", reason)
     return {"story": get(connection, story.id), "take_down": uses(connection, story.id)}
 
 

@@ -27,6 +27,7 @@ from ..store.schema import (
     story_history,
     story_uses,
 )
+from ..team import audit
 
 OPEN = ("received", "in-progress", "awaiting-approval", "approved")
 CLOSED = ("published", "declined", "withdrawn")
@@ -156,8 +157,15 @@ def current_draft(connection: sa.Connection, story_id: int) -> sa.Row | None:
 TITLE_LIMIT = 200
 
 
-def set_title(connection: sa.Connection, story_id: int, title: str) -> Story:
-    """The few words the team knows a story by (its contributor sees them on their page)."""
+def who(actor: str) -> str:
+    """The name a story's history gives `actor` (who did something, as the audit log names
+    them): the computer's user at the command line, the member's email in the console."""
+    return core.actor() if actor == audit.command_line() else actor
+
+
+def set_title(connection: sa.Connection, story_id: int, title: str, actor: str) -> Story:
+    """The few words the team knows a story by (its contributor sees them on their page).
+    `actor` did it (see team/audit.py)."""
     title = " ".join(title.split())
     if not title:
         raise StoryError(
@@ -172,11 +180,13 @@ def set_title(connection: sa.Connection, story_id: int, title: str) -> Story:
     connection.execute(
         stories.update().where(stories.c.id == story.id).values(title=title, updated_at=core.now())
     )
-    note(connection, story.id, "titled", story.status, title)
+    note(connection, story.id, "titled", story.status, title, actor=who(actor))
+    audit.record(connection, actor, "story retitled", f"story {story.id}", title)
     return get(connection, story.id)
 
 
-def assign(connection: sa.Connection, story_id: int, owner: str) -> Story:
+def assign(connection: sa.Connection, story_id: int, owner: str, actor: str) -> Story:
+    """Give the story to `owner` on the team to look after. `actor` did it."""
     owner = " ".join(owner.split())
     if not owner:
         raise StoryError("Give the name of the person who will look after this story.")
@@ -184,7 +194,8 @@ def assign(connection: sa.Connection, story_id: int, owner: str) -> Story:
     connection.execute(
         stories.update().where(stories.c.id == story.id).values(owner=owner, updated_at=core.now())
     )
-    note(connection, story.id, "assigned", story.status, f"Now with {owner}.")
+    note(connection, story.id, "assigned", story.status, f"Now with {owner}.", actor=who(actor))
+    audit.record(connection, actor, "story assigned", f"story {story.id}", f"to {owner}")
     return get(connection, story.id)
 
 
@@ -192,6 +203,24 @@ def told(connection: sa.Connection, story_id: int, template: str, status: str) -
     """The contributor has been sent news: the clock for follow-ups starts again."""
     connection.execute(stories.update().where(stories.c.id == story_id).values(told_at=core.now()))
     note(connection, story_id, "told", status, template)
+
+
+def claim_told(connection: sa.Connection, story: Story) -> bool:
+    """Take `story` to send it news, before the email goes: its clock starts again now. False
+    (send nothing) when another process told them since `story` was read."""
+    taken = connection.execute(
+        stories.update()
+        .where(stories.c.id == story.id, stories.c.told_at == story.told_at)
+        .values(told_at=core.now())
+    )
+    return taken.rowcount == 1
+
+
+def unclaim_told(connection: sa.Connection, story: Story) -> None:
+    """The news surely did not go: the story is owed it again, as before the claim."""
+    connection.execute(
+        stories.update().where(stories.c.id == story.id).values(told_at=story.told_at)
+    )
 
 
 def history(connection: sa.Connection, story_id: int) -> list[dict[str, Any]]:
@@ -267,5 +296,10 @@ def owed(
         and story.told_at <= cutoff
         and story.contact_status not in core.SUPPRESSED_STATUSES
     ]
-    waits = [(story, (now - story.told_at).days) for story in found]
+    waits = [(story, waited(story, now)) for story in found]
     return sorted(waits, key=lambda pair: (-pair[1], pair[0].id))
+
+
+def waited(story: Story, now: dt.datetime | None = None) -> int:
+    """Whole days since the contributor last heard from us about this story."""
+    return ((now or core.now()) - story.told_at).days

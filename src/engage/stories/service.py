@@ -12,12 +12,13 @@ from typing import Any
 
 from ..config import Workspace, read_text
 from ..contacts import core as people
+from ..errors import EngageError
 from ..own_emails import Rendered, render_story
 from ..social.channels import configured
 from ..store import Store
 from ..tokens import Signer
 from . import coproduce, core, opening, steps
-from .telling import STATUS_WORDS, Told, context, tell, tell_team
+from .telling import STATUS_WORDS, Told, context, deliver, not_told, tell, tell_team
 
 # Said before where things stand when the team undoes a decline or a publication.
 REOPENED = {
@@ -74,13 +75,23 @@ def change(
     note_text: str = "",
     link: str = "",
     without_approval: bool = False,
+    actor: str,
 ) -> tuple[core.Story, Told, list[dict[str, Any]]]:
-    """The team moves a story on, and the contributor hears about it. Returns the story, what
-    was sent, and (for a withdrawal) where it went out, to take down."""
+    """The team moves a story on, and the contributor hears about it. `actor` did it (as the
+    audit log names them: team/audit.py). Returns the story, what was sent, and (for a
+    withdrawal) where it went out, to take down."""
     if status == "withdrawn":
-        how = f"{people.actor()} recorded this for them with engage."
+        how = f"{core.who(actor)} recorded this for them with engage."
         return withdraw(
-            store, workspace, signer, story_id, note_text, people.actor(), how, note=note_text
+            store,
+            workspace,
+            signer,
+            story_id,
+            note_text,
+            core.who(actor),
+            how,
+            note=note_text,
+            team=actor,
         )
     told = Told()
     with store.begin() as connection:
@@ -91,6 +102,7 @@ def change(
             note_text=note_text,
             link=link,
             without_approval=without_approval,
+            actor=actor,
         )
     tell(
         store, workspace, signer, story.id, core.TEMPLATE_FOR[status], told, note=note_text.strip()
@@ -118,13 +130,14 @@ def preview(
 
 
 def reopen(
-    store: Store, workspace: Workspace, signer: Signer, story_id: int, note_text: str
+    store: Store, workspace: Workspace, signer: Signer, story_id: int, note_text: str, actor: str
 ) -> tuple[core.Story, str, Told]:
     """Undo a decline or publication made in the last day; the contributor hears it was a
-    mistake, and where things stand. Returns the story, the status it had, and what was sent."""
+    mistake, and where things stand. `actor` did it. Returns the story, the status it had, and
+    what was sent."""
     with store.begin() as connection:
         was = core.get(connection, story_id).status
-        story = steps.reopen(connection, story_id, note_text)
+        story = steps.reopen(connection, story_id, note_text, actor)
     told = Told()
     words = f"{REOPENED[was]} {STATUS_WORDS[story.status]}"
     tell(store, workspace, signer, story.id, "update", told, status_words=words, note=note_text)
@@ -142,13 +155,14 @@ def withdraw(
     *,
     note: str = "",
     later: bool = False,
+    team: str = "",
 ) -> tuple[core.Story, Told, list[dict[str, Any]]]:
     """The story is taken back (on the contributor's page, or by the team for them): they
     get a goodbye (with the team's `note`, if any), and the team gets every place to take it
-    down from."""
+    down from. `team`: who on the team recorded it, for the audit log, when the team did."""
     told = Told()
     with store.begin() as connection:
-        done = coproduce.withdraw(connection, story_id, reason, actor)
+        done = coproduce.withdraw(connection, story_id, reason, actor, team=team)
     story, take_down = done["story"], done["take_down"]
     tell(store, workspace, signer, story.id, "update", told, later=later, note=note.strip())
     extra = {"take_down": take_down, "reason": reason.strip()}
@@ -156,29 +170,51 @@ def withdraw(
     return story, told, take_down
 
 
+def read_draft(path: Path) -> str:
+    """The edited story from a Markdown file (for `engage stories draft`)."""
+    return read_text(path, str(path), core.StoryError)
+
+
 def send_draft(
-    store: Store, workspace: Workspace, signer: Signer, story_id: int, path: Path
+    store: Store, workspace: Workspace, signer: Signer, story_id: int, body: str, actor: str
 ) -> tuple[core.Story, int, Told]:
-    body = read_text(path, str(path), core.StoryError)
+    """Send the contributor the edited story (Markdown `body`) to approve or change: the
+    story waits for them, and they get a private link to read it. `actor` did it."""
     with store.begin() as connection:
-        story, version = coproduce.add_draft(connection, story_id, body)
+        story, version = coproduce.add_draft(connection, story_id, body, actor)
     told = Told()
     tell(store, workspace, signer, story.id, "draft", told)
     return story, version, told
 
 
 def owed(store: Store, workspace: Workspace, days: int | None = None) -> list[tuple[Any, int]]:
+    """Open stories whose contributor is owed news (core.owed), after `days`, else after
+    [followups] days."""
     with store.connect() as connection:
         return core.owed(connection, days if days is not None else workspace.config.followups.days)
 
 
 def send_followups(
-    store: Store, workspace: Workspace, signer: Signer, days: int | None = None
+    store: Store, workspace: Workspace, signer: Signer, days: int | None = None, *, actor: str
 ) -> Told:
-    """The update email to everyone owed news; each one's clock starts again."""
+    """The update email to everyone owed news; each one's clock starts again. Each is sent
+    once, however many processes send at once: a story is claimed before its email goes.
+    `actor` sent them (the audit log notes each)."""
     told = Told()
     for story, _waited in owed(store, workspace, days):
-        tell(store, workspace, signer, story.id, "update", told)
+        with store.begin() as connection:
+            if not core.claim_told(connection, story):
+                continue  # another process is telling them
+        try:
+            sent = deliver(store, workspace, signer, story.id, "update", actor=actor)
+        except EngageError as exc:
+            if not getattr(exc, "maybe_sent", False):
+                with store.begin() as connection:
+                    core.unclaim_told(connection, story)
+            not_told(store, story.id, "update", exc, told)
+            continue
+        if sent:
+            told.sent.append(story.id)
     return told
 
 
@@ -269,4 +305,16 @@ def _choices(
                 "changed": name in changed,
             }
         )
+    return found
+
+
+def team_choices(store: Store, workspace: Workspace, story_id: int) -> list[tuple[str, str]]:
+    """What the contributor agreed to, in the team's words: each place and detail they were
+    asked about, with "yes", "no" or "not asked yet" (which counts as no)."""
+    with store.connect() as connection:
+        chosen = core.story_consents(connection, story_id)
+    found = []
+    for name, words in labels(workspace).items():
+        answer = ("yes" if chosen[name] else "no") if name in chosen else "not asked yet"
+        found.append((coproduce.TEAM_DETAILS.get(name, words), answer))
     return found

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 
 from ..contacts import core as people
 from ..store.schema import STORY_STATUSES, stories, story_history
-from .core import OPEN, Story, StoryError, current_draft, get, note
+from ..team import audit
+from .core import OPEN, Story, StoryError, current_draft, get, note, who
 
 REOPEN_WITHIN = dt.timedelta(hours=24)  # a decline or publication can be undone this long
 
@@ -175,8 +176,10 @@ def set_status(
     note_text: str = "",
     link: str = "",
     without_approval: bool = False,
+    actor: str,
 ) -> Story:
-    """The team moves a story on. Returns the story as it now is."""
+    """The team moves a story on; `actor` did it (see team/audit.py). Returns the story as it
+    now is."""
     story = check_status(connection, story_id, status, without_approval=without_approval)
     if status == "published":
         if not approved_draft(connection, story) and not (without_approval and note_text.strip()):
@@ -193,8 +196,16 @@ def set_status(
     action = (
         "published-without-approval" if status == "published" and without_approval else "status"
     )
-    note(connection, story.id, action, status, note_text.strip(), link.strip())
+    note(connection, story.id, action, status, note_text.strip(), link.strip(), who(actor))
+    moved(connection, actor, story, status, note_text)
     return get(connection, story.id)
+
+
+def moved(connection: sa.Connection, actor: str, story: Story, status: str, note_text: str) -> None:
+    """The audit log's entry for a story the team moved from its status to `status`."""
+    said = f": {' '.join(note_text.split())}" if note_text.strip() else ""
+    detail = f"{story.status} → {status}{said}"
+    audit.record(connection, actor, "story moved", f"story {story.id}", detail)
 
 
 def check_status(
@@ -226,9 +237,9 @@ def check_status(
     return story
 
 
-def reopen(connection: sa.Connection, story_id: int, note_text: str = "") -> Story:
+def reopen(connection: sa.Connection, story_id: int, note_text: str, actor: str) -> Story:
     """Undo a decline or a publication within REOPEN_WITHIN: the story goes back to the
-    status it had before."""
+    status it had before. `actor` did it."""
     story = get(connection, story_id)
     step = find_step(connection, story, "reopen", "team")
     if step is None:
@@ -237,7 +248,8 @@ def reopen(connection: sa.Connection, story_id: int, note_text: str = "") -> Sto
     if story.status == "published":
         values["link"] = ""  # the history keeps where it was
     connection.execute(stories.update().where(stories.c.id == story.id).values(**values))
-    note(connection, story.id, "reopened", step.to, note_text.strip())
+    note(connection, story.id, "reopened", step.to, note_text.strip(), actor=who(actor))
+    moved(connection, actor, story, step.to, note_text)
     return get(connection, story.id)
 
 

@@ -22,6 +22,7 @@ from ..contacts import core as people
 from ..errors import EngageError
 from ..store import Store
 from ..store.schema import stories as story_rows
+from ..team import audit
 from ..tokens import Signer
 from . import core, messages
 
@@ -126,10 +127,19 @@ def tell(
 
 
 def deliver(
-    store: Store, workspace: Workspace, signer: Signer, story_id: int, template: str, **extra: Any
+    store: Store,
+    workspace: Workspace,
+    signer: Signer,
+    story_id: int,
+    template: str,
+    *,
+    actor: str = "",
+    **extra: Any,
 ) -> bool:
     """Send one story email to its contributor and note it; False for someone erased. Raises
-    EngageError (a StoryMailError says whether it may have gone) when it was not sent."""
+    EngageError (a StoryMailError says whether it may have gone) when it was not sent.
+    `actor`: who on the team sent it, for the audit log, when it is news of its own (an update
+    to someone owed news)."""
     with store.connect() as connection:
         story = core.get(connection, story_id)
     if story.contact_status in ("erased",):
@@ -137,6 +147,9 @@ def deliver(
     messages.send(workspace, story.email, template, context(workspace, signer, story, **extra))
     with store.begin() as connection:
         core.told(connection, story.id, template, story.status)
+        if actor:
+            what, subject = f"story {template} sent", f"story {story.id}"
+            audit.record(connection, actor, what, subject, f"to {story.email}")
     return True
 
 

@@ -15,6 +15,8 @@ from ..tokens import signer as make_signer
 if TYPE_CHECKING:
     from ..stories.telling import Told
 
+AUTOMATIC = "engage ([followups] auto)"  # who sends the updates `engage run` sends
+
 # What tells and sends (stories.service, .telling, .wentout) loads email rendering, so it is
 # imported only when something is owed: an idle `engage run` asks `owed` and stops there.
 
@@ -30,7 +32,8 @@ def keep_contributors_informed(
     if followups and workspace.config.followups.auto:
         from ..stories import service
 
-        told.add(service.send_followups(store, workspace, make_signer(workspace)))
+        signer = make_signer(workspace)
+        told.add(service.send_followups(store, workspace, signer, actor=AUTOMATIC))
     return told
 
 
