@@ -1,10 +1,10 @@
 """engage's own emails, queued in the store and sent outside the web request.
 
 A web page that sets off an email (a sign-up's confirmation link, the story emails a
-contributor's page sends) only adds a row to `outgoing`; the worker of `engage serve`
-(workflow/worker.py) and every `engage run` send the rows. The emails themselves are made by
-own_emails.py. So a page answers alike whatever happens to the email: a sign-up
-does the same work for a new, pending, subscribed or suppressed address (two throttle counts
+contributor's page sends, the team's answer to a reply) only adds a row to `outgoing`; the
+worker of `engage serve` (workflow/worker.py) and every `engage run` send the rows. The emails
+themselves are made by own_emails.py. So a page answers alike whatever happens to the email: a
+sign-up does the same work for a new, pending, subscribed or suppressed address (two throttle counts
 and one row), and how long it takes tells nobody which it was. The sign-up itself (the pending
 contact and its link) is made when its row is sent (see subscriptions.sign_up).
 
@@ -55,10 +55,11 @@ BACKOFF = (30, 120, 600, 1800)  # seconds before each next try (Retry-After when
 
 def _add(
     connection: sa.Connection, kind: str, address: str, payload: dict[str, Any], **ids: Any
-) -> None:
+) -> int:
     at = core.now()
-    connection.execute(
-        outgoing.insert().values(
+    return connection.execute(
+        outgoing.insert()
+        .values(
             kind=kind,
             address=address,
             address_key=_key(address),
@@ -70,7 +71,8 @@ def _add(
             created_at=at,
             **ids,
         )
-    )
+        .returning(outgoing.c.id)
+    ).scalar_one()
 
 
 def _key(address: str) -> str:
@@ -121,6 +123,64 @@ def add_story_email(
         "to_team": to_team,
     }
     _add(connection, "story", message.to, payload, story_id=story_id)
+
+
+def add_answer(
+    connection: sa.Connection,
+    address: str,
+    contact_id: int | None,
+    message: own_emails.AnswerMessage,
+    reply_id: int,
+    by: str,
+) -> int:
+    """The team's answer to reply `reply_id`, made already (replies/answers.py). Once done, its
+    row keeps what was written and by whom (not the HTML), so the person's timeline shows it;
+    erasing the person deletes it. Returns the row's id."""
+    payload = {
+        "reply": reply_id,
+        "by": by,
+        "subject": message.subject,
+        "text": message.text,
+        "sender": message.sender,
+        "to": message.to,
+        "message_id": message.message_id,
+        "in_reply_to": message.in_reply_to,
+        "references": message.references,
+    }
+    return _add(connection, "answer", address, payload, contact_id=contact_id)
+
+
+def unwanted(connection: sa.Connection, address: str, contact_id: int | None) -> str:
+    """Why engage must not write to this person (an answer to their reply): they unsubscribed,
+    bounced, complained or were erased, or the address is on the suppression list; "" when it
+    may. Checked when the answer is written and again just before it is sent."""
+    contact = core.by_id(connection, contact_id) if contact_id is not None else None
+    if contact is not None and contact.status in core.SUPPRESSED_STATUSES:
+        return (
+            f"{contact.email} has {_STOPPED.get(contact.status, contact.status)}, so engage "
+            "does not email them."
+        )
+    for email in {address, contact.email if contact else address}:
+        found = core.suppression(connection, email)
+        if found is not None:
+            return (
+                f"{email} is on the suppression list ({found.reason} on "
+                f"{(core.iso(found.created_at) or '')[:10]}), so engage does not email it."
+            )
+    return ""
+
+
+_STOPPED = {
+    "unsubscribed": "unsubscribed",
+    "bounced": "bounced (their mail server said the address does not work)",
+    "complained": "marked our email as spam",
+    "erased": "been erased",
+}
+
+
+class _Stopped(EngageError):
+    """An answer whose person asked us to stop (or whose address stopped working) since it was
+    written: never sent."""
 
 
 # What to do, in its transaction, when a row is done: (connection, row, state, error).
@@ -214,6 +274,9 @@ def _send_row(
     """Make and send one claimed row; False when the provider cannot send anything now."""
     try:
         message = _prepare(store, workspace, signer, row)
+    except _Stopped as exc:
+        _finish(store, row, "failed", done, f"not sent: {exc}", after)
+        return True
     except (EngageError, jinja2.TemplateError, core.InvalidEmail) as exc:
         _finish(store, row, "failed", done, f"could not be made: {exc}", after)
         return True
@@ -255,6 +318,11 @@ def _prepare(
             message, contact_id = _signup(connection, workspace, signer, row)
         elif row.kind == "team-signin":
             message, contact_id = _team_sign_in(connection, workspace, row), None
+        elif row.kind == "answer":
+            stopped = unwanted(connection, row.address, row.contact_id)
+            if stopped:
+                raise _Stopped(stopped)
+            message, contact_id = own_emails.queued_answer(row.payload), row.contact_id
         else:
             message, contact_id = own_emails.queued_story_email(row.address, row.payload), None
         values: dict[str, Any] = {"contact_id": contact_id}
@@ -362,11 +430,14 @@ def _finish(
 
 def _kept(row: sa.Row) -> dict[str, Any]:
     """What a row keeps once it is done: which email it was, never the person's name, choices
-    or the words of the email."""
-    return {key: value for key, value in row.payload.items() if key in _KEEP}
+    or the words of the email; but an answer to a reply keeps what the team wrote, and who, for
+    the person's timeline."""
+    keep = _KEEP_ANSWER if row.kind == "answer" else _KEEP
+    return {key: value for key, value in row.payload.items() if key in keep}
 
 
 _KEEP = ("template", "status", "to_team")
+_KEEP_ANSWER = ("reply", "by", "subject", "text")
 _WORDS = {"failed": "was not sent", "unknown": "may or may not have gone"}
 
 
@@ -375,4 +446,6 @@ def _what(row: sa.Row) -> str:
         return "The confirmation email"
     if row.kind == "team-signin":
         return "The console sign-in email"
+    if row.kind == "answer":
+        return f"The answer to reply {row.payload['reply']}"
     return f"The {row.payload['template']} story email"

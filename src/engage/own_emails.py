@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -295,4 +296,79 @@ def queued_story_email(address: str, made: dict[str, Any]) -> SystemMessage:
         message_id=made["message_id"],
         kind=made["kind"],
         reply_to=made["reply_to"],
+    )
+
+
+# --- the team's answer to a reply ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnswerMessage(SystemMessage):
+    """The team's answer to a person's reply: threaded to their mail with In-Reply-To and
+    References, so their mail program shows it under what they wrote."""
+
+    in_reply_to: str = ""
+    references: str = ""
+
+    def headers(self) -> dict[str, str]:
+        found = {"Message-ID": self.message_id}
+        if self.in_reply_to:
+            found["In-Reply-To"] = self.in_reply_to
+        if self.references:
+            found["References"] = self.references
+        return found
+
+    def raw(self) -> bytes:
+        return compose(self.sender, self.to, self.subject, self.headers(), self.text, self.html)
+
+
+def answer(
+    workspace: Workspace, to: str, subject: str, text: str, in_reply_to: str, references: str
+) -> AnswerMessage:
+    """An answer from the organisation (the From of [email]) to `to`: the team's plain words,
+    with a simple HTML twin of them."""
+    sender = workspace.config.email.from_
+    if not sender:
+        raise EngageError(
+            'Set from in [email] of engage.toml (like from = "Name <news@example.org>"): '
+            "answers to replies are sent from it."
+        )
+    return AnswerMessage(
+        to=to,
+        subject=subject,
+        text=text,
+        html=answer_html(text),
+        sender=sender,
+        message_id=system_message_id(sender, "answer"),
+        kind="answer",
+        in_reply_to=in_reply_to,
+        references=references,
+    )
+
+
+def answer_html(text: str) -> str:
+    """The plain words as a simple HTML page: a paragraph for each block, line breaks kept."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    body = "\n".join(
+        "<p>" + "<br>\n".join(escape(line) for line in p.splitlines()) + "</p>" for p in paragraphs
+    )
+    return (
+        '<!doctype html>\n<html><head><meta charset="utf-8"></head>\n'
+        '<body style="font-family: Arial, Helvetica, sans-serif; font-size: 18px; '
+        f'line-height: 1.5; color: #1a1a1a;">\n{body}\n</body></html>\n'
+    )
+
+
+def queued_answer(made: dict[str, Any]) -> AnswerMessage:
+    """An answer as it was made when it was queued (outgoing.add_answer)."""
+    return AnswerMessage(
+        to=made["to"],
+        subject=made["subject"],
+        text=made["text"],
+        html=answer_html(made["text"]),
+        sender=made["sender"],
+        message_id=made["message_id"],
+        kind="answer",
+        in_reply_to=made["in_reply_to"],
+        references=made["references"],
     )

@@ -1,4 +1,4 @@
-"""`engage replies import/list/show/assign/done`: working the replies inbox."""
+"""`engage replies import/list/show/assign/done/answer`: working the replies inbox."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from ..replies import listing as inbox_listing
 from ..replies.inbox import for_workspace
 from ..replies.mime import NotAMail
 from ..store.schema import REPLY_KINDS, REPLY_STATUSES
+from ..team.audit import command_line
 from ..workflow.inbound import take_file
+from ..workflow.replies import answer_reply
 from ..workflow.stories import keep_contributors_informed
 from .common import format_option, printable, report_told, store, table, when, workspace
 
@@ -111,7 +113,7 @@ def list_(
             "received": (r["received_at"] or "")[:10],
             "kind": r["kind"],
             "status": r["status"],
-            "owner": r["owner"] or "-",
+            "owner": r["owner_name"] or "-",
             "from": r["contact"] or r["from"],
             "campaign": r["campaign"] or "-",
             "says": _line(r["text"] or r["subject"]),
@@ -160,7 +162,7 @@ def show_lines(reply: dict[str, Any], original: bool) -> list[str]:
         lines.append(f"Subject:  {reply['subject']}")
     if reply["url"]:
         lines.append(f"Link:     {reply['url']}")
-    lines.append(f"Owner:    {reply['owner'] or 'nobody yet'}")
+    lines.append(f"Owner:    {reply['owner_name'] or 'nobody yet'}")
     if reply["story"]:
         story = reply["story"]
         lines.append(
@@ -183,6 +185,12 @@ def show_lines(reply: dict[str, Any], original: bool) -> list[str]:
             + (a["file"] or f"set aside, {a['set_aside']}")
             for a in reply["attachments"]
         ]
+    for sent in reply["answers"]:
+        lines.append(
+            f"Answered: {when(sent['at'])} by {sent['by']}, {sent['went']}"
+            + (f" ({sent['error']})" if sent["error"] else "")
+            + f": {_line(sent['text'], 40)}"
+        )
     if reply["others"]:
         lines.append("Their other replies:")
         lines += [
@@ -202,10 +210,13 @@ def show_lines(reply: dict[str, Any], original: bool) -> list[str]:
 @click.argument("name")
 @click.pass_context
 def assign(ctx: click.Context, reply_id: int, name: str) -> None:
-    """Give a reply to someone on the team to deal with."""
+    """Give a reply to someone on the team to deal with.
+
+    NAME is a team member's email address or whole name (`engage team list`), or any name.
+    """
     with store(ctx).begin() as connection:
-        reply = inbox_listing.assign(connection, reply_id, name)
-    click.echo(f"Reply {reply_id} is now with {printable(reply['owner'])}.")
+        reply = inbox_listing.assign(connection, reply_id, name, command_line())
+    click.echo(f"Reply {reply_id} is now with {printable(reply['owner_shown'])}.")
 
 
 @click.command()
@@ -214,13 +225,65 @@ def assign(ctx: click.Context, reply_id: int, name: str) -> None:
 def done(ctx: click.Context, reply_id: int) -> None:
     """Mark a reply as dealt with."""
     with store(ctx).begin() as connection:
-        inbox_listing.done(connection, reply_id)
+        inbox_listing.done(connection, reply_id, command_line())
     click.echo(f"Reply {reply_id} is done.")
+
+
+_GOING = {
+    "sent": "was sent",
+    "waiting": "waits in engage's queue; `engage run` or `engage serve` will try again",
+    "failed": "was not sent",
+    "unknown": "may or may not have gone; engage does not send it again by itself",
+}
+
+
+@click.command()
+@click.argument("reply_id", metavar="ID", type=int)
+@click.option(
+    "--file",
+    "answer_file",
+    type=click.File("r", encoding="utf-8"),
+    default="-",
+    show_default="standard input",
+    help="The answer, as plain text.",
+)
+@click.option("--done", "mark_done", is_flag=True, help="Mark the reply as done too.")
+@click.pass_context
+def answer(ctx: click.Context, reply_id: int, answer_file: Any, mark_done: bool) -> None:
+    """Answer a reply by email, from the organisation (the From of [email]).
+
+    The answer goes to the address the reply came from, with "Re:" and its subject, threaded
+    to it (In-Reply-To and References), and shows in the person's timeline (`engage contacts
+    show`). It joins engage's own emails, which are then sent (each once). Nobody who has
+    unsubscribed, bounced, complained or is suppressed is written to.
+    """
+    text = answer_file.read()
+    going = answer_reply(
+        store(ctx),
+        workspace(ctx),
+        reply_id,
+        text,
+        command_line(),
+        mark_done=mark_done,
+        send_now=True,
+    )
+    done = going.answered
+    said = _GOING.get(going.state, going.state)
+    why = f": {going.error}" if going.error and going.state != "waiting" else ""
+    click.echo(
+        f"The answer to reply {reply_id} ({printable(done.subject)}) to {done.to} {said}{why}."
+    )
+    if mark_done:
+        click.echo(f"Reply {reply_id} is done.")
+    if going.state != "sent":
+        for problem in going.problems:
+            click.echo(f"Problem: {printable(problem)}", err=True)
+        ctx.exit(1)
 
 
 def register(cli: click.Group) -> None:
     """Under `engage replies` (cli/replies.py registers the group first)."""
     replies = cli.commands["replies"]
     assert isinstance(replies, click.Group)
-    for command in (import_, list_, show, assign, done):
+    for command in (import_, list_, show, assign, done, answer):
         replies.add_command(command)

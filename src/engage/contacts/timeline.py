@@ -1,5 +1,6 @@
 """A person's whole history with us, in time order: consents, emails, what the providers told
-us, their replies, and their stories with every draft, approval and update."""
+us, their replies and the team's answers to them, and their stories with every draft, approval
+and update."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ..store.schema import (
     deliveries,
     events,
     inbound,
+    outgoing,
     sends,
     stories,
     story_history,
@@ -37,6 +39,16 @@ _STORY_WORDS = {
     "titled": "story {story} given a title",
     "team-not-told": "story {story}: an email to the team about it could not be sent",
     "stop-asked": "story {story}: they asked us to stop writing (the team was told)",
+}
+# An answer to a reply (replies/answers.py), by the state of its row in engage's queue.
+ANSWER_STATES = {
+    "waiting": "waiting to be sent",
+    "claimed": "waiting to be sent",
+    "sending": "being sent",
+    "sent": "sent",
+    "failed": "not sent",
+    "skipped": "not sent",
+    "unknown": "may or may not have gone",
 }
 _CHANGE_WORDS = {"signup-tags": "tags given for signing up", "preferences": "choices changed"}
 
@@ -88,6 +100,12 @@ def timeline(connection: sa.Connection, contact: Contact) -> list[dict[str, Any]
     ):
         add(row.received_at, row.id, f"reply {row.id} ({row.kind})", row.campaign or "")
     for row in connection.execute(
+        sa.select(outgoing)
+        .where(outgoing.c.contact_id == contact.id, outgoing.c.kind == "answer")
+        .order_by(outgoing.c.id)
+    ):
+        add(row.created_at, row.id, *answer_words(row))
+    for row in connection.execute(
         sa.select(story_history, stories.c.id.label("sid"))
         .join(stories, stories.c.id == story_history.c.story_id)
         .where(stories.c.contact_id == contact.id)
@@ -99,3 +117,13 @@ def timeline(connection: sa.Connection, contact: Contact) -> list[dict[str, Any]
         add(row.at, row.id, what, detail)
     found.sort(key=lambda item: (item[0], item[1]))
     return [entry for _, _, entry in found]
+
+
+def answer_words(row: sa.Row) -> tuple[str, str]:
+    """What a timeline says of the team's answer to a reply (a row of `outgoing`): whether it
+    went, who wrote it and what it said, on one line."""
+    made = row.payload
+    state = ANSWER_STATES.get(row.state, row.state)
+    why = f" ({row.error})" if row.state in ("failed", "skipped", "unknown") and row.error else ""
+    words = " ".join(str(made.get("text", "")).split())
+    return f"answer to reply {made.get('reply')} {state}{why}", f"by {made.get('by')}: {words}"

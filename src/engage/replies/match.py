@@ -85,12 +85,18 @@ def _by_thread(connection: sa.Connection, headers: str) -> Match | None:
     return Match(row.contact_id, row.send_id, row.id, "in-reply-to") if row else None
 
 
+def is_machine(local: str) -> bool:
+    """Whether the part of an address before the @ is a mail system's (mailer-daemon,
+    postmaster, no-reply ...), not a person's."""
+    return bool(_MACHINE.match(local))
+
+
 def _by_sender(connection: sa.Connection, sender: str) -> Match:
     try:
         address = core.mailbox(sender)
     except core.InvalidEmail:
         return Match(None)
-    if _MACHINE.match(address.local):
+    if is_machine(address.local):
         return Match(None, matched_by="mail-system")
     found = core.find(connection, address.email)
     if found is not None:
