@@ -111,10 +111,10 @@ def _story_page(story: core.Story, errors: dict[str, str] | None = None, form: A
     owed = any(s.id == story.id for s, _days in service.owed(store, workspace))
     names = [step.name for step in moves]
     reopen = next((step for step in moves if step.name == "reopen"), None)
-    title = f"Story {story.id}" + (f": {story.title}" if story.title else "")
+    heading = f"Story {story.id}" + (f": {story.title}" if story.title else "")
     return page(
         "story.html.j2",
-        ("Error: " if errors else "") + title,
+        ("Error: " if errors else "") + heading,
         story=story,
         status_name=STATUS_NAMES[story.status],
         ago=_ago(core.waited(story)),
@@ -154,7 +154,7 @@ def _told(story: core.Story, told: Told, what: str) -> str:
 
 @blueprint.post("/stories/<int:story_id>/move")
 @needs("edit")
-def move(story_id: int):  # noqa: ANN201
+def story_move(story_id: int):  # noqa: ANN201
     story = _story(story_id)
     workspace, store, signer = _engage()["workspace"], _engage()["store"], _engage()["signer"]
     status = request.form.get("status", "")
@@ -198,7 +198,7 @@ def move(story_id: int):  # noqa: ANN201
 
 @blueprint.post("/stories/<int:story_id>/draft")
 @needs("edit")
-def draft(story_id: int):  # noqa: ANN201
+def story_draft(story_id: int):  # noqa: ANN201
     story = _story(story_id)
     workspace, store, signer = _engage()["workspace"], _engage()["store"], _engage()["signer"]
     body = request.form.get("body", "").replace("\r\n", "\n")
@@ -216,7 +216,7 @@ def draft(story_id: int):  # noqa: ANN201
 
 @blueprint.post("/stories/<int:story_id>/reopen")
 @needs("edit")
-def reopen(story_id: int):  # noqa: ANN201
+def story_reopen(story_id: int):  # noqa: ANN201
     story = _story(story_id)
     workspace, store, signer = _engage()["workspace"], _engage()["store"], _engage()["signer"]
     note_text = request.form.get("reopen_note", "")
@@ -230,7 +230,7 @@ def reopen(story_id: int):  # noqa: ANN201
 
 @blueprint.post("/stories/<int:story_id>/assign")
 @needs("edit")
-def assign(story_id: int):  # noqa: ANN201
+def story_assign(story_id: int):  # noqa: ANN201
     story = _story(story_id)
     try:
         with _engage()["store"].begin() as connection:
@@ -242,7 +242,7 @@ def assign(story_id: int):  # noqa: ANN201
 
 @blueprint.post("/stories/<int:story_id>/title")
 @needs("edit")
-def title(story_id: int):  # noqa: ANN201
+def story_title(story_id: int):  # noqa: ANN201
     story = _story(story_id)
     try:
         with _engage()["store"].begin() as connection:
@@ -254,7 +254,7 @@ def title(story_id: int):  # noqa: ANN201
 
 @blueprint.get("/stories/owed")
 @needs("read")
-def owed():  # noqa: ANN201
+def stories_owed():  # noqa: ANN201
     workspace, store = _engage()["workspace"], _engage()["store"]
     waiting = [
         {"story": s, "status_name": STATUS_NAMES[s.status], "ago": _ago(days)}
@@ -270,12 +270,12 @@ def owed():  # noqa: ANN201
 
 @blueprint.post("/stories/owed")
 @needs("edit")
-def owed_send():  # noqa: ANN201
+def stories_owed_send():  # noqa: ANN201
     workspace, store, signer = _engage()["workspace"], _engage()["store"], _engage()["signer"]
     told = service.send_followups(store, workspace, signer, actor=_me())
     sent = len(told.sent)
     said = "1 update email was sent" if sent == 1 else f"{sent} update emails were sent"
     problems = [f"But an email did not go: {problem}" for problem in told.problems]
-    link = {"url": url_for("console.owed"), "text": "See who is owed news"}
+    link = {"url": url_for("console.stories_owed"), "text": "See who is owed news"}
     more = [] if sent else ["Nobody was owed news when you pressed the button."]
     return message(said.capitalize(), *more, *problems, link=link)
