@@ -4,10 +4,12 @@ The run lock makes overlapping runs safe: the second one does nothing, and that 
 problem (a long send keeps the first busy). Each campaign is sent under its own lock too, the
 one `engage send` takes, so a campaign being sent from a terminal is left alone.
 
-What `engage run` sends: campaigns whose send_at has passed and that were never sent, and
-sends that were interrupted (their sender ended without finishing and without anyone stopping
-it: killed, the power went, SIGTERM). Never a send a person stopped: only `engage send
-CAMPAIGN --resume` carries that on. Every campaign file it cannot read is a problem.
+What `engage run` sends: campaigns whose send time has passed and that were never sent (the
+time a person set with the console or `engage campaigns schedule`, else the file's send_at:
+send_status.send_time), and sends that were interrupted (their sender ended without finishing
+and without anyone stopping it: killed, the power went, SIGTERM). Never a send a person
+stopped: only `engage send CAMPAIGN --resume` carries that on, and nothing carries on one a
+person cancelled. Every campaign file it cannot read is a problem.
 """
 
 from __future__ import annotations
@@ -23,12 +25,11 @@ import sqlalchemy as sa
 from . import campaigns as campaign_files
 from . import clock, journal
 from .config import Workspace
-from .errors import CampaignError, EngageError, sentence
+from .errors import EngageError, sentence
 from .locks import Busy, hold
 from .outgoing_claims import has_work
-from .send_status import state
+from .send_status import Due, due
 from .store import Store
-from .store.schema import sends
 
 if TYPE_CHECKING:
     from .sending import Options, Report
@@ -40,7 +41,7 @@ LOCK_NAME = "engage-run"
 RUN_BUSY = "another `engage run`{who} is working right now, so this one did nothing."
 SIGNALS = ("SIGINT", "SIGTERM")
 
-__all__ = ["Busy", "RunSummary", "due", "run", "run_lock"]
+__all__ = ["Busy", "Due", "RunSummary", "due", "run", "run_lock"]
 
 
 @contextmanager
@@ -107,36 +108,6 @@ class RunSummary:
         return sentence("engage run: " + "; ".join(parts))  # a problem may end with "." itself
 
 
-@dataclass
-class Due:
-    """What `engage run` finds to send: campaign slugs, campaign files it cannot read (each a
-    problem to report), and sends another process is working on now."""
-
-    slugs: list[str] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)
-    elsewhere: list[str] = field(default_factory=list)
-
-
-def due(store: Store, workspace: Workspace, now: dt.datetime) -> Due:
-    """Campaigns whose send_at has passed and that were never sent, plus interrupted sends."""
-    with store.connect() as connection:
-        states = {
-            row.campaign: state(connection, row)
-            for row in connection.execute(sa.select(sends)).all()
-        }
-    found = Due()
-    for campaign in campaign_files.all_campaigns(workspace):
-        if isinstance(campaign, CampaignError):
-            found.unreadable.append(f"{campaign} (engage run cannot send it until it is fixed)")
-            continue
-        status, by = states.get(campaign.slug, ("", ""))
-        if status == "interrupted" or (not status and campaign_files.is_due(campaign.meta, now)):
-            found.slugs.append(campaign.slug)
-        elif status == "sending":
-            found.elsewhere.append(f"{campaign.slug} ({by})")
-    return found
-
-
 def due_posts(store: Store, workspace: Workspace, now: dt.datetime) -> list[tuple[str, str]]:
     """(campaign, channel) pairs whose social post is due and not all posted yet. Only
     campaigns that declare [social.*] posts are posted by `engage run`, so without one
@@ -198,16 +169,10 @@ def _send(
     store: Store, workspace: Workspace, slug: str, options: Options | None, summary: RunSummary
 ) -> None:
     from .providers import provider_for
-    from .sending import Options
-    from .workflow.sending import send_campaign
-    from .workflow.sending import sender as make_sender
+    from .workflow.sending import send_due
 
-    options = options or Options()
-    try:
-        campaign = campaign_files.load(workspace, slug)
-        sender = make_sender(store, workspace, campaign, provider_for(workspace), options)
-        sent = send_campaign(store, sender, inform=False)  # contributors: at the end of the run
-        summary.reports.append(sent.report)
+    try:  # contributors are told at the end of the run
+        summary.reports.append(send_due(store, workspace, slug, provider_for(workspace), options))
     except Busy as exc:  # `engage send` took it a moment ago
         summary.elsewhere.append(f"{slug} ({exc.owner and journal.shown(exc.owner)})")
     except EngageError as exc:

@@ -1,4 +1,5 @@
-"""Commands for campaigns: build, preview, lint, and `campaigns list`."""
+"""Commands for campaigns: build, preview, lint, and `campaigns list`, `schedule` and
+`unschedule`."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from .. import campaigns as campaign_files
 from ..errors import CampaignError
 from ..render.build import build as build_campaign
 from ..render.build import sample_recipient, write
-from ..render.findings import Finding
-from ..render.rules_audience import REFUSED_BY_SEND
-from ..send_status import campaign_states
+from ..send_status import CampaignState, campaign_states
 from ..workflow.lint import lint as lint_campaign
+from ..workflow.sending import lint_summary as summary
+from ..workflow.sending import ready
 from .common import format_finding, format_option, store, table, workspace
 
 out_option = click.option(
@@ -77,29 +78,8 @@ def lint(ctx: click.Context, campaign: str, fmt: str) -> None:
         for finding in findings:
             click.echo(format_finding(finding))
         click.echo(summary(findings))
-    if any(f.severity == "error" for f in findings) or _refused_by_send(findings):
+    if not ready(findings):
         ctx.exit(1)
-
-
-def summary(findings: list[Finding]) -> str:
-    errors = sum(f.severity == "error" for f in findings)
-    warnings = sum(f.severity == "warning" for f in findings)
-    counts = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}."
-    if errors:
-        return f"{counts} Fix the errors before this campaign can be sent."
-    if _refused_by_send(findings):
-        return f"{counts} Not ready to send: it would go to nobody now, and a send is refused."
-    return f"{counts} Ready to send."
-
-
-def _refused_by_send(findings: list[Finding]) -> bool:
-    """A warning that a real send refuses all the same (an empty audience): a test copy may
-    still go, so it is not an error, but lint does not say the campaign is ready."""
-    return any(f.rule in REFUSED_BY_SEND for f in findings)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 @click.group()
@@ -113,30 +93,26 @@ def campaigns() -> None:
 def list_campaigns(ctx: click.Context, fmt: str) -> None:
     """Show each campaign's slug, subject, kind, send time, status and how many were sent.
 
-    Status is draft (no send_at), scheduled (engage run sends it at send_at), sending (an
-    engage is sending it now), stopped (a person stopped it: `engage send CAMPAIGN --resume`
-    carries it on), interrupted (its sender ended part way: engage run carries it on) or sent.
+    The send time is the one set with `engage campaigns schedule` (or the console), else the
+    file's send_at; a note under the table names each time a person set. Status is draft (no
+    send time), scheduled (engage run sends it then), sending (an engage is sending it now),
+    stopped (a person stopped it: `engage send CAMPAIGN --resume` carries it on), cancelled
+    (a person cancelled it: nothing carries it on), interrupted (its sender ended part way:
+    engage run carries it on) or sent.
     """
     found = campaign_files.all_campaigns(workspace(ctx))
     good = [c for c in found if not isinstance(c, CampaignError)]
     states = campaign_states(store(ctx), good) if good else {}
-    rows = [
-        {
-            "slug": c.slug,
-            "subject": c.meta.subject,
-            "kind": c.meta.kind,
-            "send_at": c.meta.send_at.isoformat() if c.meta.send_at else "",
-            "status": states[c.slug].status,
-            "sent": states[c.slug].sent,
-            "total": states[c.slug].total,
-        }
-        for c in good
-    ]
+    rows = [_row(c, states[c.slug]) for c in good]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
     elif rows:
         shown = [{**r, "sent": f"{r['sent']} of {r['total']}" if r["total"] else ""} for r in rows]
         click.echo(table(["slug", "subject", "kind", "send_at", "status", "sent"], shown))
+        for c in good:
+            note = schedule_note(c, states[c.slug])
+            if note:
+                click.echo(note)
     else:
         click.echo("No campaigns yet. Add a Markdown file to campaigns/.")
     broken = [c for c in found if isinstance(c, CampaignError)]
@@ -144,6 +120,75 @@ def list_campaigns(ctx: click.Context, fmt: str) -> None:
         click.echo(f"Error: {error}", err=True)
     if broken:
         ctx.exit(1)
+
+
+def _row(campaign: campaign_files.Campaign, state: CampaignState) -> dict[str, object]:
+    schedule = state.schedule
+    return {
+        "slug": campaign.slug,
+        "subject": campaign.meta.subject,
+        "kind": campaign.meta.kind,
+        "send_at": state.send_at.isoformat() if state.send_at else "",
+        "status": state.status,
+        "sent": state.sent,
+        "total": state.total,
+        "scheduled_by": schedule.by if schedule else "",
+    }
+
+
+def schedule_note(campaign: campaign_files.Campaign, state: CampaignState) -> str:
+    """A line on a time a person set (it wins over the file's send_at); "" when none."""
+    schedule = state.schedule
+    if schedule is None or state.went_out:
+        return ""
+    said = campaign.meta.send_at
+    file = f"its file's send_at, {said.isoformat()}, is not used" if said else "its file has none"
+    on = campaign_files.when_text(schedule.at)
+    if schedule.send_at is None:
+        return (
+            f"{campaign.slug}: unscheduled by {schedule.by} on {on}: nothing sends it by "
+            f"itself ({file})."
+        )
+    return f"{campaign.slug}: send time set by {schedule.by} on {on} ({file})."
+
+
+@campaigns.command("schedule")
+@click.argument("campaign")
+@click.argument("when")
+@click.pass_context
+def schedule(ctx: click.Context, campaign: str, when: str) -> None:
+    """Send CAMPAIGN at WHEN (like 2026-12-10T10:00Z), by `engage run` or `engage serve`.
+
+    This time wins over the send_at in the campaign's file, until you change it again here
+    or in the console.
+    """
+    from ..sending import schedule as schedules
+    from ..team.audit import command_line
+
+    found = campaign_files.load(workspace(ctx), campaign)
+    at = schedules.parse_when(when)
+    schedules.schedule(store(ctx), found.slug, at, command_line())
+    click.echo(
+        f"{found.slug} is scheduled for {campaign_files.when_text(at)}. "
+        "`engage run` (or the worker of `engage serve`) sends it then."
+    )
+
+
+@campaigns.command("unschedule")
+@click.argument("campaign")
+@click.pass_context
+def unschedule(ctx: click.Context, campaign: str) -> None:
+    """Take CAMPAIGN off the schedule: nothing sends it by itself, whatever its file's send_at
+    says, until you schedule it again (or send it with `engage send`)."""
+    from ..sending import schedule as schedules
+    from ..team.audit import command_line
+
+    found = campaign_files.load(workspace(ctx), campaign)
+    schedules.unschedule(store(ctx), found.slug, command_line())
+    click.echo(
+        f"{found.slug} is not scheduled: nothing sends it by itself. To send it, run "
+        f"`engage campaigns schedule {found.slug} WHEN` or `engage send {found.slug}`."
+    )
 
 
 def register(cli: click.Group) -> None:

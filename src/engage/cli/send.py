@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .. import campaigns as campaign_files
+from ..send_status import send_time_of
 from .common import format_finding, report_told, store, workspace
 
 if TYPE_CHECKING:
@@ -41,6 +42,11 @@ STOPPED_EXIT = {"SIGINT": 130, "SIGTERM": 143, "asked": 1}  # the shell's codes 
     help="Stop this campaign's send, which is running elsewhere, after its current batch.",
 )
 @click.option(
+    "--cancel",
+    is_flag=True,
+    help="Stop this campaign's send for good: nothing carries it on, not even --resume.",
+)
+@click.option(
     "--resume", is_flag=True, help="Carry on a send that was stopped (--stop, Ctrl-C, --limit)."
 )
 @click.option(
@@ -58,11 +64,12 @@ STOPPED_EXIT = {"SIGINT": 130, "SIGTERM": 143, "asked": 1}  # the shell's codes 
 def send(ctx: click.Context, campaign: str, **flags: object) -> None:
     """Send CAMPAIGN to its audience, exactly once per person.
 
-    Runs lint first: errors stop the send. Before the campaign's send_at it asks whether to
-    send now instead (with --yes, add --now). Ctrl-C, or `engage send CAMPAIGN --stop` from
-    another terminal, stops it after the batch in hand: it is then stopped, and only --resume
-    carries it on. A send that was killed carries on when you run this again (or at the next
-    `engage run`).
+    Runs lint first: errors stop the send. Before the campaign's send time (its send_at, or
+    the time set with `engage campaigns schedule`) it asks whether to send now instead (with
+    --yes, add --now). Ctrl-C, or `engage send CAMPAIGN --stop` from another terminal, stops
+    it after the batch in hand: it is then stopped, and only --resume carries it on.
+    `--cancel` stops it for good: nothing carries it on. A send that was killed carries on
+    when you run this again (or at the next `engage run`).
 
     Several `engage send` of one campaign, on this computer or on others sharing one
     PostgreSQL database, share the work: each sends its own batches, and nobody gets it twice.
@@ -78,21 +85,22 @@ def send(ctx: click.Context, campaign: str, **flags: object) -> None:
     ws = workspace(ctx)
     found = campaign_files.load(ws, campaign)
     _check_together(flags)
-    if flags["stop"]:
-        _stop(ctx, found.slug)
+    if flags["stop"] or flags["cancel"]:
+        _stop(ctx, found.slug, cancel=bool(flags["cancel"]))
         return
     provider = provider_for(ws)
     if flags["reconcile"]:
         _reconcile(ctx, Sender(store(ctx), ws, found, provider))
         return
     if flags["test_to"]:
-        _test_copy(ws, found, provider, str(flags["test_to"]), bool(flags["force"]))
+        _test_copy(ctx, found, provider, str(flags["test_to"]), bool(flags["force"]))
         return
     _send(ctx, workflow.sender(store(ctx), ws, found, provider, _options(flags)), flags)
 
 
 ALONE = {
     "stop": "--stop only asks the send to stop: use it on its own.",
+    "cancel": "--cancel only asks the send to stop for good: use it on its own.",
     "reconcile": "--reconcile only asks the provider and sends nothing: use it on its own, "
     "then send.",
 }
@@ -157,15 +165,15 @@ def _send(ctx: click.Context, sender: Sender, flags: dict[str, object]) -> None:
 
 
 def _early(sender: Sender) -> bool:
-    """Sending now would be before send_at, and the send has not started yet."""
+    """Sending now would be before its send time, and the send has not started yet."""
     from .. import clock
 
-    meta = sender.campaign.meta
-    return campaign_files.early(meta, clock.now()) and sender.sent_before() is None
+    when = send_time_of(sender.store, sender.campaign)
+    return when is not None and when > clock.now() and sender.sent_before() is None
 
 
 def _when(sender: Sender) -> str:
-    return campaign_files.when_text(sender.campaign.meta.send_at)  # type: ignore[arg-type]
+    return campaign_files.when_text(send_time_of(sender.store, sender.campaign))  # type: ignore[arg-type]
 
 
 def _stopped_at_once(slug: str) -> str:
@@ -176,13 +184,16 @@ def _stopped_at_once(slug: str) -> str:
     )
 
 
-def _stop(ctx: click.Context, slug: str) -> None:
+def _stop(ctx: click.Context, slug: str, cancel: bool) -> None:
     from ..contacts import core
     from ..sending.stopping import ask_to_stop
+    from ..team.audit import command_line
 
-    answer = ask_to_stop(store(ctx), slug, core.actor())
+    answer = ask_to_stop(store(ctx), slug, core.actor(), actor=command_line(), cancel=cancel)
     rest = f"To send the rest, run `engage send {slug} --resume`."
-    if answer.outcome == "finished":
+    if cancel:
+        _cancelled(slug, answer)
+    elif answer.outcome == "finished":
         click.echo(f"{slug} finished before it could stop: {answer.sent} of {answer.total} went.")
     elif answer.outcome == "asked":
         click.echo(
@@ -196,6 +207,26 @@ def _stop(ctx: click.Context, slug: str) -> None:
         click.echo(
             f"{slug} {already}{by}: {answer.sent} of {answer.total} went. Nobody will get it "
             f"twice. {rest} `engage run` leaves it alone until then."
+        )
+
+
+def _cancelled(slug: str, answer) -> None:  # noqa: ANN001 - a stopping.StopAnswer
+    if answer.outcome == "finished":
+        click.echo(f"{slug} finished before it could stop: {answer.sent} of {answer.total} went.")
+        return
+    went = f"{answer.sent} of {answer.total} went"
+    if answer.outcome == "already":
+        by = f" by {answer.by}" if answer.by else ""
+        click.echo(f"{slug} was already cancelled{by}: {went}.")
+    elif answer.outcome == "asked":
+        click.echo(
+            f"Cancelled {slug}: its send stops once the batch it is sending is recorded. "
+            "`engage campaigns list` shows when it has stopped. Nothing carries it on."
+        )
+    else:
+        click.echo(
+            f"{slug} is cancelled: {went}. Nobody will get it twice, and nothing carries it "
+            "on: not `engage run`, not the console, not --resume."
         )
 
 
@@ -222,26 +253,32 @@ def _reconcile(ctx: click.Context, sender: Sender) -> None:
         ctx.exit(1)
 
 
-def _test_copy(ws, campaign, provider: Provider, address: str, force: bool) -> None:  # noqa: ANN001
+def _test_copy(ctx: click.Context, campaign, provider: Provider, address: str, force: bool) -> None:  # noqa: ANN001
     """One copy marked [Test]: lint errors are shown, and stop it unless --force."""
-    from ..sending import send_test
-    from ..workflow.lint import lint as lint_campaign
+    from ..team.audit import command_line
+    from ..workflow.sending import CopyRefused, send_test_copy
 
-    errors = [f for f in lint_campaign(ws, campaign) if f.severity == "error"]
-    for finding in errors:
-        click.echo(format_finding(finding), err=True)
-    count = f"{len(errors)} lint error{'' if len(errors) == 1 else 's'}"
-    if errors and not force:
-        raise click.ClickException(
-            f"{campaign.slug} has {count}, shown above. Fix them, or add --force to send the "
-            "test copy anyway."
+    ws = workspace(ctx)
+    try:
+        copy = send_test_copy(
+            store(ctx), ws, campaign, provider, address, force=force, actor=command_line()
         )
-    outcome = send_test(ws, campaign, provider, address)
+    except CopyRefused as exc:
+        for finding in exc.errors:
+            click.echo(format_finding(finding), err=True)
+        raise click.ClickException(
+            f"{campaign.slug} has {exc.count}, shown above. Fix them, or add --force to send the "
+            "test copy anyway."
+        ) from None
+    for finding in copy.errors:
+        click.echo(format_finding(finding), err=True)
+    outcome = copy.outcome
     if not outcome.sent:
         raise click.ClickException(f"The test copy was refused: {outcome.error}")
     click.echo(f"Sent a test copy of {campaign.slug} to {address} through {provider.name}.")
     click.echo(_where(ws, provider, outcome, address))
-    if errors:
+    if copy.errors:
+        count = f"{len(copy.errors)} lint error{'' if len(copy.errors) == 1 else 's'}"
         click.echo(f"It has {count}: the real send refuses to go until they are fixed.")
 
 

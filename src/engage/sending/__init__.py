@@ -14,7 +14,7 @@ record_sent): sending imports neither, so lint and stories can read sends.
 """
 
 from .journal import Reconciliation
-from .loop import Progress, Sender
+from .loop import Progress, Sender, Stop
 from .messages import send_test
 from .plan import Plan
 from .results import Options, Report, SendError
@@ -27,5 +27,6 @@ __all__ = [
     "Report",
     "SendError",
     "Sender",
+    "Stop",
     "send_test",
 ]

@@ -63,10 +63,11 @@ def existing(connection: sa.Connection, slug: str, lock: bool = False) -> sa.Row
 
 
 def carry_on(connection: sa.Connection, send: sa.Row, resume: bool) -> None:
-    """A send a person stopped goes on only with --resume, which clears the stop."""
+    """A send a person stopped goes on only with --resume, which clears the stop; one a person
+    cancelled never goes on."""
     if not is_stopped(send):
         return
-    if not resume:
+    if not resume or send.cancelled_at is not None:
         raise SendError(stopped_text(connection, send))
     connection.execute(
         sends.update()
@@ -391,6 +392,32 @@ def ask_stop(connection: sa.Connection, send_id: int, by: str) -> None:
         sends.update()
         .where(sends.c.id == send_id)
         .values(stop_asked_at=core.now(), stop_asked_by=by)
+    )
+
+
+def cancel(connection: sa.Connection, send_id: int, by: str) -> None:
+    """--cancel: stop the send at its next batch, and never carry it on. A stop asked
+    before keeps who asked it."""
+    at = core.now()
+    connection.execute(
+        sends.update()
+        .where(sends.c.id == send_id)
+        .values(
+            cancelled_at=at,
+            cancelled_by=by,
+            stop_asked_at=sa.func.coalesce(sends.c.stop_asked_at, at),
+            stop_asked_by=sa.func.coalesce(sends.c.stop_asked_by, by),
+        )
+    )
+
+
+def clear_stop(connection: sa.Connection, send_id: int) -> None:
+    """A person carries on a send they stopped: nobody has asked it to stop any more, so the
+    next sender (`engage run`, the worker of `engage serve`) carries it on."""
+    connection.execute(
+        sends.update()
+        .where(sends.c.id == send_id, sends.c.status != "sent")
+        .values(status="sending", stop_asked_at=None, stop_asked_by=None)
     )
 
 

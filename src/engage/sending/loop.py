@@ -101,13 +101,14 @@ class Sender:
         provider: Provider,
         options: Options | None = None,
         check: Check | None = None,
+        stop: Stop | None = None,
     ) -> None:
         self.store, self.workspace, self.campaign = store, workspace, campaign
         self.provider, self.options = provider, options or Options()
         self.check = check
         self.envelope = Envelope.of(workspace, campaign)
         self.owner = owners.owner_name()
-        self.stop = Stop()
+        self.stop = stop or Stop()  # the caller's, to stop it from another thread
         self.renewed = 0.0  # when its lease was last renewed (time.monotonic)
         self.reached_limit = False  # --limit stopped the send
         self.started = False  # the send has begun (its rows are in deliveries)

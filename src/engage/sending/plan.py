@@ -111,7 +111,7 @@ def _would_send(
     go). Refused, as the real send is, when a person stopped it and this is no --resume."""
     existing = connection.execute(sa.select(sends).where(sends.c.campaign == campaign.slug)).first()
     if existing is not None:
-        if is_stopped(existing) and not options.resume:
+        if is_stopped(existing) and (not options.resume or existing.cancelled_at is not None):
             raise SendError(stopped_text(connection, existing))
         waiting = ["pending", "claimed"] + (["unknown"] if options.resend_unknown else [])
         query = (

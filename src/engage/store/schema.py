@@ -595,3 +595,22 @@ audit_log = Table(
     Column("detail", Text, nullable=False, default=""),
     Index("ix_audit_log_at", "at"),
 )
+
+# When a campaign goes out, as a person set it with the console or `engage campaigns schedule`
+# (send_status.py reads it, sending/schedule.py writes it). A row wins over the file's send_at:
+# `send_at` is the time, or None when a person unscheduled it (then nothing sends it by
+# itself, whatever the file says). No row: the file's send_at is the time.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("campaign", String(200), nullable=False, unique=True),
+    Column("send_at", DateTime(), nullable=True),
+    Column("set_by", String(320), nullable=False),
+    Column("set_at", DateTime(), nullable=False),
+)
+
+# A send a person cancelled (the console, `engage send CAMPAIGN --cancel`): like a stopped
+# send, but nothing carries it on, not even --resume. Added to `sends` in migration 0020.
+sends.append_column(Column("cancelled_at", DateTime(), nullable=True))
+sends.append_column(Column("cancelled_by", String(200), nullable=True))

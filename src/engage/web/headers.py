@@ -5,6 +5,9 @@ the webhooks' JSON. One hook sets them all (see `secure`), so no route can forge
   `<style>` block is allowed by its hash, worked out from the page itself, so a team that edits
   templates/web keeps its styles. An archived newsletter is the email as it was sent: inline
   styles, and pictures from the organisation's website, so it may show https pictures too.
+  The console's pages may run our own scripts (a campaign's live progress), read our own
+  JSON and frame our own pages (an email's preview); an email's preview has the archive's
+  policy, is sandboxed, and may be framed by the console alone.
 - Referrer-Policy: our links carry tokens, so no other website is told the address they came
   from.
 - Cache-Control: no-store on any page reached by a token link, on every answer to a form or
@@ -23,6 +26,8 @@ from flask import Flask, Response, request
 
 # Pages that show an archived email as it was sent, not one of our templates.
 ARCHIVED = {"pages.archive_item", "pages.archive_large_print"}
+# The console's preview of an email, as a reader would get it: framed by the campaign's page.
+PREVIEWS = {"console.campaign_email"}
 _STYLE = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.DOTALL | re.IGNORECASE)
 _ALWAYS = "default-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 HSTS = "max-age=31536000"
@@ -32,7 +37,12 @@ def policy(response: Response) -> str:
     """The Content-Security-Policy for this answer."""
     if request.endpoint in ARCHIVED:
         return f"{_ALWAYS}; style-src 'unsafe-inline'; img-src 'self' data: https:"
+    if request.endpoint in PREVIEWS and response.mimetype == "text/html":
+        framed = _ALWAYS.replace("frame-ancestors 'none'", "frame-ancestors 'self'")
+        return f"{framed}; sandbox; style-src 'unsafe-inline'; img-src 'self' data: https:"
     rules = [_ALWAYS, "img-src 'self' data:"]
+    if request.blueprint == "console":
+        rules.append("script-src 'self'; connect-src 'self'; frame-src 'self'")
     if response.mimetype == "text/html" and not response.direct_passthrough:
         hashes = [_hash(css) for css in _STYLE.findall(response.get_data(as_text=True))]
         if hashes:

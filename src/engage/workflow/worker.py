@@ -1,31 +1,43 @@
-"""The worker of `engage serve`: a thread that does, outside the web requests, the work they
-set off. It sends engage's own emails the web app queued (outgoing.py), and when a reply came
+"""The worker of `engage serve`: threads that do, outside the web requests, the work they
+set off. One sends engage's own emails the web app queued (outgoing.py), and when a reply came
 in by webhook it keeps contributors informed (a story reply opens its story and its
-contributor is thanked), so nobody waits for the next `engage run`."""
+contributor is thanked), so nobody waits for the next `engage run`. The other sends the
+campaigns whose time a person set (the console's "Start sending" and "Schedule", `engage
+campaigns schedule`) once it comes, through the journal as `engage run` does: the two may run
+side by side, and nobody gets a campaign twice."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
-from .. import outgoing
+from .. import clock, outgoing
 from ..config import Workspace
 from ..outgoing_claims import has_work
+from ..sending import Stop
 from ..store import Store
 from ..tokens import Signer
 from .own_emails import send_own_emails
+from .sending import send_scheduled
 from .stories import keep_contributors_informed
 
 log = logging.getLogger("engage.outgoing")
 
 # Set when a reply was stored in this process; the worker then runs the story chain.
 _replies = threading.Event()
+# Set when a person started or scheduled a send in this process; the campaigns thread looks.
+_scheduled = threading.Event()
 
 
 def replies_arrived() -> None:
     """A new reply is committed: wake the worker (if any) to keep contributors informed."""
     _replies.set()
     outgoing.wake()
+
+
+def send_scheduled_soon() -> None:
+    """A person started (or scheduled) a send: wake the campaigns thread (if any) to look."""
+    _scheduled.set()
 
 
 class Worker:
@@ -39,16 +51,41 @@ class Worker:
         self.store, self.workspace, self.signer, self.every = store, workspace, signer, every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="engage-outgoing", daemon=True)
+        self._sending = Stop()  # set to stop a campaign's send after its batch in hand
+        self._campaigns = threading.Thread(
+            target=self._send_campaigns, name="engage-campaigns", daemon=True
+        )
 
     def start(self) -> Worker:
         self._thread.start()
+        self._campaigns.start()
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the email in hand, then stop."""
+        """Finish the email in hand, and a campaign's batch in hand, then stop. A campaign's
+        send stopped here is carried on when the worker starts again (or by `engage run`)."""
         self._stop.set()
+        self._sending.reason = "SIGTERM"  # the server is stopping: not a person's stop
+        self._sending.set()
         outgoing.wake()
+        _scheduled.set()
         self._thread.join(timeout)
+        self._campaigns.join(timeout)
+
+    def _send_campaigns(self) -> None:
+        said: set[str] = set()  # a problem that stays (lint errors) is logged once
+        while not self._stop.is_set():
+            _scheduled.clear()
+            try:
+                problems = send_scheduled(self.store, self.workspace, clock.now(), self._sending)
+            except Exception:  # noqa: BLE001 - a worker that dies sends nothing again
+                log.exception("campaigns: the worker met a problem; it carries on")
+                problems = []
+            for problem in problems:
+                if problem not in said:
+                    log.error("campaigns: %s", problem)
+            said = set(problems)
+            _scheduled.wait(self.every)
 
     def _run(self) -> None:
         while not self._stop.is_set():
