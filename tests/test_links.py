@@ -406,5 +406,5 @@ def test_every_way_a_person_stops_is_recorded_as_theirs(app, client) -> None:
         ),
         "mail": ("withdrawn", "email", "reply by postmark", "the person"),
         "provider": ("withdrawn", "provider", "postmark webhook", "the person"),
-        "team": ("withdrawn", "manual", "engage contacts", "test-runner"),
+        "team": ("withdrawn", "manual", "engage contacts", "command line (test-runner)"),
     }

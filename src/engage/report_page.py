@@ -1,6 +1,7 @@
 """A campaign's report as one web page (`engage report CAMPAIGN --format html`): its charts as
 inline SVG with the same figures in words beside them, inline CSS, no scripts and nothing
-fetched from anywhere. The figures are engage/report.py's."""
+fetched from anywhere. The figures are engage/report.py's. The console's report page shows
+the same body (`body`) inside its own page."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from . import clock
 from .errors import EngageError
@@ -133,20 +135,32 @@ def as_html(
     """One page: inline CSS and SVG, no scripts and nothing fetched from anywhere."""
     made_at = made_at or clock.now()
     return _template().render(
-        report=report,
-        organisation=organisation,
-        lang=lang,
-        made=when(made_at),
-        counts=report.counts(),
-        replies_total=sum(report.replies.values()),
-        funnel=funnel_chart(report.funnel()),
-        funnel_text=funnel_text(report),
-        days=[(_long_day(d), n) for d, n in report.per_day],
-        day_chart=day_chart(report.per_day) if report.per_day else None,
-        day_text=day_text(report.per_day) if report.per_day else "",
-        rate=_rate(report),
-        kind_meanings=KIND_MEANINGS,
+        _context(report), organisation=organisation, lang=lang, made=when(made_at)
     )
+
+
+def body(report: Report) -> markupsafe.Markup:
+    """The page's body without the page around it (its block "body", from the heading to the
+    words' meanings), for the console's report page to show inside its own."""
+    template = _template()
+    return markupsafe.Markup(
+        "".join(template.blocks["body"](template.new_context(_context(report))))
+    )
+
+
+def _context(report: Report) -> dict[str, Any]:
+    return {
+        "report": report,
+        "counts": report.counts(),
+        "replies_total": sum(report.replies.values()),
+        "funnel": funnel_chart(report.funnel()),
+        "funnel_text": funnel_text(report),
+        "days": [(_long_day(d), n) for d, n in report.per_day],
+        "day_chart": day_chart(report.per_day) if report.per_day else None,
+        "day_text": day_text(report.per_day) if report.per_day else "",
+        "rate": _rate(report),
+        "kind_meanings": KIND_MEANINGS,
+    }
 
 
 def _rate(report: Report) -> str:

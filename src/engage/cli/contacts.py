@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -12,6 +11,7 @@ from ..contacts import audiences, core, life, records
 from ..contacts.importer import Options, Report, import_file, problems, write_rejects
 from ..errors import sentence
 from ..store.schema import BASES, FORMATS, STATUSES
+from ..team import audit
 from .common import (
     format_option,
     json_pieces,
@@ -176,17 +176,28 @@ def add(
 @click.option("--audience", help="Only the people in this audience (audiences/NAME.toml).")
 @click.option("--tag", help="Only people with this tag.")
 @click.option("--status", type=click.Choice(STATUSES), help="Only people with this status.")
+@click.option(
+    "--search",
+    default="",
+    help="Only people whose email address or name has this in it (any case).",
+)
 @format_option("table", "csv", "json")
 @click.pass_context
 def list_(
-    ctx: click.Context, audience: str | None, tag: str | None, status: str | None, fmt: str
+    ctx: click.Context,
+    audience: str | None,
+    tag: str | None,
+    status: str | None,
+    search: str,
+    fmt: str,
 ) -> None:
     """List contacts, with their status, format and tags."""
     within = None
     if audience:
         within = audiences.member_ids(audiences.load(workspace(ctx), audience))
+    text = core.clean_search(search)
     with store(ctx).connect() as connection:
-        each = core.each_contact(connection, status=status, tag=tag, within=within)
+        each = core.each_contact(connection, status=status, tag=tag, within=within, search=text)
         if fmt in ("json", "csv"):  # streamed: a million contacts in constant memory
             pieces = json_pieces if fmt == "json" else people_csv_pieces
             for piece in pieces(c.as_dict() for c in each):
@@ -283,11 +294,16 @@ def handle(ctx: click.Context, email: str, network: str, handle: str, remove: bo
 @click.argument("email")
 @click.pass_context
 def unsubscribe(ctx: click.Context, email: str) -> None:
-    """Unsubscribe a person: they get no more emails, and it is recorded."""
+    """Unsubscribe a person who asked you to: they get no more emails.
+
+    Their consent record and the audit log (`engage team log`) say you did it."""
     with store(ctx).begin() as connection:
-        contact = life.unsubscribe(
-            connection, email, method="manual", source="engage contacts", by=core.actor()
+        contact, changed = life.unsubscribe_for_them(
+            connection, email, actor=audit.command_line(), source="engage contacts"
         )
+    if not changed:
+        click.echo(f"{printable(contact.email)} is {contact.status} already: nothing changed.")
+        return
     click.echo(f"Unsubscribed {printable(contact.email)}. They will not get any more emails.")
 
 
@@ -330,10 +346,12 @@ def tag_signups(ctx: click.Context, dry_run: bool) -> None:
 @click.argument("email")
 @click.pass_context
 def export(ctx: click.Context, email: str) -> None:
-    """Print everything held about a person, as JSON (for a subject access request)."""
-    with store(ctx).connect() as connection:
-        data = records.export(connection, email)
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """Print everything held about a person, as JSON (for a subject access request).
+
+    The audit log (`engage team log`) notes that you exported it."""
+    with store(ctx).begin() as connection:
+        data = records.subject_access(connection, email, actor=audit.command_line())
+    click.echo(records.as_json(data), nl=False)
 
 
 @contacts.command()
@@ -347,7 +365,7 @@ def erase(ctx: click.Context, email: str, yes: bool) -> None:
     cleared of old copies of their rows (see docs/erasure.md)."""
     if not yes:
         click.confirm(f"Erase {email} and all their records? This cannot be undone", abort=True)
-    erased = erasure.erase(store(ctx), workspace(ctx), email)
+    erased = erasure.erase(store(ctx), workspace(ctx), email, actor=audit.command_line())
     click.echo(
         f"Erased {printable(email.strip())}. Only a hash is kept, so they are never mailed again."
     )

@@ -10,7 +10,7 @@ import click
 from .. import campaigns as campaign_files
 from .. import report as reports
 from .. import report_page
-from ..stories.reporting import report_section
+from ..workflow.reports import campaign_report
 from .common import printable, store, table, workspace
 
 
@@ -39,14 +39,7 @@ def report(ctx: click.Context, campaign: str, fmt: str, out: Path | None) -> Non
     docs/report.md says where each number comes from.
     """
     ws = workspace(ctx)
-    found = campaign_files.load(ws, campaign)
-    with store(ctx).connect() as connection:
-        result = reports.build(
-            connection,
-            found.slug,
-            meta=found.meta,
-            extras=[report_section(ws.config.followups.days)],
-        )
+    result = campaign_report(ws, store(ctx), campaign_files.load(ws, campaign))
     if fmt == "json":
         text = json.dumps(result.as_dict(), indent=2, ensure_ascii=False) + "\n"
     elif fmt == "html":

@@ -8,6 +8,7 @@ inside the caller's transaction, so the CLI and the web app decide what belongs 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Iterator
@@ -270,17 +271,17 @@ def listing(
 
 
 PAGE = 1_000  # contacts read at a time, with their tags, while listing
+LONGEST_SEARCH = 320  # the longest an address can be; a name to search for is shorter
 
 
-def each_contact(
-    connection: sa.Connection,
+def chosen(
     status: str | None = None,
     tag: str | None = None,
     within: sa.Select | None = None,
-) -> Iterator[Contact]:
-    """The contacts `listing` gives, one at a time: read from the database a page at a time
-    in one query, so listing a million holds a page in memory, not a million. Ordered by
-    email in code-point order, the same on every database (PostgreSQL's collation "C")."""
+    search: str | None = None,
+) -> sa.Select:
+    """The ids of the contacts a listing or a search gives: with this status, this tag, in
+    this id query (an audience), and whose address or name has `search` in it."""
     ids = sa.select(contacts.c.id)
     if status:
         ids = ids.where(contacts.c.status == status)
@@ -293,12 +294,102 @@ def each_contact(
         ids = ids.where(contacts.c.id.in_(tagged))
     if within is not None:
         ids = ids.where(contacts.c.id.in_(within))
-    order: sa.ColumnElement[str] = contacts.c.email
+    if search:
+        ids = ids.where(_matches(search))
+    return ids
+
+
+def _matches(search: str) -> sa.ColumnElement[bool]:
+    """A part of the address or of either name, in any case (on SQLite, any case of A to Z);
+    % and _ are letters to find, not wildcards. A whole address also finds its mailbox under
+    any spelling."""
+    text = search.lower()
+    found = [
+        sa.func.lower(column).contains(text, autoescape=True)
+        for column in (contacts.c.email, contacts.c.name, contacts.c.first_name)
+    ]
+    with contextlib.suppress(InvalidEmail):
+        found.append(contacts.c.email_key == identity(search))
+    return sa.or_(*found)
+
+
+def clean_search(text: str) -> str:
+    """What a person typed to search for, as it is searched: without control characters (a
+    database cannot hold some of them) or the spaces around it. Raises ContactError when it
+    is longer than any address or name we keep."""
+    cleaned = "".join(ch for ch in text if ch.isprintable() or ch == " ").strip()
+    if len(cleaned) > LONGEST_SEARCH:
+        raise ContactError(
+            f"That is {len(cleaned):,} characters long. Search for a part of a name or an "
+            f"email address, at most {LONGEST_SEARCH} characters."
+        )
+    return cleaned
+
+
+def _by_email(connection: sa.Connection) -> sa.ColumnElement[str]:
+    """Contacts in code-point order of their address, the same on every database
+    (PostgreSQL's collation "C")."""
     if connection.dialect.name == "postgresql":
-        order = contacts.c.email.collate("C")
-    query = sa.select(*CONTACT_COLUMNS).where(contacts.c.id.in_(ids)).order_by(order)
+        return contacts.c.email.collate("C")
+    return contacts.c.email
+
+
+def each_contact(
+    connection: sa.Connection,
+    status: str | None = None,
+    tag: str | None = None,
+    within: sa.Select | None = None,
+    search: str | None = None,
+) -> Iterator[Contact]:
+    """The contacts `listing` gives, one at a time: read from the database a page at a time
+    in one query, so listing a million holds a page in memory, not a million. Ordered by
+    email in code-point order, the same on every database. `search`: see `chosen`."""
+    ids = chosen(status, tag, within, search)
+    query = (
+        sa.select(*CONTACT_COLUMNS).where(contacts.c.id.in_(ids)).order_by(_by_email(connection))
+    )
     rows = connection.execution_options(yield_per=PAGE).execute(query)
     for page in rows.partitions():
         names = tags_of(connection, [row.id for row in page])
         for row in page:
             yield _contact(row, names.get(row.id, []))
+
+
+@dataclass(frozen=True)
+class Found:
+    """One page of a search: the contacts on it, and how many match in all."""
+
+    people: list[Contact]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def search(
+    connection: sa.Connection,
+    text: str,
+    *,
+    status: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Found:
+    """Page `page` (from 1) of the contacts whose address or name has `text` in it (see
+    `chosen`; everyone when `text` is empty), ordered as `each_contact` orders them. `text` is
+    cleaned first (`clean_search`)."""
+    ids = chosen(status=status, search=clean_search(text))
+    total = connection.execute(sa.select(sa.func.count()).select_from(ids.subquery())).scalar()
+    query = (
+        sa.select(*CONTACT_COLUMNS)
+        .where(contacts.c.id.in_(ids))
+        .order_by(_by_email(connection))
+        .limit(per_page)
+        .offset((max(page, 1) - 1) * per_page)
+    )
+    rows = connection.execute(query).all()
+    names = tags_of(connection, [row.id for row in rows])
+    found = [_contact(row, names.get(row.id, [])) for row in rows]
+    return Found(found, total or 0, max(page, 1), per_page)

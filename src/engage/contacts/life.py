@@ -27,6 +27,7 @@ from ..store.schema import (
     suppressions,
     tags,
 )
+from ..team import audit
 from . import traces
 from .core import (
     PERSON,
@@ -157,6 +158,21 @@ def unsubscribe(
         )
     suppress(connection, contact.email, "unsubscribed", source)
     return get(connection, contact.email)
+
+
+def unsubscribe_for_them(
+    connection: sa.Connection, email: str, *, actor: str, source: str
+) -> tuple[Contact, bool]:
+    """The team unsubscribes a person who asked them (by phone, by letter, by email): as
+    `unsubscribe`, done by `actor` (a team member's address in the console,
+    audit.command_line() at the command line) and noted in the audit log in this transaction.
+    Returns the contact and whether it changed anything (not for someone already suppressed)."""
+    before = get(connection, email)
+    contact = unsubscribe(connection, before.email, method="manual", source=source, by=actor)
+    changed = contact.status != before.status
+    if changed:
+        audit.record(connection, actor, "unsubscribed", contact.email, f"from {source}")
+    return contact, changed
 
 
 def _last_basis(connection: sa.Connection, contact_id: int) -> str:

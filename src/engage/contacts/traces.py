@@ -146,6 +146,7 @@ PERSONAL_TABLES = (
     "story_drafts",
     "story_history",
     "story_uses",
+    "audit_log",  # its entries that named them are changed, not deleted (engage/erasure.py)
 )
 
 
