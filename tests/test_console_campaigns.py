@@ -438,6 +438,19 @@ def test_cancel_from_the_command_line(app) -> None:
     assert app.project.run("send", SLUG, "--cancel", "--now").exit_code == 2
 
 
+def test_stop_from_the_command_line_is_a_pause_the_console_can_carry_on(app, clock) -> None:
+    part_sent(app)
+    result = app.project.run("send", SLUG, "--stop")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{SLUG} is stopped: 3 of 7 went.")
+    assert logged(app)[-1] == ("command line (test-runner)", "send paused", SLUG, "3 of 7 had gone")
+    page = text(signed_in(app, "editor").get(f"/console/campaigns/{SLUG}"))
+    assert "Paused" in page and "3 of 7 sent. 0 failed. 0 unknown. 4 still to go." in page
+    assert post(signed_in(app, "sender"), f"/console/campaigns/{SLUG}/resume").status_code == 303
+    assert work(app) == []  # the worker carries it on: its schedule is now
+    assert outbox(app) == collections.Counter(NEWSLETTER)
+
+
 def test_nothing_to_pause_or_cancel(app) -> None:
     client = signed_in(app, "sender")
     answer = post(client, f"/console/campaigns/{SLUG}/pause")

@@ -117,17 +117,23 @@ def is_stopped(row: sa.Row) -> bool:
 
 
 def state(connection: sa.Connection, row: sa.Row) -> tuple[str, str]:
-    """A send's status as people see it, and who: the process sending it, or who stopped or
-    cancelled it."""
+    """A send's status as people see it, and who: the process sending it, or who stopped it.
+    A cancelled send is stopped here (see shown_state)."""
     if row.status == "sending":
         owners = senders_of(connection, row.id)
         if owners:
             return "sending", ", ".join(journal.shown(owner) for owner in owners)
-    if row.cancelled_at is not None and row.status != "sent":
-        return "cancelled", row.cancelled_by or ""
     if is_stopped(row):
         return "stopped", row.stop_asked_by or ""
     return ("interrupted", "") if row.status == "sending" else (row.status, "")
+
+
+def shown_state(connection: sa.Connection, row: sa.Row) -> tuple[str, str]:
+    """`state`, with a send a person cancelled told apart from one they stopped."""
+    status, by = state(connection, row)
+    if status == "stopped" and row.cancelled_at is not None:
+        return "cancelled", row.cancelled_by or ""
+    return status, by
 
 
 def campaign_states(store: Store, found: list) -> dict[str, CampaignState]:
@@ -142,7 +148,7 @@ def campaign_states(store: Store, found: list) -> dict[str, CampaignState]:
         )
         known = {}
         for row in connection.execute(sa.select(sends)).all():
-            status, by = state(connection, row)
+            status, by = shown_state(connection, row)
             at = {"stopped": row.stop_asked_at, "cancelled": row.cancelled_at}.get(status)
             known[row.campaign] = CampaignState(status, sent.get(row.id, 0), row.total, by, at)
         set_by_people = schedules_of(connection)
@@ -218,7 +224,7 @@ def progress(connection: sa.Connection, slug: str) -> Progress | None:
         return None
     counts = delivery_counts(connection, row.id)
     return Progress(
-        status=state(connection, row)[0],
+        status=shown_state(connection, row)[0],
         total=row.total,
         sent=counts.get("sent", 0),
         failed=counts.get("failed", 0),

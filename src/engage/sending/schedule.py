@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from .. import clock
 from ..campaigns import when_text
 from ..errors import EngageError
-from ..send_status import state
+from ..send_status import shown_state
 from ..store import Store
 from ..store.schema import schedules
 from ..team import audit
@@ -110,7 +110,7 @@ def put_schedule(
 def _not_started(connection: sa.Connection, slug: str) -> None:
     row = journal.existing(connection, slug)
     if row is not None:
-        status = state(connection, row)[0]
+        status = shown_state(connection, row)[0]
         raise ScheduleError(
             f"{slug} has begun sending already (it is {status}), so its time cannot change. "
             + ("" if status == "sent" else "You can pause or cancel the send instead.")
