@@ -345,6 +345,11 @@ def test_an_answer_goes_out_once_threaded_and_joins_the_timeline(inbox) -> None:
     assert f"It goes to amira@example.org, with the subject “Re: {QUOTE}”." in body
     assert outgoing_rows(app) == [("answer", "amira@example.org", "waiting")]
     assert answers_sent(project) == []  # the page only queued it
+    twice = client.post(  # the form sent again (a double click): still one answer
+        "/console/replies/1/answer", data={"csrf": client.csrf, "answer": ANSWER, "done": "yes"}
+    )
+    assert twice.status_code == 200 and "Your answer is on its way" in text(twice)
+    assert outgoing_rows(app) == [("answer", "amira@example.org", "waiting")]
     assert (
         "answer to reply 1 waiting to be sent"
         in project.run("contacts", "show", "amira@example.org").output
@@ -383,6 +388,10 @@ def test_an_answer_goes_out_once_threaded_and_joins_the_timeline(inbox) -> None:
     assert "Answered: 2026-12-01 09:00 UTC by editor@example.org, sent: Hello Amira, No, " in (
         project.run("replies", "show", "1").output
     )
+    # Erasing the person erases the answer: its row, and the email in the outbox.
+    erased = project.run("contacts", "erase", "amira@example.org", "--yes")
+    assert erased.exit_code == 0, erased.output
+    assert outgoing_rows(app) == [] and answers_sent(project) == []
 
 
 def test_no_answer_to_a_person_who_asked_us_to_stop(inbox) -> None:

@@ -1,6 +1,7 @@
 """Every email engage writes itself, apart from campaigns, rendered in one place: the sign-up
-confirmation (templates/email/confirm.*.j2), and the story emails to a contributor and the
-team notices about a story (templates/emails/).
+confirmation (templates/email/confirm.*.j2), the story emails to a contributor and the
+team notices about a story (templates/emails/), and the team's answer to a reply (its words
+are the team's: plain text, with a simple HTML copy).
 
 Each story email is two files in the workspace's `templates/emails/`, `NAME.txt.j2` and
 `NAME.html.j2`, with its subject line in `templates/emails/subjects.toml`. Templates use

@@ -11,6 +11,7 @@ and again just before it goes.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -19,15 +20,17 @@ import sqlalchemy as sa
 from .. import outgoing, own_emails
 from ..addresses import InvalidEmail, mailbox
 from ..config import Workspace
+from ..contacts import core
 from ..email.headers import display_address
 from ..store import guard
 from ..store.schema import inbound
 from ..store.schema import outgoing as outgoing_rows
 from ..team import audit
-from .listing import NoSuchReply, ReplyError, done
+from .listing import NoSuchReply, ReplyError, answers, done
 from .match import is_machine
 
 LONGEST = 20_000  # characters in one answer
+AGAIN_MINUTES = 10  # the same answer to the same reply within this long is the same answer
 _SOCIAL = ("mastodon", "bluesky", "x")
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _KEEP_REFERENCES = 10  # the Message-IDs a References header carries at most (the latest)
@@ -83,6 +86,9 @@ def answer(
     if stopped:
         raise CannotWrite(f"Not sent: {stopped}")
     address = mailbox(row.sender).email
+    again = _same_answer(connection, row, words)
+    if again is not None:  # the form sent twice (a double click): it goes once
+        return again
     message = own_emails.answer(
         workspace,
         display_address(row.sender_name if row.sender_name != row.sender else "", address),
@@ -96,6 +102,19 @@ def answer(
     if mark_done:
         done(connection, reply_id, actor)
     return Answered(reply_id, row_id, address, message.subject)
+
+
+def _same_answer(connection: sa.Connection, row: sa.Row, words: str) -> Answered | None:
+    """The same words to the same reply, written in the last few minutes and not failed: the
+    same answer, queued already."""
+    since = core.now() - dt.timedelta(minutes=AGAIN_MINUTES)
+    for made in answers(connection, row.id, row.sender):
+        at = dt.datetime.fromisoformat(made["at"])
+        if made["state"] in ("failed", "skipped") or made["text"] != words:
+            continue  # one that did not go may be written again at once
+        if (at if at.tzinfo else at.replace(tzinfo=dt.UTC)) >= since:
+            return Answered(row.id, made["id"], mailbox(row.sender).email, made["subject"])
+    return None
 
 
 def _reply(connection: sa.Connection, reply_id: int) -> sa.Row:

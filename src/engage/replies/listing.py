@@ -174,6 +174,7 @@ def answers(connection: sa.Connection, reply_id: int, sender: str) -> list[dict[
     ).all()
     return [
         {
+            "id": row.id,
             "at": core.iso(row.created_at),
             "by": row.payload.get("by", ""),
             "subject": row.payload.get("subject", ""),
