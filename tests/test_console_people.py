@@ -4,12 +4,15 @@ audit log keeps of an erased person."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import sqlite3
 
 import pytest
 import sqlalchemy as sa
 
+from engage import store as store_module
 from engage.contacts import core, records
 from engage.contacts.identity import email_hash
 from engage.store.schema import audit_log, consents, suppressions
@@ -424,3 +427,25 @@ def test_an_address_engage_can_no_longer_read_is_shown_and_refused_clearly(peopl
     with store(people).connect() as c:
         status = c.execute(sa.text("SELECT status FROM contacts WHERE id = :i"), {"i": old})
         assert status.scalar() == "subscribed"
+
+
+def test_what_an_erasure_could_not_clear_yet_is_said(people, db_url, monkeypatch) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the write-ahead log here is SQLite's")
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 200)
+    bo = contact_id(people, "bo@example.net")
+    client = signed_in(people, "admin")
+    path = sa.make_url(db_url).database
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as reader:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM contacts").fetchone()  # reads, and keeps reading
+        answer = client.post(
+            f"/console/people/{bo}/erase", data={"csrf": client.csrf, "email": "bo@example.net"}
+        )
+    assert answer.status_code == 200
+    html = answer.get_data(True)
+    assert "<p>The person is erased.</p>" in html
+    assert "One thing still to do" in html
+    assert f"another program has the database {path} open" in html
+    with store(people).connect() as c:
+        assert core.find(c, "bo@example.net") is None
