@@ -224,3 +224,52 @@ def test_mailgun_unknown_domain(project, monkeypatch) -> None:
         )
     finally:
         fake.stop()
+
+
+def test_engages_own_emails_keep_every_header_through_each_provider(provider) -> None:
+    """An answer to a reply is threaded (In-Reply-To, References) and a story email carries its
+    Reply-To, through each provider's API as through SMTP: each puts them where its API takes
+    them, and the message that arrives has them."""
+    from engage.own_emails import AnswerMessage, StoryMessage
+    from engage.providers import provider_for
+
+    name, fake, project = provider
+    if name == "postmark":
+        fake.message_stream = "outbound"  # engage's own emails go on Postmark's transactional one
+    answer = AnswerMessage(
+        to="ann@example.org",
+        subject="Re: Your story",
+        text="Thank you, Ann.",
+        html="",
+        sender="Team <news@example.org>",
+        message_id="<answer-1@example.org>",
+        kind="answer",
+        in_reply_to="<their-1@mail.example.net>",
+        references="<ours-1@example.org> <their-1@mail.example.net>",
+    )
+    story = StoryMessage(
+        to="bo@example.org",
+        subject="Your story",
+        text="Thank you, Bo.",
+        html="<p>Thank you, Bo.</p>",
+        sender="Team <news@example.org>",
+        message_id="<story-1@example.org>",
+        kind="acknowledgement",
+        reply_to="Stories <reply+abc@replies.example.org>",
+    )
+    sender = provider_for(project.workspace)
+    sender.open()
+    try:
+        assert sender.send_system(answer).sent
+        assert sender.send_system(story).sent
+    finally:
+        sender.close()
+    got = {m["email"]: m["headers"] for m in fake.messages}
+    assert got["ann@example.org"]["In-Reply-To"] == "<their-1@mail.example.net>"
+    assert got["ann@example.org"]["References"] == "<ours-1@example.org> <their-1@mail.example.net>"
+    assert "Reply-To" not in got["ann@example.org"]
+    assert got["bo@example.org"]["Reply-To"] in (
+        "Stories <reply+abc@replies.example.org>",
+        "reply+abc@replies.example.org",
+    )
+    assert "In-Reply-To" not in got["bo@example.org"]

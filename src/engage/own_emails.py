@@ -26,7 +26,7 @@ import jinja2
 import jinja2.meta
 
 from .config import Workspace, read_toml
-from .email.base import SystemMessage, compose, system_message_id
+from .email.base import SystemMessage, system_message_id
 from .errors import EngageError, sentence
 from .render import placeholders as undefined
 from .tomlcheck import line_of
@@ -72,11 +72,11 @@ class StoryMessage(SystemMessage):
 
     reply_to: str = ""
 
-    def raw(self) -> bytes:
-        headers = {"Message-ID": self.message_id}
+    def headers(self) -> dict[str, str]:
+        found = super().headers()
         if self.reply_to:
-            headers["Reply-To"] = self.reply_to
-        return compose(self.sender, self.to, self.subject, headers, self.text, self.html)
+            found["Reply-To"] = self.reply_to
+        return found
 
 
 def confirmation(workspace: Workspace, address: str, name: str, token: str) -> SystemMessage:
@@ -312,15 +312,12 @@ class AnswerMessage(SystemMessage):
     references: str = ""
 
     def headers(self) -> dict[str, str]:
-        found = {"Message-ID": self.message_id}
+        found = super().headers()
         if self.in_reply_to:
             found["In-Reply-To"] = self.in_reply_to
         if self.references:
             found["References"] = self.references
         return found
-
-    def raw(self) -> bytes:
-        return compose(self.sender, self.to, self.subject, self.headers(), self.text, self.html)
 
 
 def answer(

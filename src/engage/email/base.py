@@ -150,9 +150,13 @@ class SystemMessage:
     message_id: str
     kind: str  # e.g. "confirm": the outbox folder and the provider tag
 
+    def headers(self) -> dict[str, str]:
+        """Every header this message carries beyond From, To and Subject: each provider sends
+        them all (Reply-To where its API has its own field for it)."""
+        return {"Message-ID": self.message_id}
+
     def raw(self) -> bytes:
-        headers = {"Message-ID": self.message_id}
-        return compose(self.sender, self.to, self.subject, headers, self.text, self.html)
+        return compose(self.sender, self.to, self.subject, self.headers(), self.text, self.html)
 
 
 def needs_smtputf8(address: str) -> bool:

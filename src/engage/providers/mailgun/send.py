@@ -111,7 +111,7 @@ class Mailgun(HttpProvider):
             ("to", message.to),
             ("subject", message.subject),
             ("text", message.text),
-            ("h:Message-Id", message.message_id),
+            *((f"h:{name}", value) for name, value in message.headers().items()),
             ("o:tag", message.kind),
         ]
         if message.html:

@@ -84,15 +84,18 @@ class Postmark(HttpProvider):
         return message
 
     def send_system(self, message: SystemMessage) -> Outcome:
-        payload = {
+        payload: dict[str, object] = {
             "From": message.sender,
             "To": message.to,
             "Subject": message.subject,
             "TextBody": message.text,
             "Tag": message.kind,
             "MessageStream": "outbound",  # a confirmation is not a broadcast
-            "Headers": [{"Name": "Message-ID", "Value": message.message_id}],
         }
+        headers = message.headers()
+        if "Reply-To" in headers:  # Postmark's own field for it
+            payload["ReplyTo"] = headers.pop("Reply-To")
+        payload["Headers"] = [{"Name": name, "Value": value} for name, value in headers.items()]
         if message.html:
             payload["HtmlBody"] = message.html
         response = self.post(

@@ -104,14 +104,21 @@ class SendGrid(HttpProvider):
         content = [{"type": "text/plain", "value": message.text}]
         if message.html:
             content.append({"type": "text/html", "value": message.html})
-        payload = {
+        headers = message.headers()
+        payload: dict[str, object] = {
             "personalizations": [{"to": [{"email": email.utils.parseaddr(message.to)[1]}]}],
             "from": {"email": address, **({"name": name} if name else {})},
             "subject": message.subject,
             "content": content,
-            "headers": {"Message-ID": message.message_id},
             "categories": [message.kind],
         }
+        if "Reply-To" in headers:  # a header SendGrid reserves: it has its own field
+            reply_name, reply_address = email.utils.parseaddr(headers.pop("Reply-To"))
+            payload["reply_to"] = {
+                "email": reply_address,
+                **({"name": reply_name} if reply_name else {}),
+            }
+        payload["headers"] = headers
         response = self.post(
             f"{self.config.sendgrid.base_url.rstrip('/')}/v3/mail/send",
             json=payload,
