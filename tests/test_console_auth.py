@@ -309,3 +309,16 @@ def test_two_requests_with_one_link_sign_in_once(console_app) -> None:
     with store.begin() as connection:
         second = sessions.use_link(connection, secret)
     assert (first.email, second) == ("editor@example.org", None)
+
+
+def test_the_menu_says_where_you_are(console_app) -> None:
+    app = console_app
+    assert app.project.run("contacts", "import", "samples/contacts.csv").exit_code == 0
+    client = signed_in(app, "editor")
+    listing = client.get("/console/people").get_data(True)
+    assert '<a href="/console/people" aria-current="page">People</a>' in listing
+    assert '<a href="/console/replies">Replies</a>' in listing
+    person = re.search(r'href="(/console/people/\d+)"', listing).group(1)
+    below = client.get(person).get_data(True)
+    assert '<a href="/console/people" aria-current="true">People</a>' in below
+    assert 'aria-current="page"' not in below

@@ -23,7 +23,17 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, g, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from ...team import audit as _audit
 from ...team import roles, sessions
@@ -124,9 +134,26 @@ def page(template: str, title: str, **context: Any) -> str:
         me=session.member if session else None,
         csrf=session.csrf if session else "",
         may=may,
-        console_parts=PARTS,
+        console_parts=_menu(),
         **context,
     )
+
+
+def _menu() -> list[dict[str, str]]:
+    """The menu: each part with `current` "page" on its own page, "true" on the pages below
+    it (a reply, a story, a person), and "" elsewhere."""
+    views = current_app.view_functions
+    here = views[request.endpoint].__module__ if request.endpoint in views else ""
+    menu = []
+    for endpoint, name, what in PARTS:
+        if endpoint == request.endpoint:
+            current = "page"
+        elif endpoint in views and views[endpoint].__module__ == here:
+            current = "true"
+        else:
+            current = ""
+        menu.append({"endpoint": endpoint, "name": name, "what": what, "current": current})
+    return menu
 
 
 def refused_page(title: str, text: str) -> str:
