@@ -1,7 +1,10 @@
 """The console's campaigns in a real browser on the real server: axe-core finds nothing on the
 list, a campaign's page (each format of its preview) and the confirmation before a send; each
 fits 320 px without sideways scrolling; and a send started there goes out through the server's
-worker while the page's live region follows it, with nothing refused by the page's policy."""
+worker while the page's live region follows it, with nothing refused by the page's policy.
+
+The email in the preview's frame runs no scripts (its policy sandboxes it), so axe cannot look
+inside it here: tests/test_axe_newsletter.py checks the email itself."""
 
 from __future__ import annotations
 
@@ -75,9 +78,7 @@ def test_start_a_send_and_watch_it_go(site, page) -> None:
         page.get_by_role("button", name="Yes, send it to 7 people").click()
     assert page.url == f"{base}/console/campaigns/{SLUG}"
     region = page.locator("#progress[aria-live=polite]")
-    region.get_by_text("7 of 7 sent. 0 failed. 0 unknown. 0 still to go.").wait_for(
-        timeout=20_000
-    )
+    region.get_by_text("7 of 7 sent. 0 failed. 0 unknown. 0 still to go.").wait_for(timeout=20_000)
     assert page.locator("#campaign-status").inner_text() == "Sent"
     assert len(list((project.root / "outbox" / SLUG).glob("*.eml"))) == 7
     check(page, "a campaign's page after its send")

@@ -315,16 +315,24 @@ def _facts(found: Campaign) -> dict:
     [state] = campaign_states(_store(), [found]).values()
     with _store().connect() as connection:
         now = progress(connection, found.slug)
-    due = state.status == "scheduled" and state.send_at and state.send_at <= _now()
+    due = state.status == "scheduled" and state.send_at is not None and state.send_at <= _now()
+    starting = due and state.schedule is not None  # the worker of `engage serve` sends it
+    words = status_words(state)
+    if due:
+        words = STARTING if starting else DUE
     return {
         "campaign": found,
         "state": state,
-        "status_words": "Starting: it will begin within a minute" if due else status_words(state),
+        "status_words": words,
         "when": when_text(state.send_at) if state.send_at else "",
         "progress": now,
-        "progress_words": progress_words(now, bool(due)),
-        "watch": bool(due) or state.status in GOING,
+        "progress_words": progress_words(now, due),
+        "watch": starting or state.status in GOING,
     }
+
+
+STARTING = "Starting: it will begin within a minute"
+DUE = "Due: engage sends it at its next run"
 
 
 def progress_words(now, due: bool) -> str:  # noqa: ANN001 - send_status.Progress or None
