@@ -688,3 +688,15 @@ def test_the_page_reflows_at_320_pixels(replied, page, tmp_path: Path, slug: str
     page.goto(html_report(replied, tmp_path, slug).as_uri())
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
     assert page.locator("h1").is_visible()
+
+
+def test_a_cancelled_send_says_so_and_offers_no_resume(people, clock) -> None:
+    assert people.run("send", SLUG, "--yes", "--now", "--limit", "2").exit_code == 0
+    cancelled = people.run("send", SLUG, "--cancel")
+    assert cancelled.exit_code == 0, cancelled.output
+    report = json.loads(people.run("report", SLUG, "--format", "json").stdout)
+    assert (report["status"], report["sent"], report["waiting"]) == ("cancelled", 2, 3)
+    line = people.run("report", SLUG).stdout.splitlines()[1]
+    assert line.startswith("Cancelled by ")
+    assert line.endswith(" on 2026-03-01 09:00 UTC. 3 people still to send to will not get it.")
+    assert "--resume" not in people.run("report", SLUG).stdout

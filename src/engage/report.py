@@ -6,7 +6,8 @@ number comes from (docs/report.md says the same in plain words):
 - recipients: the send's rows in `deliveries`, everyone in the audience when it went out;
   sent, failed, unknown, skipped and waiting are those rows by status. Each skipped row keeps
   why (engage/recipients.py): not confirmed yet, unsubscribed, bounced, and so on.
-- status: draft, scheduled, sending, stopped, interrupted or sent (engage/send_status.py).
+- status: draft, scheduled, sending, stopped, cancelled, interrupted or sent
+  (engage/send_status.py).
 - delivered, bounced, complained: people on this send with an `events` row of that type tied
   to their delivery. The outbox and SMTP never report deliveries: delivered is then "not
   available" (null in JSON), never a 0 that looks like a count. A soft and a hard bounce both
@@ -37,7 +38,7 @@ import sqlalchemy as sa
 
 from . import providers, recipients
 from .campaigns import FrontMatter
-from .send_status import delivery_counts, people_on, people_with_event, skip_counts, state
+from .send_status import delivery_counts, people_on, people_with_event, shown_state, skip_counts
 from .store.schema import REPLY_KINDS, consents, inbound, sends
 
 PERSON_KINDS = ("story", "question", "unsubscribe", "other")  # a person wrote these themselves
@@ -81,7 +82,7 @@ class Report:
     campaign: str
     subject: str
     kind: str = "newsletter"
-    status: str = "draft"  # draft | scheduled | sending | stopped | interrupted | sent
+    status: str = "draft"  # draft | scheduled | sending | stopped | cancelled | interrupted | sent
     stopped_by: str = ""  # stopped: who stopped it, and how
     stopped_at: dt.datetime | None = None
     send_at: dt.datetime | None = None
@@ -156,6 +157,12 @@ class Report:
             return (
                 f"Stopped{by} on {when(self.stopped_at)}, with {self.waiting} still to send. "
                 f"`engage send {self.campaign} --resume` sends the rest."
+            )
+        if self.status == "cancelled":
+            by = f" by {self.stopped_by}" if self.stopped_by else ""
+            return (
+                f"Cancelled{by} on {when(self.stopped_at)}. {self.waiting} people still to send "
+                "to will not get it."
             )
         if self.status == "interrupted":
             return (
@@ -254,9 +261,11 @@ def build(
     send = connection.execute(sa.select(sends).where(sends.c.campaign == slug)).first()
     if send is not None:
         report.subject, report.provider = send.subject, send.provider
-        report.status, by = state(connection, send)
+        report.status, by = shown_state(connection, send)
         if report.status == "stopped":
             report.stopped_by, report.stopped_at = by, send.stop_asked_at
+        elif report.status == "cancelled":
+            report.stopped_by, report.stopped_at = by, send.cancelled_at
         report.started_at, report.finished_at = send.started_at, send.finished_at
         _count_deliveries(connection, send.id, report)
         _count_events(connection, send.id, report)
