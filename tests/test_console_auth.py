@@ -322,3 +322,66 @@ def test_the_menu_says_where_you_are(console_app) -> None:
     below = client.get(person).get_data(True)
     assert '<a href="/console/people" aria-current="true">People</a>' in below
     assert 'aria-current="page"' not in below
+
+
+def _example(rule) -> str:
+    """A URL for a console route, its parts filled in with something of the right shape."""
+    values = {}
+    for name in rule.arguments:
+        converter = rule._converters[name]  # noqa: SLF001 - werkzeug keeps them here
+        values[name] = 1 if type(converter).__name__ == "IntegerConverter" else "x"
+    return rule.build(values, append_unknown=False)[1]
+
+
+def test_every_console_form_needs_its_token(console_app) -> None:
+    """Every POST route of the console refuses a form without the session's token (400), before
+    it looks at anything else: none can be sent from another site."""
+    app = console_app
+    client = signed_in(app, "admin")
+    posts = [
+        rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("console.") and "POST" in (rule.methods or ())
+    ]
+    assert len(posts) == 24  # every part has its forms: a new one is checked here too
+    for rule in posts:
+        answer = client.post(_example(rule), data={"csrf": "not-the-token"})
+        assert answer.status_code == 400, rule.rule
+    with app.extensions["engage"]["store"].connect() as connection:
+        actions = [e.action for e in audit.entries(connection) if e.actor == "admin@example.org"]
+    assert actions == ["signed in"]  # and nothing else the admin did
+
+
+def test_every_console_page_is_no_store(console_app) -> None:
+    client = signed_in(console_app, "admin")
+    gets = [
+        rule
+        for rule in console_app.url_map.iter_rules()
+        if rule.endpoint.startswith("console.") and "GET" in (rule.methods or ())
+    ]
+    for rule in gets:
+        answer = client.get(_example(rule))
+        assert answer.headers.get("Cache-Control") == "no-store", rule.rule
+        assert answer.status_code < 500, rule.rule
+    assert client.get("/console/nowhere").headers["Cache-Control"] == "no-store"
+
+
+def test_on_https_the_session_cookie_is_secure(console_app) -> None:
+    app = console_app
+    app.project.replace(
+        "engage.toml", 'base_url = "http://127.0.0.1:8025"', 'base_url = "https://news.example.org"'
+    )
+    from engage.config import load_workspace
+    from engage.web import create_app
+
+    app = create_app(load_workspace(app.project.root / "engage.toml"), TESTING=True)
+    member = member_of(app, "editor")
+    with app.extensions["engage"]["store"].begin() as connection:
+        secret = sessions.new_link(connection, member)
+    client = app.test_client()
+    page = client.get(f"/console/sign-in/{secret}")
+    done = client.post(f"/console/sign-in/{secret}", data={"csrf": form_token(page.get_data(True))})
+    assert done.status_code == 303
+    assert "Secure" in done.headers["Set-Cookie"]
+    assert done.headers["Strict-Transport-Security"] == "max-age=31536000"
+    app.extensions["engage"]["store"].engine.dispose()

@@ -84,7 +84,15 @@ def test_sign_in_by_link_with_the_keyboard(site, page) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/console/", "/console/team", "/console/log", "/console/sign-in/nonsense"]
+    "path",
+    [
+        "/console/",
+        "/console/team",
+        "/console/log",
+        "/console/sign-in/nonsense",
+        "/console/signed-out",
+        "/console/nowhere",
+    ],
 )
 def test_the_admins_pages_have_no_violations_and_fit_320_px(site, page, path) -> None:
     base, project = site

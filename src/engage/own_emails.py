@@ -82,26 +82,8 @@ class StoryMessage(SystemMessage):
 def confirmation(workspace: Workspace, address: str, name: str, token: str) -> SystemMessage:
     """The email with a sign-up's confirmation link, from templates/email/confirm.*.j2."""
     base = workspace.config.web.base_url.rstrip("/")
-    context = {
-        "name": name.split(" ")[0] if name else "",
-        "confirm_url": f"{base}/confirm/{token}",
-        "organisation": workspace.config.organisation,
-    }
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(workspace.templates_dir / "email")),
-        autoescape=jinja2.select_autoescape(["html.j2"]),
-        undefined=jinja2.StrictUndefined,
-    )
-    sender = workspace.config.email.from_
-    return SystemMessage(
-        to=address,
-        subject=CONFIRM_SUBJECT,
-        text=env.get_template("confirm.txt.j2").render(context),
-        html=env.get_template("confirm.html.j2").render(context),
-        sender=sender,
-        message_id=system_message_id(sender, "confirm"),
-        kind="confirm",
-    )
+    url = f"{base}/confirm/{token}"
+    return _link_email(workspace, "confirm", CONFIRM_SUBJECT, address, name, confirm_url=url)
 
 
 SIGN_IN_SUBJECT = "Your link to sign in"
@@ -109,13 +91,21 @@ SIGN_IN_SUBJECT = "Your link to sign in"
 
 def team_sign_in(workspace: Workspace, address: str, name: str, secret: str) -> SystemMessage:
     """The email with a team member's single-use link to the console, from
-    templates/email/team-signin.*.j2 (engage's own copy when the workspace has none: a
-    workspace made before the console)."""
+    templates/email/team-signin.*.j2."""
     base = workspace.config.web.base_url.rstrip("/")
+    url = f"{base}/console/sign-in/{secret}"
+    return _link_email(workspace, "team-signin", SIGN_IN_SUBJECT, address, name, sign_in_url=url)
+
+
+def _link_email(
+    workspace: Workspace, template: str, subject: str, address: str, name: str, **link: str
+) -> SystemMessage:
+    """An email with one link, from templates/email/TEMPLATE.txt.j2 and .html.j2: the
+    workspace's, else engage's own (a workspace made before engage had that email)."""
     context = {
         "name": name.split(" ")[0] if name else "",
-        "sign_in_url": f"{base}/console/sign-in/{secret}",
         "organisation": workspace.config.organisation,
+        **link,
     }
     ours = Path(__file__).parent / "templates" / "email"
     env = jinja2.Environment(
@@ -129,14 +119,15 @@ def team_sign_in(workspace: Workspace, address: str, name: str, secret: str) -> 
         undefined=jinja2.StrictUndefined,
     )
     sender = workspace.config.email.from_
+    kind = "signin" if template == "team-signin" else template
     return SystemMessage(
         to=address,
-        subject=SIGN_IN_SUBJECT,
-        text=env.get_template("team-signin.txt.j2").render(context),
-        html=env.get_template("team-signin.html.j2").render(context),
+        subject=subject,
+        text=env.get_template(f"{template}.txt.j2").render(context),
+        html=env.get_template(f"{template}.html.j2").render(context),
         sender=sender,
-        message_id=system_message_id(sender, "signin"),
-        kind="signin",
+        message_id=system_message_id(sender, kind),
+        kind=kind,
     )
 
 

@@ -62,6 +62,7 @@ def private() -> bool:
         "token" in (request.view_args or {})
         or request.method not in ("GET", "HEAD")
         or request.blueprint == "console"
+        or request.path.startswith("/console/")
     )
 
 
