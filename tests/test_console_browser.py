@@ -10,14 +10,13 @@ import re
 
 import pytest
 
-from engage.config import load_workspace
 from engage.store import open_store
-from engage.team import members, sessions
+from engage.team import members
 from engage.web.console.base import COOKIE
 
-from .browser import axe, format_violations
 from .browser import chromium as chromium_fixture  # noqa: F401
 from .browser import page as page_fixture  # noqa: F401
+from .console_browser import check, sign_in_as
 from .live_site import queue_sent, serve
 
 KEY = "console-browser-key"
@@ -33,21 +32,6 @@ def site(project, monkeypatch):
     store.engine.dispose()
     with serve(project) as base:
         yield base, project
-
-
-def check(page, what: str) -> None:
-    violations = axe(page)
-    assert not violations, format_violations(violations, title=what)
-
-
-def sign_in_as(page, base: str, project, email_address: str) -> None:
-    """Sign the browser in without the email round trip: a session made as sign-in makes it."""
-    store = open_store(load_workspace(project.root / "engage.toml"))
-    with store.begin() as connection:
-        member = members.find(connection, email_address)
-        session = sessions.begin(connection, member, 12, "test")
-    store.engine.dispose()
-    page.context.add_cookies([{"name": COOKIE, "value": session.secret, "url": f"{base}/console/"}])
 
 
 def test_sign_in_by_link_with_the_keyboard(site, page) -> None:

@@ -13,11 +13,10 @@ import pytest
 from engage.store import open_store
 from engage.team import members
 
-from .browser import axe, format_violations
 from .browser import chromium as chromium_fixture  # noqa: F401
 from .browser import page as page_fixture  # noqa: F401
+from .console_browser import check, sign_in_as
 from .live_site import serve
-from .test_console_browser import sign_in_as
 
 KEY = "console-campaigns-browser-key"
 SLUG = "doing-with-not-doing-to"
@@ -33,11 +32,6 @@ def site(project, monkeypatch):
     store.engine.dispose()
     with serve(project) as base:
         yield base, project
-
-
-def check(page, what: str) -> None:
-    violations = axe(page)
-    assert not violations, format_violations(violations, title=what)
 
 
 PAGES = [

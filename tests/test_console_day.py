@@ -19,9 +19,9 @@ from engage.store import open_store
 from engage.store.schema import deliveries
 from engage.team import audit, members
 
-from .browser import axe, format_violations
 from .browser import chromium as chromium_fixture  # noqa: F401
 from .browser import page as page_fixture  # noqa: F401
+from .console_browser import check
 from .live_site import queue_sent, serve
 
 KEY = "console-day-key"
@@ -63,11 +63,6 @@ def day(project, monkeypatch):
     store.engine.dispose()
     with serve(project) as base:
         yield base, project, call["To"]
-
-
-def check(page, what: str) -> None:
-    violations = axe(page)
-    assert not violations, format_violations(violations, title=what)
 
 
 def tab_to(page, wanted: str, *, by: str = "text", most: int = 200) -> None:

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from engage.config import load_workspace
 from engage.contacts import core
 from engage.store import open_store
-from engage.team import members, sessions
-from engage.web.console.base import COOKIE
+from engage.team import members
 
-from .browser import axe, format_violations
 from .browser import chromium as chromium_fixture  # noqa: F401
 from .browser import page as page_fixture  # noqa: F401
+from .console_browser import check, fits_320, sign_in_as
 from .live_site import serve
 
 KEY = "console-people-browser-key"
@@ -48,29 +46,6 @@ def site(project, monkeypatch):
         yield base, project, long.id
 
 
-def sign_in_as(page, base: str, project, email_address: str) -> None:
-    """Sign the browser in without the email round trip: a session made as sign-in makes it."""
-    store = open_store(load_workspace(project.root / "engage.toml"))
-    with store.begin() as connection:
-        member = members.find(connection, email_address)
-        session = sessions.begin(connection, member, 12, "test")
-    store.engine.dispose()
-    page.context.add_cookies([{"name": COOKIE, "value": session.secret, "url": f"{base}/console/"}])
-
-
-def check(page, what: str) -> None:
-    violations = axe(page)
-    assert not violations, format_violations(violations, title=what)
-
-
-def fits(page, url: str) -> None:
-    page.set_viewport_size({"width": 320, "height": 640})
-    page.goto(url)
-    assert page.evaluate("document.documentElement.scrollWidth") <= 320, url
-    assert page.locator("h1").is_visible()
-    page.set_viewport_size({"width": 1280, "height": 800})
-
-
 @pytest.mark.parametrize(
     "path",
     [
@@ -91,7 +66,7 @@ def test_each_page_has_no_violations_and_fits_320_px(site, page, path) -> None:
     url = base + path.format(long=long)
     page.goto(url)
     check(page, path)
-    fits(page, url)
+    fits_320(page, url)
 
 
 def test_a_wrong_address_on_the_erase_page_with_the_keyboard(site, page) -> None:
@@ -105,7 +80,7 @@ def test_a_wrong_address_on_the_erase_page_with_the_keyboard(site, page) -> None
     assert page.locator("h1").inner_text().startswith("Erase Bartholomew")
     assert "That is not their address. Nothing was erased." in page.locator(".error").inner_text()
     check(page, "the erase page with its error")
-    fits(page, page.url)  # a GET of the page: the same layout, without the error
+    fits_320(page, page.url)  # a GET of the page: the same layout, without the error
     page.goto(f"{base}/console/people/{long}")
     assert page.locator("h1").inner_text() == "Bartholomew Featherstonehaugh-Cholmondeley"
 

@@ -14,8 +14,8 @@ from engage.team import members
 
 from .browser import chromium as chromium_fixture  # noqa: F401
 from .browser import page as page_fixture  # noqa: F401
+from .console_browser import check, fits_320, sign_in_as
 from .live_site import queue_sent, serve
-from .test_console_browser import check, sign_in_as
 
 KEY = "console-replies-browser-key"
 PEOPLE = (
@@ -74,14 +74,6 @@ def site(project, monkeypatch):
     store.engine.dispose()
     with serve(project) as base:
         yield base, project
-
-
-def fits_320(page, url: str) -> None:
-    page.set_viewport_size({"width": 320, "height": 640})
-    page.goto(url)
-    assert page.evaluate("document.documentElement.scrollWidth") <= 320, url
-    assert page.locator("h1").is_visible()
-    page.set_viewport_size({"width": 1280, "height": 800})
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from engage.config import load_workspace
 from engage.store import open_store
-from engage.team import members, sessions
-from engage.web.console.base import COOKIE
+from engage.team import members
 
-from .browser import axe, format_violations
 from .browser import chromium as chromium_fixture  # noqa: F401
 from .browser import page as page_fixture  # noqa: F401
+from .console_browser import check, fits_320, sign_in_as
 from .live_site import serve
 
 KEY = "console-stories-browser-key"
@@ -59,43 +57,22 @@ def site(project, monkeypatch, clock):
         yield base, project
 
 
-def sign_in(page, base: str, project) -> None:
-    """A session made as sign-in makes it, without the email round trip."""
-    store = open_store(load_workspace(project.root / "engage.toml"))
-    with store.begin() as connection:
-        session = sessions.begin(connection, members.find(connection, "ed@example.org"), 12, "t")
-    store.engine.dispose()
-    page.context.add_cookies([{"name": COOKIE, "value": session.secret, "url": f"{base}/console/"}])
-
-
-def check(page, what: str) -> None:
-    violations = axe(page)
-    assert not violations, format_violations(violations, title=what)
-
-
-def fits_320(page, what: str) -> None:
-    page.set_viewport_size({"width": 320, "height": 640})
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 320, f"{what} is {width} px wide at 320 px"
-    page.set_viewport_size({"width": 1280, "height": 800})
-
-
 @pytest.mark.parametrize(
     "path",
     ["/console/stories", "/console/stories/1", "/console/stories/2", "/console/stories/owed"],
 )
 def test_the_stories_pages_have_no_violations_and_fit_320_px(site, page, path) -> None:
     base, project = site
-    sign_in(page, base, project)
+    sign_in_as(page, base, project, "ed@example.org")
     answer = page.goto(base + path)
     assert answer.status == 200
     check(page, path)
-    fits_320(page, path)
+    fits_320(page)
 
 
 def test_a_refusal_a_confirmation_and_a_result_have_no_violations(site, page) -> None:
     base, project = site
-    sign_in(page, base, project)
+    sign_in_as(page, base, project, "ed@example.org")
     page.goto(f"{base}/console/stories/2")
     page.select_option("#status", "published")
     page.fill("#link", "https://www.example.org/stories/ben")
@@ -103,24 +80,24 @@ def test_a_refusal_a_confirmation_and_a_result_have_no_violations(site, page) ->
         page.get_by_role("button", name="Move the story").click()
     assert page.locator("h2#error-title").inner_text() == "Nothing was changed"
     check(page, "a refused move")
-    fits_320(page, "a refused move")
+    fits_320(page)
     page.select_option("#status", "declined")
     page.fill("#note", "It is not for us this time.")
     with page.expect_navigation():
         page.get_by_role("button", name="Move the story").click()
     assert page.locator("h1").inner_text() == "Decline story 2?"
     check(page, "the decline confirmation")
-    fits_320(page, "the decline confirmation")
+    fits_320(page)
     with page.expect_navigation():
         page.get_by_role("button", name="Decline it and send this email").click()
     assert page.locator("h1").inner_text() == "Story 2 is now declined"
     check(page, "a move's result")
-    fits_320(page, "a move's result")
+    fits_320(page)
 
 
 def test_a_story_is_moved_with_the_keyboard(site, page) -> None:
     base, project = site
-    sign_in(page, base, project)
+    sign_in_as(page, base, project, "ed@example.org")
     page.goto(f"{base}/console/stories")
     page.get_by_role("link", name="Story 2").focus()
     with page.expect_navigation():
