@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from engage import campaigns
 from engage.errors import ProviderError
 from engage.providers import provider_for
+from engage.providers.mailgun.send import Mailgun
 from engage.sending import Options, Report, Sender
 from engage.store import open_store
 from engage.workflow.lint import require_clean
@@ -645,7 +646,10 @@ def test_sigkill_at_random_moments_through_mailgun_then_once_each(
         )
         assert found.final_code == 0, found.final_output
         assert found.kills >= 4
-        assert all(rows <= rate and batches <= 1 for rows, batches in found.in_doubt)
+        # In doubt after a kill: only what was with Mailgun, which has up to `in_flight` batches
+        # at once (each at most a second's worth of the rate) when its answers come slowly.
+        most = Mailgun.in_flight
+        assert all(rows <= rate * most and batches <= most for rows, batches in found.in_doubt)
         received = collections.Counter(m["email"] for m in fake.messages)
         assert received == collections.Counter(address(i) for i in range(n))
         assert counts(project) == {"sent": n}
