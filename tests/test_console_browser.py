@@ -16,7 +16,7 @@ from engage.web.console.base import COOKIE
 
 from .browser import chromium as chromium_fixture  # noqa: F401
 from .browser import page as page_fixture  # noqa: F401
-from .console_browser import check, sign_in_as
+from .console_browser import check, fits_320, sign_in_as
 from .live_site import queue_sent, serve
 
 KEY = "console-browser-key"
@@ -83,10 +83,7 @@ def test_the_admins_pages_have_no_violations_and_fit_320_px(site, page, path) ->
     sign_in_as(page, base, project, "ali@example.org")
     page.goto(base + path)
     check(page, path)
-    page.set_viewport_size({"width": 320, "height": 640})
-    page.goto(base + path)
-    assert page.evaluate("document.documentElement.scrollWidth") <= 320
-    assert page.locator("h1").is_visible()
+    fits_320(page, base + path)
 
 
 def test_the_remove_confirmation_and_a_refusal_have_no_violations(site, page) -> None:
