@@ -177,11 +177,13 @@ def due(store: Store, workspace: Workspace, now: dt.datetime, people_only: bool 
     `people_only` (the worker of `engage serve`): only campaigns whose time a person set (the
     console, `engage campaigns schedule`), never one that only its file's send_at makes due."""
     with store.connect() as connection:
+        set_by_people = schedules_of(connection)
+        if people_only and all(s.send_at is None for s in set_by_people.values()):
+            return Due()  # the worker's poll: nothing a person set, so no file to read
         states = {
             row.campaign: state(connection, row)
             for row in connection.execute(sa.select(sends)).all()
         }
-        set_by_people = schedules_of(connection)
     found = Due()
     for campaign in campaign_files.all_campaigns(workspace):
         if isinstance(campaign, CampaignError):
