@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from . import langs
 from .config import Workspace, read_text, read_toml, schema_error
 from .errors import CampaignError
 from .tomlcheck import SchemaError, build
 
 FENCE = "+++"
+EASY_READ = "easy-read"
+# What a version of a campaign takes from its own front matter; the rest (audience, kind,
+# send_at, template, reading level, stories) is the original's, so every version goes together.
+OWN_KEYS = ("subject", "preheader", "social")
 Kind = Literal["newsletter", "call-for-stories"]
 ReadingLevel = Literal["beginner", "intermediate", "general"]
 
@@ -52,6 +57,21 @@ class Campaign:
     meta: FrontMatter
     body: str
     body_line: int  # the file line (1-based) where the body starts
+    # A version of a campaign lives beside it: <slug>.cy.md (a translation, any BCP 47 tag),
+    # <slug>.easy-read.md (its Easy Read version) or <slug>.cy.easy-read.md (both). Its slug is
+    # the original's, so the versions are one send; `lang` and `form` say which version it is.
+    lang: str = ""  # "" for a campaign in [organisation] lang
+    form: str = ""  # "easy-read" or ""
+    own_keys: tuple[str, ...] = ()  # a version: the front matter keys it set itself
+
+    @property
+    def name(self) -> str:
+        """The file's name without .md: the slug, or the slug and the version (slug.cy)."""
+        return self.path.stem if self.is_version else self.slug
+
+    @property
+    def is_version(self) -> bool:
+        return bool(self.lang or self.form)
 
     def file_line(self, body_line: int) -> int:
         """The file line of a 0-based body line, as markdown-it counts them."""
@@ -109,8 +129,52 @@ def load(workspace: Workspace, ref: str) -> Campaign:
     return parse(path, workspace.relative(path))
 
 
+def version_parts(path: Path) -> tuple[str, str, str] | None:
+    """(slug, lang, form) when `path` is a version of a campaign beside it (the original's
+    file exists), else None: slug.cy.md, slug.easy-read.md, slug.cy.easy-read.md."""
+    parts = path.stem.split(".")
+    if len(parts) < 2:
+        return None
+    form = ""
+    if parts[-1].lower() == EASY_READ:
+        form = EASY_READ
+        parts = parts[:-1]
+    lang = ""
+    if len(parts) >= 2 and langs.is_tag(parts[-1]):
+        lang = parts[-1]
+        parts = parts[:-1]
+    if not (form or lang) or len(parts) != 1:
+        return None
+    if not path.with_name(f"{parts[0]}.md").is_file():
+        return None
+    return parts[0], lang, form
+
+
+def versions(workspace: Workspace, campaign: Campaign) -> list[Campaign]:
+    """The campaign's translations and Easy Read versions beside it, in file name order. A
+    version that cannot be read is raised as its CampaignError."""
+    found = []
+    escaped = re.sub(r"([*?\[])", r"[\1]", campaign.slug)
+    for path in sorted(campaign.path.parent.glob(f"{escaped}.*.md")):
+        if version_parts(path) is not None:
+            found.append(parse(path, workspace.relative(path)))
+    return found
+
+
 def parse(path: Path, shown: str | None = None) -> Campaign:
     shown = shown or str(path)
+    campaign = _parse(path, shown)
+    parts = version_parts(path)
+    if parts is None:
+        return campaign
+    slug, lang, form = parts
+    original = _parse(path.with_name(f"{slug}.md"), str(Path(shown).with_name(f"{slug}.md")))
+    own = [key for key in campaign.own_keys if key in OWN_KEYS]
+    meta = replace(original.meta, **{key: getattr(campaign.meta, key) for key in own})
+    return replace(campaign, slug=slug, meta=meta, lang=lang, form=form)
+
+
+def _parse(path: Path, shown: str) -> Campaign:
     text = read_text(path, shown, CampaignError)
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != FENCE:
@@ -137,13 +201,23 @@ def parse(path: Path, shown: str | None = None) -> Campaign:
         )
         raise schema_error(SchemaError(said), shown, front, 2, CampaignError, "front matter: ")
     body = "".join(lines[close + 1 :])
-    return Campaign(slug=path.stem, path=path, meta=meta, body=body, body_line=close + 2)
+    return Campaign(
+        slug=path.stem,
+        path=path,
+        meta=meta,
+        body=body,
+        body_line=close + 2,
+        own_keys=tuple(key for key in data if hasattr(meta, key)),
+    )
 
 
 def all_campaigns(workspace: Workspace) -> list[Campaign | CampaignError]:
-    """Every campaign in the workspace, or the error that stops one being read."""
+    """Every campaign in the workspace, or the error that stops one being read. Versions of a
+    campaign (translations, Easy Read) are not campaigns of their own: see `versions`."""
     found: list[Campaign | CampaignError] = []
     for path in sorted(workspace.campaigns_dir.glob("*.md")):
+        if version_parts(path) is not None:
+            continue
         try:
             found.append(parse(path, workspace.relative(path)))
         except CampaignError as exc:

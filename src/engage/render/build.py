@@ -131,7 +131,7 @@ def _context(workspace: Workspace, campaign: Campaign, markers: Markers) -> dict
             "send_at": campaign.meta.send_at,
         },
         "organisation": org,
-        "lang": org.lang,
+        "lang": campaign.lang or org.lang,
         "recipient": markers.context(),
     }
 
