@@ -85,6 +85,7 @@ def test_sign_up_confirm_choose_and_leave_with_the_keyboard(site, page) -> None:
     assert project.run("contacts", "show", "kim@example.org").output.splitlines()[1:4] == [
         "Status:     subscribed",
         "Format:     large-print",
+        "Language:   the organisation's",
         "Tags:       newsletter, walking",  # the sign-up tag and the topic kim ticked
     ]
     ws = load_workspace(project.root / "engage.toml")

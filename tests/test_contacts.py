@@ -242,7 +242,7 @@ def test_rejected_rows_are_reported_and_the_rest_go_in(store, tmp_path) -> None:
     assert (report.added, report.exit_code) == (1, 3)
     assert [(r.line, r.errors) for r in report.rejected] == [
         (3, [("email", "the email address is empty")]),
-        (4, [("format", "'huge' is not a format engage knows; use html, plain or large-print")]),
+        (4, [("format", "'huge' is not a format engage knows; use html, plain, large-print or easy-read")]),
         (
             5,
             [
@@ -252,7 +252,7 @@ def test_rejected_rows_are_reported_and_the_rest_go_in(store, tmp_path) -> None:
                 ),
                 (
                     "format",
-                    "'braille' is not a format engage knows; use html, plain or large-print",
+                    "'braille' is not a format engage knows; use html, plain, large-print or easy-read",
                 ),
             ],
         ),
@@ -532,6 +532,7 @@ def test_contacts_commands(project) -> None:
         "Sam Jones <sam@example.org>",
         "Status:     subscribed",
         "Format:     large-print",
+        "Language:   the organisation's",
         "Tags:       newsletter",
         "Handles:    none",
         "Attributes: none",

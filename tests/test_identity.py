@@ -148,10 +148,11 @@ def test_spellings_of_one_mailbox_import_as_one_contact(people) -> None:
     again = people.run("contacts", "import", str(later), "--consent", WORDING)
     assert again.output == f"Added 0 new contacts, updated 1, 0 already up to date ({later}).\n"
     shown = people.run("contacts", "show", "sam.case@example.org").output.splitlines()
-    assert shown[:4] == [
+    assert shown[:5] == [
         "Sam Case <Sam.Case@example.org>",
         "Status:     subscribed",
         "Format:     html",
+        "Language:   the organisation's",
         "Tags:       newsletter, walking",
     ]
 

@@ -13,7 +13,7 @@ from engage.store import Store, StoreError, current_revision, make_engine, open_
 from engage.store.schema import metadata
 
 AT = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
-HEAD = "0020"
+HEAD = "0021"
 
 
 def test_a_new_database_gets_the_whole_schema(db_url) -> None:

@@ -349,7 +349,8 @@ def test_sign_ups_get_the_newsletter_tag_and_their_topics_when_they_confirm(topi
     result = app.project.run("audiences", "show", "newsletter")
     assert "sam@example.org" in result.output
     shown = app.project.run("contacts", "show", "sam@example.org").output.splitlines()
-    assert shown[3] == "Tags:       boccia, newsletter"
+    assert shown[3] == "Language:   the organisation's"
+    assert shown[4] == "Tags:       boccia, newsletter"
     timeline = shown[shown.index("Timeline:") + 1 :]
     assert [line.split("  ", 2)[2] for line in timeline] == [
         "consent given: email (form), by the person",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from . import langs
 from .errors import ConfigError, EngageError, WorkspaceError
 from .tomlcheck import SchemaError, build, explain, line_of
 
@@ -173,6 +174,18 @@ class Team:
 
 
 @dataclass(frozen=True)
+class Languages:
+    """[languages]: the languages people may choose, and one email in two of them."""
+
+    # BCP 47 tags people may choose on the sign-up and preferences pages, like ["en-GB", "cy"].
+    # [organisation] lang is always one, and the first.
+    offered: list[str] = field(default_factory=list)
+    # Two of those, in the order the email shows them: someone who asked for both gets one
+    # email with both, like ["cy", "en-GB"]. Empty: nobody can ask for both.
+    bilingual: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Config:
     organisation: Organisation
     database: Database = field(default_factory=Database)
@@ -182,6 +195,7 @@ class Config:
     replies: Replies = field(default_factory=Replies)
     followups: Followups = field(default_factory=Followups)
     team: Team = field(default_factory=Team)
+    languages: Languages = field(default_factory=Languages)
     # [topics]: tags people may choose on the sign-up and preferences pages, each with the words
     # shown next to its tick box. Tags in lower case, in the order written.
     topics: dict[str, str] = field(default_factory=dict)
@@ -277,7 +291,9 @@ def load_config(path: Path) -> Config:
         _check_timeouts(config)
         _check_smtp(config.email.smtp)
         _check_team(config.team)
-        return dataclasses.replace(config, topics=_topics(config.topics))
+        return dataclasses.replace(
+            config, topics=_topics(config.topics), languages=_languages(config)
+        )
     except SchemaError as exc:
         raise schema_error(exc, path.name, text, 1, ConfigError) from None
 
@@ -312,6 +328,41 @@ def _topics(topics: dict[str, str]) -> dict[str, str]:
             raise SchemaError(f"topics.{tag} is there twice (tags do not care about capitals)")
         found[name] = " ".join(words.split())
     return found
+
+
+def _languages(config: Config) -> Languages:
+    """[languages] with every tag tidied (cy, en-GB), [organisation] lang first in `offered`,
+    and `bilingual` two different languages of those offered."""
+
+    def tidy(tag: str, key: str) -> str:
+        try:
+            return langs.tidy(tag)
+        except langs.BadLanguage as exc:
+            raise SchemaError(f"{key}: {exc}", key) from None
+
+    home = tidy(config.organisation.lang, "organisation.lang")
+    offered = [home]
+    for tag in config.languages.offered:
+        tidied = tidy(tag, "languages.offered")
+        if not any(langs.same(tidied, known) for known in offered):
+            offered.append(tidied)
+    both = [tidy(tag, "languages.bilingual") for tag in config.languages.bilingual]
+    if both:
+        if len(both) != 2 or langs.same(both[0], both[1]):
+            raise SchemaError(
+                "languages.bilingual names two different languages, in the order the email "
+                'shows them, like bilingual = ["cy", "en-GB"]',
+                "languages.bilingual",
+            )
+        missing = [tag for tag in both if langs.best(tag, offered) is None]
+        if missing:
+            raise SchemaError(
+                f"languages.bilingual has {missing[0]}, which is not in languages.offered: add "
+                "it there too",
+                "languages.bilingual",
+            )
+        both = [langs.best(tag, offered) or tag for tag in both]
+    return Languages(offered=offered, bilingual=both)
 
 
 def _check_replies(replies: Replies) -> None:

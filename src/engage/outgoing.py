@@ -83,12 +83,18 @@ def _key(address: str) -> str:
 
 
 def ask_to_confirm(
-    connection: sa.Connection, address: str, name: str, fmt: str, topics: Iterable[str]
+    connection: sa.Connection,
+    address: str,
+    name: str,
+    fmt: str,
+    topics: Iterable[str],
+    lang: str = "",
 ) -> None:
     """A sign-up from the form: its row, whatever the address's state. When the row is sent, a
     new, pending or suppressed address gets a confirmation link and a subscribed one nothing
-    (subscriptions.sign_up decides)."""
-    payload = {"name": name, "format": fmt, "topics": sorted(topics)}
+    (subscriptions.sign_up decides). `lang`: the language they chose ("" for the
+    organisation's)."""
+    payload = {"name": name, "format": fmt, "topics": sorted(topics), "lang": lang}
     _add(connection, "signup", core.normalise_email(address), payload)
 
 
@@ -344,7 +350,13 @@ def _signup(
     form = row.payload
     signer = signer or make_signer(workspace)
     found = subscriptions.sign_up(
-        connection, signer, row.address, form["name"], form["format"], form["topics"]
+        connection,
+        signer,
+        row.address,
+        form["name"],
+        form["format"],
+        form["topics"],
+        form.get("lang", ""),  # rows queued before languages have none
     )
     contact = core.find(connection, row.address)
     contact_id = contact.id if contact is not None else None

@@ -83,6 +83,7 @@ def sign_up(
     name: str,
     fmt: str,
     topics: Iterable[str] = (),
+    lang: str = "",
 ) -> Signup:
     """A new, pending or suppressed address gets a confirmation link; a subscribed one gets
     nothing. The caller shows the same page whatever happened, so nothing about an address
@@ -93,7 +94,7 @@ def sign_up(
     if contact is not None and contact.status == "subscribed":
         return Signup(confirm_to=None)
     if contact is None:
-        contact_id = life.sign_up(connection, address, name, fmt)
+        contact_id = life.sign_up(connection, address, name, fmt, lang)
         email_held, status = address, "pending"
     else:
         contact_id, email_held, status = contact.id, contact.email, contact.status
@@ -202,6 +203,7 @@ class Preferences:
     email: str
     format: str
     topics: list[tuple[str, str, bool]]  # each topic: its tag, its words, whether they have it
+    lang: str = ""  # their language ("" for the organisation's; langs.py)
 
 
 def preferences(
@@ -215,17 +217,25 @@ def preferences(
         raise BadToken("This link is not valid any more.")
     have = set(core.tags_of(connection, [contact_id]).get(contact_id, []))
     chosen = [(tag, words, tag in have) for tag, words in topics.items()]
-    return Preferences(contact_id, row.email, row.format, chosen)
+    return Preferences(contact_id, row.email, row.format, chosen, row.lang)
 
 
 def save_preferences(
-    connection: sa.Connection, prefs: Preferences, fmt: str, chosen: set[str]
+    connection: sa.Connection,
+    prefs: Preferences,
+    fmt: str,
+    chosen: set[str],
+    lang: str | None = None,
 ) -> None:
-    """The person's new choices: format, and exactly the topic tags they ticked (other tags
-    stay as they are). What changed is recorded as made by them, on the preferences page."""
+    """The person's new choices: format, language (None: not asked), and exactly the topic
+    tags they ticked (other tags stay as they are). What changed is recorded as made by them,
+    on the preferences page."""
     added = [tag for tag, _, had in prefs.topics if tag in chosen and not had]
     dropped = [tag for tag, _, had in prefs.topics if had and tag not in chosen]
+    lang = prefs.lang if lang is None else lang
     changes = [f"format {fmt} (was {prefs.format})"] if fmt != prefs.format else []
+    if lang != prefs.lang:
+        changes.append(f"language {lang or 'default'} (was {prefs.lang or 'default'})")
     changes += [f"{tag} added" for tag in added] + [f"{tag} taken off" for tag in dropped]
     if not changes:
         return
@@ -234,7 +244,7 @@ def save_preferences(
         return
     tags_changed = (set(added), set(dropped))
     said = "; ".join(changes)
-    life.save_preferences(connection, contact, fmt, tags_changed, said, PREFERENCES_PAGE)
+    life.save_preferences(connection, contact, fmt, tags_changed, said, PREFERENCES_PAGE, lang)
 
 
 def earlier_signups(connection: sa.Connection, offer: Offer) -> list[tuple[int, str]]:

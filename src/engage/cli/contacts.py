@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .. import erasure, subscriptions
+from .. import erasure, langs, subscriptions
 from ..contacts import audiences, core, life, records
 from ..contacts.importer import Options, Report, import_file, problems, write_rejects
 from ..errors import sentence
@@ -141,6 +141,12 @@ def _check_basis(ctx: click.Context, basis: str) -> None:
     show_default=True,
     help="How they want their emails.",
 )
+@click.option(
+    "--lang",
+    default="",
+    help="The language they read, like cy or en-GB; two for both (\"cy en-GB\"). "
+    "Default: [organisation] lang.",
+)
 @click.option("--consent", "wording", default="", help="The words they agreed to.")
 @click.option("--source", default="manual", show_default=True, help="How they asked to join.")
 @basis_option
@@ -152,12 +158,17 @@ def add(
     first_name: str,
     tags: tuple[str, ...],
     fmt: str,
+    lang: str,
     wording: str,
     source: str,
     basis: str,
 ) -> None:
     """Add one person who has agreed to hear from you."""
     _check_basis(ctx, basis)
+    try:
+        lang = langs.choice(lang)
+    except langs.BadLanguage as exc:
+        raise click.BadParameter(str(exc), ctx, param_hint="'--lang'") from None
     consent = core.ConsentGiven(basis=basis, method="manual", source=source, wording=wording)
     with store(ctx).begin() as connection:
         contact = life.add(
@@ -167,6 +178,7 @@ def add(
             name=name,
             first_name=first_name,
             format=fmt,
+            lang=lang,
             tag_names={t.strip().lower() for t in tags if t.strip()},
         )
     click.echo(f"Added {printable(contact.email)} ({contact.status}).")
@@ -221,6 +233,9 @@ def show(ctx: click.Context, email: str) -> None:
     click.echo(printable("\n".join(show_lines(data)), keep_newlines=True))
 
 
+ORGANISATIONS = "the organisation's"  # a contact with no language of their own
+
+
 def show_lines(data: dict) -> list[str]:
     contact = data["contact"]
     name = contact["name"] or contact["first_name"]
@@ -229,6 +244,7 @@ def show_lines(data: dict) -> list[str]:
         f"{name} <{contact['email']}>" if name else contact["email"],
         f"Status:     {contact['status']}",
         f"Format:     {contact['format']}",
+        f"Language:   {contact.get('lang') or ORGANISATIONS}",
         f"Tags:       {', '.join(contact['tags']) or 'none'}",
         "Handles:    "
         + (", ".join(f"{h['handle']} ({h['network']})" for h in data["handles"]) or "none"),

@@ -64,6 +64,7 @@ class Contact:
     name: str
     first_name: str
     format: str
+    lang: str  # "" for the organisation's language; two tags for both (langs.py)
     status: str
     attributes: dict[str, Any]
     created_at: dt.datetime
@@ -77,6 +78,7 @@ class Contact:
             "first_name": self.first_name,
             "status": self.status,
             "format": self.format,
+            "lang": self.lang,
             "tags": self.tags,
             "attributes": self.attributes,
             "created_at": iso(self.created_at),
@@ -100,6 +102,7 @@ def _contact(row: sa.Row, tag_names: list[str]) -> Contact:
         name=row.name,
         first_name=row.first_name,
         format=row.format,
+        lang=row.lang,
         status=row.status,
         attributes=row.attributes or {},
         created_at=row.created_at,

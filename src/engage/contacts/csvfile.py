@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import langs
 from ..addresses import InvalidEmail, Mailbox, mailbox
 from ..errors import EngageError, sentence
 from ..store import guard
@@ -36,6 +37,8 @@ KNOWN = {
     "firstname": "first_name",
     "tags": "tags",
     "format": "format",
+    "lang": "lang",
+    "language": "lang",
     "engageerror": IGNORED,  # the reason column of a rejects file, when it is imported again
 }
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -48,6 +51,13 @@ MAX_HEADING = 1_000  # a long question from a form export is a column name too
 
 class ImportFileError(EngageError):
     """The whole file cannot be used; nothing is imported."""
+
+
+def format_of(value: str) -> str:
+    """A format as a person may write it: "Easy Read", "easyread" and "easy_read" are
+    easy-read; "large print" is large-print."""
+    words = re.sub(r"[\s_]+", "-", value.strip().lower())
+    return {"easyread": "easy-read", "largeprint": "large-print"}.get(words, words)
 
 
 def header_key(name: str) -> str:
@@ -76,6 +86,7 @@ class Row:
     name: str = ""
     first_name: str = ""
     format: str = ""
+    lang: str = ""
     tags: set[str] = field(default_factory=set)
     attributes: dict[str, str] = field(default_factory=dict)
     errors: list[tuple[str | None, str]] = field(default_factory=list)
@@ -267,14 +278,21 @@ def _cell(row: Row, column: str, value: str) -> None:
     elif column in ("name", "first_name"):
         setattr(row, column, value)
     elif column == "format":
-        if value and value.lower() not in FORMATS:
+        fmt = format_of(value)
+        if value and fmt not in FORMATS:
             row.errors.append(
                 (
                     "format",
-                    f"'{value}' is not a format engage knows; use html, plain or large-print",
+                    f"'{value}' is not a format engage knows; use html, plain, large-print or "
+                    "easy-read",
                 )
             )
-        row.format = value.lower()
+        row.format = fmt
+    elif column == "lang":
+        try:
+            row.lang = langs.choice(value)
+        except langs.BadLanguage as exc:
+            row.errors.append(("lang", str(exc)))
     elif column == "tags":
         row.tags = {t.strip().lower() for t in value.split(";") if t.strip()}
         long = [t for t in row.tags if len(t) > MAX_TAG_LENGTH]

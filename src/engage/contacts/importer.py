@@ -268,6 +268,7 @@ def _new_contact(row: Row, at: Any) -> dict[str, Any]:
         "name": row.name,
         "first_name": row.first_name,
         "format": row.format or "html",
+        "lang": row.lang,
         "status": "subscribed",
         "attributes": row.attributes,
         "created_at": at,
@@ -281,6 +282,7 @@ def _changes(contact: sa.Row, row: Row, at: Any) -> dict[str, Any]:
         "name": row.name or contact.name,
         "first_name": row.first_name or contact.first_name,
         "format": row.format or contact.format,
+        "lang": row.lang or contact.lang,
         "attributes": {**(contact.attributes or {}), **row.attributes},
         "status": "subscribed",
     }

@@ -69,6 +69,7 @@ def add(
     first_name: str = "",
     format: str = "html",
     tag_names: set[str] | None = None,
+    lang: str = "",
     attributes: dict[str, Any] | None = None,
 ) -> Contact:
     """The team adds a subscribed contact with its consent record. A suppressed address is
@@ -88,7 +89,7 @@ def add(
         )
     check("add", NEW, TEAM)
     at = now()
-    info = {"name": name, "first_name": first_name, "format": format}
+    info = {"name": name, "first_name": first_name, "format": format, "lang": lang}
     contact_id = _insert(
         connection, address.email, "subscribed", at, **info, attributes=attributes or {}
     )
@@ -97,11 +98,12 @@ def add(
     return get(connection, address.email)
 
 
-def sign_up(connection: sa.Connection, address: str, name: str, fmt: str) -> int:
+def sign_up(connection: sa.Connection, address: str, name: str, fmt: str, lang: str = "") -> int:
     """A new address signs up: a pending contact, with no consent until they confirm."""
     check("sign-up", NEW, PERSON)
     first = name.split(" ")[0] if name else ""
-    return _insert(connection, address, "pending", now(), name=name, first_name=first, format=fmt)
+    values = {"name": name, "first_name": first, "format": fmt, "lang": lang}
+    return _insert(connection, address, "pending", now(), **values)
 
 
 def add_sender(connection: sa.Connection, address: str) -> int:
@@ -256,14 +258,17 @@ def save_preferences(
     tags_changed: tuple[set[str], set[str]],
     said: str,
     source: str,
+    lang: str | None = None,
 ) -> None:
-    """The person's new choices on their preferences page: their format, the topic tags
-    (added, taken off), and the change recorded in their words (`said`)."""
+    """The person's new choices on their preferences page: their format, their language (None:
+    as it was), the topic tags (added, taken off), and the change recorded in their words
+    (`said`)."""
     check("preferences", contact.status, PERSON)
     added, dropped = tags_changed
-    connection.execute(
-        contacts.update().where(contacts.c.id == contact.id).values(format=fmt, updated_at=now())
-    )
+    values = {"format": fmt, "updated_at": now()}
+    if lang is not None:
+        values["lang"] = lang
+    connection.execute(contacts.update().where(contacts.c.id == contact.id).values(**values))
     named = sa.select(tags.c.id).where(tags.c.name.in_(dropped))
     connection.execute(
         contact_tags.delete().where(

@@ -15,10 +15,10 @@ import jinja2
 import mjml
 from markupsafe import Markup
 
-from ..campaigns import Campaign
+from ..campaigns import EASY_READ, Campaign
 from ..config import Workspace
 from ..errors import CampaignError, EngageError, TemplateError
-from . import inline_css, layout, personal_use, preheader, tables
+from . import easyread, inline_css, layout, personal_use, preheader, tables
 from .markdown import Body, parse_body
 from .personal import Markers, PersonalTemplate, Recipient
 from .plaintext import render_text
@@ -42,12 +42,23 @@ class Built:
     html: dict[str, PersonalTemplate]
     text: PersonalTemplate
     templates: dict[str, list[Path]] = field(default_factory=dict)
+    easy_read: easyread.Document | None = None  # an Easy Read version's rows
 
-    def personalise(self, recipient: Recipient, variant: str = "standard") -> Message:
-        return Message(html=self.html[variant].render(recipient), text=self.text.render(recipient))
+    @property
+    def main_variant(self) -> str:
+        """The variant a person gets unless they asked for another: "easy-read" for an Easy
+        Read version (its only one), else "standard"."""
+        return EASY_READ if self.easy_read is not None else "standard"
+
+    def personalise(self, recipient: Recipient, variant: str = "") -> Message:
+        html = self.html[variant or self.main_variant].render(recipient)
+        return Message(html=html, text=self.text.render(recipient))
 
 
-def template_names(name: str) -> dict[str, str]:
+def template_names(name: str, form: str = "") -> dict[str, str]:
+    """The layouts a campaign is built with, by variant; an Easy Read version has its own."""
+    if form == EASY_READ:
+        return {EASY_READ: f"{name}-easy-read.mjml.j2", "text": f"{name}.txt.j2"}
     return {
         "standard": f"{name}.mjml.j2",
         "large-print": f"{name}-large-print.mjml.j2",
@@ -61,28 +72,39 @@ def build(workspace: Workspace, campaign: Campaign) -> Built:
             f"{workspace.relative(campaign.path)}: the front matter needs a subject."
         )
     env = layout.environment(workspace.templates_dir)
-    names = template_names(campaign.meta.template)
+    names = template_names(campaign.meta.template, campaign.form)
     _refuse_personal_misuse(workspace, env, names)
     markers = Markers()
     body = parse_body(campaign.body)
     context = _context(workspace, campaign, markers)
+    easy_read, parts, text_body = _parts(workspace, campaign, body)
     html: dict[str, PersonalTemplate] = {}
     templates: dict[str, list[Path]] = {}
-    for variant in VARIANTS:
+    for variant, part in parts.items():
         templates[variant] = layout.sources(env, names[variant])
-        content = Markup(tables.for_email(body.html, stacked=variant == "large-print"))
-        source = layout.render(
-            env, names[variant], {**context, "content": content, "variant": variant}
-        )
+        source = layout.render(env, names[variant], {**context, **part, "variant": variant})
         _refuse_changed_fields(markers, source, names[variant])
         html[variant] = PersonalTemplate(to_html(source, names[variant]), markers, html=True)
-    text_body = render_text(body.tokens)
     templates["text"] = layout.sources(env, names["text"])
     text = layout.render(env, names["text"], {**context, "content": text_body, "variant": "text"})
     _refuse_changed_fields(markers, text, names["text"])
-    return Built(
-        campaign, body, text_body, html, PersonalTemplate(text, markers, html=False), templates
-    )
+    text_template = PersonalTemplate(text, markers, html=False)
+    return Built(campaign, body, text_body, html, text_template, templates, easy_read)
+
+
+def _parts(
+    workspace: Workspace, campaign: Campaign, body: Body
+) -> tuple[easyread.Document | None, dict[str, dict[str, Any]], str]:
+    """What each variant's layout is given besides the shared context, and the text twin's
+    body: an Easy Read version's rows, or every other campaign's content in each variant."""
+    if campaign.form == EASY_READ:
+        document = easyread.parse(campaign, body, workspace.relative(campaign.path))
+        return document, {EASY_READ: {"rows": easyread.rows(document)}}, easyread.text(document)
+    parts = {
+        variant: {"content": Markup(tables.for_email(body.html, stacked=variant == "large-print"))}
+        for variant in VARIANTS
+    }
+    return None, parts, render_text(body.tokens)
 
 
 def _refuse_personal_misuse(
@@ -151,16 +173,16 @@ def sample_recipient(workspace: Workspace, campaign: Campaign) -> Recipient:
 
 
 def write(built: Built, recipient: Recipient, out: Path) -> list[Path]:
-    """Write index.html, large-print.html and index.txt for `recipient` into `out`.
+    """Write index.html, large-print.html and index.txt for `recipient` into `out` (for an
+    Easy Read version, index.html is the Easy Read email and there is no large print).
 
     Each file is written whole to a temporary name first, so a failure leaves no half file.
     """
-    standard = built.personalise(recipient, "standard")
-    files = {
-        "index.html": standard.html,
-        "large-print.html": built.personalise(recipient, "large-print").html,
-        "index.txt": standard.text,
-    }
+    main = built.personalise(recipient)
+    files = {"index.html": main.html}
+    if "large-print" in built.html:
+        files["large-print.html"] = built.personalise(recipient, "large-print").html
+    files["index.txt"] = main.text
     written = []
     try:
         out.mkdir(parents=True, exist_ok=True)

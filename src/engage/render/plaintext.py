@@ -65,8 +65,12 @@ def _block(node: SyntaxTreeNode, width: int) -> str:
 
 
 def _heading(node: SyntaxTreeNode, width: int) -> str:
-    text = _flat(_inline_of(node))
-    underline = {"h1": "=", "h2": "-"}.get(node.tag)
+    return heading_text(_flat(_inline_of(node)), int(node.tag[1:]))
+
+
+def heading_text(text: str, level: int) -> str:
+    """A heading: level 1 underlined with =, level 2 with -, the others as they are."""
+    underline = {1: "=", 2: "-"}.get(level)
     if not text or underline is None:
         return text
     return f"{text}\n{underline * len(text)}"
@@ -213,7 +217,7 @@ def _inline(tokens: list[Token]) -> str:
         elif token.type == "hardbreak":
             line.add(BR)
         elif token.type == "image":
-            line.add(_picture(_inline(token.children or [])))
+            line.add(picture_text(_inline(token.children or [])))
         elif token.type == "link_open":
             line.open_link(str(token.attrs.get("href", "")))
         elif token.type == "link_close":
@@ -222,7 +226,14 @@ def _inline(tokens: list[Token]) -> str:
     return line.text()
 
 
-def _picture(alt: str) -> str:
+def inline_text(tokens: list[Token]) -> str:
+    """Inline Markdown (markdown-it's inline tokens) as one line of plain text: links with
+    their address written out, pictures as [Picture: alt]."""
+    return _flat(_inline(tokens))
+
+
+def picture_text(alt: str) -> str:
+    """A picture in the plain text: [Picture: its alt text]."""
     alt = _flat(alt)
     return f"[Picture: {alt}]" if alt else "[Picture]"
 
@@ -280,7 +291,7 @@ class _HTMLText(HTMLParser):
         elif tag == "br":
             self.line.add(BR)
         elif tag == "img":
-            self.line.add(_picture(values.get("alt", "")))
+            self.line.add(picture_text(values.get("alt", "")))
         elif tag == "a":
             self.line.open_link(_safe_href(values.get("href", "")))
         else:

@@ -45,7 +45,7 @@ metadata = MetaData(
 )
 
 STATUSES = ("pending", "subscribed", "unsubscribed", "bounced", "complained", "erased")
-FORMATS = ("html", "plain", "large-print")
+FORMATS = ("html", "plain", "large-print", "easy-read")
 BASES = ("consent", "charity-soft-opt-in")
 SUPPRESSION_REASONS = ("unsubscribed", "bounced", "complained", "erased", "manual")
 
@@ -70,6 +70,9 @@ contacts = Table(
     Column("name", Text, nullable=False, default=""),
     Column("first_name", Text, nullable=False, default=""),
     Column("format", String(16), nullable=False, default="html"),
+    # The language they read: a BCP 47 tag, or two space-separated for both (langs.py); ""
+    # means the organisation's language.
+    Column("lang", String(40), nullable=False, default="", server_default=""),
     Column("status", String(16), nullable=False, default="pending"),
     Column("attributes", JSON, nullable=False, default=dict),
     Column("created_at", DateTime(), nullable=False),
@@ -180,6 +183,10 @@ deliveries = Table(
     # Why a `suppressed` row was skipped: pending, unsubscribed, bounced, complained, erased or
     # suppressed (on the suppression list by hand). None for rows skipped before 0010.
     Column("skip_reason", String(16), nullable=True),
+    # Which version the person was sent: standard, large-print, easy-read or plain, and its
+    # language (None before 0021, and until the row is handed over).
+    Column("variant", String(16), nullable=True),
+    Column("lang", String(40), nullable=True),
     UniqueConstraint("send_id", "contact_id", name="uq_deliveries_send_id_contact_id"),
     Index("ix_deliveries_send_id_status", "send_id", "status"),
     Index("ix_deliveries_batch", "batch"),
