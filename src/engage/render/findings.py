@@ -96,7 +96,10 @@ RULES: dict[str, tuple[Severity, str]] = {
     "html-title": ("error", "The email's <title> is the subject."),
     "html-charset": ("error", "The email declares its character set."),
     "contrast": ("error", "Text contrast is at least 4.5:1 (3:1 for large text)."),
-    "font-size": ("error", "Body text is at least 16px (24px in large print)."),
+    "font-size": (
+        "error",
+        "Body text is at least 16px (24px in large print; 22px, 16 point in print, in Easy Read).",
+    ),
     "line-height": ("error", "Line height is at least 1.5."),
     "text-justified": ("warning", "Body text is not justified."),
     "text-uppercase": ("warning", "Body text is not turned into capitals by CSS."),
@@ -106,6 +109,41 @@ RULES: dict[str, tuple[Severity, str]] = {
     "footer-identity": ("error", "The email names the organisation and its postal address."),
     "html-size": ("error", "The email is under 100 KB, so Gmail does not cut it off."),
     "text-links": ("error", "Every link in the HTML is written out in the plain text."),
+    "easy-read-picture": (
+        "error",
+        "Easy Read: every row starts with a picture (with alt text) that shows what its words "
+        "say. Many readers follow the pictures first.",
+    ),
+    "easy-read-sentence-long": (
+        "warning",
+        "Easy Read: each sentence has 15 words or fewer, so it can be read and held in mind at "
+        "once.",
+    ),
+    "easy-read-row-long": (
+        "warning",
+        "Easy Read: a row has 1 or 2 sentences: one idea, beside its own picture.",
+    ),
+    "easy-read-numbers": (
+        "warning",
+        "Easy Read: numbers are digits (3, not three; 25, not twenty-five), which are quicker "
+        "to read.",
+    ),
+    "easy-read-abbreviation": (
+        "warning",
+        "Easy Read: no short forms (e.g., etc., info, mins), and initials in capitals are "
+        'explained where first used: "Get Yourself Active (GYA)". Many readers do not know '
+        "them.",
+    ),
+    "easy-read-italics": (
+        "warning",
+        "Easy Read: no italics. Slanted letters are harder to read; bold marks a word that "
+        "matters.",
+    ),
+    "easy-read-capitals": (
+        "warning",
+        "Easy Read: no words in block capitals. The shape of a word in small letters helps "
+        "people read it.",
+    ),
     "social-channel-unknown": (
         "error",
         "Every [social.NAME] table names a channel in engage.toml (or the network of one).",
