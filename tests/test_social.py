@@ -15,6 +15,7 @@ from engage.store import open_store
 from engage.store.schema import posts
 
 SLUG = "doing-with-not-doing-to"
+TABLE = f"campaigns/{SLUG}.md:9"  # where `social` puts [social.outbox]: problems name it
 
 
 # After the example newsletter's send_at, so sending it now is on time.
@@ -109,10 +110,11 @@ def test_problems_stop_everything_before_anything_is_posted(project) -> None:
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         "Error: Nothing was posted. Fix these first:",
-        "  outbox, post 1: 599 characters; outbox allows 500. Make it shorter, or split it into "
-        "a thread (a list of texts).",
-        '  outbox, post 1: the image missing.png has no alt text. Add alt = "what the picture shows".',
-        f"  outbox, post 1: the image {project.root}/images/missing.png is not there.",
+        f"  {TABLE}: outbox, post 1: 599 characters; outbox allows 500. Make it shorter, or split "
+        "it into a thread (a list of texts).",
+        f"  {TABLE}: outbox, post 1: the image missing.png has no alt text. Add alt = "
+        '"what the picture shows".',
+        f"  {TABLE}: outbox, post 1: the image {project.root}/images/missing.png is not there.",
     ]
     assert outbox_posts(project) == []
     assert rows(project) == []
@@ -123,7 +125,7 @@ def test_hashtag_warning_and_dry_run(project) -> None:
     result = project.run("post", SLUG, "--dry-run")
     assert result.exit_code == 0
     assert "Dry run: nothing was posted." in result.output
-    assert result.stderr.startswith("Warning: outbox, post 1: #disabilitysportnews")
+    assert result.stderr.startswith(f"Warning: {TABLE}: outbox, post 1: #disabilitysportnews")
     assert outbox_posts(project) == []
 
 

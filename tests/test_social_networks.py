@@ -427,7 +427,8 @@ def test_x_refuses_a_post_with_an_invisible_character_before_any_call(project, m
         assert len(mock.calls) == 0
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        "Error: Nothing was posted: x, post 1: X does not take posts with U+FEFF (a zero width "
+        f"Error: Nothing was posted: campaigns/{SLUG}.md:9: x, post 1: X does not take posts "
+        "with U+FEFF (a zero width "
         "no-break space, or byte order mark) in them. Delete it: most editors do not show it."
     ]
 

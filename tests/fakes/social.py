@@ -265,6 +265,34 @@ MASTODON_MIME_TYPES = [
     "audio/3gpp",
     "video/x-ms-asf",
 ]
+# The languages a Mastodon status may be tagged with (LanguagesHelper::SUPPORTED_LOCALES):
+# ISO 639-1 codes and a few ISO 639-3 ones.
+MASTODON_LANGUAGES = frozenset(
+    (
+        "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu "
+        "cv cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gu gv ha he hi ho "
+        "hr ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku "
+        "kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn "
+        "no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sn "
+        "so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo "
+        "wa wo xh yi yo za zh zu "
+        "ast ckb cnr jbo kab kmr ldn lfn sco sma smj szl tai tok zba zgh"
+    ).split()
+)
+
+
+def mastodon_language(*choices: Any) -> str | None:
+    """The language Mastodon stores on a new status (valid_locale_cascade): the first of
+    `choices` (the `language` field, then the account's posting language, then the server's
+    default) that is a code it knows, with any region dropped (en-GB → en). A code it does not
+    know is not refused: the status quietly gets the next choice."""
+    for choice in choices:
+        code = re.split(r"[_-]", str(choice or ""))[0]
+        if code in MASTODON_LANGUAGES:
+            return code
+    return None
+
+
 _EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "mp4", "image/webp": "webp"}
 
 
@@ -298,6 +326,10 @@ class FakeMastodon(_SocialFake):
     {"error": "Record not found"}. `fail_next(429, ...)` answers {"error": "Too many requests"}
     with X-RateLimit-Limit/Remaining/Reset (ISO 8601), as Mastodon does (no Retry-After).
 
+    A status's `language` is kept as Mastodon keeps it (`mastodon_language`): ISO 639 codes
+    only, any region dropped (en-GB is en), and a code it does not know quietly replaced by the
+    account's own language (`default_language`), never refused.
+
     Seed incoming mentions with `add_mention(...)`; read what was posted in `statuses` and
     what was uploaded in `media`."""
 
@@ -308,6 +340,9 @@ class FakeMastodon(_SocialFake):
     IDEMPOTENCY_SECONDS = 3600
     NOTIFICATIONS_DEFAULT, NOTIFICATIONS_MAX = 40, 80
     STATUSES_DEFAULT, STATUSES_MAX = 20, 40
+    # The account's posting language (and the server's default): what a status gets when
+    # its `language` is missing or not a code Mastodon knows.
+    default_language = "en"
 
     def __init__(
         self,
@@ -733,7 +768,7 @@ class FakeMastodon(_SocialFake):
         reply_to = self._one(fields, "in_reply_to_id")
         reply_to = None if reply_to in (None, "") else str(reply_to)
         visibility = str(self._one(fields, "visibility") or "public")
-        language = self._one(fields, "language") or None
+        language = mastodon_language(self._one(fields, "language"), self.default_language)
         key = request.headers.get("idempotency-key") or None
         with self._lock:
             # In Mastodon's order: the thread, then the idempotency key, then the media, then
@@ -922,6 +957,20 @@ _DATETIME = re.compile(
     r"[0-9]{4}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-6][0-9]:[0-6][0-9](\.[0-9]{1,20})?"
     r"(Z|[+-][0-2][0-9]:[0-5][0-9])"
 )
+# A well-formed BCP 47 tag (RFC 5646's grammar), as the lexicon's `language` format checks it:
+# language (with up to three extlangs), script, region, variants, extensions, private use; or
+# private use alone, or one of the irregular grandfathered tags.
+_BCP47 = re.compile(
+    r"(?:[a-zA-Z]{2,3}(?:-[a-zA-Z]{3}){0,3}|[a-zA-Z]{4,8})"
+    r"(?:-[a-zA-Z]{4})?"
+    r"(?:-(?:[a-zA-Z]{2}|[0-9]{3}))?"
+    r"(?:-(?:[a-zA-Z0-9]{5,8}|[0-9][a-zA-Z0-9]{3}))*"
+    r"(?:-[0-9a-wyzA-WYZ](?:-[a-zA-Z0-9]{2,8})+)*"
+    r"(?:-[xX](?:-[a-zA-Z0-9]{1,8})+)?"
+    r"|[xX](?:-[a-zA-Z0-9]{1,8})+"
+    r"|en-GB-oed|i-(?:ami|bnn|default|enochian|hak|klingon|lux|mingo|navajo|pwn|tao|tay|tsu)"
+    r"|sgn-(?:BE-FR|BE-NL|CH-DE)"
+)
 _DID = re.compile(r"did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]")
 _URI = re.compile(r"\w+:(?://)?[^\s/][^\s]*")
 _RKEY = re.compile(r"[A-Za-z0-9._:~-]{1,512}")
@@ -981,7 +1030,8 @@ class FakeBluesky(_SocialFake):
     included (30, as Bluesky; None for no limit), then answers 429.
 
     createRecord checks what the lexicon checks (required fields, $type, createdAt, text ≤ 3,000
-    UTF-8 bytes and ≤ 300 graphemes, ≤ 4 images each with `alt`, ≤ 3 langs) and, stricter than
+    UTF-8 bytes and ≤ 300 graphemes, ≤ 4 images each with `alt`, ≤ 3 langs, each a
+    well-formed BCP 47 tag) and, stricter than
     the PDS, that `repo` is the account's DID, facets lie inside the text on UTF-8 character
     boundaries without overlapping or spanning leading/trailing whitespace, with only link
     (`uri`), mention (`did`, text starting `@`) and tag (`tag` without `#`, text `#tag`)
@@ -1398,6 +1448,11 @@ class FakeBluesky(_SocialFake):
                 raise self._invalid_record(
                     f"Record/langs must not have more than {self.MAX_LANGS} elements"
                 )
+            for i, tag in enumerate(langs):
+                if not _BCP47.fullmatch(tag):
+                    raise self._invalid_record(
+                        f"Record/langs/{i} must be a well-formed BCP 47 language tag"
+                    )
         facets = self._check_facets(text, record.get("facets"))
         with self._lock:
             images = self._check_embed(record.get("embed"))

@@ -26,16 +26,22 @@ def post(
 
     Every post is checked first (length the way each network counts it, alt text on every
     image, a [social.NAME] table for each channel named); any error means nothing is posted.
-    A post that links to the newsletter's web page waits until the campaign is sent. Running
-    it again posts only what is missing.
+    A translation (CAMPAIGN.cy.md) with [social.NAME] tables of its own posts those too, in
+    its language. A post that links to the newsletter's web page waits until the campaign is
+    sent. Running it again posts only what is missing.
     """
     from ..social import posting
     from ..workflow import posting as workflow_posting
 
     ws = workspace(ctx)
     found = campaign_files.load(ws, campaign)
-    plans = workflow_posting.plans(ws, found, list(channels) or None)
+    plans = workflow_posting.plans(ws, found, list(channels) or None, versions=True)
+    several = len({plan.language for plan in plans}) > 1
+    shown = ""
     for plan in plans:
+        if several and plan.language != shown:
+            shown = plan.language
+            click.echo(f"In {shown}:")
         limits = plan.channel.limits()
         for part in plan.parts:
             measured = plan.channel.measure(part.text)
@@ -55,7 +61,7 @@ def post(
         click.echo("Dry run: nothing was posted.")
         return
     posting.require_page(store(ctx), ws, found, plans)
-    costs = [(p.channel.name, p.channel.cost(p.parts)) for p in plans]
+    costs = [(p.name, p.channel.cost(p.parts)) for p in plans]
     for name, cost in costs:
         if cost:
             click.echo(
@@ -67,9 +73,9 @@ def post(
     problems = 0
     for outcome in posts.outcomes:
         for done in outcome.posted:
-            click.echo(f"Posted to {outcome.channel}: {done.url}")
+            click.echo(f"Posted to {outcome.name}: {done.url}")
         if outcome.already and not outcome.posted:
-            click.echo(f"{outcome.channel}: already posted.")
+            click.echo(f"{outcome.name}: already posted.")
         for problem in outcome.problems:
             click.echo(f"Problem: {problem}", err=True)
         problems += len(outcome.problems)

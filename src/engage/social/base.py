@@ -35,6 +35,9 @@ class Part:
     index: int  # 0 for the first post; a thread's later parts reply to the one before
     text: str
     images: list[Image] = field(default_factory=list)
+    # The language it is written in, a BCP 47 tag (cy, en-GB): its campaign version's, or
+    # [organisation] lang. A network that takes one is told it (Mastodon, Bluesky); X is not.
+    lang: str = ""
 
 
 @dataclass(frozen=True)

@@ -108,9 +108,10 @@ class BlueskyChannel(Channel):
             "$type": "app.bsky.feed.post",
             "text": part.text,
             "createdAt": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
-            "langs": [self.settings.language],
             "facets": facets.bluesky_facets(part.text, self._resolve),
         }
+        if part.lang:  # BCP 47 tags, as written (en-GB, cy)
+            record["langs"] = [part.lang]
         if part.images:
             images = []
             for image in part.images:

@@ -3,6 +3,10 @@
 A campaign's own `[social.KEY]` table says what to post: KEY is a channel's name, or a network
 (then the table is for every channel of that network). A table whose KEY is neither is refused
 by lint, `engage post` and `engage run` alike (`unknown_tables`), never quietly skipped.
+
+A version of a campaign (a translation, slug.cy.md, or an Easy Read version) posts only what
+its own file's tables say (`own_tables`), in its own language (`language`), linking to its own
+web version (`link`). One without tables posts nothing of its own.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 
 import jinja2
 
-from .. import archive
+from .. import archive, langs
 from ..campaigns import Campaign, SocialPost
 from ..config import SocialChannel, Workspace
 from ..errors import CampaignError, ConfigError
@@ -33,9 +37,37 @@ def targets(workspace: Workspace, key: str) -> list[str]:
     return sorted(name for name, settings in social.items() if settings.network == key)
 
 
+def own_tables(campaign: Campaign) -> dict[str, SocialPost]:
+    """The [social.KEY] tables written in the campaign's own file. A version without any has
+    none: it does not post the original's again."""
+    if campaign.is_version and "social" not in campaign.own_keys:
+        return {}
+    return campaign.meta.social
+
+
 def variant_for(campaign: Campaign, name: str, network: str) -> SocialPost | None:
     """The campaign's table for one channel: its own name first, then its network's."""
-    return campaign.meta.social.get(name) or campaign.meta.social.get(network)
+    tables = own_tables(campaign)
+    return tables.get(name) or tables.get(network)
+
+
+def language(workspace: Workspace, campaign: Campaign) -> str:
+    """The language a campaign's posts are written in: a translation's own, else
+    [organisation] lang, as a BCP 47 tag (cy, en-GB)."""
+    tag = campaign.lang or workspace.config.organisation.lang
+    try:
+        return langs.tidy(tag)
+    except langs.BadLanguage:
+        return tag  # config.py reports a wrong [organisation] lang
+
+
+def link(workspace: Workspace, campaign: Campaign) -> str:
+    """{{ link }}: the campaign's web version. A version's adds which one it is
+    (?lang=cy, &form=easy-read), so the archive can show it."""
+    query = [("lang", campaign.lang), ("form", campaign.form)]
+    asked = "&".join(f"{key}={value}" for key, value in query if value)
+    address = archive.address(workspace, campaign.slug)
+    return f"{address}?{asked}" if asked else address
 
 
 @dataclass(frozen=True)
@@ -63,7 +95,7 @@ def unknown_tables(workspace: Workspace, campaign: Campaign) -> list[Problem]:
             f"The channels are: {names}{settled}. Change the name to one of those, or add a "
             f"[social.{key}] channel to engage.toml.",
         )
-        for key in campaign.meta.social
+        for key in own_tables(campaign)
         if not targets(workspace, key)
     ]
 
@@ -72,7 +104,7 @@ def early_posts(workspace: Workspace, campaign: Campaign) -> list[Problem]:
     """Each table whose post_at comes before the campaign's send_at while its post links to
     the newsletter's web page: that page does not exist until the campaign is sent."""
     send_at, found = campaign.meta.send_at, []
-    for key, variant in campaign.meta.social.items():
+    for key, variant in own_tables(campaign).items():
         if not (send_at and variant.post_at and variant.post_at < send_at):
             continue
         try:
@@ -97,7 +129,7 @@ def render_texts(workspace: Workspace, campaign: Campaign, variant: SocialPost) 
     filled in."""
     texts = variant.text if isinstance(variant.text, list) else [variant.text]
     context = {
-        "link": archive.address(workspace, campaign.slug),
+        "link": link(workspace, campaign),
         "subject": campaign.meta.subject,
         "preheader": campaign.meta.preheader,
         "slug": campaign.slug,
@@ -109,13 +141,13 @@ def render_texts(workspace: Workspace, campaign: Campaign, variant: SocialPost) 
             rendered.append(env.from_string(text).render(context).strip())
         except jinja2.TemplateError as exc:
             raise CampaignError(
-                f"{campaign.slug}: the social text {index + 1} has a mistake: {exc}"
+                f"{campaign.name}: the social text {index + 1} has a mistake: {exc}"
             ) from None
     return rendered
 
 
 def links_to_page(workspace: Workspace, campaign: Campaign, texts: list[str]) -> bool:
-    """Whether any of these texts links to the campaign's archive page."""
+    """Whether any of these texts links to the campaign's archive page (any version of it)."""
     link = re.compile(re.escape(archive.address(workspace, campaign.slug)) + r"(?![\w/-])")
     return any(link.search(text) for text in texts)
 

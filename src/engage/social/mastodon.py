@@ -9,6 +9,7 @@ from typing import Any
 
 import requests
 
+from .. import langs
 from ..config import secret
 from ..errors import ProviderError, Rejected
 from ..http import refusal
@@ -91,9 +92,10 @@ class MastodonChannel(Channel):
         form: dict[str, object] = {
             "status": part.text,
             "visibility": "public",
-            "language": self.settings.language,
             "media_ids[]": media_ids,
         }
+        if part.lang:  # an ISO 639 code: Mastodon keeps no region (en-GB is en)
+            form["language"] = langs.primary(part.lang)
         if thread:
             form["in_reply_to_id"] = thread[-1].remote_id
         status = self._call("POST", "/api/v1/statuses", data=form, headers={"Idempotency-Key": key})

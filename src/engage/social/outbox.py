@@ -26,6 +26,7 @@ class OutboxChannel(Channel):
             "channel": self.name,
             "part": part.index,
             "text": part.text,
+            "lang": part.lang,
             "images": [{"path": str(i.path), "alt": i.alt} for i in part.images],
             "in_reply_to": thread[-1].remote_id if thread else None,
             "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -1,7 +1,8 @@
 """Post a campaign to its social channels, the whole job: each channel's plan checked (the
 post itself, and whether the campaign's stories may go there), posted once (social/posting.py:
 taken, posted), noted where its stories went out once the whole thread is up, then contributors
-kept informed."""
+kept informed. A campaign's translations with [social.*] tables of their own are plans too,
+each in its own language; a story goes out once on each channel, whichever language is first."""
 
 from __future__ import annotations
 
@@ -27,15 +28,23 @@ class Posts:
 
 
 def plans(
-    workspace: Workspace, campaign: Campaign, names: list[str] | None = None
+    workspace: Workspace,
+    campaign: Campaign,
+    names: list[str] | None = None,
+    *,
+    versions: bool = False,
 ) -> list[posting.Plan]:
     """What each channel (`names`, or every one) would post, with every problem found before
     anything is posted: the posts' own (social/posting.py), and a story its contributor has
-    not agreed to see there."""
-    found = posting.plans(workspace, campaign, names)
+    not agreed to see there. `versions`: its translations' posts too (`engage post`); without,
+    only the posts written in this one file (`engage run` posts each file as it is due)."""
+    found = posting.plans(workspace, campaign, names, versions=versions)
+    refused: dict[str, list[str]] = {}
     for plan in found:
         name = plan.channel.name
-        plan.errors += [f"{name}: {why}" for why in story_usage.refusals(workspace, campaign, name)]
+        if name not in refused:  # a version's stories are the campaign's
+            refused[name] = story_usage.refusals(workspace, campaign, name)
+        plan.errors += [f"{plan.name}: {why}" for why in refused[name]]
     return found
 
 
@@ -51,10 +60,10 @@ def post_campaign(
     (`inform`) tell contributors what is owed. `engage run` informs once after all its work."""
     done = Posts()
     for plan in plans:
-        outcome = posting.post(store, campaign, plan)
+        outcome = posting.post(store, plan)
         if outcome.complete:  # its stories went out there: their contributors will hear
             story_usage.record_posted(
-                store, campaign, plan.channel.name, outcome.link, plan.channel.network
+                store, plan.campaign, plan.channel.name, outcome.link, plan.channel.network
             )
         done.outcomes.append(outcome)
     if inform:
