@@ -266,7 +266,18 @@ REPORT = {
         {"date": "2026-03-04", "replies": 2},
     ],
     "notes": [],
-    "sections": [],
+    "sections": [
+        {
+            "key": "formats",
+            "title": "Formats: how many got each",
+            "rows": [
+                {"label": "Email", "count": 3},
+                {"label": "Large print", "count": 1},
+                {"label": "Plain text", "count": 1},
+            ],
+            "note": "",
+        }
+    ],
 }
 
 
@@ -309,8 +320,14 @@ def test_right_after_sending_through_the_outbox(sent) -> None:
         ],
     }
     table = sent.run("report", SLUG).stdout.splitlines()
-    assert table[-2:] == [
+    assert table[-8:] == [
         "Reply rate: 0.0%. 0 of the 5 people it was sent to wrote back.",
+        "",
+        "Formats: how many got each",
+        "WHAT         NUMBER",
+        "Email        3",
+        "Large print  1",
+        "Plain text   1",
         "Note: Sending through outbox does not tell us when an email arrives, so this report "
         "cannot count deliveries.",
     ]
@@ -468,6 +485,10 @@ def test_failed_unknown_skipped_and_still_sending(people, clock) -> None:
         "all          0\n"
         "\n"
         "Reply rate: 0.0%. 0 of the 2 people it was sent to wrote back.\n"
+        "\n"
+        "Formats: how many got each\n"
+        "WHAT   NUMBER\n"
+        "Email  2\n"
         f"Note: 1 email(s) may or may not have gone. `engage send {SLUG} --reconcile` asks the "
         "provider's records about them; `--resend-unknown` sends them again, only once you have "
         "checked.\n"

@@ -227,7 +227,12 @@ class Workspace:
 
     def not_found(self, folder: str, name: str, suffix: str, what: str) -> str:
         """Where we looked for a named file, the closest name there is, and all of them."""
-        known = [p.stem for p in sorted((self.root / folder).glob(f"*{suffix}"))]
+        found = sorted((self.root / folder).glob(f"*{suffix}"))
+        # a campaign's versions (news.cy.md beside news.md) are not named on their own
+        bases = [p.with_name(p.stem.split(".")[0] + suffix) for p in found]
+        known = [
+            p.stem for p, base in zip(found, bases, strict=True) if base == p or base not in found
+        ]
         close = difflib.get_close_matches(name, known, n=1)
         guess = f" Did you mean '{close[0]}'?" if close else ""
         return (

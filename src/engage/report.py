@@ -36,10 +36,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import providers, recipients
+from . import langs, providers, recipients
 from .campaigns import FrontMatter
 from .send_status import delivery_counts, people_on, people_with_event, shown_state, skip_counts
-from .store.schema import REPLY_KINDS, consents, inbound, sends
+from .store.schema import REPLY_KINDS, consents, contacts, deliveries, inbound, sends
 
 PERSON_KINDS = ("story", "question", "unsubscribe", "other")  # a person wrote these themselves
 WAITING = ("pending", "claimed", "sending")
@@ -272,8 +272,65 @@ def build(
         report.unsubscribed = _unsubscribed(connection, send.id, slug)
         report.replied = _replied(connection, send.id, slug)
     _count_replies(connection, slug, report)
-    report.sections = [s for extra in extras if (s := extra(connection, report)) is not None]
+    versions = _versions(connection, send.id) if send is not None else []
+    report.sections = versions + [
+        s for extra in extras if (s := extra(connection, report)) is not None
+    ]
     return report
+
+
+FORMAT_WORDS = {
+    "standard": "Email",
+    "large-print": "Large print",
+    "easy-read": "Easy Read",
+    "plain": "Plain text",
+    "instead": "Large print, as there was no Easy Read version",
+    None: "Not recorded (sent before engage kept it)",
+}
+
+
+def _versions(connection: sa.Connection, send_id: int) -> list[Section]:
+    """How many people were sent each format, and each language: the version each delivery
+    was handed over as (sending/editions.py chose it). Someone who asked for Easy Read and got
+    large print is counted on a line of their own."""
+    query = (
+        sa.select(deliveries.c.variant, deliveries.c.lang, contacts.c.format, sa.func.count())
+        .join(contacts, contacts.c.id == deliveries.c.contact_id)
+        .where(deliveries.c.send_id == send_id, deliveries.c.status == "sent")
+        .group_by(deliveries.c.variant, deliveries.c.lang, contacts.c.format)
+    )
+    formats: Counter[str | None] = Counter()
+    languages: Counter[str | None] = Counter()
+    for variant, lang, fmt, n in connection.execute(query).all():
+        asked_easy = variant == "large-print" and fmt == "easy-read"
+        formats["instead" if asked_easy else variant] += n
+        languages[lang] += n
+    if not formats:
+        return []
+    order = list(FORMAT_WORDS)
+    shown = [
+        Section(
+            "formats",
+            "Formats: how many got each",
+            [(FORMAT_WORDS.get(v, str(v)), formats[v]) for v in order if formats[v]],
+        )
+    ]
+    if len(languages) > 1:  # one language: nothing to tell apart
+        rows = [
+            (_language_words(lang), n)
+            for lang, n in sorted(languages.items(), key=lambda item: (-item[1], item[0] or ""))
+        ]
+        shown.append(Section("languages", "Languages: how many got each", rows))
+    return shown
+
+
+def _language_words(lang: str | None) -> str:
+    """A delivery's language as the report names it: "Cymraeg (Welsh, cy)", or both."""
+    if not lang:
+        return FORMAT_WORDS[None]
+    tags = lang.split()
+    names = " and ".join(langs.english_name(tag) for tag in tags)
+    return f"{names} ({', '.join(tags)})" if len(tags) > 1 else f"{names} ({lang})"
 
 
 def _count_deliveries(connection: sa.Connection, send_id: int, report: Report) -> None:

@@ -59,7 +59,7 @@ class Batch:
     """People who get the same variant of one campaign, handed to a provider together."""
 
     built: Built
-    variant: str  # standard | large-print | plain
+    variant: str  # standard | large-print | easy-read | plain
     items: list[Item]
     sender: str  # the From header
     subject: str
@@ -69,6 +69,7 @@ class Batch:
     tags: list[str] = field(default_factory=list)
     # Each Message-ID is these two around the delivery id (sending/messages.py: message_ids)
     message_ids: tuple[str, str] = ("<", "@localhost>")
+    lang: str = ""  # the email's language (two tags for one in both), for Content-Language
 
     def headers(self, item: Item) -> dict[str, str]:
         headers = {
@@ -77,6 +78,8 @@ class Batch:
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "List-Id": self.list_id,
         }
+        if self.lang:
+            headers["Content-Language"] = ", ".join(self.lang.split())
         if item.recipient.reply_to:
             headers["Reply-To"] = item.recipient.reply_to
         return headers

@@ -13,7 +13,7 @@ from typing import Any
 
 import jinja2
 import mjml
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ..campaigns import EASY_READ, Campaign
 from ..config import Workspace
@@ -66,7 +66,9 @@ def template_names(name: str, form: str = "") -> dict[str, str]:
     }
 
 
-def build(workspace: Workspace, campaign: Campaign) -> Built:
+def build(workspace: Workspace, campaign: Campaign, second: Campaign | None = None) -> Built:
+    """The campaign built for every variant. With `second` (its translation): one email in
+    both languages, `campaign`'s first, each part marked with its own `lang`."""
     if not campaign.meta.subject.strip():
         raise CampaignError(
             f"{workspace.relative(campaign.path)}: the front matter needs a subject."
@@ -78,6 +80,8 @@ def build(workspace: Workspace, campaign: Campaign) -> Built:
     body = parse_body(campaign.body)
     context = _context(workspace, campaign, markers)
     easy_read, parts, text_body = _parts(workspace, campaign, body)
+    if second is not None:
+        parts, text_body = _both(workspace, (campaign, body), second)
     html: dict[str, PersonalTemplate] = {}
     templates: dict[str, list[Path]] = {}
     for variant, part in parts.items():
@@ -105,6 +109,28 @@ def _parts(
         for variant in VARIANTS
     }
     return None, parts, render_text(body.tokens)
+
+
+def _both(
+    workspace: Workspace, first: tuple[Campaign, Body], second: Campaign
+) -> tuple[dict[str, dict[str, Any]], str]:
+    """The content of one email in two languages, for each variant, and its text twin: the
+    first language's part, a rule, then the second's, each in an element with its `lang`, so
+    a screen reader reads each part in its own voice."""
+    home = workspace.config.organisation.lang
+    other = parse_body(second.body)
+    pieces = [(first[0].lang or home, first[1]), (second.lang or home, other)]
+    parts = {}
+    for variant in VARIANTS:
+        stacked = variant == "large-print"
+        html = '<hr class="between-languages">'.join(
+            f'<div lang="{escape(lang)}">{tables.for_email(body.html, stacked=stacked)}</div>'
+            for lang, body in pieces
+        )
+        parts[variant] = {"content": Markup(html)}
+    rule = "\n\n" + "-" * 40 + "\n\n"
+    text = rule.join(render_text(body.tokens).strip("\n") for _, body in pieces) + "\n"
+    return parts, text
 
 
 def _refuse_personal_misuse(

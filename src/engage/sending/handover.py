@@ -82,7 +82,9 @@ class HandOver:
 
     def _mark_sending(self, batch: Batch, items: list[Item], handed: Handed) -> list[Item]:
         """Mark them sending; the ones this sender no longer holds are left alone, unsent."""
-        marked = journal.mark_sending(self.store, _ids(items), self.owner, batch.message_ids)
+        marked = journal.mark_sending(
+            self.store, _ids(items), self.owner, batch.message_ids, (batch.variant, batch.lang)
+        )
         if len(marked) < len(items):
             handed.lost.append(
                 f"{len(items) - len(marked)} message(s) were no longer this sender's to send "

@@ -227,6 +227,7 @@ def claim(
                 contacts.c.first_name,
                 contacts.c.format,
                 contacts.c.status,
+                contacts.c.lang,
             )
             .join(contacts, contacts.c.id == deliveries.c.contact_id)
             .where(deliveries.c.batch == batch)
@@ -253,10 +254,15 @@ def _skip(connection: sa.Connection, rows: list[sa.Row]) -> list[sa.Row]:
 
 
 def mark_sending(
-    store: Store, ids: list[int], owner: str, message_ids: tuple[str, str]
+    store: Store,
+    ids: list[int],
+    owner: str,
+    message_ids: tuple[str, str],
+    version: tuple[str, str] = ("", ""),
 ) -> set[int]:
     """Recorded before the provider sees them: if engage dies now, these are unknown. One
-    statement for the batch; each row's Message-ID is `message_ids` around its id. Only rows
+    statement for the batch; each row's Message-ID is `message_ids` around its id, and its
+    `version` (variant, language) what the person is sent (report.py counts them). Only rows
     `owner` still holds as claimed are marked (a sender whose rows were settled as a dead
     owner's must not send them): the ids marked come back, and only those may be sent."""
     before, after = message_ids
@@ -278,6 +284,8 @@ def mark_sending(
                         + sa.literal(after),
                         attempts=deliveries.c.attempts + 1,
                         claimed_at=core.now(),  # handed over now: reconciling counts from here
+                        variant=version[0] or None,
+                        lang=version[1] or None,
                     )
                     .returning(deliveries.c.id)
                 ).scalars()

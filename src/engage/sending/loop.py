@@ -34,12 +34,12 @@ from ..contacts import core
 from ..email.base import Batch, Provider
 from ..errors import CannotReconcile, ProviderError
 from ..locks import Busy
-from ..render.build import Built, build
 from ..send_status import BUSY, senders_of
 from ..store import Store
 from ..tokens import Signer, signer
 from . import journal
 from . import plan as plans
+from .editions import Editions, version_refusal
 from .handover import HandOver
 from .journal import Reconciliation
 from .messages import VARIANT, Envelope
@@ -103,6 +103,8 @@ class Sender:
         check: Check | None = None,
         stop: Stop | None = None,
     ) -> None:
+        if campaign.is_version:
+            raise SendError(version_refusal(workspace, campaign))
         self.store, self.workspace, self.campaign = store, workspace, campaign
         self.provider, self.options = provider, options or Options()
         self.check = check
@@ -125,10 +127,14 @@ class Sender:
             self.check()
         self.checked = True
 
-    def prepare(self) -> tuple[Built, Signer]:
+    def prepare(self) -> tuple[Editions, Signer]:
+        """The campaign's versions, each built once now, so a version that cannot be built
+        stops the send before anything goes."""
         self.check_campaign()
         self.provider.check()
-        return build(self.workspace, self.campaign), signer(self.workspace)
+        editions = Editions.of(self.workspace, self.campaign)
+        editions.all_built()
+        return editions, signer(self.workspace)
 
     def start(self) -> int:
         """Join the send as one of its senders; the first time, snapshot the audience into
@@ -250,7 +256,7 @@ class Sender:
                 journal.leave(self.store, send_id, self.owner)
 
     def _send(
-        self, built: Built, sign: Signer, send_id: int, report: Report, progress: Progress | None
+        self, built: Editions, sign: Signer, send_id: int, report: Report, progress: Progress | None
     ) -> None:
         journal.recover(self.store, send_id)
         if self._alone(send_id):  # others on the send asked the provider when they started
@@ -264,7 +270,7 @@ class Sender:
             return senders_of(connection, send_id) == [self.owner]
 
     def _loop(
-        self, built: Built, sign: Signer, send_id: int, report: Report, progress: Progress | None
+        self, built: Editions, sign: Signer, send_id: int, report: Report, progress: Progress | None
     ) -> None:
         """Keep up to the provider's `in_flight` calls going while the next batch is prepared.
         Each sending thread records its batch's answers as they arrive; this thread only
@@ -309,7 +315,7 @@ class Sender:
             self.renewed = time.monotonic()
         return self.stop.is_set()
 
-    def _batches(self, built: Built, sign: Signer, send_id: int) -> Iterator[Batch]:
+    def _batches(self, built: Editions, sign: Signer, send_id: int) -> Iterator[Batch]:
         """Claim and prepare batches, one format at a time so each batch is one call. When
         none is left, settle what dead senders left and go round again for their rows."""
         handed = 0
@@ -410,7 +416,7 @@ class Sender:
             return f"{core.actor()} (--limit {self.options.limit})"
         return ""
 
-    def rehearse(self, built: Built, sign: Signer) -> Report:
+    def rehearse(self, built: Editions, sign: Signer) -> Report:
         """--dry-run: render a message for exactly the people the real send would send to
         now, and count the ones it would skip, by reason; store nothing."""
         plan = self.plan()

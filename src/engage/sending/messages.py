@@ -16,13 +16,16 @@ from ..config import Workspace
 from ..email.base import Batch, Item, Outcome, Provider, clean_header
 from ..errors import sentence
 from ..render import rules_source
-from ..render.build import Built, build
+from ..render.build import build
 from ..render.findings import refusal
 from ..render.personal import Recipient
 from ..tokens import Signer, signer
+from .editions import Choice, Editions
 from .results import SendError
 
-VARIANT = {"html": "standard", "large-print": "large-print", "plain": "plain"}
+# Each format a person may choose, claimed in this order (one format to a claim).
+VARIANT = {"html": "standard", "large-print": "large-print", "easy-read": "easy-read"}
+VARIANT |= {"plain": "plain"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Row:
     first_name: str
     format: str
     status: str
+    lang: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,11 @@ class Envelope:
         (journal.mark_sending) and a message sent again gets a new one."""
         return f"<{self.slug}.", f".{secrets.token_hex(4)}@{self.domain}>"
 
-    def item(self, sign: Signer, send_id: int, row: Any, ids: tuple[str, str]) -> Item:
-        """One person's message: their links, reply address and Message-ID."""
+    def item(
+        self, sign: Signer, send_id: int, row: Any, ids: tuple[str, str], page: str = ""
+    ) -> Item:
+        """One person's message: their links, reply address and Message-ID. `page`: the
+        archive page of their version (the campaign's own by default)."""
         unsubscribe = sign.sign("u", row.contact_id, send_id)
         reply = f"reply+{sign.sign('r', row.id)}@{self.reply_domain}" if self.reply_domain else ""
         recipient = Recipient(
@@ -85,7 +92,7 @@ class Envelope:
             first_name=row.first_name,
             unsubscribe_url=f"{self.base}/unsubscribe/{unsubscribe}",
             preferences_url=f"{self.base}/preferences/{sign.sign('p', row.contact_id)}",
-            web_version_url=f"{self.base}/archive/{self.slug}",
+            web_version_url=f"{self.base}/archive/{page or self.slug}",
             reply_to=reply,
         )
         mailbox = f"unsubscribe+{unsubscribe}@{self.reply_domain or self.domain}"
@@ -98,28 +105,32 @@ class Envelope:
             unsubscribe_mailto=f"mailto:{mailbox}?subject=unsubscribe",
         )
 
-    def batches(self, built: Built, sign: Signer, send_id: int, rows: list[Any]) -> list[Batch]:
-        """The rows' messages, one batch for each variant (one provider call each)."""
-        by_variant: dict[str, list[Item]] = {}
+    def batches(
+        self, editions: Editions, sign: Signer, send_id: int, rows: list[Any]
+    ) -> list[Batch]:
+        """The rows' messages, one batch for each version and variant (one provider call
+        each): each person gets their own (editions.py chooses)."""
+        by_choice: dict[Choice, list[Item]] = {}
         ids = self.message_ids()
         for row in rows:
-            by_variant.setdefault(VARIANT.get(row.format, "standard"), []).append(
-                self.item(sign, send_id, row, ids)
-            )
+            choice = editions.choose(row.format, row.lang)
+            page = editions.page(choice)
+            by_choice.setdefault(choice, []).append(self.item(sign, send_id, row, ids, page))
         return [
             Batch(
-                built=built,
-                variant=variant,
+                built=editions.built(choice),
+                variant=choice.variant,
                 items=items,
                 sender=self.sender,
-                subject=self.subject,
+                subject=editions.subject(choice),
                 list_id=self.list_id,
                 campaign=self.slug,
                 send_id=send_id,
                 tags=[self.slug],
                 message_ids=ids,
+                lang=choice.lang,
             )
-            for variant, items in by_variant.items()
+            for choice, items in by_choice.items()
         ]
 
 

@@ -132,6 +132,7 @@ def _would_send(
             contacts.c.first_name,
             contacts.c.format,
             contacts.c.status,
+            contacts.c.lang,
         ).order_by(contacts.c.id)
     ).all()
     return existing is not None, [Row(*row) for row in rows]

@@ -20,7 +20,7 @@ from ..contacts import audiences, core
 from ..email.base import Outcome, Provider
 from ..errors import EngageError, LintFailed
 from ..render import rules_audience
-from ..render.build import build, sample_recipient
+from ..render.build import sample_recipient
 from ..render.findings import Finding
 from ..render.personal import Recipient
 from ..render.rules_audience import REFUSED_BY_SEND
@@ -28,6 +28,7 @@ from ..send_status import due
 from ..sending import Options, Progress, Report, Sender, Stop, send_test
 from ..sending import plan as plans
 from ..sending import schedule as schedules
+from ..sending.editions import Editions
 from ..store import Store
 from ..stories.telling import Told
 from ..stories.usage import record_sent
@@ -234,9 +235,6 @@ def audience_size(store: Store, workspace: Workspace, campaign: Campaign) -> int
         return audiences.count(connection, found)
 
 
-FORMATS = {"html": "standard", "large-print": "large-print", "plain": "plain"}
-
-
 def reader(
     store: Store, workspace: Workspace, campaign: Campaign, email: str = ""
 ) -> Recipient | None:
@@ -255,10 +253,16 @@ def reader(
     )
 
 
-def preview(workspace: Workspace, campaign: Campaign, person: Recipient, fmt: str) -> str:
-    """The campaign as `person` would get it in `fmt` (html, large-print or plain): an HTML
-    document, or the plain text. Raises EngageError when it cannot be built (lint says why)."""
-    built = build(workspace, campaign)
-    if fmt == "plain":
+def preview(
+    workspace: Workspace, campaign: Campaign, person: Recipient, fmt: str, lang: str = ""
+) -> str:
+    """The campaign as `person` would get it in `fmt` (html, large-print, easy-read or plain)
+    and `lang` ("" for the organisation's): the version a reader with those choices gets
+    (sending/editions.py), as an HTML document or the plain text. Raises EngageError when it
+    cannot be built (lint says why)."""
+    editions = Editions.of(workspace, campaign)
+    choice = editions.choose(fmt, lang)
+    built = editions.built(choice)
+    if choice.variant == "plain":
         return built.personalise(person).text
-    return built.html[FORMATS[fmt]].render(person)
+    return built.html[choice.variant].render(person)

@@ -36,7 +36,8 @@ part(
 )
 
 SCRIPT = Path(__file__).parent / "static" / "progress.js"
-FORMAT_NAMES = {"html": "Email", "large-print": "Large print", "plain": "Plain text"}
+FORMAT_NAMES = {"html": "Email", "large-print": "Large print", "easy-read": "Easy Read"}
+FORMAT_NAMES |= {"plain": "Plain text"}
 GOING = ("sending", "interrupted")  # a send under way: progress is worth watching
 
 
@@ -104,7 +105,7 @@ def campaign_email(slug: str):  # noqa: ANN201
     archive's policy (its own inline styles, https pictures), framed only by the console."""
     found = _campaign(slug)
     fmt = request.args.get("format", "html")
-    if fmt not in ("html", "large-print"):
+    if fmt not in ("html", "large-print", "easy-read"):
         abort(404)
     person = workflow.reader(_store(), _workspace(), found, request.args.get("reader", ""))
     if person is None:
