@@ -265,6 +265,24 @@ def capitals(words: list[Words], shown: str) -> Iterator[Finding]:
 
 
 def reading(campaign: Campaign, tokens: list[Token], shown: str) -> Iterator[Finding]:
-    """The reading level rule, always for beginner readers, whatever the original asks."""
-    beginner = dataclasses.replace(campaign.meta, reading_level="beginner")
-    yield from rules_source.reading(dataclasses.replace(campaign, meta=beginner), tokens, shown)
+    """The reading level, always for beginner readers (whatever the original asks), of the
+    version as a whole: a row of 1 or 2 short sentences is too short to score on its own, and
+    the rules above already keep each sentence short."""
+    meta = dataclasses.replace(campaign.meta, reading_level="beginner")
+    beginner = dataclasses.replace(campaign, meta=meta)
+    level = readability.LEVELS["beginner"]
+    whole = readability.score_text(
+        " ".join(text for _, _, text in rules_source.blocks(beginner, tokens))
+    )
+    reasons = readability.problems(whole, level)
+    if reasons:
+        yield Finding(
+            "reading-level",
+            shown,
+            f"As a whole, this Easy Read version is hard for {level.name} readers: "
+            f"{'; '.join(reasons)}.",
+            readability.advice(whole, level),
+        )
+    yield from (
+        f for f in rules_source.reading(beginner, tokens, shown) if f.rule != "reading-level"
+    )
