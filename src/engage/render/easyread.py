@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markupsafe import Markup
 
@@ -47,6 +48,7 @@ _NOT_A_ROW = {
     "hr": "a line across the page",
     "html_block": "HTML",
 }
+_PARSER = make_parser()  # for its options, when a sentence is rendered to HTML
 ROW_EXAMPLE = "![What the picture shows](https://www.example.org/images/walk.png)"
 
 
@@ -246,9 +248,8 @@ def rows(document: Document) -> list[dict[str, Any]]:
 
 
 def _html(tokens: tuple[Token, ...]) -> Markup:
-    md = make_parser()
-    rendered = md.renderer.renderInline(list(tokens), md.options, {})
-    return Markup(sanitise(rendered.strip()))  # noqa: S704 - nh3 has cleaned it
+    rendered = RendererHTML().renderInline(list(tokens), _PARSER.options, {})
+    return Markup(sanitise(rendered.strip()))
 
 
 # The plain-text twin --------------------------------------------------------------------
