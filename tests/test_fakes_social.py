@@ -290,6 +290,29 @@ def test_mastodon_posts_a_status_as_json(mastodon) -> None:
     assert mastodon.statuses[0]["media"][0]["description"] == "Logo"
 
 
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("cy", "cy"),
+        ("en-GB", "en"),  # Mastodon keeps ISO 639 codes without the region
+        ("pt_BR", "pt"),
+        ("sco", "sco"),  # one of the ISO 639-3 codes it knows
+        ("xx", "en"),  # a code it does not know: the account's language, not an error
+        ("Welsh", "en"),
+        ("", "en"),
+    ],
+)
+def test_mastodon_keeps_a_status_language_as_mastodon_does(mastodon, sent, kept) -> None:
+    response = toot(mastodon, "Diolch", language=sent)
+    assert response.status_code == 200
+    assert response.json()["language"] == kept
+    assert mastodon.statuses[0]["language"] == kept
+
+
+def test_mastodon_status_without_a_language_gets_the_accounts(mastodon) -> None:
+    assert toot(mastodon, "Hello").json()["language"] == "en"
+
+
 def test_mastodon_character_limit(mastodon) -> None:
     assert toot(mastodon, "a" * 500).status_code == 200
     response = toot(mastodon, "a" * 501)
@@ -700,6 +723,29 @@ def test_bluesky_create_record_checks_the_record(bluesky, rec, message) -> None:
     response = create(bluesky, login(bluesky)["accessJwt"], rec)
     assert response.status_code == 400
     assert response.json() == invalid(message)
+    assert bluesky.posts == []
+
+
+@pytest.mark.parametrize("langs", [["cy"], ["en-GB", "cy"], ["zh-Hant-TW"], ["x-private"]])
+def test_bluesky_takes_bcp_47_langs(bluesky, langs) -> None:
+    response = create(bluesky, login(bluesky)["accessJwt"], record("Diolch", langs=langs))
+    assert response.status_code == 200, response.text
+    assert bluesky.posts[0]["langs"] == langs
+
+
+@pytest.mark.parametrize(
+    ("langs", "message"),
+    [
+        (["en_GB"], "Record/langs/0 must be a well-formed BCP 47 language tag"),
+        (["cy", "Welsh language"], "Record/langs/1 must be a well-formed BCP 47 language tag"),
+        ([""], "Record/langs/0 must be a well-formed BCP 47 language tag"),
+        (["cy", "en", "fr", "de"], "Record/langs must not have more than 3 elements"),
+        ("cy", "Record/langs must be an array of strings"),
+    ],
+)
+def test_bluesky_refuses_langs_that_are_not_bcp_47(bluesky, langs, message) -> None:
+    response = create(bluesky, login(bluesky)["accessJwt"], record("Diolch", langs=langs))
+    assert (response.status_code, response.json()) == (400, invalid(message))
     assert bluesky.posts == []
 
 
