@@ -356,7 +356,7 @@ def test_missing_and_empty_variables_are_named(project) -> None:
 
 
 def test_each_email_asks_only_for_its_own_variables(project) -> None:
-    common = {"first_name", "note", "organisation", "link", "subject"}
+    common = {"first_name", "note", "organisation", "link", "subject", "language"}
     asks = {t: own_emails.placeholders(project.workspace, t) - common for t in own_emails.TEMPLATES}
 
     assert asks == {

@@ -11,6 +11,11 @@ address) when a contributor approves, asks for changes, changes their choices, t
 story back or replies asking us to stop writing: `team-approved`, `team-changes`,
 `team-choices`, `team-withdrawn` and `team-stopped`. Making a rendered story email into a
 message and sending it is stories/messages.py's.
+
+The confirmation and the story emails to a contributor are in the person's language, from the
+message catalogues (i18n.py): their words are marked `_("...")` in the templates, and each
+subject line in subjects.toml is a message of its own. The emails to the team are in English,
+like the team's console.
 """
 
 from __future__ import annotations
@@ -25,13 +30,16 @@ from typing import Any
 import jinja2
 import jinja2.meta
 
+from . import i18n, langs
 from .config import Workspace, read_toml
 from .email.base import SystemMessage, system_message_id
 from .errors import EngageError, sentence
+from .i18n import N_
 from .render import placeholders as undefined
+from .subscriptions import CONFIRM_DAYS
 from .tomlcheck import line_of
 
-CONFIRM_SUBJECT = "Please confirm your email address"
+CONFIRM_SUBJECT = N_("Please confirm your email address")
 TEMPLATES = ("acknowledgement", "draft", "update", "published", "declined", "went-out")
 # To the team, about a story, not to its contributor.
 TEAM_TEMPLATES = (
@@ -59,16 +67,44 @@ class StoryMailError(EngageError):
         self.maybe_sent = maybe_sent  # the answer was lost: it may have gone
 
 
+# telling.STATUS_WORDS (what a story's status means, in the update email and on the story
+# page), marked for the catalogues: render_story and the story page translate them.
+STATUS_WORDS = [
+    N_("We have your story, and we are reading it."),
+    N_("We are working on your story now."),
+    N_("We sent you a draft of your story. We are waiting to hear what you think of it."),
+    N_("You said yes to the draft of your story. Thank you! We will tell you when it goes out."),
+    N_("Your story is out in the world."),
+    N_("We will not be using your story this time."),
+    N_("You took your story back. We will not use it."),
+]
+
+
 @dataclass(frozen=True)
 class Rendered:
     subject: str
     text: str
     html: str
+    lang: str = ""  # the language it is in, as its `lang` says (cy, en-GB)
 
 
 @dataclass(frozen=True)
-class StoryMessage(SystemMessage):
-    """A SystemMessage that may carry a Reply-To header."""
+class OwnMessage(SystemMessage):
+    """A SystemMessage in one person's language: it says so in Content-Language."""
+
+    lang: str = ""
+
+    def headers(self) -> dict[str, str]:
+        found = super().headers()
+        if self.lang:
+            found["Content-Language"] = self.lang
+        return found
+
+
+@dataclass(frozen=True)
+class StoryMessage(OwnMessage):
+    """An email about a story, in its contributor's language; it may carry a Reply-To
+    header."""
 
     reply_to: str = ""
 
@@ -79,11 +115,34 @@ class StoryMessage(SystemMessage):
         return found
 
 
-def confirmation(workspace: Workspace, address: str, name: str, token: str) -> SystemMessage:
-    """The email with a sign-up's confirmation link, from templates/email/confirm.*.j2."""
+def speaking(workspace: Workspace, stored: str | None) -> str:
+    """The language to write to someone in: the first they asked for (`stored`, as kept for
+    them: one tag, or two for both) when engage has words for it, else the organisation's.
+    As the workspace names it (en-GB)."""
+    config = workspace.config
+    home = langs.tidy(config.organisation.lang)
+    available = i18n.languages(workspace.root, home, config.languages.offered)
+    return i18n.choose(available, (stored or "").split()[:1])
+
+
+def confirmation(
+    workspace: Workspace, address: str, name: str, token: str, lang: str = ""
+) -> OwnMessage:
+    """The email with a sign-up's confirmation link, from templates/email/confirm.*.j2, in
+    the language they chose on the form (`lang`, "" for the organisation's)."""
     base = workspace.config.web.base_url.rstrip("/")
     url = f"{base}/confirm/{token}"
-    return _link_email(workspace, "confirm", CONFIRM_SUBJECT, address, name, confirm_url=url)
+    chosen = speaking(workspace, lang)
+    words = i18n.translations(chosen, workspace.root)
+    return _link_email(
+        workspace,
+        "confirm",
+        words.gettext(CONFIRM_SUBJECT),
+        address,
+        name,
+        lang=chosen,
+        confirm_url=url,
+    )
 
 
 SIGN_IN_SUBJECT = "Your link to sign in"
@@ -98,13 +157,24 @@ def team_sign_in(workspace: Workspace, address: str, name: str, secret: str) -> 
 
 
 def _link_email(
-    workspace: Workspace, template: str, subject: str, address: str, name: str, **link: str
-) -> SystemMessage:
+    workspace: Workspace,
+    template: str,
+    subject: str,
+    address: str,
+    name: str,
+    lang: str = "",
+    **link: str,
+) -> OwnMessage:
     """An email with one link, from templates/email/TEMPLATE.txt.j2 and .html.j2: the
-    workspace's, else engage's own (a workspace made before engage had that email)."""
+    workspace's, else engage's own (a workspace made before engage had that email). In
+    language `lang` when given (and then it says so); else in English, the team's."""
+    home = workspace.config.organisation.lang
     context = {
         "name": name.split(" ")[0] if name else "",
         "organisation": workspace.config.organisation,
+        "subject": subject,
+        "language": lang or home,
+        "days": CONFIRM_DAYS,
         **link,
     }
     ours = Path(__file__).parent / "templates" / "email"
@@ -118,9 +188,10 @@ def _link_email(
         autoescape=jinja2.select_autoescape(["html.j2"]),
         undefined=jinja2.StrictUndefined,
     )
+    i18n.install(env, i18n.translations(lang, workspace.root) if lang else i18n.english())
     sender = workspace.config.email.from_
     kind = "signin" if template == "team-signin" else template
-    return SystemMessage(
+    return OwnMessage(
         to=address,
         subject=subject,
         text=env.get_template(f"{template}.txt.j2").render(context),
@@ -128,20 +199,34 @@ def _link_email(
         sender=sender,
         message_id=system_message_id(sender, kind),
         kind=kind,
+        lang=lang,
     )
 
 
-def render_story(workspace: Workspace, template: str, context: Mapping[str, Any]) -> Rendered:
-    """The subject, plain text and HTML of one story email, ready to send."""
+def render_story(
+    workspace: Workspace, template: str, context: Mapping[str, Any], lang: str | None = None
+) -> Rendered:
+    """The subject, plain text and HTML of one story email, ready to send. An email to a
+    contributor is in their language: `lang` (or the context's `lang`), as kept for them
+    (one tag, or two for both; "" for the organisation's). An email to the team is in
+    English, like its console."""
     folder = _folder(workspace, template)
     values = {"organisation": workspace.config.organisation, **OPTIONAL, **context}
     values.update({key: "" for key in OPTIONAL if values[key] is None})
-    _check(workspace, template, placeholders(workspace, template) - {"subject"}, values)
-    subject = _subject(workspace, folder, template, values)
+    if template in TEAM_TEMPLATES:
+        chosen, words = "", i18n.english()
+    else:
+        chosen = speaking(workspace, lang if lang is not None else values.get("lang"))
+        words = i18n.translations(chosen, workspace.root)
+    _check(workspace, template, placeholders(workspace, template) - {"subject", "language"}, values)
+    values["language"] = chosen or workspace.config.organisation.lang  # for `lang` in the HTML
+    if isinstance(values.get("status_words"), str):  # telling.STATUS_WORDS: see STATUS_WORDS
+        values["status_words"] = words.gettext(values["status_words"])
+    subject = _subject(workspace, folder, template, values, words)
     values["subject"] = subject
-    text = _render(workspace, folder, f"{template}.txt.j2", values)
-    html = _render(workspace, folder, f"{template}.html.j2", values)
-    return Rendered(subject=subject, text=_tidy(text), html=html)
+    text = _render(workspace, folder, f"{template}.txt.j2", values, words)
+    html = _render(workspace, folder, f"{template}.html.j2", values, words)
+    return Rendered(subject=subject, text=_tidy(text), html=html, lang=chosen)
 
 
 def placeholders(workspace: Workspace, template: str) -> set[str]:
@@ -192,8 +277,10 @@ def _missing(workspace: Workspace, path: Path) -> str:
     )
 
 
-def _environment(folder: Path, *, html: bool) -> jinja2.Environment:
-    return jinja2.Environment(
+def _environment(
+    folder: Path, *, html: bool, words: i18n.Translations | None = None
+) -> jinja2.Environment:
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
         undefined=jinja2.StrictUndefined,
         autoescape=html,
@@ -201,6 +288,8 @@ def _environment(folder: Path, *, html: bool) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    i18n.install(environment, words or i18n.english())
+    return environment
 
 
 def _check(workspace: Workspace, template: str, wanted: set[str], values: dict[str, Any]) -> None:
@@ -222,8 +311,14 @@ def _check(workspace: Workspace, template: str, wanted: set[str], values: dict[s
         )
 
 
-def _render(workspace: Workspace, folder: Path, name: str, values: dict[str, Any]) -> str:
-    environment = _environment(folder, html=name.endswith(".html.j2"))
+def _render(
+    workspace: Workspace,
+    folder: Path,
+    name: str,
+    values: dict[str, Any],
+    words: i18n.Translations,
+) -> str:
+    environment = _environment(folder, html=name.endswith(".html.j2"), words=words)
     try:
         return environment.get_template(name).render(values)
     except jinja2.TemplateNotFound as exc:
@@ -245,7 +340,15 @@ def _syntax_error(
     return StoryMailError(f"{workspace.relative(where)}:{exc.lineno}: {said}.")
 
 
-def _subject(workspace: Workspace, folder: Path, template: str, values: dict[str, Any]) -> str:
+def _subject(
+    workspace: Workspace,
+    folder: Path,
+    template: str,
+    values: dict[str, Any],
+    words: i18n.Translations,
+) -> str:
+    """The email's subject line from subjects.toml, in the email's language: the line itself
+    is the message the catalogues translate (i18n.extract_subjects finds them)."""
     path = folder / SUBJECTS
     shown, text = workspace.relative(path), _source(workspace, path)
     subjects = read_toml(Path(shown), text, 1, SUBJECTS, error=StoryMailError)
@@ -255,10 +358,10 @@ def _subject(workspace: Workspace, folder: Path, template: str, values: dict[str
             f"{shown} has no subject line for {template}. Add a line like "
             f'{template} = "News about your story".'
         )
-    environment = _environment(folder, html=False)
+    environment = _environment(folder, html=False, words=words)
     where = f"{shown}:{line_of(text, template) or 1}"
     try:
-        subject = environment.from_string(line).render(values)
+        subject = environment.from_string(words.gettext(line)).render(values)
     except jinja2.UndefinedError as exc:
         raise StoryMailError(f"{where}: {undefined.missing(exc, values, line, 1)} {_SEE}") from None
     except jinja2.TemplateError as exc:
@@ -280,6 +383,7 @@ def _tidy(text: str) -> str:
 def queued_story_email(address: str, made: dict[str, Any]) -> SystemMessage:
     """A story email as it was made when a web page queued it (outgoing.add_story_email)."""
     return StoryMessage(
+        lang=made.get("lang", ""),
         to=address,
         subject=made["subject"],
         text=made["text"],

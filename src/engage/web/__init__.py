@@ -27,6 +27,7 @@ from flask import (
     request,
     url_for,
 )
+from markupsafe import Markup, escape
 
 from .. import clock, i18n, langs
 from ..config import Workspace, find_workspace
@@ -93,6 +94,23 @@ def _(message: str, **values: Any) -> str:
     return text % values if values else text
 
 
+def from_settings(text: str) -> Markup:
+    """Words from engage.toml (a topic, the consent wording) for this page: translated when a
+    catalogue has them (a workspace's own, in its locales/), else as written, marked with the
+    organisation's language when the page is in another."""
+    return marked(text, state()["languages"][0])
+
+
+def marked(text: str, written_in: str = i18n.SOURCE) -> Markup:
+    """`text` in this page's language when a catalogue has it; else as it is written (in
+    `written_in`: engage's English, unless said), in a span with its own `lang` when that is
+    not the page's language."""
+    translated = words().gettext(text)
+    if translated != text or langs.same(language(), written_in):
+        return escape(translated)
+    return Markup('<span lang="{}">{}</span>').format(written_in, text)
+
+
 def language_switch() -> list[dict[str, Any]]:
     """The links of the language switch: each language, named in its own words, at this
     page's address with ?lang= (a plain link, so it works without JavaScript)."""
@@ -124,7 +142,12 @@ def _install_languages(app: Flask, workspace: Workspace) -> None:
 
     @app.context_processor
     def page_language() -> dict[str, Any]:
-        return {"language": language(), "language_switch": language_switch}
+        return {
+            "language": language(),
+            "home_language": state()["languages"][0],
+            "language_switch": language_switch,
+            "from_settings": from_settings,
+        }
 
     @app.after_request
     def language_headers(response: Response) -> Response:
@@ -134,16 +157,16 @@ def _install_languages(app: Flask, workspace: Workspace) -> None:
         response.vary.add("Cookie")
         response.headers["Content-Language"] = g.lang
         asked = request.args.get("lang", "")
-        if langs.is_tag(asked) and g.lang == langs.best(asked, state()["languages"]):
-            if request.cookies.get(LANG_COOKIE) != g.lang:
-                response.set_cookie(
-                    LANG_COOKIE,
-                    g.lang,
-                    max_age=LANG_SECONDS,
-                    secure=https,
-                    httponly=True,
-                    samesite="Lax",
-                )
+        chosen = langs.is_tag(asked) and g.lang == langs.best(asked, state()["languages"])
+        if chosen and request.cookies.get(LANG_COOKIE) != g.lang:
+            response.set_cookie(
+                LANG_COOKIE,
+                g.lang,
+                max_age=LANG_SECONDS,
+                secure=https,
+                httponly=True,
+                samesite="Lax",
+            )
         return response
 
 

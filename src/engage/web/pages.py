@@ -18,16 +18,29 @@ from flask import (
 from .. import archive as archived
 from .. import outgoing, subscriptions
 from ..contacts import core
+from ..i18n import N_
 from ..tokens import BadToken
-from . import bad_link, check_form, csrf_token, limits, small_form
+from . import _, bad_link, check_form, csrf_token, limits, small_form, speak_to, words
 from . import state as _engage
 
 blueprint = Blueprint("pages", __name__)
+# Each format's words, translated where they are shown (_formats).
 FORMATS = [
-    ("html", "Standard email, with pictures"),
-    ("large-print", "Large print"),
-    ("plain", "Plain text only"),
+    ("html", N_("Standard email, with pictures")),
+    ("large-print", N_("Large print")),
+    ("plain", N_("Plain text only")),
 ]
+
+
+def _formats() -> list[tuple[str, str]]:
+    return [(value, _(words)) for value, words in FORMATS]
+
+
+def _speak_to(contact_id: int) -> None:
+    """This page is one person's: in their language, unless they chose another here."""
+    with _engage()["store"].connect() as connection:
+        contact = core.by_id(connection, contact_id)
+    speak_to(getattr(contact, "lang", "") if contact is not None else "")
 
 
 def _hash(kind: str, value: str) -> str:
@@ -84,27 +97,27 @@ def _check(form: dict) -> dict[str, str]:
     try:
         core.normalise_email(form["email"])
     except core.LocalPartTooLong:
-        errors["email"] = (
+        errors["email"] = _(
             "The part before the @ is too long. Email can only use 64 letters or numbers there. "
             "Check your email address"
         )
     except core.InvalidEmail:
-        errors["email"] = "Enter your email address, like name@example.org"
-    if form["format"] not in {value for value, _ in FORMATS}:
+        errors["email"] = _("Enter your email address, like name@example.org")
+    if form["format"] not in {value for value, _words in FORMATS}:
         form["format"] = "html"
     if not form["consent"]:
-        errors["consent"] = "Tick the box to say you want our emails"
+        errors["consent"] = _("Tick the box to say you want our emails")
     return errors
 
 
 def _subscribe_page(form: dict, errors: dict, wording: str) -> str:
-    title = "Error: get our newsletter" if errors else "Get our newsletter"
+    title = _("Error: get our newsletter") if errors else _("Get our newsletter")
     return render_template(
         "subscribe.html.j2",
         title=title,
         form=form,
         errors=errors,
-        formats=FORMATS,
+        formats=_formats(),
         topics=_topics(),
         wording=wording,
     )
@@ -113,12 +126,19 @@ def _subscribe_page(form: dict, errors: dict, wording: str) -> str:
 def _check_your_email() -> str:
     return render_template(
         "message.html.j2",
-        title="Check your email",
+        title=_("Check your email"),
         link=None,
         paragraphs=[
-            "Thank you. If this address can sign up, we have sent it an email with a "
-            "link. Click the link to start getting our newsletter.",
-            "No email? Look in your spam folder. The link works for 7 days.",
+            _(
+                "Thank you. If this address can sign up, we have sent it an email with a "
+                "link. Click the link to start getting our newsletter."
+            ),
+            words().ngettext(
+                "No email? Look in your spam folder. The link works for %(num)d day.",
+                "No email? Look in your spam folder. The link works for %(num)d days.",
+                subscriptions.CONFIRM_DAYS,
+            )
+            % {"num": subscriptions.CONFIRM_DAYS},
         ],
     )
 
@@ -142,10 +162,12 @@ def confirm(token: str):  # noqa: ANN201
                 )
     except BadToken as exc:
         return bad_link(exc)
+    if found.contact_id is not None:
+        _speak_to(found.contact_id)
     if found.outcome == "ready" and found.contact_id is not None:  # ready: they are known
         return render_template(
             "confirm.html.j2",
-            title="Confirm that you want our newsletter",
+            title=_("Confirm that you want our newsletter"),
             email=found.email,
             action=url_for("pages.confirm", token=token),
             csrf=csrf_token(found.contact_id),
@@ -153,8 +175,10 @@ def confirm(token: str):  # noqa: ANN201
     title, paragraphs = CONFIRMED[found.outcome]
     link = None
     if found.outcome == "unsubscribed":
-        link = {"url": url_for("pages.subscribe"), "text": "Sign up for our newsletter again"}
-    return render_template("message.html.j2", title=title, paragraphs=paragraphs, link=link)
+        link = {"url": url_for("pages.subscribe"), "text": _("Sign up for our newsletter again")}
+    return render_template(
+        "message.html.j2", title=_(title), paragraphs=[_(p) for p in paragraphs], link=link
+    )
 
 
 def _check_form_for(token: str) -> None:
@@ -170,29 +194,33 @@ def _check_form_for(token: str) -> None:
     check_form(contact_id)
 
 
-# The page for each outcome but "ready": its title and paragraphs.
+# The page for each outcome but "ready": its title and paragraphs, translated when shown.
 CONFIRMED = {
     "confirmed": (
-        "You are signed up",
+        N_("You are signed up"),
         [
-            "Thank you. You will get our next newsletter.",
-            "Every email has a link at the bottom to change your choices or to stop.",
+            N_("Thank you. You will get our next newsletter."),
+            N_("Every email has a link at the bottom to change your choices or to stop."),
         ],
     ),
     "already": (
-        "You are already signed up",
+        N_("You are already signed up"),
         [
-            "You do not need to do anything else. You will get our next newsletter.",
-            "Every email has a link at the bottom to change your choices or to stop.",
+            N_("You do not need to do anything else. You will get our next newsletter."),
+            N_("Every email has a link at the bottom to change your choices or to stop."),
         ],
     ),
     "unsubscribed": (
-        "You are unsubscribed",
+        N_("You are unsubscribed"),
         [
-            "You do not get our emails now. This link is older than that, so it cannot sign "
-            "you up again.",
-            "Would you like our newsletter again? Sign up again, and we will send you a new "
-            "link to click.",
+            N_(
+                "You do not get our emails now. This link is older than that, so it cannot "
+                "sign you up again."
+            ),
+            N_(
+                "Would you like our newsletter again? Sign up again, and we will send you a "
+                "new link to click."
+            ),
         ],
     ),
 }
@@ -202,11 +230,13 @@ CONFIRMED = {
 def unsubscribe_help():  # noqa: ANN201
     return render_template(
         "message.html.j2",
-        title="Unsubscribe",
+        title=_("Unsubscribe"),
         link=None,
         paragraphs=[
-            "To stop our emails, use the link at the bottom of any email from us, "
-            "or reply to it with the word unsubscribe."
+            _(
+                "To stop our emails, use the link at the bottom of any email from us, "
+                "or reply to it with the word unsubscribe."
+            )
         ],
     )
 
@@ -215,14 +245,15 @@ def unsubscribe_help():  # noqa: ANN201
 def unsubscribe(token: str):  # noqa: ANN201
     signer = _engage()["signer"]
     try:
-        contact_id, _ = signer.verify("u", token)
+        contact_id = signer.verify("u", token)[0]
     except BadToken as exc:
         return bad_link(exc)
     if request.method != "POST":  # GET or HEAD: a page with a button, never the change itself
+        _speak_to(contact_id)
         base = _engage()["workspace"].config.web.base_url.rstrip("/")
         return render_template(
             "unsubscribe.html.j2",
-            title="Unsubscribe",
+            title=_("Unsubscribe"),
             action=url_for("pages.unsubscribe", token=token),
             preferences_url=f"{base}/preferences/{signer.sign('p', contact_id)}",
         )
@@ -237,13 +268,14 @@ def unsubscribe(token: str):  # noqa: ANN201
         return bad_link(exc)
     except core.ContactError:
         abort(400)
+    _speak_to(contact_id)
     return render_template(
         "message.html.j2",
-        title="You are unsubscribed",
+        title=_("You are unsubscribed"),
         link=None,
         paragraphs=[
-            "We will not send you any more newsletters.",
-            "If you share a story with us, we will still write to you about it.",
+            _("We will not send you any more newsletters."),
+            _("If you share a story with us, we will still write to you about it."),
         ],
     )
 
@@ -257,26 +289,27 @@ def preferences(token: str):  # noqa: ANN201
             prefs = subscriptions.preferences(connection, signer, token, _topics())
     except BadToken as exc:
         return bad_link(exc)
+    speak_to(getattr(prefs, "lang", ""))
     if request.method == "POST":
         check_form(prefs.contact_id)
         fmt = request.form.get("format", prefs.format)
-        fmt = fmt if fmt in {value for value, _ in FORMATS} else prefs.format
+        fmt = fmt if fmt in {value for value, _words in FORMATS} else prefs.format
         with store.begin() as connection:
             subscriptions.save_preferences(
                 connection, prefs, fmt, set(request.form.getlist("topic"))
             )
         return render_template(
             "message.html.j2",
-            title="Your choices are saved",
-            link={"url": url_for("pages.preferences", token=token), "text": "See your choices"},
-            paragraphs=["Thank you. We will use your new choices from the next email."],
+            title=_("Your choices are saved"),
+            link={"url": url_for("pages.preferences", token=token), "text": _("See your choices")},
+            paragraphs=[_("Thank you. We will use your new choices from the next email.")],
         )
     base = _engage()["workspace"].config.web.base_url.rstrip("/")
     return render_template(
         "preferences.html.j2",
-        title="Your email choices",
+        title=_("Your email choices"),
         email=prefs.email,
-        formats=FORMATS,
+        formats=_formats(),
         current=prefs.format,
         topics=prefs.topics,
         action=url_for("pages.preferences", token=token),
@@ -293,7 +326,7 @@ def archive():  # noqa: ANN201
         {"slug": e.campaign, "subject": e.subject, "date": e.date}
         for e in archived.public(store, workspace)
     ]
-    return render_template("archive.html.j2", title="Past newsletters", items=items)
+    return render_template("archive.html.j2", title=_("Past newsletters"), items=items)
 
 
 @blueprint.get("/archive/<slug>")
@@ -318,12 +351,12 @@ def _archived(slug: str) -> archived.Page:
     except archived.TakenDown:
         page = render_template(
             "message.html.j2",
-            title="This newsletter has been taken down",
+            title=_("This newsletter has been taken down"),
             paragraphs=[
-                "We have taken this newsletter off our website, so you cannot read it here now.",
-                "Our other past newsletters are still here.",
+                _("We have taken this newsletter off our website, so you cannot read it here now."),
+                _("Our other past newsletters are still here."),
             ],
-            link={"url": url_for("pages.archive"), "text": "Read our past newsletters"},
+            link={"url": url_for("pages.archive"), "text": _("Read our past newsletters")},
         )
         abort(Response(page, status=410))
     except archived.NotInArchive:
