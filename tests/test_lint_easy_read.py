@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from engage import campaigns
+from engage.render import rules_easyread
+from engage.render.build import build
 from engage.render.findings import Finding
 from engage.render.lint import lint
 
@@ -321,3 +323,27 @@ def test_the_example_easy_read_version_lints_clean(project) -> None:
     result = project.run("lint", str(path))
     assert result.exit_code == 0, result.output
     assert "0 errors" in result.output.splitlines()[-1]
+
+
+def test_the_rules_that_know_english_words_read_english_only(project) -> None:
+    body = TOP + row("We meet three times a week, e.g. on Monday.", "GYA runs it.")
+    english = problems(lint_easy_read(project, body))
+    assert [(rule, where) for rule, where, _, _ in english] == [
+        ("easy-read-abbreviation", f"{ER}:8"),
+        ("easy-read-numbers", f"{ER}:8"),
+        ("easy-read-abbreviation", f"{ER}:9"),
+    ]
+    ws = project.workspace
+    built = build(ws, campaigns.load(ws, str(project.root / ER)))
+    assert built.easy_read is not None
+    other = rules_easyread.check(
+        built.campaign, built.easy_read, built.body.tokens, ER, english=False
+    )
+    assert problems(other) == [
+        (
+            "easy-read-abbreviation",
+            f"{ER}:9",
+            '"GYA" is in capitals, and it is not explained.',
+            CAPITALS_FIX,
+        )
+    ]

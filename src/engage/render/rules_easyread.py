@@ -77,18 +77,21 @@ class Words:
     what: str  # "sentence" | "heading"
 
 
-def check(campaign: Campaign, document: Document, tokens: list[Token], shown: str) -> list[Finding]:
-    """Every Easy Read finding on the version, in the order of the rules."""
+def check(
+    campaign: Campaign, document: Document, tokens: list[Token], shown: str, english: bool = True
+) -> list[Finding]:
+    """Every Easy Read finding on the version, in the order of the rules. The rules that know
+    English words (numbers in words, short forms, the reading level) read English only."""
     words = _words(document)
     return [
         *pictures(document, shown),
         *long_sentences(words, shown),
         *crowded_rows(document, shown),
-        *numbers(words, shown),
-        *abbreviations(words, shown),
+        *(numbers(words, shown) if english else ()),
+        *abbreviations(words, shown, english),
         *italics(words, shown),
         *capitals(words, shown),
-        *reading(campaign, tokens, shown),
+        *reading(campaign, tokens, shown, english),
     ]
 
 
@@ -164,9 +167,10 @@ def numbers(words: list[Words], shown: str) -> Iterator[Finding]:
             )
 
 
-def abbreviations(words: list[Words], shown: str) -> Iterator[Finding]:
-    """Short forms (e.g., etc.), and initials not explained where they are first used."""
-    for each in words:
+def abbreviations(words: list[Words], shown: str, english: bool = True) -> Iterator[Finding]:
+    """Short forms (e.g., etc.: English only), and initials not explained where they are
+    first used."""
+    for each in words if english else ():
         for match in _SHORT.finditer(each.text):
             said = match.group(0)
             yield Finding(
@@ -264,7 +268,9 @@ def capitals(words: list[Words], shown: str) -> Iterator[Finding]:
             )
 
 
-def reading(campaign: Campaign, tokens: list[Token], shown: str) -> Iterator[Finding]:
+def reading(
+    campaign: Campaign, tokens: list[Token], shown: str, english: bool = True
+) -> Iterator[Finding]:
     """The reading level, always for beginner readers (whatever the original asks), of the
     version as a whole: a row of 1 or 2 short sentences is too short to score on its own, and
     the rules above already keep each sentence short."""
@@ -274,7 +280,7 @@ def reading(campaign: Campaign, tokens: list[Token], shown: str) -> Iterator[Fin
     whole = readability.score_text(
         " ".join(text for _, _, text in rules_source.blocks(beginner, tokens))
     )
-    reasons = readability.problems(whole, level)
+    reasons = readability.problems(whole, level) if english else []
     if reasons:
         yield Finding(
             "reading-level",
