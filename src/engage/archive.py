@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from . import campaigns as campaign_files
+from . import langs
 from .campaigns import Campaign
 from .config import Workspace
 from .contacts import core
@@ -138,17 +139,28 @@ def slug_of(ref: str) -> str:
 def freeze(
     connection: sa.Connection, workspace: Workspace, campaign: Campaign, send_id: int
 ) -> None:
-    """Keep the archive's copy of `campaign` as it goes out now. Called in the transaction that
-    creates the send, so the send and its copy are stored together or not at all. A copy
-    already kept is never changed."""
+    """Keep the archive's copy of `campaign` as it goes out now, and of each translation of it
+    (its page is slug.cy: the web version its readers' emails link to). Called in the
+    transaction that creates the send, so the send and its copies are stored together or not
+    at all. A copy already kept is never changed."""
+    _freeze(connection, workspace, campaign, campaign.slug, send_id)
+    home = workspace.config.organisation.lang
+    for version in campaign_files.versions(workspace, campaign):
+        if version.lang and not version.form and not langs.same(version.lang, home):
+            _freeze(connection, workspace, version, f"{campaign.slug}.{version.lang}", send_id)
+
+
+def _freeze(
+    connection: sa.Connection, workspace: Workspace, campaign: Campaign, key: str, send_id: int
+) -> None:
     kept = connection.execute(
-        sa.select(archive_pages.c.origin).where(archive_pages.c.campaign == campaign.slug)
+        sa.select(archive_pages.c.origin).where(archive_pages.c.campaign == key)
     ).first()
     if kept is not None and kept.origin:
         return
     at = core.now()
     values = {
-        **_copy(workspace, campaign),
+        **_copy(workspace, campaign, key),
         "send_id": send_id,
         "sent_at": at,
         "sent_on": _local_day(at, campaign),
@@ -156,14 +168,14 @@ def freeze(
         "frozen_at": at,
     }
     if kept is None:
-        connection.execute(archive_pages.insert().values(campaign=campaign.slug, **values))
+        connection.execute(archive_pages.insert().values(campaign=key, **values))
     else:
         connection.execute(
-            archive_pages.update().where(archive_pages.c.campaign == campaign.slug).values(values)
+            archive_pages.update().where(archive_pages.c.campaign == key).values(values)
         )
 
 
-def _copy(workspace: Workspace, campaign: Campaign) -> dict[str, str]:
+def _copy(workspace: Workspace, campaign: Campaign, key: str = "") -> dict[str, str]:
     """The campaign rendered for the archive: for nobody in particular, no personal links."""
     built = build(workspace, campaign)
     base = workspace.config.web.base_url.rstrip("/")
@@ -171,7 +183,7 @@ def _copy(workspace: Workspace, campaign: Campaign) -> dict[str, str]:
         email="",
         unsubscribe_url=f"{base}/unsubscribe",
         preferences_url=f"{base}/subscribe",
-        web_version_url=address(workspace, campaign.slug),
+        web_version_url=address(workspace, key or campaign.slug),
     )
     return {
         "subject": campaign.meta.subject,
@@ -253,11 +265,15 @@ def entry(store: Store, workspace: Workspace, ref: str) -> Entry:
 
 def page(store: Store, workspace: Workspace, slug: str) -> Page:
     """The frozen copy of a public page. Raises TakenDown for a page the team took down, and
-    NotInArchive for anything else that is not public."""
+    NotInArchive for anything else that is not public. A translation's page (slug.cy) is
+    public when its campaign's is."""
     try:
         found = entry(store, workspace, slug)
     except ArchiveError:
-        raise NotInArchive(f"{slug} is not in the archive.") from None
+        base, _, lang = slug.rpartition(".")
+        if not (base and langs.is_tag(lang)):
+            raise NotInArchive(f"{slug} is not in the archive.") from None
+        return _translation(store, workspace, base, slug)
     if found.state == "taken down":
         raise TakenDown(f"{slug} was taken down.")
     if found.state != "public":
@@ -271,6 +287,18 @@ def page(store: Store, workspace: Workspace, slug: str) -> Page:
     if row is None or row.html is None:
         raise NotInArchive(f"{slug}: no copy was kept, and its campaign file cannot be read.")
     return Page(slug, row.subject, row.html, row.large_print or row.html, row.text or "")
+
+
+def _translation(store: Store, workspace: Workspace, base: str, key: str) -> Page:
+    """A translation's frozen copy, shown (or taken down) with its campaign's page."""
+    original = page(store, workspace, base)
+    with store.connect() as connection:
+        row = connection.execute(
+            sa.select(archive_pages).where(archive_pages.c.campaign == key)
+        ).first()
+    if row is None or row.html is None:
+        raise NotInArchive(f"{key}: {original.campaign} was not sent in this language.")
+    return Page(key, row.subject, row.html, row.large_print or row.html, row.text or "")
 
 
 def _copy_from_file(store: Store, workspace: Workspace, slug: str) -> None:

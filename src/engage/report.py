@@ -283,8 +283,8 @@ FORMAT_WORDS = {
     "standard": "Email",
     "large-print": "Large print",
     "easy-read": "Easy Read",
-    "plain": "Plain text",
     "instead": "Large print, as there was no Easy Read version",
+    "plain": "Plain text",
     None: "Not recorded (sent before engage kept it)",
 }
 

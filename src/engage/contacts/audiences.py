@@ -164,6 +164,18 @@ def _tagged_with_all(names: list[str]) -> sa.Select:
     )
 
 
+def reading_choices(connection: sa.Connection, audience: Audience) -> list[tuple[str, str, int]]:
+    """(format, language, how many) of the subscribed people in the audience: what versions
+    of a campaign they would be sent (sending/editions.py)."""
+    query = (
+        sa.select(contacts.c.format, contacts.c.lang, sa.func.count())
+        .where(contacts.c.id.in_(member_ids(audience)), contacts.c.status == "subscribed")
+        .group_by(contacts.c.format, contacts.c.lang)
+        .order_by(contacts.c.format, contacts.c.lang)
+    )
+    return [(fmt, lang, n) for fmt, lang, n in connection.execute(query).all()]
+
+
 def count(connection: sa.Connection, audience: Audience) -> int:
     """How many people are in the audience now."""
     query = sa.select(sa.func.count()).select_from(member_ids(audience).subquery())

@@ -144,6 +144,32 @@ RULES: dict[str, tuple[Severity, str]] = {
         "Easy Read: no words in block capitals. The shape of a word in small letters helps "
         "people read it.",
     ),
+    "version-unreadable": (
+        "error",
+        "Each version beside the campaign (a translation like news.cy.md, an Easy Read "
+        "version like news.easy-read.md) can be read, as the campaign can.",
+    ),
+    "version-own-key": (
+        "warning",
+        "A version sets only its subject, preheader and [social.*] posts. The rest (audience, "
+        "send_at, kind, template, stories) is the campaign's own, so every version goes out "
+        "together.",
+    ),
+    "version-older": (
+        "warning",
+        "A translation or Easy Read version was saved after the campaign last changed: else it "
+        "may not say what the campaign says now.",
+    ),
+    "translation-missing": (
+        "warning",
+        "Everyone in the audience who asked for a language has the campaign in it; the warning "
+        "says how many people will get it in the campaign's own language instead.",
+    ),
+    "easy-read-missing": (
+        "warning",
+        "Everyone in the audience who asked for Easy Read has an Easy Read version; the warning "
+        "says how many people will get large print instead.",
+    ),
     "social-channel-unknown": (
         "error",
         "Every [social.NAME] table names a channel in engage.toml (or the network of one).",

@@ -122,19 +122,20 @@ def _source(
         *rules_source.links(body_links + _layout_links(main, body_links)),
         *_headings(built, main, shown),
         *rules_source.raw_html(campaign, tokens, shown),
-        *_writing(built, shown),
+        *_writing(built, shown, built.campaign.lang or workspace.config.organisation.lang),
     ]
 
 
-def _writing(built: Built, shown: str) -> list[Finding]:
+def _writing(built: Built, shown: str, lang: str) -> list[Finding]:
     """The rules on the words: an Easy Read version's own (with the reading level always for
-    beginners), or capitals and the reading level."""
+    beginners), or capitals and the reading level. The reading level is measured for English
+    only (its formula counts English syllables); other languages get the reading time."""
     campaign, tokens = built.campaign, built.body.tokens
     if built.easy_read is not None:
         return rules_easyread.check(campaign, built.easy_read, tokens, shown)
     return [
         *rules_source.capitals(campaign, tokens, shown),
-        *rules_source.reading(campaign, tokens, shown),
+        *rules_source.reading(campaign, tokens, shown, english=lang.lower().startswith("en")),
     ]
 
 

@@ -271,13 +271,17 @@ def blocks(campaign: Campaign, tokens: list[Token]) -> Iterator[tuple[str, int, 
             kind = "paragraph"
 
 
-def reading(campaign: Campaign, tokens: list[Token], shown: str) -> Iterator[Finding]:
+def reading(
+    campaign: Campaign, tokens: list[Token], shown: str, english: bool = True
+) -> Iterator[Finding]:
+    """The reading level of each block, and the reading time; in a language other than
+    English, the reading time only (the reading level's formula is for English)."""
     level = readability.LEVELS[campaign.meta.reading_level]
     words = 0
     for kind, line, text in blocks(campaign, tokens):
         score = readability.score_text(text)
         words += score.words
-        reasons = readability.problems(score, level)
+        reasons = readability.problems(score, level) if english else []
         if reasons:
             start = " ".join(text.split()[:6])
             yield Finding(
@@ -288,11 +292,17 @@ def reading(campaign: Campaign, tokens: list[Token], shown: str) -> Iterator[Fin
             )
     whole = readability.score_text(" ".join(text for _, _, text in blocks(campaign, tokens)))
     minutes = readability.reading_time_minutes(words)
+    level_words = (
+        _as_a_whole(whole, level)
+        if english
+        else "engage measures the reading level of English only: ask a reader of this "
+        "language to check it is easy to read."
+    )
     yield Finding(
         "reading-time",
         shown,
         f"About {minutes} minute{'s' if minutes != 1 else ''} to read ({words} words). "
-        + _as_a_whole(whole, level),
+        + level_words,
     )
 
 

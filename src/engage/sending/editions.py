@@ -131,3 +131,28 @@ def _same_pair(wanted: list[str], both: list[str]) -> bool:
     return all(any(langs.same(tag, other) for other in both) for tag in wanted) and all(
         any(langs.same(tag, other) for other in wanted) for tag in both
     )
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """People who will not get what they asked for: `lang` (a language the campaign is not
+    in) or Easy Read (`lang` empty), and how many."""
+
+    lang: str
+    people: int
+
+
+def shortfalls(editions: Editions, groups: list[tuple[str, str, int]]) -> list[Shortfall]:
+    """From (format, language, how many) of the people a send would reach: how many asked for
+    a language the campaign is not in (per language), and how many asked for Easy Read and
+    get large print (lang "")."""
+    missing: dict[str, int] = {}
+    for fmt, stored, count in groups:
+        choice = editions.choose(fmt, stored)
+        if choice.instead:
+            missing[""] = missing.get("", 0) + count
+        for tag in langs.wanted(stored, editions.home):
+            if editions.language(tag, "") is None and editions.language(tag, EASY_READ) is None:
+                key = langs.tidy(tag) if langs.is_tag(tag) else tag
+                missing[key] = missing.get(key, 0) + count
+    return [Shortfall(lang, n) for lang, n in sorted(missing.items())]
