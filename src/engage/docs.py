@@ -44,6 +44,19 @@ def lint_rules() -> str:
 
 
 NOTES = """
+## Easy Read, and campaigns in more than one language
+
+The `easy-read-*` rules check an Easy Read version (`campaigns/<slug>.easy-read.md`). Most
+other rules check it too; the reading level is scored for the whole version, for beginner
+readers, and `easy-read-capitals` takes the place of `capitals`.
+[easy-read.md](easy-read.md) says why.
+
+Each version beside a campaign (a translation like `news.cy.md`, an Easy Read version) is
+checked as the campaign is, and a send is refused while any of them has an error. The
+`translation-missing` and `easy-read-missing` warnings say how many people in the audience
+will not get what they asked for, and what they get instead. The reading level is measured
+for English only: its formula counts English syllables. See [languages.md](languages.md).
+
 ## Links and pictures that work for everyone
 
 `base-url` is about the links engage puts in every email: unsubscribe, preferences and the

@@ -40,7 +40,7 @@ def _build(ctx: click.Context, ref: str, out: str | None) -> list[Path]:
     ws = workspace(ctx)
     campaign = campaign_files.load(ws, ref)
     built = build_campaign(ws, campaign)
-    folder = Path(out) if out else ws.root / "build" / campaign.slug
+    folder = Path(out) if out else ws.root / "build" / campaign.name  # slug.cy for a version
     return write(built, sample_recipient(ws, campaign), folder)
 
 

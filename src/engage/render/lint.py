@@ -131,11 +131,12 @@ def _writing(built: Built, shown: str, lang: str) -> list[Finding]:
     beginners), or capitals and the reading level. The reading level is measured for English
     only (its formula counts English syllables); other languages get the reading time."""
     campaign, tokens = built.campaign, built.body.tokens
+    english = lang.lower().startswith("en")
     if built.easy_read is not None:
-        return rules_easyread.check(campaign, built.easy_read, tokens, shown)
+        return rules_easyread.check(campaign, built.easy_read, tokens, shown, english)
     return [
         *rules_source.capitals(campaign, tokens, shown),
-        *rules_source.reading(campaign, tokens, shown, english=lang.lower().startswith("en")),
+        *rules_source.reading(campaign, tokens, shown, english=english),
     ]
 
 

@@ -290,5 +290,7 @@ def reading(
             readability.advice(whole, level),
         )
     yield from (
-        f for f in rules_source.reading(beginner, tokens, shown) if f.rule != "reading-level"
+        f
+        for f in rules_source.reading(beginner, tokens, shown, english=english)
+        if f.rule != "reading-level"
     )
