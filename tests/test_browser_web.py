@@ -53,6 +53,8 @@ def test_sign_up_confirm_choose_and_leave_with_the_keyboard(site, page) -> None:
     page.keyboard.type("Kim Lee")
     page.keyboard.press("Tab")  # the format choices: standard is chosen
     page.keyboard.press("ArrowDown")  # large print
+    page.keyboard.press("Tab")  # the languages ([languages] offered): the page's is chosen
+    assert page.evaluate("document.activeElement.labels[0].textContent") == "English"
     page.keyboard.press("Tab")  # the topics (engage.toml [topics]): walking first
     assert page.evaluate("document.activeElement.labels[0].textContent") == (
         "Walking groups and days out"
@@ -82,7 +84,7 @@ def test_sign_up_confirm_choose_and_leave_with_the_keyboard(site, page) -> None:
     assert page.locator("h1").inner_text() == "You are already signed up"
     check(page, "already signed up page")
 
-    assert project.run("contacts", "show", "kim@example.org").output.splitlines()[1:4] == [
+    assert project.run("contacts", "show", "kim@example.org").output.splitlines()[1:5] == [
         "Status:     subscribed",
         "Format:     large-print",
         "Language:   the organisation's",
@@ -106,7 +108,8 @@ def test_sign_up_confirm_choose_and_leave_with_the_keyboard(site, page) -> None:
     assert not topics.get_by_role("checkbox", name="Boccia sessions and matches").is_checked()
     page.get_by_label("Plain text only").focus()
     page.keyboard.press("Space")
-    page.keyboard.press("Tab")  # from the format choices to the first topic: walking
+    page.keyboard.press("Tab")  # from the format choices to the language choices
+    page.keyboard.press("Tab")  # to the first topic: walking
     page.keyboard.press("Space")  # untick it
     page.keyboard.press("Tab")
     page.keyboard.press("Space")  # tick boccia

@@ -14,13 +14,14 @@ from flask import (
     request,
     url_for,
 )
+from markupsafe import Markup, escape
 
 from .. import archive as archived
-from .. import outgoing, subscriptions
+from .. import langs, outgoing, subscriptions
 from ..contacts import core
 from ..i18n import N_
 from ..tokens import BadToken
-from . import _, bad_link, check_form, csrf_token, limits, small_form, speak_to, words
+from . import _, bad_link, check_form, csrf_token, language, limits, small_form, speak_to, words
 from . import state as _engage
 
 blueprint = Blueprint("pages", __name__)
@@ -28,6 +29,7 @@ blueprint = Blueprint("pages", __name__)
 FORMATS = [
     ("html", N_("Standard email, with pictures")),
     ("large-print", N_("Large print")),
+    ("easy-read", N_("Easy Read: short sentences, each with a picture")),
     ("plain", N_("Plain text only")),
 ]
 
@@ -36,11 +38,56 @@ def _formats() -> list[tuple[str, str]]:
     return [(value, _(words)) for value, words in FORMATS]
 
 
+def _named(tag: str) -> Markup:
+    """A language named in its own words, marked with its own `lang`."""
+    return Markup('<span lang="{}">{}</span>').format(tag, langs.name(tag))
+
+
+def _languages() -> list[tuple[str, Markup]]:
+    """The languages people may choose for their emails ([languages] offered), each named in
+    its own words, and both together when [languages] bilingual is set: (value, words). Empty
+    when there is only the organisation's."""
+    settings = _engage()["workspace"].config.languages
+    if len(settings.offered) < 2:
+        return []
+    out = [(tag, _named(tag)) for tag in settings.offered]
+    if settings.bilingual:
+        first, second = settings.bilingual
+        both = Markup(escape(_("Both, %(first)s and %(second)s")))
+        out.append(
+            (
+                " ".join(settings.bilingual),
+                both % {"first": _named(first), "second": _named(second)},
+            )
+        )
+    return out
+
+
+def _language_choice(sent: str | None, stored: str) -> str:
+    """What to keep as their language from the form's `sent` value: one of the choices, else
+    what they have (`stored`, "" for the organisation's). The organisation's language, chosen
+    by someone who had it by default, stays "" (nothing changed)."""
+    if sent is None or sent not in [value for value, _words in _languages()]:
+        return stored
+    home = _engage()["workspace"].config.languages.offered[0]
+    return "" if sent == home and not stored else sent
+
+
+def _shown_language(stored: str) -> str:
+    """Which language choice is ticked for someone: theirs, else the page's (on the sign-up
+    form) or the organisation's."""
+    values = [value for value, _words in _languages()]
+    if stored in values:
+        return stored
+    found = langs.best(stored.split()[0], values) if stored else None
+    return found or langs.best(language(), values) or (values[0] if values else "")
+
+
 def _speak_to(contact_id: int) -> None:
     """This page is one person's: in their language, unless they chose another here."""
     with _engage()["store"].connect() as connection:
         contact = core.by_id(connection, contact_id)
-    speak_to(getattr(contact, "lang", "") if contact is not None else "")
+    speak_to(contact.lang if contact is not None else "")
 
 
 def _hash(kind: str, value: str) -> str:
@@ -59,7 +106,14 @@ def _topics() -> dict[str, str]:
 @blueprint.route("/subscribe", methods=["GET", "POST"])
 def subscribe():  # noqa: ANN201
     wording = _engage()["workspace"].config.web.consent_wording
-    form = {"email": "", "name": "", "format": "html", "consent": False, "topics": []}
+    form = {
+        "email": "",
+        "name": "",
+        "format": "html",
+        "lang": _shown_language(""),
+        "consent": False,
+        "topics": [],
+    }
     if request.method != "POST":
         return _subscribe_page(form, {}, wording)
     small_form()
@@ -67,6 +121,7 @@ def subscribe():  # noqa: ANN201
         "email": request.form.get("email", "").strip(),
         "name": " ".join(request.form.get("name", "").split())[:200],
         "format": request.form.get("format", "html"),
+        "lang": _language_choice(request.form.get("lang"), ""),
         "consent": request.form.get("consent") == "yes",
         "topics": [t for t in _topics() if t in request.form.getlist("topic")],
     }
@@ -87,7 +142,9 @@ def subscribe():  # noqa: ANN201
         ):
             return _check_your_email()  # the same page: nothing about the address is given away
         # The same work for every address: its email is made and sent outside this request.
-        outgoing.ask_to_confirm(connection, address, form["name"], form["format"], form["topics"])
+        outgoing.ask_to_confirm(
+            connection, address, form["name"], form["format"], form["topics"], form["lang"]
+        )
     outgoing.wake()
     return _check_your_email()
 
@@ -118,6 +175,8 @@ def _subscribe_page(form: dict, errors: dict, wording: str) -> str:
         form=form,
         errors=errors,
         formats=_formats(),
+        languages=_languages(),
+        chosen_language=form["lang"] or _shown_language(""),
         topics=_topics(),
         wording=wording,
     )
@@ -289,15 +348,17 @@ def preferences(token: str):  # noqa: ANN201
             prefs = subscriptions.preferences(connection, signer, token, _topics())
     except BadToken as exc:
         return bad_link(exc)
-    speak_to(getattr(prefs, "lang", ""))
+    speak_to(prefs.lang)
     if request.method == "POST":
         check_form(prefs.contact_id)
         fmt = request.form.get("format", prefs.format)
         fmt = fmt if fmt in {value for value, _words in FORMATS} else prefs.format
+        lang = _language_choice(request.form.get("lang"), prefs.lang)
         with store.begin() as connection:
             subscriptions.save_preferences(
-                connection, prefs, fmt, set(request.form.getlist("topic"))
+                connection, prefs, fmt, set(request.form.getlist("topic")), lang
             )
+        speak_to(lang)  # the page that says so is in the language they chose
         return render_template(
             "message.html.j2",
             title=_("Your choices are saved"),
@@ -311,6 +372,8 @@ def preferences(token: str):  # noqa: ANN201
         email=prefs.email,
         formats=_formats(),
         current=prefs.format,
+        languages=_languages(),
+        chosen_language=_shown_language(prefs.lang),
         topics=prefs.topics,
         action=url_for("pages.preferences", token=token),
         csrf=csrf_token(prefs.contact_id),
