@@ -252,6 +252,26 @@ def test_a_translation_table_for_no_channel_is_refused(project, networks) -> Non
     assert mastodon.statuses == []
 
 
+def test_an_easy_read_version_posts_nothing_of_its_own(project, networks) -> None:
+    """Posts go one per language: tables in slug.easy-read.md would post English twice."""
+    mastodon, bluesky = networks
+    path = f"campaigns/{SLUG}.easy-read.md"
+    project.write(
+        path,
+        '+++\nsubject = "Our winter news in Easy Read"\n'
+        '[social.mastodon]\ntext = "Our news is here: {{ link }}"\n+++\n# Our winter news\n',
+    )
+    result = project.run("post", SLUG, "--yes")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"Error: Nothing was posted: {path}:3: [social.mastodon] is in an Easy Read version. "
+        "Social posts go one for each language, so it would post a second one in the same "
+        f"language. Put the post in campaigns/{SLUG}.md instead (write it in easy words "
+        "there), or take the table out.\n",
+    )
+    assert (mastodon.statuses, bluesky.posts, rows(project)) == ([], [], [])
+
+
 def test_a_kill_between_two_welsh_parts_leaves_each_part_once(
     project, networks, monkeypatch, db_url
 ) -> None:

@@ -4,9 +4,10 @@ A campaign's own `[social.KEY]` table says what to post: KEY is a channel's name
 (then the table is for every channel of that network). A table whose KEY is neither is refused
 by lint, `engage post` and `engage run` alike (`unknown_tables`), never quietly skipped.
 
-A version of a campaign (a translation, slug.cy.md, or an Easy Read version) posts only what
-its own file's tables say (`own_tables`), in its own language (`language`), linking to its own
-web version (`link`). One without tables posts nothing of its own.
+A translation of a campaign (slug.cy.md) posts only what its own file's tables say
+(`own_tables`), in its own language (`language`), linking to its own web version (`link`).
+One without tables posts nothing of its own. Posts go one per language, so an Easy Read
+version's own tables are refused (`misplaced_tables`).
 """
 
 from __future__ import annotations
@@ -62,12 +63,10 @@ def language(workspace: Workspace, campaign: Campaign) -> str:
 
 
 def link(workspace: Workspace, campaign: Campaign) -> str:
-    """{{ link }}: the campaign's web version. A version's adds which one it is
-    (?lang=cy, &form=easy-read), so the archive can show it."""
-    query = [("lang", campaign.lang), ("form", campaign.form)]
-    asked = "&".join(f"{key}={value}" for key, value in query if value)
+    """{{ link }}: the campaign's web version; a translation's says its language (?lang=cy),
+    so the archive can show that one."""
     address = archive.address(workspace, campaign.slug)
-    return f"{address}?{asked}" if asked else address
+    return f"{address}?lang={campaign.lang}" if campaign.lang else address
 
 
 @dataclass(frozen=True)
@@ -97,6 +96,25 @@ def unknown_tables(workspace: Workspace, campaign: Campaign) -> list[Problem]:
         )
         for key in own_tables(campaign)
         if not targets(workspace, key)
+    ]
+
+
+def misplaced_tables(workspace: Workspace, campaign: Campaign) -> list[Problem]:
+    """Each [social.KEY] in an Easy Read version's own file: posts go one per language (from
+    the campaign and its translations), so they would post the same language twice."""
+    if not campaign.form:
+        return []
+    shown = workspace.relative(campaign.path)
+    home = campaign.slug + (f".{campaign.lang}" if campaign.lang else "")
+    return [
+        Problem(
+            f"{shown}:{table_line(campaign, key)}",
+            f"[social.{key}] is in an Easy Read version. Social posts go one for each "
+            f"language, so it would post a second one in the same language.",
+            f"Put the post in campaigns/{home}.md instead (write it in easy words there), or "
+            "take the table out.",
+        )
+        for key in own_tables(campaign)
     ]
 
 

@@ -49,7 +49,7 @@ class Plan:
     @property
     def language(self) -> str:
         """The language of the posts in words, for people: "English", "Cymraeg (Welsh)"."""
-        return language_words(self.parts[0].lang if self.parts else "", self.campaign.form)
+        return language_words(self.parts[0].lang if self.parts else "")
 
     @property
     def name(self) -> str:
@@ -71,12 +71,11 @@ class Outcome:
     link: str = ""  # then: the address of its first post
 
 
-def language_words(tag: str, form: str = "") -> str:
+def language_words(tag: str) -> str:
     """A language as the team reads it: its own name, then in English when that differs
-    ("Cymraeg (Welsh)", "English"), and ", Easy Read" for an Easy Read version."""
+    ("Cymraeg (Welsh)", "English")."""
     own, english = langs.name(tag), langs.english_name(tag)
-    words = own if own == english else f"{own} ({english})"
-    return f"{words}, Easy Read" if form else words
+    return own if own == english else f"{own} ({english})"
 
 
 def plans(
@@ -97,7 +96,14 @@ def plans(
             f"of its own, so it has nothing to post. Add one (like [social.mastodon] with a "
             f"text), or post the campaign itself: engage post {campaign.slug}"
         )
-    _refuse([str(p) for file in files for p in channels.unknown_tables(workspace, file)])
+    _refuse(
+        [
+            str(problem)
+            for file in files
+            for check in (channels.unknown_tables, channels.misplaced_tables)
+            for problem in check(workspace, file)
+        ]
+    )
     chosen = names or sorted(configured(workspace))
     made = {name: make_channel(workspace, name) for name in chosen}  # one session each
     found = []
@@ -120,7 +126,8 @@ def plans(
 
 def writing(workspace: Workspace, campaign: Campaign) -> list[Campaign]:
     """The files whose posts `engage post` makes for a campaign: the campaign, then each of
-    its versions with [social.*] tables of its own (a version given alone: just that one)."""
+    its versions with [social.*] tables of its own (a version given alone: just that one).
+    Only translations may have them: `plans` refuses an Easy Read version's."""
     if campaign.is_version:
         return [campaign]
     found = campaign_files.versions(workspace, campaign)
