@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import gettext as _gettext
 import io
+import re
 import tomllib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -122,8 +123,10 @@ def _compiled(path: Path, _mtime: int) -> bytes:
     try:
         with path.open("rb") as file:
             catalog = read_po(file, abort_invalid=True)
-    except PoFileError as exc:
-        raise CatalogueError(f"{shown}:{exc.lineno}: {exc}. {_FIX}") from None
+    except PoFileError as exc:  # its lineno counts from 0
+        reason = re.sub(r" on \d+$", "", str(exc.args[0] if exc.args else exc))
+        said = f"{reason}: {exc.line.strip()!r}" if exc.line.strip() else reason
+        raise CatalogueError(f"{shown}:{exc.lineno + 1}: {said}. {_FIX}") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise CatalogueError(f"Cannot read {shown}: {exc}. {_FIX}") from None
     for message, errors in catalog.check():

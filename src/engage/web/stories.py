@@ -26,7 +26,7 @@ PLACES = [
     N_("On our website"),
     N_("My name"),
     N_("My photo"),
-    N_("On our X account"),
+    N_("On our X (Twitter) account"),
     N_("On our Mastodon account"),
     N_("On our Bluesky account"),
     N_("On our social media"),
