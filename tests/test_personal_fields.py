@@ -139,6 +139,9 @@ def test_lint_in_the_cli_names_file_line_and_fix(project) -> None:
         f"recipient.first_name: {AFTER}, so the filter would print a code into the email.\n"
         "    Fix: Write {{ recipient.first_name }}: names and addresses are shown the way each "
         "person gave them.\n"
+        # its Easy Read version has a layout of its own, without the filter
+        f"campaigns/{SLUG}.easy-read.md: info [reading-time] About 2 minutes to read (220 "
+        "words). As a whole, it is easy enough for beginner readers.\n"
         "1 error, 0 warnings. Fix the errors before this campaign can be sent.\n"
     )
 

@@ -83,7 +83,7 @@ def lint(
     findings += _source(workspace, built, variants[built.main_variant], shown)
     for variant in variants.values():
         findings += _output(workspace, built, variant, sample)
-    return sorted(_unique(findings), key=sort_key)
+    return sorted(unique(findings), key=sort_key)
 
 
 def require_clean(
@@ -255,12 +255,13 @@ def _headings(built: Built, standard: rules_html.Variant, shown: str) -> list[Fi
     return findings
 
 
-def _unique(findings: list[Finding]) -> list[Finding]:
+def unique(findings: list[Finding]) -> list[Finding]:
+    """Each finding once: a layout two versions share is reported once."""
     seen: set[tuple[str, str, str]] = set()
-    unique = []
+    kept = []
     for finding in findings:
         key = (finding.rule, finding.where, finding.message)
         if key not in seen:
             seen.add(key)
-            unique.append(finding)
-    return unique
+            kept.append(finding)
+    return kept

@@ -55,7 +55,7 @@ def lint(workspace: Workspace, campaign: Campaign) -> list[Finding]:
             workspace, campaign
         )
     findings = render_lint.lint(workspace, campaign, CHECKS)
-    return sorted(findings + _versions(workspace, campaign), key=sort_key)
+    return sorted(render_lint.unique(findings + _versions(workspace, campaign)), key=sort_key)
 
 
 def require_clean(workspace: Workspace, campaign: Campaign) -> list[Finding]:
@@ -65,6 +65,11 @@ def require_clean(workspace: Workspace, campaign: Campaign) -> list[Finding]:
     if errors:
         raise LintFailed(refusal(campaign.slug, errors))
     return findings
+
+
+# Seconds apart that files count as saved together: a checkout or a copy writes a campaign and
+# its versions in any order, moments apart; a person changes the campaign later than that.
+SAVED_TOGETHER = 60
 
 
 def _versions(workspace: Workspace, campaign: Campaign) -> list[Finding]:
@@ -79,7 +84,7 @@ def _versions(workspace: Workspace, campaign: Campaign) -> list[Finding]:
     for version in found:
         shown = workspace.relative(version.path)
         findings += lint(workspace, version)
-        if version.path.stat().st_mtime < changed:
+        if version.path.stat().st_mtime < changed - SAVED_TOGETHER:
             findings.append(
                 Finding(
                     "version-older",

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from engage.config import load_workspace
+from engage.render.findings import RULES
 from engage.sending.editions import Editions
 from engage.store import open_store
 from engage.store.schema import contacts, deliveries
@@ -200,7 +201,7 @@ def test_lint_checks_each_version_as_the_campaign(team) -> None:
         '+++\nsubject = "Ein newyddion"\naudience = "contributors"\n+++\n'
         "# Ein newyddion\n\n![](https://www.example.org/images/walk.png)\n",
     )
-    later = (team.root / "campaigns" / "news.md").stat().st_mtime + 60
+    later = (team.root / "campaigns" / "news.md").stat().st_mtime + 3600
     os.utime(team.root / "campaigns" / "news.md", (later, later))
     result = team.run("lint", "news")
     assert result.exit_code == 1
@@ -219,6 +220,26 @@ def test_lint_checks_each_version_as_the_campaign(team) -> None:
     assert refused.exit_code != 0
     assert "campaigns/news.cy.md:7" in refused.output + refused.stderr
     assert not (team.root / "outbox" / "news").exists()
+
+
+def test_the_version_rules_and_what_they_stop() -> None:
+    """Each is tested above; an unreadable version stops a send, the rest only warn."""
+    assert {rule: RULES[rule][0] for rule in VERSION_RULES} == {
+        "version-unreadable": "error",
+        "version-own-key": "warning",
+        "version-older": "warning",
+        "translation-missing": "warning",
+        "easy-read-missing": "warning",
+    }
+
+
+VERSION_RULES = (
+    "version-unreadable",
+    "version-own-key",
+    "version-older",
+    "translation-missing",
+    "easy-read-missing",
+)
 
 
 def test_a_version_that_cannot_be_read_stops_the_send(team) -> None:
@@ -286,7 +307,8 @@ def test_languages_in_the_import_and_contacts_add(team) -> None:
 def test_bilingual_needs_two_offered_languages(project) -> None:
     project.replace(
         "engage.toml",
-        '[languages]\noffered = ["cy"]', '[languages]\noffered = ["cy"]\nbilingual = ["cy"]'
+        '[languages]\noffered = ["cy"]',
+        '[languages]\noffered = ["cy"]\nbilingual = ["cy"]',
     )
     result = project.run("campaigns", "list")
     assert result.exit_code != 0
