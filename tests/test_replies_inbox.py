@@ -419,3 +419,44 @@ def test_a_header_naming_a_charset_in_raw_bytes_is_kept_as_it_came() -> None:
     parsed = parse(b"From: a@example.org\r\nSubject: =?\xe9?q?x?=\r\n\r\nhi\r\n", "import")
     assert parsed.message.subject == "=?\u00e9?q?x?="
     assert parsed.message.text == "hi\r\n"
+
+
+def test_a_reply_to_a_welsh_post_counts_for_its_campaign(project, monkeypatch) -> None:
+    """A translation's posts are kept as slug.cy (social/posting.py); a reply to one is a reply
+    to the campaign, so the report and the replies filter count it there."""
+    from engage.clock import now
+    from engage.store.schema import posts
+
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    store = open_store(project.workspace)
+    with store.begin() as connection:
+        for key, remote in (("share-your-story.cy", "2001"), ("share-your-story", "2002")):
+            connection.execute(
+                posts.insert().values(
+                    campaign=key, channel="mastodon", part=0, status="posted", text="Hi",
+                    remote_id=remote, updated_at=now(),
+                )
+            )  # fmt: skip
+    inbox = for_workspace(project.workspace)
+    for post_id, answer in (("3001", "2001"), ("3002", "2002")):
+        message = InboundMessage(
+            provider="mastodon",
+            sender="sam@example.social",
+            sender_name="Sam",
+            recipient="",
+            subject="",
+            text="Mae gen i stori i'w rhannu.",
+            html="",
+            message_id=post_id,
+            in_reply_to=answer,
+            references="",
+            headers=[],
+            raw={"network": "mastodon", "url": f"https://example.social/@sam/{post_id}"},
+        )
+        with store.begin() as connection:
+            inbox.take(connection, message, network="mastodon")
+    store.engine.dispose()
+    assert rows(project, "message_id", "campaign") == [
+        ("3001", "share-your-story"),
+        ("3002", "share-your-story"),
+    ]

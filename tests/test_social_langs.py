@@ -334,11 +334,6 @@ WELSH_DUE = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engage run posts a translation's posts once scheduler.due_posts asks "
-    "social.posting.due for its pairs (the lead's change; see the report)",
-)
 def test_run_posts_each_language_when_it_is_due(project, networks, clock) -> None:
     mastodon, bluesky = networks
     project.replace(

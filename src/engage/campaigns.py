@@ -150,6 +150,13 @@ def version_parts(path: Path) -> tuple[str, str, str] | None:
     return parts[0], lang, form
 
 
+def slug_of(name: str) -> str:
+    """The campaign a file name belongs to: share-your-story for share-your-story.cy (the key
+    of a translation's social posts) and for share-your-story itself."""
+    base, _, tag = name.rpartition(".")
+    return base if base and (tag.lower() == EASY_READ or langs.is_tag(tag)) else name
+
+
 def versions(workspace: Workspace, campaign: Campaign) -> list[Campaign]:
     """The campaign's translations and Easy Read versions beside it, in file name order. A
     version that cannot be read is raised as its CampaignError."""

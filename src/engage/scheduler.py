@@ -115,11 +115,12 @@ def due_posts(store: Store, workspace: Workspace, now: dt.datetime) -> list[tupl
     declared = [
         campaign
         for campaign in campaign_files.all_campaigns(workspace)
-        if not isinstance(campaign, EngageError) and campaign.meta.social  # `due` reports errors
+        if not isinstance(campaign, EngageError)  # `due` reports errors
+        and (campaign.meta.social or _versions_post(workspace, campaign))
     ]
     if not declared:
         return []
-    from .social.posting import due_channels
+    from .social.posting import due
     from .store.schema import posts
 
     with store.connect() as connection:
@@ -132,8 +133,17 @@ def due_posts(store: Store, workspace: Workspace, now: dt.datetime) -> list[tupl
         }
     pairs = []
     for campaign in declared:
-        pairs += [(campaign.slug, name) for name in due_channels(workspace, campaign, now, done)]
+        pairs += due(workspace, campaign, now, done)  # its own posts, and its translations'
     return pairs
+
+
+def _versions_post(workspace: Workspace, campaign: campaign_files.Campaign) -> bool:
+    """Whether a version of the campaign (a translation) has [social.*] tables of its own."""
+    try:
+        found = campaign_files.versions(workspace, campaign)
+    except EngageError:
+        return True  # posting.due names it, so the run reports why
+    return any("social" in version.own_keys and version.meta.social for version in found)
 
 
 def run(

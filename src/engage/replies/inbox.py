@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..campaigns import slug_of
 from ..config import Workspace
 from ..contacts import core, life
 from ..errors import EngageError
@@ -293,9 +294,10 @@ class Inbox:
                 sa.select(sends.c.campaign).where(sends.c.id == matched.send_id)
             ).scalar()
         if network != "email" and message.in_reply_to:
-            return connection.execute(
+            key = connection.execute(
                 sa.select(posts.c.campaign).where(posts.c.remote_id == message.in_reply_to)
             ).scalar()
+            return slug_of(key) if key else None  # a reply to a Welsh post: its campaign
         return None
 
     # -- effects ---------------------------------------------------------------------------
