@@ -225,6 +225,7 @@ def test_lint_checks_each_version_as_the_campaign(team) -> None:
 def test_the_version_rules_and_what_they_stop() -> None:
     """Each is tested above; an unreadable version stops a send, the rest only warn."""
     assert {rule: RULES[rule][0] for rule in VERSION_RULES} == {
+        "social-easy-read": "error",
         "version-unreadable": "error",
         "version-own-key": "warning",
         "version-older": "warning",
@@ -234,6 +235,7 @@ def test_the_version_rules_and_what_they_stop() -> None:
 
 
 VERSION_RULES = (
+    "social-easy-read",
     "version-unreadable",
     "version-own-key",
     "version-older",
@@ -319,3 +321,15 @@ def test_bilingual_needs_two_offered_languages(project) -> None:
         "languages.bilingual has fr, which is not in languages.offered: add it there too"
         in result.output + result.stderr
     )
+
+
+def test_an_easy_read_version_has_no_posts_of_its_own(team) -> None:
+    team.write(
+        "campaigns/news.easy-read.md",
+        '+++\nsubject = "Our news in Easy Read"\npreheader = "What we did this month."\n'
+        '[social.outbox]\ntext = "Our news"\n+++\n' + EASY,
+    )
+    result = team.run("lint", "news")
+    assert result.exit_code == 1
+    found = re.findall(r"^(\S+): (\w+) \[([\w-]+)\]", result.output, re.M)
+    assert ("campaigns/news.easy-read.md:4", "error", "social-easy-read") in found

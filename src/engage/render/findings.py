@@ -170,6 +170,11 @@ RULES: dict[str, tuple[Severity, str]] = {
         "Everyone in the audience who asked for Easy Read has an Easy Read version; the warning "
         "says how many people will get large print instead.",
     ),
+    "social-easy-read": (
+        "error",
+        "An Easy Read version has no [social.NAME] posts of its own: posts go one for each "
+        "language, so it would post a second one in the same language.",
+    ),
     "social-channel-unknown": (
         "error",
         "Every [social.NAME] table names a channel in engage.toml (or the network of one).",

@@ -29,6 +29,7 @@ def social(workspace: Workspace, campaign: Campaign, shown: str) -> Iterable[Fin
         for rule, problems in (
             ("social-channel-unknown", channels.unknown_tables(workspace, campaign)),
             ("social-before-send", channels.early_posts(workspace, campaign)),
+            ("social-easy-read", channels.misplaced_tables(workspace, campaign)),
         )
         for p in problems
     ]
