@@ -4,6 +4,7 @@ catalogue with a mistake, and which language wins."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -102,6 +103,13 @@ def test_the_languages_a_page_may_be_in(tmp_path) -> None:
     assert i18n.languages(None, "en") == ["en", "cy"]
     write_po(tmp_path / "locales" / "pl", {"Sign up": "Zarejestruj się"})
     assert i18n.languages(tmp_path, "en-GB", ["en-GB", "pl"]) == ["en-GB", "pl", "cy"]
+
+
+def test_a_day_in_each_language() -> None:
+    monday = dt.date(2026, 12, 14)
+    assert i18n.day(monday, "en-GB") == "Monday 14 December" == monday.strftime("%A %-d %B")
+    assert i18n.day(monday, "cy") == "Dydd Llun 14 Rhagfyr"
+    assert i18n.day(monday, "zz") == "Monday 14 December"
 
 
 def test_choosing_takes_the_first_wish_a_language_serves() -> None:

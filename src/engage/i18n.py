@@ -17,6 +17,7 @@ docs/languages.md says how a page and an email choose their language, and how to
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import gettext as _gettext
 import io
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import jinja2
+from babel import UnknownLocaleError
+from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po
 
@@ -167,6 +170,15 @@ def choose(available: list[str], wishes: Iterable[str | None]) -> str:
             if found is not None:
                 return found
     return available[0]
+
+
+def day(when: dt.date, tag: str) -> str:
+    """A day as an email says it, in language `tag`: "Monday 14 December" in English (as
+    strftime's "%A %-d %B"), "Dydd Llun 14 Rhagfyr" in Welsh. For a story email's dates."""
+    try:
+        return format_date(when, "EEEE d MMMM", locale=tag.replace("-", "_"))
+    except (ValueError, LookupError, UnknownLocaleError):
+        return format_date(when, "EEEE d MMMM", locale="en_GB")
 
 
 def html_tag(chosen: str, home: str) -> str:
