@@ -224,7 +224,7 @@ def test_the_team_takes_a_page_down_and_puts_it_back(team, client, clock) -> Non
         "sent_on": "2026-12-03",
         "address": f"{BASE}/archive/{SLUG}",
         "state": "taken down",
-        "reached": 7,
+        "reached": 8,
         "copy": "send",
         "removed_at": "2026-12-05T10:00:00+00:00",
         "removed_by": "test-runner",

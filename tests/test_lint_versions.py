@@ -162,8 +162,17 @@ def test_the_archive_keeps_each_translation(team) -> None:
         assert welsh.status_code == 200 and english.status_code == 200
         assert "Cerddon ni ar hyd yr afon" in welsh.get_data(as_text=True)
         assert "We walked by the river" in english.get_data(as_text=True)
-        assert client.get("/archive/news.pl").status_code == 404  # never sent in Polish
+        assert client.get("/archive/news.pl").status_code == 404  # no Polish version
         assert client.get("/archive/nothing.cy").status_code == 404
+        team.write(  # written after the send: copied from its file when first asked for
+            "campaigns/news.pl.md",
+            '+++\nsubject = "Nasze wiadomości"\n+++\n# Nasze wiadomości\n\nSpacer nad rzeką.\n',
+        )
+        polish = client.get("/archive/news.pl")
+        assert polish.status_code == 200
+        assert "Spacer nad rzeką." in polish.get_data(as_text=True)
+        assert team.run("archive", "remove", "news", "--yes").exit_code == 0
+        assert client.get("/archive/news.cy").status_code == 410  # taken down with its campaign
     finally:
         app.extensions["engage"]["store"].engine.dispose()
 

@@ -22,7 +22,7 @@ from .test_social import send_first
 SLUG = "doing-with-not-doing-to"
 BASE = "https://engage.example.org"
 LINK = f"{BASE}/archive/{SLUG}"
-WELSH_LINK = f"{LINK}?lang=cy"
+WELSH_LINK = f"{LINK}.cy"
 ENGLISH = (
     "[social.mastodon]\n"
     'text = ["Our winter news is out: {{ link }}", "Thank you to everyone who shared a story."]\n'
@@ -142,7 +142,7 @@ def test_each_language_posts_once_with_its_language_and_link(project, networks) 
         "mastodon (mastodon), post 1: 47 of 500 characters, 0 image(s)",
         "mastodon (mastodon), post 2: 41 of 500 characters, 0 image(s)",
         "In Cymraeg (Welsh):",
-        "bluesky (bluesky), post 1: 97 of 300 graphemes, 0 image(s)",
+        "bluesky (bluesky), post 1: 92 of 300 graphemes, 0 image(s)",
         "mastodon (mastodon), post 1: 54 of 500 characters, 0 image(s)",
         "mastodon (mastodon), post 2: 30 of 500 characters, 0 image(s)",
     ]

@@ -128,6 +128,15 @@ def address(workspace: Workspace, slug: str) -> str:
     return f"{workspace.config.web.base_url.rstrip('/')}/archive/{slug}"
 
 
+def page_key(workspace: Workspace, campaign: Campaign) -> str:
+    """The archive page of a campaign or a version: the slug, or slug.cy for a translation
+    (an Easy Read version is read on its campaign's page, in its language)."""
+    lang = campaign.lang
+    if not lang or langs.same(lang, workspace.config.organisation.lang):
+        return campaign.slug
+    return f"{campaign.slug}.{lang}"
+
+
 def slug_of(ref: str) -> str:
     """A campaign given as a slug or as its file's path (campaigns/news.md)."""
     return Path(ref).stem if ref.endswith(".md") or "/" in ref else ref
@@ -144,10 +153,10 @@ def freeze(
     transaction that creates the send, so the send and its copies are stored together or not
     at all. A copy already kept is never changed."""
     _freeze(connection, workspace, campaign, campaign.slug, send_id)
-    home = workspace.config.organisation.lang
     for version in campaign_files.versions(workspace, campaign):
-        if version.lang and not version.form and not langs.same(version.lang, home):
-            _freeze(connection, workspace, version, f"{campaign.slug}.{version.lang}", send_id)
+        key = page_key(workspace, version)
+        if not version.form and key != campaign.slug:
+            _freeze(connection, workspace, version, key, send_id)
 
 
 def _freeze(
@@ -290,15 +299,53 @@ def page(store: Store, workspace: Workspace, slug: str) -> Page:
 
 
 def _translation(store: Store, workspace: Workspace, base: str, key: str) -> Page:
-    """A translation's frozen copy, shown (or taken down) with its campaign's page."""
+    """A translation's frozen copy, shown (or taken down) with its campaign's page. One
+    written after the send started is copied from its file, marked as copied later."""
     original = page(store, workspace, base)
     with store.connect() as connection:
         row = connection.execute(
             sa.select(archive_pages).where(archive_pages.c.campaign == key)
         ).first()
+    if row is None:
+        _translation_from_file(store, workspace, key)
+        with store.connect() as connection:
+            row = connection.execute(
+                sa.select(archive_pages).where(archive_pages.c.campaign == key)
+            ).first()
     if row is None or row.html is None:
-        raise NotInArchive(f"{key}: {original.campaign} was not sent in this language.")
+        raise NotInArchive(f"{key}: {original.campaign} has no version in this language.")
     return Page(key, row.subject, row.html, row.large_print or row.html, row.text or "")
+
+
+def _translation_from_file(store: Store, workspace: Workspace, key: str) -> None:
+    """Keep a copy of a translation written after its campaign was sent (its file, as it is
+    now). Nothing when there is no such translation."""
+    try:
+        version = campaign_files.load(workspace, key)
+    except EngageError:
+        return
+    if not version.is_version or version.form or page_key(workspace, version) != key:
+        return
+    base = version.slug
+    try:
+        with store.begin() as connection:
+            send = connection.execute(
+                sa.select(sends.c.id, sends.c.started_at).where(sends.c.campaign == base)
+            ).first()
+            if send is None:
+                return
+            values = {**_copy(workspace, version, key), "origin": "file", "frozen_at": core.now()}
+            connection.execute(
+                archive_pages.insert().values(
+                    campaign=key,
+                    send_id=send.id,
+                    sent_at=send.started_at,
+                    sent_on=_local_day(send.started_at, version),
+                    **values,
+                )
+            )
+    except sa.exc.IntegrityError:  # another request copied it at the same moment
+        return
 
 
 def _copy_from_file(store: Store, workspace: Workspace, slug: str) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import langs
+from ..archive import page_key
 from ..campaigns import EASY_READ, Campaign, versions
 from ..config import Workspace
 from ..render.build import Built, build
@@ -101,10 +102,10 @@ class Editions:
         return self.files[choice.key].meta.subject
 
     def page(self, choice: Choice) -> str:
-        """The archive page of the person's version: the slug, or slug.cy for a translation
-        (a bilingual email links to its first language's)."""
+        """The archive page of the person's version (archive.page_key): the slug, or slug.cy
+        for a translation; a bilingual email links to its first language's."""
         lang = choice.key[0].split(" ")[0]
-        return self.campaign.slug if langs.same(lang, self.home) else f"{self.campaign.slug}.{lang}"
+        return page_key(self.workspace, self.files.get((lang, ""), self.campaign))
 
     def all_built(self) -> list[Built]:
         """Every version built (a check that each one can be, before anything is sent)."""

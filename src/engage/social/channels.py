@@ -63,10 +63,9 @@ def language(workspace: Workspace, campaign: Campaign) -> str:
 
 
 def link(workspace: Workspace, campaign: Campaign) -> str:
-    """{{ link }}: the campaign's web version; a translation's says its language (?lang=cy),
-    so the archive can show that one."""
-    address = archive.address(workspace, campaign.slug)
-    return f"{address}?lang={campaign.lang}" if campaign.lang else address
+    """{{ link }}: the campaign's web version; a translation's is its own page in the archive
+    (/archive/slug.cy, as its readers' emails link to)."""
+    return archive.address(workspace, archive.page_key(workspace, campaign))
 
 
 @dataclass(frozen=True)
