@@ -170,6 +170,10 @@ def test_short_replies_to_a_newsletter_open_no_story(text: str, expected: str) -
         ("Por favor, darme de baja.", {}, "unsubscribe"),
         ("Graag uitschrijven, dank u.", {}, "unsubscribe"),
         ("Per favore, cancellami.", {}, "unsubscribe"),
+        ("Dad-danysgrifio", {}, "unsubscribe"),
+        ("Plis, tynnwch fi oddi ar y rhestr.", {}, "unsubscribe"),
+        ("Dw i eisiau dad-danysgrifio, diolch.", {}, "unsubscribe"),
+        ("Diolch am y newyddion, mae gen i stori i'w rhannu", {}, "story"),
         ("Yes", {"recipient": "unsubscribe+1.x@r.example.org"}, "unsubscribe"),
         ("", {}, "other"),  # nothing written and nothing attached: nothing to hear
     ],

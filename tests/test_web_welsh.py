@@ -206,6 +206,13 @@ def test_sign_up_in_welsh_from_the_form_to_the_confirmed_page(app, client) -> No
     with engage["store"].connect() as connection:
         sam = core.find(connection, "sam@example.org")
     assert (sam.status, sam.format, sam.lang) == ("pending", "easy-read", "cy")
+    # The confirmation email went through the queue in Welsh (outgoing.py keeps their choice).
+    [path] = sorted((app.project.root / "outbox" / "system" / "confirm").glob("*.eml"))
+    sent = read(path)
+    assert (sent["Subject"], sent["Content-Language"]) == (
+        "Cadarnhewch eich cyfeiriad e-bost",
+        "cy",
+    )
 
     # The confirmation link opens in their language, whatever the browser says.
     opened = client.get(f"/confirm/{confirm_token(app.project)}")
@@ -380,3 +387,37 @@ def test_a_story_acknowledgement_in_welsh(project) -> None:
     )
     assert (team.subject, team.lang) == ("Story 1: the contributor asked us to stop writing", "")
     assert '<html lang="en-GB"' in team.html
+
+
+def test_a_welsh_contributor_hears_back_in_welsh(project, monkeypatch, clock) -> None:
+    """The whole path: the call for stories goes in Welsh to Rhys (who reads Welsh), he
+    replies, and the thank-you email (queued by the story chain) is in Welsh, with the day of
+    the next news in Welsh too."""
+    import datetime as dt
+
+    monkeypatch.setenv("ENGAGE_SECRET_KEY", KEY)
+    clock.set(dt.datetime(2026, 12, 10, 10, 0, tzinfo=dt.UTC))
+    assert project.run("contacts", "import", "samples/contacts.csv").exit_code == 0
+    assert project.run("send", "share-your-story", "--yes").exit_code == 0
+    [call] = (project.root / "outbox" / "share-your-story").glob("*rhys.morgan*.eml")
+    sent = read(call)
+    assert (sent["Subject"], sent["Content-Language"]) == ("Hoffem glywed eich stori chi", "cy")
+    reply = email.message.EmailMessage()
+    reply["From"], reply["To"] = sent["To"], sent["Reply-To"]
+    reply["Subject"] = "Re: " + sent["Subject"]
+    reply["Message-ID"], reply["In-Reply-To"] = "<rhys-1@example.org>", sent["Message-ID"]
+    reply["Date"] = "Thu, 10 Dec 2026 11:00:00 +0000"
+    reply.set_content(
+        "Helo! Dechreuais i chwarae pêl-fasged cadair olwyn y llynedd. Mae gen i stori."
+    )
+    saved = project.root / "rhys.eml"
+    saved.write_bytes(bytes(reply))
+    result = project.run("replies", "import", str(saved))
+    assert result.exit_code == 0, result.output
+    [thanks] = (project.root / "outbox" / "system" / "story-acknowledgement").glob("*.eml")
+    told = read(thanks)
+    assert (told["Subject"], told["Content-Language"]) == ("Diolch am eich stori", "cy")
+    text = told.get_body(("plain",)).get_content()
+    assert text.startswith("Helo Rhys,")
+    assert "Dydd Iau 24 Rhagfyr" in text  # 14 days on, in Welsh
+    assert '<html lang="cy"' in told.get_body(("html",)).get_content()

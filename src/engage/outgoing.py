@@ -124,6 +124,7 @@ def add_story_email(
         "message_id": message.message_id,
         "kind": message.kind,
         "reply_to": getattr(message, "reply_to", ""),
+        "lang": getattr(message, "lang", ""),  # its Content-Language
         "template": template,
         "status": status,
         "to_team": to_team,
@@ -362,7 +363,9 @@ def _signup(
     contact_id = contact.id if contact is not None else None
     if not (found.confirm_to and found.token):
         return None, contact_id
-    message = own_emails.confirmation(workspace, found.confirm_to, form["name"], found.token)
+    message = own_emails.confirmation(
+        workspace, found.confirm_to, form["name"], found.token, form.get("lang", "")
+    )
     return message, contact_id
 
 

@@ -41,7 +41,11 @@ _STOP = re.compile(
     r"|^\W*(?:por favor,? )?(?:darme de baja|dadme de baja|quiero darme de baja|bórrenme)"
     r"|^\W*(?:graag )?(?:uitschrijven|afmelden|schrijf me uit|meld me af"
     r"|ik wil (?:me )?(?:uitschrijven|afmelden))\b"
-    r"|^\W*(?:per favore,? )?(?:cancellami|disiscrivimi|toglietemi|voglio disiscrivermi)",
+    r"|^\W*(?:per favore,? )?(?:cancellami|disiscrivimi|toglietemi|voglio disiscrivermi)"
+    # Welsh: what our Welsh pages and emails ask people to write (dad-danysgrifio)
+    r"|^\W*(?:os gwelwch yn dda,? |plis,? )?(?:dad-?danysgrifi(?:o|wch fi)|tynnwch fi oddi ar"
+    r"|stopiwch anfon|dim mwy o negeseuon|(?:dw i|rydw i|rwy'n|rwyf) (?:eisiau|am) "
+    r"(?:ddad-?danysgrifio|dad-?danysgrifio))",
     re.I,
 )
 _QUESTION_START = re.compile(

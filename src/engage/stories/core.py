@@ -64,6 +64,7 @@ class Story:
     opened_at: dt.datetime
     updated_at: dt.datetime
     told_at: dt.datetime
+    lang: str = ""  # the contributor's language (contacts.lang): their emails and story page
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +99,7 @@ def _select() -> sa.Select:
         stories.c.opened_at,
         stories.c.updated_at,
         stories.c.told_at,
+        contacts.c.lang,
     ).join(contacts, contacts.c.id == stories.c.contact_id)
 
 

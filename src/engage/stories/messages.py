@@ -96,4 +96,5 @@ def _message(
         message_id=system_message_id(sender, f"story-{template}"),
         kind=f"story-{template}",
         reply_to=reply_to,
+        lang=rendered.lang,
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .. import outgoing
+from .. import i18n, langs, outgoing
 from ..config import Workspace
 from ..contacts import core as people
 from ..errors import EngageError
@@ -80,21 +80,36 @@ def read_link(signer: Signer, token: str) -> Link:
     return Link(story_id, contact_id, _day(people.now()) - day <= LINK_DAYS)
 
 
-def _next_update(workspace: Workspace) -> str:
+def _next_update(workspace: Workspace, lang: str) -> str:
+    """The day they will hear from us next, in their language ("Monday 14 December")."""
     when = people.now() + dt.timedelta(days=workspace.config.followups.days)
-    return when.strftime("%A %-d %B")
+    return i18n.day(when.date(), _speaks(workspace, lang))
+
+
+def _speaks(workspace: Workspace, lang: str) -> str:
+    """The first language a person asked for, else the organisation's."""
+    return langs.wanted(lang, workspace.config.organisation.lang)[0]
 
 
 def context(
     workspace: Workspace, signer: Signer, story: core.Story, **extra: Any
 ) -> dict[str, Any]:
+    """What a story email says. A date given in `extra` (the day a story went out) is written
+    in the contributor's language."""
+    extra = {
+        key: i18n.day(value, _speaks(workspace, story.lang))
+        if isinstance(value, dt.date)
+        else value
+        for key, value in extra.items()
+    }
     return {
         "first_name": story.first_name,
         "organisation": workspace.config.organisation,
         "story": {"id": story.id, "title": story.title, "status": story.status},
         "link": link_for(workspace, signer, story),
         "published_link": story.link,
-        "next_update_by": _next_update(workspace),
+        "next_update_by": _next_update(workspace, story.lang),
+        "lang": story.lang,
         "note": "",
         "status_words": STATUS_WORDS[story.status],
         **extra,

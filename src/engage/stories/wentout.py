@@ -76,7 +76,8 @@ def _announce(
         return
     places = _places(uses)
     try:
-        deliver(store, workspace, signer, story_id, "went-out", day=_day_words(day), places=places)
+        # the day as a date: the email says it in the contributor's language (telling.context)
+        deliver(store, workspace, signer, story_id, "went-out", day=day, places=places)
     except EngageError as exc:
         if not getattr(exc, "maybe_sent", False):
             with store.begin() as connection:
