@@ -67,19 +67,6 @@ class StoryMailError(EngageError):
         self.maybe_sent = maybe_sent  # the answer was lost: it may have gone
 
 
-# telling.STATUS_WORDS (what a story's status means, in the update email and on the story
-# page), marked for the catalogues: render_story and the story page translate them.
-STATUS_WORDS = [
-    N_("We have your story, and we are reading it."),
-    N_("We are working on your story now."),
-    N_("We sent you a draft of your story. We are waiting to hear what you think of it."),
-    N_("You said yes to the draft of your story. Thank you! We will tell you when it goes out."),
-    N_("Your story is out in the world."),
-    N_("We will not be using your story this time."),
-    N_("You took your story back. We will not use it."),
-]
-
-
 @dataclass(frozen=True)
 class Rendered:
     subject: str
@@ -220,7 +207,7 @@ def render_story(
         words = i18n.translations(chosen, workspace.root)
     _check(workspace, template, placeholders(workspace, template) - {"subject", "language"}, values)
     values["language"] = chosen or workspace.config.organisation.lang  # for `lang` in the HTML
-    if isinstance(values.get("status_words"), str):  # telling.STATUS_WORDS: see STATUS_WORDS
+    if isinstance(values.get("status_words"), str):  # stories/telling.py's STATUS_WORDS
         values["status_words"] = words.gettext(values["status_words"])
     subject = _subject(workspace, folder, template, values, words)
     values["subject"] = subject

@@ -29,16 +29,20 @@ from . import core, messages
 # A story link names the story, its contributor and the day it was made, so every email
 # sent on one day carries the same link. It works this long (then only to take the story back).
 LINK_DAYS = 180
+# What a story's status means, in the update email and on the story page; marked for the
+# catalogues (babel.cfg), and said in the contributor's language where they are shown.
 STATUS_WORDS = {
-    "received": "We have your story, and we are reading it.",
-    "in-progress": "We are working on your story now.",
-    "awaiting-approval": "We sent you a draft of your story. We are waiting to hear what you "
-    "think of it.",
-    "approved": "You said yes to the draft of your story. Thank you! We will tell you when it "
-    "goes out.",
-    "published": "Your story is out in the world.",
-    "declined": "We will not be using your story this time.",
-    "withdrawn": "You took your story back. We will not use it.",
+    "received": i18n.N_("We have your story, and we are reading it."),
+    "in-progress": i18n.N_("We are working on your story now."),
+    "awaiting-approval": i18n.N_(
+        "We sent you a draft of your story. We are waiting to hear what you think of it."
+    ),
+    "approved": i18n.N_(
+        "You said yes to the draft of your story. Thank you! We will tell you when it goes out."
+    ),
+    "published": i18n.N_("Your story is out in the world."),
+    "declined": i18n.N_("We will not be using your story this time."),
+    "withdrawn": i18n.N_("You took your story back. We will not use it."),
 }
 
 
