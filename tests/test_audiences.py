@@ -224,8 +224,8 @@ STATUS_CHOICES = (
         ),
         (
             'formats = ["html", "braille"]\n',
-            'audiences/bad.toml:1: formats[1] must be "html" or "plain" or "large-print", '
-            'not "braille"',
+            'audiences/bad.toml:1: formats[1] must be "html" or "plain" or "large-print" or '
+            '"easy-read", not "braille"',
         ),
         ('tags_any = "newsletter"\n', "audiences/bad.toml:1: tags_any must be a list"),
         (
@@ -461,8 +461,8 @@ def test_show_a_broken_audience(project, store: Store) -> None:
     result = project.run("audiences", "show", "bad")
     assert result.exit_code == 1
     assert result.stderr == (
-        'Error: audiences/bad.toml:1: formats[0] must be "html" or "plain" or "large-print", '
-        'not "braille"\n'
+        'Error: audiences/bad.toml:1: formats[0] must be "html" or "plain" or "large-print" or '
+        '"easy-read", not "braille"\n'
     )
 
 
