@@ -533,10 +533,10 @@ def test_data_table_with_headers_is_fine(project) -> None:
 
 
 def test_footer_unsubscribe_missing(project) -> None:
-    line = '          <p class="small"><a href="{{ recipient.unsubscribe_url }}">Unsubscribe from our emails</a></p>\n'
+    line = '          <p class="small"><a href="{{ recipient.unsubscribe_url }}">{{ _("Unsubscribe from our emails") }}</a></p>\n'
     project.replace(
         "templates/newsletter.txt.j2",
-        "Unsubscribe from our emails:\n{{ recipient.unsubscribe_url }}\n",
+        '{{ _("Unsubscribe from our emails") }}:\n{{ recipient.unsubscribe_url }}\n',
         "",
     )
     found = lint_layout(project, LAYOUT, line, "")
@@ -555,7 +555,7 @@ def test_footer_unsubscribe_missing(project) -> None:
 
 
 def test_footer_preferences_missing(project) -> None:
-    line = '          <p class="small"><a href="{{ recipient.preferences_url }}">Choose how you get our emails</a></p>\n'
+    line = '          <p class="small"><a href="{{ recipient.preferences_url }}">{{ _("Choose how you get our emails") }}</a></p>\n'
     found = lint_layout(project, LAYOUT, line, "")
     assert (
         "footer-preferences",
@@ -577,7 +577,7 @@ def test_text_part_missing_a_link(project) -> None:
     found = lint_layout(
         project,
         "templates/newsletter.txt.j2",
-        "Unsubscribe from our emails:\n{{ recipient.unsubscribe_url }}\n",
+        '{{ _("Unsubscribe from our emails") }}:\n{{ recipient.unsubscribe_url }}\n',
         "",
     )
     assert found == [

@@ -105,7 +105,11 @@ def test_each_person_gets_their_language_and_format(team) -> None:
     assert '<html lang="cy"' in html_of(mail["bryn@example.org"])
     assert "Cerddon ni ar hyd yr afon" in html_of(mail["bryn@example.org"])
     assert "/archive/news.cy" in html_of(mail["bryn@example.org"])
-    assert "Cerddon ni ar hyd yr afon" in mail["fay@example.org"].get_body(("plain",)).get_content()
+    fay = mail["fay@example.org"].get_body(("plain",)).get_content()
+    assert fay.startswith("Helo Fay,") and "Cerddon ni ar hyd yr afon" in fay
+    assert "Dad-danysgrifio o'n negeseuon e-bost:\n" in fay.replace("\r\n", "\n")
+    ann = mail["ann@example.org"].get_body(("plain",)).get_content()
+    assert ann.startswith("Hello Ann,") and "Unsubscribe from our emails:" in ann
     both = html_of(mail["efa@example.org"])
     welsh, english = both.index('<div lang="cy">'), both.index('<div lang="en-GB">')
     assert welsh < both.index("Cerddon ni") < english < both.index("We walked by the river")

@@ -15,12 +15,13 @@ import jinja2
 import mjml
 from markupsafe import Markup, escape
 
+from .. import i18n
 from ..campaigns import EASY_READ, Campaign
 from ..config import Workspace
 from ..errors import CampaignError, EngageError, TemplateError
 from . import easyread, inline_css, layout, personal_use, preheader, tables
 from .markdown import Body, parse_body
-from .personal import Markers, PersonalTemplate, Recipient
+from .personal import GREETINGS, Markers, PersonalTemplate, Recipient
 from .plaintext import render_text
 
 VARIANTS = ("standard", "large-print")
@@ -73,7 +74,9 @@ def build(workspace: Workspace, campaign: Campaign, second: Campaign | None = No
         raise CampaignError(
             f"{workspace.relative(campaign.path)}: the front matter needs a subject."
         )
-    env = layout.environment(workspace.templates_dir)
+    words = i18n.translations(campaign.lang or workspace.config.organisation.lang, workspace.root)
+    env = layout.environment(workspace.templates_dir, words)
+    greetings = (words.gettext(GREETINGS[0]), words.gettext(GREETINGS[1]))
     names = template_names(campaign.meta.template, campaign.form)
     _refuse_personal_misuse(workspace, env, names)
     markers = Markers()
@@ -88,11 +91,13 @@ def build(workspace: Workspace, campaign: Campaign, second: Campaign | None = No
         templates[variant] = layout.sources(env, names[variant])
         source = layout.render(env, names[variant], {**context, **part, "variant": variant})
         _refuse_changed_fields(markers, source, names[variant])
-        html[variant] = PersonalTemplate(to_html(source, names[variant]), markers, html=True)
+        html[variant] = PersonalTemplate(
+            to_html(source, names[variant]), markers, html=True, greetings=greetings
+        )
     templates["text"] = layout.sources(env, names["text"])
     text = layout.render(env, names["text"], {**context, "content": text_body, "variant": "text"})
     _refuse_changed_fields(markers, text, names["text"])
-    text_template = PersonalTemplate(text, markers, html=False)
+    text_template = PersonalTemplate(text, markers, html=False, greetings=greetings)
     return Built(campaign, body, text_body, html, text_template, templates, easy_read)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gettext
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,15 +17,20 @@ from . import placeholders
 HTML_SUFFIXES = (".mjml.j2", ".html.j2")
 
 
-def environment(templates_dir: Path) -> jinja2.Environment:
-    return jinja2.Environment(
+def environment(templates_dir: Path, words: Any = None) -> jinja2.Environment:
+    """The layouts' Jinja environment. `words`: the translations `_()` in a layout uses (the
+    campaign's language: i18n.translations); English as written when not given."""
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir),
         undefined=jinja2.StrictUndefined,
         autoescape=lambda name: name is not None and name.endswith(HTML_SUFFIXES),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_translations(words or gettext.NullTranslations(), newstyle=True)  # type: ignore[attr-defined]
+    return env
 
 
 def render(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from markupsafe import escape
 
+from ..i18n import N_
+
 FIELDS = (
     "greeting",
     "name",
@@ -77,18 +79,34 @@ class Markers:
         return {field: self.marker(field) for field in FIELDS}
 
 
-class PersonalTemplate:
-    """Rendered output with holes for personal fields, compiled once per campaign variant."""
+# The greeting in English, as a campaign's catalogue translates it ("Helo Sam,").
+GREETINGS = (N_("Hello %(name)s,"), N_("Hello,"))
 
-    def __init__(self, rendered: str, markers: Markers, html: bool) -> None:
+
+class PersonalTemplate:
+    """Rendered output with holes for personal fields, compiled once per campaign variant.
+    `greetings`: the greeting with a name and without one, in the campaign's language."""
+
+    def __init__(
+        self,
+        rendered: str,
+        markers: Markers,
+        html: bool,
+        greetings: tuple[str, str] = GREETINGS,
+    ) -> None:
         pieces = markers.pattern.split(rendered)
         self._parts: list[str] = pieces
         self._slots = [(i, int(pieces[i])) for i in range(1, len(pieces), 2)]
         self._escape: Callable[[str], str] = (lambda v: str(escape(v))) if html else str
         self.fields = {FIELDS[index] for _, index in self._slots}
+        self._greetings = None if greetings == GREETINGS else greetings
 
     def render(self, recipient: Recipient) -> str:
         values = [self._escape(v) for v in recipient.values()]
+        if self._greetings is not None:  # another language's greeting
+            who = recipient.first_name or recipient.name
+            said = self._greetings[0] % {"name": who} if who else self._greetings[1]
+            values[0] = self._escape(said)
         out = self._parts.copy()
         for position, index in self._slots:
             out[position] = values[index]

@@ -163,8 +163,10 @@ def syntax(message: str) -> str:
         return f"there is no {tag}: check the spelling (the {opened} above ends with {block})"
     if message.startswith("Unexpected end of template") and block:
         return f"the template ends before {block}: every {{% {opener} %}} needs one"
+    # a {{ left open runs on into the next {{, which reads as the start of a {dict}
+    runs_on = message.startswith("expected token ':'") and "got '}'" in message
     if ("end of print statement" in message and "token 'name'" not in message) or (
-        message.startswith("unexpected '}'")
+        message.startswith("unexpected '}'") or runs_on
     ):
         return (
             "a placeholder is not written right: it needs {{ at the start and }} at the end, "
