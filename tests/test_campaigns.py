@@ -147,13 +147,13 @@ def test_campaigns_list_shows_sending_progress(project, monkeypatch) -> None:
     assert sent.exit_code == 0
     rows = json.loads(project.run("campaigns", "list", "--format", "json").output)
     assert [(r["slug"], r["status"], r["sent"], r["total"]) for r in rows] == [
-        ("doing-with-not-doing-to", "stopped", 3, 7),  # --limit stops it until --resume
+        ("doing-with-not-doing-to", "stopped", 3, 8),  # --limit stops it until --resume
         ("draft", "draft", 0, 0),
         ("share-your-story", "scheduled", 0, 0),
     ]
     assert project.run("send", "doing-with-not-doing-to", "--yes", "--resume").exit_code == 0
     table = project.run("campaigns", "list").output.splitlines()
-    assert table[1].endswith("2026-12-03T09:00:00+00:00  sent       7 of 7")
+    assert table[1].endswith("2026-12-03T09:00:00+00:00  sent       8 of 8")
 
 
 def test_campaigns_list_json_and_a_broken_file(project) -> None:

@@ -66,11 +66,11 @@ def test_start_a_send_and_watch_it_go(site, page) -> None:
         page.get_by_role("link", name="Start sending now").click()
     assert page.locator("h1").inner_text() == "Send this campaign?"
     with page.expect_navigation():
-        page.get_by_role("button", name="Yes, send it to 7 people").click()
+        page.get_by_role("button", name="Yes, send it to 8 people").click()
     assert page.url == f"{base}/console/campaigns/{SLUG}"
     region = page.locator("#progress[aria-live=polite]")
-    region.get_by_text("7 of 7 sent. 0 failed. 0 unknown. 0 still to go.").wait_for(timeout=20_000)
+    region.get_by_text("8 of 8 sent. 0 failed. 0 unknown. 0 still to go.").wait_for(timeout=20_000)
     assert page.locator("#campaign-status").inner_text() == "Sent"
-    assert len(list((project.root / "outbox" / SLUG).glob("*.eml"))) == 7
+    assert len(list((project.root / "outbox" / SLUG).glob("*.eml"))) == 8
     check(page, "a campaign's page after its send")
     assert refused == []

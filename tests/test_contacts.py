@@ -242,7 +242,15 @@ def test_rejected_rows_are_reported_and_the_rest_go_in(store, tmp_path) -> None:
     assert (report.added, report.exit_code) == (1, 3)
     assert [(r.line, r.errors) for r in report.rejected] == [
         (3, [("email", "the email address is empty")]),
-        (4, [("format", "'huge' is not a format engage knows; use html, plain, large-print or easy-read")]),
+        (
+            4,
+            [
+                (
+                    "format",
+                    "'huge' is not a format engage knows; use html, plain, large-print or easy-read",
+                )
+            ],
+        ),
         (
             5,
             [
@@ -528,7 +536,7 @@ def test_contacts_commands(project) -> None:
     shown = project.run("contacts", "show", "SAM@example.org")
     assert shown.exit_code == 0
     lines = shown.output.splitlines()
-    assert lines[:6] == [
+    assert lines[:7] == [
         "Sam Jones <sam@example.org>",
         "Status:     subscribed",
         "Format:     large-print",
@@ -537,8 +545,8 @@ def test_contacts_commands(project) -> None:
         "Handles:    none",
         "Attributes: none",
     ]
-    assert lines[8].endswith(f'given (consent), manual, source manual, by test-runner: "{WORDING}"')
-    assert lines[9] == "Suppressed: no"
+    assert lines[9].endswith(f'given (consent), manual, source manual, by test-runner: "{WORDING}"')
+    assert lines[10] == "Suppressed: no"
     assert project.run("contacts", "unsubscribe", "sam@example.org").output == (
         "Unsubscribed sam@example.org. They will not get any more emails.\n"
     )
@@ -576,6 +584,7 @@ def test_contacts_list_by_audience(project) -> None:
         "amira.hassan@example.org",
         "dev.patel@example.org",
         "femi.adeyemi@example.org",
+        "rhys.morgan@example.org",
     ]
 
 

@@ -226,6 +226,12 @@ other        1       anything else a person wrote
 all          5
 
 Reply rate: 40.0%. 2 of the 5 people it was sent to wrote back.
+
+Formats: how many got each
+WHAT         NUMBER
+Email        3
+Large print  1
+Plain text   1
 """
 
 REPORT = {
@@ -554,7 +560,7 @@ def test_other_parts_can_add_a_section(replied) -> None:
     with store.connect() as connection:
         found = reports.build(connection, SLUG, extras=[stories])
     store.engine.dispose()
-    assert found.as_dict()["sections"] == [
+    assert found.as_dict()["sections"][1:] == [  # after the formats section
         {
             "key": "stories",
             "title": "Stories",
@@ -562,8 +568,14 @@ def test_other_parts_can_add_a_section(replied) -> None:
             "note": "So far.",
         }
     ]
-    assert describe(found).splitlines()[-7:] == [
+    assert describe(found).splitlines()[-13:] == [
         "Reply rate: 40.0%. 2 of the 5 people it was sent to wrote back.",
+        "",
+        "Formats: how many got each",
+        "WHAT         NUMBER",
+        "Email        3",
+        "Large print  1",
+        "Plain text   1",
         "",
         "Stories",
         "So far.",
@@ -646,6 +658,7 @@ def test_each_chart_has_a_text_alternative_and_a_table(replied, page, tmp_path: 
         "What happened to the emails",
         "Replies by kind",
         "Replies each day",
+        "Formats: how many got each",
         "What the words mean",
         "Kinds of reply",
     ]
