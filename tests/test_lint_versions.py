@@ -346,3 +346,27 @@ def test_an_easy_read_version_has_no_posts_of_its_own(team) -> None:
     assert result.exit_code == 1
     found = re.findall(r"^(\S+): (\w+) \[([\w-]+)\]", result.output, re.M)
     assert ("campaigns/news.easy-read.md:4", "error", "social-easy-read") in found
+
+
+def test_a_stopped_send_goes_on_with_each_person_once_in_their_version(team) -> None:
+    """Stopped after 3 (as a kill or a --limit leaves it), the send goes on where it was:
+    nobody gets two emails, and everyone still gets their own version."""
+    first = team.run("send", "news", "--yes", "--now", "--limit", "3")
+    assert first.exit_code == 0, first.output + first.stderr
+    assert len(outbox(team)) == 3
+    rest = team.run("send", "news", "--yes", "--now", "--resume")
+    assert rest.exit_code == 0, rest.output + rest.stderr
+    files = list((team.root / "outbox" / "news").glob("*.eml"))
+    assert len(files) == 7
+    subjects = {who: str(m["Subject"]) for who, m in outbox(team).items()}
+    assert subjects == {
+        "ann@example.org": "Our news",
+        "bryn@example.org": "Ein newyddion",
+        "cai@example.org": "Our news in Easy Read",
+        "dee@example.org": "Ein newyddion",
+        "efa@example.org": "Ein newyddion / Our news",
+        "fay@example.org": "Ein newyddion",
+        "gwen@example.org": "Our news",
+    }
+    again = team.run("send", "news", "--yes", "--now", "--resume")
+    assert len(list((team.root / "outbox" / "news").glob("*.eml"))) == 7, again.output
