@@ -289,32 +289,34 @@ def page(store: Store, workspace: Workspace, slug: str) -> Page:
         raise NotInArchive(f"{slug} reached nobody.")
     if not found.origin:
         _copy_from_file(store, workspace, slug)
+    kept = _kept(store, slug)
+    if kept is None:
+        raise NotInArchive(f"{slug}: no copy was kept, and its campaign file cannot be read.")
+    return kept
+
+
+def _kept(store: Store, key: str) -> Page | None:
+    """The copy kept under `key` (a slug, or slug.cy for a translation), if there is one."""
     with store.connect() as connection:
         row = connection.execute(
-            sa.select(archive_pages).where(archive_pages.c.campaign == slug)
+            sa.select(archive_pages).where(archive_pages.c.campaign == key)
         ).first()
     if row is None or row.html is None:
-        raise NotInArchive(f"{slug}: no copy was kept, and its campaign file cannot be read.")
-    return Page(slug, row.subject, row.html, row.large_print or row.html, row.text or "")
+        return None
+    return Page(key, row.subject, row.html, row.large_print or row.html, row.text or "")
 
 
 def _translation(store: Store, workspace: Workspace, base: str, key: str) -> Page:
     """A translation's frozen copy, shown (or taken down) with its campaign's page. One
     written after the send started is copied from its file, marked as copied later."""
     original = page(store, workspace, base)
-    with store.connect() as connection:
-        row = connection.execute(
-            sa.select(archive_pages).where(archive_pages.c.campaign == key)
-        ).first()
-    if row is None:
+    kept = _kept(store, key)
+    if kept is None:
         _translation_from_file(store, workspace, key)
-        with store.connect() as connection:
-            row = connection.execute(
-                sa.select(archive_pages).where(archive_pages.c.campaign == key)
-            ).first()
-    if row is None or row.html is None:
+        kept = _kept(store, key)
+    if kept is None:
         raise NotInArchive(f"{key}: {original.campaign} has no version in this language.")
-    return Page(key, row.subject, row.html, row.large_print or row.html, row.text or "")
+    return kept
 
 
 def _translation_from_file(store: Store, workspace: Workspace, key: str) -> None:

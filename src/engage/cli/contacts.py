@@ -144,7 +144,7 @@ def _check_basis(ctx: click.Context, basis: str) -> None:
 @click.option(
     "--lang",
     default="",
-    help="The language they read, like cy or en-GB; two for both (\"cy en-GB\"). "
+    help='The language they read, like cy or en-GB; two for both ("cy en-GB"). '
     "Default: [organisation] lang.",
 )
 @click.option("--consent", "wording", default="", help="The words they agreed to.")

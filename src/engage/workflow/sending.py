@@ -253,6 +253,17 @@ def reader(
     )
 
 
+def languages(workspace: Workspace, campaign: Campaign) -> list[str]:
+    """The languages a campaign is in: its own first, then its translations' (file order)."""
+    return [lang for lang, form in Editions.of(workspace, campaign).files if not form]
+
+
+def easy_read_instead(workspace: Workspace, campaign: Campaign, lang: str = "") -> bool:
+    """Whether someone reading `lang` who asked for Easy Read gets large print instead (the
+    campaign has no Easy Read version for them)."""
+    return Editions.of(workspace, campaign).choose("easy-read", lang).instead
+
+
 def preview(
     workspace: Workspace, campaign: Campaign, person: Recipient, fmt: str, lang: str = ""
 ) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from flask import Response, abort, jsonify, make_response, redirect, request, send_file, url_for
 
 from ... import campaigns as campaign_files
-from ... import recipients
+from ... import langs, recipients
 from ...campaigns import Campaign, when_text
 from ...errors import CampaignError, EngageError
 from ...providers import provider_for
@@ -71,6 +71,12 @@ def campaign(slug: str):  # noqa: ANN201
     fmt = request.args.get("format", "html")
     if fmt not in FORMAT_NAMES:
         return message("That did not work", f"'{fmt[:40]}' is not a format.", status=400)
+    found_langs = workflow.languages(_workspace(), found)
+    lang = request.args.get("lang", "")
+    if lang and lang not in found_langs:
+        names = ", ".join(langs.name(tag) for tag in found_langs)
+        said = f"This campaign is not in {lang[:40]}. Choose one of: {names}."
+        return message("That did not work", said, status=400)
     email = request.args.get("reader", "").strip()
     person = workflow.reader(_store(), _workspace(), found, email)
     problem = ""
@@ -80,13 +86,21 @@ def campaign(slug: str):  # noqa: ANN201
     text, built = "", ""
     if fmt == "plain":
         try:
-            text = workflow.preview(_workspace(), found, person, "plain")  # type: ignore[arg-type]
+            text = workflow.preview(_workspace(), found, person, "plain", lang)  # type: ignore[arg-type]
         except EngageError as exc:
             built = str(exc)
     findings = lint(_workspace(), found)
     context = _facts(found) | {
         "fmt": fmt,
         "formats": FORMAT_NAMES,
+        "lang": lang,
+        "lang_words": f" in {langs.english_name(lang)}" if lang else "",
+        # each language: its tag, its name in its own words, and its tag again when it is not
+        # English (the console's language), for `lang` on its name
+        "languages": [
+            (tag, langs.name(tag), "" if langs.same(tag, "en") else tag) for tag in found_langs
+        ],
+        "instead": fmt == "easy-read" and workflow.easy_read_instead(_workspace(), found, lang),
         "reader": email if not problem else "",
         "problem": problem,
         "person": person,
@@ -107,11 +121,14 @@ def campaign_email(slug: str):  # noqa: ANN201
     fmt = request.args.get("format", "html")
     if fmt not in ("html", "large-print", "easy-read"):
         abort(404)
+    lang = request.args.get("lang", "")
+    if lang and lang not in workflow.languages(_workspace(), found):
+        abort(404)
     person = workflow.reader(_store(), _workspace(), found, request.args.get("reader", ""))
     if person is None:
         abort(404)
     try:
-        html = workflow.preview(_workspace(), found, person, fmt)
+        html = workflow.preview(_workspace(), found, person, fmt, lang)
     except EngageError as exc:
         return message("This email cannot be shown", str(exc), status=400)
     return Response(html, mimetype="text/html")
