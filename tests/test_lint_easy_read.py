@@ -302,7 +302,7 @@ def test_22px_is_enough_in_easy_read(project) -> None:
 def test_the_footer_rules_read_the_easy_read_layout(project) -> None:
     project.replace(
         "templates/newsletter-easy-read.mjml.j2",
-        '<p><a href="{{ recipient.unsubscribe_url }}">Unsubscribe from our emails</a></p>',
+        '<p><a href="{{ recipient.unsubscribe_url }}">{{ _("Unsubscribe from our emails") }}</a></p>',
         "",
     )
     assert problems(lint_easy_read(project, CLEAN)) == [
