@@ -47,9 +47,7 @@ def test_the_easy_read_preview(app) -> None:
     shown = page(client.get("/console/campaigns/doing-with-not-doing-to?format=easy-read"))
     assert '<strong aria-current="page">Easy Read</strong>' in shown
     assert '<nav aria-label="Languages">' not in shown  # one language: nothing to choose
-    email = page(
-        client.get("/console/campaigns/doing-with-not-doing-to/email?format=easy-read")
-    )
+    email = page(client.get("/console/campaigns/doing-with-not-doing-to/email?format=easy-read"))
     assert "Disabled people helped us plan our work from the start." in email
     # a campaign with no Easy Read version shows what an Easy Read reader gets: large print
     instead = page(client.get("/console/campaigns/share-your-story?format=easy-read"))
