@@ -370,3 +370,20 @@ def test_a_stopped_send_goes_on_with_each_person_once_in_their_version(team) -> 
     }
     again = team.run("send", "news", "--yes", "--now", "--resume")
     assert len(list((team.root / "outbox" / "news").glob("*.eml"))) == 7, again.output
+
+
+def test_an_easy_read_version_that_cannot_be_built_is_one_finding_among_the_rest(team) -> None:
+    team.write(
+        "campaigns/news.easy-read.md",
+        '+++\nsubject = "Easy"\npreheader = "News."\n+++\n# News\n\n- a list, not rows\n',
+    )
+    result = team.run("lint", "news")
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "campaigns/news.easy-read.md:7: error [version-unreadable] an Easy Read version is "
+        "written as rows, and this is a list."
+    )
+    assert "campaigns/news.md: info [reading-time]" in result.output  # the rest is linted
+    refused = team.run("send", "news", "--yes", "--now")
+    assert refused.exit_code != 0 and "Traceback" not in refused.output
+    assert not (team.root / "outbox" / "news").exists()

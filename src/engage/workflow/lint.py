@@ -11,7 +11,7 @@ from .. import langs
 from ..campaigns import OWN_KEYS, Campaign, front_matter_line
 from ..config import Workspace
 from ..contacts.audiences import reading_choices
-from ..errors import CampaignError, LintFailed
+from ..errors import CampaignError, EngageError, LintFailed
 from ..render import lint as render_lint
 from ..render import rules_audience
 from ..render.findings import Finding, refusal, sort_key
@@ -84,7 +84,11 @@ def _versions(workspace: Workspace, campaign: Campaign) -> list[Finding]:
     changed = campaign.path.stat().st_mtime
     for version in found:
         shown = workspace.relative(version.path)
-        findings += lint(workspace, version)
+        try:
+            findings += lint(workspace, version)
+        except EngageError as exc:  # it cannot be built: say why, and lint the rest
+            where, what = _split(str(exc))
+            findings.append(Finding("version-unreadable", where or shown, what))
         if version.path.stat().st_mtime < changed - SAVED_TOGETHER:
             findings.append(
                 Finding(
