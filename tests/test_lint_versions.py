@@ -387,3 +387,22 @@ def test_an_easy_read_version_that_cannot_be_built_is_one_finding_among_the_rest
     refused = team.run("send", "news", "--yes", "--now")
     assert refused.exit_code != 0 and "Traceback" not in refused.output
     assert not (team.root / "outbox" / "news").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "subject", "lang", "words"),
+    [
+        ("news.cy", "[Test] Ein newyddion", "cy", "Cerddon ni ar hyd yr afon"),
+        ("news.easy-read", "[Test] Our news in Easy Read", "en-GB", "[Picture: A group of people"),
+        ("news", "[Test] Our news", "en-GB", "We walked by the river"),
+    ],
+)
+def test_a_test_copy_of_each_version(team, name, subject, lang, words) -> None:
+    result = team.run("send", name, "--test-to", "me@example.org")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert result.output.startswith(f"Sent a test copy of {name} to me@example.org through outbox.")
+    [path] = (team.root / "outbox" / "news-test").glob("*.eml")
+    sent = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert (str(sent["Subject"]), str(sent["Content-Language"])) == (subject, lang)
+    assert words in sent.get_body(("plain",)).get_content()
+    assert not (team.root / "outbox" / "news").exists()  # a test copy records nothing

@@ -275,7 +275,7 @@ def _test_copy(ctx: click.Context, campaign, provider: Provider, address: str, f
     outcome = copy.outcome
     if not outcome.sent:
         raise click.ClickException(f"The test copy was refused: {outcome.error}")
-    click.echo(f"Sent a test copy of {campaign.slug} to {address} through {provider.name}.")
+    click.echo(f"Sent a test copy of {campaign.name} to {address} through {provider.name}.")
     click.echo(_where(ws, provider, outcome, address))
     if copy.errors:
         count = f"{len(copy.errors)} lint error{'' if len(copy.errors) == 1 else 's'}"

@@ -11,6 +11,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from ..addresses import InvalidEmail, named_mailbox
+from ..archive import page_key
 from ..campaigns import Campaign
 from ..config import Workspace
 from ..email.base import Batch, Item, Outcome, Provider, clean_header
@@ -137,7 +138,8 @@ class Envelope:
 def send_test(
     workspace: Workspace, campaign: Campaign, provider: Provider, address: str
 ) -> Outcome:
-    """One marked copy to `address`, for checking; nothing is recorded. Even with --force, a
+    """One marked copy to `address`, for checking; nothing is recorded. The campaign as named:
+    a version (news.cy, news.easy-read) is sent as its readers get it. Even with --force, a
     subject with a line break never goes: it would add headers of its own."""
     broken = rules_source.subject_line_break(campaign, workspace.relative(campaign.path))
     if broken:
@@ -151,16 +153,18 @@ def send_test(
         raise SendError(f"--test-to: {sentence(str(exc))}") from None
     first = name.split(" ")[0] if name else ""
     row = Row(0, 0, box.email, name, first, "html", "subscribed")
+    page = page_key(workspace, campaign)
     batch = Batch(
         built=built,
-        variant="standard",
-        items=[envelope.item(sign, 0, row, envelope.message_ids())],
+        variant=built.main_variant,  # an Easy Read version has only its own
+        items=[envelope.item(sign, 0, row, envelope.message_ids(), page)],
         sender=envelope.sender,
         subject=f"[Test] {envelope.subject}",
         list_id=envelope.list_id,
         campaign=campaign.slug,
         send_id=None,
         tags=["test"],
+        lang=campaign.lang or workspace.config.organisation.lang,
     )
     with provider:
         return provider.send_batch(batch)[0]
