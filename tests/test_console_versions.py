@@ -63,3 +63,11 @@ def test_a_language_the_campaign_is_not_in_is_refused(app) -> None:
     assert answer.status_code == 400
     assert "This campaign is not in pl. Choose one of: English, Cymraeg." in page(answer)
     assert client.get("/console/campaigns/share-your-story/email?lang=zz%3Cb%3E").status_code == 404
+
+
+def test_a_version_has_no_page_of_its_own(app) -> None:
+    client = signed_in(app, "sender")
+    for path in ("share-your-story.cy", "doing-with-not-doing-to.easy-read"):
+        assert client.get(f"/console/campaigns/{path}").status_code == 404
+        assert client.get(f"/console/campaigns/{path}/email").status_code == 404
+        assert client.get(f"/console/campaigns/{path}/send").status_code == 404

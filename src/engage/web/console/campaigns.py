@@ -371,11 +371,11 @@ def _now():  # noqa: ANN202
 
 
 def _campaign(slug: str) -> Campaign:
-    """The campaign `slug` (one name, never a path); 404 when there is none or it cannot be
-    read (the list says why)."""
+    """The campaign `slug` (one name, never a path); 404 when there is none, when it is a
+    version of another (news.cy), or when it cannot be read (the list says why)."""
     path = _workspace().named_file("campaigns", slug, ".md")
-    if path is None:
-        abort(404)
+    if path is None or campaign_files.version_parts(path) is not None:
+        abort(404)  # a version is shown on its campaign's page (the Languages and formats)
     try:
         return campaign_files.parse(path, _workspace().relative(path))
     except CampaignError as exc:
