@@ -40,8 +40,9 @@ class Choice:
 
 @dataclass
 class Editions:
-    """Every version of one campaign, and each person's choice among them. Built lazily, once
-    each: a send that reaches nobody in Welsh never builds the Welsh email."""
+    """Every version of one campaign, and each person's choice among them. Each version is
+    built once; a send builds them all before anything goes (all_built), so a version that
+    cannot be built stops it; a preview builds only the one it shows."""
 
     workspace: Workspace
     campaign: Campaign
