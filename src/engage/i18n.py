@@ -109,10 +109,16 @@ def translations(tag: str, root: Path | None = None) -> _gettext.NullTranslation
         for path in [_po_path(folder, candidate)]
         if path.is_file()
     ]
+    return _chain(tuple((path, path.stat().st_mtime_ns) for path in files))
+
+
+@functools.lru_cache(maxsize=64)
+def _chain(files: tuple[tuple[Path, int], ...]) -> _gettext.NullTranslations:
+    """The catalogues `files` (with the times they were saved), each falling back on the next,
+    then on English: made once for each request's language, not on every request."""
     chain: _gettext.NullTranslations = _gettext.NullTranslations()
-    for path in reversed(files):
-        found = _compiled(path, path.stat().st_mtime_ns)
-        copy = _gettext.GNUTranslations(io.BytesIO(found))
+    for path, saved in reversed(files):
+        copy = _gettext.GNUTranslations(io.BytesIO(_compiled(path, saved)))
         copy.add_fallback(chain)
         chain = copy
     return chain

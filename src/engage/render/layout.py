@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gettext
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,13 +10,14 @@ from typing import Any
 import jinja2
 import jinja2.meta
 
+from .. import i18n
 from ..errors import TemplateError
 from . import placeholders
 
 HTML_SUFFIXES = (".mjml.j2", ".html.j2")
 
 
-def environment(templates_dir: Path, words: Any = None) -> jinja2.Environment:
+def environment(templates_dir: Path, words: i18n.Translations | None = None) -> jinja2.Environment:
     """The layouts' Jinja environment. `words`: the translations `_()` in a layout uses (the
     campaign's language: i18n.translations); English as written when not given."""
     env = jinja2.Environment(
@@ -27,9 +27,8 @@ def environment(templates_dir: Path, words: Any = None) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        extensions=["jinja2.ext.i18n"],
     )
-    env.install_gettext_translations(words or gettext.NullTranslations(), newstyle=True)  # type: ignore[attr-defined]
+    i18n.install(env, words or i18n.english())
     return env
 
 
